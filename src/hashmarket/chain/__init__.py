@@ -1,0 +1,1 @@
+"""The Bitcoin chain: consensus rules, the daily network history and its sources."""

@@ -1,0 +1,196 @@
+"""Strict CSV reading: every refusal names the file, line, column and value.
+
+A schema lists the columns a file must have, what each holds, and the limits of its values.
+Reading is all-or-nothing: a file is returned whole or an error is raised for its first problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hashmarket.chain.consensus import MAX_BLOCKS_PER_DAY
+from hashmarket.errors import DataError, Location
+
+Kind = Literal["date", "timestamp", "float", "int", "bits", "hash", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a schema: name, kind, whether blanks are allowed, and value limits."""
+
+    name: str
+    kind: Kind
+    blank_ok: bool = True
+    positive: bool = False  # > 0 (difficulty); otherwise numbers must be >= 0
+    maximum: float | None = None
+    maximum_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """Columns of a file, and which one is its ordered key (dates or heights)."""
+
+    columns: tuple[Column, ...]
+    key: str
+    exact: bool = True  # every column must be present; otherwise only the key is required
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A validated file: the columns present, their parsed values, and each row's line."""
+
+    path: str
+    columns: dict[str, list[Any]]
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+BLOCK_COUNT = Column(
+    "block_count", "int", maximum=MAX_BLOCKS_PER_DAY, maximum_reason="blocks_impossible"
+)
+
+
+def _parse(column: Column, raw: str, where: Location) -> Any:
+    if raw == "":
+        if column.blank_ok:
+            return None
+        raise DataError(
+            "bad_number" if column.kind in ("float", "int") else "bad_date", location=where
+        )
+    kind = column.kind
+    if kind == "date":
+        try:
+            if len(raw) != 10:  # fromisoformat also takes 20200101, which no data file uses
+                raise ValueError(raw)
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            raise DataError("bad_date", location=where) from None
+    if kind == "timestamp":
+        return _parse_timestamp(raw, where)
+    if kind == "bits":
+        if len(raw) != 8 or not _is_hex(raw):
+            raise DataError("bad_bits", location=where)
+        return int(raw, 16)
+    if kind == "hash":
+        if len(raw) != 64 or not _is_hex(raw):
+            raise DataError("bad_hash", location=where)
+        return raw.lower()
+    if kind == "text":
+        return raw
+    return _parse_number(column, raw, where)
+
+
+def _parse_number(column: Column, raw: str, where: Location) -> float | int:
+    value: float | int
+    try:
+        value = int(raw) if column.kind == "int" else float(raw)
+    except ValueError:
+        raise DataError(
+            "bad_integer" if column.kind == "int" else "bad_number", location=where
+        ) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DataError("not_finite", location=where)
+    if column.positive and value <= 0:
+        raise DataError("not_positive", location=where)
+    if value < 0:
+        raise DataError("negative", location=where)
+    if column.maximum is not None and value > column.maximum:
+        raise DataError(
+            column.maximum_reason or "bad_number", location=where, maximum=column.maximum
+        )
+    return value
+
+
+def _parse_timestamp(raw: str, where: Location) -> int:
+    if raw.isdigit():
+        return int(raw)
+    try:
+        moment = dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise DataError("bad_timestamp", location=where) from None
+    return int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+def _is_hex(raw: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in raw)
+
+
+def check_header(header: Sequence[str], schema: Schema, path: str) -> None:
+    """Refuse a header with a duplicated, unknown or (for exact schemas) missing column."""
+    expected = ", ".join(schema.names)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError("csv_duplicate_column", location=Location(path, 1), column=name)
+        seen.add(name)
+        if name not in schema.names:
+            raise DataError(
+                "csv_extra_column", location=Location(path, 1), column=name, expected=expected
+            )
+    required = schema.names if schema.exact else (schema.key,)
+    for name in required:
+        if name not in seen:
+            raise DataError(
+                "csv_missing_column", location=Location(path, 1), column=name, expected=expected
+            )
+
+
+def read_rows(rows: Iterable[list[str]], schema: Schema, path: str) -> Table:
+    """Validate already-split rows (the first is the header) against ``schema``."""
+    iterator = iter(rows)
+    header = next(iterator, None)
+    if header is None:
+        raise DataError("csv_empty", location=Location(path))
+    check_header(header, schema, path)
+    by_name = {c.name: c for c in schema.columns}
+    columns: dict[str, list[Any]] = {name: [] for name in header}
+    lines: list[int] = []
+    first_line_of: dict[Any, int] = {}
+    previous: Any = None
+    key_index = header.index(schema.key)
+    for line, row in enumerate(iterator, start=2):
+        if len(row) != len(header):
+            raise DataError(
+                "csv_field_count",
+                location=Location(path, line),
+                found=len(row),
+                expected=len(header),
+            )
+        for name, raw in zip(header, row, strict=True):
+            columns[name].append(_parse(by_name[name], raw, Location(path, line, name, raw)))
+        key = columns[schema.key][-1]
+        where = Location(path, line, schema.key, row[key_index])
+        if key in first_line_of:
+            raise DataError(
+                "duplicate_key", location=where, key=schema.key, first_line=first_line_of[key]
+            )
+        if previous is not None and key < previous:
+            raise DataError("key_out_of_order", location=where, key=schema.key, previous=previous)
+        first_line_of[key] = line
+        previous = key
+        lines.append(line)
+    return Table(path=path, columns=columns, lines=lines)
+
+
+def read_csv(path: Path | str, schema: Schema, *, display_name: str | None = None) -> Table:
+    """Read and validate a CSV file; ``display_name`` is how errors name it."""
+    name = display_name or str(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return read_rows(csv.reader(handle), schema, name)
+    except FileNotFoundError:
+        raise DataError("file_not_found", location=Location(name)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError("not_utf8", location=Location(name), detail=exc.reason) from None

@@ -1,0 +1,44 @@
+"""The root command. User errors become one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hashmarket import __version__
+from hashmarket.cli import data, index
+from hashmarket.errors import HashmarketError
+
+app = typer.Typer(
+    name="hashmarket",
+    help="Compute as a commodity: hashprice index, hashrate derivatives, tokens and settlement.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(index.app, name="index")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hashmarket {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Hashmarket command line."""
+
+
+def main() -> None:
+    try:
+        app()
+    except HashmarketError as error:
+        print(f"hashmarket: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)

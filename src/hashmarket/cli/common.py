@@ -1,0 +1,125 @@
+"""Options and output helpers shared by every sub-command."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from hashmarket.errors import UsageError
+
+
+class OutputFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def default_data_dir() -> Path:
+    """``$HASHMARKET_DATA_DIR``, else ``$XDG_DATA_HOME/hashmarket``, else
+    ``~/.local/share/hashmarket``."""
+    env = os.environ.get("HASHMARKET_DATA_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "hashmarket"
+
+
+DATA_DIR_OPTION = typer.Option(
+    None,
+    "--data-dir",
+    help=(
+        "Directory of the local data store "
+        "(default: $HASHMARKET_DATA_DIR or ~/.local/share/hashmarket)."
+    ),
+)
+COMMERCIAL_ONLY_OPTION = typer.Option(
+    False,
+    "--commercial-only",
+    envvar="HASHMARKET_COMMERCIAL_ONLY",
+    help="Leave out data whose licence forbids commercial use (Coin Metrics, CC BY-NC 4.0).",
+)
+FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="Output format.")
+
+
+def resolve_data_dir(option: Path | None) -> Path:
+    return option if option is not None else default_data_dir()
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            "bad_option", option=option, problem=f"{value!r} is not a YYYY-MM-DD date"
+        ) from None
+
+
+def console() -> Console:
+    return Console()
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON value: NaN becomes null, numpy scalars become Python numbers, dates ISO."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
+    """Print records as JSON (a list of objects) or CSV (header from the first record)."""
+    if fmt is OutputFormat.JSON:
+        typer.echo(json.dumps([{k: jsonable(v) for k, v in r.items()} for r in records], indent=2))
+        return
+    buffer = io.StringIO()
+    if records:
+        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: "" if jsonable(v) is None else jsonable(v) for k, v in r.items()})
+    typer.echo(buffer.getvalue(), nl=False)
+
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per value, scaled between the smallest and largest (blank where missing)."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = high - low or 1.0
+    return "".join(
+        " " if math.isnan(v) else SPARK_BLOCKS[round((v - low) / span * (len(SPARK_BLOCKS) - 1))]
+        for v in values
+    )
+
+
+def bar(value: float, low: float, high: float, width: int = 24) -> str:
+    """A horizontal bar for a table cell, from ``low`` (empty) to ``high`` (full)."""
+    if math.isnan(value):
+        return ""
+    span = high - low or 1.0
+    eighths = round((value - low) / span * width * 8)
+    full, rest = divmod(max(eighths, 1), 8)
+    return "█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")

@@ -1,0 +1,174 @@
+"""``hashmarket index …``: the hashprice index as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.cli.common import (
+    COMMERCIAL_ONLY_OPTION,
+    DATA_DIR_OPTION,
+    FORMAT_OPTION,
+    OutputFormat,
+    bar,
+    console,
+    emit_records,
+    parse_date,
+    resolve_data_dir,
+    sparkline,
+)
+from hashmarket.errors import UsageError
+from hashmarket.index.hashprice import Method, hashprice_table
+from hashmarket.units import SATS_PER_BTC, Currency, HashrateUnit
+
+app = typer.Typer(help="Indices: the hashprice index.", no_args_is_help=True)
+
+DEFAULT_LAST_DAYS = 30
+
+
+def select_days(
+    table: pd.DataFrame, *, start: str | None, end: str | None, last: int | None, value_column: str
+) -> pd.DataFrame:
+    """Rows from ``start`` to ``end``, then the last ``last`` rows that have a value.
+
+    Without any of the three, the latest 30 days that have a value.
+    """
+    lo, hi = parse_date(start, "--start"), parse_date(end, "--end")
+    if last is not None and last <= 0:
+        raise UsageError(
+            "bad_option", option="--last", problem=f"must be a positive number of days, got {last}"
+        )
+    if lo is not None and hi is not None and hi < lo:
+        raise UsageError("bad_option", option="--end", problem=f"{hi} is before --start {lo}")
+    rows = table.loc[pd.Timestamp(lo) if lo else None : pd.Timestamp(hi) if hi else None]
+    if last is None and lo is None and hi is None:
+        last = DEFAULT_LAST_DAYS
+    if last is not None:
+        rows = rows[rows[value_column].notna()].tail(last)
+    if rows.empty:
+        raise UsageError(
+            "unknown_date_range", start=lo or "the first day", end=hi or "the last day"
+        )
+    return rows
+
+
+def to_records(
+    rows: pd.DataFrame, *, unit: HashrateUnit, currency: Currency
+) -> list[dict[str, Any]]:
+    """JSON/CSV records whose keys carry the unit: ``hashprice_usd_per_th_day`` and so on."""
+    scale = unit.per_ph()
+    suffix = f"per_{unit.value}_day"
+    records = []
+    for date, r in rows.iterrows():
+        record: dict[str, Any] = {"date": date.date().isoformat()}
+        btc = r["hashprice_btc_per_ph_day"] * scale
+        record[f"hashprice_btc_{suffix}"] = btc
+        if currency is Currency.SATS:
+            record[f"hashprice_sats_{suffix}"] = btc * SATS_PER_BTC
+        record[f"hashprice_usd_{suffix}"] = r["hashprice_usd_per_ph_day"] * scale
+        for days in (7, 30):
+            base = "usd" if currency is Currency.USD else "btc"
+            factor = SATS_PER_BTC if currency is Currency.SATS else 1
+            value = r[f"hashprice_{base}_per_ph_day_{days}d"] * scale * factor
+            record[f"hashprice_{currency.value}_{suffix}_{days}d"] = value
+        record["difficulty"] = r["difficulty"]
+        record["block_count"] = None if math.isnan(r["block_count"]) else int(r["block_count"])
+        record["subsidy_btc"] = r["subsidy_btc"]
+        record["fees_btc_per_block"] = r["fees_btc_per_block"]
+        record["fees_included"] = bool(r["fees_included"])
+        record["price_usd"] = r["price_usd"]
+        record["method"] = r["method"]
+        records.append(record)
+    return records
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def render_table(
+    records: list[dict[str, Any]], *, unit: HashrateUnit, currency: Currency, method: Method
+) -> None:
+    suffix = f"per_{unit.value}_day"
+    key = f"hashprice_{currency.value}_{suffix}"
+    digits = {"usd": 2, "sats": 0, "btc": 8 if unit is not HashrateUnit.TH else 10}[currency.value]
+    values = [math.nan if r[key] is None else float(r[key]) for r in records]
+    finite = [v for v in values if not math.isnan(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    label = f"{currency.value.upper()}/{unit.value.upper()}/s/day"
+    table = Table(title=f"Hashprice index ({method.value}), {label}", title_justify="left")
+    for name, justify in [
+        ("date", "left"),
+        (f"hashprice {label}", "right"),
+        ("7-day avg", "right"),
+        ("", "left"),
+        ("difficulty (T)", "right"),
+        ("subsidy BTC", "right"),
+        ("fees BTC/block", "right"),
+        ("BTC/USD", "right"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r, v in zip(records, values, strict=True):
+        fees = _fmt(r["fees_btc_per_block"], 4) if r["fees_included"] else "n/a"
+        difficulty = r["difficulty"] / 1e12 if r["difficulty"] is not None else None
+        table.add_row(
+            r["date"],
+            _fmt(v, digits),
+            _fmt(r[f"{key}_7d"], digits),
+            f"[cyan]{bar(v, low * 0.98, high)}[/cyan]",
+            _fmt(difficulty, 2),
+            _fmt(r["subsidy_btc"], 4),
+            fees,
+            _fmt(r["price_usd"], 0),
+        )
+    out = console()
+    out.print(table)
+    if finite:
+        out.print(
+            f"{records[0]['date']} {sparkline(values)} {records[-1]['date']}  "
+            f"low {_fmt(low, digits)}  high {_fmt(high, digits)}"
+        )
+    if any(not r["fees_included"] for r in records):
+        out.print("n/a: no fee data for that day; the value is the subsidy-only hashprice.")
+
+
+@app.command("hashprice")
+def hashprice_command(
+    start: str | None = typer.Option(None, "--start", help="First day, YYYY-MM-DD."),
+    end: str | None = typer.Option(None, "--end", help="Last day, YYYY-MM-DD."),
+    last: int | None = typer.Option(
+        None, "--last", help="Only the latest N days that have a value."
+    ),
+    unit: HashrateUnit = typer.Option(HashrateUnit.PH, "--unit", help="Hashrate unit."),
+    currency: Currency = typer.Option(
+        Currency.USD, "--currency", help="Currency of the main column."
+    ),
+    method: Method = typer.Option(
+        Method.FPPS, "--method", help="fpps (difficulty-implied) or realized."
+    ),
+    fmt: OutputFormat = FORMAT_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """Daily hashprice: what one unit of hashrate earns per day (latest 30 days by default)."""
+    history = NetworkHistory.load(
+        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+    )
+    table = hashprice_table(history, method=method)
+    value_column = (
+        "hashprice_usd_per_ph_day" if currency is Currency.USD else "hashprice_btc_per_ph_day"
+    )
+    rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
+    records = to_records(rows, unit=unit, currency=currency)
+    if fmt is OutputFormat.TABLE:
+        render_table(records, unit=unit, currency=currency, method=method)
+    else:
+        emit_records(records, fmt)

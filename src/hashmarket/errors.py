@@ -1,0 +1,118 @@
+"""One exception hierarchy and the catalogue of its messages.
+
+Every error a user can cause is a :class:`HashmarketError`. It carries a catalogue ``key``
+(stable, for programs), a message formatted from the catalogue (for people) and, where the
+problem sits in a file, the location. The CLI prints ``str(error)`` on one line and exits with
+``error.exit_code``; the HTTP API maps the same errors to 4xx bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+# key -> message template. Templates name their fields so the catalogue reads as documentation.
+MESSAGES: dict[str, str] = {
+    # data files
+    "not_utf8": "not UTF-8 text ({detail})",
+    "csv_empty": "the file is empty (expected a header row)",
+    "csv_missing_column": "missing column {column!r} (expected columns: {expected})",
+    "csv_extra_column": "unexpected column {column!r} (expected columns: {expected})",
+    "csv_duplicate_column": "column {column!r} appears more than once",
+    "csv_field_count": "row has {found} fields, the header has {expected}",
+    "bad_date": "not a date in YYYY-MM-DD form",
+    "bad_timestamp": "not a UTC timestamp (YYYY-MM-DDTHH:MM:SSZ or Unix seconds)",
+    "duplicate_key": "{key} appears twice (first on line {first_line})",
+    "key_out_of_order": "{key} is out of order: the previous row has {previous}",
+    "epoch_height": "start_height must be 2016 × epoch ({expected})",
+    "bad_number": "not a number",
+    "bad_integer": "not a whole number",
+    "not_finite": "NaN or infinite values are not allowed",
+    "negative": "must not be negative",
+    "not_positive": "must be greater than zero",
+    "blocks_impossible": "more blocks in a day than consensus allows ({maximum})",
+    "bad_bits": "not a compact target (8 hex digits)",
+    "bad_hash": "not a 64-hex-digit block hash",
+    "unknown_layout": "not a daily or per-block layout: {detail}",
+    "no_value_columns": "no value columns besides {key!r}; expected some of: {expected}",
+    "file_not_found": "file not found",
+    "unknown_date_range": "no data between {start} and {end}",
+    # consensus arguments
+    "bad_height": "block height must be a non-negative integer, got {value!r}",
+    "bad_target": "target must be between 1 and the proof-of-work limit, got {value!r}",
+    # node sync
+    "rpc_unreachable": "cannot reach the node at {url}: {reason}",
+    "rpc_auth": "the node at {url} refused the credentials (HTTP {status})",
+    "rpc_http": "the node at {url} answered HTTP {status}",
+    "rpc_error": "the node answered {method}: error {code}: {message}",
+    "rpc_bad_reply": "the node sent a reply that is not JSON-RPC: {detail}",
+    "rpc_syncing": (
+        "the node is still in initial block download ({blocks} of {headers} headers); "
+        "try again when it has caught up"
+    ),
+    "rpc_cookie": "cannot read the cookie file {path}: {reason}",
+    "rpc_chain": "the node is on chain {chain!r}, expected 'main'",
+    # user arguments
+    "bad_option": "{option}: {problem}",
+}
+
+
+class HashmarketError(Exception):
+    """Base of every error Hashmarket raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, key: str, *, location: Location | None = None, **fields: Any) -> None:
+        self.key = key
+        self.location = location
+        self.fields = fields
+        template = MESSAGES.get(key, key)
+        self.problem = template.format(**fields) if fields else template
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.location is None:
+            return self.problem
+        return f"{self.location}: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in a file a problem is: file, line (1-based, header is line 1), column, value."""
+
+    file: str
+    line: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file if self.line is None else f"{self.file}:{self.line}"]
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        if self.value is not None:
+            parts.append(f"value {self.value!r}")
+        return ": ".join(parts)
+
+
+class UsageError(HashmarketError):
+    """A command-line or API argument that makes no sense."""
+
+    exit_code = 2
+
+
+class DataError(HashmarketError):
+    """Input data (a CSV file, a node's reply) that cannot be accepted."""
+
+    exit_code = 65  # EX_DATAERR
+
+
+class ConsensusError(HashmarketError, ValueError):
+    """An argument outside what Bitcoin's consensus rules define."""
+
+    exit_code = 65
+
+
+class SourceError(HashmarketError):
+    """A data source (a Bitcoin Core node) that cannot be used right now."""
+
+    exit_code = 69  # EX_UNAVAILABLE
