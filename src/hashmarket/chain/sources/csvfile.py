@@ -174,10 +174,10 @@ def read_rows(rows: Iterable[list[str]], schema: Schema, path: str) -> Table:
         where = Location(path, line, schema.key, row[key_index])
         if key in first_line_of:
             raise DataError(
-                "duplicate_key", location=where, key=schema.key, first_line=first_line_of[key]
+                "duplicate_key", location=where, name=schema.key, first_line=first_line_of[key]
             )
         if previous is not None and key < previous:
-            raise DataError("key_out_of_order", location=where, key=schema.key, previous=previous)
+            raise DataError("key_out_of_order", location=where, name=schema.key, previous=previous)
         first_line_of[key] = line
         previous = key
         lines.append(line)
