@@ -30,6 +30,7 @@ from hashmarket.units import SATS_PER_BTC, Currency, HashrateUnit
 app = typer.Typer(help="Indices: the hashprice index.", no_args_is_help=True)
 
 DEFAULT_LAST_DAYS = 30
+BAR_WIDTH = 10
 
 
 def select_days(
@@ -99,33 +100,29 @@ def render_table(
 ) -> None:
     suffix = f"per_{unit.value}_day"
     key = f"hashprice_{currency.value}_{suffix}"
-    digits = {"usd": 2, "sats": 0, "btc": 8 if unit is not HashrateUnit.TH else 10}[currency.value]
+    digits = {"usd": 2, "sats": 2, "btc": 8 if unit is not HashrateUnit.TH else 10}[currency.value]
     values = [math.nan if r[key] is None else float(r[key]) for r in records]
     finite = [v for v in values if not math.isnan(v)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     label = f"{currency.value.upper()}/{unit.value.upper()}/s/day"
     table = Table(title=f"Hashprice index ({method.value}), {label}", title_justify="left")
-    for name, justify in [
-        ("date", "left"),
-        (f"hashprice {label}", "right"),
-        ("7-day avg", "right"),
-        ("", "left"),
-        ("difficulty (T)", "right"),
-        ("subsidy BTC", "right"),
-        ("fees BTC/block", "right"),
-        ("BTC/USD", "right"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    label = "hashprice"
+    table.add_column("date", no_wrap=True, min_width=10)
+    table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("7d avg", justify="right", no_wrap=True, min_width=6)
+    table.add_column("", no_wrap=True, min_width=BAR_WIDTH)
+    table.add_column("diff. T", justify="right", no_wrap=True)
+    table.add_column("fee/blk", justify="right", no_wrap=True)
+    table.add_column("BTC/USD", justify="right", no_wrap=True, min_width=7)
     for r, v in zip(records, values, strict=True):
-        fees = _fmt(r["fees_btc_per_block"], 4) if r["fees_included"] else "n/a"
+        fees = _fmt(r["fees_btc_per_block"], 3) if r["fees_included"] else "n/a"
         difficulty = r["difficulty"] / 1e12 if r["difficulty"] is not None else None
         table.add_row(
             r["date"],
             _fmt(v, digits),
             _fmt(r[f"{key}_7d"], digits),
-            f"[cyan]{bar(v, low * 0.98, high)}[/cyan]",
+            f"[cyan]{bar(v, low * 0.98, high, width=BAR_WIDTH)}[/cyan]",
             _fmt(difficulty, 2),
-            _fmt(r["subsidy_btc"], 4),
             fees,
             _fmt(r["price_usd"], 0),
         )
