@@ -37,12 +37,44 @@ MESSAGES: dict[str, str] = {
     "no_value_columns": "no value columns besides {name!r}; expected some of: {expected}",
     "file_not_found": "file not found",
     "unknown_date_range": "no data between {start} and {end}",
+    "blank_value": "must not be blank",
+    "csv_missing_one_of": (
+        "missing column: one of {columns} is needed (expected columns: {expected})"
+    ),
+    "csv_needs_column": "column {column!r} needs column {needs!r} in the same file ({reason})",
+    "needs_field": "needs a value in {needs!r} on the same row ({reason})",
+    "issuance_no_blocks": "issuance without blocks: block_count is 0 on this row",
+    "no_values": "no values to import: every value cell is blank",
+    "date_out_of_range": "date outside {first} to {last}",
+    "block_time_range": (
+        "block time must be between {low} and {high} (Unix seconds; milliseconds are not accepted)"
+    ),
+    "subsidy_too_high": "more than the consensus block subsidy at this height ({maximum} sats)",
+    "difficulty_mismatch": "difficulty does not match bits {bits} (which give {expected})",
+    "no_full_days": (
+        "no UTC day is fully covered by these blocks (a day needs blocks from more than 2 h "
+        "before it starts to more than 2 h after it ends)"
+    ),
+    # local store
+    "store_corrupt": "not a Hashmarket store ({detail})",
+    "store_version": (
+        "the store has schema version {found}; this version of hashmarket reads up to {supported}"
+    ),
+    "store_busy": "the store {path} is busy: another hashmarket process is writing to it",
+    "store_chain": (
+        "the store {path} holds blocks of chain {stored!r} but the node is on {chain!r}; "
+        "use another --data-dir"
+    ),
     # consensus arguments
     "bad_height": "block height must be a non-negative integer, got {value!r}",
     "bad_target": "target must be between 1 and the proof-of-work limit, got {value!r}",
     # node sync
     "rpc_unreachable": "cannot reach the node at {url}: {reason}",
-    "rpc_auth": "the node at {url} refused the credentials (HTTP {status})",
+    "rpc_auth": (
+        "the node at {url} refused the credentials (HTTP {status}); "
+        "check --rpc-user/--rpc-password or --rpc-cookie"
+    ),
+    "rpc_disconnected": "the node at {url} closed the connection without a reply ({reason})",
     "rpc_http": "the node at {url} answered HTTP {status}",
     "rpc_error": "the node answered {method}: error {code}: {message}",
     "rpc_bad_reply": "the node sent a reply that is not JSON-RPC: {detail}",
@@ -51,7 +83,8 @@ MESSAGES: dict[str, str] = {
         "try again when it has caught up"
     ),
     "rpc_cookie": "cannot read the cookie file {path}: {reason}",
-    "rpc_chain": "the node is on chain {chain!r}, expected 'main'",
+    "rpc_chain": "the node is on chain {chain!r}, expected 'main' (--allow-chain accepts it)",
+    "rpc_unstable": "the node's chain changed {times} times during the sync; try again",
     # user arguments
     "bad_option": "{option}: {problem}",
 }

@@ -62,13 +62,22 @@ BLOCK_COUNT = Column(
 )
 
 
+# What a blank cell in a required column is told, by column kind.
+_BLANK_KEYS: dict[str, str] = {
+    "float": "bad_number",
+    "int": "bad_number",
+    "date": "bad_date",
+    "timestamp": "bad_timestamp",
+    "bits": "bad_bits",
+    "hash": "bad_hash",
+}
+
+
 def _parse(column: Column, raw: str, where: Location) -> Any:
     if raw == "":
         if column.blank_ok:
             return None
-        raise DataError(
-            "bad_number" if column.kind in ("float", "int") else "bad_date", location=where
-        )
+        raise DataError(_BLANK_KEYS.get(column.kind, "blank_value"), location=where)
     kind = column.kind
     if kind == "date":
         try:
@@ -123,8 +132,11 @@ def _parse_timestamp(raw: str, where: Location) -> int:
     return int(moment.replace(tzinfo=dt.UTC).timestamp())
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _is_hex(raw: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in raw)
+    return _HEX_DIGITS.issuperset(raw)
 
 
 def check_header(header: Sequence[str], schema: Schema, path: str) -> None:
@@ -160,6 +172,9 @@ def read_rows(rows: Iterable[list[str]], schema: Schema, path: str) -> Table:
     first_line_of: dict[Any, int] = {}
     previous: Any = None
     key_index = header.index(schema.key)
+    cells = [(name, by_name[name], columns[name]) for name in header]
+    key_values = columns[schema.key]
+    nowhere = Location(path)
     for line, row in enumerate(iterator, start=2):
         if len(row) != len(header):
             raise DataError(
@@ -168,15 +183,21 @@ def read_rows(rows: Iterable[list[str]], schema: Schema, path: str) -> Table:
                 found=len(row),
                 expected=len(header),
             )
-        for name, raw in zip(header, row, strict=True):
-            columns[name].append(_parse(by_name[name], raw, Location(path, line, name, raw)))
-        key = columns[schema.key][-1]
-        where = Location(path, line, schema.key, row[key_index])
+        for (name, column, values), raw in zip(cells, row, strict=True):
+            try:
+                values.append(_parse(column, raw, nowhere))
+            except DataError as exc:
+                # Locations are built only on failure: a million-row file has millions of cells.
+                where = Location(path, line, name, raw)
+                raise DataError(exc.key, location=where, **exc.fields) from None
+        key = key_values[-1]
         if key in first_line_of:
+            where = Location(path, line, schema.key, row[key_index])
             raise DataError(
                 "duplicate_key", location=where, name=schema.key, first_line=first_line_of[key]
             )
         if previous is not None and key < previous:
+            where = Location(path, line, schema.key, row[key_index])
             raise DataError("key_out_of_order", location=where, name=schema.key, previous=previous)
         first_line_of[key] = line
         previous = key
