@@ -128,8 +128,11 @@ def test_default_table_shows_thirty_days_with_a_chart(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (("--start", "2020-13-01"), "--start: '2020-13-01' is not a YYYY-MM-DD date"),
-        (("--start", "2020-02-01", "--end", "2020-01-01"), "--end: 2020-01-01 is before --start"),
-        (("--last", "0"), "--last: must be a positive number of days"),
+        (
+            ("--start", "2020-02-01", "--end", "2020-01-01"),
+            "end: 2020-01-01 is before start 2020-02-01",
+        ),
+        (("--last", "0"), "last: must be a positive number of days"),
         (("--start", "2030-01-01"), "no data between 2030-01-01"),
         (("--unit", "gh"), "gh"),
     ],

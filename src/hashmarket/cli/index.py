@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
@@ -23,70 +22,13 @@ from hashmarket.cli.common import (
     resolve_data_dir,
     sparkline,
 )
-from hashmarket.errors import UsageError
 from hashmarket.index.hashprice import Method, hashprice_table
-from hashmarket.units import SATS_PER_BTC, Currency, HashrateUnit
+from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.units import Currency, HashrateUnit
 
 app = typer.Typer(help="Indices: the hashprice index.", no_args_is_help=True)
 
-DEFAULT_LAST_DAYS = 30
 BAR_WIDTH = 10
-
-
-def select_days(
-    table: pd.DataFrame, *, start: str | None, end: str | None, last: int | None, value_column: str
-) -> pd.DataFrame:
-    """Rows from ``start`` to ``end``, then the last ``last`` rows that have a value.
-
-    Without any of the three, the latest 30 days that have a value.
-    """
-    lo, hi = parse_date(start, "--start"), parse_date(end, "--end")
-    if last is not None and last <= 0:
-        raise UsageError(
-            "bad_option", option="--last", problem=f"must be a positive number of days, got {last}"
-        )
-    if lo is not None and hi is not None and hi < lo:
-        raise UsageError("bad_option", option="--end", problem=f"{hi} is before --start {lo}")
-    rows = table.loc[pd.Timestamp(lo) if lo else None : pd.Timestamp(hi) if hi else None]
-    if last is None and lo is None and hi is None:
-        last = DEFAULT_LAST_DAYS
-    if last is not None:
-        rows = rows[rows[value_column].notna()].tail(last)
-    if rows.empty:
-        raise UsageError(
-            "unknown_date_range", start=lo or "the first day", end=hi or "the last day"
-        )
-    return rows
-
-
-def to_records(
-    rows: pd.DataFrame, *, unit: HashrateUnit, currency: Currency
-) -> list[dict[str, Any]]:
-    """JSON/CSV records whose keys carry the unit: ``hashprice_usd_per_th_day`` and so on."""
-    scale = unit.per_ph()
-    suffix = f"per_{unit.value}_day"
-    records = []
-    for date, r in rows.iterrows():
-        record: dict[str, Any] = {"date": date.date().isoformat()}
-        btc = r["hashprice_btc_per_ph_day"] * scale
-        record[f"hashprice_btc_{suffix}"] = btc
-        if currency is Currency.SATS:
-            record[f"hashprice_sats_{suffix}"] = btc * SATS_PER_BTC
-        record[f"hashprice_usd_{suffix}"] = r["hashprice_usd_per_ph_day"] * scale
-        for days in (7, 30):
-            base = "usd" if currency is Currency.USD else "btc"
-            factor = SATS_PER_BTC if currency is Currency.SATS else 1
-            value = r[f"hashprice_{base}_per_ph_day_{days}d"] * scale * factor
-            record[f"hashprice_{currency.value}_{suffix}_{days}d"] = value
-        record["difficulty"] = r["difficulty"]
-        record["block_count"] = None if math.isnan(r["block_count"]) else int(r["block_count"])
-        record["subsidy_btc"] = r["subsidy_btc"]
-        record["fees_btc_per_block"] = r["fees_btc_per_block"]
-        record["fees_included"] = bool(r["fees_included"])
-        record["price_usd"] = r["price_usd"]
-        record["method"] = r["method"]
-        records.append(record)
-    return records
 
 
 def _fmt(value: Any, digits: int) -> str:
@@ -163,8 +105,14 @@ def hashprice_command(
     value_column = (
         "hashprice_usd_per_ph_day" if currency is Currency.USD else "hashprice_btc_per_ph_day"
     )
-    rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
-    records = to_records(rows, unit=unit, currency=currency)
+    rows = select_days(
+        table,
+        start=parse_date(start, "--start"),
+        end=parse_date(end, "--end"),
+        last=last,
+        value_column=value_column,
+    )
+    records = hashprice_records(rows, unit=unit, currency=currency)
     if fmt is OutputFormat.TABLE:
         render_table(records, unit=unit, currency=currency, method=method)
     else:
