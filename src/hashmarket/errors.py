@@ -87,6 +87,30 @@ MESSAGES: dict[str, str] = {
     "rpc_unstable": "the node's chain changed {times} times during the sync; try again",
     # user arguments
     "bad_option": "{option}: {problem}",
+    # instrument specs (every message names the field and the value)
+    "spec_not_mapping": "an instrument spec must be a mapping of fields, got {value!r}",
+    "spec_unreadable": "not a JSON or YAML instrument spec: {detail}",
+    "spec_unknown_type": "field 'type': unknown instrument type {value!r} (known: {known})",
+    "spec_unknown_field": "field {field!r}: unknown field (value {value!r}; known fields: {known})",
+    "spec_missing_field": "field {field!r}: missing (required by {type!r})",
+    "spec_bad_type": "field {field!r}: value {value!r} is not {expected}",
+    "spec_negative": "field {field!r}: value {value!r} must not be negative",
+    "spec_not_positive": "field {field!r}: value {value!r} must be greater than zero",
+    "spec_out_of_range": "field {field!r}: value {value!r} must be {bound}",
+    "spec_order": "field {field!r}: value {value!r} is before {other!r} ({other_value!r})",
+    "spec_unknown_currency": (
+        "field {field!r}: unknown currency {value!r} (expected one of {known})"
+    ),
+    "spec_unknown_choice": "field {field!r}: unknown value {value!r} (expected one of {known})",
+    "spec_tick": "field {field!r}: value {value!r} is not a multiple of the tick {tick}",
+    "spec_exclusive": "fields {field!r} and {other!r}: give exactly one of them",
+    # models and pricing
+    "model_parameter": "model parameter {name!r} = {value!r}: {problem}",
+    "calibration_data": "cannot calibrate as of {asof}: {problem}",
+    "no_engine": "no {engine!r} engine for {instrument!r} (engines for it: {known})",
+    "engine_model": "the {engine!r} engine for {instrument!r} needs {needs}",
+    "mc_config": "Monte Carlo configuration: {problem}",
+    "missing_fixings": "{instrument} needs fixings of {field!r} from {start} to {end}: {problem}",
 }
 
 
@@ -149,3 +173,24 @@ class SourceError(HashmarketError):
     """A data source (a Bitcoin Core node) that cannot be used right now."""
 
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class SpecError(HashmarketError, ValueError):
+    """An instrument spec (or terms given in code) that describes no valid contract.
+
+    ``fields["field"]`` and ``fields["value"]`` name the offending field and its value.
+    """
+
+    exit_code = 65
+
+
+class ModelError(HashmarketError, ValueError):
+    """Model parameters that describe no valid process, or history too thin to calibrate."""
+
+    exit_code = 65
+
+
+class PricingError(HashmarketError):
+    """A pricing request that cannot be served (no engine, inconsistent configuration)."""
+
+    exit_code = 2
