@@ -111,6 +111,27 @@ MESSAGES: dict[str, str] = {
     "engine_model": "the {engine!r} engine for {instrument!r} needs {needs}",
     "mc_config": "Monte Carlo configuration: {problem}",
     "missing_fixings": "{instrument} needs fixings of {field!r} from {start} to {end}: {problem}",
+    # ledger (result codes and their reasons: hashmarket.ledger.results)
+    "bad_ledger_url": "{url!r} is not a ledger URL ({problem})",
+    "ledger_not_found": "no ledger at {url} (create it with `hashmarket ledger init`)",
+    "ledger_unreachable": "cannot open the ledger at {url}: {reason}",
+    "schema_too_new": "the ledger at {url} has schema version {found}; this code knows {known}",
+    "account_not_found": "no account {account!r}",
+    "asset_not_found": "no asset {asset!r}",
+    "transfer_refused": "transfer {transfer_id} refused: {result_code} ({reason})",
+    "account_refused": "account {account_id} refused: {result_code} ({reason})",
+    "asset_refused": "asset {asset} refused: {result_code} ({reason})",
+    "ledger_invariant": "ledger invariant broken: {detail}",
+    "ledger_tampered": "the journal refused a change: {detail}",
+    # hashrate tokens
+    "token_series_unknown": "no token series {series!r}",
+    "token_series_invalid": "token series {series!r}: {field} {problem}",
+    "token_refused": "{action} {series} refused: {result_code} ({reason})",
+    "token_holder_unknown": "account {account} is not a holder of {series}",
+    "token_day_outside_term": "{day} is outside the term of {series} ({start} to {end})",
+    "token_day_not_over": "{day} is not over on the ledger clock (the cut is {cut})",
+    "token_fixing": "fixing for {day}: {problem}",
+    "token_proof": "proof {problem}",
 }
 
 
@@ -194,3 +215,50 @@ class PricingError(HashmarketError):
     """A pricing request that cannot be served (no engine, inconsistent configuration)."""
 
     exit_code = 2
+
+
+class LedgerError(HashmarketError):
+    """A ledger request refused, or a ledger that cannot be used.
+
+    ``result_code`` is the enumerated code (``exceeds_credits``, ``linked_event_failed``…)
+    when the refusal has one; a refused request has changed nothing.
+    """
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        result_code: str | None = None,
+        location: Location | None = None,
+        **fields: Any,
+    ) -> None:
+        self.result_code = result_code
+        if result_code is not None:
+            fields["result_code"] = result_code
+        super().__init__(key, location=location, **fields)
+
+
+class TransferRefusedError(LedgerError):
+    """A transfer answered with a result code other than ``ok``."""
+
+
+class AccountRefusedError(LedgerError):
+    """An account (or an asset and its issuer account) that could not be opened."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """A URL that names no usable ledger: malformed, missing, unreachable or too new."""
+
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class LedgerInvariantError(LedgerError):
+    """A checked invariant that does not hold: stop, do not continue in an incorrect state."""
+
+    exit_code = 70  # EX_SOFTWARE
+
+
+class TokenError(LedgerError):
+    """A hashrate-token operation refused (unknown series, beyond backing, day not over…)."""
