@@ -28,6 +28,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 test: lint
+	bash scripts/ensure_chromium.sh
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test

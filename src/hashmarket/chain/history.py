@@ -187,3 +187,45 @@ def _fill_hashrate(values: dict[str, np.ndarray], origin: dict[str, np.ndarray])
     hashrate[fill] = derived[fill]
     origin["hashrate_ths"][fill] = DERIVED.name
     return bool(fill.any())
+
+
+def source_summary(history: NetworkHistory) -> list[dict[str, object]]:
+    """Per source: days it supplies any value, first and last such day, licence, attribution."""
+    from hashmarket.chain.sources.bundled import BUNDLED_SOURCES
+
+    listed = history.sources + tuple(s for s in BUNDLED_SOURCES if s not in history.sources)
+    rows: list[dict[str, object]] = []
+    for info in listed:
+        mask = (history.provenance == info.name).any(axis=1).to_numpy()
+        days = history.dates[mask]
+        rows.append(
+            {
+                "source": info.name,
+                "file": info.file,
+                "days_used": int(mask.sum()),
+                "first": days[0].date().isoformat() if len(days) else None,
+                "last": days[-1].date().isoformat() if len(days) else None,
+                "licence": info.licence,
+                "commercial_use": info.commercial_use,
+                "attribution": info.attribution,
+                "description": info.description,
+            }
+        )
+    return rows
+
+
+def field_summary(history: NetworkHistory) -> list[dict[str, object]]:
+    """Per field: days with a value out of all days, first and last day, days per source."""
+    rows: list[dict[str, object]] = []
+    for name, row in history.coverage().iterrows():
+        rows.append(
+            {
+                "field": name,
+                "days": int(row["days"]),
+                "of_days": int(row["of_days"]),
+                "first": None if row["first"] is None else row["first"].isoformat(),
+                "last": None if row["last"] is None else row["last"].isoformat(),
+                "sources": row["sources"],
+            }
+        )
+    return rows

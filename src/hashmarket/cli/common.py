@@ -8,7 +8,6 @@ import enum
 import io
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,13 @@ import typer
 from rich.console import Console
 
 from hashmarket.errors import UsageError
+from hashmarket.paths import default_data_dir
 
 
 class OutputFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
-
-
-def default_data_dir() -> Path:
-    """``$HASHMARKET_DATA_DIR``, else ``$XDG_DATA_HOME/hashmarket``, else
-    ``~/.local/share/hashmarket``."""
-    env = os.environ.get("HASHMARKET_DATA_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "hashmarket"
 
 
 DATA_DIR_OPTION = typer.Option(

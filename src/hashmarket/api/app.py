@@ -1,0 +1,58 @@
+"""The FastAPI application: a thin shell over the library, no logic of its own."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from hashmarket import __version__
+from hashmarket.api import dashboard
+from hashmarket.api.config import ServiceConfig
+from hashmarket.api.guard import GuardMiddleware, TokenBucket
+from hashmarket.api.keys import ServiceStore
+from hashmarket.api.problems import install_handlers
+from hashmarket.api.routers import index, keys
+from hashmarket.api.state import ServiceState
+from hashmarket.paths import default_data_dir
+
+# POST routes that compute without changing state need no Idempotency-Key.
+IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset()
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    app = FastAPI(
+        title="Hashmarket",
+        version=__version__,
+        description=(
+            "Hashprice index and fixings, pricing, ledger, hashrate tokens and risk. "
+            "Authenticated routes take `Authorization: Bearer hm_…` (create keys with "
+            "`hashmarket keys create`); state-changing requests take an `Idempotency-Key`. "
+            "Errors are `application/problem+json`."
+        ),
+    )
+    store = ServiceStore.in_data_dir(config.data_dir)
+    app.state.service = ServiceState(config=config, store=store)
+    install_handlers(app)
+    app.add_middleware(
+        GuardMiddleware,
+        store=store,
+        max_body_bytes=config.max_body_bytes,
+        limiter=TokenBucket(config.rate_limit_per_s, config.rate_limit_burst),
+        idempotency_exempt=IDEMPOTENCY_EXEMPT,
+    )
+    app.include_router(index.router)
+    app.include_router(keys.router)
+    app.include_router(dashboard.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app ``hashmarket serve`` runs, configured from ``HASHMARKET_*`` variables."""
+    import os
+
+    return create_app(
+        ServiceConfig(
+            data_dir=default_data_dir(),
+            ledger_url=os.environ.get("HASHMARKET_DB") or None,
+            include_noncommercial=not os.environ.get("HASHMARKET_COMMERCIAL_ONLY"),
+        )
+    )

@@ -1,0 +1,69 @@
+"""The web dashboard: HTML pages, the stylesheet and script, and Plotly from the installed
+package (served locally, so the dashboard works with no network)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from string import Template
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse, Response
+
+router = APIRouter(include_in_schema=False)
+
+# path, page file, navigation label, page title
+PAGES: tuple[tuple[str, str, str, str], ...] = (("/", "hashprice", "Hashprice", "Hashprice index"),)
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+@cache
+def _asset(folder: str, name: str) -> str:
+    return resources.files("hashmarket.api").joinpath(folder, name).read_text(encoding="utf-8")
+
+
+@cache
+def plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def render(path: str) -> str:
+    page = next(p for p in PAGES if p[0] == path)
+    active = ' class="active" aria-current="page"'
+    nav = "\n".join(f'<a href="{p[0]}"{active if p[0] == path else ""}>{p[2]}</a>' for p in PAGES)
+    return Template(_asset("pages", "layout.html")).substitute(
+        title=page[3], page=page[1], nav=nav, content=_asset("pages", f"{page[1]}.html")
+    )
+
+
+def _page_route(path: str) -> None:
+    def page() -> HTMLResponse:
+        return HTMLResponse(render(path))
+
+    router.add_api_route(
+        path, page, methods=["GET"], response_class=HTMLResponse, name=f"page{path}"
+    )
+
+
+for _path, *_ in PAGES:
+    _page_route(_path)
+
+
+@router.get("/static/plotly.min.js")
+def plotly_script() -> Response:
+    return Response(
+        plotly_js(), media_type=STATIC_TYPES[".js"], headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    if suffix not in STATIC_TYPES or "/" in name or name.startswith("."):
+        raise HTTPException(404, f"no static file {name!r}")
+    try:
+        return Response(_asset("static", name), media_type=STATIC_TYPES[suffix])
+    except FileNotFoundError:
+        raise HTTPException(404, f"no static file {name!r}") from None

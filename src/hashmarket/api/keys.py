@@ -1,0 +1,223 @@
+"""API keys with roles, stored only as salted hashes, and the service's own small database.
+
+A key reads ``hm_<key id>_<secret>``. The secret is 32 random bytes, so a salted SHA-256 is
+enough to make a stolen table useless (no dictionary to try); the key id lets a request find
+its row without scanning. Keys are revoked, never deleted, so an audit can see who held what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashmarket.errors import UsageError
+
+SERVICE_DB_FILE_NAME = "service.sqlite"
+KEY_PREFIX = "hm"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    ISSUER = "issuer"
+    TRADER = "trader"
+    VIEWER = "viewer"
+
+
+class Permission(enum.StrEnum):
+    READ = "read"  # balances, history, holders, analytics
+    TRANSFER = "transfer"  # move funds out of an account the key may use
+    MANAGE_ACCOUNTS = "manage_accounts"  # open accounts
+    ISSUE = "issue"  # token series: issue, mint, burn, distribute
+    SETTLE = "settle"  # settlement runs
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.ISSUER: frozenset(
+        {Permission.READ, Permission.TRANSFER, Permission.MANAGE_ACCOUNTS, Permission.ISSUE}
+    ),
+    Role.TRADER: frozenset({Permission.READ, Permission.TRANSFER}),
+    Role.VIEWER: frozenset({Permission.READ}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """What a key may do: its role and, for a holder's key, the one account it may use."""
+
+    key_id: str
+    role: Role
+    account: str | None
+    label: str
+    created_at: str
+    revoked_at: str | None = None
+
+    def allows(self, permission: Permission) -> bool:
+        return self.revoked_at is None and permission in ROLE_PERMISSIONS[self.role]
+
+    def may_use_account(self, account: str) -> bool:
+        """A key bound to an account sees and moves only that account."""
+        return self.account is None or self.account == account
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    salt_hex TEXT NOT NULL,
+    secret_sha256_hex TEXT NOT NULL,
+    role TEXT NOT NULL,
+    account TEXT,
+    label TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_sha256_hex TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (key_id, idempotency_key)
+);
+"""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _digest(salt_hex: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_sha256_hex: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+class ServiceStore:
+    """API keys and idempotency records in ``<data dir>/service.sqlite``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> ServiceStore:
+        return cls(data_dir / SERVICE_DB_FILE_NAME)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
+
+    # --- keys -----------------------------------------------------------------------------
+    def create_key(
+        self, role: Role, *, account: str | None = None, label: str = ""
+    ) -> tuple[ApiKey, str]:
+        """A new key; the returned secret is shown once and never stored."""
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        salt_hex = secrets.token_hex(16)
+        key = ApiKey(
+            key_id=key_id, role=Role(role), account=account, label=label, created_at=_now()
+        )
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO api_keys (key_id, salt_hex, secret_sha256_hex, role, account, label,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key_id,
+                    salt_hex,
+                    _digest(salt_hex, secret),
+                    key.role.value,
+                    account,
+                    label,
+                    key.created_at,
+                ),
+            )
+        return key, f"{KEY_PREFIX}_{key_id}_{secret}"
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The key a token belongs to, if the token is valid and not revoked."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+            return None
+        _, key_id, secret = parts
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT salt_hex, secret_sha256_hex, role, account, label, created_at, revoked_at"
+                " FROM api_keys WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+        if row is None or row[6] is not None:
+            return None
+        if not hmac.compare_digest(_digest(row[0], secret), row[1]):
+            return None
+        return ApiKey(key_id, Role(row[2]), row[3], row[4], row[5], row[6])
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (_now(), key_id),
+            )
+        for key in self.list_keys():
+            if key.key_id == key_id:
+                return key
+        raise UsageError("bad_option", option="key id", problem=f"no key {key_id!r}")
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_id, role, account, label, created_at, revoked_at FROM api_keys"
+                " ORDER BY created_at, key_id"
+            ).fetchall()
+        return [ApiKey(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+
+    # --- idempotency ----------------------------------------------------------------------
+    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT request_sha256_hex, status, content_type, body FROM idempotency"
+                " WHERE key_id = ? AND idempotency_key = ?",
+                (key_id, idempotency_key),
+            ).fetchone()
+        return None if row is None else StoredResponse(row[0], row[1], row[2], bytes(row[3]))
+
+    def store_response(self, key_id: str, idempotency_key: str, response: StoredResponse) -> None:
+        """Record the first response; a concurrent duplicate keeps the one stored first."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO idempotency (key_id, idempotency_key, request_sha256_hex,"
+                " status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key_id,
+                    idempotency_key,
+                    response.request_sha256_hex,
+                    response.status,
+                    response.content_type,
+                    response.body,
+                    _now(),
+                ),
+            )

@@ -1,0 +1,91 @@
+"""Errors as ``application/problem+json`` (RFC 9457): status, title, detail, and where.
+
+Every library error is a :class:`HashmarketError`; here each subclass gets its HTTP status and
+the body names the field and value the error carries, as the CLI's one line does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hashmarket.errors import DataError, HashmarketError, SourceError, UsageError
+
+PROBLEM_JSON = "application/problem+json"
+
+# Subclasses not listed map through their nearest listed base (see _status_for).
+STATUS_BY_ERROR: dict[type[HashmarketError], int] = {
+    UsageError: 400,
+    DataError: 422,
+    SourceError: 503,
+    HashmarketError: 422,
+}
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _status_for(error: HashmarketError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+        status = getattr(cls, "http_status", None)
+        if isinstance(status, int):
+            return status
+    return 422
+
+
+def error_body(error: HashmarketError) -> dict[str, Any]:
+    where = error.location
+    field = where.column if where is not None else None
+    field = field or error.fields.get("field") or error.fields.get("option")
+    value = where.value if where is not None else error.fields.get("value")
+    return {"code": error.key, "field": field, "value": None if value is None else str(value)}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HashmarketError)
+    async def hashmarket_error(_: Request, error: HashmarketError) -> JSONResponse:
+        status = _status_for(error)
+        return problem(status, type(error).__name__, str(error), **error_body(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in e.get("loc", ()) if part != "body"),
+                "value": e.get("input"),
+                "problem": e.get("msg"),
+            }
+            for e in error.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "value": None, "problem": "invalid"}
+        detail = f"{first['field']}: {first['problem']}"
+        return problem(
+            422,
+            "Invalid request",
+            detail,
+            field=first["field"],
+            value=None if first["value"] is None else str(first["value"])[:200],
+            errors=[
+                {**e, "value": None if e["value"] is None else str(e["value"])[:200]}
+                for e in errors
+            ],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(
+            error.status_code, "Error"
+        )
+        response = problem(error.status_code, title, str(error.detail))
+        if error.headers:
+            response.headers.update(error.headers)
+        return response

@@ -1,0 +1,104 @@
+// Hashmarket dashboard: each page fetches JSON from the API and draws Plotly charts.
+"use strict";
+
+const THEME = {
+  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  font: { color: "#e6edf3", family: "system-ui, sans-serif", size: 12 },
+  margin: { l: 64, r: 64, t: 24, b: 48 },
+  legend: { orientation: "h", y: -0.18, x: 0 },
+  xaxis: { gridcolor: "#26313d", zerolinecolor: "#26313d" },
+  yaxis: { gridcolor: "#26313d", zerolinecolor: "#26313d" },
+};
+const CONFIG = { responsive: true, displaylogo: false };
+
+function layout(extra) {
+  const merged = JSON.parse(JSON.stringify(THEME));
+  for (const [key, value] of Object.entries(extra || {})) {
+    merged[key] = typeof value === "object" && !Array.isArray(value) && merged[key]
+      ? Object.assign({}, merged[key], value) : value;
+  }
+  return merged;
+}
+
+async function getJSON(url, options) {
+  const response = await fetch(url, options);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || response.statusText);
+  return body;
+}
+
+function fmt(value, digits) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  return Number(value).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function markDrawn(id) { document.getElementById(id).dataset.drawn = "true"; }
+
+// ---------------------------------------------------------------- hashprice page
+async function hashpricePage() {
+  const method = document.getElementById("method");
+  const draw = async () => {
+    const s = await getJSON(`/api/v1/index/hashprice/series?method=${method.value}`);
+    const shapes = s.halvings.map((h) => ({
+      type: "line", xref: "x", yref: "paper", x0: h.date, x1: h.date, y0: 0, y1: 1,
+      line: { color: "#f7931a", width: 1, dash: "dot" },
+    }));
+    const notes = s.halvings.map((h) => ({
+      x: h.date, y: 1, xref: "x", yref: "paper", text: `halving ${h.height.toLocaleString()}`,
+      showarrow: false, yanchor: "bottom", font: { size: 10, color: "#f7931a" },
+    }));
+    const traces = [
+      { x: s.dates, y: s.hashprice_usd_per_ph_day, name: "USD/PH/s/day", type: "scatter", mode: "lines",
+        line: { color: "#4cc2ff", width: 1.2 } },
+      { x: s.dates, y: s.hashprice_usd_per_ph_day_30d, name: "USD, 30-day average", type: "scatter", mode: "lines",
+        line: { color: "#e6edf3", width: 1.5 } },
+      { x: s.dates, y: s.hashprice_btc_per_ph_day, name: "BTC/PH/s/day", type: "scatter", mode: "lines",
+        yaxis: "y2", line: { color: "#f7931a", width: 1.2 } },
+    ];
+    Plotly.react("chart-hashprice", traces, layout({
+      shapes, annotations: notes,
+      xaxis: { title: { text: "date (UTC)" }, rangeselector: { buttons: [
+        { count: 1, label: "1y", step: "year", stepmode: "backward" },
+        { count: 3, label: "3y", step: "year", stepmode: "backward" },
+        { step: "all", label: "all" }], bgcolor: "#171e26", activecolor: "#f7931a" },
+        rangeslider: { visible: false } },
+      yaxis: { title: { text: "USD per PH/s per day (log)" }, type: "log", exponentformat: "power" },
+      yaxis2: { title: { text: "BTC per PH/s per day (log)" }, type: "log", overlaying: "y", side: "right",
+        showgrid: false, exponentformat: "power" },
+      margin: { l: 64, r: 64, t: 36, b: 80 },
+    }), CONFIG);
+    markDrawn("chart-hashprice");
+  };
+  method.addEventListener("change", draw);
+
+  const latest = await getJSON("/api/v1/index/hashprice?last=30&currency=usd");
+  const sats = await getJSON("/api/v1/index/hashprice?last=1&unit=th&currency=sats");
+  const last = latest[latest.length - 1];
+  document.getElementById("kpi-usd").textContent = fmt(last.hashprice_usd_per_ph_day, 2);
+  document.getElementById("kpi-date").textContent = last.date + (last.fees_included ? "" : " · subsidy only");
+  document.getElementById("kpi-sats").textContent = fmt(sats[0].hashprice_sats_per_th_day, 1);
+  const change = last.hashprice_usd_per_ph_day / latest[0].hashprice_usd_per_ph_day - 1;
+  const changeEl = document.getElementById("kpi-change");
+  changeEl.textContent = `${change >= 0 ? "+" : ""}${fmt(change * 100, 1)}%`;
+  changeEl.className = "value " + (change >= 0 ? "up" : "down");
+  document.getElementById("kpi-difficulty").textContent = fmt(last.difficulty / 1e12, 2);
+  const body = document.querySelector("#table-latest tbody");
+  body.innerHTML = latest.slice().reverse().map((r) => `<tr><td>${r.date}</td>
+    <td>${fmt(r.hashprice_usd_per_ph_day, 2)}</td><td>${fmt(r.hashprice_btc_per_ph_day, 8)}</td>
+    <td>${fmt(r.hashprice_usd_per_ph_day_7d, 2)}</td><td>${fmt(r.difficulty / 1e12, 2)}</td>
+    <td>${r.fees_included ? fmt(r.fees_btc_per_block, 4) : "n/a"}</td><td>${fmt(r.price_usd, 0)}</td></tr>`).join("");
+  await draw();
+}
+
+const PAGES = { hashprice: hashpricePage };
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = PAGES[document.body.dataset.page];
+  if (page) page().catch((error) => {
+    const main = document.querySelector("main");
+    const note = document.createElement("p");
+    note.className = "error";
+    note.textContent = `Could not load this page's data: ${error.message}`;
+    main.prepend(note);
+  });
+});

@@ -1,0 +1,146 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Selenium, against the real
+server started on 127.0.0.1. Screenshots are saved as test artefacts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI") == "true":
+        pytest.fail("chromium and chromedriver are required when CI=true", pytrace=False)
+    pytest.skip("Debian's chromium and chromium-driver are not installed", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("dashboard")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hashmarket",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/index/hashprice?last=1", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    pytest.fail(f"the server did not start:\n{output}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for_chart(driver: webdriver.Chrome, element_id: str) -> None:
+    WebDriverWait(driver, 60).until(
+        lambda d: (
+            d.find_element(By.ID, element_id).get_attribute("data-drawn") == "true"
+            or d.find_elements(By.CSS_SELECTOR, "main > p.error")
+        )
+    )
+    errors = driver.find_elements(By.CSS_SELECTOR, "main > p.error")
+    assert not errors, errors[0].text
+
+
+def points_drawn(driver: webdriver.Chrome, element_id: str) -> int:
+    """Data points Plotly holds for a chart (its traces' x arrays), read in the page."""
+    script = (
+        "return document.getElementById(arguments[0]).data"
+        ".reduce((n, t) => n + (t.x || []).length, 0);"
+    )
+    return int(driver.execute_script(script, element_id))
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome) -> None:
+    browser.get(f"{server}/")
+    wait_for_chart(browser, "chart-hashprice")
+    assert points_drawn(browser, "chart-hashprice") > 10_000  # three traces over ~5,000 days
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart-hashprice .scatterlayer .trace")
+    usd = browser.find_element(By.ID, "kpi-usd").text
+    assert float(usd.replace(",", "")) > 0
+    rows = browser.find_elements(By.CSS_SELECTOR, "#table-latest tbody tr")
+    assert len(rows) == 30
+    screenshot(browser, "hashprice")
+
+
+def test_hashprice_page_on_a_phone(server: str, browser: webdriver.Chrome) -> None:
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{server}/")
+        wait_for_chart(browser, "chart-hashprice")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390 + 1, "the page scrolls sideways on a phone"
+        screenshot(browser, "hashprice-phone")
+    finally:
+        browser.set_window_size(1280, 900)

@@ -1,0 +1,151 @@
+"""The HTTP API in-process: public index routes, keys, and the guard every request passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hashmarket.api import ServiceConfig, create_app
+from hashmarket.api.keys import Role, ServiceStore
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.index.hashprice import hashprice_table
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service")
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path) -> TestClient:
+    config = ServiceConfig(
+        data_dir=data_dir, rate_limit_per_s=5, rate_limit_burst=5, max_body_bytes=1000
+    )
+    return TestClient(create_app(config))
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_hashprice_matches_the_library(client: TestClient) -> None:
+    response = client.get(
+        "/api/v1/index/hashprice", params={"start": "2020-07-25", "end": "2020-07-27"}
+    )
+    assert response.status_code == 200
+    records = response.json()
+    table = hashprice_table(NetworkHistory.load())
+    assert [r["date"] for r in records] == ["2020-07-25", "2020-07-26", "2020-07-27"]
+    assert records[-1]["hashprice_usd_per_ph_day"] == pytest.approx(
+        table.at["2020-07-27", "hashprice_usd_per_ph_day"], rel=1e-12
+    )
+
+
+def test_units_follow_the_query(client: TestClient) -> None:
+    per_th = client.get(
+        "/api/v1/index/hashprice", params={"last": 1, "unit": "th", "currency": "sats"}
+    ).json()
+    per_ph = client.get("/api/v1/index/hashprice", params={"last": 1}).json()
+    assert per_th[0]["hashprice_sats_per_th_day"] == pytest.approx(
+        per_ph[0]["hashprice_btc_per_ph_day"] * 1e5
+    )
+
+
+def test_fixings_and_series_and_coverage(client: TestClient) -> None:
+    fixings = client.get(
+        "/api/v1/index/fixings", params={"start": "2020-07-27", "end": "2020-07-27"}
+    ).json()
+    assert fixings[0]["methodology_version"] == "1.0"
+    assert len(fixings[0]["inputs_sha256"]) == 64
+    series = client.get("/api/v1/index/hashprice/series").json()
+    assert len(series["dates"]) == len(series["hashprice_btc_per_ph_day"]) > 5000
+    assert [h["height"] for h in series["halvings"]] == [210_000, 420_000, 630_000, 840_000]
+    coverage = client.get("/api/v1/data/coverage").json()
+    assert {s["source"] for s in coverage["sources"]} >= {
+        "coinmetrics",
+        "bitstamp",
+        "node_stats",
+        "epochs",
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"last": 0}, 422, "query.last"),
+        ({"start": "2020-02-30"}, 422, "query.start"),
+        ({"unit": "gh"}, 422, "query.unit"),
+        ({"start": "2020-02-01", "end": "2020-01-01"}, 400, "end"),
+    ],
+)
+def test_bad_queries_are_problem_json_naming_the_field(
+    client: TestClient, params: dict[str, object], status: int, field: str
+) -> None:
+    response = client.get("/api/v1/index/hashprice", params=params)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["field"] == field
+
+
+def test_keys_are_stored_only_as_salted_hashes(data_dir: Path) -> None:
+    store = ServiceStore.in_data_dir(data_dir)
+    _, secret = store.create_key(Role.VIEWER)
+    raw = (data_dir / "service.sqlite").read_bytes()
+    assert secret.split("_", 2)[2].encode() not in raw
+    assert store.authenticate(secret) is not None
+    assert store.authenticate(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+
+
+def test_authentication(client: TestClient, data_dir: Path) -> None:
+    store = ServiceStore.in_data_dir(data_dir)
+    key, secret = store.create_key(Role.TRADER, account="alice")
+    assert client.get("/api/v1/keys/me").status_code == 401
+    assert client.get("/api/v1/keys/me", headers=bearer("hm_nope_nope")).status_code == 401
+    me = client.get("/api/v1/keys/me", headers=bearer(secret)).json()
+    assert me == {
+        "key_id": key.key_id,
+        "role": "trader",
+        "account": "alice",
+        "label": "",
+        "permissions": ["read", "transfer"],
+    }
+    store.revoke_key(key.key_id)
+    revoked = client.get("/api/v1/keys/me", headers=bearer(secret))
+    assert revoked.status_code == 401
+    assert "revoked" in revoked.json()["detail"]
+
+
+def test_rate_limit_per_key(client: TestClient, data_dir: Path) -> None:
+    _, secret = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)
+    statuses = [
+        client.get("/api/v1/keys/me", headers=bearer(secret)).status_code for _ in range(12)
+    ]
+    assert statuses[:5] == [200] * 5
+    assert 429 in statuses
+    limited = client.get("/api/v1/keys/me", headers=bearer(secret))
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+def test_oversized_bodies_are_refused(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/keys/me", content=b"x" * 5000, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["title"] == "Request body too large"
+
+
+def test_dashboard_pages_and_assets_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and 'data-page="hashprice"' in page.text
+    assert client.get("/static/plotly.min.js").text.startswith("/**")
+    assert "hashpricePage" in client.get("/static/dashboard.js").text
+    assert client.get("/static/../keys.py").status_code == 404
+
+
+def test_openapi_lists_every_api_route(client: TestClient) -> None:
+    documented = set(client.get("/openapi.json").json()["paths"])
+    routes = {r.path for r in client.app.routes if getattr(r, "include_in_schema", False)}  # type: ignore[attr-defined]
+    assert {p for p in routes if p.startswith("/api/")} <= documented
+    assert "/api/v1/index/hashprice" in documented
