@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashmarket.api.keys import ServiceStore, StoredResponse
 from hashmarket.api.problems import problem
@@ -64,6 +64,17 @@ class GuardMiddleware(BaseHTTPMiddleware):
         self.limiter = limiter
         self.idempotency_exempt = idempotency_exempt
         self._in_flight: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Fast path: an anonymous read has no body, no key to check and nothing to record.
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not any(name == b"authorization" for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]

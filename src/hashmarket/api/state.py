@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from fastapi import Request
@@ -12,6 +14,10 @@ from hashmarket.api.config import ServiceConfig
 from hashmarket.api.keys import ServiceStore
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.index.hashprice import Method, hashprice_table
+from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.units import Currency, HashrateUnit
+
+RECORDS_CACHE_SIZE = 256
 
 
 @dataclass
@@ -20,6 +26,7 @@ class ServiceState:
     store: ServiceStore
     _history: NetworkHistory | None = None
     _tables: dict[Method, pd.DataFrame] = field(default_factory=dict)
+    _records: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -32,6 +39,33 @@ class ServiceState:
                     include_noncommercial=self.config.include_noncommercial,
                 )
             return self._history
+
+    def hashprice_records(
+        self,
+        *,
+        start: dt.date | None,
+        end: dt.date | None,
+        last: int | None,
+        unit: HashrateUnit,
+        currency: Currency,
+        method: Method,
+    ) -> list[dict[str, Any]]:
+        """Index records for a query, cached: the history does not change while serving."""
+        query = (start, end, last, unit, currency, method)
+        cached = self._records.get(query)
+        if cached is None:
+            table = self.hashprice(method)
+            value_column = (
+                "hashprice_usd_per_ph_day"
+                if currency is Currency.USD
+                else "hashprice_btc_per_ph_day"
+            )
+            rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
+            cached = hashprice_records(rows, unit=unit, currency=currency)
+            if len(self._records) >= RECORDS_CACHE_SIZE:
+                self._records.pop(next(iter(self._records)))
+            self._records[query] = cached
+        return cached
 
     def hashprice(self, method: Method) -> pd.DataFrame:
         history = self.history

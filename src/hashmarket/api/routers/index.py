@@ -6,18 +6,23 @@ import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from hashmarket.api.state import ServiceState, service
 from hashmarket.chain.history import field_summary, source_summary
 from hashmarket.index.fixings import fixings
 from hashmarket.index.hashprice import Method
-from hashmarket.index.records import hashprice_records, select_days
 from hashmarket.units import Currency, HashrateUnit
 
 router = APIRouter(prefix="/api/v1", tags=["index"])
 
 
-@router.get("/index/hashprice", summary="Daily hashprice index")
+@router.get(
+    "/index/hashprice",
+    summary="Daily hashprice index",
+    response_model=list[dict[str, Any]],
+    response_class=JSONResponse,
+)
 def hashprice(
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -26,15 +31,14 @@ def hashprice(
     currency: Currency = Currency.USD,
     method: Method = Method.FPPS,
     state: ServiceState = Depends(service),
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """One record per day; keys follow ``unit`` (``hashprice_usd_per_th_day``…); null where a
     value is missing. With no range, the latest 30 days with a value."""
-    table = state.hashprice(method)
-    value_column = (
-        "hashprice_usd_per_ph_day" if currency is Currency.USD else "hashprice_btc_per_ph_day"
+    # Returned as a response so the cached records skip re-validation on every request.
+    records = state.hashprice_records(
+        start=start, end=end, last=last, unit=unit, currency=currency, method=method
     )
-    rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
-    return hashprice_records(rows, unit=unit, currency=currency)
+    return JSONResponse(records)
 
 
 @router.get("/index/fixings", summary="Published daily fixings with input hashes")
