@@ -1,0 +1,51 @@
+"""An exact double-entry ledger on SQLite or PostgreSQL, and hashrate tokens on top of it.
+
+Modelled on TigerBeetle's and Formance's guarantees: integer amounts in each asset's smallest
+unit, client-supplied ids with idempotent replay, linked batches that apply entirely or not at
+all, two-phase transfers, an append-only hash-chained journal, and invariants that
+``Ledger.verify()`` checks rather than assumes.
+"""
+
+from hashmarket.ledger.clock import Clock, ManualClock, SystemClock
+from hashmarket.ledger.core import AssetInfo, Ledger, LedgerWriter
+from hashmarket.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountFlags,
+    Asset,
+    JournalEntry,
+    Transfer,
+    TransferFlags,
+)
+from hashmarket.ledger.results import (
+    AccountResult,
+    CreateAccountResult,
+    CreateAssetResult,
+    CreateTransferResult,
+    TransferResult,
+)
+from hashmarket.ledger.store import Head
+from hashmarket.ledger.verify import VerifyReport
+
+__all__ = [
+    "Account",
+    "AccountBalance",
+    "AccountFlags",
+    "AccountResult",
+    "Asset",
+    "AssetInfo",
+    "Clock",
+    "CreateAccountResult",
+    "CreateAssetResult",
+    "CreateTransferResult",
+    "Head",
+    "JournalEntry",
+    "Ledger",
+    "LedgerWriter",
+    "ManualClock",
+    "SystemClock",
+    "Transfer",
+    "TransferFlags",
+    "TransferResult",
+    "VerifyReport",
+]

@@ -1,0 +1,642 @@
+"""The ledger: accounts, transfers (pending → post / void / expire), linked batches.
+
+``Ledger.open(url)`` gives the same behaviour on SQLite and PostgreSQL. Every write runs in one
+database transaction through a :class:`LedgerWriter`: the writer takes the store's writer lock,
+expires reservations whose timeout has passed on the ledger clock, applies requests with the
+rules in :mod:`hashmarket.ledger.engine`, chains the new journal rows onto the head hash and
+commits once. Nothing of a refused request is ever written, and a write that applied no
+request rolls back entirely, so a refused command leaves the ledger byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from hashmarket.errors import (
+    AccountRefusedError,
+    LedgerError,
+    LedgerUnavailableError,
+    TransferRefusedError,
+)
+from hashmarket.ledger import journal
+from hashmarket.ledger.clock import Clock, SystemClock
+from hashmarket.ledger.engine import (
+    CP,
+    CPO,
+    D_CR,
+    D_DR,
+    DP,
+    DPO,
+    TransferEngine,
+    check_request,
+    draft_of,
+)
+from hashmarket.ledger.migrations import LATEST, MIGRATIONS
+from hashmarket.ledger.model import (
+    ACCOUNT_FLAGS_ALL,
+    ASSET_CODE,
+    CODE_MAX,
+    INT64_MAX,
+    NAME_LENGTH_MAX,
+    SCALE_MAX,
+    Account,
+    AccountBalance,
+    AccountFlags,
+    Asset,
+    JournalEntry,
+    Transfer,
+    TransferFlags,
+)
+from hashmarket.ledger.results import (
+    AccountResult,
+    CreateAccountResult,
+    CreateAssetResult,
+    CreateTransferResult,
+    TransferResult,
+)
+from hashmarket.ledger.store import ACCOUNT_COLUMNS, JOURNAL_COLUMNS, Head, Store, parse_url
+from hashmarket.ledger.verify import VerifyReport, state_hash, verify
+
+A = CreateAccountResult
+_RESOLVE = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
+_REVERSAL = int(TransferFlags.REVERSAL)
+_DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+_ISSUER = int(AccountFlags.ISSUER)
+_ISSUER_FLAGS = _ISSUER | _CMNED
+_NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class AssetInfo:
+    code: str
+    scale: int
+    issuer_account_id: int
+
+
+def open_store(url: str, *, create: bool) -> Store:
+    parsed = parse_url(url)
+    if parsed.dialect == "sqlite":
+        from hashmarket.ledger.store_sqlite import SQLiteStore
+
+        return SQLiteStore(parsed, create=create)
+    from hashmarket.ledger.store_postgres import PostgresStore
+
+    return PostgresStore(parsed, create=create)
+
+
+def migrate(store: Store, *, create: bool, now_ns: int) -> int:
+    """Bring the schema to :data:`LATEST`; return the version found before."""
+    store.begin_migration()
+    try:
+        found = 0
+        if store.has_table("schema_version"):
+            found = store.query("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0]
+        if found == 0 and not create:
+            raise LedgerUnavailableError("ledger_not_found", url=store.url.original)
+        if found > LATEST:
+            raise LedgerUnavailableError(
+                "schema_too_new", url=store.url.original, found=found, known=LATEST
+            )
+        for step in MIGRATIONS[found:]:
+            for statement in step.statements(store.dialect):
+                store.execute(statement)
+            store.execute(
+                "INSERT INTO schema_version (version, name, applied_at_ns) VALUES (?, ?, ?)",
+                (step.version, step.name, now_ns),
+            )
+        store.commit()
+        return int(found)
+    except BaseException:
+        store.rollback()
+        raise
+
+
+def valid_name(name: object) -> bool:
+    """1-128 printable characters, not all digits (so a CLI argument is an id or a name)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= NAME_LENGTH_MAX
+        and not name.isdigit()
+        and _NAME.match(name) is not None
+    )
+
+
+class LedgerWriter:
+    """One write transaction. Obtain it from :meth:`Ledger.transaction`."""
+
+    def __init__(self, store: Store, head: Head, now_ns: int) -> None:
+        self.store = store
+        self._seq = head.seq
+        self._hash = head.hash
+        self._ts = head.timestamp_ns
+        self._expired_through = head.expired_through_ns
+        # The ledger clock never runs backwards, whatever the wall clock does.
+        self.now_ns = max(now_ns, head.timestamp_ns + 1)
+        self.applied = 0  # requests applied (transfers, accounts, assets); expiries not counted
+
+    @property
+    def head(self) -> Head:
+        return Head(self._seq, self._hash, self._ts, self._expired_through)
+
+    def tick(self) -> int:
+        """The next ledger-clock timestamp (strictly increasing across all rows)."""
+        self._ts = self._ts + 1 if self._ts >= self.now_ns else self.now_ns
+        return self._ts
+
+    # -- transfers --------------------------------------------------------------------------
+
+    def expire_due(self) -> int:
+        """Journal an expiry for each reservation whose timeout is at or before now."""
+        due = self.store.due_pendings(self._expired_through, self.now_ns)
+        if due:
+            ids = {r[journal.DEBIT] for r in due} | {r[journal.CREDIT] for r in due}
+            resolved = dict(self.store.resolutions([r[journal.ID] for r in due]))
+            engine = TransferEngine(
+                now_ns=self.now_ns,
+                entries={},
+                resolved=resolved,
+                reversed_ids=set(),
+                accounts=self._load_accounts(ids),
+            )
+            engine.expire(due)
+            self._flush(engine)
+        self._expired_through = self.now_ns
+        return len(due)
+
+    def create_transfers(
+        self, transfers: Iterable[Transfer], *, ledger_ids: bool = False
+    ) -> list[TransferResult]:
+        """Apply a batch; one result per request, in order (see :mod:`.results`).
+
+        ``ledger_ids=True`` is for callers whose exactly-once guarantee is held elsewhere in
+        the same transaction (a token distribution's record): every request carries id 0 and
+        the ledger assigns ``-seq``, from the negative id space clients cannot use.
+        """
+        batch = list(transfers)
+        checks = [check_request(t, ledger_ids=ledger_ids) for t in batch]
+        engine = self._engine_for(batch, checks)
+        codes = engine.run(batch, checks)
+        self._flush(engine)
+        self.applied += engine.applied
+        return [TransferResult(t.id, code) for t, code in zip(batch, codes, strict=True)]
+
+    def _engine_for(
+        self, batch: Sequence[Transfer], checks: Sequence[CreateTransferResult | None]
+    ) -> TransferEngine:
+        """Load exactly the state the batch can touch: its ids, the reservations and transfers
+        it names, whether those were resolved or reversed, and every account involved."""
+        ids: set[int] = set()
+        pending_refs: set[int] = set()
+        reversal_refs: set[int] = set()
+        account_ids: set[int] = set()
+        for t, check in zip(batch, checks, strict=True):
+            if check is not None:
+                continue
+            if t.id:
+                ids.add(t.id)
+            flags = int(t.flags)
+            if flags & _RESOLVE:
+                pending_refs.add(t.pending_id)
+            elif flags & _REVERSAL:
+                reversal_refs.add(t.reverses_id)
+            account_ids.add(t.debit_account_id)
+            account_ids.add(t.credit_account_id)
+        wanted = ids | pending_refs | reversal_refs
+        entries = {}
+        if wanted:
+            entries = {r[journal.ID]: draft_of(r) for r in self.store.entries_by_id(list(wanted))}
+        for ref in pending_refs | reversal_refs:
+            found = entries.get(ref)
+            if found is not None:
+                account_ids.add(found[D_DR])
+                account_ids.add(found[D_CR])
+        account_ids.discard(0)
+        resolved = dict(self.store.resolutions(list(pending_refs))) if pending_refs else {}
+        reversed_ids = self.store.reversed_ids(list(reversal_refs)) if reversal_refs else set()
+        return TransferEngine(
+            now_ns=self.now_ns,
+            entries=entries,
+            resolved=resolved,
+            reversed_ids=reversed_ids,
+            accounts=self._load_accounts(account_ids),
+        )
+
+    def _load_accounts(self, ids: Iterable[int]) -> dict[int, list[Any]]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        return {
+            r[0]: [r[1], r[2], r[5], r[6], r[7], r[8]] for r in self.store.accounts_by_id(wanted)
+        }
+
+    def _flush(self, engine: TransferEngine) -> None:
+        """Give the drafts their place in the chain, then write rows and balances."""
+        drafts = engine.drafts
+        if drafts:
+            self.store.insert_journal(self._chain(drafts))
+        if engine.touched:
+            accounts = engine.accounts
+            self.store.update_balances(
+                [
+                    (a[DP], a[DPO], a[CP], a[CPO], account_id)
+                    for account_id in sorted(engine.touched)
+                    for a in (accounts[account_id],)
+                ]
+            )
+
+    def _chain(self, drafts: Sequence[tuple[int, ...]]) -> list[journal.Row]:
+        seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
+        sha256, pack = hashlib.sha256, journal.BODY.pack
+        ns = 1_000_000_000
+        rows: list[journal.Row] = []
+        append = rows.append
+        for tid, dr, cr, amount, flags, pid, rid, timeout_s, code in drafts:
+            seq += 1
+            ts = ts + 1 if ts >= now else now
+            eid = tid or -seq
+            previous = sha256(
+                previous + pack(seq, eid, dr, cr, amount, flags, pid, rid, timeout_s, code, ts)
+            ).digest()
+            append(
+                (
+                    seq,
+                    eid,
+                    dr,
+                    cr,
+                    amount,
+                    flags,
+                    pid or None,
+                    rid or None,
+                    timeout_s,
+                    code,
+                    ts,
+                    ts + timeout_s * ns if timeout_s else None,
+                    previous,
+                )
+            )
+        self._seq, self._hash, self._ts = seq, previous, ts
+        return rows
+
+    # -- accounts and assets ----------------------------------------------------------------
+
+    def create_accounts(self, accounts: Iterable[Account]) -> list[AccountResult]:
+        batch = list(accounts)
+        assets = {r[0] for r in self.store.query("SELECT code FROM assets")}
+        ids = [a.id for a in batch if type(a.id) is int and 0 < a.id <= INT64_MAX]
+        existing = {r[0]: r for r in self.store.accounts_by_id(ids)} if ids else {}
+        names_taken: dict[str, int] = {}
+        for name in {a.name for a in batch if valid_name(a.name)}:
+            assert name is not None
+            for (owner,) in self.store.query("SELECT id FROM accounts WHERE name = ?", (name,)):
+                names_taken[name] = owner
+        results: list[AccountResult] = []
+        rows: list[tuple[Any, ...]] = []
+        for account in batch:
+            code = self._check_account(account, assets, existing, names_taken)
+            if code is None:
+                row = (
+                    account.id,
+                    account.asset,
+                    int(account.flags),
+                    account.code,
+                    account.name,
+                    0,
+                    0,
+                    0,
+                    0,
+                    self.tick(),
+                )
+                rows.append(row)
+                existing[account.id] = row
+                if account.name is not None:
+                    names_taken[account.name] = account.id
+                code = A.OK
+            results.append(AccountResult(account.id, code))
+        if rows:
+            self.store.executemany(
+                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self.applied += len(rows)
+        return results
+
+    @staticmethod
+    def _check_account(
+        account: Account,
+        assets: set[str],
+        existing: dict[int, tuple[Any, ...]],
+        names_taken: dict[str, int],
+    ) -> CreateAccountResult | None:
+        """``None`` for a new account to insert, else the result code (``ok`` for a replay)."""
+        if type(account.id) is not int or not 0 < account.id <= INT64_MAX:
+            return A.ID_MUST_BE_POSITIVE
+        flags = account.flags
+        if not isinstance(flags, int) or isinstance(flags, bool) or flags & ~ACCOUNT_FLAGS_ALL:
+            return A.FLAGS_INVALID
+        if flags & _DMNEC and flags & _CMNED:
+            return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+        if type(account.code) is not int or not 0 <= account.code <= CODE_MAX:
+            return A.CODE_INVALID
+        if account.name is not None and not valid_name(account.name):
+            return A.NAME_INVALID
+        if account.asset not in assets:
+            return A.ASSET_NOT_FOUND
+        if flags & _ISSUER:
+            return A.ISSUER_MUST_BE_CREATED_WITH_ASSET
+        if not flags & _DMNEC:
+            return A.NON_ISSUER_MUST_LIMIT_DEBITS
+        found = existing.get(account.id)
+        if found is not None:
+            if found[1] != account.asset:
+                return A.EXISTS_WITH_DIFFERENT_ASSET
+            if found[2] != int(flags):
+                return A.EXISTS_WITH_DIFFERENT_FLAGS
+            if found[3] != account.code:
+                return A.EXISTS_WITH_DIFFERENT_CODE
+            if found[4] != account.name:
+                return A.EXISTS_WITH_DIFFERENT_NAME
+            return A.OK
+        if account.name is not None and account.name in names_taken:
+            return A.NAME_ALREADY_USED
+        return None
+
+    def create_asset(
+        self, asset: Asset, *, issuer_account_id: int, name: str | None = None, code: int = 0
+    ) -> CreateAssetResult:
+        """Create an asset with its issuer account (flags ``ISSUER`` and
+        ``CREDITS_MUST_NOT_EXCEED_DEBITS``: its balance is minus the supply, never above 0)."""
+        if not isinstance(asset.code, str) or not ASSET_CODE.match(asset.code):
+            return CreateAssetResult.ASSET_CODE_INVALID
+        if type(asset.scale) is not int or not 0 <= asset.scale <= SCALE_MAX:
+            return CreateAssetResult.SCALE_INVALID
+        if (
+            type(issuer_account_id) is not int
+            or not 0 < issuer_account_id <= INT64_MAX
+            or (name is not None and not valid_name(name))
+            or type(code) is not int
+            or not 0 <= code <= CODE_MAX
+        ):
+            return CreateAssetResult.ISSUER_ACCOUNT_INVALID
+        found = self.store.query(
+            "SELECT scale, issuer_account_id FROM assets WHERE code = ?", (asset.code,)
+        )
+        if found:
+            scale, issuer = found[0]
+            if scale != asset.scale:
+                return CreateAssetResult.EXISTS_WITH_DIFFERENT_SCALE
+            if issuer != issuer_account_id:
+                return CreateAssetResult.EXISTS_WITH_DIFFERENT_ISSUER
+            return CreateAssetResult.OK
+        if self.store.accounts_by_id([issuer_account_id]):
+            return CreateAssetResult.ISSUER_ACCOUNT_ID_ALREADY_USED
+        if name is not None and self.store.query("SELECT 1 FROM accounts WHERE name = ?", (name,)):
+            return CreateAssetResult.NAME_ALREADY_USED
+        ts = self.tick()
+        self.store.execute(
+            "INSERT INTO assets (code, scale, issuer_account_id, timestamp_ns) VALUES (?, ?, ?, ?)",
+            (asset.code, asset.scale, issuer_account_id, ts),
+        )
+        self.store.execute(
+            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+            (issuer_account_id, asset.code, _ISSUER_FLAGS, code, name, self.tick()),
+        )
+        self.applied += 1
+        return CreateAssetResult.OK
+
+
+def balance_of(row: Sequence[Any]) -> AccountBalance:
+    return AccountBalance(
+        id=row[0],
+        asset=row[1],
+        flags=AccountFlags(row[2]),
+        code=row[3],
+        name=row[4],
+        debits_pending=row[5],
+        debits_posted=row[6],
+        credits_pending=row[7],
+        credits_posted=row[8],
+        timestamp_ns=row[9],
+    )
+
+
+class Ledger:
+    """A double-entry ledger on one store. Thread-safe: one connection behind one lock."""
+
+    def __init__(self, store: Store, *, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False, clock: Clock | None = None) -> Ledger:
+        """Open the ledger at ``url`` (``sqlite:///PATH`` or ``postgresql://…``).
+
+        ``create=True`` creates the database file or schema when it does not exist; either way
+        the schema is migrated to the latest version. The clock defaults to wall time.
+        """
+        clock = clock or SystemClock()
+        store = open_store(url, create=create)
+        try:
+            migrate(store, create=create, now_ns=clock.now_ns())
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, clock=clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self._store.dialect
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # -- writing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[LedgerWriter]:
+        """One atomic write. Commits if the block applied at least one request and raised
+        nothing; otherwise rolls back, expiries included, so refusals change nothing."""
+        with self._lock:
+            store = self._store
+            head = store.begin_write()
+            try:
+                writer = LedgerWriter(store, head, self._clock.now_ns())
+                writer.expire_due()
+                yield writer
+                if writer.applied:
+                    store.write_head(writer.head)
+                    store.commit()
+                else:
+                    store.rollback()
+            except BaseException:
+                store.rollback()
+                raise
+
+    def create_transfers(self, transfers: Iterable[Transfer]) -> list[TransferResult]:
+        with self.transaction() as writer:
+            return writer.create_transfers(transfers)
+
+    def create_accounts(self, accounts: Iterable[Account]) -> list[AccountResult]:
+        with self.transaction() as writer:
+            return writer.create_accounts(accounts)
+
+    def create_asset(
+        self, asset: Asset, *, issuer_account_id: int, name: str | None = None, code: int = 0
+    ) -> CreateAssetResult:
+        with self.transaction() as writer:
+            return writer.create_asset(
+                asset, issuer_account_id=issuer_account_id, name=name, code=code
+            )
+
+    def transfer(self, transfer: Transfer) -> None:
+        """One transfer; raises :class:`TransferRefusedError` with its result code if refused."""
+        (result,) = self.create_transfers([transfer])
+        if not result.ok:
+            raise TransferRefusedError(
+                "transfer_refused",
+                result_code=result.code.value,
+                transfer_id=transfer.id,
+                reason=result.code.reason,
+            )
+
+    def create_account(self, account: Account) -> None:
+        """One account; raises :class:`AccountRefusedError` with its result code if refused."""
+        (result,) = self.create_accounts([account])
+        if not result.ok:
+            raise AccountRefusedError(
+                "account_refused",
+                result_code=result.code.value,
+                account_id=account.id,
+                reason=result.code.reason,
+            )
+
+    def expire_pending(self) -> int:
+        """Journal the expiry of every reservation due on the ledger clock; return how many."""
+        with self._lock:
+            store = self._store
+            head = store.begin_write()
+            try:
+                writer = LedgerWriter(store, head, self._clock.now_ns())
+                expired = writer.expire_due()
+                store.write_head(writer.head)
+                store.commit()
+                return expired
+            except BaseException:
+                store.rollback()
+                raise
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """A read-only view of one consistent state."""
+        with self._lock:
+            self._store.begin_read()
+            try:
+                yield self._store
+            finally:
+                self._store.rollback()
+
+    def head(self) -> Head:
+        with self.snapshot() as store:
+            return store.read_head()
+
+    def assets(self) -> list[AssetInfo]:
+        with self.snapshot() as store:
+            rows = store.query("SELECT code, scale, issuer_account_id FROM assets ORDER BY code")
+        return [AssetInfo(*r) for r in rows]
+
+    def asset(self, code: str) -> AssetInfo:
+        for info in self.assets():
+            if info.code == code:
+                return info
+        raise LedgerError("asset_not_found", asset=code)
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[AccountBalance]:
+        """The accounts that exist among ``ids``, in id order."""
+        with self.snapshot() as store:
+            rows = store.accounts_by_id(list(ids))
+        return sorted((balance_of(r) for r in rows), key=lambda a: a.id)
+
+    def account(self, ref: int | str) -> AccountBalance:
+        """An account by id, or by name (a string that is not all digits)."""
+        with self.snapshot() as store:
+            if isinstance(ref, int) or ref.isdigit():
+                rows = store.accounts_by_id([int(ref)])
+            else:
+                rows = store.query(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (ref,))
+        if not rows:
+            raise LedgerError("account_not_found", account=ref)
+        return balance_of(rows[0])
+
+    def accounts(
+        self, *, asset: str | None = None, limit: int | None = None
+    ) -> list[AccountBalance]:
+        sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
+        params: list[Any] = []
+        if asset is not None:
+            sql += " WHERE asset = ?"
+            params.append(asset)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.snapshot() as store:
+            return [balance_of(r) for r in store.query(sql, params)]
+
+    def lookup_transfer(self, transfer_id: int) -> JournalEntry | None:
+        with self.snapshot() as store:
+            rows = store.query(
+                f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE id = ?", (transfer_id,)
+            )
+        return journal.to_entry(rows[0]) if rows else None
+
+    def history(
+        self, account_id: int, *, limit: int = 50, before_seq: int | None = None
+    ) -> list[JournalEntry]:
+        """The account's journal rows, newest first."""
+        before = INT64_MAX if before_seq is None else before_seq
+        sql = (
+            f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE debit_account_id = ? AND seq < ? "
+            f"UNION ALL SELECT {JOURNAL_COLUMNS} FROM journal WHERE credit_account_id = ? "
+            "AND seq < ? ORDER BY seq DESC LIMIT ?"
+        )
+        with self.snapshot() as store:
+            rows = store.query(sql, (account_id, before, account_id, before, limit))
+        return [journal.to_entry(r) for r in rows]
+
+    def journal(self, *, after_seq: int = 0) -> Iterator[JournalEntry]:
+        """Every journal row in order (streamed)."""
+        with self.snapshot() as store:
+            for row in store.stream(
+                f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
+            ):
+                yield journal.to_entry(row)
+
+    def verify(self) -> VerifyReport:
+        """Check every invariant (see :func:`hashmarket.ledger.verify.verify`)."""
+        with self.snapshot() as store:
+            return verify(store)
+
+    def state_hash(self) -> str:
+        """SHA-256 of the whole ledger state; equal on SQLite and PostgreSQL for equal history."""
+        with self.snapshot() as store:
+            return state_hash(store)

@@ -1,0 +1,254 @@
+"""Versioned schema: ordered migration steps, the same tables on SQLite and PostgreSQL.
+
+``schema_version`` records every step applied (version, name, ledger-clock time). A ledger
+opened by this code is brought up to :data:`LATEST` inside one transaction per step; a ledger
+written by newer code (a higher version) is refused rather than guessed at.
+
+Append-only is enforced in the database, not only in Python: triggers abort any UPDATE or
+DELETE of journal rows, assets, token registrations, distributions and the version table
+(and TRUNCATE in PostgreSQL). Accounts accept UPDATEs of their four cached balance counters
+only. Anyone with owner rights can still drop a trigger; the hash chain is what makes such
+tampering visible to ``verify()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        return self.sqlite if dialect == "sqlite" else self.postgresql
+
+
+APPEND_ONLY_TABLES_V1 = ("schema_version", "assets", "journal")
+APPEND_ONLY_TABLES_V2 = ("token_series", "token_holders", "token_distributions")
+ACCOUNT_FIXED_COLUMNS = "id, asset, flags, code, name, timestamp_ns"
+
+
+def _sqlite_append_only(table: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'hashmarket: {table} is append-only'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'hashmarket: {table} is append-only'); END",
+    )
+
+
+def _pg_append_only(table: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION hashmarket_append_only()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION hashmarket_append_only()",
+    )
+
+
+_SQLITE_V1 = (
+    """CREATE TABLE schema_version (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at_ns INTEGER NOT NULL
+    )""",
+    """CREATE TABLE ledger_head (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        timestamp_ns INTEGER NOT NULL,
+        expired_through_ns INTEGER NOT NULL
+    )""",
+    "INSERT INTO ledger_head VALUES (1, 0, zeroblob(32), 0, 0)",
+    """CREATE TABLE assets (
+        code TEXT PRIMARY KEY,
+        scale INTEGER NOT NULL,
+        issuer_account_id INTEGER NOT NULL UNIQUE,
+        timestamp_ns INTEGER NOT NULL
+    )""",
+    """CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        asset TEXT NOT NULL,
+        flags INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        name TEXT UNIQUE,
+        debits_pending INTEGER NOT NULL,
+        debits_posted INTEGER NOT NULL,
+        credits_pending INTEGER NOT NULL,
+        credits_posted INTEGER NOT NULL,
+        timestamp_ns INTEGER NOT NULL
+    )""",
+    "CREATE INDEX accounts_asset ON accounts (asset, id)",
+    """CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY,
+        id INTEGER NOT NULL UNIQUE,
+        debit_account_id INTEGER NOT NULL,
+        credit_account_id INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        flags INTEGER NOT NULL,
+        pending_id INTEGER,
+        reverses_id INTEGER,
+        timeout_s INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        timestamp_ns INTEGER NOT NULL UNIQUE,
+        expires_at_ns INTEGER,
+        hash BLOB NOT NULL
+    )""",
+    # At most one post, void or expiry per reservation, and one reversal per transfer: the
+    # database refuses a second one even if the Python checks had a bug.
+    "CREATE UNIQUE INDEX journal_resolves ON journal (pending_id) WHERE pending_id IS NOT NULL",
+    "CREATE UNIQUE INDEX journal_reverses ON journal (reverses_id) WHERE reverses_id IS NOT NULL",
+    "CREATE INDEX journal_expiry ON journal (expires_at_ns) WHERE expires_at_ns IS NOT NULL",
+    "CREATE INDEX journal_debit ON journal (debit_account_id, seq)",
+    "CREATE INDEX journal_credit ON journal (credit_account_id, seq)",
+    *(s for t in APPEND_ONLY_TABLES_V1 for s in _sqlite_append_only(t)),
+    f"CREATE TRIGGER accounts_fixed BEFORE UPDATE OF {ACCOUNT_FIXED_COLUMNS} ON accounts "
+    "BEGIN SELECT RAISE(ABORT, 'hashmarket: only account balances change'); END",
+    "CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts "
+    "BEGIN SELECT RAISE(ABORT, 'hashmarket: accounts are never deleted'); END",
+)
+
+_PG_V1 = (
+    """CREATE FUNCTION hashmarket_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'hashmarket: % is append-only (% refused)', TG_TABLE_NAME, TG_OP
+            USING ERRCODE = 'restrict_violation';
+    END $$""",
+    """CREATE TABLE schema_version (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at_ns BIGINT NOT NULL
+    )""",
+    """CREATE TABLE ledger_head (
+        singleton SMALLINT PRIMARY KEY CHECK (singleton = 1),
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL,
+        timestamp_ns BIGINT NOT NULL,
+        expired_through_ns BIGINT NOT NULL
+    )""",
+    "INSERT INTO ledger_head VALUES (1, 0, decode(repeat('00', 32), 'hex'), 0, 0)",
+    """CREATE TABLE assets (
+        code TEXT PRIMARY KEY,
+        scale INTEGER NOT NULL,
+        issuer_account_id BIGINT NOT NULL UNIQUE,
+        timestamp_ns BIGINT NOT NULL
+    )""",
+    """CREATE TABLE accounts (
+        id BIGINT PRIMARY KEY,
+        asset TEXT NOT NULL,
+        flags INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        name TEXT UNIQUE,
+        debits_pending BIGINT NOT NULL,
+        debits_posted BIGINT NOT NULL,
+        credits_pending BIGINT NOT NULL,
+        credits_posted BIGINT NOT NULL,
+        timestamp_ns BIGINT NOT NULL
+    )""",
+    "CREATE INDEX accounts_asset ON accounts (asset, id)",
+    """CREATE TABLE journal (
+        seq BIGINT PRIMARY KEY,
+        id BIGINT NOT NULL UNIQUE,
+        debit_account_id BIGINT NOT NULL,
+        credit_account_id BIGINT NOT NULL,
+        amount BIGINT NOT NULL,
+        flags INTEGER NOT NULL,
+        pending_id BIGINT,
+        reverses_id BIGINT,
+        timeout_s BIGINT NOT NULL,
+        code INTEGER NOT NULL,
+        timestamp_ns BIGINT NOT NULL UNIQUE,
+        expires_at_ns BIGINT,
+        hash BYTEA NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX journal_resolves ON journal (pending_id) WHERE pending_id IS NOT NULL",
+    "CREATE UNIQUE INDEX journal_reverses ON journal (reverses_id) WHERE reverses_id IS NOT NULL",
+    "CREATE INDEX journal_expiry ON journal (expires_at_ns) WHERE expires_at_ns IS NOT NULL",
+    "CREATE INDEX journal_debit ON journal (debit_account_id, seq)",
+    "CREATE INDEX journal_credit ON journal (credit_account_id, seq)",
+    *(s for t in APPEND_ONLY_TABLES_V1 for s in _pg_append_only(t)),
+    """CREATE FUNCTION hashmarket_account_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'hashmarket: only account balances change (% refused)', TG_OP
+            USING ERRCODE = 'restrict_violation';
+    END $$""",
+    f"CREATE TRIGGER accounts_fixed BEFORE UPDATE OF {ACCOUNT_FIXED_COLUMNS} ON accounts "
+    "FOR EACH ROW EXECUTE FUNCTION hashmarket_account_fixed()",
+    "CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts "
+    "FOR EACH ROW EXECUTE FUNCTION hashmarket_account_fixed()",
+    "CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON accounts "
+    "FOR EACH STATEMENT EXECUTE FUNCTION hashmarket_account_fixed()",
+)
+
+
+def _token_tables(integer: str, blob: str) -> tuple[str, ...]:
+    return (
+        f"""CREATE TABLE token_series (
+            asset TEXT PRIMARY KEY,
+            issuer_account_id {integer} NOT NULL,
+            reserve_account_id {integer} NOT NULL,
+            treasury_account_id {integer} NOT NULL,
+            ths_per_token TEXT NOT NULL,
+            efficiency_w_per_th TEXT NOT NULL,
+            power_price_usd_per_kwh TEXT NOT NULL,
+            service_fee_usd_per_th_day TEXT NOT NULL,
+            backing_hashrate_ths TEXT NOT NULL,
+            term_start TEXT NOT NULL,
+            term_end TEXT NOT NULL,
+            max_supply_units {integer} NOT NULL,
+            timestamp_ns {integer} NOT NULL
+        )""",
+        f"""CREATE TABLE token_holders (
+            token_account_id {integer} PRIMARY KEY,
+            asset TEXT NOT NULL,
+            payout_account_id {integer} NOT NULL,
+            timestamp_ns {integer} NOT NULL
+        )""",
+        "CREATE INDEX token_holders_asset ON token_holders (asset, token_account_id)",
+        f"""CREATE TABLE token_distributions (
+            asset TEXT NOT NULL,
+            day TEXT NOT NULL,
+            hashprice_btc_per_ph_day TEXT NOT NULL,
+            btc_price_usd TEXT NOT NULL,
+            hashprice_fixing_sha256 TEXT NOT NULL,
+            price_fixing_sha256 TEXT NOT NULL,
+            uptime TEXT NOT NULL,
+            cut_ns {integer} NOT NULL,
+            supply_units {integer} NOT NULL,
+            holder_count {integer} NOT NULL,
+            gross_sats TEXT NOT NULL,
+            cost_sats TEXT NOT NULL,
+            pool_sats {integer} NOT NULL,
+            dust_sats TEXT NOT NULL,
+            shortfall_sats TEXT NOT NULL,
+            first_seq {integer} NOT NULL,
+            last_seq {integer} NOT NULL,
+            reserves_root {blob} NOT NULL,
+            reserves_total {integer} NOT NULL,
+            timestamp_ns {integer} NOT NULL,
+            PRIMARY KEY (asset, day)
+        )""",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
+    Migration(
+        2,
+        "hashrate token series, holders and distributions",
+        (
+            *_token_tables("INTEGER", "BLOB"),
+            *(s for t in APPEND_ONLY_TABLES_V2 for s in _sqlite_append_only(t)),
+        ),
+        (
+            *_token_tables("BIGINT", "BYTEA"),
+            *(s for t in APPEND_ONLY_TABLES_V2 for s in _pg_append_only(t)),
+        ),
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions must be 1..N"

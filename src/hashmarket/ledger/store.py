@@ -1,0 +1,184 @@
+"""The storage seam: one interface, two thin adapters (``sqlite3`` and ``psycopg`` 3).
+
+The ledger's rules live in Python (:mod:`hashmarket.ledger.engine`); a store only keeps rows
+and serializes writers. Both stores run the same SQL except where speed needs each database's
+own bulk path (``executemany`` in SQLite, ``COPY`` and ``unnest`` in PostgreSQL). SQL is
+written with ``?`` placeholders; the PostgreSQL adapter rewrites them to ``%s``.
+
+Writers are serialized: SQLite by ``BEGIN IMMEDIATE`` (one writer per file, others wait on the
+busy timeout), PostgreSQL by ``SELECT … FOR UPDATE`` on the single ``ledger_head`` row, which
+every write transaction takes first. Under that lock a writer sees every earlier commit, so
+the Python checks (limits, idempotency, at-most-once resolution) see the true state.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+from hashmarket.errors import LedgerUnavailableError
+from hashmarket.ledger import journal
+
+ACCOUNT_COLUMNS = (
+    "id, asset, flags, code, name, debits_pending, debits_posted, "
+    "credits_pending, credits_posted, timestamp_ns"
+)
+JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
+ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
+PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
+ID_CHUNK = 5_000
+MAX_INT64 = 2**63 - 1
+
+AccountRow = tuple[int, str, int, int, str | None, int, int, int, int, int]
+Balances = tuple[int, int, int, int, int]  # debits_pending, debits_posted, …, id last
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The journal's tip: last sequence number, its hash, the last ledger-clock timestamp
+    handed out, and the time through which pending transfers have been expired."""
+
+    seq: int
+    hash: bytes
+    timestamp_ns: int
+    expired_through_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerURL:
+    dialect: str  # "sqlite" or "postgresql"
+    target: str  # a file path, or a libpq URL without our own parameters
+    schema: str | None  # PostgreSQL schema holding this ledger's tables (default: public)
+    original: str
+
+
+def parse_url(url: str) -> LedgerURL:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``postgresql://…[?schema=name]``."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path or "?" in path:
+            raise LedgerUnavailableError("bad_ledger_url", url=url, problem="no file path")
+        return LedgerURL("sqlite", path, None, url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme in ("postgresql", "postgres"):
+        params = parse_qsl(parts.query, keep_blank_values=True)
+        schema = next((v for k, v in params if k == "schema"), None)
+        if schema is not None and not schema.replace("_", "").isalnum():
+            raise LedgerUnavailableError(
+                "bad_ledger_url", url=url, problem="schema must be letters, digits and '_'"
+            )
+        query = "&".join(f"{k}={v}" for k, v in params if k != "schema")
+        target = parts._replace(scheme="postgresql", query=query).geturl()
+        return LedgerURL("postgresql", target, schema, url)
+    raise LedgerUnavailableError(
+        "bad_ledger_url", url=url, problem="expected sqlite:///PATH or postgresql://…"
+    )
+
+
+class Store(abc.ABC):
+    """Rows in, rows out, under the transaction discipline described in the module doc."""
+
+    dialect: ClassVar[str]
+    url: LedgerURL
+
+    # -- connections and transactions -------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def begin_write(self) -> Head:
+        """Start the one write transaction, wait for other writers, return the head."""
+
+    @abc.abstractmethod
+    def begin_read(self) -> None:
+        """Start a read transaction that sees one consistent snapshot."""
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def begin_migration(self) -> None:
+        """Start a transaction that holds off every other migrator."""
+
+    @abc.abstractmethod
+    def has_table(self, name: str) -> bool: ...
+
+    # -- generic SQL (``?`` placeholders) ---------------------------------------------------
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abc.abstractmethod
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), *, chunk: int = 10_000
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of a large result without holding them all in memory."""
+
+    @abc.abstractmethod
+    def query_in(
+        self, sql: str, values: Sequence[int], params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` whose ``{in}`` marks where ``column IN (values)`` goes, in chunks."""
+
+    # -- the journal and the balances (bulk paths differ per database) ----------------------
+
+    @abc.abstractmethod
+    def insert_journal(self, rows: Sequence[journal.Row]) -> None: ...
+
+    @abc.abstractmethod
+    def update_balances(self, rows: Sequence[Balances]) -> None: ...
+
+    def write_head(self, head: Head) -> None:
+        self.execute(
+            "UPDATE ledger_head SET seq = ?, hash = ?, timestamp_ns = ?, expired_through_ns = ? "
+            "WHERE singleton = 1",
+            (head.seq, head.hash, head.timestamp_ns, head.expired_through_ns),
+        )
+
+    def read_head(self) -> Head:
+        seq, hash_, ts, expired = self.query(
+            "SELECT seq, hash, timestamp_ns, expired_through_ns FROM ledger_head"
+        )[0]
+        return Head(seq, bytes(hash_), ts, expired)
+
+    def entries_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        return self.query_in(f"SELECT {ENTRY_COLUMNS} FROM journal WHERE id {{in}}", ids)
+
+    def resolutions(self, pending_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """(pending_id, flags of the row that resolved it) for those already resolved."""
+        rows = self.query_in(
+            "SELECT pending_id, flags FROM journal WHERE pending_id {in}", pending_ids
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def reversed_ids(self, ids: Sequence[int]) -> set[int]:
+        rows = self.query_in("SELECT reverses_id FROM journal WHERE reverses_id {in}", ids)
+        return {r[0] for r in rows}
+
+    def accounts_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        return self.query_in(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id {{in}}", ids)
+
+    def due_pendings(self, after_ns: int, through_ns: int) -> list[tuple[Any, ...]]:
+        """Pending transfers whose expiry falls in (after, through] and that are unresolved."""
+        return self.query(
+            f"SELECT {PENDING_ENTRY_COLUMNS} FROM journal AS p "
+            "WHERE p.expires_at_ns > ? AND p.expires_at_ns <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM journal AS r WHERE r.pending_id = p.id) "
+            "ORDER BY p.expires_at_ns, p.seq",
+            (after_ns, through_ns),
+        )
