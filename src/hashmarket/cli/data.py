@@ -290,7 +290,6 @@ def sync_command(
     progress_console = Console(stderr=True)
     with (
         BitcoinCoreRpc(endpoint, timeout_s=rpc_timeout_s) as rpc,
-        store.node_writer() as writer,
         Progress(
             TextColumn("blocks"),
             BarColumn(),
@@ -306,7 +305,7 @@ def sync_command(
         task = bar.add_task("sync", total=None)
         result = sync_blocks(
             rpc,
-            writer,
+            store.node_writer,
             options=options,
             clock=lambda: dt.datetime.now(dt.UTC),
             progress=lambda done, total: bar.update(task, completed=done, total=total),

@@ -21,6 +21,7 @@ import http.client
 import itertools
 import json
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
@@ -305,30 +306,35 @@ class _ChainChangedError(Exception):
 
 def sync_blocks(
     rpc: BitcoinCoreRpc,
-    sink: BlockSink,
+    open_sink: Callable[[], AbstractContextManager[BlockSink]],
     *,
     options: SyncOptions,
     clock: Callable[[], dt.datetime],
     progress: Progress | None = None,
     store_name: str = "the store",
 ) -> SyncResult:
-    """Bring the sink's blocks up to the node's tip; see the module docstring."""
+    """Bring the sink's blocks up to the node's tip; see the module docstring.
+
+    The node is asked whether it can be used (reachable, credentials, chain, caught up)
+    before ``open_sink`` is called, so a node that cannot be used leaves no store behind.
+    """
     url = rpc.endpoint.url
+    chain, node_tip = _chain_info(rpc, allow_chain=options.allow_chain)
     fetched = rolled_back = 0
     fork: int | None = None
-    for _ in range(MAX_CHAIN_CHANGES):
-        info = _chain_info(rpc, url=url, allow_chain=options.allow_chain)
-        chain, node_tip = info
-        stored_chain = sink.chain()
-        held = sink.height_range()
-        if held is not None and stored_chain is not None and stored_chain != chain:
-            raise SourceError("store_chain", path=store_name, stored=stored_chain, chain=chain)
-        next_height, prev_hash = _resume_point(rpc, sink, held, node_tip, options)
-        if held is not None and next_height <= held[1]:
-            rolled_back += sink.roll_back_above(next_height - 1)
-            fork = next_height - 1
-        try:
-            fetched += _fetch_forward(
+    with open_sink() as sink:
+        for attempt in range(MAX_CHAIN_CHANGES):
+            if attempt:
+                chain, node_tip = _chain_info(rpc, allow_chain=options.allow_chain)
+            held = sink.height_range()
+            stored_chain = sink.chain()
+            if held is not None and stored_chain is not None and stored_chain != chain:
+                raise SourceError("store_chain", path=store_name, stored=stored_chain, chain=chain)
+            next_height, prev_hash = _resume_point(rpc, sink, held, node_tip, options)
+            if held is not None and next_height <= held[1]:
+                rolled_back += sink.roll_back_above(next_height - 1)
+                fork = next_height - 1
+            done, complete = _fetch_forward(
                 rpc,
                 sink,
                 first=next_height,
@@ -338,28 +344,27 @@ def sync_blocks(
                 options=options,
                 progress=progress,
             )
-        except _ChainChangedError:
-            sink.commit()  # what was fetched before the change links up; keep it
-            continue
-        sink.commit()
-        days = sink.finish(url=url, chain=chain, synced_at=clock())
-        held = sink.height_range()
-        tip_hash = sink.hash_at(node_tip) if held else None
-        return SyncResult(
-            url=url,
-            chain=chain,
-            tip_height=node_tip,
-            tip_hash=tip_hash or "",
-            fetched=fetched,
-            rolled_back=rolled_back,
-            fork_height=fork,
-            first_height=held[0] if held else node_tip + 1,
-            days=days,
-        )
+            fetched += done
+            sink.commit()  # when incomplete, the blocks fetched before the change still link up
+            if not complete:
+                continue
+            days = sink.finish(url=url, chain=chain, synced_at=clock())
+            held = sink.height_range()
+            return SyncResult(
+                url=url,
+                chain=chain,
+                tip_height=node_tip,
+                tip_hash=(sink.hash_at(node_tip) or "") if held else "",
+                fetched=fetched,
+                rolled_back=rolled_back,
+                fork_height=fork,
+                first_height=held[0] if held else node_tip + 1,
+                days=days,
+            )
     raise SourceError("rpc_unstable", times=MAX_CHAIN_CHANGES)
 
 
-def _chain_info(rpc: BitcoinCoreRpc, *, url: str, allow_chain: bool) -> tuple[str, int]:
+def _chain_info(rpc: BitcoinCoreRpc, *, allow_chain: bool) -> tuple[str, int]:
     info = rpc.call("getblockchaininfo")
     if not isinstance(info, dict):
         raise SourceError("rpc_bad_reply", detail="getblockchaininfo did not return an object")
@@ -458,17 +463,22 @@ def _fetch_forward(
     chain: str,
     options: SyncOptions,
     progress: Progress | None,
-) -> int:
+) -> tuple[int, bool]:
+    """Fetch and append ``first``..``last``; return how many were appended and whether all
+    were (False: the node's chain changed under the sync, and it must start over)."""
     total = max(0, last - first + 1)
     done = uncommitted = 0
     if progress is not None:
         progress(0, total)
     for batch_start in range(first, last + 1, options.batch_blocks):
         heights = range(batch_start, min(batch_start + options.batch_blocks, last + 1))
-        records = _fetch_blocks(rpc, heights)
+        try:
+            records = _fetch_blocks(rpc, heights)
+        except _ChainChangedError:
+            return done, False
         for record in records:
             if prev_hash is not None and record.prev_hash != prev_hash:
-                raise _ChainChangedError()
+                return done, False
             prev_hash = record.block.block_hash
         sink.append([r.block for r in records], chain=chain)
         done += len(records)
@@ -478,7 +488,7 @@ def _fetch_forward(
             uncommitted = 0
         if progress is not None:
             progress(done, total)
-    return done
+    return done, True
 
 
 @dataclass(frozen=True, slots=True)
