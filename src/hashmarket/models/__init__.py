@@ -1,0 +1,36 @@
+"""Stochastic models: BTC price processes, the Bitcoin network model, seeded chunked
+scenarios and their calibration from the network history."""
+
+from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
+from hashmarket.models.network import (
+    FIELDS,
+    BlockArrivals,
+    FeeParams,
+    HashrateParams,
+    NetworkModel,
+    NetworkState,
+    simulate_network,
+)
+from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
+
+__all__ = [
+    "FIELDS",
+    "GBM",
+    "BlockArrivals",
+    "Calibration",
+    "CalibrationReport",
+    "FeeParams",
+    "HashrateParams",
+    "MertonJumpDiffusion",
+    "NetworkModel",
+    "NetworkState",
+    "PriceModel",
+    "ScenarioConfig",
+    "ScenarioSet",
+    "Scenarios",
+    "calibrate",
+    "default_asof",
+    "monthly_means",
+    "simulate_network",
+]
