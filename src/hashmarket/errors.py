@@ -132,6 +132,14 @@ MESSAGES: dict[str, str] = {
     "token_day_not_over": "{day} is not over on the ledger clock (the cut is {cut})",
     "token_fixing": "fixing for {day}: {problem}",
     "token_proof": "proof {problem}",
+    # GPU-hour index
+    "no_quotes": "no quotes (the file has a header and no rows)",
+    "quote_term": "not a term; expected one of {expected} (interruptible and preemptible are spot)",
+    "quote_volume_mixed": (
+        "blank volume, but other {model} {term} quotes of the period from {period} have one; "
+        "give every quote of a fixing a volume, or none"
+    ),
+    "no_matching_quotes": "no quotes match {what}",
 }
 
 
