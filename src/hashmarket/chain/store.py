@@ -150,10 +150,14 @@ class LocalStore:
             sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         ) as conn:
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
-                self._check_schema(conn, create=create)
+                # Check first: switching to WAL rewrites the file header, and a file that
+                # is not ours (or is newer than us) must be left exactly as it is.
+                has_schema = self._check_schema(conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                if create and not has_schema:
+                    self._create_schema(conn)
             except sqlite3.OperationalError as exc:
                 raise self._busy_or_corrupt(exc) from None
             except sqlite3.DatabaseError as exc:
@@ -170,7 +174,8 @@ class LocalStore:
             return SourceError("store_busy", path=str(self.path))
         return exc
 
-    def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> None:
+    def _check_schema(self, conn: sqlite3.Connection) -> bool:
+        """Whether the store has its schema; refuse a file that is not ours or is newer."""
         tables = _tables(conn)
         if "schema_version" not in tables:
             if tables:
@@ -179,9 +184,7 @@ class LocalStore:
                     location=Location(str(self.path)),
                     detail="it has tables but no schema_version",
                 )
-            if create:
-                self._create_schema(conn)
-            return
+            return False
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         found = row[0] if row else None
         if found != SCHEMA_VERSION:
@@ -191,6 +194,7 @@ class LocalStore:
                 found=found,
                 supported=SCHEMA_VERSION,
             )
+        return True
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         with _transaction(conn):

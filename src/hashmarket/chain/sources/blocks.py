@@ -126,9 +126,16 @@ def aggregate_daily(blocks: BlockArrays) -> pd.DataFrame:
     covered = np.cumsum(edges[:size]) > 0
 
     count = np.bincount(offset, minlength=size)
+    # Mean difficulty as one of the day's own values plus the mean deviation from it: exact
+    # when every block of the day has the same difficulty (nearly always), where a plain
+    # sum / count can be off in the last bit.
+    reference = np.zeros(size)
+    reference[offset] = blocks.difficulty
+    deviation = blocks.difficulty - reference[offset]
     with np.errstate(invalid="ignore", divide="ignore"):
+        mean_deviation = np.bincount(offset, weights=deviation, minlength=size) / count
         values: dict[str, npt.NDArray[np.float64]] = {
-            "difficulty": np.bincount(offset, weights=blocks.difficulty, minlength=size) / count,
+            "difficulty": reference + mean_deviation,
             "block_count": count.astype(np.float64),
         }
         if blocks.subsidy_sats is not None:
