@@ -79,8 +79,8 @@ MESSAGES: dict[str, str] = {
     "rpc_error": "the node answered {method}: error {code}: {message}",
     "rpc_bad_reply": "the node sent a reply that is not JSON-RPC: {detail}",
     "rpc_syncing": (
-        "the node is still in initial block download ({blocks} of {headers} headers); "
-        "try again when it has caught up"
+        "the node is still syncing (initial block download, {blocks} blocks of {headers} "
+        "headers); try again when it has caught up"
     ),
     "rpc_cookie": "cannot read the cookie file {path}: {reason}",
     "rpc_chain": "the node is on chain {chain!r}, expected 'main' (--allow-chain accepts it)",
@@ -140,6 +140,11 @@ MESSAGES: dict[str, str] = {
         "give every quote of a fixing a volume, or none"
     ),
     "no_matching_quotes": "no quotes match {what}",
+    # fleet economics
+    "unknown_machine": (
+        "unknown machine {name!r} (known: {known}; or give --hashrate-ths and --power-w)"
+    ),
+    "efficiency_mismatch": "does not match power_w / hashrate_ths ({computed} J/TH)",
 }
 
 

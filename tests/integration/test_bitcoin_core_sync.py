@@ -320,7 +320,7 @@ def test_node_still_syncing(tmp_path: Path) -> None:
         node.initial_block_download = True
         args = ["--rpc-url", node.url, "--rpc-user", "alice", "--rpc-password", "s3cret"]
         result = run_cli(tmp_path, "data", "sync", *args)
-        assert_one_line_error(result, "still in initial block download")
+        assert_one_line_error(result, "still syncing")
         # Out of initial download but a few blocks behind the headers: still refused.
         node.initial_block_download = False
         node.headers_ahead = 3

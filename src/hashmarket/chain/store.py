@@ -274,7 +274,7 @@ class LocalStore:
                 record = next(r for r in _import_records(conn) if r.import_id == import_id)
                 return ImportResult(record, changed=False, cells_set=0, cells_replaced=0)
             values = (
-                imported.path,
+                str(Path(imported.path).absolute()),  # findable from any working directory
                 imported.sha256,
                 imported.layout,
                 imported.rows,

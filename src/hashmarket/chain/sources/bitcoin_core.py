@@ -390,7 +390,14 @@ def _resume_point(
 ) -> tuple[int, str | None]:
     """The next height to fetch and the hash it must link to (None: no link to check)."""
     if held is None:
-        return (options.start_height or 0), None
+        first_height = options.start_height or 0
+        if first_height > node_tip:
+            raise UsageError(
+                "bad_option",
+                option="--start-height",
+                problem=f"{first_height} is above the node's tip, {node_tip}",
+            )
+        return first_height, None
     first, tip = held
     start = options.start_height
     if start is not None and not first <= start <= tip + 1:
