@@ -1,0 +1,166 @@
+"""Instrument specs: JSON or YAML mappings ``{"type": "hashprice_forward", …fields}``.
+
+The field names and types are those of the instrument's dataclass (dates as ``YYYY-MM-DD``,
+enums by value). A spec is refused with a :class:`~hashmarket.errors.SpecError` that names the
+field and the value: an unknown type or field, a missing field, a value of the wrong type,
+or terms the instrument itself refuses (a negative notional, an end before the start, an
+unknown currency, …). ``to_spec`` writes an instrument back; ``parse_spec(to_spec(x)) == x``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hashmarket.errors import Location, SpecError
+from hashmarket.instruments.forwards import (
+    BtcPriceSwap,
+    DifficultyFuture,
+    EpochValueFuture,
+    HashpriceForward,
+    HashrateFuture,
+)
+from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
+from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
+from hashmarket.instruments.terms import Instrument
+from hashmarket.instruments.tokens import HashrateToken
+
+INSTRUMENT_TYPES: dict[str, type[Any]] = {
+    cls.type_name: cls
+    for cls in (
+        HashpriceForward,
+        HashrateFuture,
+        DifficultyFuture,
+        EpochValueFuture,
+        BtcPriceSwap,
+        EuropeanOption,
+        AsianOption,
+        Collar,
+        SharkFinNote,
+        DualCurrencyNote,
+        YieldSplitNote,
+        HashrateToken,
+    )
+}
+
+
+def _coerce(field: str, value: Any, annotation: Any) -> Any:
+    """Turn a JSON/YAML value into the field's type, or refuse it naming field and value."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(field, value, options[0])
+    if annotation is dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise SpecError("spec_bad_type", field=field, value=value, expected="a date (YYYY-MM-DD)")
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError("spec_bad_type", field=field, value=value, expected="a number")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError("spec_bad_type", field=field, value=value, expected="a whole number")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise SpecError("spec_bad_type", field=field, value=value, expected="true or false")
+        return value
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        if not isinstance(value, str):
+            raise SpecError("spec_bad_type", field=field, value=value, expected="a string")
+        return value  # the instrument checks it against its enum (naming the known values)
+    return value
+
+
+def parse_spec(spec: Any) -> Instrument:
+    """Build the instrument a spec mapping describes."""
+    if not isinstance(spec, Mapping):
+        raise SpecError("spec_not_mapping", value=spec)
+    if "type" not in spec:
+        raise SpecError("spec_missing_field", field="type", value=None, type="any instrument")
+    type_name = spec["type"]
+    cls = INSTRUMENT_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise SpecError(
+            "spec_unknown_type", field="type", value=type_name, known=", ".join(INSTRUMENT_TYPES)
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for name, value in spec.items():
+        if name != "type" and name not in fields:
+            raise SpecError(
+                "spec_unknown_field", field=name, value=value, known=", ".join(["type", *fields])
+            )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in spec:
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required:
+                raise SpecError("spec_missing_field", field=name, value=None, type=type_name)
+            continue
+        kwargs[name] = _coerce(name, spec[name], hints[name])
+    instrument: Instrument = cls(**kwargs)
+    return instrument
+
+
+def to_spec(instrument: Instrument) -> dict[str, Any]:
+    """The spec mapping of an instrument (JSON-ready: dates ISO, enums by value)."""
+    out: dict[str, Any] = {"type": instrument.type_name}
+    for f in dataclasses.fields(instrument):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        value = getattr(instrument, f.name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        out[f.name] = value
+    return out
+
+
+def read_spec_text(text: str, *, suffix: str = "") -> Any:
+    """JSON for ``.json``, YAML for ``.yaml``/``.yml``, otherwise whichever parses."""
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SpecError("spec_unreadable", detail=str(exc).splitlines()[0]) from None
+
+
+def load_spec(path: Path) -> Instrument:
+    """Read and build the instrument in a JSON or YAML file; errors name the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file_not_found", location=Location(file=str(path))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(
+            "spec_unreadable", location=Location(file=str(path)), detail=str(exc)
+        ) from None
+    try:
+        return parse_spec(read_spec_text(text, suffix=path.suffix.lower()))
+    except SpecError as exc:
+        raise SpecError(exc.key, location=Location(file=str(path)), **exc.fields) from None
