@@ -269,7 +269,8 @@ class LocalStore:
             ).fetchone()
             import_id = None if row is None else int(row[0])
             current = _current_cells(conn, imported)
-            changed = [c for c in cells if current.get((c[0], c[1])) != (c[2], import_id or -1)]
+            owner = -1 if import_id is None else import_id
+            changed = [c for c in cells if current.get((c[0], c[1])) != (c[2], owner)]
             if import_id is not None and not changed:
                 record = next(r for r in _import_records(conn) if r.import_id == import_id)
                 return ImportResult(record, changed=False, cells_set=0, cells_replaced=0)
