@@ -18,11 +18,9 @@ from hashmarket.ledger.model import (
     TransferFlags,
 )
 from hashmarket.ledger.results import (
-    AccountResult,
     CreateAccountResult,
     CreateAssetResult,
     CreateTransferResult,
-    TransferResult,
 )
 from hashmarket.ledger.store import Head
 from hashmarket.ledger.verify import VerifyReport
@@ -31,7 +29,6 @@ __all__ = [
     "Account",
     "AccountBalance",
     "AccountFlags",
-    "AccountResult",
     "Asset",
     "AssetInfo",
     "Clock",
@@ -46,6 +43,5 @@ __all__ = [
     "SystemClock",
     "Transfer",
     "TransferFlags",
-    "TransferResult",
     "VerifyReport",
 ]

@@ -27,6 +27,8 @@ from hashmarket.errors import (
 from hashmarket.ledger import journal
 from hashmarket.ledger.clock import Clock, SystemClock
 from hashmarket.ledger.engine import (
+    AFLAGS,
+    ASSET,
     CP,
     CPO,
     D_CR,
@@ -36,6 +38,7 @@ from hashmarket.ledger.engine import (
     TransferEngine,
     check_request,
     draft_of,
+    is_linked,
 )
 from hashmarket.ledger.migrations import LATEST, MIGRATIONS
 from hashmarket.ledger.model import (
@@ -54,11 +57,9 @@ from hashmarket.ledger.model import (
     TransferFlags,
 )
 from hashmarket.ledger.results import (
-    AccountResult,
     CreateAccountResult,
     CreateAssetResult,
     CreateTransferResult,
-    TransferResult,
 )
 from hashmarket.ledger.store import ACCOUNT_COLUMNS, JOURNAL_COLUMNS, Head, Store, parse_url
 from hashmarket.ledger.verify import VerifyReport, state_hash, verify
@@ -70,6 +71,8 @@ _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _ISSUER = int(AccountFlags.ISSUER)
 _ISSUER_FLAGS = _ISSUER | _CMNED
+ACCOUNT_CACHE_MAX = 200_000
+FAN_OUT_CHUNK = 50_000  # journal rows chained and inserted at a time (bounds memory)
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 
 
@@ -131,8 +134,18 @@ def valid_name(name: object) -> bool:
 class LedgerWriter:
     """One write transaction. Obtain it from :meth:`Ledger.transaction`."""
 
-    def __init__(self, store: Store, head: Head, now_ns: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        head: Head,
+        now_ns: int,
+        *,
+        account_cache: dict[int, list[Any]] | None = None,
+    ) -> None:
         self.store = store
+        # Account states known to be current (see Ledger.transaction); the engine mutates
+        # these lists in place, so the owner must drop the cache if the write rolls back.
+        self._cache = account_cache if account_cache is not None else {}
         self._seq = head.seq
         self._hash = head.hash
         self._ts = head.timestamp_ns
@@ -172,7 +185,7 @@ class LedgerWriter:
 
     def create_transfers(
         self, transfers: Iterable[Transfer], *, ledger_ids: bool = False
-    ) -> list[TransferResult]:
+    ) -> list[CreateTransferResult]:
         """Apply a batch; one result per request, in order (see :mod:`.results`).
 
         ``ledger_ids=True`` is for callers whose exactly-once guarantee is held elsewhere in
@@ -181,11 +194,95 @@ class LedgerWriter:
         """
         batch = list(transfers)
         checks = [check_request(t, ledger_ids=ledger_ids) for t in batch]
+        linked = [is_linked(t) for t in batch]
         engine = self._engine_for(batch, checks)
-        codes = engine.run(batch, checks)
+        codes = engine.run(batch, checks, linked)
         self._flush(engine)
         self.applied += engine.applied
-        return [TransferResult(t.id, code) for t, code in zip(batch, codes, strict=True)]
+        return codes
+
+    def create_fan_out(
+        self, debit_account_id: int, credits: Sequence[tuple[int, int]], *, code: int = 0
+    ) -> tuple[CreateTransferResult, int]:
+        """Many plain transfers out of one account, as one linked chain with ledger ids.
+
+        Same rows, balances and answer as ``create_transfers([Transfer(0, debit_account_id,
+        credit, amount, LINKED, code=code) …, the last without LINKED], ledger_ids=True)``
+        for each ``(credit, amount)``, but without loading every credited account into
+        Python: a reward paid to a million holders is a few bulk statements. Returns
+        ``(ok, -1)``, or the first refused transfer's code and index; a refusal applies nothing.
+
+        The fast path runs only when it can show every transfer passes: the debit side is
+        checked on the total (every rule is monotone in the running sum, so the total passing
+        means every prefix passes), the credit side by a guarded bulk UPDATE under a savepoint
+        whose row count must match. Otherwise the engine itself decides, transfer by transfer.
+        """
+        if not credits:
+            return CreateTransferResult.OK, -1
+        if self._fan_out_fast(debit_account_id, credits, code):
+            return CreateTransferResult.OK, -1
+        last = len(credits) - 1
+        linked, alone = TransferFlags.LINKED, TransferFlags.NONE
+        codes = self.create_transfers(
+            (
+                Transfer(
+                    0, debit_account_id, credit, amount, linked if i < last else alone, code=code
+                )
+                for i, (credit, amount) in enumerate(credits)
+            ),
+            ledger_ids=True,
+        )
+        for index, result in enumerate(codes):
+            if result not in (CreateTransferResult.OK, CreateTransferResult.LINKED_EVENT_FAILED):
+                return result, index
+        return CreateTransferResult.OK, -1
+
+    def _fan_out_fast(
+        self, debit_account_id: int, credits: Sequence[tuple[int, int]], code: int
+    ) -> bool:
+        if type(debit_account_id) is not int or not 0 < debit_account_id <= INT64_MAX:
+            return False
+        if type(code) is not int or not 0 <= code <= CODE_MAX:
+            return False
+        total = 0
+        per_account: dict[int, int] = {}
+        for credit, amount in credits:
+            if type(credit) is not int or not 0 < credit <= INT64_MAX:
+                return False
+            if credit == debit_account_id or type(amount) is not int:
+                return False
+            if not 0 < amount <= INT64_MAX:
+                return False
+            total += amount
+            per_account[credit] = per_account.get(credit, 0) + amount
+        debit = self._load_accounts([debit_account_id]).get(debit_account_id)
+        if debit is None:
+            return False
+        debits = debit[DP] + debit[DPO] + total
+        if debit[DPO] + total > INT64_MAX or debits > INT64_MAX:
+            return False
+        if debit[AFLAGS] & _DMNEC and debits > debit[CPO]:
+            return False
+        store = self.store
+        store.savepoint("fan_out")
+        if store.credit_many(debit[ASSET], sorted(per_account.items())) != len(per_account):
+            store.rollback_to("fan_out")
+            return False
+        store.release("fan_out")
+        debit[DPO] += total
+        store.update_balances([(debit[DP], debit[DPO], debit[CP], debit[CPO], debit_account_id)])
+        # Credited balances changed in SQL only: cached copies of them are stale now.
+        self._cache.clear()
+        flags = int(TransferFlags.LINKED)
+        for start in range(0, len(credits), FAN_OUT_CHUNK):
+            part = credits[start : start + FAN_OUT_CHUNK]
+            drafts = [(0, debit_account_id, c, a, flags, 0, 0, 0, code) for c, a in part]
+            if start + FAN_OUT_CHUNK >= len(credits):
+                c, a = part[-1]
+                drafts[-1] = (0, debit_account_id, c, a, 0, 0, 0, 0, code)
+            store.insert_journal(self._chain(drafts))
+        self.applied += len(credits)
+        return True
 
     def _engine_for(
         self, batch: Sequence[Transfer], checks: Sequence[CreateTransferResult | None]
@@ -201,7 +298,7 @@ class LedgerWriter:
                 continue
             if t.id:
                 ids.add(t.id)
-            flags = int(t.flags)
+            flags = t.flags
             if flags & _RESOLVE:
                 pending_refs.add(t.pending_id)
             elif flags & _REVERSAL:
@@ -229,12 +326,24 @@ class LedgerWriter:
         )
 
     def _load_accounts(self, ids: Iterable[int]) -> dict[int, list[Any]]:
-        wanted = list(ids)
-        if not wanted:
-            return {}
-        return {
-            r[0]: [r[1], r[2], r[5], r[6], r[7], r[8]] for r in self.store.accounts_by_id(wanted)
-        }
+        cache = self._cache
+        found: dict[int, list[Any]] = {}
+        missing: list[int] = []
+        for account_id in ids:
+            state = cache.get(account_id)
+            if state is None:
+                missing.append(account_id)
+            else:
+                found[account_id] = state
+        if missing:
+            for r in self.store.query_in(
+                "SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, "
+                "credits_posted FROM accounts WHERE id {in}",
+                missing,
+            ):
+                state = [r[1], r[2], r[3], r[4], r[5], r[6]]
+                found[r[0]] = cache[r[0]] = state
+        return found
 
     def _flush(self, engine: TransferEngine) -> None:
         """Give the drafts their place in the chain, then write rows and balances."""
@@ -260,14 +369,14 @@ class LedgerWriter:
         for tid, dr, cr, amount, flags, pid, rid, timeout_s, code in drafts:
             seq += 1
             ts = ts + 1 if ts >= now else now
-            eid = tid or -seq
             previous = sha256(
-                previous + pack(seq, eid, dr, cr, amount, flags, pid, rid, timeout_s, code, ts)
+                previous
+                + pack(seq, tid or -seq, dr, cr, amount, flags, pid, rid, timeout_s, code, ts)
             ).digest()
             append(
                 (
                     seq,
-                    eid,
+                    tid or None,
                     dr,
                     cr,
                     amount,
@@ -286,7 +395,7 @@ class LedgerWriter:
 
     # -- accounts and assets ----------------------------------------------------------------
 
-    def create_accounts(self, accounts: Iterable[Account]) -> list[AccountResult]:
+    def create_accounts(self, accounts: Iterable[Account]) -> list[CreateAccountResult]:
         batch = list(accounts)
         assets = {r[0] for r in self.store.query("SELECT code FROM assets")}
         ids = [a.id for a in batch if type(a.id) is int and 0 < a.id <= INT64_MAX]
@@ -296,7 +405,7 @@ class LedgerWriter:
             assert name is not None
             for (owner,) in self.store.query("SELECT id FROM accounts WHERE name = ?", (name,)):
                 names_taken[name] = owner
-        results: list[AccountResult] = []
+        results: list[CreateAccountResult] = []
         rows: list[tuple[Any, ...]] = []
         for account in batch:
             code = self._check_account(account, assets, existing, names_taken)
@@ -318,7 +427,7 @@ class LedgerWriter:
                 if account.name is not None:
                     names_taken[account.name] = account.id
                 code = A.OK
-            results.append(AccountResult(account.id, code))
+            results.append(code)
         if rows:
             self.store.executemany(
                 f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -433,6 +542,11 @@ class Ledger:
         self._store = store
         self._clock = clock
         self._lock = threading.RLock()
+        # Account states as of our last commit, valid while the journal head is still the one
+        # we committed: balances change only through journal rows, so if no other process
+        # moved the head, no other process changed a balance. Saves re-reading hot accounts.
+        self._accounts: dict[int, list[Any]] = {}
+        self._accounts_head: tuple[int, bytes] | None = None
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, clock: Clock | None = None) -> Ledger:
@@ -477,24 +591,37 @@ class Ledger:
         with self._lock:
             store = self._store
             head = store.begin_write()
+            if self._accounts_head != (head.seq, head.hash):
+                self._accounts.clear()
+            self._accounts_head = None  # until this write commits
             try:
-                writer = LedgerWriter(store, head, self._clock.now_ns())
+                writer = LedgerWriter(
+                    store, head, self._clock.now_ns(), account_cache=self._accounts
+                )
                 writer.expire_due()
                 yield writer
                 if writer.applied:
                     store.write_head(writer.head)
                     store.commit()
+                    self._remember_accounts(writer.head)
                 else:
                     store.rollback()
+                    self._accounts.clear()
             except BaseException:
+                self._accounts.clear()
                 store.rollback()
                 raise
 
-    def create_transfers(self, transfers: Iterable[Transfer]) -> list[TransferResult]:
+    def _remember_accounts(self, head: Head) -> None:
+        if len(self._accounts) > ACCOUNT_CACHE_MAX:
+            self._accounts.clear()
+        self._accounts_head = (head.seq, head.hash)
+
+    def create_transfers(self, transfers: Iterable[Transfer]) -> list[CreateTransferResult]:
         with self.transaction() as writer:
             return writer.create_transfers(transfers)
 
-    def create_accounts(self, accounts: Iterable[Account]) -> list[AccountResult]:
+    def create_accounts(self, accounts: Iterable[Account]) -> list[CreateAccountResult]:
         with self.transaction() as writer:
             return writer.create_accounts(accounts)
 
@@ -509,23 +636,23 @@ class Ledger:
     def transfer(self, transfer: Transfer) -> None:
         """One transfer; raises :class:`TransferRefusedError` with its result code if refused."""
         (result,) = self.create_transfers([transfer])
-        if not result.ok:
+        if result is not CreateTransferResult.OK:
             raise TransferRefusedError(
                 "transfer_refused",
-                result_code=result.code.value,
+                result_code=result.value,
                 transfer_id=transfer.id,
-                reason=result.code.reason,
+                reason=result.reason,
             )
 
     def create_account(self, account: Account) -> None:
         """One account; raises :class:`AccountRefusedError` with its result code if refused."""
         (result,) = self.create_accounts([account])
-        if not result.ok:
+        if result is not CreateAccountResult.OK:
             raise AccountRefusedError(
                 "account_refused",
-                result_code=result.code.value,
+                result_code=result.value,
                 account_id=account.id,
-                reason=result.code.reason,
+                reason=result.reason,
             )
 
     def expire_pending(self) -> int:
@@ -533,6 +660,8 @@ class Ledger:
         with self._lock:
             store = self._store
             head = store.begin_write()
+            self._accounts.clear()
+            self._accounts_head = None
             try:
                 writer = LedgerWriter(store, head, self._clock.now_ns())
                 expired = writer.expire_due()
@@ -603,10 +732,14 @@ class Ledger:
             return [balance_of(r) for r in store.query(sql, params)]
 
     def lookup_transfer(self, transfer_id: int) -> JournalEntry | None:
+        """A journal row by id (a negative id is a ledger-assigned ``-seq``)."""
+        if transfer_id < 0:
+            sql = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ? AND id IS NULL"
+            key = -transfer_id
+        else:
+            sql, key = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE id = ?", transfer_id
         with self.snapshot() as store:
-            rows = store.query(
-                f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE id = ?", (transfer_id,)
-            )
+            rows = store.query(sql, (key,))
         return journal.to_entry(rows[0]) if rows else None
 
     def history(

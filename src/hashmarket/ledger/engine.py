@@ -53,7 +53,7 @@ _TIMEOUT_MAX_S = INT64_MAX // NS_PER_S
 def draft_of(row: Sequence[Any]) -> Draft:
     """The rule-relevant fields of a stored journal row, in draft layout."""
     return (
-        row[journal.ID],
+        journal.entry_id(row),
         row[journal.DEBIT],
         row[journal.CREDIT],
         row[journal.AMOUNT],
@@ -67,6 +67,8 @@ def draft_of(row: Sequence[Any]) -> Draft:
 
 def _flags_of(t: Transfer) -> int | None:
     flags = t.flags
+    if type(flags) is int:
+        return flags
     if not isinstance(flags, int) or isinstance(flags, bool):
         return None
     return int(flags)
@@ -83,12 +85,12 @@ def check_request(t: Transfer, *, ledger_ids: bool = False) -> R | None:
     With ``ledger_ids`` the id must be 0 and the ledger assigns one (see ``create_transfers``).
     """
     tid = t.id
+    flags = _flags_of(t)
     if ledger_ids:
         if type(tid) is not int or tid != 0:
             return R.ID_MUST_BE_POSITIVE
     elif type(tid) is not int or not 0 < tid <= INT64_MAX:
         return R.ID_MUST_BE_POSITIVE
-    flags = _flags_of(t)
     if flags is None or flags < 0 or flags & ~_CLIENT:
         return R.FLAGS_INVALID
     kind = flags & _KIND
@@ -166,13 +168,19 @@ class TransferEngine:
 
     # -- batches and chains -----------------------------------------------------------------
 
-    def run(self, transfers: Sequence[Transfer], checks: Sequence[R | None]) -> list[R]:
+    def run(
+        self,
+        transfers: Sequence[Transfer],
+        checks: Sequence[R | None],
+        linked: Sequence[bool],
+    ) -> list[R]:
+        """One code per request. ``linked[k]`` says transfer k carries the LINKED flag."""
         n = len(transfers)
         results: list[R] = [R.OK] * n
         i = 0
         while i < n:
             end = i
-            while end < n and is_linked(transfers[end]):
+            while end < n and linked[end]:
                 end += 1
             if end == i:  # a lone transfer: refused without a trace, or applied
                 results[i] = self._apply(transfers[i], checks[i])
@@ -241,7 +249,7 @@ class TransferEngine:
     def _apply(self, t: Transfer, check: R | None) -> R:
         if check is not None:
             return check
-        flags = int(t.flags)
+        flags = t.flags if type(t.flags) is int else int(t.flags)
         kind = flags & _KIND
         ref = None
         if kind & _RESOLVE:
@@ -339,9 +347,16 @@ class TransferEngine:
         else:
             dr[DPO] += amount
             cr[CPO] += amount
-        self.touched.add(dr_id)
-        self.touched.add(cr_id)
-        self._record((tid, dr_id, cr_id, amount, flags, 0, reverses_id, timeout_s, code))
+        touched = self.touched
+        touched.add(dr_id)
+        touched.add(cr_id)
+        draft = (tid, dr_id, cr_id, amount, flags, 0, reverses_id, timeout_s, code)
+        self.drafts.append(draft)
+        self.applied += 1
+        if tid:
+            self.entries[tid] = draft
+            if self._undo is not None:
+                self._added_entries.append(tid)
         return R.OK
 
     def _resolve(self, t: Transfer, flags: int, p: Draft | None) -> R:

@@ -1,16 +1,17 @@
 """The journal's row layout and its hash chain.
 
 Each row's hash is ``SHA-256(previous hash ‖ body)``, where the body is the row's eleven
-integer fields packed big-endian as signed 64-bit values (88 bytes); the first row chains from
-32 zero bytes. Changing, removing or reordering any row changes every hash after it, so the
-head hash stored in ``ledger_head`` commits to the whole history; ``verify()`` recomputes it.
+integer fields packed big-endian as signed 64-bit values (88 bytes; a ledger-assigned id
+counts as ``-seq``, absent pending/reverses ids as 0); the first row chains from 32 zero
+bytes. Changing, removing or reordering any row changes every hash after it, so the head hash
+stored in ``ledger_head`` commits to the whole history; ``verify()`` recomputes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hashmarket.ledger.model import JournalEntry, TransferFlags
@@ -52,7 +53,7 @@ COLUMNS = (
 
 # (seq, id, debit, credit, amount, flags, pending_id | None, reverses_id | None, timeout_s,
 #  code, timestamp_ns, expires_at_ns | None, hash); stores may hand back memoryview for hash.
-Row = tuple[Any, ...]
+Row = Sequence[Any]
 
 
 def body(
@@ -84,13 +85,19 @@ def body(
     )
 
 
+def entry_id(row: Row) -> int:
+    """A row's id: the client's, or ``-seq`` for rows the ledger wrote (stored as NULL)."""
+    stored = row[ID]
+    return -row[SEQ] if stored is None else int(stored)
+
+
 def row_hash(previous: bytes, row: Row) -> bytes:
     """The hash a stored row must carry, given the hash of the row before it."""
     return hashlib.sha256(
         previous
         + body(
             row[SEQ],
-            row[ID],
+            entry_id(row),
             row[DEBIT],
             row[CREDIT],
             row[AMOUNT],
@@ -113,7 +120,7 @@ def chain_head(rows: Iterable[Row], previous: bytes = GENESIS_HASH) -> bytes:
 def to_entry(row: Row) -> JournalEntry:
     return JournalEntry(
         seq=row[SEQ],
-        id=row[ID],
+        id=entry_id(row),
         debit_account_id=row[DEBIT],
         credit_account_id=row[CREDIT],
         amount=row[AMOUNT],

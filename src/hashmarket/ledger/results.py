@@ -3,12 +3,14 @@
 Codes are listed in order of precedence (as in TigerBeetle's ``create_transfers`` reference):
 when a request has several problems, the first applicable code in the list is the one
 returned, so the answer to a given request in a given state is always the same.
+
+A batch is answered with one code per request, in order. A replay of an applied transfer
+(same id, same fields) answers ``ok`` again, exactly as the first time, and applies nothing.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 
 class CreateTransferResult(enum.StrEnum):
@@ -110,29 +112,6 @@ class CreateAssetResult(enum.StrEnum):
     @property
     def reason(self) -> str:
         return ASSET_REASONS.get(self.value, self.value.replace("_", " "))
-
-
-@dataclass(frozen=True, slots=True)
-class TransferResult:
-    """The answer to one transfer request. A replay of an applied transfer answers ``ok``
-    again, exactly as the first time; nothing is applied twice."""
-
-    id: object  # the request's id, as sent (it may be invalid, hence not ``int``)
-    code: CreateTransferResult
-
-    @property
-    def ok(self) -> bool:
-        return self.code is CreateTransferResult.OK
-
-
-@dataclass(frozen=True, slots=True)
-class AccountResult:
-    id: object
-    code: CreateAccountResult
-
-    @property
-    def ok(self) -> bool:
-        return self.code is CreateAccountResult.OK
 
 
 TRANSFER_REASONS: dict[str, str] = {

@@ -31,6 +31,11 @@ ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
 PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
 ID_CHUNK = 5_000
 MAX_INT64 = 2**63 - 1
+# The credit-side rules of a plain transfer, as a filter on the row being credited by ``?``.
+CREDIT_GUARD = (
+    "asset = ? AND (flags & 2 = 0 OR credits_pending + credits_posted + ? <= debits_posted) "
+    f"AND credits_posted <= {MAX_INT64} - ? AND credits_pending + credits_posted <= {MAX_INT64} - ?"
+)
 
 AccountRow = tuple[int, str, int, int, str | None, int, int, int, int, int]
 Balances = tuple[int, int, int, int, int]  # debits_pending, debits_posted, …, id last
@@ -142,6 +147,23 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def update_balances(self, rows: Sequence[Balances]) -> None: ...
+
+    @abc.abstractmethod
+    def credit_many(self, asset: str, credits: Sequence[tuple[int, int]]) -> int:
+        """Add each (account id, amount) to ``credits_posted`` where the engine's rules for the
+        credit side allow it (same asset, CREDITS_MUST_NOT_EXCEED_DEBITS, no counter past
+        2**63 - 1); ids must be distinct. Returns how many accounts were credited: fewer than
+        asked means the caller must roll back (see ``LedgerWriter.create_fan_out``)."""
+
+    def savepoint(self, name: str) -> None:
+        self.execute(f"SAVEPOINT {name}")
+
+    def release(self, name: str) -> None:
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
+    def rollback_to(self, name: str) -> None:
+        self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        self.execute(f"RELEASE SAVEPOINT {name}")
 
     def write_head(self, head: Head) -> None:
         self.execute(

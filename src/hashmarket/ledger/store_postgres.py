@@ -19,7 +19,7 @@ import psycopg
 
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
-from hashmarket.ledger.store import Balances, Head, LedgerURL, Store
+from hashmarket.ledger.store import MAX_INT64, Balances, Head, LedgerURL, Store
 
 _COPY_JOURNAL = f"COPY journal ({', '.join(journal.COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _JOURNAL_TYPES = ["int8"] * journal.HASH + ["bytea"]
@@ -31,6 +31,15 @@ _UPDATE_BALANCES = (
     "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
     "AS v(dp, dpo, cp, cpo, id) WHERE a.id = v.id"
 )
+_CREDIT = (
+    "UPDATE accounts AS a SET credits_posted = a.credits_posted + v.amount "
+    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, amount) WHERE a.id = v.id "
+    "AND a.asset = %s AND (a.flags & 2 = 0 "
+    "OR a.credits_pending + a.credits_posted + v.amount <= a.debits_posted) "
+    f"AND a.credits_posted <= {MAX_INT64} - v.amount "
+    f"AND a.credits_pending + a.credits_posted <= {MAX_INT64} - v.amount"
+)
+_CREDIT_CHUNK = 100_000
 # Arbitrary constant: the advisory lock that serializes schema migrations in a database.
 _MIGRATION_LOCK_KEY = 0x48534D4B  # "HSMK"
 
@@ -123,3 +132,14 @@ class PostgresStore(Store):
         columns = list(zip(*rows, strict=True))
         with self._conn.cursor() as cursor:
             cursor.execute(_UPDATE_BALANCES, [list(c) for c in columns])
+
+    def credit_many(self, asset: str, credits: Sequence[tuple[int, int]]) -> int:
+        credited = 0
+        with self._conn.cursor() as cursor:
+            for start in range(0, len(credits), _CREDIT_CHUNK):
+                part = credits[start : start + _CREDIT_CHUNK]
+                cursor.execute(
+                    _CREDIT, ([aid for aid, _ in part], [amount for _, amount in part], asset)
+                )
+                credited += cursor.rowcount
+        return credited

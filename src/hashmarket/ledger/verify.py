@@ -124,7 +124,7 @@ def verify(store: Store) -> VerifyReport:
     reversed_ids: set[int] = set()
     for row in store.stream(f"SELECT {JOURNAL_COLUMNS} FROM journal ORDER BY seq"):
         entries += 1
-        where = f"journal seq {row[journal.SEQ]} (id {row[journal.ID]})"
+        where = f"journal seq {row[journal.SEQ]} (id {journal.entry_id(row)})"
         if row[journal.SEQ] != seq + 1:
             problems.add(f"{where}: sequence gap after {seq}")
         if row[journal.TIMESTAMP] <= ts:
@@ -182,10 +182,11 @@ def _check_row(
     reversed_ids: set[int],
 ) -> list[str]:
     out: list[str] = []
-    rid, dr, cr, amount, flags = row[1], row[2], row[3], row[4], row[5]
+    rid = journal.entry_id(row)
+    dr, cr, amount, flags = row[2], row[3], row[4], row[5]
     pending_id, reverses_id = row[journal.PENDING_ID], row[journal.REVERSES_ID]
-    if rid == 0 or (rid < 0 and rid != -row[journal.SEQ]):
-        out.append("id is neither a client id (> 0) nor the ledger's -seq")
+    if row[journal.ID] is not None and row[journal.ID] <= 0:
+        out.append("a stored id must be a client id (> 0); ledger ids are stored as NULL")
     if dr not in accounts or cr not in accounts:
         return [*out, "names an account that does not exist"]
     if dr == cr or accounts[dr][1] != accounts[cr][1]:
