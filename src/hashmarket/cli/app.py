@@ -7,7 +7,7 @@ import sys
 import typer
 
 from hashmarket import __version__
-from hashmarket.cli import data, index, index_gpu, serve
+from hashmarket.cli import data, index, index_gpu, miner, serve
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(index.app, name="index")
+app.add_typer(miner.app, name="miner")
 index_gpu.register(index.app)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.keys_app, name="keys")

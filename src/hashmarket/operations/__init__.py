@@ -1,0 +1,53 @@
+"""Operations: fleet economics (breakeven, margin, payback) and the hourly dispatch of a site's
+power between mining, AI compute and curtailment."""
+
+from hashmarket.operations.fleet import (
+    Breakeven,
+    Catalogue,
+    Costs,
+    Fleet,
+    FleetLine,
+    Machine,
+    Payback,
+    PaybackDistribution,
+    ProfitReport,
+    breakeven,
+    breakeven_hashprice_usd_per_ph_day,
+    breakeven_power_price_usd_per_kwh,
+    daily_margin_usd,
+    energy_cost_usd_per_ph_day,
+    load_catalogue,
+    payback_days,
+    payback_on_path,
+    payback_on_scenarios,
+    profit_on_history,
+    shutdown_hashprice_usd_per_ph_day,
+    shutdown_power_price_usd_per_kwh,
+)
+from hashmarket.operations.projection import Projection, project
+
+__all__ = [
+    "Breakeven",
+    "Catalogue",
+    "Costs",
+    "Fleet",
+    "FleetLine",
+    "Machine",
+    "Payback",
+    "PaybackDistribution",
+    "ProfitReport",
+    "Projection",
+    "breakeven",
+    "breakeven_hashprice_usd_per_ph_day",
+    "breakeven_power_price_usd_per_kwh",
+    "daily_margin_usd",
+    "energy_cost_usd_per_ph_day",
+    "load_catalogue",
+    "payback_days",
+    "payback_on_path",
+    "payback_on_scenarios",
+    "profit_on_history",
+    "project",
+    "shutdown_hashprice_usd_per_ph_day",
+    "shutdown_power_price_usd_per_kwh",
+]
