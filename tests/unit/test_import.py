@@ -159,7 +159,11 @@ def test_per_block_import_aggregates_whole_days(tmp_path: Path, iso: bool) -> No
     want_fees_sats = sum(1000 * i for i in range(first_i, first_i + 144))
     assert loaded.frame.loc[day, "fees_btc"] == pytest.approx(want_fees_sats / 1e8, rel=1e-15)
     assert loaded.provenance.loc[day, "block_count"] == "import"
-    assert loaded.provenance.loc[day, "hashrate_ths"] == "coinmetrics"
+    # Hashrate follows the imported difficulty and block count, not Coin Metrics' own figure.
+    assert loaded.provenance.loc[day, "hashrate_ths"] == "derived"
+    assert loaded.frame.loc[day, "hashrate_ths"] == pytest.approx(
+        bits_to_difficulty(int(EPOCH_300_BITS, 16)) * 144 * 2**32 / 86_400 / 1e12, rel=1e-12
+    )
 
 
 def test_per_block_import_with_difficulty_only(tmp_path: Path) -> None:

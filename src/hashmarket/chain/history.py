@@ -9,7 +9,8 @@ from consensus rules rather than a file, and say so in their provenance:
 * ``subsidy_btc`` from the block subsidy rule (``consensus``), where every block the day can
   hold lies in one halving era;
 * ``hashrate_ths`` is derived (``derived``) as difficulty × block_count × 2³² / 86,400 — the
-  same definition Coin Metrics uses — where both inputs are known.
+  same definition Coin Metrics uses — wherever both inputs are known, so it always agrees with
+  the merged difficulty and block count; a source's own hashrate fills only the other days.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -179,22 +181,24 @@ def _fill_from_epochs(
 
 
 def _fill_hashrate(values: dict[str, np.ndarray], origin: dict[str, np.ndarray]) -> bool:
-    hashrate = values["hashrate_ths"]
+    """Hashrate is derived from the merged difficulty and block count wherever both are known,
+    so it always agrees with them (a higher-precedence source may have replaced either); a
+    source's own hashrate is kept only where they are not."""
     derived = (
         values["difficulty"] * values["block_count"] * TWO_POW_32 / SECONDS_PER_DAY / HASHES_PER_TH
     )
-    fill = np.isnan(hashrate) & ~np.isnan(derived)
-    hashrate[fill] = derived[fill]
-    origin["hashrate_ths"][fill] = DERIVED.name
-    return bool(fill.any())
+    known = ~np.isnan(derived)
+    values["hashrate_ths"][known] = derived[known]
+    origin["hashrate_ths"][known] = DERIVED.name
+    return bool(known.any())
 
 
-def source_summary(history: NetworkHistory) -> list[dict[str, object]]:
+def source_summary(history: NetworkHistory) -> list[dict[str, Any]]:
     """Per source: days it supplies any value, first and last such day, licence, attribution."""
     from hashmarket.chain.sources.bundled import BUNDLED_SOURCES
 
     listed = history.sources + tuple(s for s in BUNDLED_SOURCES if s not in history.sources)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for info in listed:
         mask = (history.provenance == info.name).any(axis=1).to_numpy()
         days = history.dates[mask]
@@ -214,9 +218,9 @@ def source_summary(history: NetworkHistory) -> list[dict[str, object]]:
     return rows
 
 
-def field_summary(history: NetworkHistory) -> list[dict[str, object]]:
+def field_summary(history: NetworkHistory) -> list[dict[str, Any]]:
     """Per field: days with a value out of all days, first and last day, days per source."""
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for name, row in history.coverage().iterrows():
         rows.append(
             {

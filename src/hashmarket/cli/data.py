@@ -13,7 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hashmarket.chain.history import STORE_FILE_NAME, NetworkHistory
+from hashmarket.chain.history import (
+    STORE_FILE_NAME,
+    NetworkHistory,
+    field_summary,
+    source_summary,
+)
 from hashmarket.chain.sources.bitcoin_core import (
     DEFAULT_TIMEOUT_S,
     BitcoinCoreRpc,
@@ -22,7 +27,6 @@ from hashmarket.chain.sources.bitcoin_core import (
     SyncResult,
     sync_blocks,
 )
-from hashmarket.chain.sources.bundled import BUNDLED_SOURCES
 from hashmarket.chain.sources.imports import read_import
 from hashmarket.chain.store import ImportResult, LocalStore
 from hashmarket.cli.common import (
@@ -32,7 +36,6 @@ from hashmarket.cli.common import (
     OutputFormat,
     console,
     emit_records,
-    jsonable,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
@@ -40,32 +43,6 @@ from hashmarket.errors import UsageError
 app = typer.Typer(
     help="Network data: sources, licences, coverage, imports and node sync.", no_args_is_help=True
 )
-
-
-def info_records(history: NetworkHistory) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per source (rows, date range, licence) and per field (coverage) descriptions."""
-    sources = []
-    for info in history.sources + tuple(s for s in BUNDLED_SOURCES if s not in history.sources):
-        mask = (history.provenance == info.name).any(axis=1).to_numpy()
-        days = history.dates[mask]
-        sources.append(
-            {
-                "source": info.name,
-                "file": info.file,
-                "days_used": int(mask.sum()),
-                "first": days[0].date().isoformat() if len(days) else None,
-                "last": days[-1].date().isoformat() if len(days) else None,
-                "licence": info.licence,
-                "commercial_use": info.commercial_use,
-                "attribution": info.attribution,
-                "description": info.description,
-            }
-        )
-    fields = [
-        {"field": name, **{k: jsonable(v) for k, v in row.items()}}
-        for name, row in history.coverage().iterrows()
-    ]
-    return sources, fields
 
 
 @app.command("info")
@@ -77,7 +54,7 @@ def info_command(
     """Sources with their licences and date ranges, and the coverage of every field."""
     directory = resolve_data_dir(data_dir)
     history = NetworkHistory.load(data_dir=directory, include_noncommercial=not commercial_only)
-    sources, fields = info_records(history)
+    sources, fields = source_summary(history), field_summary(history)
     store = store_record(directory / STORE_FILE_NAME)
     if fmt is OutputFormat.JSON:
         typer.echo(

@@ -32,7 +32,7 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class SourceFrame:
-    """Daily values from one source: a frame indexed by day (``datetime64[ns]``, named ``date``)
+    """Daily values from one source: a frame indexed by day (a ``DatetimeIndex`` named ``date``)
     whose columns are a subset of :data:`FIELDS`, NaN where the source has no value."""
 
     info: SourceInfo
