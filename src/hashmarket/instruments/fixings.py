@@ -217,6 +217,16 @@ class Fixings:
             )
         return Fixings(dates=dates, values=values)
 
+    def between(self, start: dt.date, end: dt.date) -> Fixings:
+        """The days ``start … end`` that these fixings cover (at least one must be)."""
+        lo = max(0, int((to_day(start) - self.dates[0]).astype(int)))
+        hi = min(len(self.dates), int((to_day(end) - self.dates[0]).astype(int)) + 1)
+        if lo >= hi:
+            raise ValueError(f"the fixings do not cover {start} to {end}")
+        return Fixings(
+            dates=self.dates[lo:hi], values={k: v[:, lo:hi] for k, v in self.values.items()}
+        )
+
     # ---- access ----------------------------------------------------------------------------
 
     @property

@@ -1,0 +1,42 @@
+"""Pricing: closed forms, discounting, the Monte Carlo engine, bumped Greeks, the hashprice
+forward curve, and the registry that picks an engine for an instrument."""
+
+from hashmarket.pricing.analytic import (
+    Black76Greeks,
+    BlackScholesGreeks,
+    black76_greeks,
+    black76_price,
+    black_scholes_greeks,
+    black_scholes_price,
+    merton_price,
+)
+from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
+from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.montecarlo import monte_carlo_price
+from hashmarket.pricing.registry import engines_for, price, register
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+
+__all__ = [
+    "Black76Greeks",
+    "BlackScholesGreeks",
+    "CurvePoint",
+    "DiscountCurve",
+    "FlatRate",
+    "HashpriceCurve",
+    "Market",
+    "MonteCarloConfig",
+    "PricingResult",
+    "ZeroCurve",
+    "black76_greeks",
+    "black76_price",
+    "black_scholes_greeks",
+    "black_scholes_price",
+    "engines_for",
+    "hashprice_curve",
+    "merton_price",
+    "monte_carlo_price",
+    "price",
+    "register",
+    "year_fraction",
+]

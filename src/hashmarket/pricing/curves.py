@@ -1,0 +1,230 @@
+"""The hashprice forward curve: expected hashprice per calendar month, with bands.
+
+For each of the next ``months`` calendar months after the valuation date, every simulated
+path's average daily hashprice over the month is computed; the curve is their mean (the
+forward price of a calendar-month forward, exactly so when rates are zero, otherwise within
+the spread of discount factors over a month) and their 5th, 50th and 95th percentiles
+(exact quantiles over all paths). The simulation uses the pricing measure (BTC/USD drifting
+at r_usd − r_btc) and streams over chunks: memory is paths × months, not paths × days.
+
+Quoted forwards, if given for some months, shift the curve multiplicatively: each quoted
+month's factor is quote / model mean; months between quotes interpolate the log factor
+linearly, months outside take the nearest quote's factor; the bands move with the mean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmarket.errors import UsageError
+from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.models.network import NetworkModel
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
+from hashmarket.pricing.discount import DAYS_PER_YEAR
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.montecarlo import Progress, pricing_model
+from hashmarket.pricing.result import MonteCarloConfig
+
+FloatArray = npt.NDArray[np.float64]
+BANDS = (0.05, 0.50, 0.95)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One calendar month of the curve, in ``currency`` per PH/s per day."""
+
+    month: str
+    start: dt.date
+    end: dt.date
+    mean: float
+    std_error: float
+    p5: float
+    p50: float
+    p95: float
+    quote: float | None = None
+    shift_factor: float = 1.0
+
+    @property
+    def shifted_mean(self) -> float:
+        return self.mean * self.shift_factor
+
+
+@dataclass(frozen=True)
+class HashpriceCurve:
+    asof: dt.date
+    currency: str
+    points: tuple[CurvePoint, ...]
+    n_paths: int
+    seed: int
+    spot: float
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def shifted(self) -> bool:
+        return any(p.quote is not None for p in self.points)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        unit = f"{self.currency}_per_ph_day"
+        out = []
+        for p in self.points:
+            f = p.shift_factor
+            record: dict[str, Any] = {
+                "month": p.month,
+                "start": p.start.isoformat(),
+                "end": p.end.isoformat(),
+                f"mean_{unit}": p.mean * f,
+                f"p5_{unit}": p.p5 * f,
+                f"p50_{unit}": p.p50 * f,
+                f"p95_{unit}": p.p95 * f,
+                f"std_error_{unit}": p.std_error * f,
+            }
+            if self.shifted:
+                record[f"model_mean_{unit}"] = p.mean
+                record[f"quote_{unit}"] = p.quote
+                record["shift_factor"] = f
+            out.append(record)
+        return out
+
+
+def next_months(asof: dt.date, months: int) -> list[tuple[dt.date, dt.date]]:
+    """The ``months`` calendar months after the one containing ``asof``."""
+    out = []
+    start = (asof.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    for _ in range(months):
+        nxt = (start + dt.timedelta(days=32)).replace(day=1)
+        out.append((start, nxt - dt.timedelta(days=1)))
+        start = nxt
+    return out
+
+
+def shift_factors(means: FloatArray, quotes: list[float | None]) -> FloatArray:
+    """Multiplicative factors matching the quoted months, log-interpolated between them."""
+    known = [(i, q) for i, q in enumerate(quotes) if q is not None]
+    if not known:
+        return np.ones(len(means))
+    where = np.array([i for i, _ in known], dtype=np.float64)
+    logs = np.array([math.log(q / means[i]) for i, q in known])
+    return np.exp(np.interp(np.arange(len(means)), where, logs))
+
+
+def hashprice_curve(
+    *,
+    market: Market,
+    model: NetworkModel,
+    months: int = 12,
+    config: MonteCarloConfig | None = None,
+    currency: SettlementCurrency = SettlementCurrency.USD,
+    quotes: Mapping[str, float] | None = None,
+    progress: Progress | None = None,
+) -> HashpriceCurve:
+    """The monthly hashprice curve from ``market.asof`` (see the module docstring).
+
+    ``quotes`` maps ``YYYY-MM`` to a quoted forward price in ``currency`` per PH/s per day.
+    """
+    config = config or MonteCarloConfig(n_paths=10_000)
+    if months <= 0:
+        raise UsageError("bad_option", option="--months", problem=f"must be positive, got {months}")
+    periods = next_months(market.asof, months)
+    labels = [f"{s.year:04d}-{s.month:02d}" for s, _ in periods]
+    unknown = sorted(set(quotes or {}) - set(labels))
+    if unknown:
+        raise UsageError(
+            "bad_option",
+            option="--quote",
+            problem=f"month {unknown[0]} is not on the curve ({labels[0]} to {labels[-1]})",
+        )
+    for label, value in (quotes or {}).items():
+        if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+            raise UsageError("bad_option", option="--quote", problem=f"{label}={value}: not > 0")
+    days = (periods[-1][1] - market.asof).days
+    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR)
+    name = f"hashprice_{SettlementCurrency(currency).value}_per_ph_day"
+    n_paths = config.n_paths or config.max_paths
+    n_paths += n_paths % 2 if config.antithetic else 0
+    scenarios = Scenarios(
+        sim_model,
+        market.state,
+        days,
+        ScenarioConfig(
+            n_paths=n_paths,
+            seed=config.seed,
+            antithetic=config.antithetic,
+            chunk_paths=config.chunk_paths,
+            stream_paths=config.stream_paths,
+            workers=config.workers,
+            fields=(name,),
+        ),
+    )
+    month_keys = [np.datetime64(label, "M") for label in labels]
+
+    def summarize(chunk: ScenarioSet) -> FloatArray:
+        return monthly_means(chunk.field(name), chunk.dates, month_keys)
+
+    averages = scenarios.map_paths(summarize, progress=progress)  # [paths, months]
+    means = averages.mean(axis=0)
+    errors = _standard_errors(averages, scenarios, config.antithetic)
+    bands = np.quantile(averages, BANDS, axis=0)
+    quote_list = [None if quotes is None else quotes.get(label) for label in labels]
+    factors = shift_factors(means, quote_list)
+    points = tuple(
+        CurvePoint(
+            month=labels[j],
+            start=periods[j][0],
+            end=periods[j][1],
+            mean=float(means[j]),
+            std_error=float(errors[j]),
+            p5=float(bands[0, j]),
+            p50=float(bands[1, j]),
+            p95=float(bands[2, j]),
+            quote=quote_list[j],
+            shift_factor=float(factors[j]),
+        )
+        for j in range(months)
+    )
+    spot = (
+        market.state.hashprice_usd_per_ph_day
+        if currency == SettlementCurrency.USD
+        else market.state.hashprice_btc_per_ph_day
+    )
+    return HashpriceCurve(
+        asof=market.asof,
+        currency=SettlementCurrency(currency).value,
+        points=points,
+        n_paths=n_paths,
+        seed=config.seed,
+        spot=spot,
+        diagnostics={
+            "measure": config.measure,
+            "btc_usd_drift_per_year": drift,
+            "horizon_days": days,
+            "block_arrivals": model.block_arrivals.value,
+        },
+    )
+
+
+def _standard_errors(averages: FloatArray, scenarios: Scenarios, antithetic: bool) -> FloatArray:
+    """Standard error of each month's mean, from antithetic pair means when pairs are used."""
+    if not antithetic:
+        return np.asarray(averages.std(axis=0, ddof=1) / math.sqrt(len(averages)))
+    sizes = _block_sizes(scenarios)
+    pairs = []
+    start = 0
+    for size in sizes:
+        half = size // 2
+        pairs.append(0.5 * (averages[start : start + half] + averages[start + half : start + size]))
+        start += size
+    samples = np.concatenate(pairs, axis=0)
+    return np.asarray(samples.std(axis=0, ddof=1) / math.sqrt(len(samples)))
+
+
+def _block_sizes(scenarios: Scenarios) -> list[int]:
+    stream = scenarios.config.stream_paths
+    n = scenarios.config.n_paths
+    return [min(stream, n - s) for s in range(0, n, stream)]

@@ -1,0 +1,212 @@
+"""The Monte Carlo engine: simulate the network, apply the instrument's payoff, discount.
+
+For every chunk of paths the engine builds ``Fixings`` from the simulated paths (preceded by
+the market's realized fixings for a contract that has already started), calls
+``instrument.cashflows`` — the same function settlement calls — and discounts the amounts
+paid after the valuation date. Per-path present values are reduced to antithetic pair means
+when pairs are used, and the price is their mean with its standard error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmarket.errors import PricingError
+from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.instruments.terms import Instrument
+from hashmarket.models.network import FIELDS, NetworkModel
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
+from hashmarket.pricing.discount import DAYS_PER_YEAR
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+
+FloatArray = npt.NDArray[np.float64]
+Progress = Callable[[int, int], None]
+
+SIMULATED_FIXINGS = tuple(f for f in FIELDS if f in FIXING_FIELDS)
+FIRST_BATCH_BLOCKS = 8  # a target-error run starts with this many stream blocks
+MAX_BATCHES = 5
+
+
+def pricing_model(
+    model: NetworkModel, market: Market, config: MonteCarloConfig, horizon_years: float
+) -> tuple[NetworkModel, float]:
+    """The model under the configured measure, and the BTC/USD drift it uses."""
+    if config.measure == "model":
+        return model, model.price.drift_per_year
+    years = max(horizon_years, 1.0 / DAYS_PER_YEAR)
+    r_usd = market.usd_curve.zero_rate(years)
+    r_btc = market.btc_curve.zero_rate(years)
+    return model.risk_neutral(usd_rate=r_usd, btc_rate=r_btc), r_usd - r_btc
+
+
+def _with_past(simulated: Fixings, market: Market, instrument: Instrument) -> Fixings:
+    """Realized fixings up to the valuation date, then the simulated days after it."""
+    past = market.past_fixings
+    if past is None:
+        return simulated
+    asof = market.asof
+    if past.last_date >= asof and past.first_date <= asof:
+        return past.between(past.first_date, asof).concat(
+            simulated.between(asof + dt.timedelta(days=1), simulated.last_date)
+        )
+    if past.last_date == asof - dt.timedelta(days=1):
+        return past.concat(simulated)
+    raise PricingError(
+        "missing_fixings",
+        instrument=instrument.type_name,
+        field="any",
+        start=past.first_date,
+        end=asof,
+        problem=f"the realized fixings end on {past.last_date}, before the valuation date",
+    )
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+class _Run:
+    """One pricing run: fixed instrument, market, model and horizon; batches of paths."""
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        market: Market,
+        model: NetworkModel,
+        config: MonteCarloConfig,
+        days: int,
+        progress: Progress | None,
+    ) -> None:
+        self.instrument = instrument
+        self.market = market
+        self.model = model
+        self.config = config
+        self.days = days
+        self.progress = progress
+        self.asof_day = np.datetime64(market.asof.isoformat(), "D")
+
+    def present_values(self, chunk: ScenarioSet) -> FloatArray:
+        fixings = _with_past(Fixings.from_scenarios(chunk), self.market, self.instrument)
+        amounts = self.instrument.cashflows(fixings)
+        future = fixings.dates > self.asof_day
+        discount = self.market.discount_factors(self.instrument.currency, fixings.dates[future])
+        pv = amounts[:, future] @ discount
+        return np.asarray(np.broadcast_to(pv, (chunk.n_paths,)), dtype=np.float64)
+
+    def batch(self, first_path: int, n_paths: int, total_hint: int, done: int) -> FloatArray:
+        cfg = self.config
+        scenarios = Scenarios(
+            self.model,
+            self.market.state,
+            self.days,
+            ScenarioConfig(
+                n_paths=n_paths,
+                seed=cfg.seed,
+                antithetic=cfg.antithetic,
+                chunk_paths=cfg.chunk_paths,
+                stream_paths=cfg.stream_paths,
+                workers=cfg.workers,
+                fields=SIMULATED_FIXINGS,
+            ),
+            first_path=first_path,
+        )
+
+        def report(paths_done: int, _total: int) -> None:
+            if self.progress is not None:
+                self.progress(done + paths_done, max(total_hint, done + paths_done))
+
+        samples = [
+            chunk.pair_means(self.present_values(chunk))
+            for chunk in scenarios.chunks(report, reuse_buffers=True)
+        ]
+        return np.concatenate(samples)
+
+
+def _mean_and_error(samples: FloatArray) -> tuple[float, float]:
+    mean = float(samples.mean())
+    if len(samples) < 2:
+        return mean, math.nan
+    return mean, float(samples.std(ddof=1) / math.sqrt(len(samples)))
+
+
+def monte_carlo_price(
+    instrument: Instrument,
+    *,
+    market: Market,
+    model: NetworkModel,
+    config: MonteCarloConfig,
+    progress: Progress | None = None,
+) -> PricingResult:
+    """Price ``instrument`` by simulating ``model`` from ``market.state``."""
+    started = time.perf_counter()
+    asof = market.asof
+    first, last = instrument.fixing_window(asof=asof, height=market.state.height)
+    currency = instrument.currency.value
+    if last <= asof:
+        return PricingResult(
+            value=0.0,
+            std_error=0.0,
+            n_paths=0,
+            seed=config.seed,
+            currency=currency,
+            engine="mc",
+            diagnostics={"note": f"every fixing ({first} to {last}) is on or before {asof}"},
+        )
+    days = (last - asof).days
+    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR)
+    run = _Run(instrument, market, sim_model, config, days, progress)
+    stream = config.stream_paths
+    if config.n_paths is not None:
+        n = config.n_paths + (config.n_paths % 2 if config.antithetic else 0)
+        samples = run.batch(0, n, n, 0)
+        total = n
+    else:
+        assert config.target_std_error is not None
+        total = min(_round_up(FIRST_BATCH_BLOCKS * stream, stream), config.max_paths)
+        total += total % 2 if config.antithetic else 0
+        samples = run.batch(0, total, total, 0)
+        for _ in range(MAX_BATCHES - 1):
+            _, error = _mean_and_error(samples)
+            if not error > config.target_std_error or total >= config.max_paths:
+                break
+            wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
+            target_total = min(_round_up(wanted, stream), config.max_paths)
+            target_total += target_total % 2 if config.antithetic else 0
+            extra = target_total - total
+            if extra <= 0:
+                break
+            samples = np.concatenate([samples, run.batch(total, extra, target_total, total)])
+            total = target_total
+    value, error = _mean_and_error(samples)
+    elapsed = time.perf_counter() - started
+    diagnostics = {
+        "asof": asof.isoformat(),
+        "fixing_window": [first.isoformat(), last.isoformat()],
+        "horizon_days": days,
+        "measure": config.measure,
+        "btc_usd_drift_per_year": drift,
+        "block_arrivals": model.block_arrivals.value,
+        "antithetic": config.antithetic,
+        "independent_samples": len(samples),
+        "elapsed_s": elapsed,
+        "path_days_per_s": total * days / elapsed if elapsed > 0 else math.nan,
+    }
+    if config.target_std_error is not None:
+        diagnostics["target_std_error"] = config.target_std_error
+        diagnostics["target_met"] = bool(error <= config.target_std_error)
+    return PricingResult(
+        value=value,
+        std_error=error,
+        n_paths=total,
+        seed=config.seed,
+        currency=currency,
+        engine="mc",
+        diagnostics=diagnostics,
+    )
