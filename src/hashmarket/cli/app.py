@@ -7,7 +7,7 @@ import sys
 import typer
 
 from hashmarket import __version__
-from hashmarket.cli import data, index, index_gpu, miner, serve
+from hashmarket.cli import data, index, index_gpu, miner, pricing, serve
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(miner.app, name="miner")
 index_gpu.register(index.app)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.keys_app, name="keys")
+app.add_typer(pricing.curve_app, name="curve")
+app.command("price")(pricing.price_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,350 @@
+"""``hashmarket curve hashprice`` and ``hashmarket price SPEC``: the forward curve and the
+value of an instrument, from models calibrated on the network history as of a date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.cli.common import (
+    COMMERCIAL_ONLY_OPTION,
+    DATA_DIR_OPTION,
+    OutputFormat,
+    bar,
+    console,
+    emit_records,
+    jsonable,
+    parse_date,
+    resolve_data_dir,
+)
+from hashmarket.errors import UsageError
+from hashmarket.instruments.fixings import Fixings
+from hashmarket.instruments.spec import load_spec, to_spec
+from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.models.calibrate import Calibration, calibrate
+from hashmarket.pricing.curves import HashpriceCurve, hashprice_curve
+from hashmarket.pricing.discount import FlatRate
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.registry import price
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+
+curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_args_is_help=True)
+
+# Runs longer than this many simulated path-days show a progress bar (on stderr).
+PROGRESS_PATH_DAYS = 2_000_000
+
+
+class PriceModelChoice(enum.StrEnum):
+    GBM = "gbm"
+    MERTON = "merton"
+
+
+class VolChoice(enum.StrEnum):
+    FULL = "full"
+    EWMA = "ewma"
+
+
+class EngineChoice(enum.StrEnum):
+    MC = "mc"
+    ANALYTIC = "analytic"
+
+
+class PriceFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+ASOF_OPTION = typer.Option(
+    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
+)
+SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
+PRICE_MODEL_OPTION = typer.Option(
+    PriceModelChoice.GBM, "--price-model", help="BTC price process: gbm or merton (jumps)."
+)
+VOL_OPTION = typer.Option(
+    VolChoice.FULL, "--vol", help="Volatility estimator: full (3-year sample) or ewma (λ 0.94)."
+)
+RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
+BTC_RATE_OPTION = typer.Option(0.0, "--btc-rate", help="Flat BTC lending rate.")
+WORKERS_OPTION = typer.Option(
+    2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
+)
+
+
+def _positive(value: int, option: str) -> int:
+    if value <= 0:
+        raise UsageError("bad_option", option=option, problem=f"must be positive, got {value}")
+    return value
+
+
+def _calibrated(
+    data_dir: Path | None, commercial_only: bool, asof: str | None, price_model: str, vol: str
+) -> tuple[NetworkHistory, Calibration]:
+    history = NetworkHistory.load(
+        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+    )
+    calibration = calibrate(
+        history,
+        asof=parse_date(asof, "--asof"),
+        price_model="merton" if price_model == "merton" else "gbm",
+        vol_estimator="ewma" if vol == "ewma" else "full",
+    )
+    return history, calibration
+
+
+@contextmanager
+def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr for long runs; nothing for short ones."""
+    if path_days < PROGRESS_PATH_DAYS:
+        yield None
+        return
+    bar_ = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar_:
+        task = bar_.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar_.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+# ---- curve -------------------------------------------------------------------------------
+
+
+def _parse_quotes(quotes: list[str]) -> dict[str, float]:
+    out = {}
+    for item in quotes:
+        month, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            dt.date.fromisoformat(month.strip() + "-01")
+            out[month.strip()] = float(value)
+        except ValueError:
+            raise UsageError(
+                "bad_option", option="--quote", problem=f"{item!r} is not YYYY-MM=PRICE"
+            ) from None
+    return out
+
+
+def render_curve(curve: HashpriceCurve, calibration: Calibration) -> None:
+    unit = f"{curve.currency.upper()}/PH/s/day"
+    digits = 2 if curve.currency == "usd" else 8
+    title = (
+        f"Hashprice forward curve, {unit}, as of {curve.asof} "
+        f"({curve.n_paths:,} paths, seed {curve.seed})"
+    )
+    table = Table(title=title, title_justify="left")
+    columns = ["month", "mean", "± s.e.", "P5", "P50", "P95", "P5 ─ P95"]
+    if curve.shifted:
+        columns[1:1] = ["quote", "model mean"]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("month", "P5 ─ P95") else "right")
+    low = min(p.p5 * p.shift_factor for p in curve.points)
+    high = max(p.p95 * p.shift_factor for p in curve.points)
+    for p in curve.points:
+        f = p.shift_factor
+        band = bar(p.p95 * f, low, high, width=20)
+        lead = bar(p.p5 * f, low, high, width=20)
+        cell = " " * len(lead) + f"[cyan]{band[len(lead) :]}[/cyan]"
+        row = [
+            p.month,
+            _fmt(p.mean * f, digits),
+            _fmt(p.std_error * f, digits),
+            _fmt(p.p5 * f, digits),
+            _fmt(p.p50 * f, digits),
+            _fmt(p.p95 * f, digits),
+            cell,
+        ]
+        if curve.shifted:
+            row[1:1] = [_fmt(p.quote, digits), _fmt(p.mean, digits)]
+        table.add_row(*row)
+    out = console()
+    out.print(table)
+    out.print(
+        f"spot {_fmt(curve.spot, digits)} {unit} on {curve.asof}; "
+        f"BTC {_fmt(calibration.state.price_usd, 0)} USD, "
+        f"vol {calibration.model.price.vol_per_year:.0%}; "
+        f"hashrate {calibration.state.hashrate_ths / 1e6:,.0f} EH/s, "
+        f"difficulty {calibration.state.difficulty / 1e12:,.2f} T, "
+        f"height {calibration.state.height:,}"
+    )
+    for note in calibration.report.notes:
+        out.print(f"note: {note}")
+
+
+@curve_app.command("hashprice")
+def curve_hashprice_command(
+    asof: str | None = ASOF_OPTION,
+    months: int = typer.Option(12, "--months", help="Calendar months after the as-of month."),
+    paths: int = typer.Option(20_000, "--paths", help="Simulated paths."),
+    seed: int = SEED_OPTION,
+    currency: SettlementCurrency = typer.Option(
+        SettlementCurrency.USD, "--currency", help="usd or btc per PH/s per day."
+    ),
+    quote: list[str] = typer.Option(
+        [], "--quote", help="A quoted forward, YYYY-MM=PRICE (repeat); the curve is shifted."
+    ),
+    price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    vol: VolChoice = VOL_OPTION,
+    usd_rate: float = RATE_OPTION,
+    btc_rate: float = BTC_RATE_OPTION,
+    workers: int = WORKERS_OPTION,
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", help="Output format."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """Expected hashprice per month with P5/P50/P95 bands, from the network model."""
+    _positive(paths, "--paths")
+    _positive(months, "--months")
+    _positive(workers, "--workers")
+    quotes = _parse_quotes(quote)
+    _, calibration = _calibrated(data_dir, commercial_only, asof, price_model, vol)
+    market = Market(
+        state=calibration.state, usd_curve=FlatRate(usd_rate), btc_curve=FlatRate(btc_rate)
+    )
+    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
+    with _progress("simulating", paths * months * 31) as progress:
+        curve = hashprice_curve(
+            market=market,
+            model=calibration.model,
+            months=months,
+            config=config,
+            currency=currency,
+            quotes=quotes or None,
+            progress=progress,
+        )
+    if fmt is OutputFormat.TABLE:
+        render_curve(curve, calibration)
+    elif fmt is OutputFormat.JSON:
+        payload = {
+            "asof": curve.asof.isoformat(),
+            "currency": curve.currency,
+            "unit": f"{curve.currency}_per_ph_day",
+            "n_paths": curve.n_paths,
+            "seed": curve.seed,
+            f"spot_{curve.currency}_per_ph_day": curve.spot,
+            "months": curve.to_records(),
+            "diagnostics": curve.diagnostics,
+            "calibration": calibration.report.to_dict(),
+        }
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+    else:
+        emit_records(curve.to_records(), fmt)
+
+
+# ---- price -------------------------------------------------------------------------------
+
+
+def render_price(result: PricingResult, spec: dict[str, Any], calibration: Calibration) -> None:
+    digits = 2 if result.currency == "usd" else 8
+    unit = result.currency.upper()
+    table = Table(title=f"{spec['type']} as of {calibration.state.asof}", title_justify="left")
+    table.add_column("", justify="left")
+    table.add_column("value", justify="right")
+    table.add_row("value", f"{_fmt(result.value, digits)} {unit}")
+    if result.engine == "mc":
+        half = 1.96 * result.std_error
+        table.add_row("standard error", f"{_fmt(result.std_error, digits)} {unit}")
+        table.add_row(
+            "95% interval",
+            f"{_fmt(result.value - half, digits)} … {_fmt(result.value + half, digits)}",
+        )
+        table.add_row("paths", f"{result.n_paths:,} (seed {result.seed})")
+    table.add_row("engine", result.engine)
+    for name, value in result.greeks.items():
+        table.add_row(name, _fmt(value, 6))
+    for key in ("horizon_days", "measure", "block_arrivals", "method"):
+        if key in result.diagnostics:
+            table.add_row(key, str(result.diagnostics[key]))
+    out = console()
+    out.print(table)
+    terms = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
+    out.print(f"terms: {terms}")
+    for note in calibration.report.notes:
+        out.print(f"note: {note}")
+
+
+def price_command(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="Instrument spec, JSON or YAML."),
+    paths: int = typer.Option(20_000, "--paths", help="Simulated paths."),
+    seed: int = SEED_OPTION,
+    asof: str | None = ASOF_OPTION,
+    engine: EngineChoice = typer.Option(
+        EngineChoice.MC, "--engine", help="mc (every instrument) or analytic (closed forms)."
+    ),
+    greeks: bool = typer.Option(False, "--greeks", help="Add bumped Greeks (common paths)."),
+    price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    vol: VolChoice = VOL_OPTION,
+    usd_rate: float = RATE_OPTION,
+    btc_rate: float = BTC_RATE_OPTION,
+    workers: int = WORKERS_OPTION,
+    fmt: PriceFormat = typer.Option(PriceFormat.TABLE, "--format", help="table or json."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """Value an instrument described by a JSON or YAML spec."""
+    _positive(paths, "--paths")
+    _positive(workers, "--workers")
+    instrument = load_spec(spec_path)
+    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model, vol)
+    state = calibration.state
+    first, last = instrument.fixing_window(asof=state.asof, height=state.height)
+    past = None
+    if first < state.asof:
+        # A contract that has started: its past days settle on the realized fixings.
+        past = Fixings.from_history(history, start=first, end=state.asof)
+    market = Market(
+        state=state,
+        usd_curve=FlatRate(usd_rate),
+        btc_curve=FlatRate(btc_rate),
+        past_fixings=past,
+    )
+    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
+    horizon = max((last - state.asof).days, 0)
+    long_run = engine is EngineChoice.MC
+    with _progress("pricing", paths * horizon if long_run else 0) as progress:
+        result = price(
+            instrument,
+            market=market,
+            model=calibration.model,
+            config=config,
+            engine=engine.value,
+            progress=progress,
+        )
+    spec = to_spec(instrument)
+    if fmt is PriceFormat.JSON:
+        payload = {
+            "instrument": spec,
+            "asof": state.asof.isoformat(),
+            **result.to_dict(),
+            "calibration": calibration.report.to_dict(),
+        }
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+    else:
+        render_price(result, spec, calibration)
