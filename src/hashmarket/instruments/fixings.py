@@ -107,8 +107,9 @@ class Fixings:
     # ---- construction ----------------------------------------------------------------------
 
     @classmethod
-    def from_arrays(cls, dates: Sequence[dt.date] | DateArray, **fields: FloatArray) -> Fixings:
-        return cls(dates=np.asarray(dates, dtype="datetime64[D]"), values=fields)
+    def from_arrays(cls, dates: Sequence[dt.date] | DateArray, **fields: npt.ArrayLike) -> Fixings:
+        values = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
+        return cls(dates=np.asarray(dates, dtype="datetime64[D]"), values=values)
 
     @classmethod
     def from_scenarios(cls, scenarios: ScenarioLike) -> Fixings:

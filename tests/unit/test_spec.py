@@ -1,0 +1,111 @@
+"""Instrument specs: every example parses and round-trips; bad specs are refused with the
+field and the value named."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hashmarket.errors import SpecError
+from hashmarket.instruments import (
+    INSTRUMENT_TYPES,
+    HashpriceForward,
+    load_spec,
+    parse_spec,
+    to_spec,
+)
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "specs").glob("*.*"))
+FORWARD: dict[str, Any] = {
+    "type": "hashprice_forward",
+    "notional_phs": 10,
+    "fixed_price_per_ph_day": 38.0,
+    "currency": "usd",
+    "start": "2026-03-01",
+    "end": "2026-03-31",
+}
+
+
+def test_there_is_an_example_of_every_instrument_type() -> None:
+    types = {load_spec(p).type_name for p in EXAMPLES}
+    assert types == set(INSTRUMENT_TYPES)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_parse_and_round_trip(path: Path) -> None:
+    instrument = load_spec(path)
+    spec = to_spec(instrument)
+    assert parse_spec(json.loads(json.dumps(spec))) == instrument
+
+
+def test_forward_spec_builds_the_dataclass() -> None:
+    fwd = parse_spec(FORWARD)
+    assert fwd == HashpriceForward(
+        notional_phs=10.0,
+        fixed_price_per_ph_day=38.0,
+        start=dt.date(2026, 3, 1),
+        end=dt.date(2026, 3, 31),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "value"),
+    [
+        ({"notional": 5}, "notional", "5"),
+        ({"notional_phs": -10}, "notional_phs", "-10"),
+        ({"end": "2026-02-01"}, "end", "2026-02-01"),
+        ({"currency": "eur"}, "currency", "eur"),
+        ({"start": "first of March"}, "start", "first of March"),
+        ({"fixed_price_per_ph_day": "38"}, "fixed_price_per_ph_day", "38"),
+        ({"side": "long"}, "side", "long"),
+        ({"type": "hashprice_swaption"}, "type", "hashprice_swaption"),
+    ],
+)
+def test_bad_specs_name_the_field_and_value(change: dict[str, Any], field: str, value: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec({**FORWARD, **change})
+    message = str(caught.value)
+    assert repr(field) in message or field in message
+    assert value in message
+    assert caught.value.fields["field"] == field
+    assert caught.value.exit_code == 65
+
+
+def test_missing_field_is_named() -> None:
+    spec = dict(FORWARD)
+    del spec["notional_phs"]
+    with pytest.raises(SpecError, match="'notional_phs': missing"):
+        parse_spec(spec)
+    with pytest.raises(SpecError, match="must be a mapping"):
+        parse_spec([FORWARD])
+
+
+def test_files_name_themselves_in_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "type: hashprice_forward\nnotional_phs: -1\nfixed_price_per_ph_day: 38\n"
+        "start: 2026-03-01\nend: 2026-03-31\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r"bad\.yaml: field 'notional_phs'"):
+        load_spec(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"broken\.json: not a JSON or YAML"):
+        load_spec(broken)
+    with pytest.raises(SpecError, match=r"missing\.json: file not found"):
+        load_spec(tmp_path / "missing.json")
+
+
+def test_yaml_dates_and_comments_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "fwd.yml"
+    path.write_text(
+        "# a comment\ntype: hashprice_forward\nnotional_phs: 10\nfixed_price_per_ph_day: 38\n"
+        "start: 2026-03-01\nend: 2026-03-31\n",
+        encoding="utf-8",
+    )
+    assert load_spec(path) == parse_spec(FORWARD)
