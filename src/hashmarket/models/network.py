@@ -239,7 +239,7 @@ class NetworkState:
 def _poisson(blocks: Sequence[PathBlock], lam: FloatArray) -> FloatArray:
     out = np.empty_like(lam)
     for block in blocks:
-        out[block.start : block.stop] = block.rng.poisson(lam[block.start : block.stop])
+        out[block.start : block.stop] = block.arrivals.poisson(lam[block.start : block.stop])
     return out
 
 
@@ -253,7 +253,7 @@ def _poisson_masked(
         sub = mask[block.start : block.stop]
         if sub.any():
             seg = out[block.start : block.stop]
-            seg[sub] = block.rng.poisson(lam[block.start : block.stop][sub])
+            seg[sub] = block.arrivals.poisson(lam[block.start : block.stop][sub])
     return out
 
 
@@ -460,7 +460,7 @@ class _DayStepper:
         out = np.empty(self.n)
         for block in self.blocks:
             draw = self.price_model.jump_log_returns(
-                block.rng, block.size, self.dt_years, antithetic=self.antithetic
+                block.jumps, block.size, self.dt_years, antithetic=self.antithetic
             )
             assert draw is not None
             out[block.start : block.stop] = draw

@@ -1,10 +1,15 @@
 """Random streams keyed by block of paths, so results do not depend on how paths are chunked.
 
 Paths are numbered 0 … n−1 and grouped in blocks of ``stream_paths``. Block ``b`` draws from
-its own generator, seeded by ``SeedSequence(seed, spawn_key=(b,))`` (what
-``SeedSequence(seed).spawn(...)[b]`` would give, without creating the others). A chunk is a
-run of whole blocks, and a block consumes its stream in the same order wherever it sits, so
+its own generators, seeded by ``SeedSequence(seed, spawn_key=(b, purpose))``. A chunk is a
+run of whole blocks, and a block consumes its streams in the same order wherever it sits, so
 the same seed gives the same path ``p`` whatever the chunk size or the number of threads.
+
+Each block has one stream per purpose — the Gaussian shocks, the price jumps, the block
+arrivals — so that a draw whose count depends on the state (Poisson variates are sampled by
+rejection, and only retargeting paths draw a second count) never shifts the Gaussian shocks.
+That keeps common random numbers exact across bumped repricings: moving the volatility
+changes every path's price by the bump alone.
 """
 
 from __future__ import annotations
@@ -17,23 +22,28 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+NORMALS, JUMPS, ARRIVALS = 0, 1, 2
+
 
 @dataclass(frozen=True, slots=True)
 class PathBlock:
-    """Paths ``start … start + size − 1`` of a chunk (offsets within the chunk) and their RNG."""
+    """Paths ``start … start + size − 1`` of a chunk (offsets within the chunk) and their
+    random streams: Gaussian shocks, price jumps and block arrivals."""
 
     start: int
     size: int
-    rng: np.random.Generator
+    normals: np.random.Generator
+    jumps: np.random.Generator
+    arrivals: np.random.Generator
 
     @property
     def stop(self) -> int:
         return self.start + self.size
 
 
-def block_rng(seed: int, block_index: int) -> np.random.Generator:
-    """The generator of block ``block_index`` for ``seed`` (PCG64, independent streams)."""
-    sequence = np.random.SeedSequence(seed, spawn_key=(block_index,))
+def block_rng(seed: int, block_index: int, purpose: int = NORMALS) -> np.random.Generator:
+    """The generator of block ``block_index`` for ``seed`` and ``purpose`` (PCG64)."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(block_index, purpose))
     return np.random.Generator(np.random.PCG64(sequence))
 
 
@@ -49,7 +59,15 @@ def chunk_blocks(*, seed: int, first_path: int, n_paths: int, stream_paths: int)
     for offset in range(0, n_paths, stream_paths):
         index = (first_path + offset) // stream_paths
         size = min(stream_paths, n_paths - offset)
-        blocks.append(PathBlock(start=offset, size=size, rng=block_rng(seed, index)))
+        blocks.append(
+            PathBlock(
+                start=offset,
+                size=size,
+                normals=block_rng(seed, index, NORMALS),
+                jumps=block_rng(seed, index, JUMPS),
+                arrivals=block_rng(seed, index, ARRIVALS),
+            )
+        )
     return blocks
 
 
@@ -65,11 +83,11 @@ def standard_normals(
     for block in blocks:
         if antithetic:
             half = block.size // 2
-            draw = block.rng.standard_normal((n_factors, half))
+            draw = block.normals.standard_normal((n_factors, half))
             z[:, block.start : block.start + half] = draw
             np.negative(draw, out=z[:, block.start + half : block.stop])
         else:
-            z[:, block.start : block.stop] = block.rng.standard_normal((n_factors, block.size))
+            z[:, block.start : block.stop] = block.normals.standard_normal((n_factors, block.size))
     return z
 
 
