@@ -212,7 +212,7 @@ def hashprice_curve(
 def _standard_errors(averages: FloatArray, scenarios: Scenarios, antithetic: bool) -> FloatArray:
     """Standard error of each month's mean, from antithetic pair means when pairs are used."""
     if not antithetic:
-        return np.asarray(averages.std(axis=0, ddof=1) / math.sqrt(len(averages)))
+        return _error_of_mean(averages)
     sizes = _block_sizes(scenarios)
     pairs = []
     start = 0
@@ -220,7 +220,12 @@ def _standard_errors(averages: FloatArray, scenarios: Scenarios, antithetic: boo
         half = size // 2
         pairs.append(0.5 * (averages[start : start + half] + averages[start + half : start + size]))
         start += size
-    samples = np.concatenate(pairs, axis=0)
+    return _error_of_mean(np.concatenate(pairs, axis=0))
+
+
+def _error_of_mean(samples: FloatArray) -> FloatArray:
+    if len(samples) < 2:
+        return np.full(samples.shape[1], math.nan)
     return np.asarray(samples.std(axis=0, ddof=1) / math.sqrt(len(samples)))
 
 
