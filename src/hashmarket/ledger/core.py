@@ -61,7 +61,14 @@ from hashmarket.ledger.results import (
     CreateAssetResult,
     CreateTransferResult,
 )
-from hashmarket.ledger.store import ACCOUNT_COLUMNS, JOURNAL_COLUMNS, Head, Store, parse_url
+from hashmarket.ledger.store import (
+    ACCOUNT_COLUMNS,
+    JOURNAL_COLUMNS,
+    Head,
+    PlainRow,
+    Store,
+    parse_url,
+)
 from hashmarket.ledger.verify import VerifyReport, state_hash, verify
 
 A = CreateAccountResult
@@ -245,7 +252,8 @@ class LedgerWriter:
         if type(code) is not int or not 0 <= code <= CODE_MAX:
             return False
         total = 0
-        per_account: dict[int, int] = {}
+        previous = 0
+        ordered = True  # strictly increasing credit ids need no aggregation
         for credit, amount in credits:
             if type(credit) is not int or not 0 < credit <= INT64_MAX:
                 return False
@@ -254,7 +262,15 @@ class LedgerWriter:
             if not 0 < amount <= INT64_MAX:
                 return False
             total += amount
-            per_account[credit] = per_account.get(credit, 0) + amount
+            if credit <= previous:
+                ordered = False
+            previous = credit
+        per_account: Sequence[tuple[int, int]] = credits
+        if not ordered:
+            sums: dict[int, int] = {}
+            for credit, amount in credits:
+                sums[credit] = sums.get(credit, 0) + amount
+            per_account = sorted(sums.items())
         debit = self._load_accounts([debit_account_id]).get(debit_account_id)
         if debit is None:
             return False
@@ -265,24 +281,54 @@ class LedgerWriter:
             return False
         store = self.store
         store.savepoint("fan_out")
-        if store.credit_many(debit[ASSET], sorted(per_account.items())) != len(per_account):
+        if store.credit_many(debit[ASSET], per_account) != len(per_account):
             store.rollback_to("fan_out")
             return False
         store.release("fan_out")
+        del per_account
         debit[DPO] += total
         store.update_balances([(debit[DP], debit[DPO], debit[CP], debit[CPO], debit_account_id)])
         # Credited balances changed in SQL only: cached copies of them are stale now.
         self._cache.clear()
-        flags = int(TransferFlags.LINKED)
         for start in range(0, len(credits), FAN_OUT_CHUNK):
+            last = start + FAN_OUT_CHUNK >= len(credits)
             part = credits[start : start + FAN_OUT_CHUNK]
-            drafts = [(0, debit_account_id, c, a, flags, 0, 0, 0, code) for c, a in part]
-            if start + FAN_OUT_CHUNK >= len(credits):
-                c, a = part[-1]
-                drafts[-1] = (0, debit_account_id, c, a, 0, 0, 0, 0, code)
-            store.insert_journal(self._chain(drafts))
+            store.insert_plain_rows(self._chain_plain(debit_account_id, part, code, last))
         self.applied += len(credits)
         return True
+
+    def _chain_plain(
+        self,
+        debit_account_id: int,
+        credits: Sequence[tuple[int, int]],
+        code: int,
+        closes_chain: bool,
+    ) -> list[PlainRow]:
+        """Chain ledger-id plain rows (all LINKED but the chain's last): the same hashes as
+        :meth:`_chain`, in the narrow layout of ``Store.insert_plain_rows``."""
+        seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
+        sha256, pack = hashlib.sha256, journal.BODY.pack
+        linked = int(TransferFlags.LINKED)
+        rows: list[PlainRow] = []
+        append = rows.append
+        for credit, amount in credits:
+            seq += 1
+            ts = ts + 1 if ts >= now else now
+            previous = sha256(
+                previous
+                + pack(seq, -seq, debit_account_id, credit, amount, linked, 0, 0, 0, code, ts)
+            ).digest()
+            append((seq, debit_account_id, credit, amount, linked, code, ts, previous))
+        if closes_chain and rows:
+            # The chain's last transfer is not LINKED: re-hash it with flags 0.
+            seq, _, credit, amount, _, _, ts, _ = rows[-1]
+            before = self._hash if len(rows) == 1 else rows[-2][7]
+            previous = sha256(
+                before + pack(seq, -seq, debit_account_id, credit, amount, 0, 0, 0, 0, code, ts)
+            ).digest()
+            rows[-1] = (seq, debit_account_id, credit, amount, 0, code, ts, previous)
+        self._seq, self._hash, self._ts = seq, previous, ts
+        return rows
 
     def _engine_for(
         self, batch: Sequence[Transfer], checks: Sequence[CreateTransferResult | None]

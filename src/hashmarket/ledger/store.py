@@ -28,6 +28,7 @@ ACCOUNT_COLUMNS = (
 )
 JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
 ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
+PLAIN_COLUMNS = "seq, debit_account_id, credit_account_id, amount, flags, code, timestamp_ns, hash"
 PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
 ID_CHUNK = 5_000
 MAX_INT64 = 2**63 - 1
@@ -38,6 +39,7 @@ CREDIT_GUARD = (
 )
 
 AccountRow = tuple[int, str, int, int, str | None, int, int, int, int, int]
+PlainRow = tuple[int, int, int, int, int, int, int, bytes]
 Balances = tuple[int, int, int, int, int]  # debits_pending, debits_posted, …, id last
 
 
@@ -144,6 +146,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def insert_journal(self, rows: Sequence[journal.Row]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
+        """Journal rows the ledger assigned ids to, with no pending/reversal/timeout fields:
+        (seq, debit, credit, amount, flags, code, timestamp_ns, hash). Binding 8 values
+        instead of 13 is most of what a million-row distribution saves here."""
 
     @abc.abstractmethod
     def update_balances(self, rows: Sequence[Balances]) -> None: ...

@@ -19,12 +19,23 @@ import psycopg
 
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
-from hashmarket.ledger.store import MAX_INT64, Balances, Head, LedgerURL, Store
+from hashmarket.ledger.store import (
+    MAX_INT64,
+    PLAIN_COLUMNS,
+    Balances,
+    Head,
+    LedgerURL,
+    PlainRow,
+    Store,
+)
 
 _COPY_JOURNAL = f"COPY journal ({', '.join(journal.COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _JOURNAL_TYPES = ["int8"] * journal.HASH + ["bytea"]
 _JOURNAL_TYPES[journal.FLAGS] = "int4"
 _JOURNAL_TYPES[journal.CODE] = "int4"
+# timeout_s has no default in the schema: COPY a constant 0 for it.
+_COPY_PLAIN = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN (FORMAT BINARY)"
+_PLAIN_TYPES = ["int8", "int8", "int8", "int8", "int4", "int4", "int8", "bytea", "int8"]
 _UPDATE_BALANCES = (
     "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
     "credits_pending = v.cp, credits_posted = v.cpo "
@@ -125,6 +136,12 @@ class PostgresStore(Store):
             copy.set_types(_JOURNAL_TYPES)
             for row in rows:
                 copy.write_row(row)
+
+    def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
+        with self._conn.cursor() as cursor, cursor.copy(_COPY_PLAIN) as copy:
+            copy.set_types(_PLAIN_TYPES)
+            for row in rows:
+                copy.write_row((*row, 0))
 
     def update_balances(self, rows: Sequence[Balances]) -> None:
         if not rows:

@@ -16,10 +16,22 @@ from typing import Any
 
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
-from hashmarket.ledger.store import CREDIT_GUARD, ID_CHUNK, Balances, Head, LedgerURL, Store
+from hashmarket.ledger.store import (
+    CREDIT_GUARD,
+    ID_CHUNK,
+    PLAIN_COLUMNS,
+    Balances,
+    Head,
+    LedgerURL,
+    PlainRow,
+    Store,
+)
 
 BUSY_TIMEOUT_S = 60.0
 _INSERT_JOURNAL = f"INSERT INTO journal VALUES ({', '.join('?' * len(journal.COLUMNS))})"
+_INSERT_PLAIN = (
+    f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
 _UPDATE_BALANCES = (
     "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
     "credits_posted = ? WHERE id = ?"
@@ -114,6 +126,9 @@ class SQLiteStore(Store):
 
     def insert_journal(self, rows: Sequence[journal.Row]) -> None:
         self._conn.executemany(_INSERT_JOURNAL, rows)
+
+    def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
+        self._conn.executemany(_INSERT_PLAIN, rows)
 
     def update_balances(self, rows: Sequence[Balances]) -> None:
         self._conn.executemany(_UPDATE_BALANCES, rows)
