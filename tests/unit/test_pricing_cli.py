@@ -1,0 +1,115 @@
+"""``hashmarket curve hashprice`` and ``hashmarket price``, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "specs"
+ASOF = "2025-01-12"  # a day with every network field in the bundled data
+
+
+def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hashmarket", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": str(data_dir)},
+    )
+
+
+def test_curve_json_lists_months_with_bands(tmp_path: Path) -> None:
+    done = hashmarket(
+        "curve",
+        "hashprice",
+        "--asof",
+        ASOF,
+        "--months",
+        "3",
+        "--paths",
+        "600",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        data_dir=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["asof"] == ASOF and payload["n_paths"] == 600 and payload["seed"] == 5
+    months = payload["months"]
+    assert [m["month"] for m in months] == ["2025-02", "2025-03", "2025-04"]
+    for m in months:
+        assert m["p5_usd_per_ph_day"] < m["p50_usd_per_ph_day"] < m["p95_usd_per_ph_day"]
+    again = hashmarket(
+        "curve", "hashprice", "--asof", ASOF, "--months", "3", "--paths", "600", "--seed", "5",
+        "--format", "json", data_dir=tmp_path,
+    )  # fmt: skip
+    assert json.loads(again.stdout)["months"] == months
+
+
+def test_curve_table_and_quotes(tmp_path: Path) -> None:
+    done = hashmarket(
+        "curve", "hashprice", "--asof", ASOF, "--months", "2", "--paths", "400",
+        "--quote", "2025-02=50", data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Hashprice forward curve" in done.stdout and "2025-02" in done.stdout
+    assert "50.00" in done.stdout
+    bad = hashmarket("curve", "hashprice", "--asof", ASOF, "--quote", "soon", data_dir=tmp_path)
+    assert bad.returncode == 2
+    assert "--quote" in bad.stderr and "YYYY-MM=PRICE" in bad.stderr
+
+
+def test_price_json_for_a_forward(tmp_path: Path) -> None:
+    spec = tmp_path / "fwd.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "type": "hashprice_forward",
+                "notional_phs": 10,
+                "fixed_price_per_ph_day": 50.0,
+                "start": "2025-02-01",
+                "end": "2025-02-28",
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = hashmarket(
+        "price", str(spec), "--asof", ASOF, "--paths", "800", "--format", "json",
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["instrument"]["type"] == "hashprice_forward"
+    assert payload["currency"] == "usd" and payload["n_paths"] == 800
+    assert payload["std_error"] > 0
+    assert payload["diagnostics"]["horizon_days"] == 47
+
+
+def test_price_table_for_an_example_and_the_analytic_engine(tmp_path: Path) -> None:
+    done = hashmarket(
+        "price", str(EXAMPLES / "european_option_btc.json"), "--asof", ASOF,
+        "--engine", "analytic", data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "european_option" in done.stdout and "black_scholes" in done.stdout
+
+
+def test_price_refuses_bad_specs_with_the_field_named(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps({"type": "hashprice_forward", "notional_phs": -3}), encoding="utf-8")
+    done = hashmarket("price", str(spec), "--asof", ASOF, data_dir=tmp_path)
+    assert done.returncode == 65
+    assert done.stderr.count("\n") == 1
+    assert "bad.json" in done.stderr
+    missing = hashmarket("price", str(tmp_path / "none.json"), data_dir=tmp_path)
+    assert missing.returncode == 65 and "file not found" in missing.stderr
+    no_engine = hashmarket(
+        "price", str(EXAMPLES / "hashprice_forward.json"), "--engine", "analytic",
+        "--asof", ASOF, data_dir=tmp_path,
+    )  # fmt: skip
+    assert no_engine.returncode == 2 and "no 'analytic' engine" in no_engine.stderr
