@@ -145,6 +145,16 @@ MESSAGES: dict[str, str] = {
         "unknown machine {name!r} (known: {known}; or give --hashrate-ths and --power-w)"
     ),
     "efficiency_mismatch": "does not match power_w / hashrate_ths ({computed} J/TH)",
+    # dispatch
+    "site_field": "field {field!r}: {problem}",
+    "site_json": "not a JSON site description: {detail}",
+    "prices_gap": "{missing} hour(s) missing before this row (the previous row is {previous})",
+    "prices_not_hourly": "not on a whole UTC hour",
+    "dispatch_infeasible": "no feasible plan for site {site!r} ({policy}): {detail}",
+    "needs_market_value": (
+        "no {what} for the hours: add a {column!r} column to the prices file or set "
+        "{field!r} in the site file"
+    ),
 }
 
 

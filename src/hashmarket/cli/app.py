@@ -7,7 +7,7 @@ import sys
 import typer
 
 from hashmarket import __version__
-from hashmarket.cli import data, index, index_gpu, miner, pricing, serve
+from hashmarket.cli import data, dispatch, index, index_gpu, miner, pricing, serve
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(index.app, name="index")
 app.add_typer(miner.app, name="miner")
 index_gpu.register(index.app)
+app.command("dispatch")(dispatch.dispatch_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(pricing.curve_app, name="curve")
