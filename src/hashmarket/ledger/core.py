@@ -78,6 +78,7 @@ _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _ISSUER = int(AccountFlags.ISSUER)
 _ISSUER_FLAGS = _ISSUER | _CMNED
+_ACCOUNT_FLAGS = int(ACCOUNT_FLAGS_ALL)
 ACCOUNT_CACHE_MAX = 200_000
 FAN_OUT_CHUNK = 50_000  # journal rows chained and inserted at a time (bounds memory)
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
@@ -493,7 +494,7 @@ class LedgerWriter:
         if type(account.id) is not int or not 0 < account.id <= INT64_MAX:
             return A.ID_MUST_BE_POSITIVE
         flags = account.flags
-        if not isinstance(flags, int) or isinstance(flags, bool) or flags & ~ACCOUNT_FLAGS_ALL:
+        if not isinstance(flags, int) or isinstance(flags, bool) or int(flags) & ~_ACCOUNT_FLAGS:
             return A.FLAGS_INVALID
         if flags & _DMNEC and flags & _CMNED:
             return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
