@@ -321,11 +321,10 @@ def test_same_seed_same_price_whatever_the_threads_and_chunks() -> None:
     fwd = HashpriceForward(
         notional_phs=5, fixed_price_per_ph_day=36.0, start=ASOF, end=ASOF + dt.timedelta(days=40)
     )
-    base = price(
-        fwd, market=MARKET, model=MODEL, config=MonteCarloConfig(n_paths=3_000, seed=4)
-    ).value
+    common = {"n_paths": 3_000, "seed": 4, "stream_paths": 512}
+    base = price(fwd, market=MARKET, model=MODEL, config=MonteCarloConfig(**common)).value  # type: ignore[arg-type]
     for workers, chunk in [(2, 1024), (1, 2048), (2, None)]:
-        config = MonteCarloConfig(n_paths=3_000, seed=4, workers=workers, chunk_paths=chunk)
+        config = MonteCarloConfig(workers=workers, chunk_paths=chunk, **common)  # type: ignore[arg-type]
         assert price(fwd, market=MARKET, model=MODEL, config=config).value == base
 
 

@@ -419,7 +419,8 @@ class _DayStepper:
     def step(self) -> dict[str, FloatArray]:
         z = standard_normals(self.blocks, 3, self.n, antithetic=self.antithetic)
         hashrate = np.exp(self.log_hashrate)
-        expected = hashrate * BLOCKS_PER_DAY_PER_THS_PER_DIFFICULTY / self.difficulty
+        expected = hashrate * BLOCKS_PER_DAY_PER_THS_PER_DIFFICULTY
+        expected /= self.difficulty
         start = self.height
         count, mean_d, time_d = self._blocks_and_retarget(expected)
         end = start + count
@@ -428,7 +429,11 @@ class _DayStepper:
         hp_btc = hashprice_btc_per_ph_day(
             difficulty=time_d, subsidy_btc=subsidy, fee_btc_per_block=fee
         )
-        self.log_price += self.price_drift + self.price_scale * z[0]
+        # In-place arithmetic below: at a few thousand paths per chunk, temporaries and
+        # per-call overhead cost as much as the arithmetic itself.
+        shock = z[0] * self.price_scale
+        shock += self.price_drift
+        self.log_price += shock
         jumps = self._jumps()
         if jumps is not None:
             self.log_price += jumps
@@ -445,12 +450,21 @@ class _DayStepper:
             "hashprice_btc_per_ph_day": hp_btc,
             "hashprice_usd_per_ph_day": hp_usd,
         }
-        # Tomorrow's hashrate responds to today's profitability.
-        drift = self.h_base + self.h_kappa * (np.log(hp_usd) - self.h_log_cost)
-        shock = self.h_rho * z[0] + self.h_perp * z[1]
-        self.log_hashrate += drift + self.h_scale * shock
-        self.log_fee = self.f_mean + (self.log_fee - self.f_mean) * self.f_keep
-        self.log_fee += self.f_scale * z[2]
+        # Tomorrow's hashrate responds to today's profitability:
+        # Δ ln H = μ_H dt + κ dt (ln HP − ln C) + σ_H √dt (ρ z₀ + √(1−ρ²) z₁).
+        growth = np.log(hp_usd)
+        growth *= self.h_kappa
+        growth += self.h_base - self.h_kappa * self.h_log_cost
+        np.multiply(z[0], self.h_scale * self.h_rho, out=shock)
+        growth += shock
+        np.multiply(z[1], self.h_scale * self.h_perp, out=shock)
+        growth += shock
+        self.log_hashrate += growth
+        # ln f ← m + (ln f − m) e^{−θ dt} + s z₂, as ln f · e^{−θ dt} + m (1 − e^{−θ dt}) + s z₂.
+        self.log_fee *= self.f_keep
+        self.log_fee += self.f_mean * (1.0 - self.f_keep)
+        np.multiply(z[2], self.f_scale, out=shock)
+        self.log_fee += shock
         self.height = end
         return day
 
