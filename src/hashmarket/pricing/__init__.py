@@ -1,6 +1,7 @@
 """Pricing: closed forms, discounting, the Monte Carlo engine, bumped Greeks, the hashprice
 forward curve, and the registry that picks an engine for an instrument."""
 
+from hashmarket.pricing import compute as _compute  # noqa: F401  (registers its engines)
 from hashmarket.pricing.analytic import (
     Black76Greeks,
     BlackScholesGreeks,
