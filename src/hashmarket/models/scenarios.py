@@ -38,7 +38,7 @@ DEFAULT_STREAM_PATHS = 2048
 # array under glibc's largest mmap threshold (32 MiB), so freed chunks are reused from the heap
 # instead of being returned to the kernel and page-faulted in again (which costs as much as
 # the simulation itself for large chunks).
-FIELD_BYTES_PER_CHUNK = 30 * 2**20
+FIELD_BYTES_PER_CHUNK = 16 * 2**20
 MAX_CHUNK_PATHS = 65_536
 
 
