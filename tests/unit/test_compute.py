@@ -342,3 +342,32 @@ def test_a_lease_is_an_asset_on_the_ledger(tmp_path: Path) -> None:
         assert ledger.account(2).available == 5
         assert ledger.account(1).balance == -contract.units
         ledger.verify().raise_if_broken()
+
+
+def test_calibration_from_index_fixings() -> None:
+    # Ten years of daily H100 fixings built from quotes that follow the model: the fit on the
+    # index's own output recovers the parameters. (The long-run mean is the slow one: the
+    # stationary sd is 1.2 / sqrt(8) = 0.42 and a 63-day half-life leaves about 20
+    # independent looks in ten years, so its standard error is about 0.1.)
+    from hashmarket.models.gpu import calibrate_gpu_fixings
+
+    rng = np.random.default_rng(3)
+    path = MODEL.simulate(2.5, days=3649, n_paths=1, rng=rng)[0]
+    t0 = 1_735_689_600  # 2025-01-01
+    times = np.repeat(t0 + 86_400 * np.arange(3650), 3) + 3600
+    prices = np.repeat(path, 3) + np.tile([-0.01, 0.0, 0.01], 3650)
+    table = QuoteTable.from_arrays(
+        time_s=times,
+        provider=np.tile(["a", "b", "c"], 3650),
+        gpu_model=["H100"] * len(times),
+        region=[""] * len(times),
+        term=["on-demand"] * len(times),
+        price_usd_per_gpu_hour=prices,
+    )
+    fit = calibrate_gpu_fixings(gpu_fixings(table), gpu_model="H100")
+    assert fit.observations == 3650
+    assert fit.model.mean_usd_per_gpu_hour == pytest.approx(2.5, abs=0.3)
+    assert fit.model.vol_usd_per_year == pytest.approx(1.2, rel=0.05)
+    assert fit.model.reversion_per_year == pytest.approx(4.0, rel=0.5)
+    with pytest.raises(ModelError, match="skip days"):
+        calibrate_gpu_fixings(gpu_fixings(table)[::2], gpu_model="H100")

@@ -22,13 +22,19 @@ Time is in years of 365 days (GPUs rent every day).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import ModelError
+
+if TYPE_CHECKING:
+    from hashmarket.index.compute import GpuFixing
 
 FloatArray = npt.NDArray[np.float64]
 DAYS_PER_YEAR = 365.0
@@ -163,3 +169,28 @@ def calibrate_gpu(
         ar_coefficient=b,
         residual_sd_usd=residual_sd,
     )
+
+
+def calibrate_gpu_fixings(
+    fixings: Sequence[GpuFixing], *, gpu_model: str, term: str = "on-demand"
+) -> GpuCalibration:
+    """Fit the model to the daily GPU-hour index fixings of one model and term (the index's
+    own output, so the model is calibrated to the quotes through the published method).
+    The fixings must be daily and cover consecutive days."""
+    chosen = sorted(
+        (f for f in fixings if f.gpu_model == gpu_model and f.term == term),
+        key=lambda f: f.period_start,
+    )
+    if any(f.period_start != f.period_end for f in chosen):
+        raise ModelError(
+            "calibration_data", asof="the last fixing", problem="the fixings are not daily"
+        )
+    days = [f.period_start for f in chosen]
+    gaps = [b for a, b in itertools.pairwise(days) if (b - a).days != 1]
+    if gaps:
+        raise ModelError(
+            "calibration_data",
+            asof=days[-1],
+            problem=f"the {gpu_model} {term} fixings skip days before {gaps[0]}",
+        )
+    return calibrate_gpu([float(f.value) for f in chosen])
