@@ -1,0 +1,257 @@
+"""Hashrate tokens on the ledger, on SQLite and PostgreSQL: issue, mint, burn, transfer,
+daily distribution and proof of reserves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from hashmarket.errors import TokenError
+from hashmarket.ledger import (
+    Account,
+    CreateTransferResult,
+    Ledger,
+    ManualClock,
+    Transfer,
+)
+from hashmarket.ledger import (
+    TransferFlags as F,
+)
+from hashmarket.ledger import tokens as tk
+from hashmarket.ledger.clock import day_start_ns
+from hashmarket.ledger.reserves import Root, verify_proof
+from tests.conftest import BTC_ISSUER, STORES, fund, open_ledger
+
+TREASURY = 3
+SERIES = "HT1"
+ISSUER, RESERVE = 100, 101
+DAY = dt.date(2025, 1, 10)
+# Holders: token account -> BTC payout account.
+HOLDERS = {201: 301, 202: 302, 203: 303}
+RATE = tk.DayRate(DAY, Decimal("0.0005"), Decimal(100_000), "a" * 64, "b" * 64)
+
+
+def terms(**changes: object) -> tk.TokenSeries:
+    base: dict[str, object] = {
+        "asset": SERIES,
+        "issuer_account_id": ISSUER,
+        "reserve_account_id": RESERVE,
+        "treasury_account_id": TREASURY,
+        "ths_per_token": Decimal(1),
+        "efficiency_w_per_th": Decimal(20),
+        "power_price_usd_per_kwh": Decimal("0.05"),
+        "service_fee_usd_per_th_day": Decimal("0.002"),
+        "backing_hashrate_ths": Decimal(1_000),
+        "term_start": dt.date(2025, 1, 1),
+        "term_end": dt.date(2025, 3, 31),
+    }
+    base.update(changes)
+    return tk.TokenSeries(**base)  # type: ignore[arg-type]
+
+
+def mint(ledger: Ledger, tid: int, to: int, amount: int) -> None:
+    with ledger.transaction() as w:
+        tk.mint(w, SERIES, transfer_id=tid, to_account_id=to, amount_units=amount)
+
+
+@pytest.fixture
+def issued(ledger: Ledger) -> Ledger:
+    """A 1,000 TH/s series; holders 201-203 hold 500, 300 and 0 tokens; treasury 10 BTC."""
+    fund(ledger, TREASURY, 10 * 10**8, tid=1)
+    tk.issue(ledger, terms())
+    ledger.create_accounts([Account(p, "BTC") for p in HOLDERS.values()])
+    with ledger.transaction() as w:
+        for token_account, payout in HOLDERS.items():
+            tk.open_holder(w, SERIES, token_account_id=token_account, payout_account_id=payout)
+    mint(ledger, 10, 201, 500)
+    mint(ledger, 11, 202, 300)
+    return ledger
+
+
+def after_day(clock: ManualClock, day: dt.date = DAY) -> None:
+    clock.set(day_start_ns(day + dt.timedelta(days=1)) + 3_600 * 10**9)
+
+
+def test_issue_fills_the_reserve_with_the_backed_supply(issued: Ledger):
+    s = tk.series(issued, SERIES)
+    assert s.max_supply_units == 1_000
+    assert issued.account(ISSUER).balance == -1_000
+    assert issued.account(RESERVE).balance == 1_000 - 800
+    assert tk.issue(issued, terms()) == s  # a replay changes nothing
+    with pytest.raises(TokenError, match="exists_with_different_terms"):
+        tk.issue(issued, terms(backing_hashrate_ths=Decimal(2_000)))
+    assert issued.verify().ok
+
+
+def test_minting_beyond_the_backing_is_refused(issued: Ledger):
+    before = issued.state_hash()
+    with pytest.raises(TokenError, match="minting beyond the declared backing") as refused:
+        mint(issued, 12, 203, 201)  # 200 left in the reserve
+    assert refused.value.result_code == "exceeds_credits"
+    assert issued.state_hash() == before
+    mint(issued, 12, 203, 200)
+    assert issued.account(RESERVE).balance == 0
+
+
+def test_burning_reduces_the_supply(issued: Ledger):
+    with issued.transaction() as w:
+        tk.burn(w, SERIES, transfer_id=20, from_account_id=201, amount_units=100)
+    assert sum(h.balance_units for h in tk.holdings(issued, SERIES)) == 700
+    assert issued.account(RESERVE).balance == 300
+    with pytest.raises(TokenError, match="exceeds_credits"), issued.transaction() as w:
+        tk.burn(w, SERIES, transfer_id=21, from_account_id=202, amount_units=301)
+
+
+def test_transfers_go_between_registered_holders_only(issued: Ledger):
+    with issued.transaction() as w:
+        tk.transfer(
+            w, SERIES, transfer_id=30, from_account_id=201, to_account_id=203, amount_units=50
+        )
+    assert issued.account(203).balance == 50
+    issued.create_account(Account(299, SERIES))  # a token account nobody registered
+    with pytest.raises(TokenError, match="not a holder"), issued.transaction() as w:
+        tk.transfer(
+            w, SERIES, transfer_id=31, from_account_id=201, to_account_id=299, amount_units=1
+        )
+
+
+def test_a_day_is_paid_pro_rata_exactly_once(issued: Ledger, clock: ManualClock):
+    after_day(clock)
+    treasury_before = issued.account(TREASURY).balance
+    record = tk.distribute(issued, SERIES, RATE)
+    # 800 TH/s: gross 40,000 sats; costs $20.80 at $100,000 = 20,800; pool 19,200.
+    assert (record.supply_units, record.holder_count, record.pool_sats) == (800, 2, 19_200)
+    assert record.gross_sats == 40_000 and record.cost_sats == 20_800
+    paid = {p: issued.account(p).balance for p in HOLDERS.values()}
+    assert paid == {301: 12_000, 302: 7_200, 303: 0}
+    assert issued.account(TREASURY).balance == treasury_before - 19_200
+    state = issued.state_hash()
+    assert tk.distribute(issued, SERIES, RATE) == record
+    assert issued.state_hash() == state
+    assert tk.distribution(issued, SERIES, DAY) == record
+    assert issued.verify().ok
+
+
+def test_payouts_are_within_one_sat_of_the_exact_share(issued: Ledger, clock: ManualClock):
+    mint(issued, 12, 203, 7)  # 500 : 300 : 7 does not divide evenly
+    after_day(clock)
+    record = tk.distribute(issued, SERIES, RATE)
+    paid = {t: issued.account(p).balance for t, p in HOLDERS.items()}
+    assert sum(paid.values()) == record.pool_sats
+    held = {201: 500, 202: 300, 203: 7}
+    for token_account, share in paid.items():
+        exact = Fraction(record.pool_sats * held[token_account], 807)
+        assert abs(share - exact) < 1
+    assert record.dust_sats < 1
+
+
+def test_holdings_are_taken_at_the_cut(issued: Ledger, clock: ManualClock):
+    after_day(clock)  # 01:00 on the next day: after the cut
+    with issued.transaction() as w:
+        tk.transfer(
+            w, SERIES, transfer_id=40, from_account_id=201, to_account_id=203, amount_units=500
+        )
+    record = tk.distribute(issued, SERIES, RATE)
+    assert record.holder_count == 2
+    assert issued.account(301).balance == 12_000  # paid on the 500 held at the cut
+    assert issued.account(303).balance == 0
+
+
+def test_a_day_not_over_or_outside_the_term_is_refused(issued: Ledger, clock: ManualClock):
+    clock.set(day_start_ns(DAY) + 12 * 3_600 * 10**9)
+    with pytest.raises(TokenError, match="is not over on the ledger clock"):
+        tk.distribute(issued, SERIES, RATE)
+    late = tk.DayRate(dt.date(2025, 4, 1), Decimal("0.0005"), Decimal(100_000), "a", "b")
+    after_day(clock, dt.date(2025, 4, 1))
+    with pytest.raises(TokenError, match="outside the term"):
+        tk.distribute(issued, SERIES, late)
+
+
+def test_costs_above_the_gross_pay_nothing_and_record_the_shortfall(
+    issued: Ledger, clock: ManualClock
+):
+    after_day(clock)
+    poor = tk.DayRate(DAY, Decimal("0.0002"), Decimal(50_000), "a" * 64, "b" * 64)
+    treasury_before = issued.account(TREASURY).balance
+    head = issued.head()
+    record = tk.distribute(issued, SERIES, poor)
+    # 800 TH/s: gross 16,000; costs $20.80 at $50,000 = 41,600 sats.
+    assert (record.pool_sats, record.shortfall_sats, record.first_seq) == (0, 25_600, 0)
+    assert issued.account(TREASURY).balance == treasury_before
+    assert issued.head().seq == head.seq  # no payout rows
+    assert tk.distribute(issued, SERIES, RATE) == record  # the day is done
+
+
+def test_an_unfunded_treasury_refuses_the_whole_day(issued: Ledger, clock: ManualClock):
+    with issued.transaction() as w:
+        w.create_transfers([Transfer(50, TREASURY, BTC_ISSUER, 10 * 10**8 - 100)])
+    after_day(clock)
+    before = issued.state_hash()
+    with pytest.raises(TokenError, match="exceeds_credits") as refused:
+        tk.distribute(issued, SERIES, RATE)
+    assert refused.value.result_code == "exceeds_credits"
+    assert issued.state_hash() == before
+    assert tk.distribution(issued, SERIES, DAY) is None
+    fund(issued, TREASURY, 10**6, tid=51)
+    assert tk.distribute(issued, SERIES, RATE).pool_sats == 19_200
+
+
+def test_each_holder_can_check_an_inclusion_proof(issued: Ledger, clock: ManualClock):
+    after_day(clock)
+    record = tk.distribute(issued, SERIES, RATE)
+    published = Root(record.reserves_root, record.reserves_total, record.holder_count)
+    assert published.total == 800
+    for token_account, balance in ((201, 500), (202, 300)):
+        proof = tk.proof(issued, SERIES, DAY, token_account)
+        assert proof.balance == balance
+        assert verify_proof(proof, root=published)
+    with pytest.raises(TokenError, match="held no HT1"):
+        tk.proof(issued, SERIES, DAY, 203)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_fan_out_matches_the_transfer_by_transfer_path(kind: str, new_url, clock: ManualClock):
+    """The bulk path writes the same journal and balances as a linked chain would."""
+    hashes = []
+    for bulk in (True, False):
+        ledger = open_ledger(new_url(kind), ManualClock(clock.now_ns()))
+        fund(ledger, TREASURY, 10**6, tid=1)
+        ledger.create_accounts([Account(i, "BTC") for i in range(400, 410)])
+        credits = [(400 + (i * 7) % 10, 1 + i) for i in range(25)]  # repeats, out of order
+        with ledger.transaction() as w:
+            if bulk:
+                assert w.create_fan_out(TREASURY, credits, code=5) == (
+                    CreateTransferResult.OK,
+                    -1,
+                )
+            else:
+                last = len(credits) - 1
+                chain = [
+                    Transfer(0, TREASURY, c, a, F.LINKED if i < last else F.NONE, code=5)
+                    for i, (c, a) in enumerate(credits)
+                ]
+                assert set(w.create_transfers(chain, ledger_ids=True)) == {CreateTransferResult.OK}
+        assert ledger.verify().ok
+        hashes.append(ledger.state_hash())
+        ledger.close()
+    assert hashes[0] == hashes[1]
+
+
+def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(issued: Ledger):
+    before = issued.state_hash()
+    credits = [(301, 5), (302, 6), (999, 7), (303, 8)]
+    with issued.transaction() as w:
+        assert w.create_fan_out(TREASURY, credits) == (
+            CreateTransferResult.CREDIT_ACCOUNT_NOT_FOUND,
+            2,
+        )
+    assert issued.state_hash() == before
+    with issued.transaction() as w:
+        assert w.create_fan_out(TREASURY, [(301, 10**10)]) == (
+            CreateTransferResult.EXCEEDS_CREDITS,
+            0,
+        )
+    assert issued.state_hash() == before
