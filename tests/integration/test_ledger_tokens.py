@@ -111,6 +111,8 @@ def test_transfers_go_between_registered_holders_only(issued: Ledger):
             w, SERIES, transfer_id=30, from_account_id=201, to_account_id=203, amount_units=50
         )
     assert issued.account(203).balance == 50
+    with pytest.raises(TokenError, match="payout_is_treasury"), issued.transaction() as w:
+        tk.open_holder(w, SERIES, token_account_id=204, payout_account_id=TREASURY)
     issued.create_account(Account(299, SERIES))  # a token account nobody registered
     with pytest.raises(TokenError, match="not a holder"), issued.transaction() as w:
         tk.transfer(

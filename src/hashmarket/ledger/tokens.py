@@ -560,6 +560,9 @@ def open_holder(
     payout = w.store.accounts_by_id([payout_account_id])
     if not payout or payout[0][1] != BTC or payout[0][2] & int(AccountFlags.ISSUER):
         raise _refused("holder", asset, "payout_not_btc", "payouts go to a BTC holder account")
+    if payout_account_id == s.treasury_account_id:
+        # The treasury would pay itself: the issuer holds through another BTC account.
+        raise _refused("holder", asset, "payout_is_treasury", "the treasury pays, it is not paid")
     if token_account_id in (s.issuer_account_id, s.reserve_account_id):
         raise _refused("holder", asset, "not_a_holder_account", "issuer and reserve do not hold")
     if name is not None and not valid_name(name):
