@@ -23,6 +23,7 @@ from hashmarket.models import (
     ScenarioConfig,
     Scenarios,
     ScenarioSet,
+    simulate,
 )
 from hashmarket.units import HASHES_PER_TH, SECONDS_PER_DAY, TWO_POW_32
 
@@ -271,3 +272,15 @@ def test_hashrate_rises_when_mining_pays_more_than_it_costs() -> None:
         expected_first_step, rel=1e-9
     )
     assert s.hashrate_ths[0, -1] > s.hashrate_ths[0, 1]
+
+
+def test_simulate_from_a_generator_is_reproducible_and_advances_it() -> None:
+    state = epoch_start_state(height=935_000, hashrate_ths=H_MATCHED_THS)
+    a = simulate(NetworkModel(), state, days=10, n_paths=50, rng=np.random.default_rng(3))
+    b = simulate(NetworkModel(), state, days=10, n_paths=50, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.price_usd, b.price_usd)
+    rng = np.random.default_rng(3)
+    first = simulate(NetworkModel(), state, days=10, n_paths=50, rng=rng)
+    second = simulate(NetworkModel(), state, days=10, n_paths=50, rng=rng)
+    assert not np.array_equal(first.price_usd, second.price_usd)
+    assert a.price_usd.shape == (50, 11) and a.asof == ASOF

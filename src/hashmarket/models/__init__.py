@@ -12,7 +12,13 @@ from hashmarket.models.network import (
     simulate_network,
 )
 from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
+from hashmarket.models.scenarios import (
+    ScenarioConfig,
+    Scenarios,
+    ScenarioSet,
+    monthly_means,
+    simulate,
+)
 
 __all__ = [
     "FIELDS",
@@ -32,5 +38,6 @@ __all__ = [
     "calibrate",
     "default_asof",
     "monthly_means",
+    "simulate",
     "simulate_network",
 ]

@@ -364,6 +364,23 @@ class Scenarios:
         return _histogram_quantiles(counts.reshape(n_cols, bins), lo, hi, qs)
 
 
+def simulate(
+    model: NetworkModel,
+    state: NetworkState,
+    *,
+    days: int,
+    n_paths: int,
+    rng: np.random.Generator,
+    antithetic: bool = False,
+) -> ScenarioSet:
+    """All paths at once, seeded from ``rng`` (which advances by one draw): the model's
+    ``simulate(days, n_paths, rng)`` of the design, for path counts that fit in memory.
+    Use :class:`Scenarios` with an integer seed to stream large runs."""
+    seed = int(rng.integers(0, 2**63 - 1))
+    config = ScenarioConfig(n_paths=n_paths, seed=seed, antithetic=antithetic)
+    return Scenarios(model, state, days, config).materialize()
+
+
 def _histogram_quantiles(
     counts: npt.NDArray[np.int64], lo: float, hi: float, qs: FloatArray
 ) -> FloatArray:
