@@ -122,6 +122,16 @@ def render_table(comparison: DispatchComparison, *, prices_label: str) -> None:
     if len(optimal.blocks):
         levels = ", ".join(f"{g:,.0f}" for g in optimal.block_gpus)
         out.print(f"AI contract GPUs per term: {levels}")
+    for plan in comparison.plans():
+        if "Optimal" not in plan.solve.status:
+            gap = plan.solve.mip_gap
+            out.print(
+                f"[yellow]warning: {plan.policy.value}: the solver stopped before proving the "
+                f"optimum ({plan.solve.status}"
+                + (f"; gap {gap:.1%}" if gap is not None and math.isfinite(gap) else "")
+                + "); the plan is feasible, its margin a lower bound. Without --integer the "
+                "linear program solves a year in about a second.[/yellow]"
+            )
     best_pure = max(comparison.mine_only.margin_usd, comparison.ai_only.margin_usd)
     solve = optimal.solve
     out.print(
@@ -145,7 +155,9 @@ def dispatch_command(
         None, "--gpu-price", help="USD per GPU-hour for every hour (overrides the site)."
     ),
     integer: bool = typer.Option(
-        False, "--integer", help="Whole machines and GPUs (mixed-integer; slower)."
+        False,
+        "--integer",
+        help="Whole machines and GPUs (mixed-integer): for small cases; a year can take hours.",
     ),
     time_limit: float | None = typer.Option(
         None, "--time-limit-s", help="Stop the solver after this many seconds."
