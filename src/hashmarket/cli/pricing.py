@@ -105,7 +105,9 @@ def _calibrated(
 
 
 @contextmanager
-def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(
+    label: str, path_days: int, paths: int
+) -> Iterator[Callable[[int, int], None] | None]:
     """A Rich progress bar on stderr for long runs; nothing for short ones."""
     if path_days < PROGRESS_PATH_DAYS:
         yield None
@@ -119,7 +121,7 @@ def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None]
         transient=True,
     )
     with bar_:
-        task = bar_.add_task(label, total=None)
+        task = bar_.add_task(label, total=paths)
 
         def update(done: int, total: int) -> None:
             bar_.update(task, completed=done, total=total)
@@ -175,7 +177,7 @@ def render_curve(curve: HashpriceCurve, calibration: Calibration) -> None:
         row = [
             p.month,
             _fmt(p.mean * f, digits),
-            _fmt(p.std_error * f, digits),
+            _fmt(p.std_error * f, digits + 2),
             _fmt(p.p5 * f, digits),
             _fmt(p.p50 * f, digits),
             _fmt(p.p95 * f, digits),
@@ -229,7 +231,7 @@ def curve_hashprice_command(
         state=calibration.state, usd_curve=FlatRate(usd_rate), btc_curve=FlatRate(btc_rate)
     )
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
-    with _progress("simulating", paths * months * 31) as progress:
+    with _progress("simulating", paths * months * 31, paths) as progress:
         curve = hashprice_curve(
             market=market,
             model=calibration.model,
@@ -328,7 +330,7 @@ def price_command(
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
     horizon = max((last - state.asof).days, 0)
     long_run = engine is EngineChoice.MC
-    with _progress("pricing", paths * horizon if long_run else 0) as progress:
+    with _progress("pricing", paths * horizon if long_run else 0, paths) as progress:
         result = price(
             instrument,
             market=market,
