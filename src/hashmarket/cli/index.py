@@ -26,7 +26,7 @@ from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
 from hashmarket.units import Currency, HashrateUnit
 
-app = typer.Typer(help="Indices: the hashprice index.", no_args_is_help=True)
+app = typer.Typer(help="Indices: the hashprice index and the GPU-hour index.", no_args_is_help=True)
 
 BAR_WIDTH = 10
 
