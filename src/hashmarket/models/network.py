@@ -152,7 +152,11 @@ class FeeParams:
 
 @dataclass(frozen=True, slots=True)
 class NetworkModel:
-    """Parameters of the joint price–network process (no state: see :class:`NetworkState`)."""
+    """Parameters of the joint price–network process (no state: see :class:`NetworkState`).
+
+    The defaults are round illustrative numbers for tests and examples; use
+    :func:`hashmarket.models.calibrate` for parameters estimated from the history.
+    """
 
     price: PriceModel = field(default_factory=lambda: GBM(drift_per_year=0.0, vol_per_year=0.5))
     hashrate: HashrateParams = field(

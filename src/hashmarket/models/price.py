@@ -160,15 +160,3 @@ class MertonJumpDiffusion:
         if not antithetic:
             return base + spread
         return np.concatenate([base + spread, base - spread])
-
-
-def terminal_log_price_moments(
-    model: PriceModel, *, spot_usd: float, years: float
-) -> tuple[float, float]:
-    """Mean and variance of log S_T (used by tests and by the analytic engine's checks)."""
-    mean = math.log(spot_usd) + model.log_drift_per_year() * years
-    variance = model.vol_per_year**2 * years
-    if isinstance(model, MertonJumpDiffusion):
-        variance += model.jumps_per_year * years * (model.jump_mean_log**2 + model.jump_std_log**2)
-        mean += model.jumps_per_year * years * model.jump_mean_log
-    return mean, variance
