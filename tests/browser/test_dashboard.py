@@ -144,3 +144,27 @@ def test_hashprice_page_on_a_phone(server: str, browser: webdriver.Chrome) -> No
         screenshot(browser, "hashprice-phone")
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_miner_page_compares_breakeven_with_the_index(
+    server: str, browser: webdriver.Chrome
+) -> None:
+    browser.get(f"{server}/miner")
+    wait_for_chart(browser, "chart-miner")
+    assert points_drawn(browser, "chart-miner") > 1000
+    breakeven = float(browser.find_element(By.ID, "kpi-breakeven").text.replace(",", ""))
+    # An S21 (17.5 J/TH) at $0.05/kWh, 2 % pool fee, 97 % uptime: 17.5·0.05·24 / 0.98 = $21.43.
+    assert breakeven == pytest.approx(17.5 * 0.05 * 24 / 0.98, abs=0.01)
+    screenshot(browser, "miner")
+
+
+def test_dispatch_page_solves_the_example(server: str, browser: webdriver.Chrome) -> None:
+    browser.get(f"{server}/dispatch")
+    wait_for_chart(browser, "chart-dispatch")
+    assert points_drawn(browser, "chart-dispatch") == 4 * 168
+    policies = [
+        r.text.split()[0]
+        for r in browser.find_elements(By.CSS_SELECTOR, "#table-policies tbody tr")
+    ]
+    assert policies == ["optimal", "mine-only", "ai-only"]
+    screenshot(browser, "dispatch")

@@ -10,12 +10,12 @@ from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.problems import install_handlers
-from hashmarket.api.routers import index, keys
+from hashmarket.api.routers import index, keys, operations
 from hashmarket.api.state import ServiceState
 from hashmarket.paths import default_data_dir
 
 # POST routes that compute without changing state need no Idempotency-Key.
-IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset()
+IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset({"/api/v1/dispatch", "/api/v1/price"})
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -41,6 +41,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     )
     app.include_router(index.router)
     app.include_router(keys.router)
+    app.include_router(operations.router)
     app.include_router(dashboard.router)
     return app
 

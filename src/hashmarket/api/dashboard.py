@@ -13,7 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 router = APIRouter(include_in_schema=False)
 
 # path, page file, navigation label, page title
-PAGES: tuple[tuple[str, str, str, str], ...] = (("/", "hashprice", "Hashprice", "Hashprice index"),)
+PAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("/", "hashprice", "Hashprice", "Hashprice index"),
+    ("/miner", "miner", "Miner", "Miner economics"),
+    ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
+)
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 

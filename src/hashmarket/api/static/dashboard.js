@@ -90,15 +90,96 @@ async function hashpricePage() {
   await draw();
 }
 
-const PAGES = { hashprice: hashpricePage };
+// ---------------------------------------------------------------- miner page
+async function minerPage() {
+  const models = await getJSON("/api/v1/miner/models");
+  const select = document.getElementById("machine");
+  select.innerHTML = models.map((m) => `<option value="${m.model}">${m.model} — ${fmt(m.hashrate_ths, 0)} TH/s, ${fmt(m.efficiency_j_per_th, 1)} J/TH</option>`).join("");
+  select.value = models.some((m) => m.model === "Antminer S21") ? "Antminer S21" : models[0].model;
+  const series = await getJSON("/api/v1/index/hashprice/series");
+  const start = series.dates.findIndex((d) => d >= "2021-01-01");
+  const dates = series.dates.slice(start);
+  const usd = series.hashprice_usd_per_ph_day.slice(start);
+  const latest = [...usd].reverse().find((v) => v !== null);
+  const form = document.getElementById("miner-form");
+  const draw = async () => {
+    const query = new URLSearchParams(new FormData(form));
+    query.set("hashprice_usd_per_ph_day", latest);
+    const r = await getJSON(`/api/v1/miner/breakeven?${query}`);
+    document.getElementById("kpi-breakeven").textContent = fmt(r.breakeven_hashprice_usd_per_ph_day, 2);
+    document.getElementById("kpi-shutdown").textContent = fmt(r.shutdown_hashprice_usd_per_ph_day, 2);
+    document.getElementById("kpi-fleet").textContent = `${r.fleet}, ${fmt(r.hashrate_phs, 1)} PH/s`;
+    const margin = document.getElementById("kpi-margin");
+    margin.textContent = fmt(r.margin_usd_per_day, 0);
+    margin.className = "value " + (r.margin_usd_per_day >= 0 ? "up" : "down");
+    document.getElementById("kpi-power").textContent = fmt(r.breakeven_power_price_usd_per_kwh, 3);
+    const flat = (value) => dates.map(() => value);
+    Plotly.react("chart-miner", [
+      { x: dates, y: usd, name: "hashprice (USD/PH/s/day)", type: "scatter", mode: "lines", line: { color: "#4cc2ff" } },
+      { x: dates, y: flat(r.breakeven_hashprice_usd_per_ph_day), name: "breakeven", type: "scatter", mode: "lines",
+        line: { color: "#f85149", dash: "dash" } },
+      { x: dates, y: flat(r.shutdown_hashprice_usd_per_ph_day), name: "shutdown", type: "scatter", mode: "lines",
+        line: { color: "#f7931a", dash: "dot" } },
+    ], layout({ xaxis: { title: { text: "date (UTC)" } }, yaxis: { title: { text: "USD per PH/s per day" }, rangemode: "tozero" } }), CONFIG);
+    markDrawn("chart-miner");
+  };
+  form.addEventListener("submit", (event) => { event.preventDefault(); draw().catch(showError); });
+  await draw();
+}
+
+// ---------------------------------------------------------------- dispatch page
+async function dispatchPage() {
+  const status = document.getElementById("dispatch-status");
+  const run = async (site, pricesCsv, label) => {
+    status.textContent = `Solving ${label}…`;
+    const r = await getJSON("/api/v1/dispatch", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ site, prices_csv: pricesCsv }),
+    });
+    status.textContent = `${r.site}: ${r.hours.time_utc.length} hours solved.`;
+    document.querySelector("#table-policies tbody").innerHTML = r.policies.map((p) => `<tr><td>${p.policy}</td>
+      <td>${fmt(p.margin_usd, 0)}</td><td>${fmt(p.revenue_usd, 0)}</td><td>${fmt(p.mwh, 1)}</td>
+      <td>${fmt(p.revenue_usd_per_mwh, 2)}</td><td>${fmt(p.margin_usd_per_mwh, 2)}</td></tr>`).join("");
+    const h = r.hours;
+    const area = (y, name, color) => ({ x: h.time_utc, y, name, type: "scatter", mode: "lines", stackgroup: "mw",
+      line: { width: 0.5, color }, fillcolor: color });
+    Plotly.react("chart-dispatch", [
+      area(h.mining_mw, "mining (MW)", "rgba(247,147,26,0.8)"),
+      area(h.ai_mw, "AI (MW)", "rgba(76,194,255,0.8)"),
+      area(h.curtailed_mw, "curtailed (MW)", "rgba(139,152,165,0.35)"),
+      { x: h.time_utc, y: h.power_price_usd_per_mwh, name: "power price (USD/MWh)", type: "scatter", mode: "lines",
+        yaxis: "y2", line: { color: "#e6edf3", width: 1 } },
+    ], layout({ xaxis: { title: { text: "hour (UTC)" } }, yaxis: { title: { text: "MW" } },
+      yaxis2: { title: { text: "USD per MWh" }, overlaying: "y", side: "right", showgrid: false } }), CONFIG);
+    markDrawn("chart-dispatch");
+  };
+  document.getElementById("dispatch-example").addEventListener("click", async () => {
+    try { const ex = await getJSON("/api/v1/dispatch/example"); await run(ex.site, ex.prices_csv, "the example"); }
+    catch (error) { status.textContent = error.message; status.className = "note error"; }
+  });
+  document.getElementById("dispatch-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const siteFile = document.getElementById("site-file").files[0];
+    const pricesFile = document.getElementById("prices-file").files[0];
+    if (!siteFile || !pricesFile) { status.textContent = "Choose a site JSON file and a prices CSV file."; return; }
+    try { await run(JSON.parse(await siteFile.text()), await pricesFile.text(), siteFile.name); }
+    catch (error) { status.textContent = error.message; status.className = "note error"; }
+  });
+  const ex = await getJSON("/api/v1/dispatch/example");
+  await run(ex.site, ex.prices_csv, "the example");
+}
+
+function showError(error) {
+  const main = document.querySelector("main");
+  const note = document.createElement("p");
+  note.className = "error";
+  note.textContent = `Could not load this page's data: ${error.message}`;
+  main.prepend(note);
+}
+
+const PAGES = { hashprice: hashpricePage, miner: minerPage, dispatch: dispatchPage };
 
 document.addEventListener("DOMContentLoaded", () => {
   const page = PAGES[document.body.dataset.page];
-  if (page) page().catch((error) => {
-    const main = document.querySelector("main");
-    const note = document.createElement("p");
-    note.className = "error";
-    note.textContent = `Could not load this page's data: ${error.message}`;
-    main.prepend(note);
-  });
+  if (page) page().catch(showError);
 });
