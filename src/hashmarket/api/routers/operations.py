@@ -35,7 +35,7 @@ def gpu_index(
         f.to_dict()
         for f in fixings
         if (model is None or f.gpu_model.lower() == model.lower())
-        and (term is None or f.term.value == term)
+        and (term is None or f.term == term)
     ]
 
 
