@@ -7,7 +7,7 @@ import sys
 import typer
 
 from hashmarket import __version__
-from hashmarket.cli import data, dispatch, index, index_gpu, miner, pricing, serve
+from hashmarket.cli import data, dispatch, index, index_gpu, ledger, miner, pricing, serve, tokens
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(index.app, name="index")
+app.add_typer(ledger.app, name="ledger")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(miner.app, name="miner")
 index_gpu.register(index.app)
 app.command("dispatch")(dispatch.dispatch_command)

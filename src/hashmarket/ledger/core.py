@@ -594,6 +594,7 @@ class Ledger:
         # moved the head, no other process changed a balance. Saves re-reading hot accounts.
         self._accounts: dict[int, list[Any]] = {}
         self._accounts_head: tuple[int, bytes] | None = None
+        self._writing = False  # a transaction is open (on the thread holding the lock)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, clock: Clock | None = None) -> Ledger:
@@ -636,11 +637,14 @@ class Ledger:
         """One atomic write. Commits if the block applied at least one request and raised
         nothing; otherwise rolls back, expiries included, so refusals change nothing."""
         with self._lock:
+            if self._writing:
+                raise RuntimeError("a ledger transaction is already open on this thread")
             store = self._store
             head = store.begin_write()
             if self._accounts_head != (head.seq, head.hash):
                 self._accounts.clear()
             self._accounts_head = None  # until this write commits
+            self._writing = True
             try:
                 writer = LedgerWriter(
                     store, head, self._clock.now_ns(), account_cache=self._accounts
@@ -658,6 +662,8 @@ class Ledger:
                 self._accounts.clear()
                 store.rollback()
                 raise
+            finally:
+                self._writing = False
 
     def _remember_accounts(self, head: Head) -> None:
         if len(self._accounts) > ACCOUNT_CACHE_MAX:
@@ -723,8 +729,12 @@ class Ledger:
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
-        """A read-only view of one consistent state."""
+        """A read-only view of one consistent state. Inside :meth:`transaction` (same thread)
+        it reads the open write transaction, which sees its own changes."""
         with self._lock:
+            if self._writing:
+                yield self._store
+                return
             self._store.begin_read()
             try:
                 yield self._store
