@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	bash scripts/ensure_chromium.sh
-	scripts/with_postgres.sh $(BIN)/pytest
+	bash scripts/with_postgres.sh $(BIN)/pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
