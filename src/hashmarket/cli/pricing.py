@@ -280,7 +280,7 @@ def render_price(result: PricingResult, spec: dict[str, Any], calibration: Calib
         table.add_row("paths", f"{result.n_paths:,} (seed {result.seed})")
     table.add_row("engine", result.engine)
     for name, value in result.greeks.items():
-        table.add_row(name, _fmt(value, 6))
+        table.add_row(name, f"{value:,.6g}")
     for key in ("horizon_days", "measure", "block_arrivals", "method"):
         if key in result.diagnostics:
             table.add_row(key, str(result.diagnostics[key]))
