@@ -94,11 +94,16 @@ class TestHashpriceForward:
         )
         with pytest.raises(PricingError, match="2026-03-02"):
             fwd.cashflows(f)
-        late = HashpriceForward(
-            notional_phs=1, fixed_price_per_ph_day=1, start=START, end=days(5)[-1]
+
+    def test_settles_day_by_day_on_the_days_fixed_so_far(self) -> None:
+        # The term runs 5 days; only the first 3 are fixed: they pay, the rest come later.
+        f = Fixings.from_arrays(days(3), hashprice_usd_per_ph_day=[[40.0, 36.0, 38.0]])
+        fwd = HashpriceForward(
+            notional_phs=2, fixed_price_per_ph_day=37.0, start=START, end=days(5)[-1]
         )
-        with pytest.raises(PricingError, match="cover 2026-03-01 to 2026-03-03"):
-            late.cashflows(f)
+        np.testing.assert_array_equal(fwd.cashflows(f), [[6.0, -2.0, 2.0]])
+        future = HashrateFuture(contracts=1, price_usd_per_ph_day=37.0, start=START)
+        assert not future.cashflows(f).any()  # its 30 days are not over
 
 
 def test_hashrate_future_settles_to_the_30_day_average() -> None:
@@ -146,13 +151,18 @@ class TestEpochValueFuture:
         assert amounts[0, 3] == pytest.approx((value - 0.07) * 10)
         assert np.count_nonzero(amounts) == 1
 
-    def test_refuses_when_maturity_is_not_reached(self) -> None:
+    def test_nothing_is_due_before_maturity(self) -> None:
         f = Fixings.from_arrays(
-            days(2), height=np.array([[1.0, 2.0]]), difficulty=np.array([[1.0, 1.0]])
+            days(2), height=np.array([[1.0, 2015.0]]), difficulty=np.array([[1.0, 1.0]])
         )
         fut = EpochValueFuture(notional_phs=1, price_btc_per_ph=0.0, maturity_height=2016)
-        with pytest.raises(PricingError, match="not reached"):
-            fut.cashflows(f)
+        # The trigger block came on the last fixed day: it settles on the next one.
+        assert not fut.cashflows(f).any()
+        gap = Fixings.from_arrays(
+            days(2), height=np.array([[np.nan, 2015.0]]), difficulty=np.array([[1.0, 1.0]])
+        )
+        with pytest.raises(PricingError, match="2026-03-01"):
+            fut.cashflows(gap)
         with pytest.raises(SpecError, match="multiple of 2016"):
             EpochValueFuture(notional_phs=1, price_btc_per_ph=0.0, maturity_height=2000)
 
@@ -332,6 +342,20 @@ class TestStructuredNotes:
         np.testing.assert_allclose(pool, 100 * f.values["hashprice_btc_per_ph_day"])
         assert (senior <= 0.045 * 40).all() and (junior >= 0).all()
         assert senior.sum(axis=1).max() <= 0.045 * 40 + 1e-12
+
+    def test_waterfall_needs_the_term_from_its_first_day(self) -> None:
+        f = random_fixings(n_paths=3)
+        note = YieldSplitNote(
+            pool_phs=100,
+            start=START,
+            end=days(60)[-1],
+            senior_coupon_per_day=0.03,
+            tranche=Tranche.JUNIOR,
+        )
+        assert note.cashflows(f).shape == (3, 40)  # the first 40 days pay
+        later = f.between(days(40)[5], days(40)[-1])
+        with pytest.raises(PricingError, match="2026-03-01"):
+            note.cashflows(later)
 
     def test_senior_arrears_are_paid_from_later_output(self) -> None:
         hp = np.array([[0.0001, 0.0001, 0.0010, 0.0010]])

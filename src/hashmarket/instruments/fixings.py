@@ -246,6 +246,15 @@ class Fixings:
     def last_date(self) -> dt.date:
         return to_date(self.dates[-1])
 
+    def covers(self, day: dt.date) -> bool:
+        """Whether ``day`` is one of these fixings' days (its value may still be NaN)."""
+        return bool(self.dates[0] <= to_day(day) <= self.dates[-1])
+
+    def overlap(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+        """The days of ``start … end`` these fixings cover, or ``None``."""
+        first, last = max(start, self.first_date), min(end, self.last_date)
+        return (first, last) if first <= last else None
+
     def index_of(self, day: dt.date) -> int:
         """Column of ``day`` (which must be covered)."""
         i = int((to_day(day) - self.dates[0]).astype(int))
@@ -256,8 +265,9 @@ class Fixings:
     def window(
         self, name: str, start: dt.date, end: dt.date, *, instrument: str
     ) -> tuple[slice, FloatArray]:
-        """Columns ``start … end`` of field ``name`` (inclusive), refusing gaps: an
-        instrument must not settle on a day it has no fixing for."""
+        """Columns ``start … end`` of field ``name`` (inclusive), refusing days outside the
+        fixings and missing values: a payment must not be made on inputs that are not
+        there."""
         if name not in self.values:
             raise PricingError(
                 "missing_fixings",

@@ -23,9 +23,9 @@ from typing import ClassVar
 import numpy as np
 
 from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, block_subsidy_sats
-from hashmarket.errors import PricingError, SpecError
+from hashmarket.errors import SpecError
 from hashmarket.index.hashprice import epoch_value_btc_per_ph
-from hashmarket.instruments.fixings import Fixings, to_date
+from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.terms import (
     FloatArray,
     SettlementCurrency,
@@ -87,10 +87,12 @@ class HashpriceForward:
         return self.start, self.end
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
-        cols, fix = fixings.window(
-            self.fixing_field, self.start, self.end, instrument=self.type_name
-        )
         out = fixings.zeros()
+        days = fixings.overlap(self.start, self.end)
+        if days is None:
+            return out
+        # Every day settles on its own fixing: the covered days pay, the others come later.
+        cols, fix = fixings.window(self.fixing_field, *days, instrument=self.type_name)
         out[:, cols] = self.side.sign * (fix - self.fixed_price_per_ph_day) * self.notional_phs
         return out
 
@@ -139,10 +141,12 @@ class HashrateFuture:
         return self.start, self.end
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        out = fixings.zeros()
+        if not fixings.covers(self.end):
+            return out  # settles at the end of its 30 days
         cols, fix = fixings.window(
             "hashprice_usd_per_ph_day", self.start, self.end, instrument=self.type_name
         )
-        out = fixings.zeros()
         average = fix.mean(axis=1)
         out[:, cols.stop - 1] = (
             self.side.sign * (average - self.price_usd_per_ph_day) * HUP_DAYS * self.contracts
@@ -192,6 +196,8 @@ class DifficultyFuture:
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
         out = fixings.zeros()
+        if not fixings.covers(self.end):
+            return out
         points = self.settlement_points(fixings)
         value = self.side.sign * (points - self.price_points) * self.usd_per_point * self.contracts
         out[:, fixings.index_of(self.end)] = value
@@ -254,26 +260,16 @@ class EpochValueFuture:
         _, difficulty = fixings.window("difficulty", first, last, instrument=self.type_name)
         height, difficulty = np.broadcast_arrays(height, difficulty)
         reached = height >= self.maturity_height - 1
-        # Settle on the day after the tip reached the trigger block.
+        # Settle on the day after the tip reached the trigger block; a path whose settlement
+        # day lies beyond the fixings has no payment yet.
         settle = np.argmax(reached, axis=1) + 1
-        ok = reached.any(axis=1) & (settle < fixings.n_periods)
-        if not ok.all():
-            raise PricingError(
-                "missing_fixings",
-                instrument=self.type_name,
-                field="height",
-                start=first,
-                end=last,
-                problem=(
-                    f"height {self.maturity_height - 1} and the day after it are not reached "
-                    f"by {to_date(fixings.dates[-1])} on {int((~ok).sum())} path(s)"
-                ),
-            )
-        rows = np.arange(fixings.n_paths)
-        d = difficulty[rows, settle]
+        due = reached.any(axis=1) & (settle < fixings.n_periods)
+        rows = np.flatnonzero(due)
         out = fixings.zeros()
-        value = self.settlement_value_btc_per_ph(d)
-        out[rows, settle] = self.side.sign * (value - self.price_btc_per_ph) * self.notional_phs
+        value = self.settlement_value_btc_per_ph(difficulty[rows, settle[rows]])
+        out[rows, settle[rows]] = (
+            self.side.sign * (value - self.price_btc_per_ph) * self.notional_phs
+        )
         return out
 
 
@@ -323,6 +319,8 @@ class BtcPriceSwap:
         out = fixings.zeros()
         receive_fixed = -self.side.sign  # the seller of BTC receives the fixed price
         for first, last in month_periods(self.start, self.end):
+            if not fixings.covers(last):
+                continue  # this month settles later
             cols, price = fixings.window("price_usd", first, last, instrument=self.type_name)
             if self.production_phs is not None:
                 _, hp = fixings.window(

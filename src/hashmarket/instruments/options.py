@@ -68,10 +68,12 @@ class EuropeanOption:
         return self.expiry, self.expiry
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        out = fixings.zeros()
+        if not fixings.covers(self.expiry):
+            return out
         cols, s = fixings.window(
             self.underlying.fixing, self.expiry, self.expiry, instrument=self.type_name
         )
-        out = fixings.zeros()
         payoff = vanilla_payoff(s[:, 0], self.strike, self.option_type)
         out[:, cols.start] = self.side.sign * self.quantity * payoff
         return out
@@ -115,6 +117,8 @@ class AsianOption:
         return self.averaging_start, self.averaging_end
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        if not fixings.covers(self.averaging_end):
+            return fixings.zeros()  # pays on the last averaging day
         cols, s = fixings.window(
             self.underlying.fixing,
             self.averaging_start,
@@ -195,6 +199,8 @@ class Collar:
         return self.averaging_start, self.averaging_end
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        if not fixings.covers(self.averaging_end):
+            return fixings.zeros()  # pays on the last averaging day
         cols, s = fixings.window(
             self.underlying.fixing,
             self.averaging_start,

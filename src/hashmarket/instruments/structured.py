@@ -80,6 +80,8 @@ class SharkFinNote:
         return self.strike_date, self.expiry
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        if not fixings.covers(self.expiry):
+            return fixings.zeros()
         cols, s = fixings.window(
             "price_usd", self.strike_date, self.expiry, instrument=self.type_name
         )
@@ -155,6 +157,11 @@ class DualCurrencyNote:
 
     def deliveries(self, fixings: Fixings) -> dict[SettlementCurrency, FloatArray]:
         """Amounts of each asset delivered to the holder ``[paths, periods]``."""
+        if not fixings.covers(self.expiry):
+            return {
+                SettlementCurrency.USD: fixings.zeros(),
+                SettlementCurrency.BTC: fixings.zeros(),
+            }
         cols, s = fixings.window("price_usd", self.expiry, self.expiry, instrument=self.type_name)
         spot = s[:, 0]
         usd, btc = fixings.zeros(), fixings.zeros()
@@ -170,6 +177,8 @@ class DualCurrencyNote:
         return {SettlementCurrency.USD: usd, SettlementCurrency.BTC: btc}
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
+        if not fixings.covers(self.expiry):
+            return fixings.zeros()
         legs = self.deliveries(fixings)
         _, s = fixings.window("price_usd", self.expiry, self.expiry, instrument=self.type_name)
         spot = np.zeros_like(legs[SettlementCurrency.USD])
@@ -222,9 +231,15 @@ class YieldSplitNote:
         return self.start, self.end
 
     def waterfall(self, fixings: Fixings) -> tuple[slice, FloatArray, FloatArray]:
-        """Daily senior and junior payments over the term: ``(columns, senior, junior)``."""
+        """Daily senior and junior payments over the covered part of the term:
+        ``(columns, senior, junior)``. The arrears carry from the first day of the term, so
+        the fixings must start by then."""
         name = f"hashprice_{self.currency.value}_per_ph_day"
-        cols, hp = fixings.window(name, self.start, self.end, instrument=self.type_name)
+        days = fixings.overlap(self.start, self.end)
+        if days is None:
+            empty = np.zeros((fixings.n_paths, 0))
+            return slice(0, 0), empty, empty
+        cols, hp = fixings.window(name, self.start, days[1], instrument=self.type_name)
         output = self.pool_phs * hp
         senior = np.empty_like(output)
         arrears = np.zeros(output.shape[0])

@@ -5,8 +5,13 @@ The ``amounts`` convention, for every instrument: ``cashflows(fixings)`` returns
 (the buyer, the long, the note or token holder) receives at the end of day ``t`` on path
 ``p`` — negative when the holder pays — in ``instrument.currency`` (USD or BTC, in units, not
 cents or sats). The counterparty receives the negative. Days the contract does not pay on are
-zero. An instrument refuses (``PricingError``) to compute cash flows from fixings that miss a
-day it depends on.
+zero.
+
+Coverage: a payment whose day lies outside ``fixings.dates`` is simply not in the array (so
+settlement can run day by day on the fixings published so far, and a contract's later
+payments appear once their days are fixed). A payment whose day *is* covered needs every
+fixing it depends on: if one is outside the fixings or missing (NaN), the instrument refuses
+with a ``PricingError`` naming the field and the day rather than pay on a guess.
 """
 
 from __future__ import annotations

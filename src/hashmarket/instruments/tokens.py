@@ -94,10 +94,12 @@ class HashrateToken:
         return self.start, self.end
 
     def cashflows(self, fixings: Fixings) -> FloatArray:
-        cols, hp = fixings.window(
-            "hashprice_btc_per_ph_day", self.start, self.end, instrument=self.type_name
-        )
-        _, price = fixings.window("price_usd", self.start, self.end, instrument=self.type_name)
+        days = fixings.overlap(self.start, self.end)
+        if days is None:
+            return fixings.zeros()
+        # Every day pays on its own fixings: the covered days pay, the others come later.
+        cols, hp = fixings.window("hashprice_btc_per_ph_day", *days, instrument=self.type_name)
+        _, price = fixings.window("price_usd", *days, instrument=self.type_name)
         net = daily_net_reward_btc(
             hashrate_ths=self.hashrate_ths,
             hashprice_btc_per_ph_day=hp,
