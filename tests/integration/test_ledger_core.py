@@ -564,6 +564,13 @@ def test_verify_finds_a_cached_balance_that_is_not_the_fold(funded: Ledger):
     assert any("asset BTC: balances sum to 5 posted" in p for p in report.problems)
 
 
+def test_verify_finds_a_broken_history_pointer(funded: Ledger):
+    funded.transfer(Transfer(100, ALICE, BOB, 300))
+    _raw(funded, "UPDATE accounts SET last_seq = 1 WHERE id = 11")
+    report = funded.verify()
+    assert report.problems == ("account 11: last_seq 1 is not its newest row",)
+
+
 def test_verify_finds_a_broken_limit(funded: Ledger):
     _raw(funded, "UPDATE accounts SET debits_posted = 2000 WHERE id = 10")
     report = funded.verify()

@@ -35,6 +35,7 @@ from hashmarket.ledger.engine import (
     D_DR,
     DP,
     DPO,
+    LAST,
     TransferEngine,
     check_request,
     draft_of,
@@ -281,53 +282,88 @@ class LedgerWriter:
         if debit[AFLAGS] & _DMNEC and debits > debit[CPO]:
             return False
         store = self.store
+        # Each credited account's newest row before this chain (its history pointer), and
+        # the seq its last credit here will get (credit k gets seq head + 1 + k).
+        last_before = dict(
+            store.query_in(
+                "SELECT id, last_seq FROM accounts WHERE id {in}", [a for a, _ in per_account]
+            )
+        )
+        if len(last_before) != len(per_account):
+            return False  # an account does not exist: let the engine name the refusal
+        last_after: dict[int, int] = {}
+        for k, (credit, _) in enumerate(credits):
+            last_after[credit] = self._seq + 1 + k
         store.savepoint("fan_out")
-        if store.credit_many(debit[ASSET], per_account) != len(per_account):
+        updates = [(a, amount, last_after[a]) for a, amount in per_account]
+        if store.credit_many(debit[ASSET], updates) != len(per_account):
             store.rollback_to("fan_out")
             return False
         store.release("fan_out")
-        del per_account
-        debit[DPO] += total
-        store.update_balances([(debit[DP], debit[DPO], debit[CP], debit[CPO], debit_account_id)])
+        del per_account, updates, last_after
         # Credited balances changed in SQL only: cached copies of them are stale now.
         self._cache.clear()
         for start in range(0, len(credits), FAN_OUT_CHUNK):
             last = start + FAN_OUT_CHUNK >= len(credits)
             part = credits[start : start + FAN_OUT_CHUNK]
-            store.insert_plain_rows(self._chain_plain(debit_account_id, part, code, last))
+            store.insert_plain_rows(
+                self._chain_plain(debit_account_id, debit, last_before, part, code, last)
+            )
+        debit[DPO] += total
+        store.update_balances(
+            [(debit[DP], debit[DPO], debit[CP], debit[CPO], debit[LAST], debit_account_id)]
+        )
         self.applied += len(credits)
         return True
 
     def _chain_plain(
         self,
         debit_account_id: int,
+        debit: list[Any],
+        last_seq: dict[int, int],
         credits: Sequence[tuple[int, int]],
         code: int,
         closes_chain: bool,
     ) -> list[PlainRow]:
-        """Chain ledger-id plain rows (all LINKED but the chain's last): the same hashes as
-        :meth:`_chain`, in the narrow layout of ``Store.insert_plain_rows``."""
+        """Chain ledger-id plain rows (all LINKED but the chain's last): the same hashes and
+        pointers as :meth:`_chain`, in the narrow layout of ``Store.insert_plain_rows``.
+        ``last_seq`` maps each credited account to its newest row and is advanced here."""
         seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
         sha256, pack = hashlib.sha256, journal.BODY.pack
         linked = int(TransferFlags.LINKED)
+        final = len(credits) - 1 if closes_chain else -1
+        dr_prev = debit[LAST]
         rows: list[PlainRow] = []
         append = rows.append
-        for credit, amount in credits:
+        for k, (credit, amount) in enumerate(credits):
             seq += 1
             ts = ts + 1 if ts >= now else now
+            flags = 0 if k == final else linked
+            cr_prev = last_seq[credit]
+            last_seq[credit] = seq
             previous = sha256(
                 previous
-                + pack(seq, -seq, debit_account_id, credit, amount, linked, 0, 0, 0, code, ts)
+                + pack(
+                    seq,
+                    -seq,
+                    debit_account_id,
+                    credit,
+                    amount,
+                    flags,
+                    0,
+                    0,
+                    0,
+                    code,
+                    ts,
+                    dr_prev,
+                    cr_prev,
+                )
             ).digest()
-            append((seq, debit_account_id, credit, amount, linked, code, ts, previous))
-        if closes_chain and rows:
-            # The chain's last transfer is not LINKED: re-hash it with flags 0.
-            seq, _, credit, amount, _, _, ts, _ = rows[-1]
-            before = self._hash if len(rows) == 1 else rows[-2][7]
-            previous = sha256(
-                before + pack(seq, -seq, debit_account_id, credit, amount, 0, 0, 0, 0, code, ts)
-            ).digest()
-            rows[-1] = (seq, debit_account_id, credit, amount, 0, code, ts, previous)
+            append(
+                (seq, debit_account_id, credit, amount, flags, code, ts, dr_prev, cr_prev, previous)
+            )
+            dr_prev = seq
+        debit[LAST] = dr_prev
         self._seq, self._hash, self._ts = seq, previous, ts
         return rows
 
@@ -385,10 +421,10 @@ class LedgerWriter:
         if missing:
             for r in self.store.query_in(
                 "SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, "
-                "credits_posted FROM accounts WHERE id {in}",
+                "credits_posted, last_seq FROM accounts WHERE id {in}",
                 missing,
             ):
-                state = [r[1], r[2], r[3], r[4], r[5], r[6]]
+                state = [r[1], r[2], r[3], r[4], r[5], r[6], r[7]]
                 found[r[0]] = cache[r[0]] = state
         return found
 
@@ -396,18 +432,21 @@ class LedgerWriter:
         """Give the drafts their place in the chain, then write rows and balances."""
         drafts = engine.drafts
         if drafts:
-            self.store.insert_journal(self._chain(drafts))
+            self.store.insert_journal(self._chain(drafts, engine.accounts))
         if engine.touched:
             accounts = engine.accounts
             self.store.update_balances(
                 [
-                    (a[DP], a[DPO], a[CP], a[CPO], account_id)
+                    (a[DP], a[DPO], a[CP], a[CPO], a[LAST], account_id)
                     for account_id in sorted(engine.touched)
                     for a in (accounts[account_id],)
                 ]
             )
 
-    def _chain(self, drafts: Sequence[tuple[int, ...]]) -> list[journal.Row]:
+    def _chain(
+        self, drafts: Sequence[tuple[int, ...]], accounts: dict[int, list[Any]]
+    ) -> list[journal.Row]:
+        """Give drafts their seq, timestamp, history pointers and hash, in order."""
         seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
         sha256, pack = hashlib.sha256, journal.BODY.pack
         ns = 1_000_000_000
@@ -416,9 +455,26 @@ class LedgerWriter:
         for tid, dr, cr, amount, flags, pid, rid, timeout_s, code in drafts:
             seq += 1
             ts = ts + 1 if ts >= now else now
+            debit, credit = accounts[dr], accounts[cr]
+            dr_prev, cr_prev = debit[LAST], credit[LAST]
+            debit[LAST] = credit[LAST] = seq
             previous = sha256(
                 previous
-                + pack(seq, tid or -seq, dr, cr, amount, flags, pid, rid, timeout_s, code, ts)
+                + pack(
+                    seq,
+                    tid or -seq,
+                    dr,
+                    cr,
+                    amount,
+                    flags,
+                    pid,
+                    rid,
+                    timeout_s,
+                    code,
+                    ts,
+                    dr_prev,
+                    cr_prev,
+                )
             ).digest()
             append(
                 (
@@ -434,6 +490,8 @@ class LedgerWriter:
                     code,
                     ts,
                     ts + timeout_s * ns if timeout_s else None,
+                    dr_prev,
+                    cr_prev,
                     previous,
                 )
             )
@@ -468,6 +526,7 @@ class LedgerWriter:
                     0,
                     0,
                     self.tick(),
+                    0,
                 )
                 rows.append(row)
                 existing[account.id] = row
@@ -477,7 +536,8 @@ class LedgerWriter:
             results.append(code)
         if rows:
             self.store.executemany(
-                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             self.applied += len(rows)
@@ -560,7 +620,7 @@ class LedgerWriter:
             (asset.code, asset.scale, issuer_account_id, ts),
         )
         self.store.execute(
-            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 0)",
             (issuer_account_id, asset.code, _ISSUER_FLAGS, code, name, self.tick()),
         )
         self.applied += 1
@@ -579,6 +639,7 @@ def balance_of(row: Sequence[Any]) -> AccountBalance:
         credits_pending=row[7],
         credits_posted=row[8],
         timestamp_ns=row[9],
+        last_seq=row[10],
     )
 
 
@@ -802,16 +863,29 @@ class Ledger:
     def history(
         self, account_id: int, *, limit: int = 50, before_seq: int | None = None
     ) -> list[JournalEntry]:
-        """The account's journal rows, newest first."""
-        before = INT64_MAX if before_seq is None else before_seq
-        sql = (
-            f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE debit_account_id = ? AND seq < ? "
-            f"UNION ALL SELECT {JOURNAL_COLUMNS} FROM journal WHERE credit_account_id = ? "
-            "AND seq < ? ORDER BY seq DESC LIMIT ?"
-        )
+        """The account's journal rows, newest first, following each row's pointer to the
+        account's previous row. To page, pass the last row's seq as ``before_seq``."""
+        out: list[JournalEntry] = []
         with self.snapshot() as store:
-            rows = store.query(sql, (account_id, before, account_id, before, limit))
-        return [journal.to_entry(r) for r in rows]
+            if before_seq is None:
+                rows = store.query("SELECT last_seq FROM accounts WHERE id = ?", (account_id,))
+                if not rows:
+                    raise LedgerError("account_not_found", account=account_id)
+                seq = rows[0][0]
+            else:
+                start = self._row(store, before_seq)
+                seq = 0 if start is None else start.prev_seq_for(account_id)
+            while seq and len(out) < limit:
+                entry = self._row(store, seq)
+                assert entry is not None, f"history pointer to missing row {seq}"
+                out.append(entry)
+                seq = entry.prev_seq_for(account_id)
+        return out
+
+    @staticmethod
+    def _row(store: Store, seq: int) -> JournalEntry | None:
+        rows = store.query(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?", (seq,))
+        return journal.to_entry(rows[0]) if rows else None
 
     def journal(self, *, after_seq: int = 0) -> Iterator[JournalEntry]:
         """Every journal row in order (streamed)."""

@@ -28,8 +28,9 @@ from hashmarket.ledger.model import (
 )
 from hashmarket.ledger.results import CreateTransferResult as R
 
-# Mutable account state during a write: [asset, flags, dp, dpo, cp, cpo].
-ASSET, AFLAGS, DP, DPO, CP, CPO = range(6)
+# Mutable account state during a write: [asset, flags, dp, dpo, cp, cpo, last_seq]. The
+# engine moves the four counters; last_seq is the writer's, set as rows get their seq.
+ASSET, AFLAGS, DP, DPO, CP, CPO, LAST = range(7)
 # Draft rows (and the view of stored rows the rules need): id 0 = "the ledger assigns -seq".
 D_ID, D_DR, D_CR, D_AMOUNT, D_FLAGS, D_PID, D_RID, D_TIMEOUT, D_CODE = range(9)
 Draft = tuple[int, int, int, int, int, int, int, int, int]

@@ -1,7 +1,7 @@
 """The journal's row layout and its hash chain.
 
-Each row's hash is ``SHA-256(previous hash ‖ body)``, where the body is the row's eleven
-integer fields packed big-endian as signed 64-bit values (88 bytes; a ledger-assigned id
+Each row's hash is ``SHA-256(previous hash ‖ body)``, where the body is the row's thirteen
+integer fields packed big-endian as signed 64-bit values (104 bytes; a ledger-assigned id
 counts as ``-seq``, absent pending/reverses ids as 0); the first row chains from 32 zero
 bytes. Changing, removing or reordering any row changes every hash after it, so the head hash
 stored in ``ledger_head`` commits to the whole history; ``verify()`` recomputes it.
@@ -17,7 +17,7 @@ from typing import Any
 from hashmarket.ledger.model import JournalEntry, TransferFlags
 
 GENESIS_HASH = bytes(32)
-BODY = struct.Struct(">11q")
+BODY = struct.Struct(">13q")
 
 # Column order of journal rows, in the database and in the tuples the stores exchange.
 COLUMNS = (
@@ -33,6 +33,8 @@ COLUMNS = (
     "code",
     "timestamp_ns",
     "expires_at_ns",
+    "debit_prev_seq",
+    "credit_prev_seq",
     "hash",
 )
 (
@@ -48,11 +50,14 @@ COLUMNS = (
     CODE,
     TIMESTAMP,
     EXPIRES_AT,
+    DEBIT_PREV,
+    CREDIT_PREV,
     HASH,
 ) = range(len(COLUMNS))
 
-# (seq, id, debit, credit, amount, flags, pending_id | None, reverses_id | None, timeout_s,
-#  code, timestamp_ns, expires_at_ns | None, hash); stores may hand back memoryview for hash.
+# (seq, id | None, debit, credit, amount, flags, pending_id | None, reverses_id | None,
+#  timeout_s, code, timestamp_ns, expires_at_ns | None, debit_prev_seq, credit_prev_seq, hash);
+# stores may hand back memoryview for the hash.
 Row = Sequence[Any]
 
 
@@ -68,6 +73,8 @@ def body(
     timeout_s: int,
     code: int,
     timestamp_ns: int,
+    debit_prev_seq: int,
+    credit_prev_seq: int,
 ) -> bytes:
     """The canonical bytes of a row (absent pending/reverses ids are 0)."""
     return BODY.pack(
@@ -82,6 +89,8 @@ def body(
         timeout_s,
         code,
         timestamp_ns,
+        debit_prev_seq,
+        credit_prev_seq,
     )
 
 
@@ -107,6 +116,8 @@ def row_hash(previous: bytes, row: Row) -> bytes:
             row[TIMEOUT_S],
             row[CODE],
             row[TIMESTAMP],
+            row[DEBIT_PREV],
+            row[CREDIT_PREV],
         )
     ).digest()
 
@@ -130,5 +141,7 @@ def to_entry(row: Row) -> JournalEntry:
         timeout_s=row[TIMEOUT_S],
         code=row[CODE],
         timestamp_ns=row[TIMESTAMP],
+        debit_prev_seq=row[DEBIT_PREV],
+        credit_prev_seq=row[CREDIT_PREV],
         hash=bytes(row[HASH]),
     )

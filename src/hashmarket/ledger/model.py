@@ -111,6 +111,7 @@ class AccountBalance:
     credits_pending: int
     credits_posted: int
     timestamp_ns: int
+    last_seq: int  # the account's newest journal row (0: none yet)
 
     @property
     def balance(self) -> int:
@@ -168,7 +169,17 @@ class JournalEntry:
     timeout_s: int
     code: int
     timestamp_ns: int
+    debit_prev_seq: int  # the debit account's previous journal row (0: none)
+    credit_prev_seq: int  # the credit account's previous journal row (0: none)
     hash: bytes
+
+    def prev_seq_for(self, account_id: int) -> int:
+        """The previous row of ``account_id``'s history before this one."""
+        if account_id == self.debit_account_id:
+            return self.debit_prev_seq
+        if account_id == self.credit_account_id:
+            return self.credit_prev_seq
+        raise ValueError(f"journal row {self.seq} does not involve account {account_id}")
 
     @property
     def kind(self) -> str:

@@ -24,11 +24,14 @@ from hashmarket.ledger import journal
 
 ACCOUNT_COLUMNS = (
     "id, asset, flags, code, name, debits_pending, debits_posted, "
-    "credits_pending, credits_posted, timestamp_ns"
+    "credits_pending, credits_posted, timestamp_ns, last_seq"
 )
 JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
 ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
-PLAIN_COLUMNS = "seq, debit_account_id, credit_account_id, amount, flags, code, timestamp_ns, hash"
+PLAIN_COLUMNS = (
+    "seq, debit_account_id, credit_account_id, amount, flags, code, timestamp_ns, "
+    "debit_prev_seq, credit_prev_seq, hash"
+)
 PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
 ID_CHUNK = 5_000
 MAX_INT64 = 2**63 - 1
@@ -38,9 +41,8 @@ CREDIT_GUARD = (
     f"AND credits_posted <= {MAX_INT64} - ? AND credits_pending + credits_posted <= {MAX_INT64} - ?"
 )
 
-AccountRow = tuple[int, str, int, int, str | None, int, int, int, int, int]
-PlainRow = tuple[int, int, int, int, int, int, int, bytes]
-Balances = tuple[int, int, int, int, int]  # debits_pending, debits_posted, …, id last
+PlainRow = tuple[int, int, int, int, int, int, int, int, int, bytes]
+Balances = tuple[int, int, int, int, int, int]  # debits_pending, …, credits_posted, last_seq, id
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,18 +152,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
         """Journal rows the ledger assigned ids to, with no pending/reversal/timeout fields:
-        (seq, debit, credit, amount, flags, code, timestamp_ns, hash). Binding 8 values
-        instead of 13 is most of what a million-row distribution saves here."""
+        (seq, debit, credit, amount, flags, code, timestamp_ns, debit_prev_seq,
+        credit_prev_seq, hash). Binding 10 values instead of 15 is most of what a
+        million-row distribution saves here."""
 
     @abc.abstractmethod
     def update_balances(self, rows: Sequence[Balances]) -> None: ...
 
     @abc.abstractmethod
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int]]) -> int:
-        """Add each (account id, amount) to ``credits_posted`` where the engine's rules for the
-        credit side allow it (same asset, CREDITS_MUST_NOT_EXCEED_DEBITS, no counter past
-        2**63 - 1); ids must be distinct. Returns how many accounts were credited: fewer than
-        asked means the caller must roll back (see ``LedgerWriter.create_fan_out``)."""
+    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
+        """Add each (account id, amount, last seq) to ``credits_posted`` and set ``last_seq``,
+        where the engine's rules for the credit side allow it (same asset,
+        CREDITS_MUST_NOT_EXCEED_DEBITS, no counter past 2**63 - 1); ids must be distinct.
+        Returns how many accounts were credited: fewer than asked means the caller must roll
+        back (see ``LedgerWriter.create_fan_out``)."""
 
     def savepoint(self, name: str) -> None:
         self.execute(f"SAVEPOINT {name}")

@@ -30,21 +30,24 @@ from hashmarket.ledger.store import (
 )
 
 _COPY_JOURNAL = f"COPY journal ({', '.join(journal.COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-_JOURNAL_TYPES = ["int8"] * journal.HASH + ["bytea"]
+_JOURNAL_TYPES = ["int8"] * journal.HASH + ["bytea"]  # flags and code are int4:
 _JOURNAL_TYPES[journal.FLAGS] = "int4"
 _JOURNAL_TYPES[journal.CODE] = "int4"
 # timeout_s has no default in the schema: COPY a constant 0 for it.
 _COPY_PLAIN = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN (FORMAT BINARY)"
-_PLAIN_TYPES = ["int8", "int8", "int8", "int8", "int4", "int4", "int8", "bytea", "int8"]
+_PLAIN_TYPES = [
+    "int8", "int8", "int8", "int8", "int4", "int4", "int8", "int8", "int8", "bytea", "int8"
+]  # fmt: skip
 _UPDATE_BALANCES = (
     "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
-    "credits_pending = v.cp, credits_posted = v.cpo "
-    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-    "AS v(dp, dpo, cp, cpo, id) WHERE a.id = v.id"
+    "credits_pending = v.cp, credits_posted = v.cpo, last_seq = v.last "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[]) AS v(dp, dpo, cp, cpo, last, id) WHERE a.id = v.id"
 )
 _CREDIT = (
-    "UPDATE accounts AS a SET credits_posted = a.credits_posted + v.amount "
-    "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, amount) WHERE a.id = v.id "
+    "UPDATE accounts AS a SET credits_posted = a.credits_posted + v.amount, last_seq = v.last "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, amount, last) "
+    "WHERE a.id = v.id "
     "AND a.asset = %s AND (a.flags & 2 = 0 "
     "OR a.credits_pending + a.credits_posted + v.amount <= a.debits_posted) "
     f"AND a.credits_posted <= {MAX_INT64} - v.amount "
@@ -150,13 +153,12 @@ class PostgresStore(Store):
         with self._conn.cursor() as cursor:
             cursor.execute(_UPDATE_BALANCES, [list(c) for c in columns])
 
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int]]) -> int:
+    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
         credited = 0
         with self._conn.cursor() as cursor:
             for start in range(0, len(credits), _CREDIT_CHUNK):
                 part = credits[start : start + _CREDIT_CHUNK]
-                cursor.execute(
-                    _CREDIT, ([aid for aid, _ in part], [amount for _, amount in part], asset)
-                )
+                ids, amounts, lasts = (list(c) for c in zip(*part, strict=True))
+                cursor.execute(_CREDIT, (ids, amounts, lasts, asset))
                 credited += cursor.rowcount
         return credited

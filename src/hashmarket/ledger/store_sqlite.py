@@ -30,13 +30,16 @@ from hashmarket.ledger.store import (
 BUSY_TIMEOUT_S = 60.0
 _INSERT_JOURNAL = f"INSERT INTO journal VALUES ({', '.join('?' * len(journal.COLUMNS))})"
 _INSERT_PLAIN = (
-    f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 )
 _UPDATE_BALANCES = (
     "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
-    "credits_posted = ? WHERE id = ?"
+    "credits_posted = ?, last_seq = ? WHERE id = ?"
 )
-_CREDIT = f"UPDATE accounts SET credits_posted = credits_posted + ? WHERE id = ? AND {CREDIT_GUARD}"
+_CREDIT = (
+    "UPDATE accounts SET credits_posted = credits_posted + ?, last_seq = ? "
+    f"WHERE id = ? AND {CREDIT_GUARD}"
+)
 
 
 class SQLiteStore(Store):
@@ -133,8 +136,9 @@ class SQLiteStore(Store):
     def update_balances(self, rows: Sequence[Balances]) -> None:
         self._conn.executemany(_UPDATE_BALANCES, rows)
 
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int]]) -> int:
+    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
         cursor = self._conn.executemany(
-            _CREDIT, ((amount, aid, asset, amount, amount, amount) for aid, amount in credits)
+            _CREDIT,
+            ((amount, last, aid, asset, amount, amount, amount) for aid, amount, last in credits),
         )
         return cursor.rowcount

@@ -10,7 +10,8 @@
   posted movement, once, with the accounts swapped and the same amount;
 * no limit broken after any row (``DEBITS_MUST_NOT_EXCEED_CREDITS`` and its mirror, counters
   within 0 … 2**63 - 1) — limits hold at every step, not only at the end;
-* the cached balances equal the fold of the journal, account by account;
+* the cached balances equal the fold of the journal, account by account, and every row's
+  history pointers name each account's previous row (and ``last_seq`` its newest);
 * per asset, the posted balances and the pending balances each sum to zero, and only the
   asset's issuer carries the ``ISSUER`` flag.
 
@@ -42,8 +43,9 @@ _NOT_REVERSIBLE = _PENDING | _VOID | _EXPIRY
 _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _ISSUER = int(AccountFlags.ISSUER)
-# Fold state per account: debits_pending, debits_posted, credits_pending, credits_posted.
-DP, DPO, CP, CPO = range(4)
+# Fold state per account: debits_pending, debits_posted, credits_pending, credits_posted, and
+# the seq of the account's newest row (its history's head).
+DP, DPO, CP, CPO, LAST = range(5)
 
 # Tables digested by state_hash besides the head, with their key columns. Integer keys are
 # ordered by the database; text keys are sorted in Python, because a PostgreSQL collation
@@ -91,7 +93,7 @@ class _Problems:
 
 
 def _limits_hold(flags: int, state: list[int]) -> str | None:
-    if any(c < 0 or c > INT64_MAX for c in state):
+    if any(c < 0 or c > INT64_MAX for c in state[:4]):
         return "a balance counter is outside 0 … 2**63 - 1"
     if flags & _DMNEC and state[DP] + state[DPO] > state[CPO]:
         return "debits exceed credits on a DEBITS_MUST_NOT_EXCEED_CREDITS account"
@@ -104,10 +106,10 @@ def verify(store: Store) -> VerifyReport:
     problems = _Problems()
     assets: dict[str, int] = dict(store.query("SELECT code, issuer_account_id FROM assets"))
     cached: dict[int, tuple[Any, ...]] = {}
-    fold: dict[int, list[int]] = {}
+    fold: dict[int, list[int]] = {}  # dp, dpo, cp, cpo, last seq
     for row in store.stream(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"):
         cached[row[0]] = row
-        fold[row[0]] = [0, 0, 0, 0]
+        fold[row[0]] = [0, 0, 0, 0, 0]
         if row[1] not in assets:
             problems.add(f"account {row[0]}: unknown asset {row[1]!r}")
         is_issuer = assets.get(row[1]) == row[0]
@@ -146,11 +148,13 @@ def verify(store: Store) -> VerifyReport:
     sums: dict[str, list[int]] = {code: [0, 0] for code in assets}
     for account_id, row in cached.items():
         state = list(row[5:9])
-        if state != fold[account_id]:
+        if state != fold[account_id][:4]:
             problems.add(
                 f"account {account_id}: cached balances {state} differ from the journal's "
-                f"fold {fold[account_id]}"
+                f"fold {fold[account_id][:4]}"
             )
+        if row[10] != fold[account_id][LAST]:
+            problems.add(f"account {account_id}: last_seq {row[10]} is not its newest row")
         broken = _limits_hold(row[2], state)
         if broken:
             problems.add(f"account {account_id}: {broken}")
@@ -200,6 +204,9 @@ def _check_row(
     elif timeout or expires is not None:
         out.append("timeout on a transfer that is not pending")
     d, c = fold[dr], fold[cr]
+    if (row[journal.DEBIT_PREV], row[journal.CREDIT_PREV]) != (d[LAST], c[LAST]):
+        out.append("history pointers do not name each account's previous row")
+    d[LAST] = c[LAST] = row[journal.SEQ]
     if flags & _PENDING:
         pendings[rid] = (dr, cr, amount, expires)
         d[DP] += amount
