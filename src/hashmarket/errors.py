@@ -155,6 +155,16 @@ MESSAGES: dict[str, str] = {
         "no {what} for the hours: add a {column!r} column to the prices file or set "
         "{field!r} in the site file"
     ),
+    # risk, hedging and lending (every message names the field or the input)
+    "risk_unreadable": "not a JSON or YAML {what}: {detail}",
+    "risk_field": "field {field!r}: {problem}",
+    "risk_option": "{name}: {problem}",
+    "risk_history": "history: {problem}",
+    "leverage_out_of_range": (
+        "leverage {value}x is outside the allowed range {low}x to {high}x (field {field!r})"
+    ),
+    "loan_state": "loan {loan!r}: {problem}",
+    "loan_refused": "loan {loan!r}: {action} refused: {result_code} ({reason})",
 }
 
 
@@ -285,3 +295,11 @@ class LedgerInvariantError(LedgerError):
 
 class TokenError(LedgerError):
     """A hashrate-token operation refused (unknown series, beyond backing, day not over…)."""
+
+
+class RiskError(HashmarketError, ValueError):
+    """A portfolio, miner profile or loan that describes nothing valuable, a risk option that
+    makes no sense, or a loan action that its state forbids; ``fields["field"]`` names the
+    offending field where there is one."""
+
+    exit_code = 65

@@ -1,0 +1,174 @@
+"""Reading the risk inputs (portfolio, miner profile, loan) from JSON or YAML, strictly.
+
+Every refusal is a :class:`~hashmarket.errors.RiskError` that names the file and the field by
+its path in the document (``positions[2].quantity``), and says what is wrong with the value:
+an unknown field, a missing one, a value of the wrong type or outside its range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from hashmarket.errors import Location, RiskError
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+def read_document(path: Path, *, what: str) -> tuple[Any, Location]:
+    """The parsed JSON (``.json``) or YAML (anything else) content of ``path``."""
+    location = Location(file=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RiskError("file_not_found", location=location) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RiskError("risk_unreadable", location=location, what=what, detail=str(exc)) from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text), location
+        return yaml.safe_load(text), location
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).splitlines()[0]
+        raise RiskError("risk_unreadable", location=location, what=what, detail=detail) from None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A mapping being read: its fields are taken one by one and checked as they are."""
+
+    data: Mapping[str, Any]
+    prefix: str = ""
+    location: Location | None = None
+
+    @classmethod
+    def of(cls, value: Any, *, what: str, location: Location | None = None) -> Reader:
+        if not isinstance(value, Mapping):
+            raise RiskError(
+                "risk_field",
+                location=location,
+                field=what,
+                problem=f"expected a mapping of fields, got {value!r}",
+            )
+        return cls(value, "", location)
+
+    def path(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, problem: str) -> RiskError:
+        return RiskError(
+            "risk_field", location=self.location, field=self.path(name), problem=problem
+        )
+
+    def only(self, *names: str) -> None:
+        """Refuse any field not in ``names`` (a typo must not be silently ignored)."""
+        for key in self.data:
+            if key not in names:
+                known = ", ".join(names)
+                raise self.fail(str(key), f"unknown field (known fields: {known})")
+
+    def has(self, name: str) -> bool:
+        return name in self.data and self.data[name] is not None
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        if name not in self.data or self.data[name] is None:
+            if default is _MISSING:
+                raise self.fail(name, "missing")
+            return default
+        return self.data[name]
+
+    def number(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        positive: bool = False,
+    ) -> float:
+        if not self.has(name) and default is not _MISSING:
+            return default
+        value = self.raw(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(name, f"value {value!r} is not a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise self.fail(name, f"value {value!r} is not finite")
+        if positive and number <= 0:
+            raise self.fail(name, f"value {value!r} must be greater than zero")
+        if minimum is not None and number < minimum:
+            raise self.fail(name, f"value {value!r} must be at least {minimum:g}")
+        if maximum is not None and number > maximum:
+            raise self.fail(name, f"value {value!r} must be at most {maximum:g}")
+        return number
+
+    def optional_number(self, name: str, **bounds: Any) -> float | None:
+        return self.number(name, **bounds) if self.has(name) else None
+
+    def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"value {value!r} is not a whole number")
+        if minimum is not None and value < minimum:
+            raise self.fail(name, f"value {value!r} must be at least {minimum}")
+        return value
+
+    def text(self, name: str, default: Any = _MISSING) -> str:
+        value = self.raw(name, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(name, f"value {value!r} is not a non-empty string")
+        return value
+
+    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+        value = self.raw(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, f"value {value!r} is not true or false")
+        return value
+
+    def date(self, name: str, default: Any = _MISSING) -> dt.date:
+        value = self.raw(name, default)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.fail(name, f"value {value!r} is not a date (YYYY-MM-DD)")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self.raw(name, default)
+        if value not in choices:
+            raise self.fail(name, f"value {value!r} is not one of {', '.join(choices)}")
+        return str(value)
+
+    def mapping(self, name: str) -> Reader:
+        value = self.raw(name)
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"expected a mapping of fields, got {value!r}")
+        return Reader(value, f"{self.path(name)}.", self.location)
+
+    def items(self, name: str) -> list[Reader]:
+        """A non-empty list of mappings, each read with its index in the path."""
+        value = self.raw(name)
+        if not isinstance(value, list) or not value:
+            raise self.fail(name, "expected a non-empty list")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise RiskError(
+                    "risk_field",
+                    location=self.location,
+                    field=f"{self.path(name)}[{i}]",
+                    problem=f"expected a mapping of fields, got {item!r}",
+                )
+            out.append(Reader(item, f"{self.path(name)}[{i}].", self.location))
+        return out
