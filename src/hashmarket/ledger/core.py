@@ -75,6 +75,7 @@ from hashmarket.ledger.verify import VerifyReport, state_hash, verify
 A = CreateAccountResult
 _RESOLVE = int(TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
 _REVERSAL = int(TransferFlags.REVERSAL)
+_LINKED = int(TransferFlags.LINKED)
 _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _ISSUER = int(AccountFlags.ISSUER)
@@ -203,7 +204,10 @@ class LedgerWriter:
         """
         batch = list(transfers)
         checks = [check_request(t, ledger_ids=ledger_ids) for t in batch]
-        linked = [is_linked(t) for t in batch]
+        linked = [
+            bool(t.flags & _LINKED) if check is None else is_linked(t)
+            for t, check in zip(batch, checks, strict=True)
+        ]
         engine = self._engine_for(batch, checks)
         codes = engine.run(batch, checks, linked)
         self._flush(engine)
@@ -360,7 +364,19 @@ class LedgerWriter:
                 )
             ).digest()
             append(
-                (seq, debit_account_id, credit, amount, flags, code, ts, dr_prev, cr_prev, previous)
+                (
+                    seq,
+                    None,
+                    debit_account_id,
+                    credit,
+                    amount,
+                    flags,
+                    code,
+                    ts,
+                    dr_prev,
+                    cr_prev,
+                    previous,
+                )
             )
             dr_prev = seq
         debit[LAST] = dr_prev
@@ -432,7 +448,11 @@ class LedgerWriter:
         """Give the drafts their place in the chain, then write rows and balances."""
         drafts = engine.drafts
         if drafts:
-            self.store.insert_journal(self._chain(drafts, engine.accounts))
+            plain, full = self._chain(drafts, engine.accounts)
+            if plain:
+                self.store.insert_plain_rows(plain)
+            if full:
+                self.store.insert_journal(full)
         if engine.touched:
             accounts = engine.accounts
             self.store.update_balances(
@@ -445,13 +465,14 @@ class LedgerWriter:
 
     def _chain(
         self, drafts: Sequence[tuple[int, ...]], accounts: dict[int, list[Any]]
-    ) -> list[journal.Row]:
-        """Give drafts their seq, timestamp, history pointers and hash, in order."""
+    ) -> tuple[list[PlainRow], list[journal.Row]]:
+        """Give drafts their seq, timestamp, history pointers and hash, in order. Plain
+        transfers come back in the narrow layout, the others in the full one."""
         seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
         sha256, pack = hashlib.sha256, journal.BODY.pack
         ns = 1_000_000_000
-        rows: list[journal.Row] = []
-        append = rows.append
+        plain: list[PlainRow] = []
+        full: list[journal.Row] = []
         for tid, dr, cr, amount, flags, pid, rid, timeout_s, code in drafts:
             seq += 1
             ts = ts + 1 if ts >= now else now
@@ -476,7 +497,12 @@ class LedgerWriter:
                     cr_prev,
                 )
             ).digest()
-            append(
+            if not (pid or rid or timeout_s):
+                plain.append(
+                    (seq, tid or None, dr, cr, amount, flags, code, ts, dr_prev, cr_prev, previous)
+                )
+                continue
+            full.append(
                 (
                     seq,
                     tid or None,
@@ -496,7 +522,7 @@ class LedgerWriter:
                 )
             )
         self._seq, self._hash, self._ts = seq, previous, ts
-        return rows
+        return plain, full
 
     # -- accounts and assets ----------------------------------------------------------------
 

@@ -29,7 +29,7 @@ ACCOUNT_COLUMNS = (
 JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
 ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
 PLAIN_COLUMNS = (
-    "seq, debit_account_id, credit_account_id, amount, flags, code, timestamp_ns, "
+    "seq, id, debit_account_id, credit_account_id, amount, flags, code, timestamp_ns, "
     "debit_prev_seq, credit_prev_seq, hash"
 )
 PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
@@ -41,7 +41,7 @@ CREDIT_GUARD = (
     f"AND credits_posted <= {MAX_INT64} - ? AND credits_pending + credits_posted <= {MAX_INT64} - ?"
 )
 
-PlainRow = tuple[int, int, int, int, int, int, int, int, int, bytes]
+PlainRow = tuple[int, int | None, int, int, int, int, int, int, int, int, bytes]
 Balances = tuple[int, int, int, int, int, int]  # debits_pending, …, credits_posted, last_seq, id
 
 
@@ -151,10 +151,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
-        """Journal rows the ledger assigned ids to, with no pending/reversal/timeout fields:
-        (seq, debit, credit, amount, flags, code, timestamp_ns, debit_prev_seq,
-        credit_prev_seq, hash). Binding 10 values instead of 15 is most of what a
-        million-row distribution saves here."""
+        """Journal rows of plain transfers (no pending/reversal/timeout fields): (seq, id or
+        None, debit, credit, amount, flags, code, timestamp_ns, debit_prev_seq,
+        credit_prev_seq, hash). Binding 11 values instead of 15 saves a quarter of the cost
+        of inserting the commonest rows."""
 
     @abc.abstractmethod
     def update_balances(self, rows: Sequence[Balances]) -> None: ...

@@ -36,7 +36,8 @@ _JOURNAL_TYPES[journal.CODE] = "int4"
 # timeout_s has no default in the schema: COPY a constant 0 for it.
 _COPY_PLAIN = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN (FORMAT BINARY)"
 _PLAIN_TYPES = [
-    "int8", "int8", "int8", "int8", "int4", "int4", "int8", "int8", "int8", "bytea", "int8"
+    "int8", "int8", "int8", "int8", "int8", "int4", "int4", "int8", "int8", "int8", "bytea",
+    "int8",
 ]  # fmt: skip
 _UPDATE_BALANCES = (
     "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "

@@ -30,7 +30,7 @@ from hashmarket.ledger.store import (
 BUSY_TIMEOUT_S = 60.0
 _INSERT_JOURNAL = f"INSERT INTO journal VALUES ({', '.join('?' * len(journal.COLUMNS))})"
 _INSERT_PLAIN = (
-    f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES ({', '.join('?' * 11)}, 0)"
 )
 _UPDATE_BALANCES = (
     "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
