@@ -30,15 +30,18 @@ from hashmarket.cli.common import (
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
-from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.spec import load_spec, to_spec
 from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.models.calibrate import Calibration, calibrate
-from hashmarket.pricing.curves import HashpriceCurve, hashprice_curve
-from hashmarket.pricing.discount import FlatRate
-from hashmarket.pricing.market import Market
-from hashmarket.pricing.registry import price
+from hashmarket.models.calibrate import Calibration
+from hashmarket.pricing.curves import HashpriceCurve
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.pricing.valuation import (
+    ValuationSetup,
+    calibrated,
+    forward_curve,
+    horizon_days,
+    value_instrument,
+)
 
 curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_args_is_help=True)
 
@@ -89,19 +92,25 @@ def _positive(value: int, option: str) -> int:
     return value
 
 
+def _setup(
+    asof: str | None, price_model: str, vol: str, usd_rate: float, btc_rate: float
+) -> ValuationSetup:
+    return ValuationSetup(
+        asof=parse_date(asof, "--asof"),
+        price_model="merton" if price_model == "merton" else "gbm",
+        vol_estimator="ewma" if vol == "ewma" else "full",
+        usd_rate=usd_rate,
+        btc_rate=btc_rate,
+    )
+
+
 def _calibrated(
-    data_dir: Path | None, commercial_only: bool, asof: str | None, price_model: str, vol: str
+    data_dir: Path | None, commercial_only: bool, setup: ValuationSetup
 ) -> tuple[NetworkHistory, Calibration]:
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
-    calibration = calibrate(
-        history,
-        asof=parse_date(asof, "--asof"),
-        price_model="merton" if price_model == "merton" else "gbm",
-        vol_estimator="ewma" if vol == "ewma" else "full",
-    )
-    return history, calibration
+    return history, calibrated(history, setup)
 
 
 @contextmanager
@@ -226,19 +235,17 @@ def curve_hashprice_command(
     _positive(months, "--months")
     _positive(workers, "--workers")
     quotes = _parse_quotes(quote)
-    _, calibration = _calibrated(data_dir, commercial_only, asof, price_model, vol)
-    market = Market(
-        state=calibration.state, usd_curve=FlatRate(usd_rate), btc_curve=FlatRate(btc_rate)
-    )
+    setup = _setup(asof, price_model, vol, usd_rate, btc_rate)
+    _, calibration = _calibrated(data_dir, commercial_only, setup)
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
     with _progress("simulating", paths * months * 31, paths) as progress:
-        curve = hashprice_curve(
-            market=market,
-            model=calibration.model,
+        curve = forward_curve(
+            calibration=calibration,
+            setup=setup,
             months=months,
             config=config,
             currency=currency,
-            quotes=quotes or None,
+            quotes=quotes,
             progress=progress,
         )
     if fmt is OutputFormat.TABLE:
@@ -314,27 +321,17 @@ def price_command(
     _positive(paths, "--paths")
     _positive(workers, "--workers")
     instrument = load_spec(spec_path)
-    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model, vol)
+    setup = _setup(asof, price_model, vol, usd_rate, btc_rate)
+    history, calibration = _calibrated(data_dir, commercial_only, setup)
     state = calibration.state
-    first, last = instrument.fixing_window(asof=state.asof, height=state.height)
-    past = None
-    if first < state.asof:
-        # A contract that has started: its past days settle on the realized fixings.
-        past = Fixings.from_history(history, start=first, end=state.asof)
-    market = Market(
-        state=state,
-        usd_curve=FlatRate(usd_rate),
-        btc_curve=FlatRate(btc_rate),
-        past_fixings=past,
-    )
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
-    horizon = max((last - state.asof).days, 0)
-    long_run = engine is EngineChoice.MC
-    with _progress("pricing", paths * horizon if long_run else 0, paths) as progress:
-        result = price(
+    work = paths * horizon_days(instrument, calibration) if engine is EngineChoice.MC else 0
+    with _progress("pricing", work, paths) as progress:
+        result = value_instrument(
             instrument,
-            market=market,
-            model=calibration.model,
+            history=history,
+            calibration=calibration,
+            setup=setup,
             config=config,
             engine=engine.value,
             progress=progress,
