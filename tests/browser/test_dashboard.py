@@ -168,3 +168,46 @@ def test_dispatch_page_solves_the_example(server: str, browser: webdriver.Chrome
     ]
     assert policies == ["optimal", "mine-only", "ai-only"]
     screenshot(browser, "dispatch")
+
+
+def test_curve_page_draws_the_fan_chart(server: str, browser: webdriver.Chrome) -> None:
+    browser.get(f"{server}/curve")
+    wait_for_chart(browser, "chart-curve")
+    assert points_drawn(browser, "chart-curve") == 4 * 12  # P95, P5, median, mean × 12 months
+    rows = browser.find_elements(By.CSS_SELECTOR, "#table-curve tbody tr")
+    assert len(rows) == 12
+    p5, p50, p95 = (
+        float(rows[5].find_elements(By.TAG_NAME, "td")[i].text.replace(",", "")) for i in (3, 4, 5)
+    )
+    assert p5 < p50 < p95
+    screenshot(browser, "curve")
+
+
+def price_in_form(browser: webdriver.Chrome, kind: str, engine: str) -> tuple[float, float]:
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.ID, "pricing-kind")).select_by_value(kind)
+    Select(browser.find_element(By.NAME, "engine")).select_by_value(engine)
+    result = browser.find_element(By.ID, "pricing-result")
+    browser.execute_script("arguments[0].removeAttribute('data-value')", result)
+    browser.find_element(By.ID, "pricing-submit").click()
+    WebDriverWait(browser, 60).until(
+        lambda d: result.get_attribute("data-value") or "error" in result.get_attribute("class")
+    )
+    assert "error" not in (result.get_attribute("class") or ""), result.text
+    return float(result.get_attribute("data-value")), float(result.get_attribute("data-std-error"))
+
+
+def test_pricing_form_prices_a_forward_and_an_option(
+    server: str, browser: webdriver.Chrome
+) -> None:
+    browser.get(f"{server}/pricing")
+    _, std_error = price_in_form(browser, "forward", "mc")
+    assert std_error > 0
+    assert "paths" in browser.find_element(By.ID, "pricing-result").text
+    screenshot(browser, "pricing-forward")
+    # The same European BTC put by Monte Carlo and in closed form agree within 4 standard errors.
+    mc, mc_error = price_in_form(browser, "european_btc", "mc")
+    closed, _ = price_in_form(browser, "european_btc", "analytic")
+    assert abs(mc - closed) < 4 * mc_error
+    screenshot(browser, "pricing-option")

@@ -149,3 +149,64 @@ def test_openapi_lists_every_api_route(client: TestClient) -> None:
     routes = {r.path for r in client.app.routes if getattr(r, "include_in_schema", False)}  # type: ignore[attr-defined]
     assert {p for p in routes if p.startswith("/api/")} <= documented
     assert "/api/v1/index/hashprice" in documented
+
+
+def test_forward_curve_has_ordered_bands(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/curve/hashprice", params={"months": 3, "paths": 500, "seed": 3}
+    ).json()
+    assert [m["month"] for m in body["months"]] == ["2026-02", "2026-03", "2026-04"]
+    for m in body["months"]:
+        assert m["p5_usd_per_ph_day"] < m["p50_usd_per_ph_day"] < m["p95_usd_per_ph_day"]
+    again = client.get(
+        "/api/v1/curve/hashprice", params={"months": 3, "paths": 500, "seed": 3}
+    ).json()
+    assert again["months"] == body["months"]  # same seed, same numbers
+
+
+def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
+    spec = {
+        "type": "european_option",
+        "underlying": "btc_usd",
+        "option_type": "put",
+        "strike": 70000,
+        "expiry": "2026-06-30",
+        "quantity": 1,
+        "side": "buy",
+    }
+    mc = client.post("/api/v1/price", json={"spec": spec, "paths": 20_000, "seed": 7}).json()
+    closed = client.post("/api/v1/price", json={"spec": spec, "engine": "analytic"}).json()
+    assert mc["n_paths"] == 20_000
+    assert abs(mc["value"] - closed["value"]) < 4 * mc["std_error"]
+    bad = client.post("/api/v1/price", json={"spec": dict(spec, quantity=-1)})
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "quantity"
+    too_many = client.post("/api/v1/price", json={"spec": spec, "paths": 10_000_000})
+    assert too_many.status_code == 422
+    assert too_many.json()["field"] == "paths"
+
+
+def test_forward_value_agrees_with_the_curve(client: TestClient) -> None:
+    """A March forward's value is 10 PH/s × 31 days × (expected March hashprice − fixed price);
+    the curve estimates the same expectation from its own paths."""
+    spec = {
+        "type": "hashprice_forward",
+        "notional_phs": 10,
+        "fixed_price_per_ph_day": 38.0,
+        "currency": "usd",
+        "start": "2026-03-01",
+        "end": "2026-03-31",
+        "side": "buy",
+    }
+    forward = client.post("/api/v1/price", json={"spec": spec, "paths": 20_000, "seed": 1}).json()
+    curve = client.get(
+        "/api/v1/curve/hashprice", params={"months": 2, "paths": 20_000, "seed": 2}
+    ).json()
+    march = curve["months"][1]
+    implied_mean = forward["value"] / (10 * 31) + 38.0
+    tolerance = (
+        4
+        * (forward["std_error"] ** 2 / (10 * 31) ** 2 + march["std_error_usd_per_ph_day"] ** 2)
+        ** 0.5
+    )
+    assert abs(implied_mean - march["mean_usd_per_ph_day"]) < tolerance

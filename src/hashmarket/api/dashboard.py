@@ -15,6 +15,8 @@ router = APIRouter(include_in_schema=False)
 # path, page file, navigation label, page title
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/", "hashprice", "Hashprice", "Hashprice index"),
+    ("/curve", "curve", "Forward curve", "Hashprice forward curve"),
+    ("/pricing", "pricing", "Pricing", "Price a contract"),
     ("/miner", "miner", "Miner", "Miner economics"),
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
 )

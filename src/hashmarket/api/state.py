@@ -15,6 +15,8 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.models.calibrate import Calibration
+from hashmarket.pricing.valuation import ValuationSetup, calibrated
 from hashmarket.units import Currency, HashrateUnit
 
 RECORDS_CACHE_SIZE = 256
@@ -27,6 +29,7 @@ class ServiceState:
     _history: NetworkHistory | None = None
     _tables: dict[Method, pd.DataFrame] = field(default_factory=dict)
     _records: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    _calibrations: dict[ValuationSetup, Calibration] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -66,6 +69,14 @@ class ServiceState:
                 self._records.pop(next(iter(self._records)))
             self._records[query] = cached
         return cached
+
+    def calibration(self, setup: ValuationSetup) -> Calibration:
+        """Models calibrated as of ``setup.asof``, once per setup per process."""
+        history = self.history
+        with self._lock:
+            if setup not in self._calibrations:
+                self._calibrations[setup] = calibrated(history, setup)
+            return self._calibrations[setup]
 
     def hashprice(self, method: Method) -> pd.DataFrame:
         history = self.history

@@ -169,6 +169,90 @@ async function dispatchPage() {
   await run(ex.site, ex.prices_csv, "the example");
 }
 
+// ---------------------------------------------------------------- curve page
+async function curvePage() {
+  const form = document.getElementById("curve-form");
+  const draw = async () => {
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const c = await getJSON(`/api/v1/curve/hashprice?${new URLSearchParams(new FormData(form))}`);
+      const unit = c.unit;
+      const label = `${c.currency.toUpperCase()} per PH/s per day`;
+      const months = c.months.map((m) => m.month);
+      const col = (name) => c.months.map((m) => m[`${name}_${unit}`]);
+      const band = { type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "x+y" };
+      Plotly.react("chart-curve", [
+        Object.assign({ x: months, y: col("p95"), name: "P95" }, band),
+        Object.assign({ x: months, y: col("p5"), name: "P5–P95", fill: "tonexty", fillcolor: "rgba(76,194,255,0.25)" }, band),
+        { x: months, y: col("p50"), name: "median", type: "scatter", mode: "lines+markers", line: { color: "#4cc2ff", dash: "dot" } },
+        { x: months, y: col("mean"), name: "mean", type: "scatter", mode: "lines+markers", line: { color: "#f7931a", width: 2.5 },
+          error_y: { type: "data", array: col("std_error").map((v) => 1.96 * v), visible: true, color: "#f7931a" } },
+      ], layout({ xaxis: { title: { text: "delivery month" } }, yaxis: { title: { text: label } } }), CONFIG);
+      markDrawn("chart-curve");
+      const digits = c.currency === "usd" ? 2 : 8;
+      document.getElementById("curve-note").textContent =
+        `As of ${c.asof}: spot ${fmt(c[`spot_${unit}`], digits)} ${label}; ${c.n_paths.toLocaleString()} paths, seed ${c.seed}.`;
+      document.querySelector("#table-curve tbody").innerHTML = c.months.map((m) => `<tr><td>${m.month}</td>
+        <td>${fmt(m[`mean_${unit}`], digits)}</td><td>${fmt(m[`std_error_${unit}`], digits)}</td><td>${fmt(m[`p5_${unit}`], digits)}</td>
+        <td>${fmt(m[`p50_${unit}`], digits)}</td><td>${fmt(m[`p95_${unit}`], digits)}</td></tr>`).join("");
+    } finally { button.disabled = false; }
+  };
+  form.addEventListener("submit", (event) => { event.preventDefault(); draw().catch(showError); });
+  await draw();
+}
+
+// ---------------------------------------------------------------- pricing page
+function pricingSpec(values) {
+  const common = { side: values.side };
+  if (values.kind === "forward") {
+    return Object.assign({ type: "hashprice_forward", notional_phs: Number(values.size), fixed_price_per_ph_day: Number(values.strike),
+      currency: "usd", start: values.start, end: values.end }, common);
+  }
+  if (values.kind === "european_btc") {
+    return Object.assign({ type: "european_option", underlying: "btc_usd", option_type: values.option_type,
+      strike: Number(values.strike), expiry: values.end, quantity: Number(values.size) }, common);
+  }
+  // An Asian option on the USD hashprice: the quantity is PH/s·days of the averaging window.
+  const days = Math.round((Date.parse(values.end) - Date.parse(values.start)) / 86400000) + 1;
+  return Object.assign({ type: "asian_option", underlying: "hashprice_usd", option_type: values.option_type,
+    strike: Number(values.strike), averaging_start: values.start, averaging_end: values.end,
+    quantity: Number(values.size) * days }, common);
+}
+
+async function pricingPage() {
+  const form = document.getElementById("pricing-form");
+  const out = document.getElementById("pricing-result");
+  const kind = document.getElementById("pricing-kind");
+  kind.addEventListener("change", () => {
+    const defaults = { forward: [10, 38], european_btc: [1, 90000], asian_hashprice: [10, 35] }[kind.value];
+    form.elements.size.value = defaults[0];
+    form.elements.strike.value = defaults[1];
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(new FormData(form));
+    const spec = pricingSpec(values);
+    document.getElementById("pricing-spec").textContent = JSON.stringify(spec, null, 2);
+    out.className = "result";
+    out.textContent = "Pricing…";
+    document.getElementById("pricing-submit").disabled = true;
+    try {
+      const r = await getJSON("/api/v1/price", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ spec, paths: Number(values.paths), seed: Number(values.seed), engine: values.engine }) });
+      const digits = r.currency === "usd" ? 2 : 8;
+      const unit = r.currency.toUpperCase();
+      const error = r.engine === "mc" ? ` ± ${fmt(r.std_error, digits)} (1 s.e., ${r.n_paths.toLocaleString()} paths, seed ${r.seed})` : " (closed form)";
+      out.innerHTML = `<span id="pricing-value">${fmt(r.value, digits)}</span> ${unit}<span class="note">${error} as of ${r.asof}</span>`;
+      out.dataset.value = r.value;
+      out.dataset.stdError = r.std_error;
+    } catch (error) {
+      out.className = "result error";
+      out.textContent = error.message;
+    } finally { document.getElementById("pricing-submit").disabled = false; }
+  });
+}
+
 function showError(error) {
   const main = document.querySelector("main");
   const note = document.createElement("p");
@@ -177,7 +261,9 @@ function showError(error) {
   main.prepend(note);
 }
 
-const PAGES = { hashprice: hashpricePage, miner: minerPage, dispatch: dispatchPage };
+const PAGES = {
+  hashprice: hashpricePage, curve: curvePage, pricing: pricingPage, miner: minerPage, dispatch: dispatchPage,
+};
 
 document.addEventListener("DOMContentLoaded", () => {
   const page = PAGES[document.body.dataset.page];

@@ -1,0 +1,89 @@
+"""Public computations: the hashprice forward curve and the value of a posted instrument."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from hashmarket.api.state import ServiceState, service
+from hashmarket.instruments.spec import parse_spec, to_spec
+from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.pricing.result import MonteCarloConfig
+from hashmarket.pricing.valuation import ValuationSetup, forward_curve, value_instrument
+
+router = APIRouter(prefix="/api/v1", tags=["pricing"])
+
+MAX_PATHS = 200_000  # a request is answered within seconds, not minutes
+
+
+@router.get("/curve/hashprice", summary="Hashprice forward curve with P5/P50/P95 bands")
+def curve(
+    asof: dt.date | None = Query(None, description="Valuation date (default: latest data)"),
+    months: int = Query(12, ge=1, le=36),
+    paths: int = Query(5_000, ge=100, le=MAX_PATHS),
+    seed: int = Query(0, ge=0),
+    currency: SettlementCurrency = SettlementCurrency.USD,
+    price_model: Literal["gbm", "merton"] = "gbm",
+    state: ServiceState = Depends(service),
+) -> dict[str, Any]:
+    setup = ValuationSetup(asof=asof, price_model=price_model)
+    calibration = state.calibration(setup)
+    result = forward_curve(
+        calibration=calibration,
+        setup=setup,
+        months=months,
+        config=MonteCarloConfig(n_paths=paths, seed=seed, workers=1),
+        currency=currency,
+    )
+    return {
+        "asof": result.asof.isoformat(),
+        "currency": result.currency,
+        "unit": f"{result.currency}_per_ph_day",
+        "n_paths": result.n_paths,
+        "seed": result.seed,
+        f"spot_{result.currency}_per_ph_day": result.spot,
+        "months": result.to_records(),
+        "calibration": calibration.report.to_dict(),
+    }
+
+
+class PriceRequest(BaseModel):
+    spec: dict[str, Any] = Field(..., description="An instrument spec, as in examples/specs/")
+    paths: int = Field(10_000, ge=100, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
+    engine: Literal["mc", "analytic"] = "mc"
+    asof: dt.date | None = None
+    greeks: bool = False
+    price_model: Literal["gbm", "merton"] = "gbm"
+    usd_rate: float = Field(0.0, ge=-0.5, le=1.0)
+
+
+@router.post("/price", summary="Value an instrument spec")
+def price_instrument(
+    request: PriceRequest, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    """Value, standard error, paths, seed and Greeks of a posted spec. A computation: it changes
+    nothing, so it needs no Idempotency-Key."""
+    instrument = parse_spec(request.spec)
+    setup = ValuationSetup(
+        asof=request.asof, price_model=request.price_model, usd_rate=request.usd_rate
+    )
+    calibration = state.calibration(setup)
+    result = value_instrument(
+        instrument,
+        history=state.history,
+        calibration=calibration,
+        setup=setup,
+        config=MonteCarloConfig(
+            n_paths=request.paths, seed=request.seed, workers=1, greeks=request.greeks
+        ),
+        engine=request.engine,
+    )
+    return {
+        "instrument": to_spec(instrument),
+        "asof": calibration.state.asof.isoformat(),
+        **result.to_dict(),
+    }
