@@ -192,10 +192,15 @@ def price_in_form(browser: webdriver.Chrome, kind: str, engine: str) -> tuple[fl
     browser.execute_script("arguments[0].removeAttribute('data-value')", result)
     browser.find_element(By.ID, "pricing-submit").click()
     WebDriverWait(browser, 60).until(
-        lambda d: result.get_attribute("data-value") or "error" in result.get_attribute("class")
+        lambda d: (
+            result.get_attribute("data-value") or "error" in (result.get_attribute("class") or "")
+        )
     )
     assert "error" not in (result.get_attribute("class") or ""), result.text
-    return float(result.get_attribute("data-value")), float(result.get_attribute("data-std-error"))
+    value, std_error = result.get_attribute("data-value"), result.get_attribute("data-std-error")
+    assert value is not None
+    assert std_error is not None
+    return float(value), float(std_error)
 
 
 def test_pricing_form_prices_a_forward_and_an_option(
