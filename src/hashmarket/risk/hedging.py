@@ -1,0 +1,612 @@
+"""Miner hedging: revenue and cost month by month, and the cheapest hedge that covers costs.
+
+**The miner.** A fleet of ``hashrate_phs`` PH/s at ``efficiency_j_per_th`` J/TH earns, each
+day, ``hashrate × uptime × (1 − pool fee) × hashprice`` (USD, production sold daily) and pays
+for power ``W/TH × TH × 24 h × $/kWh × uptime``; ``fixed_costs_usd_per_month`` (wages,
+hosting, rent) are paid whatever happens. The months are the ``horizon_months`` calendar
+months after the as-of date. Revenue comes from the scenario engine; the power price is fixed.
+
+**Hedges** (all from ``hashmarket.instruments``, one per month, priced on the same paths):
+
+* ``hashprice_forward`` — sell ``ratio`` of the fleet's effective PH/s forward at the month's
+  fair hashprice (the paths' mean) less a dealer spread;
+* ``btc_swap`` — sell the BTC that ``ratio`` of the fleet produces at the month's fair average
+  price less the spread (``BtcPriceSwap`` on production: price hedged, difficulty not);
+* ``btc_put`` — buy puts on the month's average BTC price for ``ratio`` of the expected
+  production, strike ``k × spot``, premium = fair value × (1 + markup), paid in the month;
+* ``collar`` — the same put financed by a call sold at the strike that makes the pair cost
+  nothing after markups (both legs on the month's average).
+
+**The planner** scans ratios 0, 0.05 … 1 (and strikes, for puts and collars) and keeps, among
+the hedges whose every month has net cash ≥ 0 with probability ≥ ``target`` (default 95 %) on
+the fitted paths, the one that gives up the least expected revenue: ``−E[hedge payoff −
+premium]`` over the horizon. If no hedge reaches the target, the one with the highest
+coverage is shown and the plan says so. The **rule of thumb** — sell forward the share of
+output that pays for power and wages (cash costs ÷ expected revenue, typically 1/3 to 1/2) —
+is evaluated beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmarket.errors import RiskError
+from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.instruments.forwards import BtcPriceSwap, HashpriceForward
+from hashmarket.instruments.options import AsianOption, Collar
+from hashmarket.instruments.spec import to_spec
+from hashmarket.instruments.terms import OptionType, Side, Underlying, month_periods
+from hashmarket.models.network import NetworkModel, NetworkState
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.units import electricity_kwh_per_day, phs_to_ths
+
+FloatArray = npt.NDArray[np.float64]
+Progress = Callable[[int, int], None]
+FAMILIES = ("hashprice_forward", "btc_swap", "btc_put", "collar")
+RATIOS = tuple(round(0.05 * i, 2) for i in range(21))
+PUT_MONEYNESS = (0.7, 0.8, 0.9, 1.0)
+CALL_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(41))  # × spot, 1.0 … 3.0
+RULE_OF_THUMB_RANGE = (1 / 3, 1 / 2)
+BTC = Underlying.BTC_USD
+SIMULATED = ("price_usd", "hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day")
+
+
+def _bad(name: str, problem: str) -> RiskError:
+    return RiskError("risk_field", field=name, problem=problem)
+
+
+@dataclass(frozen=True)
+class MinerProfile:
+    """A miner's fleet, costs and treasury (see the module docstring)."""
+
+    name: str
+    hashrate_phs: float
+    efficiency_j_per_th: float
+    power_usd_per_kwh: float
+    fixed_costs_usd_per_month: float
+    btc_held: float = 0.0
+    horizon_months: int = 12
+    uptime: float = 1.0
+    pool_fee: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("hashrate_phs", "efficiency_j_per_th"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise _bad(name, f"{value} must be greater than zero")
+        for name in ("power_usd_per_kwh", "fixed_costs_usd_per_month", "btc_held"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise _bad(name, f"{value} must not be negative")
+        if not 0 < self.uptime <= 1:
+            raise _bad("uptime", f"{self.uptime} must be in (0, 1]")
+        if not 0 <= self.pool_fee < 1:
+            raise _bad("pool_fee", f"{self.pool_fee} must be in [0, 1)")
+        if not 1 <= self.horizon_months <= 60:
+            raise _bad("horizon_months", f"{self.horizon_months} must be 1 to 60")
+
+    @property
+    def effective_phs(self) -> float:
+        """Hashrate that earns revenue: uptime and the pool fee taken off."""
+        return self.hashrate_phs * self.uptime * (1.0 - self.pool_fee)
+
+    @property
+    def power_usd_per_day(self) -> float:
+        kwh = electricity_kwh_per_day(self.efficiency_j_per_th, phs_to_ths(self.hashrate_phs))
+        return kwh * self.power_usd_per_kwh * self.uptime
+
+    def months(self, asof: dt.date) -> list[tuple[dt.date, dt.date]]:
+        """The calendar months after ``asof`` the plan covers."""
+        start = (asof.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        periods = month_periods(start, start + dt.timedelta(days=31 * self.horizon_months))
+        return periods[: self.horizon_months]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "hashrate_phs": self.hashrate_phs,
+            "efficiency_j_per_th": self.efficiency_j_per_th,
+            "power_usd_per_kwh": self.power_usd_per_kwh,
+            "fixed_costs_usd_per_month": self.fixed_costs_usd_per_month,
+            "btc_held": self.btc_held,
+            "horizon_months": self.horizon_months,
+            "uptime": self.uptime,
+            "pool_fee": self.pool_fee,
+            "power_usd_per_day": self.power_usd_per_day,
+        }
+
+
+@dataclass(frozen=True)
+class HedgePricing:
+    """How a dealer quotes: forwards and swaps at fair less ``forward_spread`` (a fraction of
+    the price), options at fair value × (1 ± ``option_markup``) (the miner pays more for what
+    it buys and gets less for what it sells)."""
+
+    forward_spread: float = 0.02
+    option_markup: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.forward_spread < 1:
+            raise _bad("forward_spread", f"{self.forward_spread} must be in [0, 1)")
+        if not 0 <= self.option_markup < 1:
+            raise _bad("option_markup", f"{self.option_markup} must be in [0, 1)")
+
+
+# ---- the miner's months on paths -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MinerPaths:
+    """Monthly figures on every path (USD): revenue ``[paths, months]``, deterministic cash
+    costs ``[months]``, and the fixings the hedges settle on."""
+
+    months: tuple[tuple[dt.date, dt.date], ...]
+    revenue_usd: FloatArray
+    costs_usd: FloatArray
+    fixings: Fixings
+    price_usd_end: FloatArray  # BTC price at each month's end [paths, months]
+
+    @property
+    def net_usd(self) -> FloatArray:
+        return np.asarray(self.revenue_usd - self.costs_usd[None, :], dtype=np.float64)
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.revenue_usd.shape[0])
+
+
+def simulate_miner(
+    profile: MinerProfile,
+    *,
+    model: NetworkModel,
+    state: NetworkState,
+    n_paths: int,
+    seed: int,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> MinerPaths:
+    """Simulate the network over the profile's months and tally the miner's revenue."""
+    months = profile.months(state.asof)
+    days = (months[-1][1] - state.asof).days
+    config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, fields=SIMULATED)
+    paths = Scenarios(model, state, days, config).materialize()
+    fixings = Fixings(
+        dates=paths.dates, values={k: v for k, v in paths.data.items() if k in FIXING_FIELDS}
+    )
+    hp = fixings.values["hashprice_usd_per_ph_day"]
+    price = fixings.values["price_usd"]
+    revenue = np.empty((n_paths, len(months)))
+    costs = np.empty(len(months))
+    end_price = np.empty((n_paths, len(months)))
+    for m, (first, last) in enumerate(months):
+        lo, hi = fixings.index_of(first), fixings.index_of(last)
+        revenue[:, m] = profile.effective_phs * hp[:, lo : hi + 1].sum(axis=1)
+        days_in = hi - lo + 1
+        costs[m] = profile.power_usd_per_day * days_in + profile.fixed_costs_usd_per_month
+        end_price[:, m] = price[:, hi]
+    return MinerPaths(
+        months=tuple(months),
+        revenue_usd=revenue,
+        costs_usd=costs,
+        fixings=fixings,
+        price_usd_end=end_price,
+    )
+
+
+def monthly_payoff(instruments: Sequence[Any], paths: MinerPaths) -> FloatArray:
+    """The instruments' cash flows (their own ``cashflows``) summed by month ``[paths, M]``."""
+    out = np.zeros((paths.n_paths, len(paths.months)))
+    for instrument in instruments:
+        first, last = instrument.fixing_window(asof=paths.fixings.first_date, height=0)
+        window = paths.fixings.between(first, last)
+        amounts = np.broadcast_to(instrument.cashflows(window), (paths.n_paths, window.n_periods))
+        for m, (lo, hi) in enumerate(paths.months):
+            if hi < window.first_date or lo > window.last_date:
+                continue
+            a = window.index_of(max(lo, window.first_date))
+            b = window.index_of(min(hi, window.last_date))
+            out[:, m] += amounts[:, a : b + 1].sum(axis=1)
+    return out
+
+
+# ---- candidates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitHedge:
+    """A hedge of one family at ratio 1: its instruments (one per month), monthly payoff on
+    the fitted paths including premiums, and the fixed premium per month (USD)."""
+
+    family: str
+    description: str
+    put_moneyness: float | None
+    instruments: tuple[Any, ...]
+    payoff_usd: FloatArray  # [paths, months], premium included
+    premium_usd: FloatArray  # [months], paid by the miner (negative: received)
+    call_moneyness: tuple[float, ...] = ()
+
+    def scaled(self, ratio: float) -> tuple[Any, ...]:
+        """The instruments at ``ratio`` (none at 0: a contract of zero size does not exist)."""
+        if ratio <= 0:
+            return ()
+        return tuple(_scale(i, ratio) for i in self.instruments)
+
+
+def _scale(instrument: Any, ratio: float) -> Any:
+    from dataclasses import replace
+
+    if isinstance(instrument, HashpriceForward):
+        return replace(instrument, notional_phs=instrument.notional_phs * ratio)
+    if isinstance(instrument, BtcPriceSwap):
+        assert instrument.production_phs is not None
+        return replace(instrument, production_phs=instrument.production_phs * ratio)
+    return replace(instrument, quantity=instrument.quantity * ratio)
+
+
+def _fair_mean(instrument: Any, paths: MinerPaths) -> float:
+    return float(monthly_payoff([instrument], paths).sum(axis=1).mean())
+
+
+def unit_hedges(
+    profile: MinerProfile, paths: MinerPaths, *, pricing: HedgePricing, spot_usd: float
+) -> list[UnitHedge]:
+    """Every family at ratio 1 (puts and collars at each strike), quoted on ``paths``."""
+    phs = profile.effective_phs
+    hp = paths.fixings.values["hashprice_usd_per_ph_day"]
+    hpb = paths.fixings.values["hashprice_btc_per_ph_day"]
+    price = paths.fixings.values["price_usd"]
+    forwards, swaps = [], []
+    production_btc = []
+    for first, last in paths.months:
+        lo, hi = paths.fixings.index_of(first), paths.fixings.index_of(last)
+        fair_hp = float(hp[:, lo : hi + 1].mean())
+        forwards.append(
+            HashpriceForward(
+                notional_phs=phs,
+                fixed_price_per_ph_day=round(fair_hp * (1 - pricing.forward_spread), 2),
+                start=first,
+                end=last,
+                side=Side.SELL,
+            )
+        )
+        produced = phs * hpb[:, lo : hi + 1].sum(axis=1)
+        production_btc.append(float(produced.mean()))
+        average = price[:, lo : hi + 1].mean(axis=1)
+        fair_price = float((average * produced).mean() / produced.mean())
+        swaps.append(
+            BtcPriceSwap(
+                fixed_price_usd=round(fair_price * (1 - pricing.forward_spread), 2),
+                start=first,
+                end=last,
+                production_phs=phs,
+                side=Side.SELL,
+            )
+        )
+    zero = np.zeros(len(paths.months))
+    out = [
+        UnitHedge(
+            "hashprice_forward",
+            "sell hashprice forward (USD/PH/s/day) at fair less spread",
+            None,
+            tuple(forwards),
+            monthly_payoff(forwards, paths),
+            zero,
+        ),
+        UnitHedge(
+            "btc_swap",
+            "sell the production's BTC at a fixed price (monthly average)",
+            None,
+            tuple(swaps),
+            monthly_payoff(swaps, paths),
+            zero,
+        ),
+    ]
+    out.extend(_option_hedges(paths, production_btc, pricing=pricing, spot_usd=spot_usd))
+    return out
+
+
+def _option_hedges(
+    paths: MinerPaths, production_btc: list[float], *, pricing: HedgePricing, spot_usd: float
+) -> list[UnitHedge]:
+    markup = pricing.option_markup
+    calls: list[list[tuple[float, float]]] = []  # per month: (moneyness, fair value)
+    for m, (first, last) in enumerate(paths.months):
+        row = []
+        for k in CALL_GRID:
+            call = AsianOption(BTC, OptionType.CALL, round(k * spot_usd, 2), first, last, 1.0)
+            row.append((k, _fair_mean(call, paths) * production_btc[m]))
+        calls.append(row)
+    out = []
+    for k_put in PUT_MONEYNESS:
+        puts, premiums = [], []
+        collars, collar_premiums, call_ks = [], [], []
+        for m, (first, last) in enumerate(paths.months):
+            strike = round(k_put * spot_usd, 2)
+            put = AsianOption(BTC, OptionType.PUT, strike, first, last, production_btc[m])
+            fair_put = _fair_mean(put, paths)
+            puts.append(put)
+            premiums.append(fair_put * (1 + markup))
+            # The cheapest call strike whose (marked-down) value pays for the (marked-up) put.
+            k_call, call_value = next(
+                (
+                    (k, v)
+                    for k, v in reversed(calls[m])
+                    if v * (1 - markup) >= fair_put * (1 + markup)
+                ),
+                calls[m][0],
+            )
+            collars.append(
+                Collar(
+                    BTC,
+                    strike,
+                    round(max(k_call, k_put) * spot_usd, 2),
+                    first,
+                    last,
+                    production_btc[m],
+                )
+            )
+            collar_premiums.append(fair_put * (1 + markup) - call_value * (1 - markup))
+            call_ks.append(k_call)
+        put_premium = np.array(premiums)
+        out.append(
+            UnitHedge(
+                "btc_put",
+                f"buy puts on the monthly average BTC price, strike {k_put:.0%} of spot",
+                k_put,
+                tuple(puts),
+                monthly_payoff(puts, paths) - put_premium[None, :],
+                put_premium,
+            )
+        )
+        collar_premium = np.array(collar_premiums)
+        out.append(
+            UnitHedge(
+                "collar",
+                f"buy puts at {k_put:.0%} of spot, sell calls to pay for them (monthly average)",
+                k_put,
+                tuple(collars),
+                monthly_payoff(collars, paths) - collar_premium[None, :],
+                collar_premium,
+                tuple(call_ks),
+            )
+        )
+    return out
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Monthly net cash (USD) on the paths: P5, median, P95 by month, and coverage."""
+
+    p5: tuple[float, ...]
+    p50: tuple[float, ...]
+    p95: tuple[float, ...]
+    mean: tuple[float, ...]
+    coverage_by_month: tuple[float, ...]
+    coverage_all_months: float
+    expected_total_usd: float
+
+    @property
+    def coverage(self) -> float:
+        """The worst month's probability that net cash is ≥ 0."""
+        return min(self.coverage_by_month)
+
+    @property
+    def probability_not_covered(self) -> float:
+        return 1.0 - self.coverage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "net_p5_usd": list(self.p5),
+            "net_median_usd": list(self.p50),
+            "net_p95_usd": list(self.p95),
+            "net_mean_usd": list(self.mean),
+            "coverage_by_month": list(self.coverage_by_month),
+            "coverage_worst_month": self.coverage,
+            "coverage_all_months": self.coverage_all_months,
+            "probability_not_covered": self.probability_not_covered,
+            "expected_total_net_usd": self.expected_total_usd,
+        }
+
+
+def distribution(net_usd: FloatArray) -> Distribution:
+    q = np.quantile(net_usd, [0.05, 0.5, 0.95], axis=0)
+    covered = net_usd >= 0
+    return Distribution(
+        p5=tuple(float(v) for v in q[0]),
+        p50=tuple(float(v) for v in q[1]),
+        p95=tuple(float(v) for v in q[2]),
+        mean=tuple(float(v) for v in net_usd.mean(axis=0)),
+        coverage_by_month=tuple(float(v) for v in covered.mean(axis=0)),
+        coverage_all_months=float(covered.all(axis=1).mean()),
+        expected_total_usd=float(net_usd.sum(axis=1).mean()),
+    )
+
+
+@dataclass(frozen=True)
+class Hedge:
+    """A hedge at a ratio: its instruments and what it does to the miner's months."""
+
+    family: str
+    description: str
+    ratio: float
+    put_moneyness: float | None
+    instruments: tuple[Any, ...]
+    premium_usd: float
+    revenue_given_up_usd: float
+    after: Distribution
+    premium_by_month_usd: tuple[float, ...] = ()
+    call_moneyness: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "description": self.description,
+            "ratio": self.ratio,
+            "put_strike_moneyness": self.put_moneyness,
+            "call_strike_moneyness": list(self.call_moneyness) or None,
+            "premium_usd": self.premium_usd,
+            "expected_revenue_given_up_usd": self.revenue_given_up_usd,
+            "after": self.after.to_dict(),
+            "instruments": [to_spec(i) for i in self.instruments],
+        }
+
+
+def hedge_at(unit: UnitHedge, ratio: float, paths: MinerPaths) -> Hedge:
+    net = paths.net_usd + ratio * unit.payoff_usd
+    return Hedge(
+        family=unit.family,
+        description=unit.description,
+        ratio=ratio,
+        put_moneyness=unit.put_moneyness,
+        instruments=unit.scaled(ratio),
+        premium_usd=float(ratio * unit.premium_usd.sum()),
+        revenue_given_up_usd=float(-ratio * unit.payoff_usd.sum(axis=1).mean()),
+        after=distribution(net),
+        premium_by_month_usd=tuple(float(ratio * p) for p in unit.premium_usd),
+        call_moneyness=unit.call_moneyness,
+    )
+
+
+def evaluate(hedge: Hedge, paths: MinerPaths) -> Distribution:
+    """The hedge's instruments (fixed terms) on other paths, premiums as quoted."""
+    payoff = monthly_payoff(hedge.instruments, paths)
+    premium = np.asarray(hedge.premium_by_month_usd or np.zeros(len(paths.months)))
+    return distribution(paths.net_usd + payoff - premium[None, :])
+
+
+@dataclass(frozen=True)
+class HedgePlan:
+    """The planner's answer."""
+
+    profile: MinerProfile
+    asof: dt.date
+    months: tuple[str, ...]
+    n_paths: int
+    seed: int
+    target: float
+    spot_usd: float
+    costs_usd: tuple[float, ...]
+    revenue_mean_usd: tuple[float, ...]
+    unhedged: Distribution
+    recommended: Hedge | None
+    best_effort: Hedge
+    rule_of_thumb: Hedge
+    rule_of_thumb_ratio: float
+    candidates: tuple[Hedge, ...]
+    treasury_months: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def chosen(self) -> Hedge:
+        return self.recommended if self.recommended is not None else self.best_effort
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile.to_dict(),
+            "asof": self.asof.isoformat(),
+            "months": list(self.months),
+            "n_paths": self.n_paths,
+            "seed": self.seed,
+            "coverage_target": self.target,
+            "spot_usd": self.spot_usd,
+            "cash_costs_usd": list(self.costs_usd),
+            "revenue_mean_usd": list(self.revenue_mean_usd),
+            "unhedged": self.unhedged.to_dict(),
+            "recommended": None if self.recommended is None else self.recommended.to_dict(),
+            "best_effort": self.best_effort.to_dict(),
+            "rule_of_thumb_ratio": self.rule_of_thumb_ratio,
+            "rule_of_thumb": self.rule_of_thumb.to_dict(),
+            "candidates": [
+                {k: v for k, v in c.to_dict().items() if k != "instruments"}
+                for c in self.candidates
+            ],
+            "btc_held_covers_months_of_costs": self.treasury_months,
+            "notes": list(self.notes),
+        }
+
+
+def plan_hedge(
+    profile: MinerProfile,
+    paths: MinerPaths,
+    *,
+    spot_usd: float,
+    target: float = 0.95,
+    pricing: HedgePricing | None = None,
+    seed: int = 0,
+) -> HedgePlan:
+    """The cheapest hedge reaching ``target`` coverage in every month (module docstring)."""
+    if not 0.5 <= target < 1:
+        raise RiskError("risk_option", name="--coverage", problem=f"{target} must be in [0.5, 1)")
+    pricing = pricing or HedgePricing()
+    units = unit_hedges(profile, paths, pricing=pricing, spot_usd=spot_usd)
+    net = paths.net_usd
+    best_per_option: list[Hedge] = []
+    best_effort: Hedge | None = None
+    for unit in units:
+        # Coverage of every ratio at once: [ratios, paths, months] would be large, so month
+        # by month.
+        ratios = np.array(RATIOS)
+        coverage = np.ones(len(ratios))
+        for m in range(net.shape[1]):
+            covered = (net[None, :, m] + ratios[:, None] * unit.payoff_usd[None, :, m]) >= 0
+            coverage = np.minimum(coverage, covered.mean(axis=1))
+        meeting = np.flatnonzero(coverage >= target)
+        top = int(np.argmax(coverage))
+        effort = hedge_at(unit, float(ratios[top]), paths)
+        if best_effort is None or effort.after.coverage > best_effort.after.coverage:
+            best_effort = effort
+        if len(meeting):
+            best_per_option.append(hedge_at(unit, float(ratios[meeting[0]]), paths))
+    assert best_effort is not None
+    recommended = min(best_per_option, key=lambda h: h.revenue_given_up_usd, default=None)
+    unhedged = distribution(net)
+    cash_costs = float(paths.costs_usd.sum())
+    expected_revenue = float(paths.revenue_usd.sum(axis=1).mean())
+    share = cash_costs / expected_revenue if expected_revenue > 0 else 1.0
+    rot_ratio = float(min(max(share, 0.0), 1.0))
+    rule = hedge_at(units[0], rot_ratio, paths)
+    notes = []
+    lo, hi = RULE_OF_THUMB_RANGE
+    if not lo <= share <= hi:
+        notes.append(
+            f"cash costs are {share:.0%} of expected revenue, outside the rule of thumb's "
+            "usual 1/3 to 1/2"
+        )
+    if unhedged.coverage >= target:
+        notes.append("the unhedged miner already covers its costs at the target: no hedge needed")
+    if recommended is None:
+        notes.append(
+            f"no hedge reaches {target:.0%} coverage in every month; the best found reaches "
+            f"{best_effort.after.coverage:.1%} ({best_effort.family}, ratio {best_effort.ratio})"
+        )
+    monthly_costs = cash_costs / len(paths.months)
+    treasury = profile.btc_held * spot_usd / monthly_costs if monthly_costs > 0 else math.inf
+    return HedgePlan(
+        profile=profile,
+        asof=paths.fixings.first_date,
+        months=tuple(f"{lo:%Y-%m}" for lo, _ in paths.months),
+        n_paths=paths.n_paths,
+        seed=seed,
+        target=target,
+        spot_usd=spot_usd,
+        costs_usd=tuple(float(c) for c in paths.costs_usd),
+        revenue_mean_usd=tuple(float(v) for v in paths.revenue_usd.mean(axis=0)),
+        unhedged=unhedged,
+        recommended=recommended,
+        best_effort=best_effort,
+        rule_of_thumb=rule,
+        rule_of_thumb_ratio=rot_ratio,
+        candidates=tuple(sorted(best_per_option, key=lambda h: h.revenue_given_up_usd)),
+        treasury_months=treasury,
+        notes=tuple(notes),
+    )
