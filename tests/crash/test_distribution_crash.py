@@ -144,7 +144,8 @@ def payouts(ledger: Ledger) -> tuple[int, int]:
     """(sats credited to holders' payout accounts, distribution rows in the journal)."""
     with ledger.snapshot() as store:
         (paid,) = store.query(
-            "SELECT COALESCE(SUM(credits_posted), 0) FROM accounts WHERE id >= ? AND id < ?",
+            "SELECT COALESCE(SUM(credits_posted), 0) FROM balances "
+            "WHERE account_id >= ? AND account_id < ?",
             (PAYOUT_BASE, PAYOUT_BASE + HOLDERS),
         )[0]
         (rows,) = store.query(

@@ -518,6 +518,7 @@ def _raw(ledger: Ledger, sql: str) -> None:
         "UPDATE accounts SET asset = 'USD' WHERE id = 10",
         "UPDATE accounts SET flags = 0 WHERE id = 10",
         "DELETE FROM accounts WHERE id = 10",
+        "DELETE FROM balances WHERE account_id = 10",
         "UPDATE assets SET scale = 2 WHERE code = 'BTC'",
         "DELETE FROM schema_version",
     ],
@@ -557,7 +558,7 @@ def test_verify_finds_a_rewritten_amount(funded: Ledger):
 
 
 def test_verify_finds_a_cached_balance_that_is_not_the_fold(funded: Ledger):
-    _raw(funded, "UPDATE accounts SET credits_posted = credits_posted + 5 WHERE id = 10")
+    _raw(funded, "UPDATE balances SET credits_posted = credits_posted + 5 WHERE account_id = 10")
     report = funded.verify()
     assert not report.ok
     assert "account 10: cached balances [0, 0, 0, 1005] differ" in report.problems[0]
@@ -566,13 +567,13 @@ def test_verify_finds_a_cached_balance_that_is_not_the_fold(funded: Ledger):
 
 def test_verify_finds_a_broken_history_pointer(funded: Ledger):
     funded.transfer(Transfer(100, ALICE, BOB, 300))
-    _raw(funded, "UPDATE accounts SET last_seq = 1 WHERE id = 11")
+    _raw(funded, "UPDATE balances SET last_seq = 1 WHERE account_id = 11")
     report = funded.verify()
     assert report.problems == ("account 11: last_seq 1 is not its newest row",)
 
 
 def test_verify_finds_a_broken_limit(funded: Ledger):
-    _raw(funded, "UPDATE accounts SET debits_posted = 2000 WHERE id = 10")
+    _raw(funded, "UPDATE balances SET debits_posted = 2000 WHERE account_id = 10")
     report = funded.verify()
     assert any("debits exceed credits" in p for p in report.problems)
 

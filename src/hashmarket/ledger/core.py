@@ -21,6 +21,7 @@ from typing import Any
 from hashmarket.errors import (
     AccountRefusedError,
     LedgerError,
+    LedgerInvariantError,
     LedgerUnavailableError,
     TransferRefusedError,
 )
@@ -63,7 +64,9 @@ from hashmarket.ledger.results import (
     CreateTransferResult,
 )
 from hashmarket.ledger.store import (
-    ACCOUNT_COLUMNS,
+    ACCOUNT_INSERT,
+    ACCOUNT_SELECT,
+    BALANCES_INSERT,
     JOURNAL_COLUMNS,
     Head,
     PlainRow,
@@ -82,6 +85,12 @@ _ISSUER = int(AccountFlags.ISSUER)
 _ISSUER_FLAGS = _ISSUER | _CMNED
 _ACCOUNT_FLAGS = int(ACCOUNT_FLAGS_ALL)
 ACCOUNT_CACHE_MAX = 200_000
+# An account's mutable state as the engine holds it (see engine.ASSET … engine.LAST).
+_STATE_SELECT = (
+    "SELECT a.id, a.asset, a.flags, b.debits_pending, b.debits_posted, b.credits_pending, "
+    "b.credits_posted, b.last_seq FROM accounts AS a JOIN balances AS b ON b.account_id = a.id "
+    "WHERE a.id {in}"
+)
 FAN_OUT_CHUNK = 50_000  # journal rows chained and inserted at a time (bounds memory)
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 
@@ -225,10 +234,11 @@ class LedgerWriter:
         Python: a reward paid to a million holders is a few bulk statements. Returns
         ``(ok, -1)``, or the first refused transfer's code and index; a refusal applies nothing.
 
-        The fast path runs only when it can show every transfer passes: the debit side is
-        checked on the total (every rule is monotone in the running sum, so the total passing
-        means every prefix passes), the credit side by a guarded bulk UPDATE under a savepoint
-        whose row count must match. Otherwise the engine itself decides, transfer by transfer.
+        The fast path runs only when it can show every transfer passes: each account's rules
+        are checked on its total (every rule is monotone in the running sum, so the total
+        passing means every prefix passes), the debit account's against its cached state and
+        the credited accounts' against their rows, read in bulk under the writer lock.
+        Otherwise the engine itself decides, transfer by transfer.
         """
         if not credits:
             return CreateTransferResult.OK, -1
@@ -286,25 +296,33 @@ class LedgerWriter:
         if debit[AFLAGS] & _DMNEC and debits > debit[CPO]:
             return False
         store = self.store
-        # Each credited account's newest row before this chain (its history pointer), and
-        # the seq its last credit here will get (credit k gets seq head + 1 + k).
-        last_before = dict(
-            store.query_in(
-                "SELECT id, last_seq FROM accounts WHERE id {in}", [a for a, _ in per_account]
-            )
-        )
-        if len(last_before) != len(per_account):
-            return False  # an account does not exist: let the engine name the refusal
+        # The credit side of each transfer, checked on each account's total (the same rules
+        # as engine._move for a plain transfer, monotone in the running sum).
+        states = {r[0]: r[1:] for r in store.query_in(_STATE_SELECT, [a for a, _ in per_account])}
+        credited: list[tuple[int, int, int]] = []
+        last_before: dict[int, int] = {}
+        for account_id, amount in per_account:
+            state = states.get(account_id)
+            if state is None or state[ASSET] != debit[ASSET]:
+                return False
+            credits_posted = state[CPO] + amount
+            if credits_posted > INT64_MAX or state[CP] + credits_posted > INT64_MAX:
+                return False
+            if state[AFLAGS] & _CMNED and state[CP] + credits_posted > state[DPO]:
+                return False
+            credited.append((account_id, credits_posted, 0))
+            last_before[account_id] = state[LAST]
+        del states
+        # The seq each account's last credit here gets (credit k gets seq head + 1 + k).
         last_after: dict[int, int] = {}
         for k, (credit, _) in enumerate(credits):
             last_after[credit] = self._seq + 1 + k
-        store.savepoint("fan_out")
-        updates = [(a, amount, last_after[a]) for a, amount in per_account]
-        if store.credit_many(debit[ASSET], updates) != len(per_account):
-            store.rollback_to("fan_out")
-            return False
-        store.release("fan_out")
-        del per_account, updates, last_after
+        credited = [(a, value, last_after[a]) for a, value, _ in credited]
+        if store.credit_many(credited) != len(credited):
+            raise LedgerInvariantError(
+                "ledger_invariant", detail="a checked credit did not find its balances row"
+            )
+        del per_account, credited, last_after
         # Credited balances changed in SQL only: cached copies of them are stale now.
         self._cache.clear()
         for start in range(0, len(credits), FAN_OUT_CHUNK):
@@ -435,11 +453,7 @@ class LedgerWriter:
             else:
                 found[account_id] = state
         if missing:
-            for r in self.store.query_in(
-                "SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, "
-                "credits_posted, last_seq FROM accounts WHERE id {in}",
-                missing,
-            ):
+            for r in self.store.query_in(_STATE_SELECT, missing):
                 state = [r[1], r[2], r[3], r[4], r[5], r[6], r[7]]
                 found[r[0]] = cache[r[0]] = state
         return found
@@ -547,12 +561,7 @@ class LedgerWriter:
                     int(account.flags),
                     account.code,
                     account.name,
-                    0,
-                    0,
-                    0,
-                    0,
                     self.tick(),
-                    0,
                 )
                 rows.append(row)
                 existing[account.id] = row
@@ -561,11 +570,8 @@ class LedgerWriter:
                 code = A.OK
             results.append(code)
         if rows:
-            self.store.executemany(
-                f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self.store.executemany(f"{ACCOUNT_INSERT}(?, ?, ?, ?, ?, ?)", rows)
+            self.store.executemany(BALANCES_INSERT, [(r[0],) for r in rows])
             self.applied += len(rows)
         return results
 
@@ -646,9 +652,10 @@ class LedgerWriter:
             (asset.code, asset.scale, issuer_account_id, ts),
         )
         self.store.execute(
-            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?, 0)",
+            f"{ACCOUNT_INSERT}(?, ?, ?, ?, ?, ?)",
             (issuer_account_id, asset.code, _ISSUER_FLAGS, code, name, self.tick()),
         )
+        self.store.execute(BALANCES_INSERT, (issuer_account_id,))
         self.applied += 1
         return CreateAssetResult.OK
 
@@ -855,7 +862,7 @@ class Ledger:
             if isinstance(ref, int) or ref.isdigit():
                 rows = store.accounts_by_id([int(ref)])
             else:
-                rows = store.query(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (ref,))
+                rows = store.query(f"{ACCOUNT_SELECT} WHERE a.name = ?", (ref,))
         if not rows:
             raise LedgerError("account_not_found", account=ref)
         return balance_of(rows[0])
@@ -863,12 +870,12 @@ class Ledger:
     def accounts(
         self, *, asset: str | None = None, limit: int | None = None
     ) -> list[AccountBalance]:
-        sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
+        sql = ACCOUNT_SELECT
         params: list[Any] = []
         if asset is not None:
-            sql += " WHERE asset = ?"
+            sql += " WHERE a.asset = ?"
             params.append(asset)
-        sql += " ORDER BY id"
+        sql += " ORDER BY a.id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -894,7 +901,9 @@ class Ledger:
         out: list[JournalEntry] = []
         with self.snapshot() as store:
             if before_seq is None:
-                rows = store.query("SELECT last_seq FROM accounts WHERE id = ?", (account_id,))
+                rows = store.query(
+                    "SELECT last_seq FROM balances WHERE account_id = ?", (account_id,)
+                )
                 if not rows:
                     raise LedgerError("account_not_found", account=account_id)
                 seq = rows[0][0]

@@ -22,10 +22,14 @@ from urllib.parse import parse_qsl, urlsplit
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
 
-ACCOUNT_COLUMNS = (
-    "id, asset, flags, code, name, debits_pending, debits_posted, "
-    "credits_pending, credits_posted, timestamp_ns, last_seq"
+# An account with its balances, in the layout of ``AccountBalance``.
+ACCOUNT_SELECT = (
+    "SELECT a.id, a.asset, a.flags, a.code, a.name, b.debits_pending, b.debits_posted, "
+    "b.credits_pending, b.credits_posted, a.timestamp_ns, b.last_seq "
+    "FROM accounts AS a JOIN balances AS b ON b.account_id = a.id"
 )
+ACCOUNT_INSERT = "INSERT INTO accounts (id, asset, flags, code, name, timestamp_ns) VALUES "
+BALANCES_INSERT = "INSERT INTO balances VALUES (?, 0, 0, 0, 0, 0)"
 JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
 ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
 PLAIN_COLUMNS = (
@@ -35,11 +39,6 @@ PLAIN_COLUMNS = (
 PENDING_ENTRY_COLUMNS = ", ".join(f"p.{c}" for c in journal.COLUMNS[: journal.HASH])
 ID_CHUNK = 5_000
 MAX_INT64 = 2**63 - 1
-# The credit-side rules of a plain transfer, as a filter on the row being credited by ``?``.
-CREDIT_GUARD = (
-    "asset = ? AND (flags & 2 = 0 OR credits_pending + credits_posted + ? <= debits_posted) "
-    f"AND credits_posted <= {MAX_INT64} - ? AND credits_pending + credits_posted <= {MAX_INT64} - ?"
-)
 
 PlainRow = tuple[int, int | None, int, int, int, int, int, int, int, int, bytes]
 Balances = tuple[int, int, int, int, int, int]  # debits_pending, …, credits_posted, last_seq, id
@@ -160,22 +159,9 @@ class Store(abc.ABC):
     def update_balances(self, rows: Sequence[Balances]) -> None: ...
 
     @abc.abstractmethod
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
-        """Add each (account id, amount, last seq) to ``credits_posted`` and set ``last_seq``,
-        where the engine's rules for the credit side allow it (same asset,
-        CREDITS_MUST_NOT_EXCEED_DEBITS, no counter past 2**63 - 1); ids must be distinct.
-        Returns how many accounts were credited: fewer than asked means the caller must roll
-        back (see ``LedgerWriter.create_fan_out``)."""
-
-    def savepoint(self, name: str) -> None:
-        self.execute(f"SAVEPOINT {name}")
-
-    def release(self, name: str) -> None:
-        self.execute(f"RELEASE SAVEPOINT {name}")
-
-    def rollback_to(self, name: str) -> None:
-        self.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        self.execute(f"RELEASE SAVEPOINT {name}")
+    def credit_many(self, credits: Sequence[tuple[int, int, int]]) -> int:
+        """Set (account id, credits_posted, last_seq) for accounts whose new credits the
+        caller has checked (see ``LedgerWriter.create_fan_out``); returns the rows changed."""
 
     def write_head(self, head: Head) -> None:
         self.execute(
@@ -205,7 +191,7 @@ class Store(abc.ABC):
         return {r[0] for r in rows}
 
     def accounts_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
-        return self.query_in(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id {{in}}", ids)
+        return self.query_in(f"{ACCOUNT_SELECT} WHERE a.id {{in}}", ids)
 
     def due_pendings(self, after_ns: int, through_ns: int) -> list[tuple[Any, ...]]:
         """Pending transfers whose expiry falls in (after, through] and that are unresolved."""

@@ -20,7 +20,6 @@ import psycopg
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
 from hashmarket.ledger.store import (
-    MAX_INT64,
     PLAIN_COLUMNS,
     Balances,
     Head,
@@ -34,25 +33,18 @@ _JOURNAL_TYPES = ["int8"] * journal.HASH + ["bytea"]  # flags and code are int4:
 _JOURNAL_TYPES[journal.FLAGS] = "int4"
 _JOURNAL_TYPES[journal.CODE] = "int4"
 # timeout_s has no default in the schema: COPY a constant 0 for it.
-_COPY_PLAIN = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN (FORMAT BINARY)"
-_PLAIN_TYPES = [
-    "int8", "int8", "int8", "int8", "int8", "int4", "int4", "int8", "int8", "int8", "bytea",
-    "int8",
-]  # fmt: skip
+_COPY_PLAIN_TEXT = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN"
+_TEXT_CHUNK = 10_000
 _UPDATE_BALANCES = (
-    "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
+    "UPDATE balances AS b SET debits_pending = v.dp, debits_posted = v.dpo, "
     "credits_pending = v.cp, credits_posted = v.cpo, last_seq = v.last "
     "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-    "%s::bigint[]) AS v(dp, dpo, cp, cpo, last, id) WHERE a.id = v.id"
+    "%s::bigint[]) AS v(dp, dpo, cp, cpo, last, id) WHERE b.account_id = v.id"
 )
 _CREDIT = (
-    "UPDATE accounts AS a SET credits_posted = a.credits_posted + v.amount, last_seq = v.last "
-    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, amount, last) "
-    "WHERE a.id = v.id "
-    "AND a.asset = %s AND (a.flags & 2 = 0 "
-    "OR a.credits_pending + a.credits_posted + v.amount <= a.debits_posted) "
-    f"AND a.credits_posted <= {MAX_INT64} - v.amount "
-    f"AND a.credits_pending + a.credits_posted <= {MAX_INT64} - v.amount"
+    "UPDATE balances AS b SET credits_posted = v.credited, last_seq = v.last "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, credited, last) "
+    "WHERE b.account_id = v.id"
 )
 _CREDIT_CHUNK = 100_000
 # Arbitrary constant: the advisory lock that serializes schema migrations in a database.
@@ -61,6 +53,12 @@ _MIGRATION_LOCK_KEY = 0x48534D4B  # "HSMK"
 
 def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
+
+
+def _array(values: Iterable[int]) -> str:
+    """A bigint[] parameter as text: psycopg adapts a list element by element, which cost
+    more than the UPDATE it fed; one joined string is several times cheaper."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 class PostgresStore(Store):
@@ -133,7 +131,7 @@ class PostgresStore(Store):
         if not values:
             return []
         text = _pg(sql.replace("{in}", "= ANY(?::bigint[])"))
-        return self._conn.execute(text, (*params, list(values))).fetchall()
+        return self._conn.execute(text, (*params, _array(values))).fetchall()
 
     def insert_journal(self, rows: Sequence[journal.Row]) -> None:
         with self._conn.cursor() as cursor, cursor.copy(_COPY_JOURNAL) as copy:
@@ -142,24 +140,35 @@ class PostgresStore(Store):
                 copy.write_row(row)
 
     def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
-        with self._conn.cursor() as cursor, cursor.copy(_COPY_PLAIN) as copy:
-            copy.set_types(_PLAIN_TYPES)
-            for row in rows:
-                copy.write_row((*row, 0))
+        # COPY in text format, one string per chunk: formatting a line in Python is several
+        # times cheaper than psycopg's per-row write_row. In COPY text "\\" is one backslash,
+        # so "\\x…" reaches bytea as its hex form "\x…"; "\N" is NULL.
+        null, hex_prefix = "\\N", "\\\\x"
+        with self._conn.cursor() as cursor, cursor.copy(_COPY_PLAIN_TEXT) as copy:
+            for start in range(0, len(rows), _TEXT_CHUNK):
+                copy.write(
+                    "".join(
+                        f"{seq}\t{null if tid is None else tid}\t{dr}\t{cr}\t{amount}\t"
+                        f"{flags}\t{code}\t{ts}\t{dr_prev}\t{cr_prev}\t{hex_prefix}{h.hex()}\t0\n"
+                        for seq, tid, dr, cr, amount, flags, code, ts, dr_prev, cr_prev, h in rows[
+                            start : start + _TEXT_CHUNK
+                        ]
+                    )
+                )
 
     def update_balances(self, rows: Sequence[Balances]) -> None:
         if not rows:
             return
         columns = list(zip(*rows, strict=True))
         with self._conn.cursor() as cursor:
-            cursor.execute(_UPDATE_BALANCES, [list(c) for c in columns])
+            cursor.execute(_UPDATE_BALANCES, [_array(c) for c in columns])
 
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
+    def credit_many(self, credits: Sequence[tuple[int, int, int]]) -> int:
         credited = 0
         with self._conn.cursor() as cursor:
             for start in range(0, len(credits), _CREDIT_CHUNK):
                 part = credits[start : start + _CREDIT_CHUNK]
-                ids, amounts, lasts = (list(c) for c in zip(*part, strict=True))
-                cursor.execute(_CREDIT, (ids, amounts, lasts, asset))
+                columns = zip(*part, strict=True)
+                cursor.execute(_CREDIT, [_array(c) for c in columns])
                 credited += cursor.rowcount
         return credited

@@ -17,7 +17,6 @@ from typing import Any
 from hashmarket.errors import LedgerUnavailableError
 from hashmarket.ledger import journal
 from hashmarket.ledger.store import (
-    CREDIT_GUARD,
     ID_CHUNK,
     PLAIN_COLUMNS,
     Balances,
@@ -33,13 +32,10 @@ _INSERT_PLAIN = (
     f"INSERT INTO journal ({PLAIN_COLUMNS}, timeout_s) VALUES ({', '.join('?' * 11)}, 0)"
 )
 _UPDATE_BALANCES = (
-    "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
-    "credits_posted = ?, last_seq = ? WHERE id = ?"
+    "UPDATE balances SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
+    "credits_posted = ?, last_seq = ? WHERE account_id = ?"
 )
-_CREDIT = (
-    "UPDATE accounts SET credits_posted = credits_posted + ?, last_seq = ? "
-    f"WHERE id = ? AND {CREDIT_GUARD}"
-)
+_CREDIT = "UPDATE balances SET credits_posted = ?, last_seq = ? WHERE account_id = ?"
 
 
 class SQLiteStore(Store):
@@ -136,9 +132,8 @@ class SQLiteStore(Store):
     def update_balances(self, rows: Sequence[Balances]) -> None:
         self._conn.executemany(_UPDATE_BALANCES, rows)
 
-    def credit_many(self, asset: str, credits: Sequence[tuple[int, int, int]]) -> int:
+    def credit_many(self, credits: Sequence[tuple[int, int, int]]) -> int:
         cursor = self._conn.executemany(
-            _CREDIT,
-            ((amount, last, aid, asset, amount, amount, amount) for aid, amount, last in credits),
+            _CREDIT, ((credited, last, aid) for aid, credited, last in credits)
         )
         return cursor.rowcount

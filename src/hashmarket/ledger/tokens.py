@@ -428,8 +428,9 @@ def holding_rows(store: Store, s: TokenSeries, cut_ns: int | None) -> list[tuple
     movement stamped at or after the cut. Tuples, not objects: this runs over every holder.
     """
     rows = store.query(
-        "SELECT a.id, h.payout_account_id, a.credits_posted - a.debits_posted "
-        "FROM accounts AS a LEFT JOIN token_holders AS h ON h.token_account_id = a.id "
+        "SELECT a.id, h.payout_account_id, b.credits_posted - b.debits_posted "
+        "FROM accounts AS a JOIN balances AS b ON b.account_id = a.id "
+        "LEFT JOIN token_holders AS h ON h.token_account_id = a.id "
         "WHERE a.asset = ? AND a.id <> ? AND a.id <> ? ORDER BY a.id",
         (s.asset, s.issuer_account_id, s.reserve_account_id),
     )

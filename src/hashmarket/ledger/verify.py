@@ -30,7 +30,7 @@ from typing import Any
 from hashmarket.errors import LedgerInvariantError
 from hashmarket.ledger import journal
 from hashmarket.ledger.model import INT64_MAX, NS_PER_S, AccountFlags, TransferFlags
-from hashmarket.ledger.store import ACCOUNT_COLUMNS, JOURNAL_COLUMNS, Store
+from hashmarket.ledger.store import JOURNAL_COLUMNS, Store
 
 PROBLEMS_MAX = 50
 _PENDING = int(TransferFlags.PENDING)
@@ -53,6 +53,7 @@ DP, DPO, CP, CPO, LAST = range(5)
 STATE_TABLES = (
     ("assets", "code", False),
     ("accounts", "id", True),
+    ("balances", "account_id", True),
     ("token_series", "asset", False),
     ("token_holders", "token_account_id", True),
     ("token_distributions", "asset, day", False),
@@ -107,7 +108,15 @@ def verify(store: Store) -> VerifyReport:
     assets: dict[str, int] = dict(store.query("SELECT code, issuer_account_id FROM assets"))
     cached: dict[int, tuple[Any, ...]] = {}
     fold: dict[int, list[int]] = {}  # dp, dpo, cp, cpo, last seq
-    for row in store.stream(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"):
+    # LEFT JOIN: an account without its balances row shows up with NULL counters.
+    for row in store.stream(
+        "SELECT a.id, a.asset, a.flags, a.code, a.name, b.debits_pending, b.debits_posted, "
+        "b.credits_pending, b.credits_posted, a.timestamp_ns, b.last_seq FROM accounts AS a "
+        "LEFT JOIN balances AS b ON b.account_id = a.id ORDER BY a.id"
+    ):
+        if row[5] is None:
+            problems.add(f"account {row[0]}: no balances row")
+            row = (*row[:5], 0, 0, 0, 0, row[9], 0)
         cached[row[0]] = row
         fold[row[0]] = [0, 0, 0, 0, 0]
         if row[1] not in assets:
@@ -118,6 +127,11 @@ def verify(store: Store) -> VerifyReport:
     for code, issuer in assets.items():
         if issuer not in cached:
             problems.add(f"asset {code}: issuer account {issuer} does not exist")
+    (orphans,) = store.query(
+        "SELECT COUNT(*) FROM balances WHERE account_id NOT IN (SELECT id FROM accounts)"
+    )[0]
+    if orphans:
+        problems.add(f"{orphans} balances rows belong to no account")
 
     seq = ts = entries = 0
     previous = journal.GENESIS_HASH
