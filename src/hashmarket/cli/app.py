@@ -8,6 +8,7 @@ import typer
 
 from hashmarket import __version__
 from hashmarket.cli import data, dispatch, index, index_gpu, ledger, miner, pricing, serve, tokens
+from hashmarket.cli import risk as risk_cli
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -28,6 +29,9 @@ app.command("serve")(serve.serve_command)
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(pricing.curve_app, name="curve")
 app.command("price")(pricing.price_command)
+app.command("risk")(risk_cli.risk_command)
+app.command("hedge")(risk_cli.hedge_command)
+app.command("loan")(risk_cli.loan_command)
 
 
 def _version(value: bool) -> None:

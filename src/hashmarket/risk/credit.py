@@ -539,7 +539,7 @@ class _State:
     events: list[list[LoanEvent]] | None = field(default=None)
 
 
-def _unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray:
+def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray:
     """USD value of one unit of collateral at the end of column ``col``, per path."""
     kind = loan.collateral.kind
     day = to_date(fixings.dates[col])
@@ -620,7 +620,7 @@ def loan_life(loan: Loan, fixings: Fixings, *, record_events: bool = False) -> L
             log(everyone, col, "pledge", units=state.units.copy())
         if not started:
             continue
-        values = _unit_values(loan, fixings, col)
+        values = collateral_unit_values(loan, fixings, col)
         # A sale that falls due today closes the loan on its path.
         selling = state.sale_due == col
         if selling.any():

@@ -176,9 +176,14 @@ def simulate_miner(
     months = profile.months(state.asof)
     days = (months[-1][1] - state.asof).days
     config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, fields=SIMULATED)
-    paths = Scenarios(model, state, days, config).materialize()
+    scenarios = Scenarios(model, state, days, config)
+    chunks = [
+        {k: np.array(v, copy=True) for k, v in chunk.data.items() if k in FIXING_FIELDS}
+        for chunk in scenarios.chunks(progress, reuse_buffers=True)
+    ]
     fixings = Fixings(
-        dates=paths.dates, values={k: v for k, v in paths.data.items() if k in FIXING_FIELDS}
+        dates=scenarios.dates,
+        values={k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]},
     )
     hp = fixings.values["hashprice_usd_per_ph_day"]
     price = fixings.values["price_usd"]

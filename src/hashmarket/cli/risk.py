@@ -1,0 +1,562 @@
+"""``hashmarket risk``, ``hashmarket hedge`` and ``hashmarket loan``: portfolio VaR/ES and stress
+tests, a miner's hedge plan, and a loan's (or a leveraged position's) life over scenarios,
+from models calibrated on the network history as of a date."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.cli.common import (
+    COMMERCIAL_ONLY_OPTION,
+    DATA_DIR_OPTION,
+    console,
+    jsonable,
+    parse_date,
+    resolve_data_dir,
+)
+from hashmarket.errors import RiskError, UsageError
+from hashmarket.models.calibrate import Calibration, calibrate
+from hashmarket.pricing.discount import FlatRate
+from hashmarket.pricing.market import Market
+from hashmarket.risk.analysis import (
+    LoanReport,
+    PortfolioRiskReport,
+    leverage_report,
+    loan_report,
+    past_fixings,
+    portfolio_report,
+)
+from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels, ltv_levels_from_history
+from hashmarket.risk.hedging import HedgePlan, evaluate, plan_hedge, simulate_miner
+from hashmarket.risk.leverage import LeverageOutcome
+from hashmarket.risk.report import hedge_html, leverage_html, loan_html, portfolio_html
+from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
+
+
+class RiskFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class PriceModelChoice(enum.StrEnum):
+    GBM = "gbm"
+    MERTON = "merton"
+
+
+ASOF_OPTION = typer.Option(
+    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
+)
+SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
+FORMAT_OPTION = typer.Option(RiskFormat.TABLE, "--format", help="table or json.")
+REPORT_OPTION = typer.Option(
+    None, "--report", help="Also write a self-contained HTML report with charts to this file."
+)
+WORKERS_OPTION = typer.Option(
+    2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
+)
+PRICE_MODEL_OPTION = typer.Option(
+    PriceModelChoice.GBM, "--price-model", help="BTC price process: gbm or merton (jumps)."
+)
+RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
+PROGRESS_PATH_DAYS = 2_000_000
+
+
+def _positive(value: int, option: str) -> int:
+    if value <= 0:
+        raise UsageError("bad_option", option=option, problem=f"must be positive, got {value}")
+    return value
+
+
+def _calibrated(
+    data_dir: Path | None, commercial_only: bool, asof: str | None, price_model: str
+) -> tuple[NetworkHistory, Calibration]:
+    history = NetworkHistory.load(
+        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+    )
+    calibration = calibrate(
+        history,
+        asof=parse_date(asof, "--asof"),
+        price_model="merton" if price_model == "merton" else "gbm",
+    )
+    return history, calibration
+
+
+@contextmanager
+def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None] | None]:
+    if path_days < PROGRESS_PATH_DAYS:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=0)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _usd(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _write_report(path: Path | None, text: str) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError("bad_option", option="--report", problem=str(exc)) from None
+    Console(stderr=True).print(f"report written to {path}")
+
+
+def _levels_for(
+    history: NetworkHistory, calibration: Calibration
+) -> Callable[[CollateralKind, HaircutPolicy], LtvLevels]:
+    made: dict[tuple[CollateralKind, HaircutPolicy], LtvLevels] = {}
+
+    def levels(kind: CollateralKind, policy: HaircutPolicy) -> LtvLevels:
+        if (kind, policy) not in made:
+            made[kind, policy] = ltv_levels_from_history(
+                history, kind=kind, asof=calibration.state.asof, policy=policy
+            )
+        return made[kind, policy]
+
+    return levels
+
+
+# ---- risk ----------------------------------------------------------------------------------
+
+
+def render_risk(report: PortfolioRiskReport) -> None:
+    out = console()
+    mc = report.monte_carlo
+    out.print(
+        f"[bold]{report.portfolio.name}[/bold]: {len(report.portfolio)} positions, value today "
+        f"{_usd(mc.value0_usd)} USD, as of {report.asof}, horizon {report.horizon_days} days"
+    )
+    table = Table(title="VaR and expected shortfall (USD, loss positive)", title_justify="left")
+    for name in ("method", "confidence", "VaR", "VaR 95% interval", "ES", "± s.e.", "scenarios"):
+        table.add_column(name, justify="left" if name in ("method",) else "right")
+    for result in (mc, report.historical):
+        if result is None:
+            continue
+        for e in result.estimates:
+            table.add_row(
+                result.method.replace("_", " "),
+                f"{e.confidence:.1%}",
+                _usd(e.var_usd),
+                f"{_usd(e.var_low_usd)} … {_usd(e.var_high_usd)}",
+                _usd(e.es_usd),
+                _usd(e.es_std_error_usd),
+                f"{result.n_scenarios:,}",
+            )
+    out.print(table)
+    first = report.confidences[0]
+    positions = Table(title=f"Positions (Monte Carlo, {first:.0%})", title_justify="left")
+    for name in ("position", "value today", "mean P&L", "P&L s.d.", "VaR", "ES", "ES contrib."):
+        positions.add_column(name, justify="left" if name == "position" else "right")
+    for p in mc.positions:
+        positions.add_row(
+            p.name,
+            _usd(p.value0_usd),
+            _usd(p.mean_pnl_usd),
+            _usd(p.std_pnl_usd),
+            _usd(p.var_usd),
+            _usd(p.es_usd),
+            _usd(p.es_contribution_usd),
+        )
+    out.print(positions)
+    stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
+    stress.add_column("position")
+    for s in report.stress:
+        stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
+    for j, name in enumerate(report.portfolio.names):
+        stress.add_row(name, *[_usd(float(s.pnl_usd[j])) for s in report.stress])
+    stress.add_row(
+        "[bold]total[/bold]", *[f"[bold]{_usd(s.total_usd)}[/bold]" for s in report.stress]
+    )
+    out.print(stress)
+    for name, text in report.methods.items():
+        out.print(f"{name.replace('_', ' ')}: {text}")
+    for result in (mc, report.historical):
+        for note in () if result is None else result.notes:
+            out.print(f"note: {note}")
+
+
+def risk_command(
+    portfolio_path: Path = typer.Argument(
+        ..., metavar="PORTFOLIO", help="Portfolio, JSON or YAML (see examples/risk)."
+    ),
+    confidence: list[float] = typer.Option(
+        [0.99], "--confidence", help="Confidence level (repeat for several)."
+    ),
+    horizon_days: int = typer.Option(10, "--horizon-days", help="Horizon of the P&L, days."),
+    paths: int = typer.Option(10_000, "--paths", help="Monte Carlo paths (and bootstrap draws)."),
+    seed: int = SEED_OPTION,
+    fmt: RiskFormat = FORMAT_OPTION,
+    report: Path | None = REPORT_OPTION,
+    asof: str | None = ASOF_OPTION,
+    historical: bool = typer.Option(
+        True, "--historical/--no-historical", help="Also bootstrap historical scenarios."
+    ),
+    block_days: int | None = typer.Option(
+        None, "--block-days", help="Bootstrap block length in days (default: the horizon)."
+    ),
+    window_days: int = typer.Option(
+        4 * 365, "--window-days", help="Historical window, days back from the as-of date."
+    ),
+    price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    usd_rate: float = RATE_OPTION,
+    workers: int = WORKERS_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """Portfolio VaR and expected shortfall (Monte Carlo and historical) and stress tests."""
+    _positive(paths, "--paths")
+    _positive(horizon_days, "--horizon-days")
+    _positive(workers, "--workers")
+    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    portfolio = load_portfolio(portfolio_path, levels_for=_levels_for(history, calibration))
+    state = calibration.state
+    market = Market(
+        state=state,
+        usd_curve=FlatRate(usd_rate),
+        past_fixings=past_fixings(portfolio, history, state),
+    )
+    with _progress("simulating", paths * horizon_days * 10) as progress:
+        result = portfolio_report(
+            portfolio,
+            history=history,
+            model=calibration.model,
+            market=market,
+            confidences=tuple(confidence),
+            horizon_days=horizon_days,
+            n_paths=paths,
+            seed=seed,
+            workers=workers,
+            historical=historical,
+            block_days=block_days,
+            window_days=window_days,
+            progress=progress,
+        )
+    if fmt is RiskFormat.JSON:
+        payload = result.to_dict()
+        payload["calibration"] = calibration.report.to_dict()
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+    else:
+        render_risk(result)
+    _write_report(report, portfolio_html(result) if report else "")
+
+
+# ---- hedge ---------------------------------------------------------------------------------
+
+
+def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
+    out = console()
+    p = plan.profile
+    out.print(
+        f"[bold]{p.name}[/bold]: {p.hashrate_phs:g} PH/s at {p.efficiency_j_per_th:g} J/TH, power "
+        f"{p.power_usd_per_kwh:g} USD/kWh, fixed {_usd(p.fixed_costs_usd_per_month)} USD/month; "
+        f"{len(plan.months)} months from {plan.months[0]}; {plan.n_paths:,} paths, seed {plan.seed}"
+    )
+    table = Table(
+        title=f"Hedges covering cash costs with probability ≥ {plan.target:.0%} every month",
+        title_justify="left",
+    )
+    for name in (
+        "",
+        "hedge",
+        "share",
+        "put strike",
+        "premium USD",
+        "revenue given up USD",
+        "P(not covered)",
+        "P(all months)",
+    ):
+        table.add_column(name, justify="left" if name in ("", "hedge") else "right")
+
+    def add(label: str, h: Any) -> None:
+        table.add_row(
+            label,
+            h.family,
+            f"{h.ratio:.2f}",
+            "—" if h.put_moneyness is None else f"{h.put_moneyness:.0%}",
+            _usd(h.premium_usd),
+            _usd(h.revenue_given_up_usd),
+            f"{h.after.probability_not_covered:.2%}",
+            f"{h.after.coverage_all_months:.2%}",
+        )
+
+    add("[bold]recommended[/bold]" if plan.recommended else "best effort", plan.chosen)
+    add("rule of thumb", plan.rule_of_thumb)
+    for c in plan.candidates:
+        if c is not plan.chosen:
+            add("candidate", c)
+    out.print(table)
+    months = Table(title="Monthly net cash (USD): P5 / median / P95", title_justify="left")
+    for name in ("month", "cash costs", "unhedged", "hedged"):
+        months.add_column(name, justify="left" if name == "month" else "right")
+    for i, m in enumerate(plan.months):
+        u, h = plan.unhedged, plan.chosen.after
+        months.add_row(
+            m,
+            _usd(plan.costs_usd[i]),
+            f"{_usd(u.p5[i])} / {_usd(u.p50[i])} / {_usd(u.p95[i])}",
+            f"{_usd(h.p5[i])} / {_usd(h.p50[i])} / {_usd(h.p95[i])}",
+        )
+    out.print(months)
+    out.print(
+        f"unhedged: P(not covered) {plan.unhedged.probability_not_covered:.2%} in the worst month; "
+        f"BTC held covers {plan.treasury_months:.1f} months of cash costs"
+    )
+    if check is not None:
+        out.print(
+            f"independent seed {check['seed']}: the recommended hedge covers every month with "
+            f"probability ≥ {check['coverage_worst_month']:.2%}"
+        )
+    for note in plan.notes:
+        out.print(f"note: {note}")
+
+
+def hedge_command(
+    miner_path: Path = typer.Argument(..., metavar="MINER", help="Miner profile, JSON or YAML."),
+    coverage: float | None = typer.Option(
+        None, "--coverage", help="Probability of covering cash costs (default: the file's, 0.95)."
+    ),
+    paths: int = typer.Option(20_000, "--paths", help="Simulated paths."),
+    seed: int = SEED_OPTION,
+    check_seed: int | None = typer.Option(
+        None, "--check-seed", help="Check the plan on independent paths (default: seed + 1)."
+    ),
+    fmt: RiskFormat = FORMAT_OPTION,
+    report: Path | None = REPORT_OPTION,
+    asof: str | None = ASOF_OPTION,
+    price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    workers: int = WORKERS_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """A miner's hedge plan: the cheapest hedge that covers cash costs with a probability."""
+    _positive(paths, "--paths")
+    _positive(workers, "--workers")
+    spec = load_miner(miner_path)
+    _, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    target = spec.coverage if coverage is None else coverage
+    state = calibration.state
+    miner = spec.profile
+    with _progress("simulating", paths * miner.horizon_months * 31) as progress:
+        fitted = simulate_miner(
+            miner,
+            model=calibration.model,
+            state=state,
+            n_paths=paths,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+    plan = plan_hedge(
+        miner, fitted, spot_usd=state.price_usd, target=target, pricing=spec.pricing, seed=seed
+    )
+    independent = seed + 1 if check_seed is None else check_seed
+    other = simulate_miner(
+        miner,
+        model=calibration.model,
+        state=state,
+        n_paths=paths,
+        seed=independent,
+        workers=workers,
+    )
+    checked = evaluate(plan.chosen, other)
+    check = {"seed": independent, **checked.to_dict(), "coverage_worst_month": checked.coverage}
+    if fmt is RiskFormat.JSON:
+        payload = plan.to_dict()
+        payload["independent_check"] = check
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+    else:
+        render_hedge(plan, check)
+    _write_report(report, hedge_html(plan) if report else "")
+
+
+# ---- loan ----------------------------------------------------------------------------------
+
+
+def render_loan(report: LoanReport) -> None:
+    out = console()
+    loan, s = report.loan, report.summary
+    out.print(
+        f"[bold]{loan.loan_id}[/bold]: {_usd(loan.principal_usd)} USD at {loan.rate_per_year:.2%}, "
+        f"{loan.start} to {loan.maturity}, {loan.collateral.quantity:g} {loan.collateral.unit} "
+        f"({loan.collateral.kind.value}); as of {report.asof}"
+    )
+    levels = Table(title="LTV levels", title_justify="left")
+    for name in ("level", "LTV", "haircut", "horizon days"):
+        levels.add_column(name, justify="left" if name == "level" else "right")
+    lv = report.levels
+    rows = (
+        (
+            "initial",
+            loan.initial_ltv,
+            lv and lv.initial_haircut,
+            lv and lv.policy.initial_horizon_days,
+        ),
+        (
+            "margin call",
+            loan.margin_call_ltv,
+            lv and lv.margin_call_haircut,
+            lv and lv.policy.margin_call_horizon_days,
+        ),
+        (
+            "liquidation",
+            loan.liquidation_ltv,
+            lv and lv.liquidation_haircut,
+            lv and lv.policy.liquidation_horizon_days,
+        ),
+    )
+    for name, ltv, cut, horizon in rows:
+        levels.add_row(
+            name,
+            f"{ltv:.2%}",
+            "given" if cut is None else f"{cut:.2%}",
+            "—" if horizon is None else f"{horizon:g}",
+        )
+    out.print(levels)
+    if lv is not None:
+        vol = lv.volatility
+        source = f" from {vol.series}, {vol.start} to {vol.end}" if vol is not None else ""
+        out.print(
+            f"haircut H = q·σ·√h: q = {lv.quantile:.4f} ({lv.policy.tail.value}, "
+            f"{lv.policy.confidence:.1%}), σ = {lv.sigma_daily:.3%}/day (EWMA λ "
+            f"{lv.policy.ewma_lambda}{source}); LTV = 1 − H − {lv.policy.liquidation_cost:.0%}"
+        )
+    table = Table(title=f"Over {s.n_paths:,} scenarios (seed {s.seed})", title_justify="left")
+    table.add_column("", justify="left")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("LTV now", f"{report.ltv_now:.2%}"),
+        ("collateral value now (USD)", _usd(report.collateral_value_usd)),
+        (
+            f"collateral for the initial LTV ({loan.collateral.unit})",
+            f"{report.collateral_for_initial_ltv:,.4f}",
+        ),
+        ("P(margin call)", f"{s.probability_margin_call:.2%}"),
+        ("P(liquidation)", f"{s.probability_liquidation:.2%}"),
+        ("expected loss to the lender (USD)", _usd(s.expected_loss_usd)),
+        ("99% loss quantile (USD)", _usd(s.loss_var_99_usd)),
+        ("expected lender P&L (USD)", _usd(s.expected_lender_pnl_usd)),
+        ("expected top-ups (USD)", _usd(s.expected_top_up_usd)),
+    ):
+        table.add_row(label, value)
+    out.print(table)
+
+
+def render_leverage(outcome: LeverageOutcome) -> None:
+    out = console()
+    summary = outcome.summary()
+    table = Table(title=f"{summary['name']}", title_justify="left")
+    table.add_column("", justify="left")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key == "name":
+            continue
+        if isinstance(value, float):
+            text = f"{value:.2%}" if key.startswith("probability") else f"{value:,.2f}"
+        else:
+            text = f"{value:,}"
+        table.add_row(key.replace("_", " "), text)
+    out.print(table)
+
+
+def loan_command(
+    loan_path: Path = typer.Argument(
+        ..., metavar="LOAN", help="Loan, deliverable forward or leveraged position (JSON/YAML)."
+    ),
+    paths: int = typer.Option(10_000, "--paths", help="Simulated paths."),
+    seed: int = SEED_OPTION,
+    horizon_days: int | None = typer.Option(
+        None, "--horizon-days", help="Leveraged positions: days to look ahead (default 30)."
+    ),
+    fmt: RiskFormat = FORMAT_OPTION,
+    report: Path | None = REPORT_OPTION,
+    asof: str | None = ASOF_OPTION,
+    price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    workers: int = WORKERS_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+) -> None:
+    """A loan's LTV levels and its life over scenarios, or a leveraged BTC position's."""
+    _positive(paths, "--paths")
+    _positive(workers, "--workers")
+    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    levels_for = _levels_for(history, calibration)
+    spec = load_lending(loan_path, levels_for=levels_for)
+    state = calibration.state
+    if spec.leverage is not None:
+        days = horizon_days or spec.horizon_days or 30
+        _positive(days, "--horizon-days")
+        outcome = leverage_report(
+            spec.leverage,
+            model=calibration.model,
+            state=state,
+            horizon_days=days,
+            n_paths=paths,
+            seed=seed,
+            workers=workers,
+        )
+        if fmt is RiskFormat.JSON:
+            typer.echo(json.dumps(outcome.summary(), indent=2, default=jsonable))
+        else:
+            render_leverage(outcome)
+        _write_report(report, leverage_html(outcome) if report else "")
+        return
+    assert spec.loan is not None
+    loan = spec.loan
+    # Levels the file left to the haircut policy are shown with the haircuts behind them.
+    try:
+        candidate: LtvLevels | None = levels_for(loan.collateral.kind, spec.policy)
+    except RiskError:
+        candidate = None
+    same = candidate is not None and all(
+        math.isclose(a, b, rel_tol=1e-9)
+        for a, b in (
+            (candidate.initial_ltv, loan.initial_ltv),
+            (candidate.margin_call_ltv, loan.margin_call_ltv),
+            (candidate.liquidation_ltv, loan.liquidation_ltv),
+        )
+    )
+    levels = candidate if same else None
+    result = loan_report(
+        loan,
+        model=calibration.model,
+        state=state,
+        levels=levels,
+        n_paths=paths,
+        seed=seed,
+        workers=workers,
+    )
+    if fmt is RiskFormat.JSON:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=jsonable))
+    else:
+        render_loan(result)
+    _write_report(report, loan_html(result) if report else "")

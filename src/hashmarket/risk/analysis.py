@@ -1,0 +1,289 @@
+"""One call per question, as the CLI and the reports ask them.
+
+* :func:`portfolio_report` — Monte Carlo and historical VaR/ES at a horizon, per position too,
+  and the stress catalogue;
+* :func:`loan_report` — LTV levels from haircuts, and the loan's life over scenarios;
+* :func:`leverage_report` — a leveraged BTC position over scenarios.
+
+The model and the state come from ``models.calibrate`` on the network history as of a date;
+the caller passes them in (with the history), so nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.errors import RiskError
+from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.models.network import NetworkModel, NetworkState
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.pricing.market import Market
+from hashmarket.risk.credit import (
+    Loan,
+    LoanSummary,
+    LtvLevels,
+    collateral_unit_values,
+    loan_life,
+    summarize,
+)
+from hashmarket.risk.historical import Bootstrap, change_table
+from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
+from hashmarket.risk.portfolio import Portfolio
+from hashmarket.risk.stress import StressResult, run_stress, standard_scenarios
+from hashmarket.risk.valuation import monte_carlo_pnl, value_paths
+from hashmarket.risk.var import RiskResult, portfolio_risk
+
+Progress = Callable[[int, int], None]
+
+
+def past_fixings(
+    portfolio: Portfolio, history: NetworkHistory, state: NetworkState
+) -> Fixings | None:
+    """Realized fixings from the earliest start of a contract that has begun, to the as-of
+    date (what a started forward or average needs), or ``None``."""
+    asof = state.asof
+    starts = [
+        p.instrument.fixing_window(asof=asof, height=state.height)[0]
+        for p in portfolio.positions
+        if p.instrument is not None
+    ]
+    first = min([asof, *starts])
+    if first >= asof:
+        return None
+    return Fixings.from_history(history, start=first, end=asof)
+
+
+@dataclass(frozen=True)
+class PortfolioRiskReport:
+    portfolio: Portfolio
+    asof: dt.date
+    horizon_days: int
+    confidences: tuple[float, ...]
+    monte_carlo: RiskResult
+    historical: RiskResult | None
+    stress: tuple[StressResult, ...]
+    methods: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "portfolio": self.portfolio.name,
+            "asof": self.asof.isoformat(),
+            "horizon_days": self.horizon_days,
+            "confidences": list(self.confidences),
+            "positions": [p.describe() for p in self.portfolio.positions],
+            "monte_carlo": self.monte_carlo.to_dict(),
+            "historical": None if self.historical is None else self.historical.to_dict(),
+            "stress": [s.to_dict() for s in self.stress],
+            "methods": self.methods,
+        }
+
+
+def portfolio_report(
+    portfolio: Portfolio,
+    *,
+    history: NetworkHistory,
+    model: NetworkModel,
+    market: Market,
+    confidences: Sequence[float] = (0.99,),
+    horizon_days: int = 10,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    workers: int = 1,
+    historical: bool = True,
+    historical_paths: int | None = None,
+    block_days: int | None = None,
+    window_days: int = 4 * 365,
+    progress: Progress | None = None,
+) -> PortfolioRiskReport:
+    """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios."""
+    if n_paths < 100:
+        raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
+    pnl, fitted, setup = monte_carlo_pnl(
+        portfolio,
+        market=market,
+        model=model,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
+    mc = portfolio_risk(pnl, confidences, method="monte_carlo")
+    hist = None
+    methods = {
+        "monte_carlo": (
+            f"{n_paths:,} paths of the calibrated network model from {market.asof} (seed {seed}); "
+            "positions revalued on day h (realized cash flows + analytic, conditional-forward or "
+            "regression marks)"
+        ),
+    }
+    if historical:
+        table = change_table(history, asof=market.asof, window_days=window_days)
+        bootstrap = Bootstrap(
+            table=table,
+            state=market.state,
+            model=model,
+            horizon_days=horizon_days,
+            last_day=setup.last_day,
+            n_paths=historical_paths or n_paths,
+            block_days=block_days or horizon_days,
+            seed=seed,
+        )
+        window = bootstrap.describe()
+        hist_pnl = value_paths(setup, fitted, bootstrap.chunks(), source="historical")
+        hist = portfolio_risk(hist_pnl, confidences, method="historical", window=window)
+        methods["historical"] = window
+    stress = run_stress(
+        portfolio,
+        market=market,
+        model=model,
+        scenarios=standard_scenarios(history, horizon_days=horizon_days),
+    )
+    methods["stress"] = (
+        "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
+        "against the same horizon with nothing moving"
+    )
+    return PortfolioRiskReport(
+        portfolio=portfolio,
+        asof=market.asof,
+        horizon_days=horizon_days,
+        confidences=tuple(confidences),
+        monte_carlo=mc,
+        historical=hist,
+        stress=stress,
+        methods=methods,
+    )
+
+
+# ---- loans ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoanReport:
+    loan: Loan
+    asof: dt.date
+    levels: LtvLevels | None
+    summary: LoanSummary
+    collateral_value_usd: float
+    claim_usd: float
+    ltv_now: float
+    collateral_for_initial_ltv: float
+    lender_pnl_quantiles_usd: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        loan = self.loan
+        return {
+            "loan": {
+                "loan_id": loan.loan_id,
+                "principal_usd": loan.principal_usd,
+                "rate_per_year": loan.rate_per_year,
+                "start": loan.start.isoformat(),
+                "maturity": loan.maturity.isoformat(),
+                "collateral_kind": loan.collateral.kind.value,
+                "collateral_quantity": loan.collateral.quantity,
+                "collateral_unit": loan.collateral.unit,
+                "initial_ltv": loan.initial_ltv,
+                "margin_call_ltv": loan.margin_call_ltv,
+                "liquidation_ltv": loan.liquidation_ltv,
+                "liquidation_cost": loan.liquidation_cost,
+                "liquidation_days": loan.liquidation_days,
+                "cure_days": loan.cure_days,
+                "borrower_cures": loan.borrower_cures,
+            },
+            "asof": self.asof.isoformat(),
+            "levels_from_haircuts": None if self.levels is None else self.levels.to_dict(),
+            "collateral_value_usd": self.collateral_value_usd,
+            "claim_usd": self.claim_usd,
+            "ltv_now": self.ltv_now,
+            "collateral_for_initial_ltv": self.collateral_for_initial_ltv,
+            "lender_pnl_quantiles_usd": self.lender_pnl_quantiles_usd,
+            "scenarios": self.summary.to_dict(),
+        }
+
+
+def _scenario_fixings(
+    model: NetworkModel,
+    state: NetworkState,
+    days: int,
+    *,
+    n_paths: int,
+    seed: int,
+    workers: int,
+    progress: Progress | None = None,
+) -> Fixings:
+    config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers)
+    paths = Scenarios(model, state, days, config).materialize() if days > 0 else None
+    if paths is None:
+        raise RiskError("risk_option", name="horizon", problem="nothing to simulate")
+    values = {k: v for k, v in paths.data.items() if k in FIXING_FIELDS}
+    return Fixings(dates=paths.dates, values=values)
+
+
+def loan_report(
+    loan: Loan,
+    *,
+    model: NetworkModel,
+    state: NetworkState,
+    levels: LtvLevels | None = None,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    workers: int = 1,
+) -> LoanReport:
+    """The loan's life from the as-of date to maturity (plus the time to sell) on scenarios."""
+    asof = state.asof
+    end = loan.maturity + dt.timedelta(days=loan.liquidation_days + loan.cure_days + 1)
+    if end <= asof:
+        raise RiskError("loan_state", loan=loan.loan_id, problem=f"matured before {asof}")
+    fixings = _scenario_fixings(
+        model, state, (end - asof).days, n_paths=n_paths, seed=seed, workers=workers
+    )
+    paths = loan_life(loan, fixings)
+    summary = summarize(loan, paths, seed=seed)
+    # One unit of collateral today, valued by the engine's own rule (path 0: the as-of
+    # column is the same on every path).
+    unit_value = float(collateral_unit_values(loan, fixings, 0)[0])
+    collateral_value = loan.collateral.quantity * unit_value
+    claim = loan.claim_usd(max(asof, loan.start))
+    ltv_now = claim / collateral_value if collateral_value > 0 else math.inf
+    needed = claim / (loan.initial_ltv * unit_value) if unit_value > 0 else math.inf
+    pnl = paths.lender_pnl_usd
+    q = np.quantile(pnl, [0.01, 0.05, 0.5, 0.95])
+    return LoanReport(
+        loan=loan,
+        asof=asof,
+        levels=levels,
+        summary=summary,
+        collateral_value_usd=collateral_value,
+        claim_usd=claim,
+        ltv_now=ltv_now,
+        collateral_for_initial_ltv=needed,
+        lender_pnl_quantiles_usd={
+            "p1": float(q[0]),
+            "p5": float(q[1]),
+            "p50": float(q[2]),
+            "p95": float(q[3]),
+            "mean": float(pnl.mean()),
+        },
+    )
+
+
+def leverage_report(
+    position: LeveragedBtc,
+    *,
+    model: NetworkModel,
+    state: NetworkState,
+    horizon_days: int = 30,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    workers: int = 1,
+) -> LeverageOutcome:
+    config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, fields=("price_usd",))
+    paths = Scenarios(model, state, horizon_days, config).materialize()
+    return simulate_leverage(position, price_usd=paths.price_usd)
