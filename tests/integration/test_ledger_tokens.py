@@ -16,6 +16,7 @@ from hashmarket.ledger import (
     Ledger,
     ManualClock,
     Transfer,
+    core,
 )
 from hashmarket.ledger import (
     TransferFlags as F,
@@ -214,9 +215,14 @@ def test_each_holder_can_check_an_inclusion_proof(issued: Ledger, clock: ManualC
         tk.proof(issued, SERIES, DAY, 203)
 
 
+@pytest.mark.parametrize("chunk", [50_000, 4])
 @pytest.mark.parametrize("kind", STORES)
-def test_fan_out_matches_the_transfer_by_transfer_path(kind: str, new_url, clock: ManualClock):
-    """The bulk path writes the same journal and balances as a linked chain would."""
+def test_fan_out_matches_the_transfer_by_transfer_path(
+    kind: str, chunk: int, new_url, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+):
+    """The bulk path writes the same journal and balances as a linked chain would, whether
+    the credits fit one chunk or span several (with an account credited in more than one)."""
+    monkeypatch.setattr(core, "FAN_OUT_CHUNK", chunk)
     hashes = []
     for bulk in (True, False):
         ledger = open_ledger(new_url(kind), ManualClock(clock.now_ns()))
@@ -242,7 +248,11 @@ def test_fan_out_matches_the_transfer_by_transfer_path(kind: str, new_url, clock
     assert hashes[0] == hashes[1]
 
 
-def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(issued: Ledger):
+@pytest.mark.parametrize("chunk", [50_000, 2])
+def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(
+    issued: Ledger, chunk: int, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(core, "FAN_OUT_CHUNK", chunk)  # 2: the refusal is in a later chunk
     before = issued.state_hash()
     credits = [(301, 5), (302, 6), (999, 7), (303, 8)]
     with issued.transaction() as w:

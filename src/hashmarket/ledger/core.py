@@ -91,7 +91,7 @@ _STATE_SELECT = (
     "b.credits_posted, b.last_seq FROM accounts AS a JOIN balances AS b ON b.account_id = a.id "
     "WHERE a.id {in}"
 )
-FAN_OUT_CHUNK = 50_000  # journal rows chained and inserted at a time (bounds memory)
+FAN_OUT_CHUNK = 50_000  # transfers checked, chained and written at a time (bounds memory)
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 
 
@@ -263,13 +263,13 @@ class LedgerWriter:
     def _fan_out_fast(
         self, debit_account_id: int, credits: Sequence[tuple[int, int]], code: int
     ) -> bool:
+        """Apply the fan-out chunk by chunk (bounded memory), or apply nothing and return
+        False when any rule might refuse a transfer (the engine then decides)."""
         if type(debit_account_id) is not int or not 0 < debit_account_id <= INT64_MAX:
             return False
         if type(code) is not int or not 0 <= code <= CODE_MAX:
             return False
         total = 0
-        previous = 0
-        ordered = True  # strictly increasing credit ids need no aggregation
         for credit, amount in credits:
             if type(credit) is not int or not 0 < credit <= INT64_MAX:
                 return False
@@ -278,15 +278,6 @@ class LedgerWriter:
             if not 0 < amount <= INT64_MAX:
                 return False
             total += amount
-            if credit <= previous:
-                ordered = False
-            previous = credit
-        per_account: Sequence[tuple[int, int]] = credits
-        if not ordered:
-            sums: dict[int, int] = {}
-            for credit, amount in credits:
-                sums[credit] = sums.get(credit, 0) + amount
-            per_account = sorted(sums.items())
         debit = self._load_accounts([debit_account_id]).get(debit_account_id)
         if debit is None:
             return False
@@ -296,46 +287,64 @@ class LedgerWriter:
         if debit[AFLAGS] & _DMNEC and debits > debit[CPO]:
             return False
         store = self.store
-        # The credit side of each transfer, checked on each account's total (the same rules
-        # as engine._move for a plain transfer, monotone in the running sum).
-        states = {r[0]: r[1:] for r in store.query_in(_STATE_SELECT, [a for a, _ in per_account])}
+        saved = (self._seq, self._hash, self._ts, debit[LAST])
+        store.savepoint("fan_out")
+        for start in range(0, len(credits), FAN_OUT_CHUNK):
+            part = credits[start : start + FAN_OUT_CHUNK]
+            closes = start + FAN_OUT_CHUNK >= len(credits)
+            if not self._fan_out_chunk(debit_account_id, debit, part, code, closes):
+                store.rollback_to("fan_out")
+                self._seq, self._hash, self._ts, debit[LAST] = saved
+                return False
+        store.release("fan_out")
+        # Credited balances changed in SQL only: cached copies of them are stale now.
+        self._cache.clear()
+        debit[DPO] += total
+        store.update_balances(
+            [(debit[DP], debit[DPO], debit[CP], debit[CPO], debit[LAST], debit_account_id)]
+        )
+        self.applied += len(credits)
+        return True
+
+    def _fan_out_chunk(
+        self,
+        debit_account_id: int,
+        debit: list[Any],
+        part: Sequence[tuple[int, int]],
+        code: int,
+        closes_chain: bool,
+    ) -> bool:
+        """Check the credit side of ``part`` on each account's total within it (the rules of
+        engine._move for a plain transfer, monotone in the running sum), then write it."""
+        sums: dict[int, int] = {}
+        last_after: dict[int, int] = {}
+        for k, (credit, amount) in enumerate(part, start=self._seq + 1):
+            sums[credit] = sums.get(credit, 0) + amount
+            last_after[credit] = k  # the seq this account's last credit here will get
+        store = self.store
         credited: list[tuple[int, int, int]] = []
         last_before: dict[int, int] = {}
-        for account_id, amount in per_account:
-            state = states.get(account_id)
-            if state is None or state[ASSET] != debit[ASSET]:
+        for row in store.query_in(_STATE_SELECT, list(sums)):
+            account_id, state = row[0], row[1:]
+            amount = sums[account_id]
+            if state[ASSET] != debit[ASSET]:
                 return False
             credits_posted = state[CPO] + amount
             if credits_posted > INT64_MAX or state[CP] + credits_posted > INT64_MAX:
                 return False
             if state[AFLAGS] & _CMNED and state[CP] + credits_posted > state[DPO]:
                 return False
-            credited.append((account_id, credits_posted, 0))
+            credited.append((account_id, credits_posted, last_after[account_id]))
             last_before[account_id] = state[LAST]
-        del states
-        # The seq each account's last credit here gets (credit k gets seq head + 1 + k).
-        last_after: dict[int, int] = {}
-        for k, (credit, _) in enumerate(credits):
-            last_after[credit] = self._seq + 1 + k
-        credited = [(a, value, last_after[a]) for a, value, _ in credited]
+        if len(credited) != len(sums):
+            return False  # an account does not exist
         if store.credit_many(credited) != len(credited):
             raise LedgerInvariantError(
                 "ledger_invariant", detail="a checked credit did not find its balances row"
             )
-        del per_account, credited, last_after
-        # Credited balances changed in SQL only: cached copies of them are stale now.
-        self._cache.clear()
-        for start in range(0, len(credits), FAN_OUT_CHUNK):
-            last = start + FAN_OUT_CHUNK >= len(credits)
-            part = credits[start : start + FAN_OUT_CHUNK]
-            store.insert_plain_rows(
-                self._chain_plain(debit_account_id, debit, last_before, part, code, last)
-            )
-        debit[DPO] += total
-        store.update_balances(
-            [(debit[DP], debit[DPO], debit[CP], debit[CPO], debit[LAST], debit_account_id)]
+        store.insert_plain_rows(
+            self._chain_plain(debit_account_id, debit, last_before, part, code, closes_chain)
         )
-        self.applied += len(credits)
         return True
 
     def _chain_plain(

@@ -163,6 +163,16 @@ class Store(abc.ABC):
         """Set (account id, credits_posted, last_seq) for accounts whose new credits the
         caller has checked (see ``LedgerWriter.create_fan_out``); returns the rows changed."""
 
+    def savepoint(self, name: str) -> None:
+        self.execute(f"SAVEPOINT {name}")
+
+    def release(self, name: str) -> None:
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
+    def rollback_to(self, name: str) -> None:
+        self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
     def write_head(self, head: Head) -> None:
         self.execute(
             "UPDATE ledger_head SET seq = ?, hash = ?, timestamp_ns = ?, expired_through_ns = ? "

@@ -679,10 +679,13 @@ def distribute(
         held = [r for r in holding_rows(store, s, cut_ns) if r[2] > 0]
         supply = sum(r[2] for r in held)
         amounts = daily_amounts(s, rate, supply_units=supply, uptime=uptime)
+        # Three flat lists instead of one list of records: a million holders must fit.
         leaves = [(token_id, balance) for token_id, _, balance in held]
+        payouts = [payout for _, payout, _ in held]
+        del held
         shares = allocate(amounts.pool_sats, leaves)
-        credits = [(r[1], share) for r, share in zip(held, shares, strict=True) if share]
-        del shares
+        credits = [(p, share) for p, share in zip(payouts, shares, strict=True) if share]
+        del shares, payouts
         first_seq = w.head.seq + 1 if credits else 0
         code, index = w.create_fan_out(s.treasury_account_id, credits, code=CODE_DISTRIBUTION)
         if code is not CreateTransferResult.OK:
