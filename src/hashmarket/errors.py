@@ -165,6 +165,20 @@ MESSAGES: dict[str, str] = {
     ),
     "loan_state": "loan {loan!r}: {problem}",
     "loan_refused": "loan {loan!r}: {action} refused: {result_code} ({reason})",
+    # settlement of bilateral contracts (hashmarket.ledger.settlement)
+    "settle_contract_unknown": "no contract {contract!r}",
+    "settle_contract_invalid": "contract {contract!r}: {field} {problem}",
+    "settle_unsupported": (
+        "contract {contract!r}: a {type!r} is not settled between two counterparties "
+        "(settled types: {known})"
+    ),
+    "settle_refused": "{action} of contract {contract!r} refused: {result_code} ({reason})",
+    "settle_margin_refused": (
+        "contract {contract!r}: the {party} (account {account}) cannot reserve the initial "
+        "margin of {amount} {asset}: {result_code} ({reason})"
+    ),
+    "settle_day_not_over": "{day} is not over on the ledger clock (the cut is {cut})",
+    "settle_fixings": "contract {contract!r}: {problem}",
 }
 
 
@@ -303,3 +317,10 @@ class RiskError(HashmarketError, ValueError):
     offending field where there is one."""
 
     exit_code = 65
+
+
+class SettlementError(LedgerError):
+    """A settlement request refused: a contract that cannot be opened (unknown type, a party
+    without the funds for its initial margin), a day not over, fixings not published. A
+    refused request has changed nothing; a payer short of funds is not an error but a
+    margin call, recorded in the contract's state."""

@@ -35,6 +35,7 @@ class Migration:
 
 APPEND_ONLY_TABLES_V1 = ("schema_version", "assets", "accounts", "journal")
 APPEND_ONLY_TABLES_V2 = ("token_series", "token_holders", "token_distributions")
+APPEND_ONLY_TABLES_V3 = ("settlement_contracts", "settlement_events")
 
 
 def _sqlite_append_only(table: str) -> tuple[str, ...]:
@@ -249,6 +250,55 @@ def _token_tables(integer: str, blob: str) -> tuple[str, ...]:
     )
 
 
+def _settlement_tables(integer: str) -> tuple[str, ...]:
+    """Bilateral contracts settled from published fixings (``ledger.settlement``).
+
+    A contract's terms are one immutable row; its life is a log of events, each carrying the
+    contract's whole settlement state after it (state, days settled through, cumulative due
+    and settled amounts in minor units, the margin call's party and deadline), so the current
+    state is the last event and nothing is ever updated.
+    """
+    return (
+        f"""CREATE TABLE settlement_contracts (
+            contract_id TEXT PRIMARY KEY,
+            instrument_type TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            spec_sha256 TEXT NOT NULL,
+            asset TEXT NOT NULL,
+            buyer_account_id {integer} NOT NULL,
+            seller_account_id {integer} NOT NULL,
+            escrow_account_id {integer} NOT NULL,
+            notional TEXT NOT NULL,
+            margin_rate TEXT NOT NULL,
+            buyer_margin_minor {integer} NOT NULL,
+            seller_margin_minor {integer} NOT NULL,
+            grace_days {integer} NOT NULL,
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            timestamp_ns {integer} NOT NULL
+        )""",
+        f"""CREATE TABLE settlement_events (
+            contract_id TEXT NOT NULL,
+            seq {integer} NOT NULL,
+            kind TEXT NOT NULL,
+            run_day TEXT,
+            state TEXT NOT NULL,
+            through_day TEXT,
+            due_minor {integer} NOT NULL,
+            settled_minor {integer} NOT NULL,
+            amount_minor {integer} NOT NULL,
+            remainder_minor TEXT NOT NULL,
+            called_party TEXT,
+            deadline_ns {integer},
+            shortfall_minor {integer} NOT NULL,
+            transfer_id {integer},
+            fixings_sha256 TEXT,
+            timestamp_ns {integer} NOT NULL,
+            PRIMARY KEY (contract_id, seq)
+        )""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
     Migration(
@@ -261,6 +311,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             *_token_tables("BIGINT", "BYTEA"),
             *(s for t in APPEND_ONLY_TABLES_V2 for s in _pg_append_only(t)),
+        ),
+    ),
+    Migration(
+        3,
+        "settlement contracts and their events",
+        (
+            *_settlement_tables("INTEGER"),
+            *(s for t in APPEND_ONLY_TABLES_V3 for s in _sqlite_append_only(t)),
+        ),
+        (
+            *_settlement_tables("BIGINT"),
+            *(s for t in APPEND_ONLY_TABLES_V3 for s in _pg_append_only(t)),
         ),
     ),
 )
