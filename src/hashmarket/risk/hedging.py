@@ -14,8 +14,10 @@ months after the as-of date. Revenue comes from the scenario engine; the power p
   price less the spread (``BtcPriceSwap`` on production: price hedged, difficulty not);
 * ``btc_put`` — buy puts on the month's average BTC price for ``ratio`` of the expected
   production, strike ``k × spot``, premium = fair value × (1 + markup), paid in the month;
-* ``collar`` — the same put financed by a call sold at the strike that makes the pair cost
-  nothing after markups (both legs on the month's average).
+* ``collar`` — the same put financed by a call sold at the highest strike (on a grid from
+  spot to 3 × spot) whose marked-down value still pays for the marked-up put, so the pair
+  costs nothing; when no call does (an at-the-money put), the call at spot finances what it
+  can (both legs on the month's average).
 
 **The planner** scans ratios 0, 0.05 … 1 (and strikes, for puts and collars) and keeps, among
 the hedges whose every month has net cash ≥ 0 with probability ≥ ``target`` (default 95 %) on
