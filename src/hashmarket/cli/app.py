@@ -9,6 +9,7 @@ import typer
 from hashmarket import __version__
 from hashmarket.cli import data, dispatch, index, index_gpu, ledger, miner, pricing, serve, tokens
 from hashmarket.cli import risk as risk_cli
+from hashmarket.cli import settle as settle_cli
 from hashmarket.errors import HashmarketError
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(index.app, name="index")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(settle_cli.app, name="settle")
 app.add_typer(miner.app, name="miner")
 index_gpu.register(index.app)
 app.command("dispatch")(dispatch.dispatch_command)
