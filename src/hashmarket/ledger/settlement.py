@@ -648,7 +648,9 @@ def _resolve_terms(store: Store, contract: Contract) -> tuple[db.ContractRow, in
     currency = instrument.currency.value.upper()
     if asset != currency:
         raise _invalid(
-            cid, "asset", f"{contract.asset!r}: the instrument pays in {currency}, so it settles in {currency}"
+            cid,
+            "asset",
+            f"{contract.asset!r}: the instrument pays in {currency}, so it settles in {currency}",
         )
     found = store.query("SELECT scale FROM assets WHERE code = ?", (asset,))
     if not found:
