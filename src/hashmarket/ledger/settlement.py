@@ -61,6 +61,7 @@ import enum
 import hashlib
 import json
 import re
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -329,6 +330,13 @@ def canonical_spec(instrument: SettledInstrument) -> str:
     # A compute forward reads ComputeFixings, so it is not an `Instrument` to the type checker;
     # `to_spec` only reads its dataclass fields.
     spec = to_spec(cast("Instrument", instrument))
+    # A float term given as an int (60 for 60.0) is the same contract: write it one way, so
+    # the same trade always has the same text, hash and default id.
+    hints = typing.get_type_hints(type(instrument))
+    for name, value in spec.items():
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if is_int and float in (hints.get(name), *typing.get_args(hints.get(name))):
+            spec[name] = float(value)
     return json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
