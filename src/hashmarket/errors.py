@@ -169,8 +169,7 @@ MESSAGES: dict[str, str] = {
     "settle_contract_unknown": "no contract {contract!r}",
     "settle_contract_invalid": "contract {contract!r}: {field} {problem}",
     "settle_unsupported": (
-        "contract {contract!r}: a {type!r} is not settled between two counterparties "
-        "(settled types: {known})"
+        "a {type!r} is not settled between two counterparties (settled types: {known})"
     ),
     "settle_refused": "{action} of contract {contract!r} refused: {result_code} ({reason})",
     "settle_margin_refused": (

@@ -292,10 +292,7 @@ def instrument_from_spec(spec: Mapping[str, Any]) -> SettledInstrument:
     instrument = parse_spec(spec)
     if type(instrument) not in SETTLED_TYPES.values():
         raise SettlementError(
-            "settle_unsupported",
-            contract="-",
-            type=instrument.type_name,
-            known=", ".join(SETTLED_TYPES),
+            "settle_unsupported", type=instrument.type_name, known=", ".join(SETTLED_TYPES)
         )
     return instrument  # type: ignore[return-value]
 
@@ -648,7 +645,6 @@ def _resolve_terms(store: Store, contract: Contract) -> tuple[db.ContractRow, in
     if type(instrument) not in SETTLED_TYPES.values():
         raise SettlementError(
             "settle_unsupported",
-            contract=cid,
             type=getattr(instrument, "type_name", type(instrument).__name__),
             known=", ".join(SETTLED_TYPES),
         )
