@@ -73,7 +73,12 @@ if [[ "$(id -u)" == 0 ]]; then
         useradd --system --no-create-home --shell /usr/sbin/nologin postgres ||
             unavailable "no postgres user to run the server as" "$@"
     fi
-    run_as=(runuser -u postgres --)
+    runuser_bin="$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser || true)"
+    if [[ -n "$runuser_bin" ]]; then
+        run_as=("$runuser_bin" -u postgres --)
+    else
+        run_as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+    fi
 fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/hashmarket-pg.XXXXXX")"
@@ -109,7 +114,17 @@ fi
 
 export HASHMARKET_TEST_PG_URL="postgresql://postgres@127.0.0.1:${port}/postgres"
 log "$("$pg_bin/pg_ctl" --version) at $HASHMARKET_TEST_PG_URL"
-# Not exec: the EXIT trap must run after the command to stop and delete the server.
+# Not exec: the EXIT trap must run after the command to stop and delete the server. The
+# command runs in the background so that a TERM or INT sent to this script is forwarded to it
+# at once (bash defers traps while a foreground child runs); stdin stays the terminal's.
+"$@" <&0 &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null || true' TERM
+trap 'kill -INT "$child" 2>/dev/null || true' INT
 status=0
-"$@" || status=$?
+while :; do
+    wait "$child" && status=0 || status=$?
+    # A trapped signal ends `wait` early; wait again until the command itself has ended.
+    kill -0 "$child" 2>/dev/null || break
+done
 exit "$status"
