@@ -207,6 +207,13 @@ def test_pricing_form_prices_a_forward_and_an_option(
     server: str, browser: webdriver.Chrome
 ) -> None:
     browser.get(f"{server}/pricing")
+    try:
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "pricing-kind"))
+    except Exception:
+        screenshot(browser, "pricing-not-loaded")
+        raise AssertionError(
+            f"the pricing page did not load: {browser.page_source[:500]}"
+        ) from None
     _, std_error = price_in_form(browser, "forward", "mc")
     assert std_error > 0
     assert "paths" in browser.find_element(By.ID, "pricing-result").text
