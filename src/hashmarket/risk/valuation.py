@@ -194,6 +194,7 @@ def plan_valuation(
         "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR),
     }
     gbm = isinstance(model.price, GBM)
+    prober = Prober(base, asof)
     contracts = []
     for instrument, first, last in raw:
         btc = instrument.currency is SettlementCurrency.BTC
@@ -207,22 +208,16 @@ def plan_valuation(
         ):
             contracts.append(_Contract(instrument, "analytic", first, last, btc))
             continue
-        weights_h = discount["df_btc_h" if btc else "df_usd_h"]
-        weights_0 = discount["df_btc_0" if btc else "df_usd_0"]
-        form = affine_form(
+        form, read = prober.affine_form(
             instrument,
-            base=base,
-            asof=asof,
             first=first,
             last=last,
-            horizon_days=horizon_days,
-            weights_h=weights_h,
-            weights_0=weights_0,
+            weights_h=discount["df_btc_h" if btc else "df_usd_h"],
+            weights_0=discount["df_btc_0" if btc else "df_usd_0"],
         )
         if form is not None:
             contracts.append(_Contract(instrument, "affine", first, last, btc, form))
             continue
-        read = fields_read(instrument, base=base, first=first, last=last)
         basis = PRICE_BASIS if read is not None and read <= {"price_usd"} else None
         contracts.append(_Contract(instrument, "regression", first, last, btc, None, basis))
     fields = sorted({f for c in contracts if c.affine for f in c.affine.fields})
@@ -297,21 +292,143 @@ class _RecordingFixings(Fixings):
         return super().window(name, start, end, instrument=instrument)
 
 
-def fields_read(
-    instrument: Any, *, base: Fixings, first: dt.date, last: dt.date
-) -> frozenset[str] | None:
-    """The fixings ``instrument``'s payoff reads (``None`` if it cannot be told)."""
-    lo, hi = max(first, base.first_date), min(last, base.last_date)
-    if hi < lo:
-        return None
-    window = base.between(lo, hi)
-    recording = _RecordingFixings(dates=window.dates, values=window.values)
-    seen = recording.record()
-    try:
-        instrument.cashflows(recording)
-    except (PricingError, RiskError, ValueError):
-        return None
-    return frozenset(seen)
+@dataclass(frozen=True)
+class _ProbePaths:
+    """The probe of one window and set of fields: row 0 the base path, then one row per
+    (field, day after the as-of date) bumped by ``step``, then the check paths."""
+
+    fixings: Fixings
+    fields: tuple[str, ...]
+    cols: npt.NDArray[np.int64]  # the window's columns after the as-of date
+    steps: dict[str, FloatArray]
+    moves: dict[str, FloatArray]  # check rows' moves in units of the step [checks, cols]
+
+    @property
+    def n_bumps(self) -> int:
+        return len(self.fields) * len(self.cols)
+
+
+class Prober:
+    """Finds affine forms by probing ``cashflows`` (module docstring). The probe paths move
+    every fixing field and are built once per window, shared by every contract over that
+    window; they record which fields a payoff reads, so each contract costs one
+    ``cashflows`` call, and only the bumps of the fields it reads are used."""
+
+    def __init__(self, base: Fixings, asof: dt.date) -> None:
+        self.base = base
+        self.asof = asof
+        self._first, self._last = base.first_date, base.last_date
+        self._probes: dict[tuple[dt.date, dt.date], _ProbePaths] = {}
+
+    def probe(self, first: dt.date, last: dt.date) -> _ProbePaths | None:
+        lo, hi = max(first, self._first), min(last, self._last)
+        if hi < lo:
+            return None
+        if (lo, hi) not in self._probes:
+            self._probes[lo, hi] = self._build(self.base.between(lo, hi))
+        return self._probes[lo, hi]
+
+    def _build(self, window: Fixings) -> _ProbePaths:
+        fields = tuple(sorted(window.values))
+        offset = _day(self.asof, window.first_date)
+        cols = np.arange(max(1, offset) - offset, window.n_periods)
+        n_bumps = len(fields) * len(cols)
+        n_probe = 1 + n_bumps + len(CHECK_LEVELS)
+        rng = np.random.default_rng(_PROBE_SEED)
+        values: dict[str, FloatArray] = {}
+        steps: dict[str, FloatArray] = {}
+        moves: dict[str, FloatArray] = {}
+        for i, name in enumerate(fields):
+            base_row = window.values[name][0]
+            rows = np.tile(base_row, (n_probe, 1))
+            step = np.where(np.abs(base_row) > 0, np.abs(base_row), 1.0)
+            bumped = 1 + i * len(cols) + np.arange(len(cols))
+            rows[bumped, cols] += step[cols]
+            # Check paths moved on every day, by a lot and each way (a level from e^-2 to e^2
+            # of the base, with day-to-day noise): an affine payoff is predicted exactly by
+            # its bumps; an option, a ratio or a product is not, unless its strike is far
+            # outside that range.
+            for r, level in enumerate(CHECK_LEVELS):
+                noise = rng.normal(0.0, 0.3, len(cols))
+                rows[1 + n_bumps + r, cols] = base_row[cols] * np.exp(level + noise)
+            moves[name] = (rows[1 + n_bumps :, cols] - base_row[None, cols]) / step[None, cols]
+            steps[name] = step
+            values[name] = rows
+        return _ProbePaths(
+            fixings=_RecordingFixings(dates=window.dates, values=values),
+            fields=fields,
+            cols=cols,
+            steps=steps,
+            moves=moves,
+        )
+
+    def affine_form(
+        self,
+        instrument: Any,
+        *,
+        first: dt.date,
+        last: dt.date,
+        weights_h: FloatArray,
+        weights_0: FloatArray,
+    ) -> tuple[AffineForm | None, frozenset[str] | None]:
+        """The contract's affine form (or ``None``), and the fields its payoff reads."""
+        probe = self.probe(first, last)
+        if probe is None:
+            return None, None
+        recording = probe.fixings
+        assert isinstance(recording, _RecordingFixings)
+        seen = recording.record()
+        try:
+            with np.errstate(all="ignore"):
+                cf = np.asarray(instrument.cashflows(recording), dtype=np.float64)
+        except (PricingError, RiskError, ValueError, ZeroDivisionError):
+            return None, frozenset(seen) or None
+        finally:
+            object.__setattr__(recording, "_seen", None)
+        read = frozenset(seen)
+        window = recording
+        if window.last_date <= self.asof or not read or "height" in read:
+            return None, read
+        if not np.isfinite(cf).all():
+            return None, read
+        fields = tuple(f for f in probe.fields if f in read)
+        cols, n_cols = probe.cols, len(probe.cols)
+        position = {f: i for i, f in enumerate(probe.fields)}
+        deltas = {
+            f: cf[1 + position[f] * n_cols : 1 + (position[f] + 1) * n_cols] - cf[0] for f in fields
+        }
+        predicted = np.repeat(cf[:1], len(CHECK_LEVELS), axis=0)
+        for name in fields:
+            predicted += probe.moves[name] @ deltas[name]
+        scale = float(np.abs(cf).max()) + 1e-12
+        actual = cf[1 + probe.n_bumps :]
+        if float(np.abs(actual - predicted).max()) > AFFINE_RTOL * scale:
+            return None, read
+        days = _day(self.asof, window.first_date) + np.arange(window.n_periods)
+        paying = days >= 1
+        w_h = np.where(paying, weights_h[np.clip(days, 0, len(weights_h) - 1)], 0.0)
+        w_0 = np.where(paying, weights_0[np.clip(days, 0, len(weights_0) - 1)], 0.0)
+        g_h = np.zeros((len(fields), n_cols))
+        g_0 = np.zeros((len(fields), n_cols))
+        const_h = float(cf[0] @ w_h)
+        const_0 = float(cf[0] @ w_0)
+        for i, name in enumerate(fields):
+            per_unit = deltas[name] / probe.steps[name][cols][:, None]  # d cash flow / d fixing
+            g_h[i] = per_unit @ w_h
+            g_0[i] = per_unit @ w_0
+            base_future = window.values[name][0][cols]
+            const_h -= float(g_h[i] @ base_future)
+            const_0 -= float(g_0[i] @ base_future)
+        form = AffineForm(
+            fields=fields,
+            first_day=int(days[cols[0]]),
+            last_day=int(days[-1]),
+            g_h=g_h,
+            const_h=const_h,
+            g_0=g_0,
+            const_0=const_0,
+        )
+        return form, read
 
 
 def affine_form(
@@ -326,90 +443,11 @@ def affine_form(
     weights_0: FloatArray,
 ) -> AffineForm | None:
     """The affine form of ``instrument``'s cash flows over days after ``asof``, or ``None`` if
-    its cash flows are not affine in the fixings (checked on two random paths)."""
-    lo = max(first, base.first_date)
-    hi = min(last, base.last_date)
-    if hi <= asof:
-        return None
-    window = base.between(lo, hi)
-    recording = _RecordingFixings(dates=window.dates, values=window.values)
-    seen = recording.record()
-    try:
-        base_cf = instrument.cashflows(recording)[0]
-    except PricingError:
-        return None
-    fields = tuple(sorted(seen))
-    if not fields or "height" in fields or not np.isfinite(base_cf).all():
-        return None
-    offset = _day(asof, window.first_date)  # day number of the window's first column
-    first_future = max(1, offset) - offset  # first column after asof
-    cols = np.arange(first_future, window.n_periods)
-    n_bumps = len(fields) * len(cols)
-    n_checks = len(CHECK_LEVELS)
-    n_probe = 1 + n_bumps + n_checks
-    rng = np.random.default_rng(_PROBE_SEED)
-    values: dict[str, FloatArray] = {}
-    steps: list[FloatArray] = []
-    checks: list[FloatArray] = []
-    for i, name in enumerate(fields):
-        base_row = window.values[name][0]
-        probe = np.tile(base_row, (n_probe, 1))
-        step = np.where(np.abs(base_row) > 0, np.abs(base_row), 1.0)
-        rows = i * len(cols) + np.arange(len(cols))
-        probe[1 + rows, cols] += step[cols]
-        # Check paths moved on every day, by a lot and each way (a level from e^-2 to e^2 of
-        # the base, with day-to-day noise): an affine payoff is predicted exactly by its bumps;
-        # an option, a ratio or a product is not, unless its strike is far outside that range.
-        for r, level in enumerate(CHECK_LEVELS):
-            noise = rng.normal(0.0, 0.3, len(cols))
-            probe[1 + n_bumps + r, cols] = base_row[cols] * np.exp(level + noise)
-        checks.append(probe[1 + n_bumps :, :] - base_row[None, :])
-        steps.append(step)
-        values[name] = probe
-    for name in FIXING_FIELDS:
-        if name not in values and name in window.values:
-            values[name] = np.broadcast_to(window.values[name], (n_probe, window.n_periods))
-    try:
-        with np.errstate(all="ignore"):
-            cf = instrument.cashflows(Fixings(dates=window.dates, values=values))
-    except (PricingError, ValueError, ZeroDivisionError):
-        return None
-    if not np.isfinite(cf).all():
-        return None
-    deltas = cf[1 : n_bumps + 1] - cf[0][None, :]  # [bumps, columns]
-    predicted = cf[0][None, :].repeat(n_checks, axis=0)
-    for i in range(len(fields)):
-        rows = i * len(cols) + np.arange(len(cols))
-        moves = checks[i][:, cols] / steps[i][cols][None, :]  # in units of the bump
-        predicted += moves @ deltas[rows]
-    scale = float(np.abs(cf).max()) + 1e-12
-    if not np.allclose(cf[1 + n_bumps :], predicted, rtol=AFFINE_RTOL, atol=AFFINE_RTOL * scale):
-        return None
-    days = offset + np.arange(window.n_periods)  # day number of every column
-    paying = days >= 1
-    w_h = np.where(paying, weights_h[np.clip(days, 0, len(weights_h) - 1)], 0.0)
-    w_0 = np.where(paying, weights_0[np.clip(days, 0, len(weights_0) - 1)], 0.0)
-    g_h = np.zeros((len(fields), len(cols)))
-    g_0 = np.zeros((len(fields), len(cols)))
-    const_h = float(cf[0] @ w_h)
-    const_0 = float(cf[0] @ w_0)
-    for i, name in enumerate(fields):
-        rows = i * len(cols) + np.arange(len(cols))
-        per_unit = deltas[rows] / steps[i][cols][:, None]  # d cash flow / d fixing
-        g_h[i] = per_unit @ w_h
-        g_0[i] = per_unit @ w_0
-        base_future = window.values[name][0][cols]
-        const_h -= float(g_h[i] @ base_future)
-        const_0 -= float(g_0[i] @ base_future)
-    return AffineForm(
-        fields=fields,
-        first_day=int(days[first_future]),
-        last_day=int(days[-1]),
-        g_h=g_h,
-        const_h=const_h,
-        g_0=g_0,
-        const_0=const_0,
+    its cash flows are not affine in the fixings (one contract; see :class:`Prober`)."""
+    form, _ = Prober(base, asof).affine_form(
+        instrument, first=first, last=last, weights_h=weights_h, weights_0=weights_0
     )
+    return form
 
 
 # ---- features of a path's state on day h ----------------------------------------------------
@@ -536,9 +574,20 @@ class PnLModel:
     total_usd: FloatArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        total = np.zeros(self.n_paths)
-        for _, block in self.position_blocks():
-            total += block.sum(axis=1)
+        # The total is linear in the factors: sum the weights first (one pass over the
+        # paths, whatever the number of positions), then scale the BTC part by the price.
+        total = np.full(self.n_paths, -float(self.value0_usd.sum()))
+        for btc in (False, True):
+            mask = self.btc == btc
+            if not mask.any():
+                continue
+            value = self.z @ self.w[:, mask].sum(axis=1) + float(self.const[mask].sum())
+            has = mask & (self.nl_col >= 0)
+            if has.any():
+                weights = np.zeros(self.nl.shape[1])
+                np.add.at(weights, self.nl_col[has], self.quantities[has])
+                value += self.nl @ weights
+            total += value * self.price_h_usd if btc else value
         object.__setattr__(self, "total_usd", total)
 
     @property
@@ -562,9 +611,22 @@ class PnLModel:
         return np.asarray(value - self.value0_usd[c], dtype=np.float64)
 
     def position_blocks(self, size: int = 512) -> Iterator[tuple[slice, FloatArray]]:
+        """P&L of positions ``columns`` as ``[positions, paths]`` (C order: a position's
+        scenarios are contiguous, which is what per-position order statistics want)."""
+        zt = np.ascontiguousarray(self.z.T)
         for start in range(0, self.n_positions, size):
-            columns = slice(start, min(start + size, self.n_positions))
-            yield columns, self.position_pnl(None, columns)
+            c = slice(start, min(start + size, self.n_positions))
+            value = self.w[:, c].T @ zt
+            value += self.const[c, None]
+            cols = self.nl_col[c]
+            has = np.flatnonzero(cols >= 0)
+            if len(has):
+                value[has] += self.nl[:, cols[has]].T * self.quantities[c][has, None]
+            btc = np.flatnonzero(self.btc[c])
+            if len(btc):
+                value[btc] *= self.price_h_usd[None, :]
+            value -= self.value0_usd[c, None]
+            yield c, value
 
 
 # ---- the passes over paths -------------------------------------------------------------------
@@ -690,8 +752,17 @@ def _fill_nonaffine(
     when the P&L is assembled)."""
     h = setup.horizon_days
     flows = {}
+    n = len(parts.raw)
     for i in _nonaffine(setup):
         contract = setup.contracts[i]
+        if contract.method == "analytic" and _day(setup.asof, contract.instrument.expiry) > h:
+            # Pays only at expiry, after h: nothing realized, the mark is the closed form.
+            zeros = np.zeros(n)
+            flows[i] = _Flows(zeros, zeros, zeros, np.ones(n, dtype=bool))
+            parts.nl_realized[i] = zeros
+            parts.nl_alive[i] = flows[i].alive
+            parts.nl_future[i] = _analytic_value(setup, contract.instrument, parts.price_h, h)
+            continue
         f = _contract_flows(setup, contract, fixings)
         flows[i] = f
         parts.nl_realized[i] = f.realized

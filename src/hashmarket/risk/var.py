@@ -191,11 +191,13 @@ def portfolio_risk(
     if position_stats:
         k = tail_count(pnl.n_paths, first)
         for columns, block in pnl.position_blocks(POSITION_BLOCK):
-            mean[columns] = block.mean(axis=0)
-            std[columns] = block.std(axis=0)
-            worst = -np.partition(block, k - 1, axis=0)[:k]  # the k largest losses, unordered
-            var[columns] = worst.min(axis=0)
-            es[columns] = worst.mean(axis=0)
+            mean[columns] = block.mean(axis=1)
+            std[columns] = block.std(axis=1)
+            # Order statistics in float32 (7 significant digits, far below Monte Carlo
+            # error) halve the memory traffic of the partition, the costliest step.
+            worst = -np.partition(block.astype(np.float32), k - 1, axis=1)[:, :k]
+            var[columns] = worst.min(axis=1)
+            es[columns] = worst.mean(axis=1, dtype=np.float64)
     positions = tuple(
         PositionRisk(
             name=pnl.names[j],
