@@ -118,6 +118,8 @@ def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None]
 def _usd(value: float | None, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
+    if abs(value) < 0.5 * 10.0**-digits:
+        value = 0.0  # no "-0"
     return f"{value:,.{digits}f}"
 
 

@@ -38,7 +38,10 @@ def _fmt(value: Any, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, int | float | np.floating | np.integer):
-        return f"{float(value):,.{digits}f}"
+        number = float(value)
+        if abs(number) < 0.5 * 10.0**-digits:
+            number = 0.0  # no "-0"
+        return f"{number:,.{digits}f}"
     return html.escape(str(value))
 
 
@@ -82,7 +85,10 @@ def _note(text: str) -> str:
 
 def _pnl_histogram(results: Sequence[RiskResult], confidence: float) -> str:
     fig = go.Figure()
-    for result, colour in zip(results, (COLOURS["mc"], COLOURS["hist"]), strict=False):
+    places = ("top left", "bottom left")
+    for result, colour, place in zip(
+        results, (COLOURS["mc"], COLOURS["hist"]), places, strict=False
+    ):
         fig.add_trace(
             go.Histogram(
                 x=result.pnl_usd,
@@ -103,7 +109,7 @@ def _pnl_histogram(results: Sequence[RiskResult], confidence: float) -> str:
                 line_dash=dash,
                 line_color=colour,
                 annotation_text=f"{label} {confidence:.0%}",
-                annotation_position="top left",
+                annotation_position=place,
             )
     fig.update_layout(
         barmode="overlay",
@@ -222,20 +228,23 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
 # ---- hedge ---------------------------------------------------------------------------------
 
 
-def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, colour: str) -> None:
+def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, rgb: str) -> None:
+    """A P5–P95 band (translucent) and the median line of a monthly distribution."""
+    edge = {"color": f"rgba({rgb},0.6)", "width": 0.5}
     fig.add_trace(
         go.Scatter(
-            x=list(months), y=list(d.p95), line={"width": 0}, showlegend=False, hoverinfo="skip"
+            x=list(months), y=list(d.p95), mode="lines", line=edge, showlegend=False,
+            hoverinfo="skip",
         )
-    )
+    )  # fmt: skip
     fig.add_trace(
         go.Scatter(
             x=list(months),
             y=list(d.p5),
+            mode="lines",
             fill="tonexty",
-            line={"width": 0},
-            fillcolor=colour,
-            opacity=0.25,
+            fillcolor=f"rgba({rgb},0.18)",
+            line=edge,
             name=f"{name}: P5–P95",
         )
     )
@@ -243,7 +252,8 @@ def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, colour: str)
         go.Scatter(
             x=list(months),
             y=list(d.p50),
-            line={"color": colour, "width": 2},
+            mode="lines+markers",
+            line={"color": f"rgb({rgb})", "width": 2},
             name=f"{name}: median",
         )
     )
@@ -252,8 +262,8 @@ def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, colour: str)
 def hedge_html(plan: HedgePlan) -> str:
     chosen = plan.chosen
     fig = go.Figure()
-    _band(fig, plan.months, plan.unhedged, "unhedged", "rgba(192,57,43,0.35)")
-    _band(fig, plan.months, chosen.after, f"hedged ({chosen.family})", "rgba(46,125,50,0.35)")
+    _band(fig, plan.months, plan.unhedged, "unhedged", "192,57,43")
+    _band(fig, plan.months, chosen.after, f"hedged ({chosen.family})", "46,125,50")
     fig.add_hline(y=0, line_color="#444", line_dash="dot", annotation_text="cash costs covered")
     fig.update_layout(
         title="Monthly net cash: revenue − power − fixed costs (+ hedge)",
