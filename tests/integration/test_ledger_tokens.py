@@ -254,16 +254,29 @@ def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(
 ):
     monkeypatch.setattr(core, "FAN_OUT_CHUNK", chunk)  # 2: the refusal is in a later chunk
     before = issued.state_hash()
-    credits = [(301, 5), (302, 6), (999, 7), (303, 8)]
-    with issued.transaction() as w:
-        assert w.create_fan_out(TREASURY, credits) == (
+    treasury = issued.account(TREASURY).balance
+    cases = [
+        (
+            [(301, 5), (302, 6), (999, 7), (303, 8)],
             CreateTransferResult.CREDIT_ACCOUNT_NOT_FOUND,
             2,
-        )
-    assert issued.state_hash() == before
-    with issued.transaction() as w:
-        assert w.create_fan_out(TREASURY, [(301, 10**10)]) == (
+        ),
+        (
+            [(301, 5), (302, 6), (303, 7), (2, 8)],
+            CreateTransferResult.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET,
+            3,
+        ),
+        ([(301, 10**10)], CreateTransferResult.EXCEEDS_CREDITS, 0),
+        # The treasury runs dry on the third payout: the engine only replays that prefix.
+        (
+            [(301, treasury // 2), (302, treasury // 2), (303, 1 + treasury % 2), (301, 1)],
             CreateTransferResult.EXCEEDS_CREDITS,
-            0,
-        )
-    assert issued.state_hash() == before
+            2,
+        ),
+        ([(301, 5), (TREASURY, 6)], CreateTransferResult.ACCOUNTS_MUST_BE_DIFFERENT, 1),
+        ([(301, 5), (302, 0)], CreateTransferResult.AMOUNT_MUST_BE_POSITIVE, 1),
+    ]
+    for credits, code, index in cases:
+        with issued.transaction() as w:
+            assert w.create_fan_out(TREASURY, credits) == (code, index), credits
+        assert issued.state_hash() == before

@@ -242,60 +242,68 @@ class LedgerWriter:
         """
         if not credits:
             return CreateTransferResult.OK, -1
-        if self._fan_out_fast(debit_account_id, credits, code):
+        bound = self._fan_out_fast(debit_account_id, credits, code)
+        if bound < 0:
             return CreateTransferResult.OK, -1
-        last = len(credits) - 1
+        # The first refusal is at or before `bound`: the engine need only replay that prefix
+        # (as a chain closed there, which it rolls back when it refuses) to name it.
+        prefix = credits[: bound + 1]
         linked, alone = TransferFlags.LINKED, TransferFlags.NONE
         codes = self.create_transfers(
             (
                 Transfer(
-                    0, debit_account_id, credit, amount, linked if i < last else alone, code=code
+                    0, debit_account_id, credit, amount, linked if i < bound else alone, code=code
                 )
-                for i, (credit, amount) in enumerate(credits)
+                for i, (credit, amount) in enumerate(prefix)
             ),
             ledger_ids=True,
         )
         for index, result in enumerate(codes):
             if result not in (CreateTransferResult.OK, CreateTransferResult.LINKED_EVENT_FAILED):
                 return result, index
-        return CreateTransferResult.OK, -1
+        # The fast path's checks are the engine's; a prefix it could not pass must fail here.
+        raise LedgerInvariantError(
+            "ledger_invariant", detail=f"fan-out checks and the engine disagree at {bound}"
+        )
 
     def _fan_out_fast(
         self, debit_account_id: int, credits: Sequence[tuple[int, int]], code: int
-    ) -> bool:
-        """Apply the fan-out chunk by chunk (bounded memory), or apply nothing and return
-        False when any rule might refuse a transfer (the engine then decides)."""
+    ) -> int:
+        """Apply the fan-out chunk by chunk (bounded memory) and return -1; or apply nothing
+        and return the index of the first transfer these checks could not pass."""
         if type(debit_account_id) is not int or not 0 < debit_account_id <= INT64_MAX:
-            return False
+            return 0
         if type(code) is not int or not 0 <= code <= CODE_MAX:
-            return False
+            return 0
         total = 0
-        for credit, amount in credits:
+        for index, (credit, amount) in enumerate(credits):
             if type(credit) is not int or not 0 < credit <= INT64_MAX:
-                return False
+                return index
             if credit == debit_account_id or type(amount) is not int:
-                return False
+                return index
             if not 0 < amount <= INT64_MAX:
-                return False
+                return index
             total += amount
         debit = self._load_accounts([debit_account_id]).get(debit_account_id)
         if debit is None:
-            return False
-        debits = debit[DP] + debit[DPO] + total
-        if debit[DPO] + total > INT64_MAX or debits > INT64_MAX:
-            return False
-        if debit[AFLAGS] & _DMNEC and debits > debit[CPO]:
-            return False
+            return 0
+        if not self._debit_passes(debit, total):
+            running = 0
+            for index, (_, amount) in enumerate(credits):
+                running += amount
+                if not self._debit_passes(debit, running):
+                    return index
         store = self.store
         saved = (self._seq, self._hash, self._ts, debit[LAST])
         store.savepoint("fan_out")
         for start in range(0, len(credits), FAN_OUT_CHUNK):
             part = credits[start : start + FAN_OUT_CHUNK]
             closes = start + FAN_OUT_CHUNK >= len(credits)
-            if not self._fan_out_chunk(debit_account_id, debit, part, code, closes):
+            refused = self._fan_out_chunk(debit_account_id, debit, part, code, closes)
+            if refused >= 0:
                 store.rollback_to("fan_out")
                 self._seq, self._hash, self._ts, debit[LAST] = saved
-                return False
+                return start + refused
         store.release("fan_out")
         # Credited balances changed in SQL only: cached copies of them are stale now.
         self._cache.clear()
@@ -304,7 +312,25 @@ class LedgerWriter:
             [(debit[DP], debit[DPO], debit[CP], debit[CPO], debit[LAST], debit_account_id)]
         )
         self.applied += len(credits)
-        return True
+        return -1
+
+    @staticmethod
+    def _debit_passes(debit: list[Any], amount: int) -> bool:
+        """The debit side of a plain transfer of ``amount`` (engine._move's rules)."""
+        debits = debit[DP] + debit[DPO] + amount
+        if debit[DPO] + amount > INT64_MAX or debits > INT64_MAX:
+            return False
+        return not (debit[AFLAGS] & _DMNEC and debits > debit[CPO])
+
+    @staticmethod
+    def _credit_passes(state: Sequence[Any] | None, asset: str, amount: int) -> bool:
+        """The credit side of a plain transfer of ``amount`` (engine._move's rules)."""
+        if state is None or state[ASSET] != asset:
+            return False
+        credits_posted = state[CPO] + amount
+        if credits_posted > INT64_MAX or state[CP] + credits_posted > INT64_MAX:
+            return False
+        return not (state[AFLAGS] & _CMNED and state[CP] + credits_posted > state[DPO])
 
     def _fan_out_chunk(
         self,
@@ -313,31 +339,32 @@ class LedgerWriter:
         part: Sequence[tuple[int, int]],
         code: int,
         closes_chain: bool,
-    ) -> bool:
-        """Check the credit side of ``part`` on each account's total within it (the rules of
-        engine._move for a plain transfer, monotone in the running sum), then write it."""
+    ) -> int:
+        """Check the credit side of ``part`` on each account's total within it (every rule
+        is monotone in the running sum), then write it and return -1; or write nothing and
+        return the index in ``part`` of the first transfer that fails."""
         sums: dict[int, int] = {}
         last_after: dict[int, int] = {}
         for k, (credit, amount) in enumerate(part, start=self._seq + 1):
             sums[credit] = sums.get(credit, 0) + amount
             last_after[credit] = k  # the seq this account's last credit here will get
         store = self.store
-        credited: list[tuple[int, int, int]] = []
-        last_before: dict[int, int] = {}
-        for row in store.query_in(_STATE_SELECT, list(sums)):
-            account_id, state = row[0], row[1:]
-            amount = sums[account_id]
-            if state[ASSET] != debit[ASSET]:
-                return False
-            credits_posted = state[CPO] + amount
-            if credits_posted > INT64_MAX or state[CP] + credits_posted > INT64_MAX:
-                return False
-            if state[AFLAGS] & _CMNED and state[CP] + credits_posted > state[DPO]:
-                return False
-            credited.append((account_id, credits_posted, last_after[account_id]))
-            last_before[account_id] = state[LAST]
-        if len(credited) != len(sums):
-            return False  # an account does not exist
+        states = {r[0]: r[1:] for r in store.query_in(_STATE_SELECT, list(sums))}
+        asset = debit[ASSET]
+        failing = {
+            a for a, total in sums.items() if not self._credit_passes(states.get(a), asset, total)
+        }
+        if failing:
+            running: dict[int, int] = {}
+            for index, (credit, amount) in enumerate(part):
+                if credit in failing:
+                    running[credit] = running.get(credit, 0) + amount
+                    if not self._credit_passes(states.get(credit), asset, running[credit]):
+                        return index
+            raise AssertionError("an account failing on its total fails on some prefix")
+        credited = [(a, states[a][CPO] + total, last_after[a]) for a, total in sums.items()]
+        last_before = {a: states[a][LAST] for a in sums}
+        del states, sums
         if store.credit_many(credited) != len(credited):
             raise LedgerInvariantError(
                 "ledger_invariant", detail="a checked credit did not find its balances row"
@@ -345,7 +372,7 @@ class LedgerWriter:
         store.insert_plain_rows(
             self._chain_plain(debit_account_id, debit, last_before, part, code, closes_chain)
         )
-        return True
+        return -1
 
     def _chain_plain(
         self,

@@ -83,7 +83,8 @@ def is_linked(t: Transfer) -> bool:
 def check_request(t: Transfer, *, ledger_ids: bool = False) -> R | None:
     """Checks that need no state, in precedence order; ``None`` when the request is well formed.
 
-    With ``ledger_ids`` the id must be 0 and the ledger assigns one (see ``create_transfers``).
+    With ``ledger_ids`` the id must be 0 and the ledger assigns one (see ``create_transfers``);
+    such transfers are plain ones.
     """
     tid = t.id
     flags = _flags_of(t)
@@ -97,6 +98,9 @@ def check_request(t: Transfer, *, ledger_ids: bool = False) -> R | None:
     kind = flags & _KIND
     if kind & (kind - 1):
         return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if ledger_ids and kind:
+        # A ledger id (-seq) cannot be named by a later post, void or reversal.
+        return R.FLAGS_INVALID
     wildcard = kind & _WILDCARD
     dr, cr = t.debit_account_id, t.credit_account_id
     if type(dr) is not int or dr < 0 or dr > INT64_MAX or (dr == 0 and not wildcard):
