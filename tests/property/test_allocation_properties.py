@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,6 +66,25 @@ def test_integer_paths_agree(total, pairs):
 def test_big_integers_take_the_exact_path(pairs, total):
     # total × weight passes 64 bits here: the Python path must still be exact.
     check(total, pairs, allocate(total, pairs))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    total=st.one_of(st.sampled_from([0, 1, 2, 9_999, 10_000, 10_001]), st.integers(0, 10**9)),
+    zeros=st.floats(min_value=0.0, max_value=0.9),
+)
+def test_ten_thousand_random_holders(seed, total, zeros):
+    """10^4 holders with random balances (a share of them zero) and 1-sat-scale totals."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice(10**9, size=10_000, replace=False) + 1
+    weights = rng.integers(1, 10**6, size=10_000)
+    weights[rng.random(10_000) < zeros] = 0
+    weights[0] = max(int(weights[0]), 1)
+    pairs = [(int(k), int(w)) for k, w in zip(keys, weights, strict=True)]
+    shares = allocate(total, pairs)
+    check(total, pairs, shares)
+    assert sum(1 for s in shares if s) <= min(total, sum(1 for _, w in pairs if w))
 
 
 def test_one_sat_goes_to_the_largest_holding_then_the_smallest_id():
