@@ -66,6 +66,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: LedgerURL, *, create: bool) -> None:
         self.url = url
+        self._streams = 0
         try:
             self._conn = psycopg.connect(url.target, autocommit=False)
         except psycopg.Error as error:
@@ -120,7 +121,8 @@ class PostgresStore(Store):
     def stream(
         self, sql: str, params: Sequence[Any] = (), *, chunk: int = 10_000
     ) -> Iterator[tuple[Any, ...]]:
-        with self._conn.cursor(name="hashmarket_stream") as cursor:
+        self._streams += 1  # a name per cursor: streams may be open side by side
+        with self._conn.cursor(name=f"hashmarket_stream_{self._streams}") as cursor:
             cursor.itersize = chunk
             cursor.execute(_pg(sql), params or None)
             yield from cursor
