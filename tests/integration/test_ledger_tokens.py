@@ -202,6 +202,28 @@ def test_an_unfunded_treasury_refuses_the_whole_day(issued: Ledger, clock: Manua
     assert tk.distribute(issued, SERIES, RATE).pool_sats == 19_200
 
 
+def test_verify_checks_each_paid_day_against_its_payouts(issued: Ledger, clock: ManualClock):
+    after_day(clock)
+    record = tk.distribute(issued, SERIES, RATE)
+    assert issued.verify().ok
+    # A forged record for another day, claiming payouts that are really that day's: caught.
+    store = issued._store
+    store.begin_write()
+    store.execute(
+        "INSERT INTO token_distributions SELECT asset, '2025-01-11', hashprice_btc_per_ph_day, "
+        "btc_price_usd, hashprice_fixing_sha256, price_fixing_sha256, uptime, cut_ns, "
+        "supply_units, holder_count, gross_sats, cost_sats, pool_sats + 1, dust_sats, "
+        "shortfall_sats, first_seq, last_seq, reserves_root, reserves_total, timestamp_ns "
+        "FROM token_distributions"
+    )
+    store.commit()
+    report = issued.verify()
+    assert report.problems == (
+        f"distribution HT1 2025-01-11: payouts add up to {record.pool_sats} sats, "
+        f"the pool is {record.pool_sats + 1}",
+    )
+
+
 def test_each_holder_can_check_an_inclusion_proof(issued: Ledger, clock: ManualClock):
     after_day(clock)
     record = tk.distribute(issued, SERIES, RATE)

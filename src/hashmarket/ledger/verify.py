@@ -13,7 +13,9 @@
 * the cached balances equal the fold of the journal, account by account, and every row's
   history pointers name each account's previous row (and ``last_seq`` its newest);
 * per asset, the posted balances and the pending balances each sum to zero, and only the
-  asset's issuer carries the ``ISSUER`` flag.
+  asset's issuer carries the ``ISSUER`` flag;
+* every paid token distribution day: its journal rows are payouts from the series' treasury
+  that add up to the day's pool.
 
 ``state_hash`` digests the head (whose hash commits to every journal row) and every row of the
 other tables in key order, with a type-tagged encoding, so the same history gives the same
@@ -179,6 +181,9 @@ def verify(store: Store) -> VerifyReport:
         if posted or pending:
             problems.add(f"asset {code}: balances sum to {posted} posted, {pending} pending, not 0")
 
+    for text in _check_distributions(store):
+        problems.add(text)
+
     found = problems.final()
     return VerifyReport(
         ok=not found,
@@ -261,6 +266,33 @@ def _check_row(
         broken = _limits_hold(accounts[account_id][2], state)
         if broken:
             out.append(f"account {account_id}: {broken}")
+    return out
+
+
+def _check_distributions(store: Store) -> list[str]:
+    """Each paid day's journal rows are its treasury's payouts and add up to its pool."""
+    if not store.has_table("token_distributions"):
+        return []
+    out: list[str] = []
+    days = store.query(
+        "SELECT d.asset, d.day, d.pool_sats, d.first_seq, d.last_seq, s.treasury_account_id "
+        "FROM token_distributions AS d JOIN token_series AS s ON s.asset = d.asset"
+    )
+    for asset, day, pool, first, last, treasury in days:
+        where = f"distribution {asset} {day}"
+        if not first:
+            if pool or last:
+                out.append(f"{where}: a pool of {pool} sats but no payout rows")
+            continue
+        count, paid, low, high, codes = store.query(
+            "SELECT COUNT(*), SUM(amount), MIN(debit_account_id), MAX(debit_account_id), "
+            "COUNT(DISTINCT code) FROM journal WHERE seq >= ? AND seq <= ?",
+            (first, last),
+        )[0]
+        if count != last - first + 1 or (low, high) != (treasury, treasury) or codes != 1:
+            out.append(f"{where}: rows {first}-{last} are not all payouts from the treasury")
+        elif int(paid) != pool:
+            out.append(f"{where}: payouts add up to {paid} sats, the pool is {pool}")
     return out
 
 
