@@ -287,7 +287,6 @@ def test_the_affine_probe_tells_linear_payoffs_apart(instrument: Any, affine: bo
         asof=ASOF,
         first=first,
         last=last,
-        horizon_days=10,
         weights_h=weights,
         weights_0=weights,
     )

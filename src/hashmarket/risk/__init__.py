@@ -5,6 +5,106 @@
 * :mod:`~hashmarket.risk.var` — VaR and expected shortfall, per position too;
 * :mod:`~hashmarket.risk.historical` — bootstrapped historical scenarios;
 * :mod:`~hashmarket.risk.stress` — named stress scenarios;
+* :mod:`~hashmarket.risk.hedging` — a miner's months and the hedge planner;
 * :mod:`~hashmarket.risk.credit` — haircuts, LTV levels, a loan's life over scenarios;
-* :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×).
+* :mod:`~hashmarket.risk.loan_ledger` — a loan's life booked on the ledger;
+* :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×);
+* :mod:`~hashmarket.risk.analysis` — one call per question (what the CLI runs);
+* :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs; :mod:`~hashmarket.risk.report` — HTML.
 """
+
+from hashmarket.risk.analysis import (
+    LoanReport,
+    PortfolioRiskReport,
+    leverage_report,
+    loan_report,
+    portfolio_report,
+)
+from hashmarket.risk.credit import (
+    Collateral,
+    CollateralKind,
+    HaircutPolicy,
+    Loan,
+    LoanPaths,
+    LoanSummary,
+    LtvLevels,
+    TailModel,
+    deliverable_forward,
+    haircut,
+    loan_life,
+    ltv_levels,
+    ltv_levels_from_history,
+    tail_quantile,
+)
+from hashmarket.risk.hedging import (
+    Hedge,
+    HedgePlan,
+    HedgePricing,
+    MinerProfile,
+    evaluate,
+    plan_hedge,
+    simulate_miner,
+)
+from hashmarket.risk.historical import Bootstrap, change_table
+from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
+from hashmarket.risk.loan_ledger import LoanAccounts, book_events, open_accounts, transfer_id
+from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
+from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
+from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
+from hashmarket.risk.valuation import PnLModel, monte_carlo_pnl, value_paths
+from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
+
+__all__ = [
+    "Bootstrap",
+    "Collateral",
+    "CollateralKind",
+    "HaircutPolicy",
+    "Hedge",
+    "HedgePlan",
+    "HedgePricing",
+    "LeverageOutcome",
+    "LeveragedBtc",
+    "Loan",
+    "LoanAccounts",
+    "LoanPaths",
+    "LoanReport",
+    "LoanSummary",
+    "LtvLevels",
+    "MinerProfile",
+    "PnLModel",
+    "Portfolio",
+    "PortfolioRiskReport",
+    "Position",
+    "PositionKind",
+    "RiskResult",
+    "StressResult",
+    "StressScenario",
+    "TailModel",
+    "VarEstimate",
+    "book_events",
+    "change_table",
+    "deliverable_forward",
+    "evaluate",
+    "haircut",
+    "leverage_report",
+    "load_lending",
+    "load_miner",
+    "load_portfolio",
+    "loan_life",
+    "loan_report",
+    "ltv_levels",
+    "ltv_levels_from_history",
+    "monte_carlo_pnl",
+    "open_accounts",
+    "plan_hedge",
+    "portfolio_report",
+    "portfolio_risk",
+    "run_stress",
+    "simulate_leverage",
+    "simulate_miner",
+    "standard_scenarios",
+    "tail_quantile",
+    "transfer_id",
+    "value_paths",
+    "var_es",
+]

@@ -438,7 +438,6 @@ def affine_form(
     asof: dt.date,
     first: dt.date,
     last: dt.date,
-    horizon_days: int,
     weights_h: FloatArray,
     weights_0: FloatArray,
 ) -> AffineForm | None:
