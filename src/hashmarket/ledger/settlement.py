@@ -634,8 +634,8 @@ def _rate(value: object, contract_id: str) -> Decimal:
     return rate
 
 
-def _resolve_terms(store: Store, contract: Contract) -> tuple[db.ContractRow, int]:
-    """The row to store for ``contract`` (validated) and the asset's scale."""
+def _resolve_terms(store: Store, contract: Contract) -> db.ContractRow:
+    """The row to store for ``contract``, every term checked."""
     cid = contract.contract_id
     if not isinstance(cid, str) or not _CONTRACT_ID.match(cid):
         raise _invalid(
@@ -674,6 +674,8 @@ def _resolve_terms(store: Store, contract: Contract) -> tuple[db.ContractRow, in
     margin = margin_minor_units(notional, rate, scale)
     if margin > INT64_MAX:
         raise _invalid(cid, "notional", "gives a margin beyond the ledger's 2**63 - 1 units")
+    # Every settled type has a fixed window (only the epoch-value future's depends on the
+    # as-of day and the chain tip, and it is not settled here).
     first, last = instrument.fixing_window(asof=dt.date.min, height=0)
     spec = canonical_spec(instrument)
     row = db.ContractRow(
@@ -695,7 +697,7 @@ def _resolve_terms(store: Store, contract: Contract) -> tuple[db.ContractRow, in
         timestamp_ns=0,
     )
     _check_parties(store, row)
-    return row, scale
+    return row
 
 
 def _check_parties(store: Store, row: db.ContractRow) -> None:
@@ -760,7 +762,7 @@ def open_contract(ledger: Ledger, contract: Contract) -> ContractStatus:
     """
     with ledger.transaction() as w:
         store = w.store
-        row, _ = _resolve_terms(store, contract)
+        row = _resolve_terms(store, contract)
         stored = db.load_contract(store, row.contract_id)
         if stored is not None:
             if not _same_terms(stored, row):
