@@ -96,6 +96,33 @@ from hashmarket.units import SECONDS_PER_DAY
 
 FloatArray = npt.NDArray[np.float64]
 
+__all__ = [
+    "DEFAULT_GRACE_DAYS",
+    "DEFAULT_MARGIN_RATE",
+    "SETTLED_TYPES",
+    "Contract",
+    "ContractState",
+    "ContractStatus",
+    "EventKind",
+    "Party",
+    "PublishedFixings",
+    "RunOutcome",
+    "SettledInstrument",
+    "SettlementEvent",
+    "canonical_spec",
+    "default_contract_id",
+    "derived_id",
+    "escrow_account_id",
+    "events",
+    "instrument_from_spec",
+    "margin_minor_units",
+    "minor_units",
+    "notional_of",
+    "open_contract",
+    "run",
+    "status",
+]
+
 SettledInstrument = (
     HashpriceForward
     | HashrateFuture
