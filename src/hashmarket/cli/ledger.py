@@ -12,7 +12,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,12 @@ from hashmarket.ledger import (
     AccountBalance,
     Asset,
     CreateAssetResult,
-    JournalEntry,
     Ledger,
     Transfer,
     TransferFlags,
 )
 from hashmarket.ledger.clock import ns_to_datetime
+from hashmarket.ledger.records import account_record, entry_record
 
 app = typer.Typer(
     help="The double-entry ledger: accounts, transfers, balances.", no_args_is_help=True
@@ -76,44 +75,6 @@ def new_transfer_id() -> int:
 def resolve_account(ledger: Ledger, ref: str) -> AccountBalance:
     """An account by id or by name."""
     return ledger.account(ref)
-
-
-def scaled(units: int, scale: int) -> str:
-    """Smallest units as a decimal amount of the asset: 150000 sats -> 0.00150000."""
-    return f"{Decimal(units).scaleb(-scale):.{scale}f}"
-
-
-def account_record(account: AccountBalance, scale: int) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "name": account.name,
-        "asset": account.asset,
-        "flags": account.flags.name if account.flags.name else str(int(account.flags)),
-        "balance_units": account.balance,
-        "balance": scaled(account.balance, scale),
-        "available_units": account.available,
-        "debits_pending_units": account.debits_pending,
-        "credits_pending_units": account.credits_pending,
-        "debits_posted_units": account.debits_posted,
-        "credits_posted_units": account.credits_posted,
-    }
-
-
-def entry_record(entry: JournalEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "id": entry.id,
-        "kind": entry.kind,
-        "debit_account_id": entry.debit_account_id,
-        "credit_account_id": entry.credit_account_id,
-        "amount_units": entry.amount,
-        "pending_id": entry.pending_id or None,
-        "reverses_id": entry.reverses_id or None,
-        "timeout_s": entry.timeout_s,
-        "code": entry.code,
-        "timestamp": ns_to_datetime(entry.timestamp_ns).isoformat(),
-        "hash": entry.hash.hex(),
-    }
 
 
 def emit_json(value: Any) -> None:
