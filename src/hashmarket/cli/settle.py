@@ -30,7 +30,7 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import DB_OPTION, opened, scaled
+from hashmarket.cli.ledger import DB_OPTION, opened
 from hashmarket.errors import Location, SpecError, UsageError
 from hashmarket.index.compute import bundled_quotes_path, gpu_fixings, read_quotes
 from hashmarket.index.fixings import fixings
@@ -39,6 +39,7 @@ from hashmarket.instruments.spec import read_spec_text
 from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.clock import ns_to_datetime
+from hashmarket.ledger.records import scaled
 
 app = typer.Typer(
     help="Settle forwards, swaps and options between two accounts from the published fixings.",
