@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "no_value_columns": "no value columns besides {name!r}; expected some of: {expected}",
     "file_not_found": "file not found",
     "unknown_date_range": "no data between {start} and {end}",
+    "no_fixing": "no hashprice fixing for {day}: {problem}",
     "blank_value": "must not be blank",
     "csv_missing_one_of": (
         "missing column: one of {columns} is needed (expected columns: {expected})"

@@ -28,7 +28,7 @@ from hashmarket.cli.common import (
 )
 from hashmarket.cli.ledger import DB_OPTION, new_transfer_id, opened
 from hashmarket.errors import TokenError, UsageError
-from hashmarket.index.fixings import fixings
+from hashmarket.index.fixings import day_fixings
 from hashmarket.ledger import Ledger, LedgerWriter
 from hashmarket.ledger import tokens as tk
 from hashmarket.ledger.reserves import InclusionProof, Root, verify_proof
@@ -229,15 +229,7 @@ def day_rate(day: dt.date, *, data_dir: Path | None, commercial_only: bool) -> t
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
-    if not history.first_date <= day <= history.last_date:
-        raise TokenError("token_fixing", day=day, problem="the network history has no such day")
-    one_day = history.between(day, day)
-    btc = [f for f in fixings(one_day, currency="btc") if f.date == day]
-    usd = [f for f in fixings(one_day, currency="usd") if f.date == day]
-    if not btc or not usd:
-        missing = "a hashprice" if not btc else "a BTC price"
-        raise TokenError("token_fixing", day=day, problem=f"no fixing: the day lacks {missing}")
-    return tk.DayRate.from_fixings(btc[0], usd[0])
+    return tk.DayRate.from_fixings(*day_fixings(history, day))
 
 
 @app.command("distribute")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
+from hashmarket.errors import DataError
 from hashmarket.index.hashprice import Method, hashprice_table
 
 if TYPE_CHECKING:
@@ -100,3 +101,17 @@ def fixings(
             )
         )
     return out
+
+
+def day_fixings(history: NetworkHistory, day: dt.date) -> tuple[Fixing, Fixing]:
+    """The FPPS fixings of one day in BTC and in USD, as token payouts and settlements use
+    them; refused when the day lacks a hashprice or a BTC price."""
+    if not history.first_date <= day <= history.last_date:
+        raise DataError("no_fixing", day=day, problem="the network history has no such day")
+    one_day = history.between(day, day)
+    btc = fixings(one_day, currency="btc")
+    usd = fixings(one_day, currency="usd")
+    if not btc or not usd:
+        missing = "a hashprice" if not btc else "a BTC price"
+        raise DataError("no_fixing", day=day, problem=f"the day lacks {missing}")
+    return btc[0], usd[0]
