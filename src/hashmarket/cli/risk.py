@@ -176,7 +176,7 @@ def render_risk(report: PortfolioRiskReport) -> None:
             )
     out.print(table)
     first = report.confidences[0]
-    positions = Table(title=f"Positions (Monte Carlo, {first:.0%})", title_justify="left")
+    positions = Table(title=f"Positions (Monte Carlo, {first:.1%})", title_justify="left")
     for name in ("position", "value today", "mean P&L", "P&L s.d.", "VaR", "ES", "ES contrib."):
         positions.add_column(name, justify="left" if name == "position" else "right")
     for p in mc.positions:

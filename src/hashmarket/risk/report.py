@@ -108,7 +108,7 @@ def _pnl_histogram(results: Sequence[RiskResult], confidence: float) -> str:
                 x=value,
                 line_dash=dash,
                 line_color=colour,
-                annotation_text=f"{label} {confidence:.0%}",
+                annotation_text=f"{label} {confidence:.1%}",
                 annotation_position=place,
             )
     fig.update_layout(
@@ -188,9 +188,9 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
                 "value today",
                 "mean P&L",
                 "P&L s.d.",
-                f"VaR {first:.0%}",
-                f"ES {first:.0%}",
-                f"ES contribution {first:.0%}",
+                f"VaR {first:.1%}",
+                f"ES {first:.1%}",
+                f"ES contribution {first:.1%}",
             ],
             position_rows,
         ),
