@@ -260,7 +260,15 @@ def test_tokens_commands(cli: Cli, token_ledger: Path):
     )
     assert "mint HT1 refused: exceeds_credits (minting beyond the declared backing" in line
     line = refused(
-        cli, "tokens", "distribute", "--series", "HT1", "--day", "2030-01-01", data_dir=data_dir
+        cli,
+        "tokens",
+        "distribute",
+        "--series",
+        "HT1",
+        "--day",
+        "2030-01-01",
+        data_dir=data_dir,
+        code=65,  # a day without data is a data error (EX_DATAERR)
     )
     assert "fixing for 2030-01-01" in line
 
