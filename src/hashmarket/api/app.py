@@ -10,7 +10,7 @@ from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.problems import install_handlers
-from hashmarket.api.routers import index, keys, operations, pricing
+from hashmarket.api.routers import index, keys, ledger, operations, pricing
 from hashmarket.api.state import ServiceState
 from hashmarket.paths import default_data_dir
 
@@ -43,6 +43,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(operations.router)
     app.include_router(pricing.router)
+    app.include_router(ledger.router)
     app.include_router(dashboard.router)
     return app
 

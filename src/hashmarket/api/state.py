@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.ledger import Ledger
 from hashmarket.models.calibrate import Calibration
 from hashmarket.pricing.valuation import ValuationSetup, calibrated
 from hashmarket.units import Currency, HashrateUnit
@@ -30,6 +33,8 @@ class ServiceState:
     _tables: dict[Method, pd.DataFrame] = field(default_factory=dict)
     _records: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     _calibrations: dict[ValuationSetup, Calibration] = field(default_factory=dict)
+    _ledger: Ledger | None = None
+    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -69,6 +74,15 @@ class ServiceState:
                 self._records.pop(next(iter(self._records)))
             self._records[query] = cached
         return cached
+
+    @contextmanager
+    def ledger(self) -> Iterator[Ledger]:
+        """The ledger, opened once per process; one request uses it at a time (the embedded
+        store has one writer anyway, and the server store serializes per transaction)."""
+        with self._ledger_lock:
+            if self._ledger is None:
+                self._ledger = Ledger.open(self.config.resolved_ledger_url, create=True)
+            yield self._ledger
 
     def calibration(self, setup: ValuationSetup) -> Calibration:
         """Models calibrated as of ``setup.asof``, once per setup per process."""

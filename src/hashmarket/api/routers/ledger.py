@@ -1,0 +1,274 @@
+"""Authenticated: accounts, balances, history and transfers; hashrate token series.
+
+Roles decide what a key may do (``api.keys.ROLE_PERMISSIONS``); a key bound to an account sees
+and moves only that account. Every state-changing route runs behind the idempotency guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field, StrictInt
+
+from hashmarket.api.keys import ApiKey, Permission, Role
+from hashmarket.api.security import check_account, require
+from hashmarket.api.state import ServiceState, service
+from hashmarket.index.fixings import day_fixings
+from hashmarket.ledger import tokens as tk
+from hashmarket.ledger.model import Account, AccountFlags, Transfer, TransferFlags
+from hashmarket.ledger.records import account_record, entry_record
+
+router = APIRouter(prefix="/api/v1", tags=["ledger"])
+
+READ = Depends(require(Permission.READ))
+TRANSFER = Depends(require(Permission.TRANSFER))
+MANAGE = Depends(require(Permission.MANAGE_ACCOUNTS))
+ISSUE = Depends(require(Permission.ISSUE))
+
+
+# ---- accounts ------------------------------------------------------------------------------
+
+
+@router.get("/accounts", summary="Accounts the key may see, with balances")
+def list_accounts(
+    asset: str | None = None,
+    limit: int = Query(1_000, ge=1, le=100_000),
+    key: ApiKey = READ,
+    state: ServiceState = Depends(service),
+) -> list[dict[str, Any]]:
+    with state.ledger() as ledger:
+        scales = {a.code: a.scale for a in ledger.assets()}
+        if key.account is not None:
+            found = [ledger.account(key.account)]
+        else:
+            found = ledger.accounts(asset=asset, limit=limit)
+    return [account_record(a, scales[a.asset]) for a in found]
+
+
+@router.get("/accounts/{account_id}", summary="One account's balances")
+def get_account(
+    account_id: int, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    check_account(key, str(account_id))
+    with state.ledger() as ledger:
+        account = ledger.account(account_id)
+        return account_record(account, ledger.asset(account.asset).scale)
+
+
+@router.get("/accounts/{account_id}/history", summary="One account's journal, newest first")
+def account_history(
+    account_id: int,
+    limit: int = Query(50, ge=1, le=10_000),
+    before_seq: int | None = Query(None, ge=1),
+    key: ApiKey = READ,
+    state: ServiceState = Depends(service),
+) -> list[dict[str, Any]]:
+    check_account(key, str(account_id))
+    with state.ledger() as ledger:
+        ledger.account(account_id)  # 4xx for an unknown account, not an empty list
+        return [
+            entry_record(e) for e in ledger.history(account_id, limit=limit, before_seq=before_seq)
+        ]
+
+
+class AccountRequest(BaseModel):
+    id: StrictInt = Field(..., gt=0)
+    asset: str = Field(..., min_length=1, max_length=16)
+    name: str | None = Field(None, max_length=128)
+    code: StrictInt = Field(0, ge=0, le=65_535)
+
+
+@router.post("/accounts", status_code=201, summary="Open an account (no overdraft)")
+def open_account(
+    request: AccountRequest, key: ApiKey = MANAGE, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    check_account(key, str(request.id))
+    account = Account(
+        request.id,
+        request.asset,
+        flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+        code=request.code,
+        name=request.name,
+    )
+    with state.ledger() as ledger:
+        ledger.create_account(account)
+        created = ledger.account(request.id)
+        return account_record(created, ledger.asset(created.asset).scale)
+
+
+# ---- transfers -----------------------------------------------------------------------------
+
+
+class TransferRequest(BaseModel):
+    """Amounts are integers in the asset's smallest unit (sats, cents); anything else is
+    refused. ``kind`` ``post``/``void`` resolve the reservation ``pending_id``."""
+
+    id: StrictInt = Field(..., gt=0, description="Your id: sending it again applies it once")
+    kind: Literal["plain", "pending", "post", "void"] = "plain"
+    debit_account_id: StrictInt = Field(0, ge=0)
+    credit_account_id: StrictInt = Field(0, ge=0)
+    amount: StrictInt = Field(0, ge=0)
+    pending_id: StrictInt = Field(0, ge=0)
+    timeout_s: StrictInt = Field(0, ge=0)
+    code: StrictInt = Field(0, ge=0, le=65_535)
+
+
+FLAGS = {
+    "plain": TransferFlags.NONE,
+    "pending": TransferFlags.PENDING,
+    "post": TransferFlags.POST_PENDING,
+    "void": TransferFlags.VOID_PENDING,
+}
+
+
+@router.post("/transfers", status_code=201, summary="Move an amount, or resolve a reservation")
+def create_transfer(
+    request: TransferRequest, key: ApiKey = TRANSFER, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    with state.ledger() as ledger:
+        debit = request.debit_account_id
+        if request.kind in ("post", "void"):
+            reservation = ledger.lookup_transfer(request.pending_id)
+            debit = reservation.debit_account_id if reservation is not None else 0
+        if key.account is not None:
+            # A holder's key moves money out of its own account only.
+            check_account(key, str(debit))
+        transfer = Transfer(
+            request.id,
+            request.debit_account_id,
+            request.credit_account_id,
+            request.amount,
+            FLAGS[request.kind],
+            pending_id=request.pending_id,
+            timeout_s=request.timeout_s,
+            code=request.code,
+        )
+        ledger.transfer(transfer)
+        entry = ledger.lookup_transfer(request.id)
+    assert entry is not None
+    return entry_record(entry)
+
+
+@router.get("/transfers/{transfer_id}", summary="A transfer as journaled")
+def get_transfer(
+    transfer_id: int, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    with state.ledger() as ledger:
+        entry = ledger.lookup_transfer(transfer_id)
+    if entry is None:
+        raise HTTPException(404, f"no transfer {transfer_id}")
+    if not (
+        key.may_use_account(str(entry.debit_account_id))
+        or key.may_use_account(str(entry.credit_account_id))
+    ):
+        raise HTTPException(403, f"this key may only use account {key.account!r}")
+    return entry_record(entry)
+
+
+@router.get("/ledger/verify", summary="Check every ledger invariant (admin)")
+def verify(key: ApiKey = READ, state: ServiceState = Depends(service)) -> dict[str, Any]:
+    if key.role is not Role.ADMIN:
+        raise HTTPException(403, f"role {key.role.value!r} may not verify the ledger")
+    with state.ledger() as ledger:
+        report = ledger.verify()
+        return {"ok": report.ok, "report": str(report), "state_hash": ledger.state_hash()}
+
+
+# ---- hashrate tokens -----------------------------------------------------------------------
+
+
+def series_record(s: tk.TokenSeries) -> dict[str, Any]:
+    return {
+        "series": s.asset,
+        "ths_per_token": str(s.ths_per_token),
+        "efficiency_w_per_th": str(s.efficiency_w_per_th),
+        "power_price_usd_per_kwh": str(s.power_price_usd_per_kwh),
+        "service_fee_usd_per_th_day": str(s.service_fee_usd_per_th_day),
+        "backing_hashrate_ths": str(s.backing_hashrate_ths),
+        "max_supply_units": s.max_supply_units,
+        "term_start": s.term_start.isoformat(),
+        "term_end": s.term_end.isoformat(),
+        "issuer_account_id": s.issuer_account_id,
+        "reserve_account_id": s.reserve_account_id,
+        "treasury_account_id": s.treasury_account_id,
+    }
+
+
+@router.get("/tokens", summary="Token series")
+def list_series(key: ApiKey = READ, state: ServiceState = Depends(service)) -> list[dict[str, Any]]:
+    with state.ledger() as ledger:
+        return [series_record(s) for s in tk.all_series(ledger)]
+
+
+@router.get("/tokens/{series}/holders", summary="Holders at a day's cut (or now)")
+def holders(
+    series: str,
+    day: dt.date | None = None,
+    key: ApiKey = READ,
+    state: ServiceState = Depends(service),
+) -> dict[str, Any]:
+    with state.ledger() as ledger:
+        rows = tk.holdings(ledger, series, day=day)
+    supply = sum(h.balance_units for h in rows)
+    visible = [h for h in rows if key.may_use_account(str(h.token_account_id))]
+    return {
+        "series": series,
+        "supply_units": supply,
+        "holder_count": len(rows),
+        "holders": [
+            {
+                "token_account_id": h.token_account_id,
+                "payout_account_id": h.payout_account_id,
+                "balance_units": h.balance_units,
+                "share": f"{Decimal(h.balance_units) / supply:.6f}" if supply else "0",
+            }
+            for h in visible
+        ],
+    }
+
+
+@router.get("/tokens/{series}/distributions", summary="Daily distributions paid so far")
+def distributions(
+    series: str, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> list[dict[str, Any]]:
+    with state.ledger() as ledger:
+        s = tk.series(ledger, series)
+        last = min(s.term_end, dt.datetime.now(dt.UTC).date())
+        days = [s.term_start + dt.timedelta(days=i) for i in range((last - s.term_start).days + 1)]
+        found = [tk.distribution(ledger, series, day) for day in days]
+    return [d.to_dict() for d in found if d is not None]
+
+
+class DistributeRequest(BaseModel):
+    day: dt.date
+    uptime: Decimal = Field(Decimal(1), ge=0, le=1)
+
+
+@router.post("/tokens/{series}/distribute", summary="Pay one day to the holders")
+def distribute(
+    series: str,
+    request: DistributeRequest,
+    key: ApiKey = ISSUE,
+    state: ServiceState = Depends(service),
+) -> dict[str, Any]:
+    """The day's net FPPS reward in sats, pro rata at the day's cut; paying a day twice pays
+    nothing the second time."""
+    rate = tk.DayRate.from_fixings(*day_fixings(state.history, request.day))
+    with state.ledger() as ledger:
+        return tk.distribute(ledger, series, rate, uptime=request.uptime).to_dict()
+
+
+@router.get("/tokens/{series}/proof", summary="Proof of reserves: a holder's inclusion proof")
+def proof(
+    series: str,
+    account_id: int,
+    day: dt.date,
+    key: ApiKey = READ,
+    state: ServiceState = Depends(service),
+) -> dict[str, Any]:
+    check_account(key, str(account_id))
+    with state.ledger() as ledger:
+        return tk.proof(ledger, series, day, account_id).to_dict()

@@ -1,0 +1,241 @@
+"""Authenticated API on a real ledger: roles, a holder's own account, idempotency, bad bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hashmarket.api import ServiceConfig, create_app
+from hashmarket.api.keys import Role, ServiceStore
+from hashmarket.ledger import Asset, Ledger
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, dict[str, str], Path]:
+    data_dir = tmp_path_factory.mktemp("api-ledger")
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True) as ledger:
+        ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="BTC issuer")
+    store = ServiceStore.in_data_dir(data_dir)
+    keys = {
+        "admin": store.create_key(Role.ADMIN)[1],
+        "issuer": store.create_key(Role.ISSUER)[1],
+        "alice": store.create_key(Role.TRADER, account="1001")[1],
+        "viewer": store.create_key(Role.VIEWER, account="1001")[1],
+    }
+    client = TestClient(
+        create_app(ServiceConfig(data_dir=data_dir, rate_limit_per_s=1000, rate_limit_burst=1000))
+    )
+    return client, keys, data_dir
+
+
+def call(
+    client: TestClient, method: str, path: str, key: str | None, idem: str | None = None, **kw
+):
+    headers = {}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    if idem is not None:
+        headers["Idempotency-Key"] = idem
+    return client.request(method, path, headers=headers, **kw)
+
+
+def test_accounts_transfers_and_security(setup) -> None:
+    client, keys, _ = setup
+    # Opening accounts takes a role that may manage accounts, and an Idempotency-Key.
+    body = {"id": 1001, "asset": "BTC", "name": "alice"}
+    assert call(client, "POST", "/api/v1/accounts", None, "a1", json=body).status_code == 401
+    assert (
+        call(client, "POST", "/api/v1/accounts", keys["alice"], "a1", json=body).status_code == 403
+    )
+    missing = call(client, "POST", "/api/v1/accounts", keys["issuer"], None, json=body)
+    assert missing.status_code == 400
+    assert missing.json()["field"] == "Idempotency-Key"
+    assert (
+        call(client, "POST", "/api/v1/accounts", keys["issuer"], "a1", json=body).status_code == 201
+    )
+    bob = {"id": 1002, "asset": "BTC", "name": "bob"}
+    assert (
+        call(client, "POST", "/api/v1/accounts", keys["issuer"], "a2", json=bob).status_code == 201
+    )
+
+    # The issuer funds alice; a replay returns the first response; another body under the
+    # same key is a conflict.
+    fund = {"id": 1, "debit_account_id": 1, "credit_account_id": 1001, "amount": 50_000}
+    first = call(client, "POST", "/api/v1/transfers", keys["admin"], "t1", json=fund)
+    assert first.status_code == 201
+    replay = call(client, "POST", "/api/v1/transfers", keys["admin"], "t1", json=fund)
+    assert replay.status_code == 201
+    assert replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    other = call(
+        client, "POST", "/api/v1/transfers", keys["admin"], "t1", json=dict(fund, amount=7)
+    )
+    assert other.status_code == 409
+
+    # Alice moves her own money; she cannot move bob's, see bob's, or overdraw.
+    pay = {"id": 2, "debit_account_id": 1001, "credit_account_id": 1002, "amount": 20_000}
+    assert (
+        call(client, "POST", "/api/v1/transfers", keys["alice"], "t2", json=pay).status_code == 201
+    )
+    steal = {"id": 3, "debit_account_id": 1002, "credit_account_id": 1001, "amount": 1}
+    assert (
+        call(client, "POST", "/api/v1/transfers", keys["alice"], "t3", json=steal).status_code
+        == 403
+    )
+    assert call(client, "GET", "/api/v1/accounts/1002", keys["alice"]).status_code == 403
+    overdraw = {"id": 4, "debit_account_id": 1001, "credit_account_id": 1002, "amount": 30_001}
+    refused = call(client, "POST", "/api/v1/transfers", keys["alice"], "t4", json=overdraw)
+    assert refused.status_code in (409, 422)
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "exceeds_credits" in refused.json()["detail"]
+
+    mine = call(client, "GET", "/api/v1/accounts", keys["alice"]).json()
+    assert [(a["id"], a["balance_units"]) for a in mine] == [(1001, 30_000)]
+    history = call(client, "GET", "/api/v1/accounts/1001/history", keys["viewer"]).json()
+    assert [h["id"] for h in history] == [2, 1]
+    # A viewer reads but does not move.
+    assert (
+        call(client, "POST", "/api/v1/transfers", keys["viewer"], "t5", json=pay).status_code == 403
+    )
+
+    report = call(client, "GET", "/api/v1/ledger/verify", keys["admin"]).json()
+    assert report["ok"] is True
+    assert call(client, "GET", "/api/v1/ledger/verify", keys["alice"]).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"id": 9, "debit_account_id": 1, "credit_account_id": 1001, "amount": 1.5}, "amount"),
+        ({"id": 9, "debit_account_id": 1, "credit_account_id": 1001, "amount": "100"}, "amount"),
+        ({"id": 9, "debit_account_id": 1, "credit_account_id": 1001, "amount": -5}, "amount"),
+        (
+            {"id": 9, "debit_account_id": 1, "credit_account_id": 1001, "amount": 5, "kind": "x"},
+            "kind",
+        ),
+        ({"debit_account_id": 1, "credit_account_id": 1001, "amount": 5}, "id"),
+    ],
+)
+def test_bad_transfer_bodies_name_the_field_and_change_nothing(setup, body, field) -> None:
+    client, keys, data_dir = setup
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        before = ledger.state_hash()
+    response = call(
+        client,
+        "POST",
+        "/api/v1/transfers",
+        keys["admin"],
+        f"bad-{field}-{body.get('amount')}",
+        json=body,
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        assert ledger.state_hash() == before
+        assert ledger.lookup_transfer(9) is None
+
+
+@pytest.fixture(scope="module")
+def token_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, dict[str, str]]:
+    """A series whose holders 201 (600 tokens) and 202 (250) bought in January 2025 on the
+    ledger clock, so the 2025-01-10 cut, which the bundled fixings cover, sees them."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from hashmarket.ledger import Account, ManualClock, Transfer
+    from hashmarket.ledger import tokens as tk
+    from hashmarket.ledger.clock import day_start_ns
+
+    data_dir = tmp_path_factory.mktemp("api-tokens")
+    clock = ManualClock(day_start_ns(dt.date(2025, 1, 2)))
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True, clock=clock) as ledger:
+        ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="BTC issuer")
+        ledger.create_accounts([Account(i, "BTC") for i in (3, 301, 302)])
+        ledger.transfer(Transfer(1, 1, 3, 10**8))
+        tk.issue(
+            ledger,
+            tk.TokenSeries(
+                asset="HT1",
+                issuer_account_id=100,
+                reserve_account_id=101,
+                treasury_account_id=3,
+                ths_per_token=Decimal(1),
+                efficiency_w_per_th=Decimal("18.5"),
+                power_price_usd_per_kwh=Decimal("0.05"),
+                service_fee_usd_per_th_day=Decimal("0.002"),
+                backing_hashrate_ths=Decimal(1_000),
+                term_start=dt.date(2025, 1, 1),
+                term_end=dt.date(2025, 12, 31),
+            ),
+        )
+        with ledger.transaction() as w:
+            for holder, payout, amount in ((201, 301, 600), (202, 302, 250)):
+                tk.open_holder(w, "HT1", token_account_id=holder, payout_account_id=payout)
+                tk.mint(w, "HT1", transfer_id=holder, to_account_id=holder, amount_units=amount)
+    store = ServiceStore.in_data_dir(data_dir)
+    keys = {
+        "issuer": store.create_key(Role.ISSUER)[1],
+        "holder": store.create_key(Role.VIEWER, account="201")[1],
+    }
+    return TestClient(create_app(ServiceConfig(data_dir=data_dir))), keys
+
+
+def test_token_distribution_holders_and_proof(token_setup) -> None:
+    client, keys = token_setup
+    series = call(client, "GET", "/api/v1/tokens", keys["holder"]).json()
+    assert [s["series"] for s in series] == ["HT1"]
+    body = {"day": "2025-01-10"}
+    assert (
+        call(
+            client, "POST", "/api/v1/tokens/HT1/distribute", keys["holder"], "d1", json=body
+        ).status_code
+        == 403
+    )
+    paid = call(client, "POST", "/api/v1/tokens/HT1/distribute", keys["issuer"], "d1", json=body)
+    assert paid.status_code == 200
+    day = paid.json()
+    assert day["hashprice_btc_per_ph_day"] == "0.00057263"
+    assert (day["supply_units"], day["holder_count"]) == (850, 2)
+    # Paying the same day again (new request) pays nothing more and shows the same record.
+    again = call(
+        client, "POST", "/api/v1/tokens/HT1/distribute", keys["issuer"], "d2", json=body
+    ).json()
+    assert again == day
+
+    everyone = call(
+        client, "GET", "/api/v1/tokens/HT1/holders", keys["issuer"], params={"day": "2025-01-10"}
+    ).json()
+    assert [(h["token_account_id"], h["balance_units"]) for h in everyone["holders"]] == [
+        (201, 600),
+        (202, 250),
+    ]
+    own = call(
+        client, "GET", "/api/v1/tokens/HT1/holders", keys["holder"], params={"day": "2025-01-10"}
+    ).json()
+    assert [h["token_account_id"] for h in own["holders"]] == [201]
+    assert own["supply_units"] == 850
+
+    proof = call(
+        client,
+        "GET",
+        "/api/v1/tokens/HT1/proof",
+        keys["holder"],
+        params={"account_id": 201, "day": "2025-01-10"},
+    )
+    assert proof.status_code == 200
+    document = proof.json()
+    assert document["root"]["hash"] == day["reserves_root"]
+    assert document["balance_units"] == 600
+    assert document["root"]["total"] == 850
+    other = call(
+        client,
+        "GET",
+        "/api/v1/tokens/HT1/proof",
+        keys["holder"],
+        params={"account_id": 202, "day": "2025-01-10"},
+    )
+    assert other.status_code == 403
+    listed = call(client, "GET", "/api/v1/tokens/HT1/distributions", keys["holder"]).json()
+    assert [d["day"] for d in listed] == ["2025-01-10"]
