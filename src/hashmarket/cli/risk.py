@@ -33,13 +33,14 @@ from hashmarket.pricing.market import Market
 from hashmarket.risk.analysis import (
     LoanReport,
     PortfolioRiskReport,
+    hedge_analysis,
     leverage_report,
     loan_report,
     past_fixings,
     portfolio_report,
 )
 from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels, ltv_levels_from_history
-from hashmarket.risk.hedging import HedgePlan, evaluate, plan_hedge, simulate_miner
+from hashmarket.risk.hedging import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.report import hedge_html, leverage_html, loan_html, portfolio_html
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
@@ -365,39 +366,24 @@ def hedge_command(
     _positive(workers, "--workers")
     spec = load_miner(miner_path)
     _, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
-    target = spec.coverage if coverage is None else coverage
-    state = calibration.state
     miner = spec.profile
     with _progress("simulating", paths * miner.horizon_months * 31) as progress:
-        fitted = simulate_miner(
-            miner,
+        analysis = hedge_analysis(
+            spec,
             model=calibration.model,
-            state=state,
+            state=calibration.state,
             n_paths=paths,
             seed=seed,
+            coverage=coverage,
+            check_seed=check_seed,
             workers=workers,
             progress=progress,
         )
-    plan = plan_hedge(
-        miner, fitted, spot_usd=state.price_usd, target=target, pricing=spec.pricing, seed=seed
-    )
-    independent = seed + 1 if check_seed is None else check_seed
-    other = simulate_miner(
-        miner,
-        model=calibration.model,
-        state=state,
-        n_paths=paths,
-        seed=independent,
-        workers=workers,
-    )
-    checked = evaluate(plan.chosen, other)
-    check = {"seed": independent, **checked.to_dict(), "coverage_worst_month": checked.coverage}
+    plan = analysis.plan
     if fmt is RiskFormat.JSON:
-        payload = plan.to_dict()
-        payload["independent_check"] = check
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        typer.echo(json.dumps(analysis.to_dict(), indent=2, default=jsonable))
     else:
-        render_hedge(plan, check)
+        render_hedge(plan, analysis.to_dict()["independent_check"])
     _write_report(report, hedge_html(plan) if report else "")
 
 

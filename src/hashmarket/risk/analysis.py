@@ -3,7 +3,8 @@
 * :func:`portfolio_report` — Monte Carlo and historical VaR/ES at a horizon, per position too,
   and the stress catalogue;
 * :func:`loan_report` — LTV levels from haircuts, and the loan's life over scenarios;
-* :func:`leverage_report` — a leveraged BTC position over scenarios.
+* :func:`leverage_report` — a leveraged BTC position over scenarios;
+* :func:`hedge_analysis` — a miner's hedge plan, checked on an independent seed.
 
 The model and the state come from ``models.calibrate`` on the network history as of a date;
 the caller passes them in (with the history), so nothing here reads files.
@@ -33,9 +34,11 @@ from hashmarket.risk.credit import (
     loan_life,
     summarize,
 )
+from hashmarket.risk.hedging import Distribution, HedgePlan, evaluate, plan_hedge, simulate_miner
 from hashmarket.risk.historical import Bootstrap, change_table
 from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
 from hashmarket.risk.portfolio import Portfolio
+from hashmarket.risk.specs import MinerSpec
 from hashmarket.risk.stress import StressResult, run_stress, standard_scenarios
 from hashmarket.risk.valuation import monte_carlo_pnl, value_paths
 from hashmarket.risk.var import RiskResult, portfolio_risk
@@ -287,3 +290,60 @@ def leverage_report(
     config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, fields=("price_usd",))
     paths = Scenarios(model, state, horizon_days, config).materialize()
     return simulate_leverage(position, price_usd=paths.price_usd)
+
+
+@dataclass(frozen=True)
+class HedgeAnalysis:
+    """A hedge plan fitted on one set of scenarios and checked on an independent seed."""
+
+    plan: HedgePlan
+    check_seed: int
+    check: Distribution
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = self.plan.to_dict()
+        payload["independent_check"] = {
+            "seed": self.check_seed,
+            **self.check.to_dict(),
+            "coverage_worst_month": self.check.coverage,
+        }
+        return payload
+
+
+def hedge_analysis(
+    spec: MinerSpec,
+    *,
+    model: NetworkModel,
+    state: NetworkState,
+    n_paths: int,
+    seed: int,
+    coverage: float | None = None,
+    check_seed: int | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> HedgeAnalysis:
+    """The cheapest hedge covering the miner's cash costs with the target probability every
+    month, fitted on ``seed`` and evaluated again on ``check_seed`` (default ``seed + 1``)."""
+    miner = spec.profile
+    fitted = simulate_miner(
+        miner,
+        model=model,
+        state=state,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
+    plan = plan_hedge(
+        miner,
+        fitted,
+        spot_usd=state.price_usd,
+        target=spec.coverage if coverage is None else coverage,
+        pricing=spec.pricing,
+        seed=seed,
+    )
+    independent = seed + 1 if check_seed is None else check_seed
+    other = simulate_miner(
+        miner, model=model, state=state, n_paths=n_paths, seed=independent, workers=workers
+    )
+    return HedgeAnalysis(plan=plan, check_seed=independent, check=evaluate(plan.chosen, other))
