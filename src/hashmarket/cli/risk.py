@@ -34,12 +34,13 @@ from hashmarket.risk.analysis import (
     LoanReport,
     PortfolioRiskReport,
     hedge_analysis,
+    levels_from_history,
     leverage_report,
     loan_report,
     past_fixings,
     portfolio_report,
 )
-from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels, ltv_levels_from_history
+from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels
 from hashmarket.risk.hedging import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.report import hedge_html, leverage_html, loan_html, portfolio_html
@@ -137,16 +138,7 @@ def _write_report(path: Path | None, text: str) -> None:
 def _levels_for(
     history: NetworkHistory, calibration: Calibration
 ) -> Callable[[CollateralKind, HaircutPolicy], LtvLevels]:
-    made: dict[tuple[CollateralKind, HaircutPolicy], LtvLevels] = {}
-
-    def levels(kind: CollateralKind, policy: HaircutPolicy) -> LtvLevels:
-        if (kind, policy) not in made:
-            made[kind, policy] = ltv_levels_from_history(
-                history, kind=kind, asof=calibration.state.asof, policy=policy
-            )
-        return made[kind, policy]
-
-    return levels
+    return levels_from_history(history, asof=calibration.state.asof)
 
 
 # ---- risk ----------------------------------------------------------------------------------

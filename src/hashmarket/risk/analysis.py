@@ -27,11 +27,14 @@ from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
 from hashmarket.risk.credit import (
+    CollateralKind,
+    HaircutPolicy,
     Loan,
     LoanSummary,
     LtvLevels,
     collateral_unit_values,
     loan_life,
+    ltv_levels_from_history,
     summarize,
 )
 from hashmarket.risk.hedging import Distribution, HedgePlan, evaluate, plan_hedge, simulate_miner
@@ -347,3 +350,20 @@ def hedge_analysis(
         miner, model=model, state=state, n_paths=n_paths, seed=independent, workers=workers
     )
     return HedgeAnalysis(plan=plan, check_seed=independent, check=evaluate(plan.chosen, other))
+
+
+def levels_from_history(
+    history: NetworkHistory, *, asof: dt.date
+) -> Callable[[CollateralKind, HaircutPolicy], LtvLevels]:
+    """LTV levels per collateral kind and haircut policy from the history as of ``asof``,
+    each computed once (a portfolio or loan file may ask for the same levels many times)."""
+    made: dict[tuple[CollateralKind, HaircutPolicy], LtvLevels] = {}
+
+    def levels(kind: CollateralKind, policy: HaircutPolicy) -> LtvLevels:
+        if (kind, policy) not in made:
+            made[kind, policy] = ltv_levels_from_history(
+                history, kind=kind, asof=asof, policy=policy
+            )
+        return made[kind, policy]
+
+    return levels
