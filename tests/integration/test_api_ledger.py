@@ -239,3 +239,50 @@ def test_token_distribution_holders_and_proof(token_setup) -> None:
     assert other.status_code == 403
     listed = call(client, "GET", "/api/v1/tokens/HT1/distributions", keys["holder"]).json()
     assert [d["day"] for d in listed] == ["2025-01-10"]
+
+
+def test_risk_and_hedge_need_a_key_and_answer(setup) -> None:
+    import json
+
+    client, keys, _ = setup
+    portfolio = {
+        "name": "treasury",
+        "positions": [{"name": "BTC", "kind": "spot_btc", "quantity": 10}],
+    }
+    body = {
+        "portfolio": portfolio,
+        "confidences": [0.99],
+        "horizon_days": 10,
+        "paths": 2000,
+        "historical": False,
+    }
+    assert client.post("/api/v1/risk", json=body).status_code == 401
+    result = call(client, "POST", "/api/v1/risk", keys["viewer"], json=body)
+    assert result.status_code == 200, result.text
+    report = result.json()
+    (estimate,) = report["monte_carlo"]["estimates"]
+    assert estimate["es_usd"] >= estimate["var_usd"] > 0
+    value0 = report["monte_carlo"]["value0_usd"]
+    crash = next(s for s in report["stress"] if s["factor_changes"]["price_usd"] == -0.5)
+    assert crash["total_pnl_usd"] == pytest.approx(-0.5 * value0)  # 10 BTC lose half their value
+    bad = dict(
+        body,
+        portfolio={
+            "name": "x",
+            "positions": [{"name": "BTC", "kind": "spot_btc", "quantity": 1, "colour": 1}],
+        },
+    )
+    refused = call(client, "POST", "/api/v1/risk", keys["viewer"], json=bad)
+    assert refused.status_code == 422
+    assert "colour" in refused.json()["detail"]
+
+    miner = json.loads(Path("examples/risk/miner.json").read_text())
+    plan = call(
+        client,
+        "POST",
+        "/api/v1/hedge",
+        keys["viewer"],
+        json={"miner": miner, "paths": 500, "seed": 3},
+    )
+    assert plan.status_code == 200, plan.text
+    assert plan.json()["independent_check"]["seed"] == 4

@@ -10,12 +10,14 @@ from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.problems import install_handlers
-from hashmarket.api.routers import index, keys, ledger, operations, pricing
+from hashmarket.api.routers import index, keys, ledger, operations, pricing, risk
 from hashmarket.api.state import ServiceState
 from hashmarket.paths import default_data_dir
 
 # POST routes that compute without changing state need no Idempotency-Key.
-IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset({"/api/v1/dispatch", "/api/v1/price"})
+IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
+    {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk"}
+)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -44,6 +46,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(pricing.router)
     app.include_router(ledger.router)
+    app.include_router(risk.router)
     app.include_router(dashboard.router)
     return app
 

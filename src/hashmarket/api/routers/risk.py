@@ -1,0 +1,93 @@
+"""Authenticated computations for a desk and a miner: portfolio risk and hedge plans.
+
+They change nothing, so they need no Idempotency-Key; they are authenticated because a book
+and a miner's costs are private."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from hashmarket.api.keys import ApiKey, Permission
+from hashmarket.api.security import require
+from hashmarket.api.state import ServiceState, service
+from hashmarket.pricing.valuation import ValuationSetup, market_for
+from hashmarket.risk.analysis import (
+    hedge_analysis,
+    levels_from_history,
+    past_fixings,
+    portfolio_report,
+)
+from hashmarket.risk.specs import parse_miner, parse_portfolio
+
+router = APIRouter(prefix="/api/v1", tags=["risk"])
+
+READ = Depends(require(Permission.READ))
+MAX_PATHS = 50_000
+
+
+class HedgeRequest(BaseModel):
+    miner: dict[str, Any] = Field(
+        ..., description="A miner profile, as in examples/risk/miner.json"
+    )
+    paths: int = Field(5_000, ge=200, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
+    coverage: float | None = Field(None, ge=0.5, lt=1)
+
+
+@router.post("/hedge", summary="A miner's hedge plan, checked on an independent seed")
+def hedge(
+    request: HedgeRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    spec = parse_miner(request.miner)
+    calibration = state.calibration(ValuationSetup())
+    analysis = hedge_analysis(
+        spec,
+        model=calibration.model,
+        state=calibration.state,
+        n_paths=request.paths,
+        seed=request.seed,
+        coverage=request.coverage,
+    )
+    return analysis.to_dict()
+
+
+class RiskRequest(BaseModel):
+    portfolio: dict[str, Any] = Field(..., description="Positions with inline instrument specs")
+    confidences: list[float] = Field([0.99], min_length=1, max_length=5)
+    horizon_days: int = Field(10, ge=1, le=365)
+    paths: int = Field(5_000, ge=200, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
+    historical: bool = True
+
+
+@router.post("/risk", summary="Portfolio VaR/ES (Monte Carlo and historical) and stress tests")
+def risk(
+    request: RiskRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    history = state.history
+    setup = ValuationSetup()
+    calibration = state.calibration(setup)
+    portfolio = parse_portfolio(
+        request.portfolio, levels_for=levels_from_history(history, asof=calibration.state.asof)
+    )
+    market = market_for(
+        calibration, setup, past_fixings=past_fixings(portfolio, history, calibration.state)
+    )
+    result = portfolio_report(
+        portfolio,
+        history=history,
+        model=calibration.model,
+        market=market,
+        confidences=tuple(request.confidences),
+        horizon_days=request.horizon_days,
+        n_paths=request.paths,
+        seed=request.seed,
+        workers=1,
+        historical=request.historical,
+        block_days=None,
+        window_days=4 * 365,
+    )
+    return result.to_dict()
