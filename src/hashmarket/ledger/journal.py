@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hashmarket.ledger.model import JournalEntry, TransferFlags
@@ -120,12 +120,6 @@ def row_hash(previous: bytes, row: Row) -> bytes:
             row[CREDIT_PREV],
         )
     ).digest()
-
-
-def chain_head(rows: Iterable[Row], previous: bytes = GENESIS_HASH) -> bytes:
-    for row in rows:
-        previous = row_hash(previous, row)
-    return previous
 
 
 def to_entry(row: Row) -> JournalEntry:

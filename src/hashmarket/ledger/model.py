@@ -74,8 +74,6 @@ TRANSFER_KIND_FLAGS = (
     | TransferFlags.REVERSAL
 )
 CLIENT_TRANSFER_FLAGS = TransferFlags.LINKED | TRANSFER_KIND_FLAGS
-# Journal rows whose amount moves posted balances (a reversal is a plain movement back).
-POSTED_KIND_MASK = int(TransferFlags.PENDING | TransferFlags.VOID_PENDING | TransferFlags.EXPIRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +191,3 @@ class JournalEntry:
             if self.flags & flag:
                 return str(flag.name).lower()
         return "transfer"
-
-
-def is_int(value: object) -> bool:
-    """A real ``int``: ``bool`` is refused (True is not one satoshi), and so are float and
-    Decimal, even integral ones, because money in the ledger is never anything but ``int``."""
-    return type(value) is int
