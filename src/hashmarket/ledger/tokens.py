@@ -435,10 +435,13 @@ def holding_rows(store: Store, s: TokenSeries, cut_ns: int | None) -> list[tuple
         (s.asset, s.issuer_account_id, s.reserve_account_id),
     )
     if cut_ns is not None:
+        # Only this series' rows (both accounts of a row hold the same asset): a catch-up
+        # run after the cut may follow another day's million payouts in other assets.
         later = store.query(
-            "SELECT debit_account_id, credit_account_id, amount, flags FROM journal "
-            "WHERE seq >= ? ORDER BY seq",
-            (_first_seq_at(store, cut_ns),),
+            "SELECT j.debit_account_id, j.credit_account_id, j.amount, j.flags "
+            "FROM journal AS j JOIN accounts AS a ON a.id = j.debit_account_id "
+            "WHERE j.seq >= ? AND a.asset = ?",
+            (_first_seq_at(store, cut_ns), s.asset),
         )
         changes: dict[int, int] = {}
         for debit, credit, amount, flags in later:
