@@ -37,9 +37,55 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data directory with a viewer key and a token series whose 2025-01-10 is paid."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from hashmarket.api.keys import Role, ServiceStore
+    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.index.fixings import day_fixings
+    from hashmarket.ledger import Account, Asset, Ledger, ManualClock, Transfer
+    from hashmarket.ledger import tokens as tk
+    from hashmarket.ledger.clock import day_start_ns
+
     data_dir = tmp_path_factory.mktemp("dashboard")
+    clock = ManualClock(day_start_ns(dt.date(2025, 1, 2)))
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True, clock=clock) as ledger:
+        ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="BTC issuer")
+        ledger.create_accounts([Account(i, "BTC") for i in (3, 301, 302)])
+        ledger.transfer(Transfer(1, 1, 3, 10**8))
+        tk.issue(
+            ledger,
+            tk.TokenSeries(
+                asset="HT1",
+                issuer_account_id=100,
+                reserve_account_id=101,
+                treasury_account_id=3,
+                ths_per_token=Decimal(1),
+                efficiency_w_per_th=Decimal("18.5"),
+                power_price_usd_per_kwh=Decimal("0.05"),
+                service_fee_usd_per_th_day=Decimal("0.002"),
+                backing_hashrate_ths=Decimal(1_000),
+                term_start=dt.date(2025, 1, 1),
+                term_end=dt.date(2025, 12, 31),
+            ),
+        )
+        with ledger.transaction() as w:
+            for holder, payout, amount in ((201, 301, 600), (202, 302, 250)):
+                tk.open_holder(w, "HT1", token_account_id=holder, payout_account_id=payout)
+                tk.mint(w, "HT1", transfer_id=holder, to_account_id=holder, amount_units=amount)
+        clock.advance(10 * 86_400)  # to 2025-01-12: day 2025-01-10 is over
+        rate = tk.DayRate.from_fixings(*day_fixings(NetworkHistory.load(), dt.date(2025, 1, 10)))
+        tk.distribute(ledger, "HT1", rate)
+    _, key = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)
+    return data_dir, key
+
+
+@pytest.fixture(scope="module")
+def server(prepared: tuple[Path, str]) -> Iterator[str]:
+    port = free_port()
+    data_dir = prepared[0]
     process = subprocess.Popen(
         [
             sys.executable,
@@ -223,3 +269,39 @@ def test_pricing_form_prices_a_forward_and_an_option(
     closed, _ = price_in_form(browser, "european_btc", "analytic")
     assert abs(mc - closed) < 4 * mc_error
     screenshot(browser, "pricing-option")
+
+
+def enter_key(browser: webdriver.Chrome, server: str, key: str) -> None:
+    browser.get(f"{server}/")
+    browser.execute_script("sessionStorage.setItem('hashmarket-api-key', arguments[0])", key)
+
+
+def test_tokens_page_shows_the_series(
+    server: str, browser: webdriver.Chrome, prepared: tuple[Path, str]
+) -> None:
+    enter_key(browser, server, prepared[1])
+    browser.get(f"{server}/tokens")
+    wait_for_chart(browser, "chart-tokens")
+    assert browser.find_element(By.ID, "kpi-supply").text == "850"
+    assert browser.find_element(By.ID, "kpi-holders").text == "2"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#table-holders tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["201", "202"]
+    assert points_drawn(browser, "chart-tokens") == 2  # one day, two bars
+    screenshot(browser, "tokens")
+
+
+def test_miner_page_plans_a_hedge(
+    server: str, browser: webdriver.Chrome, prepared: tuple[Path, str]
+) -> None:
+    enter_key(browser, server, prepared[1])
+    browser.get(f"{server}/miner")
+    wait_for_chart(browser, "chart-miner")
+    browser.find_element(By.ID, "hedge-run").click()
+    WebDriverWait(browser, 120).until(
+        lambda d: d.find_element(By.ID, "chart-hedge").get_attribute("data-drawn") == "true"
+    )
+    assert "P(costs not covered)" in browser.find_element(By.ID, "hedge-note").text
+    assert (
+        points_drawn(browser, "chart-hedge") == 7 * 12
+    )  # two bands of three traces and the zero line
+    screenshot(browser, "miner-hedge")

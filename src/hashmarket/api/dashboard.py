@@ -17,6 +17,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/", "hashprice", "Hashprice", "Hashprice index"),
     ("/curve", "curve", "Forward curve", "Hashprice forward curve"),
     ("/pricing", "pricing", "Pricing", "Price a contract"),
+    ("/tokens", "tokens", "Tokens", "Hashrate tokens"),
     ("/miner", "miner", "Miner", "Miner economics"),
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
 )

@@ -20,8 +20,14 @@ function layout(extra) {
   return merged;
 }
 
+const KEY_STORE = "hashmarket-api-key";
+
+function apiKey() { return sessionStorage.getItem(KEY_STORE) || ""; }
+
 async function getJSON(url, options) {
-  const response = await fetch(url, options);
+  const opts = Object.assign({}, options || {});
+  if (apiKey()) opts.headers = Object.assign({ Authorization: `Bearer ${apiKey()}` }, opts.headers || {});
+  const response = await fetch(url, opts);
   const body = await response.json();
   if (!response.ok) throw new Error(body.detail || response.statusText);
   return body;
@@ -124,6 +130,19 @@ async function minerPage() {
     markDrawn("chart-miner");
   };
   form.addEventListener("submit", (event) => { event.preventDefault(); draw().catch(showError); });
+  document.getElementById("hedge-run").addEventListener("click", () => {
+    const machine = models.find((m) => m.model === select.value);
+    const values = Object.fromEntries(new FormData(form));
+    const miner = {
+      name: `${values.count} × ${machine.model}`,
+      hashrate_phs: machine.hashrate_ths * Number(values.count) / 1000,
+      efficiency_j_per_th: machine.efficiency_j_per_th,
+      power_usd_per_kwh: Number(values.power_price_usd_per_kwh),
+      fixed_costs_usd_per_month: Number(document.getElementById("hedge-fixed").value),
+      horizon_months: 12, uptime: Number(values.uptime_fraction), pool_fee: Number(values.pool_fee_fraction),
+    };
+    planHedge(miner).catch((error) => { document.getElementById("hedge-note").textContent = error.message; });
+  });
   await draw();
 }
 
@@ -253,6 +272,61 @@ async function pricingPage() {
   });
 }
 
+// ---------------------------------------------------------------- tokens page
+async function tokensPage() {
+  if (!apiKey()) throw new Error("enter an API key (top right) to see token series");
+  const series = await getJSON("/api/v1/tokens");
+  const select = document.getElementById("series");
+  if (!series.length) throw new Error("no token series yet (hashmarket tokens issue)");
+  select.innerHTML = series.map((s) => `<option value="${s.series}">${s.series}</option>`).join("");
+  const draw = async () => {
+    const s = series.find((x) => x.series === select.value);
+    const [holders, days] = await Promise.all([
+      getJSON(`/api/v1/tokens/${s.series}/holders`), getJSON(`/api/v1/tokens/${s.series}/distributions`)]);
+    document.getElementById("kpi-supply").textContent = fmt(holders.supply_units, 0);
+    document.getElementById("kpi-backing").textContent = `of ${fmt(s.max_supply_units, 0)} backed by ${s.backing_hashrate_ths} TH/s`;
+    document.getElementById("kpi-holders").textContent = fmt(holders.holder_count, 0);
+    document.getElementById("kpi-paid").textContent = fmt(days.reduce((n, d) => n + d.pool_sats, 0), 0);
+    document.getElementById("kpi-days").textContent = `${days.length} day(s) paid`;
+    const last = days[days.length - 1];
+    document.getElementById("kpi-root").textContent = last ? `${last.reserves_root.slice(0, 12)}…` : "—";
+    document.getElementById("kpi-root-day").textContent = last ? `${last.day}, total ${fmt(last.reserves_total, 0)} units` : "no distribution yet";
+    Plotly.react("chart-tokens", [
+      { x: days.map((d) => d.day), y: days.map((d) => d.pool_sats), type: "bar", name: "paid to holders (sats)", marker: { color: "#f7931a" } },
+      { x: days.map((d) => d.day), y: days.map((d) => Number(d.cost_sats)), type: "bar", name: "electricity + service (sats)", marker: { color: "#8b98a5" } },
+    ], layout({ barmode: "group", xaxis: { title: { text: "day (UTC)" } }, yaxis: { title: { text: "sats per day" } } }), CONFIG);
+    markDrawn("chart-tokens");
+    document.querySelector("#table-holders tbody").innerHTML = holders.holders.map((h) => `<tr><td>${h.token_account_id}</td>
+      <td>${h.payout_account_id}</td><td>${fmt(h.balance_units, 0)}</td><td>${fmt(Number(h.share) * 100, 2)}%</td></tr>`).join("");
+  };
+  select.addEventListener("change", () => draw().catch(showError));
+  await draw();
+}
+
+// ---------------------------------------------------------------- hedge (miner page)
+async function planHedge(miner) {
+  const note = document.getElementById("hedge-note");
+  note.textContent = "Simulating…";
+  const plan = await getJSON("/api/v1/hedge", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ miner, paths: 4000, seed: 0, coverage: Number(document.getElementById("hedge-coverage").value) }) });
+  const before = plan.unhedged;
+  const chosen = plan.recommended || plan.best_effort;
+  const after = chosen.after;
+  const band = (d, name, rgb) => [
+    { x: plan.months, y: d.net_p95_usd, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
+    { x: plan.months, y: d.net_p5_usd, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
+      fillcolor: `rgba(${rgb},0.22)`, name: `${name} P5–P95` },
+    { x: plan.months, y: d.net_median_usd, type: "scatter", mode: "lines+markers", line: { color: `rgb(${rgb})` }, name: `${name} median` },
+  ];
+  Plotly.react("chart-hedge", [...band(before, "unhedged", "139,152,165"), ...band(after, "hedged", "76,194,255"),
+    { x: plan.months, y: plan.months.map(() => 0), type: "scatter", mode: "lines", name: "costs covered (net 0)", line: { color: "#f85149", dash: "dash" } },
+  ], layout({ xaxis: { title: { text: "month" } }, yaxis: { title: { text: "net cash after costs (USD per month)" } } }), CONFIG);
+  markDrawn("chart-hedge");
+  note.textContent = `${chosen.description}: P(costs not covered) ${fmt(before.probability_not_covered * 100, 1)}% → ` +
+    `${fmt(after.probability_not_covered * 100, 1)}%, expected revenue given up ${fmt(chosen.expected_revenue_given_up_usd, 0)} USD ` +
+    `(rule of thumb: hedge ${fmt(plan.rule_of_thumb_ratio * 100, 0)}% of output). Checked on seed ${plan.independent_check.seed}.`;
+}
+
 function showError(error) {
   const main = document.querySelector("main");
   const note = document.createElement("p");
@@ -262,10 +336,18 @@ function showError(error) {
 }
 
 const PAGES = {
-  hashprice: hashpricePage, curve: curvePage, pricing: pricingPage, miner: minerPage, dispatch: dispatchPage,
+  hashprice: hashpricePage, curve: curvePage, pricing: pricingPage, tokens: tokensPage, miner: minerPage,
+  dispatch: dispatchPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  const keyInput = document.getElementById("api-key");
+  keyInput.value = apiKey();
+  document.getElementById("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY_STORE, keyInput.value.trim());
+    window.location.reload();
+  });
   const page = PAGES[document.body.dataset.page];
   if (page) page().catch(showError);
 });
