@@ -19,8 +19,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+# The main job: the latest hashprice fixings in the terminal, then the service (dashboard and
+# HTTP API) on the embedded SQLite store and the bundled data. HOST/PORT override the address.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/hashmarket index hashprice --last 30
+	$(BIN)/hashmarket serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
