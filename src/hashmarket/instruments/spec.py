@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from hashmarket.errors import Location, SpecError
+from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import (
     BtcPriceSwap,
     DifficultyFuture,
@@ -49,6 +50,8 @@ INSTRUMENT_TYPES: dict[str, type[Any]] = {
         DualCurrencyNote,
         YieldSplitNote,
         HashrateToken,
+        ComputeForward,
+        ComputeLease,
     )
 }
 
@@ -61,6 +64,17 @@ def _coerce(field: str, value: Any, annotation: Any) -> Any:
         if value is None:
             return None
         return _coerce(field, value, options[0])
+    if annotation is dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:  # the instrument checks that it is UTC (an explicit Z or +00:00)
+                return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                pass
+        raise SpecError(
+            "spec_bad_type", field=field, value=value, expected="a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+        )
     if annotation is dt.date:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
@@ -129,6 +143,8 @@ def to_spec(instrument: Instrument) -> dict[str, Any]:
         value = getattr(instrument, f.name)
         if isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         elif isinstance(value, dt.date):
             value = value.isoformat()
         out[f.name] = value

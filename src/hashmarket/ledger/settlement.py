@@ -54,7 +54,6 @@ the buyer's settlement P&L is exactly minus the seller's.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -70,7 +69,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.errors import PricingError, SettlementError, SpecError
+from hashmarket.errors import PricingError, SettlementError
 from hashmarket.index.compute import GpuFixing
 from hashmarket.index.fixings import Fixing
 from hashmarket.instruments.compute import ComputeFixings, ComputeForward, ForwardSettlement
@@ -312,40 +311,13 @@ class RunOutcome:
 
 
 def instrument_from_spec(spec: Mapping[str, Any]) -> SettledInstrument:
-    """The settled instrument a spec mapping describes (:func:`instruments.parse_spec`, plus
-    the compute forward, whose spec lives beside the GPU-hour index)."""
-    if isinstance(spec, Mapping) and spec.get("type") == ComputeForward.type_name:
-        return _compute_forward_from_spec(spec)
+    """The settled instrument a spec mapping describes (:func:`instruments.parse_spec`)."""
     instrument = parse_spec(spec)
     if type(instrument) not in SETTLED_TYPES.values():
         raise SettlementError(
             "settle_unsupported", type=instrument.type_name, known=", ".join(SETTLED_TYPES)
         )
     return instrument  # type: ignore[return-value]
-
-
-def _compute_forward_from_spec(spec: Mapping[str, Any]) -> ComputeForward:
-    fields = {f.name: f for f in dataclasses.fields(ComputeForward) if f.init}
-    kwargs: dict[str, Any] = {}
-    for name, value in spec.items():
-        if name == "type":
-            continue
-        if name not in fields:
-            known = ", ".join(["type", *fields])
-            raise SpecError("spec_unknown_field", field=name, value=value, known=known)
-        if name in ("start", "end"):
-            with contextlib.suppress(ValueError):  # refused just below, naming the field
-                value = dt.date.fromisoformat(value) if isinstance(value, str) else value
-            if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-                raise SpecError(
-                    "spec_bad_type", field=name, value=spec[name], expected="a date (YYYY-MM-DD)"
-                )
-        kwargs[name] = value
-    for name, f in fields.items():
-        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if name not in kwargs and no_default:
-            raise SpecError("spec_missing_field", field=name, value=None, type="compute_forward")
-    return ComputeForward(**kwargs)
 
 
 def canonical_spec(instrument: SettledInstrument) -> str:
