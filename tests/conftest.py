@@ -113,3 +113,43 @@ def fund(ledger: Ledger, account_id: int, amount: int, *, asset: str = "BTC", ti
     ledger.create_account(Account(account_id, asset))
     issuer = BTC_ISSUER if asset == "BTC" else USD_ISSUER
     ledger.transfer(Transfer(tid, issuer, account_id, amount))
+
+
+def open_token_ledger(url: str) -> Ledger:
+    """A ledger with the example series HT1 (1,000 TH/s backing, 2025) whose holders 201 (600
+    tokens, paid to 301) and 202 (250, paid to 302) bought on 2025-01-02 on the ledger clock,
+    so the cut of any day from then on, which the bundled fixings cover to 2025-01-11, sees
+    them; the treasury (account 3) holds 1 BTC. The clock is left at 2025-01-12."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from hashmarket.ledger import Account, Transfer
+    from hashmarket.ledger import tokens as tk
+    from hashmarket.ledger.clock import day_start_ns
+
+    clock = ManualClock(day_start_ns(dt.date(2025, 1, 2)))
+    ledger = open_ledger(url, clock)
+    ledger.create_accounts([Account(i, "BTC") for i in (3, 301, 302)])
+    ledger.transfer(Transfer(1, BTC_ISSUER, 3, 10**8))
+    tk.issue(
+        ledger,
+        tk.TokenSeries(
+            asset="HT1",
+            issuer_account_id=100,
+            reserve_account_id=101,
+            treasury_account_id=3,
+            ths_per_token=Decimal(1),
+            efficiency_w_per_th=Decimal("18.5"),
+            power_price_usd_per_kwh=Decimal("0.05"),
+            service_fee_usd_per_th_day=Decimal("0.002"),
+            backing_hashrate_ths=Decimal(1_000),
+            term_start=dt.date(2025, 1, 1),
+            term_end=dt.date(2025, 12, 31),
+        ),
+    )
+    with ledger.transaction() as w:
+        for holder, payout, amount in ((201, 301, 600), (202, 302, 250)):
+            tk.open_holder(w, "HT1", token_account_id=holder, payout_account_id=payout)
+            tk.mint(w, "HT1", transfer_id=holder, to_account_id=holder, amount_units=amount)
+    clock.advance(10 * 86_400)
+    return ledger

@@ -40,42 +40,15 @@ def free_port() -> int:
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A data directory with a viewer key and a token series whose 2025-01-10 is paid."""
     import datetime as dt
-    from decimal import Decimal
 
     from hashmarket.api.keys import Role, ServiceStore
     from hashmarket.chain.history import NetworkHistory
     from hashmarket.index.fixings import day_fixings
-    from hashmarket.ledger import Account, Asset, Ledger, ManualClock, Transfer
     from hashmarket.ledger import tokens as tk
-    from hashmarket.ledger.clock import day_start_ns
+    from tests.conftest import open_token_ledger
 
     data_dir = tmp_path_factory.mktemp("dashboard")
-    clock = ManualClock(day_start_ns(dt.date(2025, 1, 2)))
-    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True, clock=clock) as ledger:
-        ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="BTC issuer")
-        ledger.create_accounts([Account(i, "BTC") for i in (3, 301, 302)])
-        ledger.transfer(Transfer(1, 1, 3, 10**8))
-        tk.issue(
-            ledger,
-            tk.TokenSeries(
-                asset="HT1",
-                issuer_account_id=100,
-                reserve_account_id=101,
-                treasury_account_id=3,
-                ths_per_token=Decimal(1),
-                efficiency_w_per_th=Decimal("18.5"),
-                power_price_usd_per_kwh=Decimal("0.05"),
-                service_fee_usd_per_th_day=Decimal("0.002"),
-                backing_hashrate_ths=Decimal(1_000),
-                term_start=dt.date(2025, 1, 1),
-                term_end=dt.date(2025, 12, 31),
-            ),
-        )
-        with ledger.transaction() as w:
-            for holder, payout, amount in ((201, 301, 600), (202, 302, 250)):
-                tk.open_holder(w, "HT1", token_account_id=holder, payout_account_id=payout)
-                tk.mint(w, "HT1", transfer_id=holder, to_account_id=holder, amount_units=amount)
-        clock.advance(10 * 86_400)  # to 2025-01-12: day 2025-01-10 is over
+    with open_token_ledger(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
         rate = tk.DayRate.from_fixings(*day_fixings(NetworkHistory.load(), dt.date(2025, 1, 10)))
         tk.distribute(ledger, "HT1", rate)
     _, key = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)

@@ -3,7 +3,6 @@ its exit code, one line on stderr when refused, and a ledger left as it was."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -16,11 +15,9 @@ from typing import Any
 import pytest
 
 from hashmarket.cli.app import main
-from hashmarket.ledger import Account, Ledger, ManualClock, Transfer
-from hashmarket.ledger import tokens as tk
-from hashmarket.ledger.clock import day_start_ns
+from hashmarket.ledger import Ledger
 from hashmarket.ledger.reserves import Root
-from tests.conftest import UrlFactory, open_ledger
+from tests.conftest import UrlFactory, open_token_ledger
 
 
 def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -167,32 +164,7 @@ def test_the_same_commands_on_postgresql(cli: Cli, new_url: UrlFactory, tmp_path
 
 @pytest.fixture
 def token_ledger(tmp_path: Path) -> Path:
-    """A series whose two holders bought their tokens in January 2025 (ledger clock), so the
-    2025-01-10 cut, which the bundled fixings cover, sees them."""
-    clock = ManualClock(day_start_ns(dt.date(2025, 1, 2)))
-    with open_ledger(f"sqlite:///{tmp_path}/ledger.sqlite", clock) as ledger:
-        ledger.create_accounts([Account(i, "BTC") for i in (3, 301, 302)])
-        ledger.transfer(Transfer(1, 1, 3, 10**8))
-        tk.issue(
-            ledger,
-            tk.TokenSeries(
-                asset="HT1",
-                issuer_account_id=100,
-                reserve_account_id=101,
-                treasury_account_id=3,
-                ths_per_token=Decimal(1),
-                efficiency_w_per_th=Decimal("18.5"),
-                power_price_usd_per_kwh=Decimal("0.05"),
-                service_fee_usd_per_th_day=Decimal("0.002"),
-                backing_hashrate_ths=Decimal(1_000),
-                term_start=dt.date(2025, 1, 1),
-                term_end=dt.date(2025, 12, 31),
-            ),
-        )
-        with ledger.transaction() as w:
-            for holder, payout, amount in ((201, 301, 600), (202, 302, 250)):
-                tk.open_holder(w, "HT1", token_account_id=holder, payout_account_id=payout)
-                tk.mint(w, "HT1", transfer_id=holder, to_account_id=holder, amount_units=amount)
+    open_token_ledger(f"sqlite:///{tmp_path}/ledger.sqlite").close()
     return tmp_path
 
 
