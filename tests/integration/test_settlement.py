@@ -24,7 +24,7 @@ from hashmarket.instruments import (
     Side,
     Underlying,
 )
-from hashmarket.instruments.compute import ComputeFixings, ComputeForward
+from hashmarket.instruments.compute import ComputeForward, fixings_from_gpu_index
 from hashmarket.ledger import Ledger, ManualClock
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.clock import day_start_ns
@@ -469,9 +469,7 @@ def test_a_compute_forward_settles_on_gpu_index_fixings(ledger: Ledger):
     assert fixing == [Decimal("2.45") + Decimal("0.05") * k for k in range(10)]
     by_hand = [int((v - Decimal("2.60")) * 8 * 24 * 100) for v in fixing]
     assert paid == by_hand and sum(by_hand) == 14_400
-    flows = fwd.cashflows(
-        ComputeFixings.from_index(published.gpu, gpu_model="H100", term="on-demand")
-    )
+    flows = fwd.cashflows(fixings_from_gpu_index(published.gpu, gpu_model="H100", term="on-demand"))
     assert outcome.status.settled_minor == round(float(flows.sum()) * 100)
     assert outcome.status.state is st.ContractState.EXPIRED
     assert balance(ledger, BUYER) - USD_100K == 14_400 == USD_100K - balance(ledger, SELLER)

@@ -14,12 +14,13 @@ import pytest
 from hashmarket.errors import ModelError, PricingError, SpecError
 from hashmarket.index.compute import QuoteTable, gpu_fixings
 from hashmarket.instruments.compute import (
-    ComputeFixings,
     ComputeForward,
     ComputeLease,
     ForwardSettlement,
     daily_delivery,
+    fixings_from_gpu_index,
 )
+from hashmarket.instruments.fixings import Fixings
 from hashmarket.models.gpu import GpuPriceModel, calibrate_gpu
 from hashmarket.pricing import FlatRate, MonteCarloConfig, engines_for, price
 from hashmarket.pricing.compute import ComputeMarket, price_compute
@@ -95,7 +96,7 @@ def forward(**kw: object) -> ComputeForward:
 
 
 def test_daily_forward_cash_flows_by_hand() -> None:
-    f = ComputeFixings.from_arrays(DAYS3, gpu_price_usd_per_gpu_hour=[2.0, 2.5, 3.0])
+    f = Fixings.from_arrays(DAYS3, gpu_price_usd_per_gpu_hour=[2.0, 2.5, 3.0])
     # 10 GPUs x 24 h = 240 GPU-hours a day.
     np.testing.assert_allclose(forward().cashflows(f)[0], [-0.2 * 240, 0.3 * 240, 0.8 * 240])
     np.testing.assert_allclose(
@@ -105,7 +106,7 @@ def test_daily_forward_cash_flows_by_hand() -> None:
 
 
 def test_average_forward_pays_once_on_the_mean() -> None:
-    f = ComputeFixings.from_arrays(DAYS3, gpu_price_usd_per_gpu_hour=[2.0, 2.5, 3.0])
+    f = Fixings.from_arrays(DAYS3, gpu_price_usd_per_gpu_hour=[2.0, 2.5, 3.0])
     fwd = forward(settlement="average", hours_per_day=8)
     # Mean 2.5 - 2.2 = 0.3 x 10 GPUs x 8 h x 3 days, on the last day.
     np.testing.assert_allclose(fwd.cashflows(f)[0], [0.0, 0.0, 0.3 * 10 * 8 * 3])
@@ -127,11 +128,11 @@ def test_forward_settles_on_published_index_fixings() -> None:
         price_usd_per_gpu_hour=prices,
     )
     fixings = gpu_fixings(table)
-    f = ComputeFixings.from_index(fixings, gpu_model="H100", term="on-demand")
+    f = fixings_from_gpu_index(fixings, gpu_model="H100", term="on-demand")
     assert f.values["gpu_price_usd_per_gpu_hour"][0].tolist() == [2.1, 2.45, 3.0]
     np.testing.assert_allclose(forward().cashflows(f)[0], [-0.1 * 240, 0.25 * 240, 0.8 * 240])
     # A day without a fixing refuses to settle rather than settle on a guess.
-    gap = ComputeFixings.from_index([fixings[0], fixings[2]], gpu_model="H100", term="on-demand")
+    gap = fixings_from_gpu_index([fixings[0], fixings[2]], gpu_model="H100", term="on-demand")
     with pytest.raises(PricingError, match="no value on 2026-03-02"):
         forward().cashflows(gap)
 
@@ -219,7 +220,7 @@ def test_antithetic_pairs_price_a_linear_payoff_exactly() -> None:
 
 def test_a_started_average_forward_uses_the_realized_days() -> None:
     fwd = forward(start=D(2026, 1, 29), end=D(2026, 2, 3), settlement="average")
-    past = ComputeFixings.from_arrays(
+    past = Fixings.from_arrays(
         [D(2026, 1, 29), D(2026, 1, 30)], gpu_price_usd_per_gpu_hour=[2.0, 2.4]
     )
     market = ComputeMarket(asof=ASOF, gpu_price_usd_per_gpu_hour=3.1, past_fixings=past)
@@ -259,8 +260,8 @@ def lease(**kw: object) -> ComputeLease:
     return ComputeLease(**terms)  # type: ignore[arg-type]
 
 
-def delivered(values: list[float]) -> ComputeFixings:
-    return ComputeFixings.from_arrays(
+def delivered(values: list[float]) -> Fixings:
+    return Fixings.from_arrays(
         [D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 3)], delivered_gpu_hours=values
     )
 

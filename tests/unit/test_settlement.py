@@ -183,7 +183,7 @@ def test_a_settled_instrument_survives_its_canonical_spec(instrument: st.Settled
 
 
 def test_a_compute_forward_spec_is_checked_field_by_field():
-    spec = to_spec(compute_forward())  # type: ignore[arg-type]
+    spec = to_spec(compute_forward())
     with pytest.raises(SpecError, match="'colour': unknown field"):
         st.instrument_from_spec({**spec, "colour": "green"})
     with pytest.raises(SpecError, match="'start': value '2020-13-01' is not a date"):

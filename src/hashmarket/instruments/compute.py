@@ -3,9 +3,8 @@ GPU-hour index.
 
 Both follow the package's one-payoff rule: ``cashflows(fixings) -> amounts[paths, periods]``,
 what the holder receives at the end of each UTC day, called with simulated paths to price and
-with the one realized path to settle. Their fixings are :class:`ComputeFixings` — the same
-shape as hashrate ``Fixings`` (consecutive days, one array ``[paths, days]`` per field) with
-the compute fields:
+with the one realized path to settle. They read the same :class:`Fixings` as every other
+instrument (consecutive days, one array ``[paths, days]`` per field), through two fields:
 
 ==============================  ============================================================
 ``gpu_price_usd_per_gpu_hour``  the GPU-hour index fixing of the contract's model and term
@@ -30,16 +29,16 @@ import enum
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.errors import PricingError, SpecError
+from hashmarket.errors import SpecError
 from hashmarket.index.compute import Term, canonical_model
-from hashmarket.instruments.fixings import DateArray, to_date, to_day
+from hashmarket.instruments.fixings import Fixings, to_day
 from hashmarket.instruments.terms import (
     FloatArray,
     SettlementCurrency,
@@ -56,7 +55,6 @@ from hashmarket.instruments.terms import (
 if TYPE_CHECKING:
     from hashmarket.index.compute import GpuFixing
 
-COMPUTE_FIELDS: tuple[str, ...] = ("gpu_price_usd_per_gpu_hour", "delivered_gpu_hours")
 HOURS_PER_DAY = 24
 SECONDS_PER_HOUR = 3600
 
@@ -66,136 +64,23 @@ SECONDS_PER_HOUR = 3600
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ComputeFixings:
-    """Daily compute fixings over consecutive days; every field is ``[paths, len(dates)]``."""
-
-    dates: DateArray
-    values: Mapping[str, FloatArray]
-
-    def __post_init__(self) -> None:
-        dates = np.asarray(self.dates, dtype="datetime64[D]")
-        if len(dates) == 0:
-            raise ValueError("fixings need at least one day")
-        if len(dates) > 1 and not (np.diff(dates) == np.timedelta64(1, "D")).all():
-            raise ValueError("fixing dates must be consecutive days")
-        checked = {}
-        for name, array in self.values.items():
-            if name not in COMPUTE_FIELDS:
-                raise ValueError(f"unknown compute fixing {name!r}; known: {COMPUTE_FIELDS}")
-            arr = np.asarray(array, dtype=np.float64)
-            arr = arr[None, :] if arr.ndim == 1 else arr
-            if arr.ndim != 2 or arr.shape[1] != len(dates):
-                raise ValueError(f"{name}: expected shape [paths, {len(dates)}], got {arr.shape}")
-            checked[name] = arr
-        object.__setattr__(self, "dates", dates)
-        object.__setattr__(self, "values", checked)
-
-    @classmethod
-    def from_arrays(
-        cls, dates: Sequence[dt.date] | DateArray, **fields: npt.ArrayLike
-    ) -> ComputeFixings:
-        values = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
-        return cls(dates=np.asarray(dates, dtype="datetime64[D]"), values=values)
-
-    @classmethod
-    def from_index(
-        cls, fixings: Sequence[GpuFixing], *, gpu_model: str, term: str
-    ) -> ComputeFixings:
-        """The realized path from published daily GPU-hour index fixings of one model and
-        term (others are ignored); days between the first and the last without a fixing are
-        NaN, so a contract that needs them refuses to settle."""
-        chosen = [f for f in fixings if f.gpu_model == gpu_model and f.term == term]
-        if not chosen:
-            raise ValueError(f"no {gpu_model} {term} fixings given")
-        for f in chosen:
-            if f.period_start != f.period_end:
-                raise ValueError(f"a {f.period_start}…{f.period_end} fixing is not a daily one")
-        first = min(f.period_start for f in chosen)
-        last = max(f.period_start for f in chosen)
-        dates = np.arange(to_day(first), to_day(last) + 1)
-        prices = np.full(len(dates), math.nan)
-        for f in chosen:
-            prices[int((to_day(f.period_start) - dates[0]).astype(int))] = float(f.value)
-        return cls(dates=dates, values={"gpu_price_usd_per_gpu_hour": prices})
-
-    def concat(self, later: ComputeFixings) -> ComputeFixings:
-        """These fixings then ``later`` (starting within or right after ours; overlapping days
-        are taken from ``later``); a one-path side broadcasts to the other's path count."""
-        start = int((later.dates[0] - self.dates[0]).astype(int))
-        if start < 0 or start > len(self.dates):
-            raise ValueError("the later fixings must start within or right after these")
-        dates = np.concatenate([self.dates[:start], later.dates])
-        paths = max(self.n_paths, later.n_paths)
-        values = {}
-        for name in set(self.values) | set(later.values):
-            head = self.values.get(name, np.full((1, len(self.dates)), math.nan))[:, :start]
-            tail = later.values.get(name, np.full((1, len(later.dates)), math.nan))
-            values[name] = np.concatenate(
-                [
-                    np.broadcast_to(head, (paths, head.shape[1])),
-                    np.broadcast_to(tail, (paths, tail.shape[1])),
-                ],
-                axis=1,
-            )
-        return ComputeFixings(dates=dates, values=values)
-
-    def between(self, start: dt.date, end: dt.date) -> ComputeFixings:
-        lo = max(0, int((to_day(start) - self.dates[0]).astype(int)))
-        hi = min(len(self.dates), int((to_day(end) - self.dates[0]).astype(int)) + 1)
-        if lo >= hi:
-            raise ValueError(f"the fixings do not cover {start} to {end}")
-        return ComputeFixings(
-            dates=self.dates[lo:hi], values={k: v[:, lo:hi] for k, v in self.values.items()}
-        )
-
-    @property
-    def n_paths(self) -> int:
-        return max((v.shape[0] for v in self.values.values()), default=1)
-
-    @property
-    def first_date(self) -> dt.date:
-        return to_date(self.dates[0])
-
-    @property
-    def last_date(self) -> dt.date:
-        return to_date(self.dates[-1])
-
-    def index_of(self, day: dt.date) -> int:
-        i = int((to_day(day) - self.dates[0]).astype(int))
-        if not 0 <= i < len(self.dates):
-            raise IndexError(day)
-        return i
-
-    def zeros(self) -> FloatArray:
-        return np.zeros((self.n_paths, len(self.dates)))
-
-    def window(
-        self, name: str, start: dt.date, end: dt.date, *, instrument: str
-    ) -> tuple[slice, FloatArray]:
-        """Columns ``start … end`` of ``name``, refusing a missing field, day or value."""
-
-        def refuse(problem: str) -> PricingError:
-            return PricingError(
-                "missing_fixings",
-                instrument=instrument,
-                field=name,
-                start=start,
-                end=end,
-                problem=problem,
-            )
-
-        if name not in self.values:
-            raise refuse(f"the fixings have no {name!r} (they have {', '.join(self.values)})")
-        if to_day(start) < self.dates[0] or to_day(end) > self.dates[-1]:
-            raise refuse(f"the fixings cover {self.first_date} to {self.last_date}")
-        cols = slice(self.index_of(start), self.index_of(end) + 1)
-        values = self.values[name][:, cols]
-        missing = np.flatnonzero(np.isnan(values).any(axis=0))
-        if len(missing):
-            day = to_date(self.dates[cols.start + int(missing[0])])
-            raise refuse(f"no value on {day} ({len(missing)} day(s) missing)")
-        return cols, values
+def fixings_from_gpu_index(fixings: Sequence[GpuFixing], *, gpu_model: str, term: str) -> Fixings:
+    """The realized path from published daily GPU-hour index fixings of one model and term
+    (others are ignored); days between the first and the last without a fixing are NaN, so a
+    contract that needs them refuses to settle."""
+    chosen = [f for f in fixings if f.gpu_model == gpu_model and f.term == term]
+    if not chosen:
+        raise ValueError(f"no {gpu_model} {term} fixings given")
+    for f in chosen:
+        if f.period_start != f.period_end:
+            raise ValueError(f"a {f.period_start}…{f.period_end} fixing is not a daily one")
+    first = min(f.period_start for f in chosen)
+    last = max(f.period_start for f in chosen)
+    dates = np.arange(to_day(first), to_day(last) + 1)
+    prices = np.full(len(dates), math.nan)
+    for f in chosen:
+        prices[int((to_day(f.period_start) - dates[0]).astype(int))] = float(f.value)
+    return Fixings(dates=dates, values={"gpu_price_usd_per_gpu_hour": prices})
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +146,7 @@ class ComputeForward:
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         return self.start, self.end
 
-    def cashflows(self, fixings: ComputeFixings) -> FloatArray:
+    def cashflows(self, fixings: Fixings) -> FloatArray:
         cols, fix = fixings.window(
             "gpu_price_usd_per_gpu_hour", self.start, self.end, instrument=self.type_name
         )
@@ -389,7 +274,7 @@ class ComputeLease:
         short = delivered < threshold * contracted * (1 - 1e-12)
         return np.where(short, (contracted - delivered) * self.price_usd_per_gpu_hour, 0.0)
 
-    def cashflows(self, fixings: ComputeFixings) -> FloatArray:
+    def cashflows(self, fixings: Fixings) -> FloatArray:
         cols, delivered = fixings.window(
             "delivered_gpu_hours", self.first_day, self.last_day, instrument=self.type_name
         )

@@ -53,6 +53,9 @@ FIXING_FIELDS: tuple[str, ...] = (
     "subsidy_btc",
     "fee_btc_per_block",
     "height",
+    # compute contracts: the GPU-hour index fixing, and GPU-hours delivered under a lease
+    "gpu_price_usd_per_gpu_hour",
+    "delivered_gpu_hours",
 )
 
 

@@ -64,7 +64,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +72,7 @@ import numpy.typing as npt
 from hashmarket.errors import PricingError, SettlementError
 from hashmarket.index.compute import GpuFixing
 from hashmarket.index.fixings import Fixing
-from hashmarket.instruments.compute import ComputeFixings, ComputeForward, ForwardSettlement
+from hashmarket.instruments.compute import ComputeForward, ForwardSettlement, fixings_from_gpu_index
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.forwards import (
     BtcPriceSwap,
@@ -82,7 +82,7 @@ from hashmarket.instruments.forwards import (
 )
 from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
 from hashmarket.instruments.spec import parse_spec, to_spec
-from hashmarket.instruments.terms import Instrument, month_periods
+from hashmarket.instruments.terms import month_periods
 from hashmarket.ledger import settlement_store as db
 from hashmarket.ledger.clock import day_start_ns
 from hashmarket.ledger.core import Ledger, LedgerWriter
@@ -323,9 +323,7 @@ def instrument_from_spec(spec: Mapping[str, Any]) -> SettledInstrument:
 def canonical_spec(instrument: SettledInstrument) -> str:
     """The instrument's spec as canonical JSON (sorted keys, no spaces): what is stored and
     hashed. Floats are written by ``repr``, so reading it back gives the same instrument."""
-    # A compute forward reads ComputeFixings, so it is not an `Instrument` to the type checker;
-    # `to_spec` only reads its dataclass fields.
-    spec = to_spec(cast("Instrument", instrument))
+    spec = to_spec(instrument)
     # A float term given as an int (60 for 60.0) is the same contract: write it one way, so
     # the same trade always has the same text, hash and default id.
     hints = typing.get_type_hints(type(instrument))
@@ -479,7 +477,7 @@ class PublishedFixings:
 
     def compute(
         self, gpu_model: str, term: str, first: dt.date, through: dt.date
-    ) -> tuple[ComputeFixings, str]:
+    ) -> tuple[Fixings, str]:
         chosen = [
             f
             for f in self.gpu
@@ -490,7 +488,7 @@ class PublishedFixings:
         ]
         if not chosen:
             raise _unpublished(first, through, what=f"{gpu_model} {term} GPU-hour")
-        fixings = ComputeFixings.from_index(chosen, gpu_model=gpu_model, term=term)
+        fixings = fixings_from_gpu_index(chosen, gpu_model=gpu_model, term=term)
         if fixings.first_date > first or fixings.last_date < through:
             raise _unpublished(
                 first, through, fixings.first_date, fixings.last_date, f"{gpu_model} {term} GPU"

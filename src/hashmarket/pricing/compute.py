@@ -7,7 +7,7 @@ entry point that goes through the same registry.
 * ``analytic`` — under Ornstein–Uhlenbeck the forward is linear in the expected fixings, so
   ``value = Σ_days DF(t) · side · GPU-hours · (θ + (P₀ − θ)e^{−κt} − K)`` (the average-settled
   forward pays once, on the period's mean, with the realized part of the period known).
-* ``mc`` — simulate the price paths, build :class:`ComputeFixings` (realized days first), call
+* ``mc`` — simulate the price paths, build :class:`Fixings` (realized days first), call
   the contract's own ``cashflows`` — the function settlement calls — and discount. It exists to
   check the closed form and for payoffs without one.
 
@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.compute import ComputeFixings, ComputeForward, ForwardSettlement
-from hashmarket.instruments.fixings import to_day
+from hashmarket.instruments.compute import ComputeForward, ForwardSettlement
+from hashmarket.instruments.fixings import Fixings, to_day
 from hashmarket.models.gpu import DAYS_PER_YEAR, GpuPriceModel
 from hashmarket.pricing.discount import DiscountCurve, FlatRate
 from hashmarket.pricing.registry import price, register
@@ -48,7 +48,7 @@ class ComputeMarket:
     asof: dt.date
     gpu_price_usd_per_gpu_hour: float
     usd_curve: DiscountCurve = field(default_factory=FlatRate)
-    past_fixings: ComputeFixings | None = None
+    past_fixings: Fixings | None = None
 
     def __post_init__(self) -> None:
         spot = self.gpu_price_usd_per_gpu_hour
@@ -193,7 +193,7 @@ def monte_carlo_forward(
     past = None
     if fwd.start < market.asof:
         # Realized days of the window before the as-of day (whose fixing is the spot).
-        past = ComputeFixings.from_arrays(
+        past = Fixings.from_arrays(
             np.arange(to_day(fwd.start), asof_day),
             gpu_price_usd_per_gpu_hour=_realized(fwd, market, market.asof - dt.timedelta(days=1)),
         )
@@ -210,7 +210,7 @@ def monte_carlo_forward(
             rng=rng,
             antithetic=config.antithetic,
         )
-        fixings = ComputeFixings(dates=sim_dates, values={"gpu_price_usd_per_gpu_hour": paths})
+        fixings = Fixings(dates=sim_dates, values={"gpu_price_usd_per_gpu_hour": paths})
         if past is not None:
             fixings = past.concat(fixings)
         amounts = fwd.cashflows(fixings)
