@@ -68,6 +68,7 @@ from hashmarket.ledger.store import (
     ACCOUNT_SELECT,
     BALANCES_INSERT,
     JOURNAL_COLUMNS,
+    FanOutRow,
     Head,
     PlainRow,
     Store,
@@ -343,36 +344,56 @@ class LedgerWriter:
         """Check the credit side of ``part`` on each account's total within it (every rule
         is monotone in the running sum), then write it and return -1; or write nothing and
         return the index in ``part`` of the first transfer that fails."""
-        sums: dict[int, int] = {}
-        last_after: dict[int, int] = {}
-        for k, (credit, amount) in enumerate(part, start=self._seq + 1):
-            sums[credit] = sums.get(credit, 0) + amount
-            last_after[credit] = k  # the seq this account's last credit here will get
+        first_seq = self._seq + 1
+        sums: dict[int, int] = dict(part)
+        if len(sums) == len(part):  # distinct accounts, the usual payout list
+            last_after = dict(zip(sums, range(first_seq, first_seq + len(part)), strict=True))
+        else:
+            sums, last_after = {}, {}
+            for k, (credit, amount) in enumerate(part, start=first_seq):
+                sums[credit] = sums.get(credit, 0) + amount
+                last_after[credit] = k  # the seq this account's last credit here will get
         store = self.store
-        states = {r[0]: r[1:] for r in store.query_in(_STATE_SELECT, list(sums))}
         asset = debit[ASSET]
-        failing = {
-            a for a, total in sums.items() if not self._credit_passes(states.get(a), asset, total)
-        }
-        if failing:
-            running: dict[int, int] = {}
-            for index, (credit, amount) in enumerate(part):
-                if credit in failing:
-                    running[credit] = running.get(credit, 0) + amount
-                    if not self._credit_passes(states.get(credit), asset, running[credit]):
-                        return index
-            raise AssertionError("an account failing on its total fails on some prefix")
-        credited = [(a, states[a][CPO] + total, last_after[a]) for a, total in sums.items()]
-        last_before = {a: states[a][LAST] for a in sums}
-        del states, sums
+        rows = store.query_in(_STATE_SELECT, list(sums))
+        credited: list[tuple[int, int, int]] = []
+        last_before: dict[int, int] = {}
+        for account_id, row_asset, flags, _dp, dpo, cp, cpo, last in rows:
+            credits_posted = cpo + sums[account_id]
+            if (
+                row_asset != asset
+                or credits_posted > INT64_MAX
+                or cp + credits_posted > INT64_MAX
+                or (flags & _CMNED and cp + credits_posted > dpo)
+            ):
+                break
+            credited.append((account_id, credits_posted, last_after[account_id]))
+            last_before[account_id] = last
+        if len(credited) != len(sums):
+            return self._first_refused_credit(part, asset, rows)
+        del rows, sums, last_after
         if store.credit_many(credited) != len(credited):
             raise LedgerInvariantError(
                 "ledger_invariant", detail="a checked credit did not find its balances row"
             )
-        store.insert_plain_rows(
-            self._chain_plain(debit_account_id, debit, last_before, part, code, closes_chain)
+        store.insert_fan_out_rows(
+            debit_account_id,
+            code,
+            self._chain_plain(debit_account_id, debit, last_before, part, code, closes_chain),
         )
         return -1
+
+    def _first_refused_credit(
+        self, part: Sequence[tuple[int, int]], asset: str, rows: Sequence[tuple[Any, ...]]
+    ) -> int:
+        """The index in ``part`` of the first credit the engine's rules refuse."""
+        states = {r[0]: r[1:] for r in rows}
+        running: dict[int, int] = {}
+        for index, (credit, amount) in enumerate(part):
+            running[credit] = running.get(credit, 0) + amount
+            if not self._credit_passes(states.get(credit), asset, running[credit]):
+                return index
+        raise AssertionError("an account failing on its total fails on some prefix")
 
     def _chain_plain(
         self,
@@ -382,16 +403,16 @@ class LedgerWriter:
         credits: Sequence[tuple[int, int]],
         code: int,
         closes_chain: bool,
-    ) -> list[PlainRow]:
+    ) -> list[FanOutRow]:
         """Chain ledger-id plain rows (all LINKED but the chain's last): the same hashes and
-        pointers as :meth:`_chain`, in the narrow layout of ``Store.insert_plain_rows``.
+        pointers as :meth:`_chain`, in the layout of ``Store.insert_fan_out_rows``.
         ``last_seq`` maps each credited account to its newest row and is advanced here."""
         seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
         sha256, pack = hashlib.sha256, journal.BODY.pack
         linked = int(TransferFlags.LINKED)
         final = len(credits) - 1 if closes_chain else -1
         dr_prev = debit[LAST]
-        rows: list[PlainRow] = []
+        rows: list[FanOutRow] = []
         append = rows.append
         for k, (credit, amount) in enumerate(credits):
             seq += 1
@@ -399,39 +420,12 @@ class LedgerWriter:
             flags = 0 if k == final else linked
             cr_prev = last_seq[credit]
             last_seq[credit] = seq
-            previous = sha256(
-                previous
-                + pack(
-                    seq,
-                    -seq,
-                    debit_account_id,
-                    credit,
-                    amount,
-                    flags,
-                    0,
-                    0,
-                    0,
-                    code,
-                    ts,
-                    dr_prev,
-                    cr_prev,
-                )
-            ).digest()
-            append(
-                (
-                    seq,
-                    None,
-                    debit_account_id,
-                    credit,
-                    amount,
-                    flags,
-                    code,
-                    ts,
-                    dr_prev,
-                    cr_prev,
-                    previous,
-                )
-            )
+            body = pack(
+                seq, -seq, debit_account_id, credit, amount, flags, 0, 0, 0, code, ts, dr_prev,
+                cr_prev,
+            )  # fmt: skip
+            previous = sha256(previous + body).digest()
+            append((seq, credit, amount, flags, ts, dr_prev, cr_prev, previous))
             dr_prev = seq
         debit[LAST] = dr_prev
         self._seq, self._hash, self._ts = seq, previous, ts

@@ -22,6 +22,7 @@ from hashmarket.ledger import journal
 from hashmarket.ledger.store import (
     PLAIN_COLUMNS,
     Balances,
+    FanOutRow,
     Head,
     LedgerURL,
     PlainRow,
@@ -34,6 +35,10 @@ _JOURNAL_TYPES[journal.FLAGS] = "int4"
 _JOURNAL_TYPES[journal.CODE] = "int4"
 # timeout_s has no default in the schema: COPY a constant 0 for it.
 _COPY_PLAIN_TEXT = f"COPY journal ({PLAIN_COLUMNS}, timeout_s) FROM STDIN"
+_COPY_FAN_OUT_TEXT = (
+    "COPY journal (seq, credit_account_id, amount, flags, timestamp_ns, debit_prev_seq, "
+    "credit_prev_seq, hash, debit_account_id, code, timeout_s) FROM STDIN"
+)
 _TEXT_CHUNK = 10_000
 _UPDATE_BALANCES = (
     "UPDATE balances AS b SET debits_pending = v.dp, debits_posted = v.dpo, "
@@ -153,6 +158,22 @@ class PostgresStore(Store):
                         f"{seq}\t{null if tid is None else tid}\t{dr}\t{cr}\t{amount}\t"
                         f"{flags}\t{code}\t{ts}\t{dr_prev}\t{cr_prev}\t{hex_prefix}{h.hex()}\t0\n"
                         for seq, tid, dr, cr, amount, flags, code, ts, dr_prev, cr_prev, h in rows[
+                            start : start + _TEXT_CHUNK
+                        ]
+                    )
+                )
+
+    def insert_fan_out_rows(
+        self, debit_account_id: int, code: int, rows: Sequence[FanOutRow]
+    ) -> None:
+        tail = f"\t{int(debit_account_id)}\t{int(code)}\t0\n"
+        with self._conn.cursor() as cursor, cursor.copy(_COPY_FAN_OUT_TEXT) as copy:
+            for start in range(0, len(rows), _TEXT_CHUNK):
+                copy.write(
+                    "".join(
+                        f"{seq}\t{cr}\t{amount}\t{flags}\t{ts}\t{dr_prev}\t{cr_prev}"
+                        f"\t\\\\x{h.hex()}{tail}"
+                        for seq, cr, amount, flags, ts, dr_prev, cr_prev, h in rows[
                             start : start + _TEXT_CHUNK
                         ]
                     )

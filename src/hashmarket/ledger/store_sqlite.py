@@ -20,6 +20,7 @@ from hashmarket.ledger.store import (
     ID_CHUNK,
     PLAIN_COLUMNS,
     Balances,
+    FanOutRow,
     Head,
     LedgerURL,
     PlainRow,
@@ -128,6 +129,17 @@ class SQLiteStore(Store):
 
     def insert_plain_rows(self, rows: Sequence[PlainRow]) -> None:
         self._conn.executemany(_INSERT_PLAIN, rows)
+
+    def insert_fan_out_rows(
+        self, debit_account_id: int, code: int, rows: Sequence[FanOutRow]
+    ) -> None:
+        # int() of ints the writer validated: safe to write into the statement.
+        sql = (
+            "INSERT INTO journal (seq, credit_account_id, amount, flags, timestamp_ns, "
+            "debit_prev_seq, credit_prev_seq, hash, debit_account_id, code, timeout_s) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {int(debit_account_id)}, {int(code)}, 0)"
+        )
+        self._conn.executemany(sql, rows)
 
     def update_balances(self, rows: Sequence[Balances]) -> None:
         self._conn.executemany(_UPDATE_BALANCES, rows)
