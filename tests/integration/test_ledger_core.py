@@ -20,7 +20,9 @@ from hashmarket.ledger import (
     Transfer,
     TransferFlags,
 )
-from tests.conftest import BTC_ISSUER, fund
+from hashmarket.ledger.core import open_store
+from hashmarket.ledger.migrations import LATEST, MIGRATIONS
+from tests.conftest import BTC_ISSUER, STORES, UrlFactory, fund
 
 R = CreateTransferResult
 A = CreateAccountResult
@@ -638,13 +640,29 @@ def test_opening_a_missing_ledger_is_refused(new_url):
 def test_schema_version_is_recorded_and_newer_schemas_are_refused(funded: Ledger, ledger_url: str):
     with funded.snapshot() as store:
         versions = store.query("SELECT version, name FROM schema_version ORDER BY version")
-    assert [v for v, _ in versions] == [1, 2, 3]
+    assert [v for v, _ in versions] == list(range(1, LATEST + 1))
     store = funded._store
     store.begin_write()
     store.execute("INSERT INTO schema_version VALUES (99, 'from the future', 0)")
     store.commit()
     with pytest.raises(LedgerError, match="schema version 99"):
         Ledger.open(ledger_url)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_an_older_schema_is_migrated_step_by_step(kind: str, new_url: UrlFactory):
+    url = new_url(kind)
+    store = open_store(url, create=True)
+    store.begin_migration()
+    for statement in MIGRATIONS[0].statements(store.dialect):  # a ledger at version 1
+        store.execute(statement)
+    store.execute("INSERT INTO schema_version VALUES (1, 'journal, accounts, assets', 0)")
+    store.commit()
+    store.close()
+    with Ledger.open(url) as ledger, ledger.snapshot() as snapshot:
+        versions = [v for (v,) in snapshot.query("SELECT version FROM schema_version")]
+        assert sorted(versions) == list(range(1, LATEST + 1))
+        assert snapshot.has_table("token_series")
 
 
 def test_bad_urls_are_refused():
