@@ -9,7 +9,6 @@ transaction: a refused command prints one line and changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -32,9 +31,7 @@ from hashmarket.cli.common import (
 )
 from hashmarket.cli.ledger import DB_OPTION, opened
 from hashmarket.errors import Location, SpecError, UsageError
-from hashmarket.index.compute import bundled_quotes_path, gpu_fixings, read_quotes
-from hashmarket.index.fixings import fixings
-from hashmarket.instruments.compute import ComputeForward
+from hashmarket.index.compute import read_quotes
 from hashmarket.instruments.spec import read_spec_text
 from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
@@ -190,35 +187,6 @@ def open_command(
         _emit([_record(s)], fmt, Table())
 
 
-def published_fixings(
-    statuses: Sequence[st.ContractStatus],
-    day: dt.date,
-    *,
-    data_dir: Path | None,
-    commercial_only: bool,
-    gpu_quotes: Path | None,
-) -> st.PublishedFixings:
-    """The fixings published through ``day`` that the contracts' windows need: hashprice
-    fixings from the network history and GPU-hour fixings from a quotes file."""
-    live = [s for s in statuses if not s.state.final and s.first_day <= day]
-    hashrate = [s for s in live if not isinstance(s.instrument, ComputeForward)]
-    usd: list[Any] = []
-    btc: list[Any] = []
-    if hashrate:
-        start = min(s.first_day for s in hashrate)
-        history = NetworkHistory.load(
-            data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-        )
-        if start <= min(day, history.last_date):
-            window = history.between(start, day)
-            usd, btc = fixings(window, currency="usd"), fixings(window, currency="btc")
-    gpu: list[Any] = []
-    if any(isinstance(s.instrument, ComputeForward) for s in live):
-        path = gpu_quotes if gpu_quotes is not None else bundled_quotes_path()
-        gpu = [f for f in gpu_fixings(read_quotes(path)) if f.period_end <= day]
-    return st.PublishedFixings(usd=tuple(usd), btc=tuple(btc), gpu=tuple(gpu))
-
-
 @app.command("run")
 def run_command(
     day: str = typer.Option(..., "--day", help="The day to settle, YYYY-MM-DD (must be over)."),
@@ -235,12 +203,13 @@ def run_command(
     when = parse_date(day, "--day")
     assert when is not None
     with opened(db, data_dir) as ledger:
-        published = published_fixings(
+        published = st.published_fixings(
             st.status(ledger, contract_id),
             when,
-            data_dir=data_dir,
-            commercial_only=commercial_only,
-            gpu_quotes=gpu_quotes,
+            history=NetworkHistory.load(
+                data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+            ),
+            gpu_quotes=None if gpu_quotes is None else read_quotes(gpu_quotes),
         )
         outcomes = st.run(ledger, when, published, contract_id=contract_id)
     moved = {o.status.contract_id: sum(e.amount_minor for e in o.events) for o in outcomes}

@@ -69,9 +69,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import PricingError, SettlementError
-from hashmarket.index.compute import GpuFixing
-from hashmarket.index.fixings import Fixing
+from hashmarket.index.compute import GpuFixing, QuoteTable, gpu_fixings, load_bundled_quotes
+from hashmarket.index.fixings import Fixing, fixings
 from hashmarket.instruments.compute import ComputeForward, ForwardSettlement, fixings_from_gpu_index
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.forwards import (
@@ -118,6 +119,7 @@ __all__ = [
     "minor_units",
     "notional_of",
     "open_contract",
+    "published_fixings",
     "run",
     "status",
 ]
@@ -1100,3 +1102,29 @@ def _expire(step: _Step, day: dt.date) -> None:
     batch = [_void(row, party) for party in Party if step.margin(party)]
     _apply_all(step.w, "expiry", row.contract_id, batch)
     step.write(EventKind.EXPIRE, run_day=day, state=ContractState.EXPIRED.value)
+
+
+def published_fixings(
+    statuses: Sequence[ContractStatus],
+    day: dt.date,
+    *,
+    history: NetworkHistory,
+    gpu_quotes: QuoteTable | None = None,
+) -> PublishedFixings:
+    """The fixings published through ``day`` that the live contracts' windows need: hashprice
+    fixings from the network history, GPU-hour fixings from ``gpu_quotes`` (default: the
+    bundled sample)."""
+    live = [s for s in statuses if not s.state.final and s.first_day <= day]
+    hashrate = [s for s in live if not isinstance(s.instrument, ComputeForward)]
+    usd: list[Fixing] = []
+    btc: list[Fixing] = []
+    if hashrate:
+        start = min(s.first_day for s in hashrate)
+        if start <= min(day, history.last_date):
+            window = history.between(start, day)
+            usd, btc = fixings(window, currency="usd"), fixings(window, currency="btc")
+    gpu: list[GpuFixing] = []
+    if any(isinstance(s.instrument, ComputeForward) for s in live):
+        quotes = gpu_quotes if gpu_quotes is not None else load_bundled_quotes()
+        gpu = [f for f in gpu_fixings(quotes) if f.period_end <= day]
+    return PublishedFixings(usd=tuple(usd), btc=tuple(btc), gpu=tuple(gpu))
