@@ -256,3 +256,58 @@ def test_risk_and_hedge_need_a_key_and_answer(setup) -> None:
     )
     assert plan.status_code == 200, plan.text
     assert plan.json()["independent_check"]["seed"] == 4
+
+
+def test_settlement_through_the_api(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A one-week USD forward from July 2020 opened and settled over HTTP: the buyer receives
+    Σ (fixing − fixed) × 10 PH/s in cents, the seller pays exactly that."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.index.fixings import fixings
+    from hashmarket.ledger import Account, Transfer
+
+    data_dir = tmp_path_factory.mktemp("api-settle")
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True) as ledger:
+        ledger.create_asset(Asset("USD", 2), issuer_account_id=2, name="USD issuer")
+        ledger.create_accounts([Account(2001, "USD"), Account(2002, "USD")])
+        ledger.transfer(Transfer(1, 2, 2001, 10_000_000))
+        ledger.transfer(Transfer(2, 2, 2002, 10_000_000))
+    store = ServiceStore.in_data_dir(data_dir)
+    admin, viewer = (
+        store.create_key(Role.ADMIN)[1],
+        store.create_key(Role.VIEWER, account="2001")[1],
+    )
+    client = TestClient(create_app(ServiceConfig(data_dir=data_dir)))
+    spec = {
+        "type": "hashprice_forward",
+        "notional_phs": 10,
+        "fixed_price_per_ph_day": 80.0,
+        "currency": "usd",
+        "start": "2020-07-20",
+        "end": "2020-07-26",
+        "side": "buy",
+    }
+    body = {"spec": spec, "buyer_account_id": 2001, "seller_account_id": 2002}
+    assert (
+        call(client, "POST", "/api/v1/settlement/contracts", viewer, "c1", json=body).status_code
+        == 403
+    )
+    opened = call(client, "POST", "/api/v1/settlement/contracts", admin, "c1", json=body)
+    assert opened.status_code == 201, opened.text
+    run = call(client, "POST", "/api/v1/settlement/run", admin, "r1", json={"day": "2020-07-26"})
+    assert run.status_code == 200, run.text
+    (outcome,) = run.json()
+    assert outcome["state"] == "expired"
+
+    week = NetworkHistory.load().between(dt.date(2020, 7, 20), dt.date(2020, 7, 26))
+    expected_cents = sum((f.value - Decimal(80)) * 10 * 100 for f in fixings(week, currency="usd"))
+    balances = {
+        a["id"]: a["balance_units"] for a in call(client, "GET", "/api/v1/accounts", admin).json()
+    }
+    assert balances[2001] - 10_000_000 == int(expected_cents)
+    assert balances[2002] - 10_000_000 == -int(expected_cents)
+    seen = call(client, "GET", "/api/v1/settlement/contracts", viewer).json()
+    assert [c["contract_id"] for c in seen] == [outcome["contract_id"]]
+    assert call(client, "GET", "/api/v1/ledger/verify", admin).json()["ok"] is True

@@ -1,4 +1,5 @@
-"""Authenticated: accounts, balances, history and transfers; hashrate token series.
+"""Authenticated: accounts, balances, history and transfers; hashrate token series;
+settlement of contracts.
 
 Roles decide what a key may do (``api.keys.ROLE_PERMISSIONS``); a key bound to an account sees
 and moves only that account. Every state-changing route runs behind the idempotency guard.
@@ -6,6 +7,7 @@ and moves only that account. Every state-changing route runs behind the idempote
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,6 +19,7 @@ from hashmarket.api.keys import ApiKey, Permission, Role
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.index.fixings import day_fixings
+from hashmarket.ledger import settlement as st
 from hashmarket.ledger import tokens as tk
 from hashmarket.ledger.model import Account, AccountFlags, Transfer, TransferFlags
 from hashmarket.ledger.records import account_record, entry_record
@@ -27,6 +30,7 @@ READ = Depends(require(Permission.READ))
 TRANSFER = Depends(require(Permission.TRANSFER))
 MANAGE = Depends(require(Permission.MANAGE_ACCOUNTS))
 ISSUE = Depends(require(Permission.ISSUE))
+SETTLE = Depends(require(Permission.SETTLE))
 
 
 # ---- accounts ------------------------------------------------------------------------------
@@ -272,3 +276,77 @@ def proof(
     check_account(key, str(account_id))
     with state.ledger() as ledger:
         return tk.proof(ledger, series, day, account_id).to_dict()
+
+
+# ---- settlement ----------------------------------------------------------------------------
+
+
+class ContractRequest(BaseModel):
+    spec: dict[str, Any] = Field(..., description="The instrument traded, as an instrument spec")
+    buyer_account_id: StrictInt = Field(..., gt=0)
+    seller_account_id: StrictInt = Field(..., gt=0)
+    asset: Literal["USD", "BTC"] | None = None
+    margin_rate: Decimal | None = Field(None, ge=0, le=1)
+    grace_days: StrictInt = Field(2, ge=0, le=365)
+    notional: Decimal | None = Field(None, gt=0)
+    contract_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+@router.post("/settlement/contracts", status_code=201, summary="Open a contract (admin)")
+def open_settlement_contract(
+    request: ContractRequest, key: ApiKey = SETTLE, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    """Record a trade and reserve both sides' initial margin as pending transfers."""
+    instrument = st.instrument_from_spec(request.spec)
+    contract = st.Contract(
+        contract_id="",
+        instrument=instrument,
+        buyer_account_id=request.buyer_account_id,
+        seller_account_id=request.seller_account_id,
+        asset=(request.asset or instrument.currency.value).upper(),
+        margin_rate=request.margin_rate,
+        grace_days=request.grace_days,
+        notional=request.notional,
+    )
+    cid = request.contract_id or st.default_contract_id(contract)
+    with state.ledger() as ledger:
+        return st.open_contract(ledger, dataclasses.replace(contract, contract_id=cid)).to_dict()
+
+
+class RunRequest(BaseModel):
+    day: dt.date
+    contract_id: str | None = None
+
+
+@router.post("/settlement/run", summary="Settle open contracts through a day (admin)")
+def run_settlement(
+    request: RunRequest, key: ApiKey = SETTLE, state: ServiceState = Depends(service)
+) -> list[dict[str, Any]]:
+    """Daily variation from the published fixings; running a day again moves nothing."""
+    with state.ledger() as ledger:
+        published = st.published_fixings(
+            st.status(ledger, request.contract_id), request.day, history=state.history
+        )
+        outcomes = st.run(ledger, request.day, published, contract_id=request.contract_id)
+    return [
+        {
+            **o.status.to_dict(),
+            "events": [e.kind for e in o.events],
+            "moved_minor": sum(e.amount_minor for e in o.events),
+        }
+        for o in outcomes
+    ]
+
+
+@router.get("/settlement/contracts", summary="Contracts, their state and margins")
+def settlement_contracts(
+    key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> list[dict[str, Any]]:
+    with state.ledger() as ledger:
+        statuses = st.status(ledger)
+    return [
+        s.to_dict()
+        for s in statuses
+        if key.may_use_account(str(s.buyer_account_id))
+        or key.may_use_account(str(s.seller_account_id))
+    ]
