@@ -26,7 +26,7 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.errors import RiskError, UsageError
+from hashmarket.errors import UsageError
 from hashmarket.models.calibrate import Calibration, calibrate
 from hashmarket.pricing.discount import FlatRate
 from hashmarket.pricing.market import Market
@@ -34,9 +34,8 @@ from hashmarket.risk.analysis import (
     LoanReport,
     PortfolioRiskReport,
     hedge_analysis,
+    lending_analysis,
     levels_from_history,
-    leverage_report,
-    loan_report,
     past_fixings,
     portfolio_report,
 )
@@ -491,50 +490,23 @@ def loan_command(
     history, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
     levels_for = _levels_for(history, calibration)
     spec = load_lending(loan_path, levels_for=levels_for)
-    state = calibration.state
-    if spec.leverage is not None:
-        days = horizon_days or spec.horizon_days or 30
-        _positive(days, "--horizon-days")
-        outcome = leverage_report(
-            spec.leverage,
-            model=calibration.model,
-            state=state,
-            horizon_days=days,
-            n_paths=paths,
-            seed=seed,
-            workers=workers,
-        )
-        if fmt is RiskFormat.JSON:
-            typer.echo(json.dumps(outcome.summary(), indent=2, default=jsonable))
-        else:
-            render_leverage(outcome)
-        _write_report(report, leverage_html(outcome) if report else "")
-        return
-    assert spec.loan is not None
-    loan = spec.loan
-    # Levels the file left to the haircut policy are shown with the haircuts behind them.
-    try:
-        candidate: LtvLevels | None = levels_for(loan.collateral.kind, spec.policy)
-    except RiskError:
-        candidate = None
-    same = candidate is not None and all(
-        math.isclose(a, b, rel_tol=1e-9)
-        for a, b in (
-            (candidate.initial_ltv, loan.initial_ltv),
-            (candidate.margin_call_ltv, loan.margin_call_ltv),
-            (candidate.liquidation_ltv, loan.liquidation_ltv),
-        )
-    )
-    levels = candidate if same else None
-    result = loan_report(
-        loan,
+    result = lending_analysis(
+        spec,
+        levels_for=levels_for,
         model=calibration.model,
-        state=state,
-        levels=levels,
+        state=calibration.state,
         n_paths=paths,
         seed=seed,
+        horizon_days=horizon_days,
         workers=workers,
     )
+    if isinstance(result, LeverageOutcome):
+        if fmt is RiskFormat.JSON:
+            typer.echo(json.dumps(result.summary(), indent=2, default=jsonable))
+        else:
+            render_leverage(result)
+        _write_report(report, leverage_html(result) if report else "")
+        return
     if fmt is RiskFormat.JSON:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=jsonable))
     else:

@@ -41,7 +41,7 @@ from hashmarket.risk.hedging import Distribution, HedgePlan, evaluate, plan_hedg
 from hashmarket.risk.historical import Bootstrap, change_table
 from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
 from hashmarket.risk.portfolio import Portfolio
-from hashmarket.risk.specs import MinerSpec
+from hashmarket.risk.specs import LendingSpec, MinerSpec
 from hashmarket.risk.stress import StressResult, run_stress, standard_scenarios
 from hashmarket.risk.valuation import monte_carlo_pnl, value_paths
 from hashmarket.risk.var import RiskResult, portfolio_risk
@@ -367,3 +367,55 @@ def levels_from_history(
         return made[kind, policy]
 
     return levels
+
+
+def lending_analysis(
+    spec: LendingSpec,
+    *,
+    levels_for: Callable[[CollateralKind, HaircutPolicy], LtvLevels],
+    model: NetworkModel,
+    state: NetworkState,
+    n_paths: int,
+    seed: int,
+    horizon_days: int | None = None,
+    workers: int = 1,
+) -> LoanReport | LeverageOutcome:
+    """A loan's life over scenarios, or a leveraged BTC position's over ``horizon_days``
+    (default: the spec's, else 30)."""
+    if spec.leverage is not None:
+        days = horizon_days or spec.horizon_days or 30
+        if days <= 0:
+            raise RiskError("risk_option", name="horizon_days", problem=f"{days} must be positive")
+        return leverage_report(
+            spec.leverage,
+            model=model,
+            state=state,
+            horizon_days=days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+        )
+    assert spec.loan is not None
+    loan = spec.loan
+    # Levels the file left to the haircut policy are reported with the haircuts behind them.
+    try:
+        candidate: LtvLevels | None = levels_for(loan.collateral.kind, spec.policy)
+    except RiskError:
+        candidate = None
+    same = candidate is not None and all(
+        math.isclose(a, b, rel_tol=1e-9)
+        for a, b in (
+            (candidate.initial_ltv, loan.initial_ltv),
+            (candidate.margin_call_ltv, loan.margin_call_ltv),
+            (candidate.liquidation_ltv, loan.liquidation_ltv),
+        )
+    )
+    return loan_report(
+        loan,
+        model=model,
+        state=state,
+        levels=candidate if same else None,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+    )
