@@ -311,3 +311,40 @@ def test_settlement_through_the_api(tmp_path_factory: pytest.TempPathFactory) ->
     seen = call(client, "GET", "/api/v1/settlement/contracts", viewer).json()
     assert [c["contract_id"] for c in seen] == [outcome["contract_id"]]
     assert call(client, "GET", "/api/v1/ledger/verify", admin).json()["ok"] is True
+
+
+def test_loan_analysis_through_the_api(setup) -> None:
+    import json
+
+    client, keys, _ = setup
+    loan = json.loads(Path("examples/risk/loan.json").read_text())
+    response = call(
+        client, "POST", "/api/v1/loans/analyze", keys["viewer"], json={"loan": loan, "paths": 1000}
+    )
+    assert response.status_code == 200, response.text
+    text = json.dumps(response.json())
+    assert "probability_margin_call" in text
+    triple = json.loads(Path("examples/risk/triple.json").read_text())
+    leveraged = call(
+        client,
+        "POST",
+        "/api/v1/loans/analyze",
+        keys["viewer"],
+        json={"loan": triple, "paths": 1000},
+    )
+    assert leveraged.status_code == 200, leveraged.text
+    summary = leveraged.json()
+    # Liquidation when equity falls to the maintenance margin: S·(1 − 1/L) / (1 − m).
+    assert summary["liquidation_price_usd_now"] == pytest.approx(
+        summary["spot_usd"] * (2 / 3) / 0.95
+    )
+    # Funding: 200,000 USD borrowed at 10 % a year for 30 days.
+    assert summary["funding_cost_usd"] == pytest.approx(200_000 * 0.10 * 30 / 365)
+    bad = call(
+        client,
+        "POST",
+        "/api/v1/loans/analyze",
+        keys["viewer"],
+        json={"loan": dict(triple, leverage=5)},
+    )
+    assert bad.status_code == 422

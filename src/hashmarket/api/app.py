@@ -16,7 +16,7 @@ from hashmarket.paths import default_data_dir
 
 # POST routes that compute without changing state need no Idempotency-Key.
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
-    {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk"}
+    {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
 
 

@@ -1,4 +1,5 @@
-"""Authenticated computations for a desk and a miner: portfolio risk and hedge plans.
+"""Authenticated computations for a desk, a miner and a lender: portfolio risk, hedge plans
+and loans.
 
 They change nothing, so they need no Idempotency-Key; they are authenticated because a book
 and a miner's costs are private."""
@@ -16,11 +17,13 @@ from hashmarket.api.state import ServiceState, service
 from hashmarket.pricing.valuation import ValuationSetup, market_for
 from hashmarket.risk.analysis import (
     hedge_analysis,
+    lending_analysis,
     levels_from_history,
     past_fixings,
     portfolio_report,
 )
-from hashmarket.risk.specs import parse_miner, parse_portfolio
+from hashmarket.risk.leverage import LeverageOutcome
+from hashmarket.risk.specs import parse_lending, parse_miner, parse_portfolio
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 
@@ -91,3 +94,33 @@ def risk(
         window_days=4 * 365,
     )
     return result.to_dict()
+
+
+class LoanRequest(BaseModel):
+    loan: dict[str, Any] = Field(
+        ..., description="A loan, deliverable forward or leveraged BTC position (examples/risk/)"
+    )
+    paths: int = Field(5_000, ge=200, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
+    horizon_days: int | None = Field(None, ge=1, le=3650)
+
+
+@router.post("/loans/analyze", summary="A loan's LTV levels and its life over scenarios")
+def analyze_loan(
+    request: LoanRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    """Haircut-based LTV levels, probabilities of a margin call and of liquidation, expected
+    loss to the lender; or a leveraged BTC position's liquidation price and P&L."""
+    history = state.history
+    calibration = state.calibration(ValuationSetup())
+    levels_for = levels_from_history(history, asof=calibration.state.asof)
+    result = lending_analysis(
+        parse_lending(request.loan, levels_for=levels_for),
+        levels_for=levels_for,
+        model=calibration.model,
+        state=calibration.state,
+        n_paths=request.paths,
+        seed=request.seed,
+        horizon_days=request.horizon_days,
+    )
+    return result.summary() if isinstance(result, LeverageOutcome) else result.to_dict()
