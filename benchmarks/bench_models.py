@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.timing import median_seconds
+from benchmarks.timing import in_child, median_seconds, peak_rss_kib
 
 QUICK = os.environ.get("HASHMARKET_BENCH_QUICK") == "1"
 NETWORK_PATHS = 16_384 if QUICK else 131_072
@@ -77,7 +75,7 @@ def curve_child() -> None:
         config=MonteCarloConfig(n_paths=CURVE_PATHS, seed=1, workers=2),
     )
     seconds = time.perf_counter() - started
-    peak_kib = _peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak_kib = peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     days = curve.diagnostics["horizon_days"]
     print(
         json.dumps(
@@ -92,27 +90,8 @@ def curve_child() -> None:
     )
 
 
-def _peak_rss_kib(ru_maxrss_kib: int) -> int:
-    """This process's own peak RSS. Linux carries ``ru_maxrss`` across fork and exec, so a
-    child of a big parent would report the parent's size; ``VmHWM`` is the high-water mark
-    of this process's own memory since exec. Fall back to ``ru_maxrss`` elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return ru_maxrss_kib
-
-
 def curve_in_child() -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = "from benchmarks.bench_models import curve_child; curve_child()"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return in_child("bench_models", "curve_child")
 
 
 def black76_per_s() -> tuple[float, float]:

@@ -25,15 +25,13 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.timing import median_seconds
+from benchmarks.timing import in_child, median_seconds, peak_rss_kib
 
 QUICK = os.environ.get("HASHMARKET_BENCH_QUICK") == "1"
 POSITIONS = 1_000 if QUICK else 10_000
@@ -168,7 +166,7 @@ def var_child() -> None:
         runs.append((time.perf_counter() - started, valued - started))
     seconds = statistics.median(r[0] for r in runs)
     valuation_s = statistics.median(r[1] for r in runs)
-    peak_kib = _peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak_kib = peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     methods: dict[str, int] = {}
     for c in setup.contracts:
         methods[c.method] = methods.get(c.method, 0) + 1
@@ -203,25 +201,8 @@ def var_child() -> None:
     )
 
 
-def _peak_rss_kib(ru_maxrss_kib: int) -> int:
-    """This process's own high-water mark (``VmHWM``; ``ru_maxrss`` carries across fork)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return ru_maxrss_kib
-
-
 def var_in_child() -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = "from benchmarks.bench_risk import var_child; var_child()"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return in_child("bench_risk", "var_child")
 
 
 def bench_hedge(calibration: Any) -> None:
