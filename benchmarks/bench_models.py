@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,6 @@ NETWORK_DAYS = 365
 CURVE_PATHS = 20_000 if QUICK else 1_000_000
 NORMALS = 10_000_000
 OPTIONS = 1_000_000
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _calibrated() -> Any:
