@@ -42,6 +42,24 @@ COMMERCIAL_ONLY_OPTION = typer.Option(
 FORMAT_OPTION = typer.Option(OutputFormat.TABLE, "--format", help="Output format.")
 
 
+class PriceModelChoice(enum.StrEnum):
+    GBM = "gbm"
+    MERTON = "merton"
+
+
+# Options of the commands that calibrate models and simulate (price, curve, risk, hedge, loan).
+ASOF_OPTION = typer.Option(
+    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
+)
+SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
+PRICE_MODEL_OPTION = typer.Option(
+    PriceModelChoice.GBM, "--price-model", help="BTC price process: gbm or merton (jumps)."
+)
+WORKERS_OPTION = typer.Option(
+    2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
+)
+
+
 def resolve_data_dir(option: Path | None) -> Path:
     return option if option is not None else default_data_dir()
 

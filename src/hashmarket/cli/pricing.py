@@ -19,9 +19,14 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
+    PRICE_MODEL_OPTION,
+    SEED_OPTION,
+    WORKERS_OPTION,
     OutputFormat,
+    PriceModelChoice,
     bar,
     console,
     emit_records,
@@ -49,11 +54,6 @@ curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_ar
 PROGRESS_PATH_DAYS = 2_000_000
 
 
-class PriceModelChoice(enum.StrEnum):
-    GBM = "gbm"
-    MERTON = "merton"
-
-
 class VolChoice(enum.StrEnum):
     FULL = "full"
     EWMA = "ewma"
@@ -69,21 +69,11 @@ class PriceFormat(enum.StrEnum):
     JSON = "json"
 
 
-ASOF_OPTION = typer.Option(
-    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
-)
-SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
-PRICE_MODEL_OPTION = typer.Option(
-    PriceModelChoice.GBM, "--price-model", help="BTC price process: gbm or merton (jumps)."
-)
 VOL_OPTION = typer.Option(
     VolChoice.FULL, "--vol", help="Volatility estimator: full (3-year sample) or ewma (λ 0.94)."
 )
 RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
 BTC_RATE_OPTION = typer.Option(0.0, "--btc-rate", help="Flat BTC lending rate.")
-WORKERS_OPTION = typer.Option(
-    2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
-)
 
 
 def _positive(value: int, option: str) -> int:

@@ -19,8 +19,13 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
+    PRICE_MODEL_OPTION,
+    SEED_OPTION,
+    WORKERS_OPTION,
+    PriceModelChoice,
     console,
     jsonable,
     parse_date,
@@ -51,24 +56,9 @@ class RiskFormat(enum.StrEnum):
     JSON = "json"
 
 
-class PriceModelChoice(enum.StrEnum):
-    GBM = "gbm"
-    MERTON = "merton"
-
-
-ASOF_OPTION = typer.Option(
-    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
-)
-SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
 FORMAT_OPTION = typer.Option(RiskFormat.TABLE, "--format", help="table or json.")
 REPORT_OPTION = typer.Option(
     None, "--report", help="Also write a self-contained HTML report with charts to this file."
-)
-WORKERS_OPTION = typer.Option(
-    2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
-)
-PRICE_MODEL_OPTION = typer.Option(
-    PriceModelChoice.GBM, "--price-model", help="BTC price process: gbm or merton (jumps)."
 )
 RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
 PROGRESS_PATH_DAYS = 2_000_000
