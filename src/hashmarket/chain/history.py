@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 
 from hashmarket.chain.epochs import EpochTable
-from hashmarket.chain.sources.bundled import EPOCHS, load_bundled_frames, load_epochs
+from hashmarket.chain.sources.bundled import (
+    BUNDLED_SOURCES,
+    EPOCHS,
+    load_bundled_frames,
+    load_epochs,
+)
 from hashmarket.chain.sources.frame import FIELDS, SourceFrame, SourceInfo
 from hashmarket.units import HASHES_PER_TH, SECONDS_PER_DAY, TWO_POW_32
 
@@ -195,8 +200,6 @@ def _fill_hashrate(values: dict[str, np.ndarray], origin: dict[str, np.ndarray])
 
 def source_summary(history: NetworkHistory) -> list[dict[str, Any]]:
     """Per source: days it supplies any value, first and last such day, licence, attribution."""
-    from hashmarket.chain.sources.bundled import BUNDLED_SOURCES
-
     listed = history.sources + tuple(s for s in BUNDLED_SOURCES if s not in history.sources)
     rows: list[dict[str, Any]] = []
     for info in listed:
