@@ -59,6 +59,8 @@ STATE_TABLES = (
     ("token_series", "asset", False),
     ("token_holders", "token_account_id", True),
     ("token_distributions", "asset, day", False),
+    ("settlement_contracts", "contract_id", False),
+    ("settlement_events", "contract_id, seq", False),
 )
 
 
