@@ -185,23 +185,17 @@ def apply_changes(
     if log_subsidy is not None:
         subsidy[:, 1:] *= path(1.0, log_subsidy)[:, 1:]
     hashrate = state.hashrate_ths * (difficulty / state.difficulty) * (block_count / expected)
-    hp_btc = hashprice_btc_per_ph_day(
-        difficulty=difficulty, subsidy_btc=subsidy, fee_btc_per_block=fee
+    return _chunk(
+        state.asof,
+        cols,
+        price=price,
+        hashrate=hashrate,
+        difficulty=difficulty,
+        height=height,
+        block_count=block_count,
+        subsidy=subsidy,
+        fee=fee,
     )
-    data = {
-        "price_usd": price,
-        "hashrate_ths": hashrate,
-        "difficulty": difficulty,
-        "height": height,
-        "block_count": block_count,
-        "subsidy_btc": subsidy,
-        "fee_btc_per_block": fee,
-        "hashprice_btc_per_ph_day": hp_btc,
-        "hashprice_usd_per_ph_day": hp_btc * price,
-    }
-    assert set(data) == set(FIELDS)
-    dates = np.datetime64(state.asof, "D") + np.arange(cols)
-    return HistoricalChunk(dates=dates, data=data)
 
 
 def expected_path(model: NetworkModel, state: NetworkState, days: int) -> dict[str, FloatArray]:
@@ -267,22 +261,17 @@ def bootstrap_paths(
     subsidy = block_subsidy_sats_array(np.floor(height).astype(np.int64)) / SATS_PER_BTC
     subsidy[:, 0] = state.subsidy_btc
     fee = path(state.fee_btc_per_block, log_fee)
-    hp_btc = hashprice_btc_per_ph_day(
-        difficulty=difficulty, subsidy_btc=subsidy, fee_btc_per_block=fee
+    return _chunk(
+        state.asof,
+        cols,
+        price=price,
+        hashrate=hashrate,
+        difficulty=difficulty,
+        height=height,
+        block_count=block_count,
+        subsidy=subsidy,
+        fee=fee,
     )
-    data = {
-        "price_usd": price,
-        "hashrate_ths": hashrate,
-        "difficulty": difficulty,
-        "height": height,
-        "block_count": block_count,
-        "subsidy_btc": subsidy,
-        "fee_btc_per_block": fee,
-        "hashprice_btc_per_ph_day": hp_btc,
-        "hashprice_usd_per_ph_day": hp_btc * price,
-    }
-    dates = np.datetime64(state.asof, "D") + np.arange(cols)
-    return HistoricalChunk(dates=dates, data=data)
 
 
 @dataclass(frozen=True)
@@ -350,3 +339,35 @@ def describe_window(table: ChangeTable) -> dict[str, Any]:
         "fee_days": table.fee_days,
         "block_count_days": table.block_days,
     }
+
+
+def _chunk(
+    asof: dt.date,
+    cols: int,
+    *,
+    price: FloatArray,
+    hashrate: FloatArray,
+    difficulty: FloatArray,
+    height: FloatArray,
+    block_count: FloatArray,
+    subsidy: FloatArray,
+    fee: FloatArray,
+) -> HistoricalChunk:
+    """A chunk of scenario fields from its paths, the hashprice by the index's own formula."""
+    hp_btc = hashprice_btc_per_ph_day(
+        difficulty=difficulty, subsidy_btc=subsidy, fee_btc_per_block=fee
+    )
+    data = {
+        "price_usd": price,
+        "hashrate_ths": hashrate,
+        "difficulty": difficulty,
+        "height": height,
+        "block_count": block_count,
+        "subsidy_btc": subsidy,
+        "fee_btc_per_block": fee,
+        "hashprice_btc_per_ph_day": hp_btc,
+        "hashprice_usd_per_ph_day": hp_btc * price,
+    }
+    assert set(data) == set(FIELDS)
+    dates = np.datetime64(asof, "D") + np.arange(cols)
+    return HistoricalChunk(dates=dates, data=data)
