@@ -122,6 +122,7 @@ MESSAGES: dict[str, str] = {
     "transfer_refused": "transfer {transfer_id} refused: {result_code} ({reason})",
     "account_refused": "account {account_id} refused: {result_code} ({reason})",
     "asset_refused": "asset {asset} refused: {result_code} ({reason})",
+    "import_refused": "import at {at} refused: {result_code} ({reason})",
     "ledger_invariant": "ledger invariant broken: {detail}",
     "ledger_tampered": "the journal refused a change: {detail}",
     # hashrate tokens

@@ -10,6 +10,7 @@ request rolls back entirely, so a refused command leaves the ledger byte for byt
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -26,7 +27,7 @@ from hashmarket.errors import (
     TransferRefusedError,
 )
 from hashmarket.ledger import journal
-from hashmarket.ledger.clock import Clock, SystemClock
+from hashmarket.ledger.clock import Clock, SystemClock, ns_to_datetime
 from hashmarket.ledger.engine import (
     AFLAGS,
     ASSET,
@@ -85,6 +86,9 @@ _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _ISSUER = int(AccountFlags.ISSUER)
 _ISSUER_FLAGS = _ISSUER | _CMNED
 _ACCOUNT_FLAGS = int(ACCOUNT_FLAGS_ALL)
+_IMPORTED_ACCOUNT = int(AccountFlags.IMPORTED)
+_IMPORTED = int(TransferFlags.IMPORTED)
+_PENDING = int(TransferFlags.PENDING)
 ACCOUNT_CACHE_MAX = 200_000
 # An account's mutable state as the engine holds it (see engine.ASSET … engine.LAST).
 _STATE_SELECT = (
@@ -161,6 +165,7 @@ class LedgerWriter:
         now_ns: int,
         *,
         account_cache: dict[int, list[Any]] | None = None,
+        at_ns: int | None = None,
     ) -> None:
         self.store = store
         # Account states known to be current (see Ledger.transaction); the engine mutates
@@ -173,21 +178,46 @@ class LedgerWriter:
         # The ledger clock never runs backwards, whatever the wall clock does.
         self.now_ns = max(now_ns, head.timestamp_ns + 1)
         self.applied = 0  # requests applied (transfers, accounts, assets); expiries not counted
+        # An import stamps its rows from `at_ns` upward instead of from the clock, and flags
+        # its accounts and transfers IMPORTED (see Ledger.transaction).
+        self.at_ns = at_ns
+        self._floor = self.now_ns if at_ns is None else at_ns
+        self._stamped = at_ns is None  # an import checks its first stamp against the head
+        self._account_mark = 0 if at_ns is None else _IMPORTED_ACCOUNT
+        self._transfer_mark = 0 if at_ns is None else _IMPORTED
 
     @property
     def head(self) -> Head:
         return Head(self._seq, self._hash, self._ts, self._expired_through)
 
+    @property
+    def imported(self) -> bool:
+        """Whether this write is an import (back-dated; see :meth:`Ledger.transaction`)."""
+        return self.at_ns is not None
+
     def tick(self) -> int:
         """The next ledger-clock timestamp (strictly increasing across all rows)."""
-        self._ts = self._ts + 1 if self._ts >= self.now_ns else self.now_ns
+        self._check_stamp()
+        self._ts = self._ts + 1 if self._ts >= self._floor else self._floor
         return self._ts
+
+    def _check_stamp(self) -> None:
+        """An import's first row must come after every row already written: imports load
+        history in order, and none can go before an event the ledger has recorded."""
+        if self._stamped:
+            return
+        assert self.at_ns is not None
+        if self._ts >= self.at_ns:
+            raise import_refused(self.at_ns, "must_not_regress", last_ns=self._ts)
+        self._stamped = True
 
     # -- transfers --------------------------------------------------------------------------
 
     def expire_due(self) -> int:
         """Journal an expiry for each reservation whose timeout is at or before now."""
-        due = self.store.due_pendings(self._expired_through, self.now_ns)
+        # An import expires what fell due by its own timestamp; later expiries come later.
+        through = self._floor
+        due = self.store.due_pendings(self._expired_through, through)
         if due:
             ids = {r[journal.DEBIT] for r in due} | {r[journal.CREDIT] for r in due}
             resolved = dict(self.store.resolutions([r[journal.ID] for r in due]))
@@ -200,7 +230,7 @@ class LedgerWriter:
             )
             engine.expire(due)
             self._flush(engine)
-        self._expired_through = self.now_ns
+        self._expired_through = max(self._expired_through, through)
         return len(due)
 
     def create_transfers(
@@ -214,6 +244,8 @@ class LedgerWriter:
         """
         batch = list(transfers)
         checks = [check_request(t, ledger_ids=ledger_ids) for t in batch]
+        if self.imported or any(isinstance(t.flags, int) and t.flags & _IMPORTED for t in batch):
+            self._import_checks(batch, checks, ledger_ids=ledger_ids)
         linked = [
             bool(t.flags & _LINKED) if check is None else is_linked(t)
             for t, check in zip(batch, checks, strict=True)
@@ -223,6 +255,28 @@ class LedgerWriter:
         self._flush(engine)
         self.applied += engine.applied
         return codes
+
+    def _import_checks(
+        self,
+        batch: list[Transfer],
+        checks: list[CreateTransferResult | None],
+        *,
+        ledger_ids: bool,
+    ) -> None:
+        """The IMPORTED flag: set by an import on every row it writes, so a client may send
+        it only inside one (where it is taken off the request and put back on the row)."""
+        for k, t in enumerate(batch):
+            flags = t.flags
+            if isinstance(flags, bool) or not isinstance(flags, int):
+                continue
+            if flags & _IMPORTED:
+                if not self.imported:
+                    checks[k] = CreateTransferResult.IMPORTED_EVENT_NOT_EXPECTED
+                    continue
+                batch[k] = t = dataclasses.replace(t, flags=TransferFlags(flags & ~_IMPORTED))
+                checks[k] = check_request(t, ledger_ids=ledger_ids)
+            if self.imported and checks[k] is None and flags & _PENDING and t.timeout_s:
+                checks[k] = CreateTransferResult.IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO
 
     def create_fan_out(
         self, debit_account_id: int, credits: Sequence[tuple[int, int]], *, code: int = 0
@@ -407,9 +461,12 @@ class LedgerWriter:
         """Chain ledger-id plain rows (all LINKED but the chain's last): the same hashes and
         pointers as :meth:`_chain`, in the layout of ``Store.insert_fan_out_rows``.
         ``last_seq`` maps each credited account to its newest row and is advanced here."""
-        seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
+        if credits:
+            self._check_stamp()
+        seq, previous, ts, now = self._seq, self._hash, self._ts, self._floor
         sha256, pack = hashlib.sha256, journal.BODY.pack
-        linked = int(TransferFlags.LINKED)
+        mark = self._transfer_mark
+        linked = int(TransferFlags.LINKED) | mark
         final = len(credits) - 1 if closes_chain else -1
         dr_prev = debit[LAST]
         rows: list[FanOutRow] = []
@@ -417,7 +474,7 @@ class LedgerWriter:
         for k, (credit, amount) in enumerate(credits):
             seq += 1
             ts = ts + 1 if ts >= now else now
-            flags = 0 if k == final else linked
+            flags = mark if k == final else linked
             cr_prev = last_seq[credit]
             last_seq[credit] = seq
             body = pack(
@@ -512,14 +569,18 @@ class LedgerWriter:
     ) -> tuple[list[PlainRow], list[journal.Row]]:
         """Give drafts their seq, timestamp, history pointers and hash, in order. Plain
         transfers come back in the narrow layout, the others in the full one."""
-        seq, previous, ts, now = self._seq, self._hash, self._ts, self.now_ns
+        if drafts:
+            self._check_stamp()
+        seq, previous, ts, now = self._seq, self._hash, self._ts, self._floor
         sha256, pack = hashlib.sha256, journal.BODY.pack
+        mark = self._transfer_mark
         ns = 1_000_000_000
         plain: list[PlainRow] = []
         full: list[journal.Row] = []
         for tid, dr, cr, amount, flags, pid, rid, timeout_s, code in drafts:
             seq += 1
             ts = ts + 1 if ts >= now else now
+            flags |= mark
             debit, credit = accounts[dr], accounts[cr]
             dr_prev, cr_prev = debit[LAST], credit[LAST]
             debit[LAST] = credit[LAST] = seq
@@ -572,6 +633,14 @@ class LedgerWriter:
 
     def create_accounts(self, accounts: Iterable[Account]) -> list[CreateAccountResult]:
         batch = list(accounts)
+        refused: dict[int, CreateAccountResult] = {}
+        for k, account in enumerate(batch):
+            flags = account.flags
+            if isinstance(flags, int) and not isinstance(flags, bool) and flags & _IMPORTED_ACCOUNT:
+                if not self.imported:
+                    refused[k] = A.IMPORTED_EVENT_NOT_EXPECTED
+                flags = AccountFlags(int(flags) & ~_IMPORTED_ACCOUNT)
+                batch[k] = dataclasses.replace(account, flags=flags)
         assets = {r[0] for r in self.store.query("SELECT code FROM assets")}
         ids = [a.id for a in batch if type(a.id) is int and 0 < a.id <= INT64_MAX]
         existing = {r[0]: r for r in self.store.accounts_by_id(ids)} if ids else {}
@@ -582,13 +651,13 @@ class LedgerWriter:
                 names_taken[name] = owner
         results: list[CreateAccountResult] = []
         rows: list[tuple[Any, ...]] = []
-        for account in batch:
-            code = self._check_account(account, assets, existing, names_taken)
+        for k, account in enumerate(batch):
+            code = refused.get(k) or self._check_account(account, assets, existing, names_taken)
             if code is None:
                 row = (
                     account.id,
                     account.asset,
-                    int(account.flags),
+                    int(account.flags) | self._account_mark,
                     account.code,
                     account.name,
                     self.tick(),
@@ -634,7 +703,7 @@ class LedgerWriter:
         if found is not None:
             if found[1] != account.asset:
                 return A.EXISTS_WITH_DIFFERENT_ASSET
-            if found[2] != int(flags):
+            if found[2] & ~_IMPORTED_ACCOUNT != int(flags):
                 return A.EXISTS_WITH_DIFFERENT_FLAGS
             if found[3] != account.code:
                 return A.EXISTS_WITH_DIFFERENT_CODE
@@ -683,11 +752,30 @@ class LedgerWriter:
         )
         self.store.execute(
             f"{ACCOUNT_INSERT}(?, ?, ?, ?, ?, ?)",
-            (issuer_account_id, asset.code, _ISSUER_FLAGS, code, name, self.tick()),
+            (
+                issuer_account_id,
+                asset.code,
+                _ISSUER_FLAGS | self._account_mark,
+                code,
+                name,
+                self.tick(),
+            ),
         )
         self.store.execute(BALANCES_INSERT, (issuer_account_id,))
         self.applied += 1
         return CreateAssetResult.OK
+
+
+def import_refused(at_ns: object, problem: str, *, last_ns: int | None = None) -> LedgerError:
+    """The refusal of an import at ``at_ns``, with its TigerBeetle-style result code."""
+    code = CreateTransferResult(f"imported_event_timestamp_{problem}")
+    when = ns_to_datetime(at_ns).isoformat() if type(at_ns) is int and at_ns > 0 else at_ns
+    reason = code.reason
+    if last_ns is not None and problem == "must_not_regress":
+        reason += f"; the last event is at {ns_to_datetime(last_ns).isoformat()}"
+    elif last_ns is not None:
+        reason += f"; the ledger clock is at {ns_to_datetime(last_ns).isoformat()}"
+    return LedgerError("import_refused", result_code=code.value, at=when, reason=reason)
 
 
 def balance_of(row: Sequence[Any]) -> AccountBalance:
@@ -757,9 +845,22 @@ class Ledger:
     # -- writing ----------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[LedgerWriter]:
+    def transaction(self, *, at_ns: int | None = None) -> Iterator[LedgerWriter]:
         """One atomic write. Commits if the block applied at least one request and raised
-        nothing; otherwise rolls back, expiries included, so refusals change nothing."""
+        nothing; otherwise rolls back, expiries included, so refusals change nothing.
+
+        ``at_ns`` makes the write an **import** (TigerBeetle's ``imported`` flag): its rows
+        are stamped from ``at_ns`` upward, one nanosecond apart, instead of from the clock,
+        and its accounts and transfers carry the ``IMPORTED`` flag. Imports load history in
+        order: ``at_ns`` must be after the ledger's last row (else the first row written
+        raises ``imported_event_timestamp_must_not_regress``, so once a live event is
+        recorded nothing can be imported before it) and not after the ledger clock
+        (``…_must_not_advance``). The journal stays in timestamp order, so every "as of"
+        read (holdings at a cut, history) sees imported rows where they belong. A refusal
+        anywhere in the block writes nothing: an import applies entirely or not at all.
+        """
+        if at_ns is not None and (type(at_ns) is not int or not 0 < at_ns <= INT64_MAX):
+            raise import_refused(at_ns, "out_of_range")
         with self._lock:
             if self._writing:
                 raise RuntimeError("a ledger transaction is already open on this thread")
@@ -771,8 +872,10 @@ class Ledger:
             self._writing = True
             try:
                 writer = LedgerWriter(
-                    store, head, self._clock.now_ns(), account_cache=self._accounts
+                    store, head, self._clock.now_ns(), account_cache=self._accounts, at_ns=at_ns
                 )
+                if at_ns is not None and at_ns > writer.now_ns:
+                    raise import_refused(at_ns, "must_not_advance", last_ns=writer.now_ns)
                 writer.expire_due()
                 yield writer
                 if writer.applied:
@@ -794,25 +897,36 @@ class Ledger:
             self._accounts.clear()
         self._accounts_head = (head.seq, head.hash)
 
-    def create_transfers(self, transfers: Iterable[Transfer]) -> list[CreateTransferResult]:
-        with self.transaction() as writer:
+    def create_transfers(
+        self, transfers: Iterable[Transfer], *, at_ns: int | None = None
+    ) -> list[CreateTransferResult]:
+        """Apply a batch (``at_ns``: as an import, see :meth:`transaction`)."""
+        with self.transaction(at_ns=at_ns) as writer:
             return writer.create_transfers(transfers)
 
-    def create_accounts(self, accounts: Iterable[Account]) -> list[CreateAccountResult]:
-        with self.transaction() as writer:
+    def create_accounts(
+        self, accounts: Iterable[Account], *, at_ns: int | None = None
+    ) -> list[CreateAccountResult]:
+        with self.transaction(at_ns=at_ns) as writer:
             return writer.create_accounts(accounts)
 
     def create_asset(
-        self, asset: Asset, *, issuer_account_id: int, name: str | None = None, code: int = 0
+        self,
+        asset: Asset,
+        *,
+        issuer_account_id: int,
+        name: str | None = None,
+        code: int = 0,
+        at_ns: int | None = None,
     ) -> CreateAssetResult:
-        with self.transaction() as writer:
+        with self.transaction(at_ns=at_ns) as writer:
             return writer.create_asset(
                 asset, issuer_account_id=issuer_account_id, name=name, code=code
             )
 
-    def transfer(self, transfer: Transfer) -> None:
+    def transfer(self, transfer: Transfer, *, at_ns: int | None = None) -> None:
         """One transfer; raises :class:`TransferRefusedError` with its result code if refused."""
-        (result,) = self.create_transfers([transfer])
+        (result,) = self.create_transfers([transfer], at_ns=at_ns)
         if result is not CreateTransferResult.OK:
             raise TransferRefusedError(
                 "transfer_refused",
@@ -821,9 +935,9 @@ class Ledger:
                 reason=result.reason,
             )
 
-    def create_account(self, account: Account) -> None:
+    def create_account(self, account: Account, *, at_ns: int | None = None) -> None:
         """One account; raises :class:`AccountRefusedError` with its result code if refused."""
-        (result,) = self.create_accounts([account])
+        (result,) = self.create_accounts([account], at_ns=at_ns)
         if result is not CreateAccountResult.OK:
             raise AccountRefusedError(
                 "account_refused",

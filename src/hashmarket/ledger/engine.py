@@ -42,6 +42,7 @@ _POST = int(TransferFlags.POST_PENDING)
 _VOID = int(TransferFlags.VOID_PENDING)
 _REVERSAL = int(TransferFlags.REVERSAL)
 _EXPIRY = int(TransferFlags.EXPIRY)
+_IMPORTED = int(TransferFlags.IMPORTED)
 _RESOLVE = _POST | _VOID
 _KIND = _PENDING | _POST | _VOID | _REVERSAL
 _WILDCARD = _POST | _VOID | _REVERSAL  # kinds whose accounts/amount may be 0 = "as implied"
@@ -58,7 +59,7 @@ def draft_of(row: Sequence[Any]) -> Draft:
         row[journal.DEBIT],
         row[journal.CREDIT],
         row[journal.AMOUNT],
-        row[journal.FLAGS],
+        row[journal.FLAGS] & ~_IMPORTED,  # how a row was written, not what it does
         row[journal.PENDING_ID] or 0,
         row[journal.REVERSES_ID] or 0,
         row[journal.TIMEOUT_S],

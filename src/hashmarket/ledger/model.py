@@ -34,19 +34,22 @@ class AccountFlags(enum.IntFlag):
     the no-overdraft rule. ``CREDITS_MUST_NOT_EXCEED_DEBITS``: the mirror image. ``ISSUER``: the
     one account per asset that may be debited beyond its credits, which is how units of the
     asset come into existence; every other account must carry ``DEBITS_MUST_NOT_EXCEED_CREDITS``
-    so that only issuers create an asset.
+    so that only issuers create an asset. ``IMPORTED``: the account was opened by an import
+    (a back-dated write, see ``Ledger.transaction(at_ns=…)``); the ledger sets it.
     """
 
     NONE = 0
     DEBITS_MUST_NOT_EXCEED_CREDITS = 1
     CREDITS_MUST_NOT_EXCEED_DEBITS = 2
     ISSUER = 4
+    IMPORTED = 8
 
 
 ACCOUNT_FLAGS_ALL = (
     AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
     | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
     | AccountFlags.ISSUER
+    | AccountFlags.IMPORTED
 )
 
 
@@ -55,7 +58,9 @@ class TransferFlags(enum.IntFlag):
 
     ``LINKED`` chains a transfer to the next one in the batch: the chain applies entirely or
     not at all. ``EXPIRY`` is never sent by a client; the ledger writes it when a pending
-    transfer's timeout passes on the ledger clock.
+    transfer's timeout passes on the ledger clock. ``IMPORTED`` marks a row written by an
+    import (a back-dated write at a caller-given timestamp, see ``Ledger.transaction``); the
+    ledger sets it on every row of an import, and a client may send it only inside one.
     """
 
     NONE = 0
@@ -65,6 +70,7 @@ class TransferFlags(enum.IntFlag):
     VOID_PENDING = 8
     REVERSAL = 16
     EXPIRY = 32
+    IMPORTED = 64
 
 
 TRANSFER_KIND_FLAGS = (

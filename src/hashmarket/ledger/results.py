@@ -17,6 +17,10 @@ class CreateTransferResult(enum.StrEnum):
     OK = "ok"
     LINKED_EVENT_FAILED = "linked_event_failed"
     LINKED_EVENT_CHAIN_OPEN = "linked_event_chain_open"
+    IMPORTED_EVENT_NOT_EXPECTED = "imported_event_not_expected"
+    IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE = "imported_event_timestamp_out_of_range"
+    IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE = "imported_event_timestamp_must_not_advance"
+    IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS = "imported_event_timestamp_must_not_regress"
     ID_MUST_BE_POSITIVE = "id_must_be_positive"
     FLAGS_INVALID = "flags_invalid"
     FLAGS_ARE_MUTUALLY_EXCLUSIVE = "flags_are_mutually_exclusive"
@@ -72,6 +76,7 @@ class CreateTransferResult(enum.StrEnum):
     OVERFLOWS_TIMEOUT = "overflows_timeout"
     EXCEEDS_CREDITS = "exceeds_credits"
     EXCEEDS_DEBITS = "exceeds_debits"
+    IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO = "imported_event_timeout_must_be_zero"
 
     @property
     def reason(self) -> str:
@@ -80,6 +85,10 @@ class CreateTransferResult(enum.StrEnum):
 
 class CreateAccountResult(enum.StrEnum):
     OK = "ok"
+    IMPORTED_EVENT_NOT_EXPECTED = "imported_event_not_expected"
+    IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE = "imported_event_timestamp_out_of_range"
+    IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE = "imported_event_timestamp_must_not_advance"
+    IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS = "imported_event_timestamp_must_not_regress"
     ID_MUST_BE_POSITIVE = "id_must_be_positive"
     FLAGS_INVALID = "flags_invalid"
     FLAGS_ARE_MUTUALLY_EXCLUSIVE = "flags_are_mutually_exclusive"
@@ -114,7 +123,19 @@ class CreateAssetResult(enum.StrEnum):
         return ASSET_REASONS.get(self.value, self.value.replace("_", " "))
 
 
+IMPORT_REASONS: dict[str, str] = {
+    "imported_event_not_expected": "the IMPORTED flag is set by an import (a write given a "
+    "timestamp), not sent on its own",
+    "imported_event_timestamp_out_of_range": "an import timestamp is 1 to 2**63 - 1 ns since 1970",
+    "imported_event_timestamp_must_not_advance": "an import timestamp cannot be in the future of "
+    "the ledger clock",
+    "imported_event_timestamp_must_not_regress": "an import timestamp must be after the ledger's "
+    "last event (imports load history in order, before any live event)",
+    "imported_event_timeout_must_be_zero": "an imported pending transfer cannot expire",
+}
+
 TRANSFER_REASONS: dict[str, str] = {
+    **IMPORT_REASONS,
     "ok": "applied",
     "linked_event_failed": "another transfer of its linked chain was refused",
     "linked_event_chain_open": "the last transfer of the batch is LINKED, so its chain never ends",
@@ -175,6 +196,7 @@ TRANSFER_REASONS: dict[str, str] = {
 }
 
 ACCOUNT_REASONS: dict[str, str] = {
+    **IMPORT_REASONS,
     "ok": "opened",
     "id_must_be_positive": "account ids are integers from 1 to 2**63 - 1",
     "flags_invalid": "unknown account flags",
