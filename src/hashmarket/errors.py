@@ -169,6 +169,10 @@ MESSAGES: dict[str, str] = {
     "loan_refused": "loan {loan!r}: {action} refused: {result_code} ({reason})",
     # settlement of bilateral contracts (hashmarket.ledger.settlement)
     "settle_contract_unknown": "no contract {contract!r}",
+    "settle_party_unknown": (
+        "no account {account!r} for the {side}: open it first (`hashmarket ledger account ID "
+        "--asset {asset} --name {account}`) and fund its margin"
+    ),
     "settle_contract_invalid": "contract {contract!r}: {field} {problem}",
     "settle_unsupported": (
         "a {type!r} is not settled between two counterparties (settled types: {known})"

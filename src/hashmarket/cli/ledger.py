@@ -7,6 +7,7 @@ line with its result code and exits non-zero, and has changed nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
@@ -36,7 +37,7 @@ from hashmarket.ledger import (
     Transfer,
     TransferFlags,
 )
-from hashmarket.ledger.clock import ns_to_datetime
+from hashmarket.ledger.clock import day_start_ns, ns_to_datetime
 from hashmarket.ledger.records import account_record, entry_record
 
 app = typer.Typer(
@@ -51,6 +52,33 @@ DB_OPTION = typer.Option(
     help="Ledger URL: sqlite:///PATH or postgresql://… (default: <data dir>/ledger.sqlite).",
 )
 DEFAULT_ASSETS = (("BTC", 8, "btc-issuer"), ("USD", 2, "usd-issuer"))
+AT_OPTION = typer.Option(
+    None,
+    "--at",
+    help="Back-date this write (an import): a UTC time such as 2025-01-05T00:00:00Z, or a "
+    "date (its 00:00 UTC). Imports go in time order, each after the ledger's last event.",
+)
+
+
+def parse_at(value: str | None) -> int | None:
+    """``--at``: ledger-clock nanoseconds of an ISO 8601 time with its offset, or of a date's
+    00:00 UTC; ``None`` when not given (the write is stamped by the clock)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return day_start_ns(dt.date.fromisoformat(value))
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            "bad_option", option="--at", problem=f"{value!r} is not a date or an ISO 8601 time"
+        ) from None
+    if when.tzinfo is None:
+        raise UsageError(
+            "bad_option", option="--at", problem=f"{value!r} has no UTC offset (end it with Z)"
+        )
+    since_epoch = when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return since_epoch // dt.timedelta(microseconds=1) * 1000
 
 
 def ledger_url(db: str | None, data_dir: Path | None) -> str:
@@ -87,19 +115,23 @@ def init_command(
     data_dir: Path | None = DATA_DIR_OPTION,
     btc_issuer_id: int = typer.Option(1, "--btc-issuer-id", help="Account id of the BTC issuer."),
     usd_issuer_id: int = typer.Option(2, "--usd-issuer-id", help="Account id of the USD issuer."),
+    at: str | None = AT_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """Create the ledger (schema, BTC in sats, USD in cents, their issuers); safe to repeat."""
+    """Create the ledger (schema, BTC in sats, USD in cents, their issuers); safe to repeat.
+    A ledger that will load past events is created with --at before the first of them."""
     url = ledger_url(db, data_dir)
+    at_ns = parse_at(at)
     with Ledger.open(url, create=True) as ledger:
-        for (code, scale, name), issuer in zip(
-            DEFAULT_ASSETS, (btc_issuer_id, usd_issuer_id), strict=True
-        ):
-            result = ledger.create_asset(Asset(code, scale), issuer_account_id=issuer, name=name)
-            if result is not CreateAssetResult.OK:
-                raise AccountRefusedError(
-                    "asset_refused", result_code=result.value, asset=code, reason=result.reason
-                )
+        with ledger.transaction(at_ns=at_ns) as w:
+            for (code, scale, name), issuer in zip(
+                DEFAULT_ASSETS, (btc_issuer_id, usd_issuer_id), strict=True
+            ):
+                result = w.create_asset(Asset(code, scale), issuer_account_id=issuer, name=name)
+                if result is not CreateAssetResult.OK:
+                    raise AccountRefusedError(
+                        "asset_refused", result_code=result.value, asset=code, reason=result.reason
+                    )
         assets = ledger.assets()
         head = ledger.head()
     records: list[dict[str, Any]] = [
@@ -130,23 +162,29 @@ def account_command(
         "--new-asset-scale",
         help="Create ASSET with this scale and make this account its issuer.",
     ),
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Open an account (it may not overdraw); or, with --new-asset-scale, a new asset and its
     issuer account. Repeating the same command is a no-op."""
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         if issuer_scale is not None:
             result = ledger.create_asset(
-                Asset(asset, issuer_scale), issuer_account_id=account_id, name=name, code=code
+                Asset(asset, issuer_scale),
+                issuer_account_id=account_id,
+                name=name,
+                code=code,
+                at_ns=at_ns,
             )
             if result is not CreateAssetResult.OK:
                 raise AccountRefusedError(
                     "asset_refused", result_code=result.value, asset=asset, reason=result.reason
                 )
         else:
-            ledger.create_account(Account(account_id, asset, code=code, name=name))
+            ledger.create_account(Account(account_id, asset, code=code, name=name), at_ns=at_ns)
         account = ledger.account(account_id)
         scale = ledger.asset(account.asset).scale
     show_accounts([account_record(account, scale)], fmt)
@@ -166,6 +204,7 @@ def transfer_command(
     void: int | None = typer.Option(None, "--void", help="Void this pending transfer."),
     reverse: int | None = typer.Option(None, "--reverse", help="Reverse this transfer."),
     code: int = typer.Option(0, "--code", help="Your category for the transfer (0-65535)."),
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
@@ -177,6 +216,7 @@ def transfer_command(
             "bad_option", option="--pending/--post/--void/--reverse", problem="give one at most"
         )
     tid = transfer_id if transfer_id is not None else new_transfer_id()
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         debit = resolve_account(ledger, from_account).id if from_account else 0
         credit = resolve_account(ledger, to_account).id if to_account else 0
@@ -195,7 +235,7 @@ def transfer_command(
                 raise UsageError("bad_option", option="--from/--to", problem="both are required")
             flags = TransferFlags.PENDING if pending else TransferFlags.NONE
             request = Transfer(tid, debit, credit, amount, flags, timeout_s=timeout_s, code=code)
-        ledger.transfer(request)
+        ledger.transfer(request, at_ns=at_ns)
         entry = ledger.lookup_transfer(tid)
     assert entry is not None
     record = entry_record(entry)

@@ -29,8 +29,8 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import DB_OPTION, opened
-from hashmarket.errors import Location, SpecError, UsageError
+from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, opened, parse_at
+from hashmarket.errors import LedgerError, Location, SettlementError, SpecError, UsageError
 from hashmarket.index.compute import read_quotes
 from hashmarket.instruments.spec import read_spec_text
 from hashmarket.ledger import Ledger
@@ -60,8 +60,15 @@ def _decimal(value: str | None, option: str) -> Decimal | None:
     return out
 
 
-def _account(ledger: Ledger, ref: str) -> int:
-    return ledger.account(ref).id
+def _party(ledger: Ledger, ref: str, side: str, asset: str) -> int:
+    """A party's account, by id or by name; a missing one is named with how to open it
+    (a party must exist and hold funds for its margin, so it is never opened here)."""
+    try:
+        return ledger.account(ref).id
+    except LedgerError as error:
+        if error.key != "account_not_found":
+            raise
+    raise SettlementError("settle_party_unknown", account=ref, side=side, asset=asset) from None
 
 
 def _load_instrument(path: Path) -> st.SettledInstrument:
@@ -155,6 +162,7 @@ def open_command(
     contract_id: str | None = typer.Option(
         None, "--id", help="Contract id (default: from the terms, so a retry is a no-op)."
     ),
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
@@ -163,19 +171,21 @@ def open_command(
     instrument = _load_instrument(spec)
     rate = _decimal(margin_rate, "--margin-rate")
     size = _decimal(notional, "--notional")
+    at_ns = parse_at(at)
+    code = (asset or instrument.currency.value).upper()
     with opened(db, data_dir) as ledger:
         contract = st.Contract(
             contract_id="",
             instrument=instrument,
-            buyer_account_id=_account(ledger, buyer),
-            seller_account_id=_account(ledger, seller),
-            asset=(asset or instrument.currency.value).upper(),
+            buyer_account_id=_party(ledger, buyer, "buyer", code),
+            seller_account_id=_party(ledger, seller, "seller", code),
+            asset=code,
             margin_rate=rate,
             grace_days=grace_days,
             notional=size,
         )
         cid = contract_id if contract_id is not None else st.default_contract_id(contract)
-        s = st.open_contract(ledger, dataclasses.replace(contract, contract_id=cid))
+        s = st.open_contract(ledger, dataclasses.replace(contract, contract_id=cid), at_ns=at_ns)
     if fmt is OutputFormat.TABLE:
         console().print(
             f"ok: contract {s.contract_id} ({s.instrument_type}, {s.first_day} to {s.last_day}) "
@@ -212,6 +222,13 @@ def run_command(
             gpu_quotes=None if gpu_quotes is None else read_quotes(gpu_quotes),
         )
         outcomes = st.run(ledger, when, published, contract_id=contract_id)
+    if not outcomes:
+        # Not an error: a scheduled run on a ledger without contracts has nothing to do.
+        console().print(
+            f"nothing to settle for {when}: the ledger has no contract "
+            "(open one with `hashmarket settle open`)"
+        )
+        return
     moved = {o.status.contract_id: sum(e.amount_minor for e in o.events) for o in outcomes}
     records = []
     for o in outcomes:

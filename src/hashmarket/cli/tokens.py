@@ -26,7 +26,7 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import DB_OPTION, new_transfer_id, opened
+from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, new_transfer_id, opened, parse_at
 from hashmarket.errors import TokenError, UsageError
 from hashmarket.index.fixings import day_fixings
 from hashmarket.ledger import Ledger, LedgerWriter
@@ -93,11 +93,13 @@ def issue_command(
     start: str = typer.Option(..., "--start", help="First day of the term, YYYY-MM-DD."),
     end: str = typer.Option(..., "--end", help="Last day of the term, YYYY-MM-DD."),
     scale: int = typer.Option(0, "--scale", help="Token units: 10**-scale token (0: whole)."),
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Declare a series; its reserve receives the supply the backing covers."""
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         terms = tk.TokenSeries(
             asset=series,
@@ -113,7 +115,7 @@ def issue_command(
             term_end=required_date(end, "--end"),
             scale=scale,
         )
-        s = tk.issue(ledger, terms)
+        s = tk.issue(ledger, terms, at_ns=at_ns)
     record = {
         "series": s.asset,
         "max_supply_units": s.max_supply_units,
@@ -132,7 +134,16 @@ def issue_command(
 
 def _ensure_holder(w: LedgerWriter, series: str, holder: int, payout: int | None) -> None:
     if payout is not None:
-        tk.open_holder(w, series, token_account_id=holder, payout_account_id=payout)
+        tk.open_holder(
+            w, series, token_account_id=holder, payout_account_id=payout, open_payout=True
+        )
+
+
+def _payout_id(ledger: Ledger, ref: str | None) -> int | None:
+    """--payout: an account id (opened as a BTC account if new) or an existing name."""
+    if ref is None:
+        return None
+    return int(ref) if ref.isdigit() else ledger.account(ref).id
 
 
 @app.command("mint")
@@ -141,19 +152,24 @@ def mint_command(
     to: str = typer.Option(..., "--to", help="Holder account id (new with --payout)."),
     amount: int = typer.Option(..., "--amount", help="Token units."),
     payout: str | None = typer.Option(
-        None, "--payout", help="BTC account for the holder's payouts (opens a new holder)."
+        None,
+        "--payout",
+        help="BTC account for the holder's payouts (opens a new holder; a new id is opened "
+        "as a BTC account).",
     ),
     transfer_id: int | None = ID_OPTION,
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Sell tokens out of the reserve to a holder (refused beyond the declared backing)."""
     tid = transfer_id if transfer_id is not None else new_transfer_id()
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         holder = account_id(ledger, to)
-        payout_id = account_id(ledger, payout) if payout is not None else None
-        with ledger.transaction() as w:
+        payout_id = _payout_id(ledger, payout)
+        with ledger.transaction(at_ns=at_ns) as w:
             _ensure_holder(w, series, holder, payout_id)
             tk.mint(w, series, transfer_id=tid, to_account_id=holder, amount_units=amount)
         balance = ledger.account(holder).balance
@@ -170,15 +186,17 @@ def burn_command(
     from_account: str = typer.Option(..., "--from", help="Holder account id."),
     amount: int = typer.Option(..., "--amount", help="Token units."),
     transfer_id: int | None = ID_OPTION,
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Return tokens to the reserve: the outstanding supply shrinks."""
     tid = transfer_id if transfer_id is not None else new_transfer_id()
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         holder = account_id(ledger, from_account)
-        with ledger.transaction() as w:
+        with ledger.transaction(at_ns=at_ns) as w:
             tk.burn(w, series, transfer_id=tid, from_account_id=holder, amount_units=amount)
         balance = ledger.account(holder).balance
     emit(
@@ -195,19 +213,23 @@ def transfer_command(
     to: str = typer.Option(..., "--to", help="Holder account id (new with --payout)."),
     amount: int = typer.Option(..., "--amount", help="Token units."),
     payout: str | None = typer.Option(
-        None, "--payout", help="BTC account for a new holder's payouts."
+        None,
+        "--payout",
+        help="BTC account for a new holder's payouts (a new id is opened as a BTC account).",
     ),
     transfer_id: int | None = ID_OPTION,
+    at: str | None = AT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Move tokens between holders."""
     tid = transfer_id if transfer_id is not None else new_transfer_id()
+    at_ns = parse_at(at)
     with opened(db, data_dir) as ledger:
         source, target = account_id(ledger, from_account), account_id(ledger, to)
-        payout_id = account_id(ledger, payout) if payout is not None else None
-        with ledger.transaction() as w:
+        payout_id = _payout_id(ledger, payout)
+        with ledger.transaction(at_ns=at_ns) as w:
             _ensure_holder(w, series, target, payout_id)
             tk.transfer(
                 w,

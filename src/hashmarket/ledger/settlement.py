@@ -752,14 +752,17 @@ def _apply_all(w: LedgerWriter, action: str, contract_id: str, batch: Sequence[T
             raise _refused(action, contract_id, code)
 
 
-def open_contract(ledger: Ledger, contract: Contract) -> ContractStatus:
+def open_contract(
+    ledger: Ledger, contract: Contract, *, at_ns: int | None = None
+) -> ContractStatus:
     """Record the trade and reserve the initial margins (see the module doc).
 
     Opening the same trade again under the same id changes nothing and returns its state;
     other terms under an existing id are refused. A party that lacks the free funds for its
     margin is refused (:class:`SettlementError` naming it) and nothing is written.
+    ``at_ns`` opens it back-dated, as an import (see ``Ledger.transaction``).
     """
-    with ledger.transaction() as w:
+    with ledger.transaction(at_ns=at_ns) as w:
         store = w.store
         row = _resolve_terms(store, contract)
         stored = db.load_contract(store, row.contract_id)

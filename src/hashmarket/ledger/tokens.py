@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from hashmarket.errors import TokenError
+from hashmarket.errors import LedgerError, TokenError
 from hashmarket.ledger.allocation import allocate
 from hashmarket.ledger.clock import day_start_ns
 from hashmarket.ledger.core import Ledger, LedgerWriter, valid_name
@@ -488,11 +488,12 @@ def _refused(action: str, asset: str, code: str, reason: str) -> TokenError:
     return TokenError("token_refused", action=action, series=asset, result_code=code, reason=reason)
 
 
-def issue(ledger: Ledger, terms: TokenSeries) -> TokenSeries:
+def issue(ledger: Ledger, terms: TokenSeries, *, at_ns: int | None = None) -> TokenSeries:
     """Declare a series: its asset and issuer, its reserve filled with the backed supply, and
-    the registry row. Replaying the same declaration changes nothing."""
+    the registry row. Replaying the same declaration changes nothing. ``at_ns`` back-dates
+    the declaration (an import, see ``Ledger.transaction``)."""
     s = terms.validated()
-    with ledger.transaction() as w:
+    with ledger.transaction(at_ns=at_ns) as w:
         existing = w.store.query("SELECT 1 FROM token_series WHERE asset = ?", (s.asset,))
         if existing:
             found = load_series(w.store, s.asset)
@@ -550,8 +551,13 @@ def open_holder(
     token_account_id: int,
     payout_account_id: int,
     name: str | None = None,
+    open_payout: bool = False,
 ) -> None:
-    """Open (or find) a holder account of the series, paid to ``payout_account_id`` (BTC)."""
+    """Open (or find) a holder account of the series, paid to ``payout_account_id`` (BTC).
+
+    ``open_payout``: a payout account that does not exist yet is opened as a BTC account
+    (it only receives sats, so nothing is at stake in creating it); otherwise it must exist.
+    """
     s = load_series(w.store, asset)
     registered = w.store.query(
         "SELECT asset, payout_account_id FROM token_holders WHERE token_account_id = ?",
@@ -562,7 +568,14 @@ def open_holder(
             raise _refused("holder", asset, "exists_with_different_payout", "registered otherwise")
         return
     payout = w.store.accounts_by_id([payout_account_id])
-    if not payout or payout[0][1] != BTC or payout[0][2] & int(AccountFlags.ISSUER):
+    if not payout and open_payout:
+        (opened,) = w.create_accounts([Account(payout_account_id, BTC)])
+        if opened is not CreateAccountResult.OK:
+            raise _refused("holder", asset, opened.value, f"payout account: {opened.reason}")
+        payout = w.store.accounts_by_id([payout_account_id])
+    if not payout:
+        raise LedgerError("account_not_found", account=payout_account_id)
+    if payout[0][1] != BTC or payout[0][2] & int(AccountFlags.ISSUER):
         raise _refused("holder", asset, "payout_not_btc", "payouts go to a BTC holder account")
     if payout_account_id == s.treasury_account_id:
         # The treasury would pay itself: the issuer holds through another BTC account.
