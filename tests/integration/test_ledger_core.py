@@ -100,7 +100,7 @@ def test_asset_creation_is_idempotent_and_refuses_conflicts(ledger: Ledger):
         (Account(0, "BTC"), A.ID_MUST_BE_POSITIVE),
         (Account(2**63, "BTC"), A.ID_MUST_BE_POSITIVE),
         (Account(True, "BTC"), A.ID_MUST_BE_POSITIVE),
-        (Account(30, "BTC", flags=AccountFlags(8)), A.FLAGS_INVALID),
+        (Account(30, "BTC", flags=AccountFlags(16)), A.FLAGS_INVALID),
         (
             Account(
                 30,
@@ -219,7 +219,7 @@ def test_amounts_other_than_positive_ints_are_refused_and_nothing_changes(
         (Transfer(-3, ALICE, BOB, 1), R.ID_MUST_BE_POSITIVE),
         (Transfer(1.0, ALICE, BOB, 1), R.ID_MUST_BE_POSITIVE),  # type: ignore[arg-type]
         (Transfer(100, ALICE, BOB, 1, F.EXPIRY), R.FLAGS_INVALID),
-        (Transfer(100, ALICE, BOB, 1, F(64)), R.FLAGS_INVALID),
+        (Transfer(100, ALICE, BOB, 1, F(128)), R.FLAGS_INVALID),
         (Transfer(100, ALICE, BOB, 1, F.PENDING | F.REVERSAL), R.FLAGS_ARE_MUTUALLY_EXCLUSIVE),
         (Transfer(100, 0, BOB, 1), R.DEBIT_ACCOUNT_ID_INVALID),
         (Transfer(100, ALICE, -1, 1), R.CREDIT_ACCOUNT_ID_INVALID),
@@ -249,7 +249,7 @@ def test_refusals_in_precedence_order(
 
 def test_precedence_picks_the_first_listed_problem(funded: Ledger):
     # Bad id, bad flags, same accounts and a float amount: the id is reported.
-    assert funded.create_transfers([Transfer(0, ALICE, ALICE, 1.5, F(64))]) == [  # type: ignore[arg-type]
+    assert funded.create_transfers([Transfer(0, ALICE, ALICE, 1.5, F(128))]) == [  # type: ignore[arg-type]
         R.ID_MUST_BE_POSITIVE
     ]
     assert funded.create_transfers([Transfer(7, ALICE, ALICE, 1.5)]) == [  # type: ignore[arg-type]

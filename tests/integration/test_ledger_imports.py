@@ -104,14 +104,15 @@ def test_the_imported_flag_belongs_to_imports(live: Ledger):
     (code,) = live.create_accounts([Account(10, "BTC", AccountFlags(9))])
     assert code is CreateAccountResult.IMPORTED_EVENT_NOT_EXPECTED
     live.create_account(Account(10, "BTC"), at_ns=at(3))
-    (code,) = live.create_transfers([Transfer(1, BTC_ISSUER, 10, 5, TransferFlags.IMPORTED)])
-    assert code is CreateTransferResult.IMPORTED_EVENT_NOT_EXPECTED
+    (refused,) = live.create_transfers([Transfer(1, BTC_ISSUER, 10, 5, TransferFlags.IMPORTED)])
+    assert refused is CreateTransferResult.IMPORTED_EVENT_NOT_EXPECTED
     # Inside an import the flag is accepted (and written anyway).
-    (code,) = live.create_transfers(
+    (applied,) = live.create_transfers(
         [Transfer(2, BTC_ISSUER, 10, 5, TransferFlags.IMPORTED)], at_ns=at(4)
     )
-    assert code is CreateTransferResult.OK
-    assert live.lookup_transfer(2).flags == TransferFlags.IMPORTED  # type: ignore[union-attr]
+    assert applied is CreateTransferResult.OK
+    entry = live.lookup_transfer(2)
+    assert entry is not None and entry.flags == TransferFlags.IMPORTED
 
 
 def test_an_imported_reservation_cannot_expire(live: Ledger):
@@ -204,7 +205,7 @@ def test_a_back_dated_contract_settles_past_days(live: Ledger):
     history = NetworkHistory.load(include_noncommercial=True)
     usd = fixings(history.between(dt.date(2025, 1, 5), DAY), currency="usd")
     assert [f.date.day for f in usd] == [5, 6, 7, 8, 9, 10]
-    due = sum((f.value - Decimal(55)) * 10 for f in usd)
+    due = sum(((f.value - Decimal(55)) * 10 for f in usd), Decimal(0))
     expected = int((due * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
     def run() -> list[st.RunOutcome]:
