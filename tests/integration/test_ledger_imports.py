@@ -9,7 +9,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from hashmarket.api import ServiceConfig, create_app
+from hashmarket.api.keys import Role, ServiceStore
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import LedgerError
 from hashmarket.index.fixings import day_fixings, fixings
@@ -17,6 +20,7 @@ from hashmarket.instruments.spec import parse_spec
 from hashmarket.ledger import (
     Account,
     AccountFlags,
+    Asset,
     CreateAccountResult,
     CreateTransferResult,
     Ledger,
@@ -308,3 +312,41 @@ def test_cli_names_what_is_missing(cli: Cli, tmp_path: Path):  # noqa: F811
     done = cli("tokens", "mint", "--series", "HT1", "--to", "201", "--payout", "carol",
                "--amount", "1", data_dir=data)  # fmt: skip
     assert done.returncode == 1 and "no account 'carol'" in done.stderr
+
+
+def test_the_api_imports_accounts_and_transfers(tmp_path: Path):
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}", create=True) as ledger:
+        ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, at_ns=at(1))
+    admin = ServiceStore.in_data_dir(tmp_path).create_key(Role.ADMIN)[1]
+    client = TestClient(create_app(ServiceConfig(data_dir=tmp_path)))
+
+    def post(path: str, idem: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        headers = {"Authorization": f"Bearer {admin}", "Idempotency-Key": idem}
+        response = client.post(f"/api/v1/{path}", headers=headers, json=body)
+        return response.status_code, response.json()
+
+    account = {"id": 10, "asset": "BTC", "imported": True, "timestamp": at(2)}
+    status, body = post("accounts", "a", account)
+    assert status == 201, body
+    move = {"id": 1, "debit_account_id": 1, "credit_account_id": 10, "amount": 7}
+    status, body = post("transfers", "t", {**move, "imported": True, "timestamp": at(3)})
+    assert status == 201, body
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        entry = ledger.lookup_transfer(1)
+        assert entry is not None and (entry.timestamp_ns, entry.flags) == (
+            at(3),
+            TransferFlags.IMPORTED,
+        )
+        assert ledger.account(10).timestamp_ns == at(2)
+        before = ledger.state_hash()
+    for idem, extra in (
+        ("u", {"timestamp": at(4)}),  # a timestamp without imported
+        ("v", {"imported": True}),  # imported without a timestamp
+        ("w", {"imported": True, "timestamp": -1}),
+    ):
+        status, body = post("transfers", idem, {**move, "id": 2, **extra})
+        assert status == 422, body
+    status, body = post("transfers", "x", {**move, "id": 2, "imported": True, "timestamp": at(2)})
+    assert status != 201 and "imported_event_timestamp_must_not_regress" in str(body)
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        assert ledger.state_hash() == before

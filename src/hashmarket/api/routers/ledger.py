@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from hashmarket.api.keys import ApiKey, Permission, Role
 from hashmarket.api.security import check_account, require
@@ -78,7 +78,29 @@ def account_history(
         ]
 
 
-class AccountRequest(BaseModel):
+class ImportFields(BaseModel):
+    """Back-dating (TigerBeetle's ``imported`` flag): ``imported`` with ``timestamp`` in ns
+    since 1970 UTC writes the request as an import at that time (see docs/settlement.md)."""
+
+    imported: bool = False
+    timestamp: StrictInt | None = Field(
+        None, gt=0, le=2**63 - 1, description="ns since 1970 UTC; with imported only"
+    )
+
+    @model_validator(mode="after")
+    def _timestamp_with_imported(self) -> ImportFields:
+        if self.imported and self.timestamp is None:
+            raise ValueError("imported requires a timestamp")
+        if self.timestamp is not None and not self.imported:
+            raise ValueError("timestamp must be absent unless imported is true")
+        return self
+
+    @property
+    def at_ns(self) -> int | None:
+        return self.timestamp if self.imported else None
+
+
+class AccountRequest(ImportFields):
     id: StrictInt = Field(..., gt=0)
     asset: str = Field(..., min_length=1, max_length=16)
     name: str | None = Field(None, max_length=128)
@@ -98,7 +120,7 @@ def open_account(
         name=request.name,
     )
     with state.ledger() as ledger:
-        ledger.create_account(account)
+        ledger.create_account(account, at_ns=request.at_ns)
         created = ledger.account(request.id)
         return account_record(created, ledger.asset(created.asset).scale)
 
@@ -106,7 +128,7 @@ def open_account(
 # ---- transfers -----------------------------------------------------------------------------
 
 
-class TransferRequest(BaseModel):
+class TransferRequest(ImportFields):
     """Amounts are integers in the asset's smallest unit (sats, cents); anything else is
     refused. ``kind`` ``post``/``void`` resolve the reservation ``pending_id``."""
 
@@ -150,7 +172,7 @@ def create_transfer(
             timeout_s=request.timeout_s,
             code=request.code,
         )
-        ledger.transfer(transfer)
+        ledger.transfer(transfer, at_ns=request.at_ns)
         entry = ledger.lookup_transfer(request.id)
     assert entry is not None
     return entry_record(entry)
@@ -281,7 +303,7 @@ def proof(
 # ---- settlement ----------------------------------------------------------------------------
 
 
-class ContractRequest(BaseModel):
+class ContractRequest(ImportFields):
     spec: dict[str, Any] = Field(..., description="The instrument traded, as an instrument spec")
     buyer_account_id: StrictInt = Field(..., gt=0)
     seller_account_id: StrictInt = Field(..., gt=0)
@@ -310,7 +332,10 @@ def open_settlement_contract(
     )
     cid = request.contract_id or st.default_contract_id(contract)
     with state.ledger() as ledger:
-        return st.open_contract(ledger, dataclasses.replace(contract, contract_id=cid)).to_dict()
+        opened = st.open_contract(
+            ledger, dataclasses.replace(contract, contract_id=cid), at_ns=request.at_ns
+        )
+        return opened.to_dict()
 
 
 class RunRequest(BaseModel):
