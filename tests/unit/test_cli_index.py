@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.index.asof import resolve_asof
+from hashmarket.index.hashprice import hashprice_table
 
 
 def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -117,10 +123,18 @@ def test_last_n_realized_csv(tmp_path: Path) -> None:
 
 
 def test_default_table_shows_thirty_days_with_a_chart(tmp_path: Path) -> None:
+    """The 30 days with a value up to the as-of date: the last complete index day."""
+    history = NetworkHistory.load()
+    asof = resolve_asof(history).date
+    table = hashprice_table(history).loc[: pd.Timestamp(asof)]
+    expected = table[table["hashprice_usd_per_ph_day"].notna()].index[-30:]
     done = hashmarket("index", "hashprice", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Hashprice index (fpps)" in done.stdout
-    assert done.stdout.count("2025-01-") + done.stdout.count("2024-12-") >= 30
+    assert all(f"│ {d.date()} │" in done.stdout for d in expected)
+    assert f"│ {expected[0].date() - dt.timedelta(days=1)} │" not in done.stdout
+    assert f"│ {asof + dt.timedelta(days=1)} │" not in done.stdout
+    assert f"as of {asof} (complete index" in done.stdout
     assert "█" in done.stdout
 
 
@@ -169,3 +183,62 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("hashmarket ")
+
+
+def test_json_output_is_clean_and_the_asof_lines_go_to_stderr(tmp_path: Path) -> None:
+    asof = resolve_asof(NetworkHistory.load()).date
+    today = asof + dt.timedelta(days=30)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hashmarket",
+            "index",
+            "hashprice",
+            "--last",
+            "2",
+            "--format",
+            "json",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HASHMARKET_TODAY": str(today)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[-1]["date"] == asof.isoformat()
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"as of {asof} (complete index")
+    assert lines[1] == f"data as of {asof} (30 days old): run `hashmarket data sync`"
+
+
+def test_an_asof_after_the_data_is_refused_naming_the_last_day(tmp_path: Path) -> None:
+    asof = resolve_asof(NetworkHistory.load()).date
+    later = asof + dt.timedelta(days=1)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hashmarket",
+            "miner",
+            "breakeven",
+            "--machine",
+            "S21",
+            "--power-usd-per-kwh",
+            "0.05",
+            "--asof",
+            str(later),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 65
+    assert f"cannot use {later} as the as-of date: the data supports days up to {asof}" in (
+        done.stderr
+    )

@@ -59,9 +59,10 @@ class ServiceState:
         unit: HashrateUnit,
         currency: Currency,
         method: Method,
+        asof: dt.date | None = None,
     ) -> list[dict[str, Any]]:
         """Index records for a query, cached: the history does not change while serving."""
-        query = (start, end, last, unit, currency, method)
+        query = (start, end, last, unit, currency, method, asof)
         cached = self._records.get(query)
         if cached is None:
             table = self.hashprice(method)
@@ -70,7 +71,9 @@ class ServiceState:
                 if currency is Currency.USD
                 else "hashprice_btc_per_ph_day"
             )
-            rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
+            rows = select_days(
+                table, start=start, end=end, last=last, value_column=value_column, asof=asof
+            )
             cached = hashprice_records(rows, unit=unit, currency=currency)
             if len(self._records) >= RECORDS_CACHE_SIZE:
                 self._records.pop(next(iter(self._records)))

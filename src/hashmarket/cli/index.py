@@ -116,9 +116,10 @@ def hashprice_command(
     rows = select_days(
         table,
         start=parse_date(start, "--start"),
-        end=parse_date(end, "--end") or asof.date,
+        end=parse_date(end, "--end"),
         last=last,
         value_column=value_column,
+        asof=asof.date,
     )
     records = hashprice_records(rows, unit=unit, currency=currency)
     if fmt is OutputFormat.TABLE:

@@ -43,7 +43,13 @@ def hashprice(
     asof = state.asof(allow_subsidy_only=allow_subsidy_only)
     # Returned as a response so the cached records skip re-validation on every request.
     records = state.hashprice_records(
-        start=start, end=end or asof.date, last=last, unit=unit, currency=currency, method=method
+        start=start,
+        end=end,
+        last=last,
+        unit=unit,
+        currency=currency,
+        method=method,
+        asof=asof.date,
     )
     return JSONResponse(records, headers={ASOF_HEADER: asof.date.isoformat()})
 
