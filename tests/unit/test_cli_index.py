@@ -18,13 +18,18 @@ from hashmarket.index.asof import resolve_asof
 from hashmarket.index.hashprice import hashprice_table
 
 
-def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def hashmarket(
+    *args: str, data_dir: Path, today: dt.date | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": str(data_dir)}
+    if today is not None:
+        env["HASHMARKET_TODAY"] = today.isoformat()
     return subprocess.run(
         [sys.executable, "-m", "hashmarket", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": str(data_dir)},
+        env=env,
     )
 
 
@@ -188,25 +193,8 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
 def test_json_output_is_clean_and_the_asof_lines_go_to_stderr(tmp_path: Path) -> None:
     asof = resolve_asof(NetworkHistory.load()).date
     today = asof + dt.timedelta(days=30)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hashmarket",
-            "index",
-            "hashprice",
-            "--last",
-            "2",
-            "--format",
-            "json",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HASHMARKET_TODAY": str(today)},
-    )
+    args = ("index", "hashprice", "--last", "2", "--format", "json")
+    done = hashmarket(*args, data_dir=tmp_path, today=today)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[-1]["date"] == asof.isoformat()
     lines = done.stderr.splitlines()
@@ -217,27 +205,8 @@ def test_json_output_is_clean_and_the_asof_lines_go_to_stderr(tmp_path: Path) ->
 def test_an_asof_after_the_data_is_refused_naming_the_last_day(tmp_path: Path) -> None:
     asof = resolve_asof(NetworkHistory.load()).date
     later = asof + dt.timedelta(days=1)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hashmarket",
-            "miner",
-            "breakeven",
-            "--machine",
-            "S21",
-            "--power-usd-per-kwh",
-            "0.05",
-            "--asof",
-            str(later),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    args = ("miner", "breakeven", "--machine", "S21", "--power-usd-per-kwh", "0.05")
+    done = hashmarket(*args, "--asof", str(later), data_dir=tmp_path)
     assert done.returncode == 65
     assert f"cannot use {later} as the as-of date: the data supports days up to {asof}" in (
         done.stderr
