@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     "file_not_found": "file not found",
     "unknown_date_range": "no data between {start} and {end}",
     "no_fixing": "no hashprice fixing for {day}: {problem}",
+    "asof_unsupported": "cannot use {asof} as the as-of date: {problem}",
     "blank_value": "must not be blank",
     "csv_missing_one_of": (
         "missing column: one of {columns} is needed (expected columns: {expected})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from hashmarket.api import ServiceConfig, create_app
 from hashmarket.api.keys import Role, ServiceStore
 from hashmarket.chain.history import NetworkHistory
+from hashmarket.index.asof import resolve_asof
 from hashmarket.index.hashprice import hashprice_table
 
 
@@ -155,7 +157,10 @@ def test_forward_curve_has_ordered_bands(client: TestClient) -> None:
     body = client.get(
         "/api/v1/curve/hashprice", params={"months": 3, "paths": 500, "seed": 3}
     ).json()
-    assert [m["month"] for m in body["months"]] == ["2026-02", "2026-03", "2026-04"]
+    asof = resolve_asof(NetworkHistory.load()).date
+    first = (asof.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    assert body["asof"] == asof.isoformat() and body["months"][0]["month"] == f"{first:%Y-%m}"
+    assert len(body["months"]) == 3
     for m in body["months"]:
         assert m["p5_usd_per_ph_day"] < m["p50_usd_per_ph_day"] < m["p95_usd_per_ph_day"]
     again = client.get(
@@ -189,24 +194,59 @@ def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
 def test_forward_value_agrees_with_the_curve(client: TestClient) -> None:
     """A March forward's value is 10 PH/s × 31 days × (expected March hashprice − fixed price);
     the curve estimates the same expectation from its own paths."""
+    curve = client.get(
+        "/api/v1/curve/hashprice", params={"months": 2, "paths": 20_000, "seed": 2}
+    ).json()
+    march = curve["months"][1]  # the second month after the as-of month
+    days = (dt.date.fromisoformat(march["end"]) - dt.date.fromisoformat(march["start"])).days + 1
     spec = {
         "type": "hashprice_forward",
         "notional_phs": 10,
         "fixed_price_per_ph_day": 38.0,
         "currency": "usd",
-        "start": "2026-03-01",
-        "end": "2026-03-31",
+        "start": march["start"],
+        "end": march["end"],
         "side": "buy",
     }
     forward = client.post("/api/v1/price", json={"spec": spec, "paths": 20_000, "seed": 1}).json()
-    curve = client.get(
-        "/api/v1/curve/hashprice", params={"months": 2, "paths": 20_000, "seed": 2}
-    ).json()
-    march = curve["months"][1]
-    implied_mean = forward["value"] / (10 * 31) + 38.0
+    assert forward["asof"] == curve["asof"] == curve["data_asof"]["asof"]
+    implied_mean = forward["value"] / (10 * days) + 38.0
     tolerance = (
         4
-        * (forward["std_error"] ** 2 / (10 * 31) ** 2 + march["std_error_usd_per_ph_day"] ** 2)
+        * (forward["std_error"] ** 2 / (10 * days) ** 2 + march["std_error_usd_per_ph_day"] ** 2)
         ** 0.5
     )
     assert abs(implied_mean - march["mean_usd_per_ph_day"]) < tolerance
+
+
+def test_latest_answers_end_at_the_asof_date(client: TestClient) -> None:
+    """The index's default window, its chart series, the curve and breakeven's default
+    hashprice all refer to one day: the resolver's as-of date."""
+    history = NetworkHistory.load()
+    expected = resolve_asof(history)
+    asof = client.get("/api/v1/asof").json()
+    assert asof["asof"] == expected.date.isoformat() and asof["complete"] is True
+    assert (
+        asof["coverage"]["price_usd"]["last"]
+        == history.coverage().at["price_usd", "last"].isoformat()
+    )
+    latest = client.get("/api/v1/index/hashprice", params={"last": 3})
+    assert latest.headers["X-Hashmarket-Asof"] == asof["asof"]
+    assert latest.json()[-1]["date"] == asof["asof"]
+    assert client.get("/api/v1/index/hashprice/series").json()["dates"][-1] == asof["asof"]
+    loose = client.get("/api/v1/index/hashprice", params={"last": 1, "allow_subsidy_only": True})
+    assert (
+        loose.json()[-1]["date"] == resolve_asof(history, allow_subsidy_only=True).date.isoformat()
+    )
+    fixing = client.get(
+        "/api/v1/index/fixings", params={"start": asof["asof"], "end": asof["asof"]}
+    ).json()[0]
+    breakeven = client.get(
+        "/api/v1/miner/breakeven", params={"machine": "S21", "power_price_usd_per_kwh": 0.05}
+    ).json()
+    assert breakeven["hashprice_as_of"] == asof["asof"]
+    assert round(breakeven["hashprice_usd_per_ph_day"], 2) == float(fixing["value"])
+    later = (expected.date + dt.timedelta(days=1)).isoformat()
+    refused = client.get("/api/v1/curve/hashprice", params={"asof": later, "paths": 100})
+    assert refused.status_code == 422
+    assert f"up to {expected.date}" in refused.json()["detail"]

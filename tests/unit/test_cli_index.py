@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from hashmarket.chain.history import NetworkHistory
+from hashmarket.index.asof import resolve_asof
+from hashmarket.index.hashprice import hashprice_table
 
-def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+
+def hashmarket(
+    *args: str, data_dir: Path, today: dt.date | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": str(data_dir)}
+    if today is not None:
+        env["HASHMARKET_TODAY"] = today.isoformat()
     return subprocess.run(
         [sys.executable, "-m", "hashmarket", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": str(data_dir)},
+        env=env,
     )
 
 
@@ -117,10 +128,18 @@ def test_last_n_realized_csv(tmp_path: Path) -> None:
 
 
 def test_default_table_shows_thirty_days_with_a_chart(tmp_path: Path) -> None:
+    """The 30 days with a value up to the as-of date: the last complete index day."""
+    history = NetworkHistory.load()
+    asof = resolve_asof(history).date
+    table = hashprice_table(history).loc[: pd.Timestamp(asof)]
+    expected = table[table["hashprice_usd_per_ph_day"].notna()].index[-30:]
     done = hashmarket("index", "hashprice", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Hashprice index (fpps)" in done.stdout
-    assert done.stdout.count("2025-01-") + done.stdout.count("2024-12-") >= 30
+    assert all(f"│ {d.date()} │" in done.stdout for d in expected)
+    assert f"│ {expected[0].date() - dt.timedelta(days=1)} │" not in done.stdout
+    assert f"│ {asof + dt.timedelta(days=1)} │" not in done.stdout
+    assert f"as of {asof} (complete index" in done.stdout
     assert "█" in done.stdout
 
 
@@ -169,3 +188,26 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("hashmarket ")
+
+
+def test_json_output_is_clean_and_the_asof_lines_go_to_stderr(tmp_path: Path) -> None:
+    asof = resolve_asof(NetworkHistory.load()).date
+    today = asof + dt.timedelta(days=30)
+    args = ("index", "hashprice", "--last", "2", "--format", "json")
+    done = hashmarket(*args, data_dir=tmp_path, today=today)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[-1]["date"] == asof.isoformat()
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"as of {asof} (complete index")
+    assert lines[1] == f"data as of {asof} (30 days old): run `hashmarket data sync`"
+
+
+def test_an_asof_after_the_data_is_refused_naming_the_last_day(tmp_path: Path) -> None:
+    asof = resolve_asof(NetworkHistory.load()).date
+    later = asof + dt.timedelta(days=1)
+    args = ("miner", "breakeven", "--machine", "S21", "--power-usd-per-kwh", "0.05")
+    done = hashmarket(*args, "--asof", str(later), data_dir=tmp_path)
+    assert done.returncode == 65
+    assert f"cannot use {later} as the as-of date: the data supports days up to {asof}" in (
+        done.stderr
+    )

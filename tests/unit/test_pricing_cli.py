@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "specs"
-ASOF = "2025-01-12"  # a day with every network field in the bundled data
+ASOF = "2023-04-20"  # a complete index day in the bundled data (and a retarget day)
 
 
 def hashmarket(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,7 @@ def test_curve_json_lists_months_with_bands(tmp_path: Path) -> None:
     payload = json.loads(done.stdout)
     assert payload["asof"] == ASOF and payload["n_paths"] == 600 and payload["seed"] == 5
     months = payload["months"]
-    assert [m["month"] for m in months] == ["2025-02", "2025-03", "2025-04"]
+    assert [m["month"] for m in months] == ["2023-05", "2023-06", "2023-07"]
     for m in months:
         assert m["p5_usd_per_ph_day"] < m["p50_usd_per_ph_day"] < m["p95_usd_per_ph_day"]
     again = hashmarket(
@@ -54,10 +54,10 @@ def test_curve_json_lists_months_with_bands(tmp_path: Path) -> None:
 def test_curve_table_and_quotes(tmp_path: Path) -> None:
     done = hashmarket(
         "curve", "hashprice", "--asof", ASOF, "--months", "2", "--paths", "400",
-        "--quote", "2025-02=50", data_dir=tmp_path,
+        "--quote", "2023-05=50", data_dir=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "Hashprice forward curve" in done.stdout and "2025-02" in done.stdout
+    assert "Hashprice forward curve" in done.stdout and "2023-05" in done.stdout
     assert "50.00" in done.stdout
     bad = hashmarket("curve", "hashprice", "--asof", ASOF, "--quote", "soon", data_dir=tmp_path)
     assert bad.returncode == 2
@@ -72,8 +72,8 @@ def test_price_json_for_a_forward(tmp_path: Path) -> None:
                 "type": "hashprice_forward",
                 "notional_phs": 10,
                 "fixed_price_per_ph_day": 50.0,
-                "start": "2025-02-01",
-                "end": "2025-02-28",
+                "start": "2023-05-01",
+                "end": "2023-05-31",
             }
         ),
         encoding="utf-8",
@@ -87,7 +87,7 @@ def test_price_json_for_a_forward(tmp_path: Path) -> None:
     assert payload["instrument"]["type"] == "hashprice_forward"
     assert payload["currency"] == "usd" and payload["n_paths"] == 800
     assert payload["std_error"] > 0
-    assert payload["diagnostics"]["horizon_days"] == 47
+    assert payload["diagnostics"]["horizon_days"] == 41  # 2023-04-20 to 2023-05-31
 
 
 def test_price_table_for_an_example_and_the_analytic_engine(tmp_path: Path) -> None:

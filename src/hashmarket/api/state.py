@@ -15,11 +15,13 @@ from fastapi import Request
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.keys import ServiceStore
 from hashmarket.chain.history import NetworkHistory
+from hashmarket.index.asof import AsOf, resolve_asof
 from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
 from hashmarket.ledger import Ledger
 from hashmarket.models.calibrate import Calibration
 from hashmarket.pricing.valuation import ValuationSetup, calibrated
+from hashmarket.today import today
 from hashmarket.units import Currency, HashrateUnit
 
 RECORDS_CACHE_SIZE = 256
@@ -57,9 +59,10 @@ class ServiceState:
         unit: HashrateUnit,
         currency: Currency,
         method: Method,
+        asof: dt.date | None = None,
     ) -> list[dict[str, Any]]:
         """Index records for a query, cached: the history does not change while serving."""
-        query = (start, end, last, unit, currency, method)
+        query = (start, end, last, unit, currency, method, asof)
         cached = self._records.get(query)
         if cached is None:
             table = self.hashprice(method)
@@ -68,7 +71,9 @@ class ServiceState:
                 if currency is Currency.USD
                 else "hashprice_btc_per_ph_day"
             )
-            rows = select_days(table, start=start, end=end, last=last, value_column=value_column)
+            rows = select_days(
+                table, start=start, end=end, last=last, value_column=value_column, asof=asof
+            )
             cached = hashprice_records(rows, unit=unit, currency=currency)
             if len(self._records) >= RECORDS_CACHE_SIZE:
                 self._records.pop(next(iter(self._records)))
@@ -83,6 +88,17 @@ class ServiceState:
             if self._ledger is None:
                 self._ledger = Ledger.open(self.config.resolved_ledger_url, create=True)
             yield self._ledger
+
+    def asof(self, requested: dt.date | None = None, *, allow_subsidy_only: bool = False) -> AsOf:
+        """The as-of date of a request (see :func:`resolve_asof`); staleness against today's
+        date, read here at the edge (``HASHMARKET_TODAY`` overrides the clock)."""
+        return resolve_asof(
+            self.history,
+            requested=requested,
+            today=today(),
+            allow_subsidy_only=allow_subsidy_only,
+            table=self.hashprice(Method.FPPS),
+        )
 
     def calibration(self, setup: ValuationSetup) -> Calibration:
         """Models calibrated as of ``setup.asof``, once per setup per process."""

@@ -10,13 +10,17 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
+
+if TYPE_CHECKING:
+    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.index.asof import AsOf
 
 
 class OutputFormat(enum.StrEnum):
@@ -49,7 +53,14 @@ class PriceModelChoice(enum.StrEnum):
 
 # Options of the commands that calibrate models and simulate (price, curve, risk, hedge, loan).
 ASOF_OPTION = typer.Option(
-    None, "--asof", help="Valuation date, YYYY-MM-DD (default: the last day with data)."
+    None,
+    "--asof",
+    help="Valuation date, YYYY-MM-DD (default: the last day with a complete index value).",
+)
+ALLOW_SUBSIDY_ONLY_OPTION = typer.Option(
+    False,
+    "--allow-subsidy-only",
+    help="Let the as-of date be a day whose index value has no fee data (subsidy only).",
 )
 SEED_OPTION = typer.Option(0, "--seed", help="Random seed: the same seed gives the same numbers.")
 PRICE_MODEL_OPTION = typer.Option(
@@ -77,6 +88,32 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 def console() -> Console:
     return Console()
+
+
+def resolve_cli_asof(
+    history: NetworkHistory, asof: str | None, *, allow_subsidy_only: bool = False
+) -> AsOf:
+    """The as-of date of a command: ``--asof`` if given and supported, else the default;
+    staleness is measured against today's date (``HASHMARKET_TODAY`` overrides the clock)."""
+    from hashmarket.index.asof import resolve_asof
+    from hashmarket.today import today
+
+    return resolve_asof(
+        history,
+        requested=parse_date(asof, "--asof"),
+        today=today(),
+        allow_subsidy_only=allow_subsidy_only,
+    )
+
+
+def print_asof(asof: AsOf, *, machine: bool) -> None:
+    """One line naming the as-of date and the data's reach, and one more if the data is
+    stale; on stderr when the output is for programs (JSON, CSV), so it stays parseable."""
+    out = Console(stderr=True) if machine else console()
+    out.print(asof.describe(), markup=False, highlight=False, soft_wrap=True)
+    warning = asof.stale_warning()
+    if warning is not None:
+        out.print(warning, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def jsonable(value: Any) -> Any:

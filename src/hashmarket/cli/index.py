@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ALLOW_SUBSIDY_ONLY_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
     FORMAT_OPTION,
@@ -19,6 +20,8 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     parse_date,
+    print_asof,
+    resolve_cli_asof,
     resolve_data_dir,
     sparkline,
 )
@@ -82,7 +85,9 @@ def render_table(
 @app.command("hashprice")
 def hashprice_command(
     start: str | None = typer.Option(None, "--start", help="First day, YYYY-MM-DD."),
-    end: str | None = typer.Option(None, "--end", help="Last day, YYYY-MM-DD."),
+    end: str | None = typer.Option(
+        None, "--end", help="Last day, YYYY-MM-DD (default: the as-of date)."
+    ),
     last: int | None = typer.Option(
         None, "--last", help="Only the latest N days that have a value."
     ),
@@ -93,14 +98,17 @@ def hashprice_command(
     method: Method = typer.Option(
         Method.FPPS, "--method", help="fpps (difficulty-implied) or realized."
     ),
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
-    """Daily hashprice: what one unit of hashrate earns per day (latest 30 days by default)."""
+    """Daily hashprice: what one unit of hashrate earns per day (the 30 days to the as-of date
+    by default: the last day with a complete index value)."""
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
+    asof = resolve_cli_asof(history, None, allow_subsidy_only=allow_subsidy_only)
     table = hashprice_table(history, method=method)
     value_column = (
         "hashprice_usd_per_ph_day" if currency is Currency.USD else "hashprice_btc_per_ph_day"
@@ -111,9 +119,11 @@ def hashprice_command(
         end=parse_date(end, "--end"),
         last=last,
         value_column=value_column,
+        asof=asof.date,
     )
     records = hashprice_records(rows, unit=unit, currency=currency)
     if fmt is OutputFormat.TABLE:
         render_table(records, unit=unit, currency=currency, method=method)
     else:
         emit_records(records, fmt)
+    print_asof(asof, machine=fmt is not OutputFormat.TABLE)

@@ -7,7 +7,7 @@ import enum
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
@@ -15,6 +15,8 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ALLOW_SUBSIDY_ONLY_OPTION,
+    ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
     FORMAT_OPTION,
@@ -23,6 +25,8 @@ from hashmarket.cli.common import (
     emit_records,
     jsonable,
     parse_date,
+    print_asof,
+    resolve_cli_asof,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
@@ -38,6 +42,9 @@ from hashmarket.operations.fleet import (
     profit_on_history,
 )
 from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
+
+if TYPE_CHECKING:
+    from hashmarket.index.asof import AsOf
 
 app = typer.Typer(
     help="Fleet economics: breakeven, profit on the hashprice index, payback.",
@@ -117,11 +124,16 @@ def build_costs(
     )
 
 
-def load_index(data_dir: Path | None, commercial_only: bool) -> pd.Series:
+def load_index(
+    data_dir: Path | None, commercial_only: bool, asof: str | None, allow_subsidy_only: bool
+) -> tuple[NetworkHistory, pd.Series, AsOf]:
+    """The history, its USD index up to the as-of date, and the resolved as-of date."""
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
-    return hashprice_table(history)[HASHPRICE_COLUMN]
+    table = hashprice_table(history)
+    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
+    return history, table[HASHPRICE_COLUMN].loc[: pd.Timestamp(resolved.date)], resolved
 
 
 def _money(value: float | None, digits: int = 2) -> str:
@@ -206,8 +218,10 @@ def breakeven_command(
     hashprice: float | None = typer.Option(
         None,
         "--hashprice",
-        help="Hashprice, USD per PH/s per day (default: the latest index value).",
+        help="Hashprice, USD per PH/s per day (default: the index value of the as-of date).",
     ),
+    asof: str | None = ASOF_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -216,11 +230,10 @@ def breakeven_command(
     fleet = build_fleet(machine, hashrate_ths, power_w, count)
     costs = build_costs(power, pool_fee, hosting, service, fixed, uptime)
     as_of = "given"
+    resolved: AsOf | None = None
     if hashprice is None:
-        index = load_index(data_dir, commercial_only).dropna()
-        if index.empty:
-            raise UsageError("bad_option", option="--hashprice", problem="no index value known")
-        hashprice, as_of = float(index.iloc[-1]), index.index[-1].date().isoformat()
+        _, index, resolved = load_index(data_dir, commercial_only, asof, allow_subsidy_only)
+        hashprice, as_of = float(index.iloc[-1]), resolved.date.isoformat()
     elif not (math.isfinite(hashprice) and hashprice >= 0):
         raise UsageError("bad_option", option="--hashprice", problem="must be >= 0")
     result = breakeven(fleet, costs, hashprice_usd_per_ph_day=hashprice)
@@ -240,6 +253,8 @@ def breakeven_command(
         "shutdown_power_price_usd_per_kwh": result.shutdown_power_price_usd_per_kwh,
         "margin_usd_per_day": result.margin_usd_per_day,
     }
+    if resolved is not None:
+        print_asof(resolved, machine=fmt is not OutputFormat.TABLE)
     if fmt is not OutputFormat.TABLE:
         _emit_object(record, fmt)
         return
@@ -301,19 +316,27 @@ def profit_command(
     fixed: float = FIXED_OPTION,
     uptime: float = UPTIME_OPTION,
     start: str | None = typer.Option(None, "--start", help="First day, YYYY-MM-DD."),
-    end: str | None = typer.Option(None, "--end", help="Last day, YYYY-MM-DD."),
+    end: str | None = typer.Option(
+        None, "--end", help="Last day, YYYY-MM-DD (default: the as-of date)."
+    ),
     last: int | None = typer.Option(None, "--last", help="Only the latest N days."),
     curtail: bool = typer.Option(
         False, "--curtail", help="Switch off on days below the shutdown hashprice."
     ),
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
-    """Daily margin on the hashprice index history (latest 30 days by default)."""
+    """Daily margin on the hashprice index history (the 30 days to the as-of date by
+    default)."""
     fleet = build_fleet(machine, hashrate_ths, power_w, count)
     costs = build_costs(power, pool_fee, hosting, service, fixed, uptime)
-    series = _select(load_index(data_dir, commercial_only), start, end, last)
+    history, index, resolved = load_index(data_dir, commercial_only, None, allow_subsidy_only)
+    if end is not None:  # an explicit --end may go past the as-of date
+        index = hashprice_table(history)[HASHPRICE_COLUMN]
+    series = _select(index, start, end, last)
+    print_asof(resolved, machine=fmt is not OutputFormat.TABLE)
     report = profit_on_history(fleet, costs, hashprice_usd_per_ph_day=series, curtail=curtail)
     days = report.days
     summary = {
@@ -408,6 +431,8 @@ def payback_command(
     curtail: bool = typer.Option(
         False, "--curtail", help="Switch off on days below the shutdown hashprice."
     ),
+    asof: str | None = ASOF_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -421,11 +446,13 @@ def payback_command(
     record: dict[str, Any] = {**_fleet_record(fleet), "capex_usd": capex_usd, "on": basis.value}
     notes: list[str] = []
     path: pd.DataFrame | None = None
+    history, index, resolved = load_index(data_dir, commercial_only, asof, allow_subsidy_only)
+    print_asof(resolved, machine=fmt is not OutputFormat.TABLE)
     if basis is PaybackBasis.HISTORY:
         lo = parse_date(start, "--start")
         if lo is None:
             raise UsageError("bad_option", option="--start", problem="needed with --on history")
-        series = load_index(data_dir, commercial_only).loc[pd.Timestamp(lo) :].dropna()
+        series = index.loc[pd.Timestamp(lo) :].dropna()
         series = series.head(horizon)
         if series.empty:
             raise UsageError("unknown_date_range", start=lo, end="the last day")
@@ -439,10 +466,7 @@ def payback_command(
     else:
         from hashmarket.models import calibrate
 
-        history = NetworkHistory.load(
-            data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-        )
-        calibration = calibrate(history)
+        calibration = calibrate(history, asof=resolved.date)
         if basis is PaybackBasis.PROJECTION:
             growth = (
                 monthly_growth_from_log_rate(calibration.report.hashrate_growth_per_year)

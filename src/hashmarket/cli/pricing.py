@@ -3,14 +3,14 @@ value of an instrument, from models calibrated on the network history as of a da
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -31,7 +32,8 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     jsonable,
-    parse_date,
+    print_asof,
+    resolve_cli_asof,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
@@ -47,6 +49,9 @@ from hashmarket.pricing.valuation import (
     horizon_days,
     value_instrument,
 )
+
+if TYPE_CHECKING:
+    from hashmarket.index.asof import AsOf
 
 curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_args_is_help=True)
 
@@ -82,11 +87,8 @@ def _positive(value: int, option: str) -> int:
     return value
 
 
-def _setup(
-    asof: str | None, price_model: str, vol: str, usd_rate: float, btc_rate: float
-) -> ValuationSetup:
+def _setup(price_model: str, vol: str, usd_rate: float, btc_rate: float) -> ValuationSetup:
     return ValuationSetup(
-        asof=parse_date(asof, "--asof"),
         price_model="merton" if price_model == "merton" else "gbm",
         vol_estimator="ewma" if vol == "ewma" else "full",
         usd_rate=usd_rate,
@@ -95,12 +97,18 @@ def _setup(
 
 
 def _calibrated(
-    data_dir: Path | None, commercial_only: bool, setup: ValuationSetup
-) -> tuple[NetworkHistory, Calibration]:
+    data_dir: Path | None,
+    commercial_only: bool,
+    setup: ValuationSetup,
+    asof: str | None,
+    allow_subsidy_only: bool,
+) -> tuple[NetworkHistory, Calibration, AsOf]:
+    """The history, the models calibrated as of the resolved as-of date, and that date."""
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
-    return history, calibrated(history, setup)
+    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
+    return history, calibrated(history, replace(setup, asof=resolved.date)), resolved
 
 
 @contextmanager
@@ -138,17 +146,20 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def _parse_quotes(quotes: list[str]) -> dict[str, float]:
+    """``MONTH=PRICE`` items; the month (``YYYY-MM`` or ``M+k``) is checked against the
+    curve, whose months depend on the as-of date."""
     out = {}
     for item in quotes:
         month, sep, value = item.partition("=")
         try:
-            if not sep:
+            if not sep or not month.strip():
                 raise ValueError
-            dt.date.fromisoformat(month.strip() + "-01")
             out[month.strip()] = float(value)
         except ValueError:
             raise UsageError(
-                "bad_option", option="--quote", problem=f"{item!r} is not YYYY-MM=PRICE"
+                "bad_option",
+                option="--quote",
+                problem=f"{item!r} is not YYYY-MM=PRICE or M+k=PRICE",
             ) from None
     return out
 
@@ -188,7 +199,7 @@ def render_curve(curve: HashpriceCurve, calibration: Calibration) -> None:
     out = console()
     out.print(table)
     out.print(
-        f"spot {_fmt(curve.spot, digits)} {unit} on {curve.asof}; "
+        f"spot {_fmt(curve.spot, digits)} {unit} (the fixing of {curve.asof}); "
         f"BTC {_fmt(calibration.state.price_usd, 0)} USD, "
         f"vol {calibration.model.price.vol_per_year:.0%}; "
         f"hashrate {calibration.state.hashrate_ths / 1e6:,.0f} EH/s, "
@@ -209,13 +220,17 @@ def curve_hashprice_command(
         SettlementCurrency.USD, "--currency", help="usd or btc per PH/s per day."
     ),
     quote: list[str] = typer.Option(
-        [], "--quote", help="A quoted forward, YYYY-MM=PRICE (repeat); the curve is shifted."
+        [],
+        "--quote",
+        help="A quoted forward, YYYY-MM=PRICE or M+k=PRICE (k-th month after the as-of month; "
+        "repeat); the curve is shifted.",
     ),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
     vol: VolChoice = VOL_OPTION,
     usd_rate: float = RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", help="Output format."),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -225,8 +240,10 @@ def curve_hashprice_command(
     _positive(months, "--months")
     _positive(workers, "--workers")
     quotes = _parse_quotes(quote)
-    setup = _setup(asof, price_model, vol, usd_rate, btc_rate)
-    _, calibration = _calibrated(data_dir, commercial_only, setup)
+    setup = _setup(price_model, vol, usd_rate, btc_rate)
+    _, calibration, resolved = _calibrated(
+        data_dir, commercial_only, setup, asof, allow_subsidy_only
+    )
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
     with _progress("simulating", paths * months * 31, paths) as progress:
         curve = forward_curve(
@@ -251,10 +268,12 @@ def curve_hashprice_command(
             "months": curve.to_records(),
             "diagnostics": curve.diagnostics,
             "calibration": calibration.report.to_dict(),
+            "data_asof": resolved.to_dict(),
         }
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         emit_records(curve.to_records(), fmt)
+    print_asof(resolved, machine=fmt is not OutputFormat.TABLE)
 
 
 # ---- price -------------------------------------------------------------------------------
@@ -303,6 +322,7 @@ def price_command(
     usd_rate: float = RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: PriceFormat = typer.Option(PriceFormat.TABLE, "--format", help="table or json."),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -311,8 +331,10 @@ def price_command(
     _positive(paths, "--paths")
     _positive(workers, "--workers")
     instrument = load_spec(spec_path)
-    setup = _setup(asof, price_model, vol, usd_rate, btc_rate)
-    history, calibration = _calibrated(data_dir, commercial_only, setup)
+    setup = _setup(price_model, vol, usd_rate, btc_rate)
+    history, calibration, resolved = _calibrated(
+        data_dir, commercial_only, setup, asof, allow_subsidy_only
+    )
     state = calibration.state
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
     work = paths * horizon_days(instrument, calibration) if engine is EngineChoice.MC else 0
@@ -333,7 +355,9 @@ def price_command(
             "asof": state.asof.isoformat(),
             **result.to_dict(),
             "calibration": calibration.report.to_dict(),
+            "data_asof": resolved.to_dict(),
         }
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_price(result, spec, calibration)
+    print_asof(resolved, machine=fmt is not PriceFormat.TABLE)

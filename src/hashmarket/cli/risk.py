@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.common import (
+    ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -28,7 +29,8 @@ from hashmarket.cli.common import (
     PriceModelChoice,
     console,
     jsonable,
-    parse_date,
+    print_asof,
+    resolve_cli_asof,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
@@ -49,6 +51,9 @@ from hashmarket.risk.hedging import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.report import hedge_html, leverage_html, loan_html, portfolio_html
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
+
+if TYPE_CHECKING:
+    from hashmarket.index.asof import AsOf
 
 
 class RiskFormat(enum.StrEnum):
@@ -71,17 +76,22 @@ def _positive(value: int, option: str) -> int:
 
 
 def _calibrated(
-    data_dir: Path | None, commercial_only: bool, asof: str | None, price_model: str
-) -> tuple[NetworkHistory, Calibration]:
+    data_dir: Path | None,
+    commercial_only: bool,
+    asof: str | None,
+    price_model: str,
+    allow_subsidy_only: bool,
+) -> tuple[NetworkHistory, Calibration, AsOf]:
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
+    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
     calibration = calibrate(
         history,
-        asof=parse_date(asof, "--asof"),
+        asof=resolved.date,
         price_model="merton" if price_model == "merton" else "gbm",
     )
-    return history, calibration
+    return history, calibration, resolved
 
 
 @contextmanager
@@ -212,6 +222,7 @@ def risk_command(
         4 * 365, "--window-days", help="Historical window, days back from the as-of date."
     ),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     usd_rate: float = RATE_OPTION,
     workers: int = WORKERS_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -221,7 +232,9 @@ def risk_command(
     _positive(paths, "--paths")
     _positive(horizon_days, "--horizon-days")
     _positive(workers, "--workers")
-    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    history, calibration, resolved = _calibrated(
+        data_dir, commercial_only, asof, price_model, allow_subsidy_only
+    )
     portfolio = load_portfolio(portfolio_path, levels_for=_levels_for(history, calibration))
     state = calibration.state
     market = Market(
@@ -248,9 +261,11 @@ def risk_command(
     if fmt is RiskFormat.JSON:
         payload = result.to_dict()
         payload["calibration"] = calibration.report.to_dict()
+        payload["data_asof"] = resolved.to_dict()
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_risk(result)
+    print_asof(resolved, machine=fmt is RiskFormat.JSON)
     _write_report(report, portfolio_html(result) if report else "")
 
 
@@ -338,6 +353,7 @@ def hedge_command(
     report: Path | None = REPORT_OPTION,
     asof: str | None = ASOF_OPTION,
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     workers: int = WORKERS_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -346,7 +362,9 @@ def hedge_command(
     _positive(paths, "--paths")
     _positive(workers, "--workers")
     spec = load_miner(miner_path)
-    _, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    _, calibration, resolved = _calibrated(
+        data_dir, commercial_only, asof, price_model, allow_subsidy_only
+    )
     miner = spec.profile
     with _progress("simulating", paths * miner.horizon_months * 31) as progress:
         analysis = hedge_analysis(
@@ -362,9 +380,11 @@ def hedge_command(
         )
     plan = analysis.plan
     if fmt is RiskFormat.JSON:
-        typer.echo(json.dumps(analysis.to_dict(), indent=2, default=jsonable))
+        payload = {**analysis.to_dict(), "data_asof": resolved.to_dict()}
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_hedge(plan, analysis.to_dict()["independent_check"])
+    print_asof(resolved, machine=fmt is RiskFormat.JSON)
     _write_report(report, hedge_html(plan) if report else "")
 
 
@@ -470,6 +490,7 @@ def loan_command(
     report: Path | None = REPORT_OPTION,
     asof: str | None = ASOF_OPTION,
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
+    allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     workers: int = WORKERS_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -477,7 +498,9 @@ def loan_command(
     """A loan's LTV levels and its life over scenarios, or a leveraged BTC position's."""
     _positive(paths, "--paths")
     _positive(workers, "--workers")
-    history, calibration = _calibrated(data_dir, commercial_only, asof, price_model)
+    history, calibration, resolved = _calibrated(
+        data_dir, commercial_only, asof, price_model, allow_subsidy_only
+    )
     levels_for = _levels_for(history, calibration)
     spec = load_lending(loan_path, levels_for=levels_for)
     result = lending_analysis(
@@ -490,15 +513,18 @@ def loan_command(
         horizon_days=horizon_days,
         workers=workers,
     )
+    print_asof(resolved, machine=fmt is RiskFormat.JSON)
     if isinstance(result, LeverageOutcome):
         if fmt is RiskFormat.JSON:
-            typer.echo(json.dumps(result.summary(), indent=2, default=jsonable))
+            payload = {**result.summary(), "data_asof": resolved.to_dict()}
+            typer.echo(json.dumps(payload, indent=2, default=jsonable))
         else:
             render_leverage(result)
         _write_report(report, leverage_html(result) if report else "")
         return
     if fmt is RiskFormat.JSON:
-        typer.echo(json.dumps(result.to_dict(), indent=2, default=jsonable))
+        payload = {**result.to_dict(), "data_asof": resolved.to_dict()}
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_loan(result)
     _write_report(report, loan_html(result) if report else "")

@@ -24,10 +24,12 @@ def select_days(
     end: dt.date | None,
     last: int | None,
     value_column: str,
+    asof: dt.date | None = None,
 ) -> pd.DataFrame:
     """Rows from ``start`` to ``end`` inclusive, then the latest ``last`` rows with a value.
 
-    With none of the three, the latest 30 days that have a value.
+    ``end`` defaults to ``asof`` (the as-of date, :mod:`hashmarket.index.asof`). With none of
+    the three, the latest 30 days that have a value.
     """
     if last is not None and last <= 0:
         raise UsageError(
@@ -35,9 +37,10 @@ def select_days(
         )
     if start is not None and end is not None and end < start:
         raise UsageError("bad_option", option="end", problem=f"{end} is before start {start}")
-    rows = table.loc[pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None]
     if last is None and start is None and end is None:
         last = DEFAULT_LAST_DAYS
+    end = end or asof
+    rows = table.loc[pd.Timestamp(start) if start else None : pd.Timestamp(end) if end else None]
     if last is not None:
         rows = rows[rows[value_column].notna()].tail(last)
     if rows.empty:

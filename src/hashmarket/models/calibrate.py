@@ -24,8 +24,13 @@ data it came from. The choices, in short (``docs/pricing.md`` has the reasoning)
 * **Fees** per block: an AR(1) on daily log fee per block over ``fee_window_days`` gives the
   Ornstein–Uhlenbeck mean, reversion and volatility.
 * **State**: height from the last epoch with a known start time plus the daily block counts
-  since (days without a count get the mean of those with one), difficulty from the epoch that
-  height lies in, hashrate from difficulty × recent blocks per day / 144.
+  since; days without a count get the epoch's own rate (2016 blocks over its known duration)
+  when the next epoch's start is known — the height is then also kept inside the epoch — and
+  otherwise the mean of the days with a count. Difficulty from the epoch that height lies in,
+  hashrate from difficulty × recent blocks per day / 144. Day ``asof``'s hashprice is its
+  published fixing (``index.fixings``), so every simulated path starts from the index value.
+* **As-of**: by default the day :func:`hashmarket.index.asof.resolve_asof` gives, the last
+  day with a complete index value (fees included, with a price).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, TARGET_SPACING_
 from hashmarket.chain.epochs import EpochTable
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import ModelError
+from hashmarket.index.asof import resolve_asof
 from hashmarket.index.hashprice import hashprice_table
 from hashmarket.models.network import (
     BlockArrivals,
@@ -349,6 +355,7 @@ class StateEstimate:
     from_epoch: int
     days_known: int
     days_filled: int
+    epoch_end_known: bool
 
 
 def estimate_height_and_difficulty(
@@ -365,13 +372,23 @@ def estimate_height_and_difficulty(
     known = ~np.isnan(counts)
     recent = frame["block_count"].loc[: pd.Timestamp(asof)].dropna().tail(14)
     blocks_per_day = float(recent.mean()) if len(recent) else SECONDS_PER_DAY / TARGET_SPACING_S
-    fill = float(np.nanmean(counts)) if known.any() else blocks_per_day
+    # When the next epoch's start is known, the epoch's own rate fills the missing days (with
+    # no count at all that is linear interpolation between the two starts) and the tip stays
+    # inside the epoch.
+    end_known = row + 1 < len(timed.start_time_s)
+    if end_known:
+        next_s = int(timed.start_time_s[row + 1])
+        fill = RETARGET_INTERVAL_BLOCKS * SECONDS_PER_DAY / (next_s - start_s)
+    else:
+        fill = float(np.nanmean(counts)) if known.any() else blocks_per_day
     filled = np.where(known, counts, fill)
     if len(filled):
         # Only the part of the first day after the epoch began counts.
         first_share = (_day_end_s(start_day) - start_s) / SECONDS_PER_DAY
         filled[0] *= first_share
     height = int(timed.start_height[row]) + round(float(filled.sum()))
+    if end_known:
+        height = min(height, int(timed.start_height[row + 1]) - 1)
     epoch = (height + 1) // RETARGET_INTERVAL_BLOCKS
     by_epoch = np.flatnonzero(epochs.epoch == epoch)
     if len(by_epoch):
@@ -397,6 +414,7 @@ def estimate_height_and_difficulty(
         from_epoch=int(timed.epoch[row]),
         days_known=int(known.sum()),
         days_filled=int((~known).sum()),
+        epoch_end_known=end_known,
     )
 
 
@@ -407,14 +425,17 @@ def _day_end_s(day: dt.date) -> int:
 
 
 def default_asof(history: NetworkHistory) -> dt.date:
-    """The last day with both a price and network data (a block count or a difficulty)."""
-    f = history.frame
-    price_days = f.index[f["price_usd"].notna().to_numpy()]
-    network = f["block_count"].notna() | f["difficulty"].notna()
-    network_days = f.index[network.to_numpy()]
-    if not len(price_days) or not len(network_days):
-        raise ModelError("calibration_data", asof="latest", problem="no price or network data")
-    return min(price_days[-1], network_days[-1]).date()
+    """The last day with a complete index value (see :func:`resolve_asof`)."""
+    return resolve_asof(history).date
+
+
+def _fixing_btc(table: pd.DataFrame, asof: dt.date) -> float | None:
+    """Day ``asof``'s FPPS index value in BTC (what its fixing publishes), if it has one."""
+    key = pd.Timestamp(asof)
+    if key not in table.index:
+        return None
+    value = float(table.at[key, "hashprice_btc_per_ph_day"])
+    return value if math.isfinite(value) and value > 0 else None
 
 
 # ---- the whole calibration -----------------------------------------------------------------
@@ -437,7 +458,7 @@ def calibrate(
     """Calibrate the network model and its state from ``history`` as of ``asof``.
 
     ``epochs`` is the difficulty epoch table (default: the bundled one). ``asof`` defaults to
-    the last day with both a price and network data.
+    the last day with a complete index value (:func:`hashmarket.index.asof.resolve_asof`).
     """
     try:
         return _calibrate(
@@ -567,9 +588,10 @@ def _calibrate(
 
     st = estimate_height_and_difficulty(epochs, frame, asof=asof)
     if st.days_filled:
+        how = "at the epoch's known rate" if st.epoch_end_known else "by their mean"
         notes.append(
             f"height estimated from epoch {st.from_epoch} with {st.days_filled} of "
-            f"{st.days_known + st.days_filled} days' block counts missing (filled by their mean)"
+            f"{st.days_known + st.days_filled} days' block counts missing (filled {how})"
         )
     hashrate_ths = (
         st.difficulty
@@ -587,6 +609,7 @@ def _calibrate(
         height=st.height,
         epoch_elapsed_s=st.epoch_elapsed_s,
         fee_btc_per_block=fees.last_btc_per_block,
+        fixing_btc_per_ph_day=_fixing_btc(table, asof),
     )
     model = NetworkModel(
         price=price,

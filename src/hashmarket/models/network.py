@@ -190,6 +190,11 @@ class NetworkState:
 
     ``height`` is the chain tip; ``difficulty`` applies to the next block; ``epoch_elapsed_s``
     is the time since the current epoch started (since the previous retarget took effect).
+
+    ``fixing_btc_per_ph_day``, when known, is the published index value of day ``asof``
+    (``index.fixings``): day 0 of every path reports it instead of the value recomputed from
+    the state, which differs when the model's fee state is an estimate (a day without fee
+    data) or a retarget or halving fell within the day. Later days follow the model.
     """
 
     asof: dt.date
@@ -199,6 +204,7 @@ class NetworkState:
     height: int
     epoch_elapsed_s: float
     fee_btc_per_block: float
+    fixing_btc_per_ph_day: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("price_usd", "hashrate_ths", "difficulty"):
@@ -209,6 +215,9 @@ class NetworkState:
         _require(
             "state.fee_btc_per_block", self.fee_btc_per_block, self.fee_btc_per_block > 0, "> 0"
         )
+        if self.fixing_btc_per_ph_day is not None:
+            fixing = self.fixing_btc_per_ph_day
+            _require("state.fixing_btc_per_ph_day", fixing, fixing > 0, "must be greater than zero")
 
     @property
     def subsidy_btc(self) -> float:
@@ -217,6 +226,9 @@ class NetworkState:
 
     @property
     def hashprice_btc_per_ph_day(self) -> float:
+        """Day ``asof``'s hashprice: its fixing where known, else the state's FPPS value."""
+        if self.fixing_btc_per_ph_day is not None:
+            return self.fixing_btc_per_ph_day
         return float(
             hashprice_btc_per_ph_day(
                 difficulty=self.difficulty,
@@ -361,7 +373,6 @@ class _DayStepper:
         era = (state.height + 1) // HALVING_INTERVAL_BLOCKS
         self.subsidy_btc = np.full(n, state.subsidy_btc)
         self.halving_height = np.full(n, float((era + 1) * HALVING_INTERVAL_BLOCKS))
-        self.hashprice_usd = np.full(n, state.hashprice_usd_per_ph_day)
 
     def _blocks_and_retarget(
         self, expected: FloatArray

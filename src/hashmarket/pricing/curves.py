@@ -7,6 +7,9 @@ the spread of discount factors over a month) and their 5th, 50th and 95th percen
 (exact quantiles over all paths). The simulation uses the pricing measure (BTC/USD drifting
 at r_usd − r_btc) and streams over chunks: memory is paths × months, not paths × days.
 
+Day 0 is the as-of day itself: ``spot`` is its published fixing (the calibrated state carries
+it), so the curve starts from the index value the same day's contracts settle on.
+
 Quoted forwards, if given for some months, shift the curve multiplicatively: each quoted
 month's factor is quote / model mean; months between quotes interpolate the log factor
 linearly, months outside take the nearest quote's factor; the bands move with the mean.
@@ -104,6 +107,23 @@ def next_months(asof: dt.date, months: int) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
+def quote_month(key: str, asof: dt.date) -> str:
+    """The ``YYYY-MM`` month a quote key names: itself, or ``M+k`` — the k-th calendar month
+    after the as-of month (``M+1`` is the curve's first month), so a quote keeps its place on
+    the curve whatever the as-of date."""
+    text = key.strip()
+    if text[:2].upper() == "M+" and text[2:].isdigit() and int(text[2:]) >= 1:
+        offset = asof.year * 12 + asof.month - 1 + int(text[2:])
+        return f"{offset // 12:04d}-{offset % 12 + 1:02d}"
+    try:
+        dt.date.fromisoformat(text + "-01")
+    except ValueError:
+        raise UsageError(
+            "bad_option", option="--quote", problem=f"{key!r} is not YYYY-MM or M+k (k >= 1)"
+        ) from None
+    return text
+
+
 def shift_factors(means: FloatArray, quotes: list[float | None]) -> FloatArray:
     """Multiplicative factors matching the quoted months, log-interpolated between them."""
     known = [(i, q) for i, q in enumerate(quotes) if q is not None]
@@ -126,23 +146,30 @@ def hashprice_curve(
 ) -> HashpriceCurve:
     """The monthly hashprice curve from ``market.asof`` (see the module docstring).
 
-    ``quotes`` maps ``YYYY-MM`` to a quoted forward price in ``currency`` per PH/s per day.
+    ``quotes`` maps ``YYYY-MM`` or ``M+k`` (:func:`quote_month`) to a quoted forward price in
+    ``currency`` per PH/s per day.
     """
     config = config or MonteCarloConfig(n_paths=10_000)
     if months <= 0:
         raise UsageError("bad_option", option="--months", problem=f"must be positive, got {months}")
     periods = next_months(market.asof, months)
     labels = [f"{s.year:04d}-{s.month:02d}" for s, _ in periods]
-    unknown = sorted(set(quotes or {}) - set(labels))
-    if unknown:
-        raise UsageError(
-            "bad_option",
-            option="--quote",
-            problem=f"month {unknown[0]} is not on the curve ({labels[0]} to {labels[-1]})",
-        )
-    for label, value in (quotes or {}).items():
+    by_month: dict[str, float] = {}
+    for key, value in (quotes or {}).items():
+        label = quote_month(key, market.asof)
+        if label not in labels:
+            named = label if label == key.strip() else f"{key.strip()} ({label})"
+            raise UsageError(
+                "bad_option",
+                option="--quote",
+                problem=f"month {named} is not on the curve as of {market.asof} "
+                f"({labels[0]} to {labels[-1]}, M+1 to M+{months})",
+            )
+        if label in by_month:
+            raise UsageError("bad_option", option="--quote", problem=f"month {label} quoted twice")
         if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
-            raise UsageError("bad_option", option="--quote", problem=f"{label}={value}: not > 0")
+            raise UsageError("bad_option", option="--quote", problem=f"{key}={value}: not > 0")
+        by_month[label] = float(value)
     days = (periods[-1][1] - market.asof).days
     sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR)
     name = f"hashprice_{SettlementCurrency(currency).value}_per_ph_day"
@@ -171,7 +198,7 @@ def hashprice_curve(
     means = averages.mean(axis=0)
     errors = _standard_errors(averages, scenarios, config.antithetic)
     bands = np.quantile(averages, BANDS, axis=0)
-    quote_list = [None if quotes is None else quotes.get(label) for label in labels]
+    quote_list = [by_month.get(label) for label in labels]
     factors = shift_factors(means, quote_list)
     points = tuple(
         CurvePoint(

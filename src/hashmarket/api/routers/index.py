@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
@@ -16,6 +17,9 @@ from hashmarket.units import Currency, HashrateUnit
 
 router = APIRouter(prefix="/api/v1", tags=["index"])
 
+ASOF_HEADER = "X-Hashmarket-Asof"
+SUBSIDY_ONLY_HELP = "Let the as-of date be a day whose index value has no fee data"
+
 
 @router.get(
     "/index/hashprice",
@@ -25,20 +29,41 @@ router = APIRouter(prefix="/api/v1", tags=["index"])
 )
 def hashprice(
     start: dt.date | None = None,
-    end: dt.date | None = None,
+    end: dt.date | None = Query(None, description="Last day (default: the as-of date)"),
     last: int | None = Query(None, ge=1, le=100_000, description="Latest N days with a value"),
     unit: HashrateUnit = HashrateUnit.PH,
     currency: Currency = Currency.USD,
     method: Method = Method.FPPS,
+    allow_subsidy_only: bool = Query(False, description=SUBSIDY_ONLY_HELP),
     state: ServiceState = Depends(service),
 ) -> JSONResponse:
     """One record per day; keys follow ``unit`` (``hashprice_usd_per_th_day``…); null where a
-    value is missing. With no range, the latest 30 days with a value."""
+    value is missing. With no range, the 30 days with a value up to the as-of date (the last
+    day with a complete index value), which the ``X-Hashmarket-Asof`` header names."""
+    asof = state.asof(allow_subsidy_only=allow_subsidy_only)
     # Returned as a response so the cached records skip re-validation on every request.
     records = state.hashprice_records(
-        start=start, end=end, last=last, unit=unit, currency=currency, method=method
+        start=start,
+        end=end,
+        last=last,
+        unit=unit,
+        currency=currency,
+        method=method,
+        asof=asof.date,
     )
-    return JSONResponse(records)
+    return JSONResponse(records, headers={ASOF_HEADER: asof.date.isoformat()})
+
+
+@router.get("/asof", summary="The as-of date, its data coverage and staleness")
+def asof_route(
+    asof: dt.date | None = Query(None, description="A requested date to check"),
+    allow_subsidy_only: bool = Query(False, description=SUBSIDY_ONLY_HELP),
+    state: ServiceState = Depends(service),
+) -> dict[str, Any]:
+    """The day every "latest" answer of this service refers to: by default the last day with a
+    complete index value (FPPS with fees, and a BTC price); per field the first and last day
+    of data; how many days old that is."""
+    return state.asof(asof, allow_subsidy_only=allow_subsidy_only).to_dict()
 
 
 @router.get("/index/fixings", summary="Published daily fixings with input hashes")
@@ -49,10 +74,12 @@ def index_fixings(
     method: Method = Method.FPPS,
     state: ServiceState = Depends(service),
 ) -> list[dict[str, Any]]:
-    """Fixings at the contract tick, with methodology version and SHA-256 of the inputs."""
+    """Fixings at the contract tick, with methodology version and SHA-256 of the inputs.
+    With no range, the two years to the as-of date."""
     history = state.history
     if start is None and end is None:
-        start = history.last_date - dt.timedelta(days=730)
+        end = state.asof().date
+        start = end - dt.timedelta(days=730)
     return [
         f.to_dict() for f in fixings(history.between(start, end), currency=currency, method=method)
     ]
@@ -67,6 +94,7 @@ def coverage(state: ServiceState = Depends(service)) -> dict[str, Any]:
         "last": history.last_date.isoformat(),
         "sources": source_summary(history),
         "fields": field_summary(history),
+        "data_asof": state.asof().to_dict(),
     }
 
 
@@ -82,11 +110,15 @@ HALVINGS = (
 
 @router.get("/index/hashprice/series", summary="Whole hashprice history as columns, for charts")
 def hashprice_series(
-    method: Method = Method.FPPS, state: ServiceState = Depends(service)
+    method: Method = Method.FPPS,
+    allow_subsidy_only: bool = Query(False, description=SUBSIDY_ONLY_HELP),
+    state: ServiceState = Depends(service),
 ) -> dict[str, Any]:
     """Columnar arrays (dates, USD and BTC per PH/s/day, 30-day averages) of every day with a
-    BTC value, plus the halving dates, in one small response for the dashboard's chart."""
-    table = state.hashprice(method)
+    BTC value up to the as-of date, plus the halving dates, in one small response for the
+    dashboard's chart."""
+    asof = state.asof(allow_subsidy_only=allow_subsidy_only)
+    table = state.hashprice(method).loc[: pd.Timestamp(asof.date)]
     rows = table[table["hashprice_btc_per_ph_day"].notna()]
 
     def column(name: str) -> list[float | None]:
@@ -102,4 +134,6 @@ def hashprice_series(
         "difficulty": column("difficulty"),
         "fees_included": [bool(v) for v in rows["fees_included"].to_numpy()],
         "halvings": list(HALVINGS),
+        "asof": asof.date.isoformat(),
+        "data_asof": asof.to_dict(),
     }

@@ -8,10 +8,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from hashmarket.api.state import ServiceState, service
 from hashmarket.index.compute import Methodology, Period, gpu_fixings, load_bundled_quotes
+from hashmarket.index.hashprice import Method
 from hashmarket.operations.dispatch import DispatchComparison, compare
 from hashmarket.operations.dispatch_inputs import parse_site, read_prices
 from hashmarket.operations.fleet import Costs, Fleet, breakeven, load_catalogue
@@ -63,9 +66,20 @@ def miner_breakeven(
     service_usd_per_th_day: float = Query(0.0, ge=0),
     fixed_usd_per_day: float = Query(0.0, ge=0),
     uptime_fraction: float = Query(1.0, gt=0, le=1),
-    hashprice_usd_per_ph_day: float | None = Query(None, ge=0),
+    hashprice_usd_per_ph_day: float | None = Query(
+        None, ge=0, description="Default: the index value of the as-of date"
+    ),
+    state: ServiceState = Depends(service),
 ) -> dict[str, Any]:
     fleet = Fleet.of(load_catalogue().get(machine), count)
+    asof = state.asof()
+    hashprice_as_of = "given"
+    if hashprice_usd_per_ph_day is None:
+        table = state.hashprice(Method.FPPS)
+        hashprice_usd_per_ph_day = float(
+            table.at[pd.Timestamp(asof.date), "hashprice_usd_per_ph_day"]
+        )
+        hashprice_as_of = asof.date.isoformat()
     costs = Costs(
         power_price_usd_per_kwh=power_price_usd_per_kwh,
         pool_fee_fraction=pool_fee_fraction,
@@ -84,6 +98,8 @@ def miner_breakeven(
         "hashprice_usd_per_ph_day": result.hashprice_usd_per_ph_day,
         "breakeven_power_price_usd_per_kwh": result.breakeven_power_price_usd_per_kwh,
         "margin_usd_per_day": result.margin_usd_per_day,
+        "hashprice_as_of": hashprice_as_of,
+        "data_asof": asof.to_dict(),
     }
 
 

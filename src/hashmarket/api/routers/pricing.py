@@ -21,7 +21,9 @@ MAX_PATHS = 200_000  # a request is answered within seconds, not minutes
 
 @router.get("/curve/hashprice", summary="Hashprice forward curve with P5/P50/P95 bands")
 def curve(
-    asof: dt.date | None = Query(None, description="Valuation date (default: latest data)"),
+    asof: dt.date | None = Query(
+        None, description="Valuation date (default: the last day with a complete index value)"
+    ),
     months: int = Query(12, ge=1, le=36),
     paths: int = Query(5_000, ge=100, le=MAX_PATHS),
     seed: int = Query(0, ge=0),
@@ -29,7 +31,8 @@ def curve(
     price_model: Literal["gbm", "merton"] = "gbm",
     state: ServiceState = Depends(service),
 ) -> dict[str, Any]:
-    setup = ValuationSetup(asof=asof, price_model=price_model)
+    resolved = state.asof(asof)
+    setup = ValuationSetup(asof=resolved.date, price_model=price_model)
     calibration = state.calibration(setup)
     result = forward_curve(
         calibration=calibration,
@@ -47,6 +50,7 @@ def curve(
         f"spot_{result.currency}_per_ph_day": result.spot,
         "months": result.to_records(),
         "calibration": calibration.report.to_dict(),
+        "data_asof": resolved.to_dict(),
     }
 
 
@@ -68,8 +72,9 @@ def price_instrument(
     """Value, standard error, paths, seed and Greeks of a posted spec. A computation: it changes
     nothing, so it needs no Idempotency-Key."""
     instrument = parse_spec(request.spec)
+    resolved = state.asof(request.asof)
     setup = ValuationSetup(
-        asof=request.asof, price_model=request.price_model, usd_rate=request.usd_rate
+        asof=resolved.date, price_model=request.price_model, usd_rate=request.usd_rate
     )
     calibration = state.calibration(setup)
     result = value_instrument(
@@ -86,4 +91,5 @@ def price_instrument(
         "instrument": to_spec(instrument),
         "asof": calibration.state.asof.isoformat(),
         **result.to_dict(),
+        "data_asof": resolved.to_dict(),
     }

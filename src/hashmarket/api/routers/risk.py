@@ -45,7 +45,8 @@ def hedge(
     request: HedgeRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
     spec = parse_miner(request.miner)
-    calibration = state.calibration(ValuationSetup())
+    resolved = state.asof()
+    calibration = state.calibration(ValuationSetup(asof=resolved.date))
     analysis = hedge_analysis(
         spec,
         model=calibration.model,
@@ -54,7 +55,7 @@ def hedge(
         seed=request.seed,
         coverage=request.coverage,
     )
-    return analysis.to_dict()
+    return {**analysis.to_dict(), "data_asof": resolved.to_dict()}
 
 
 class RiskRequest(BaseModel):
@@ -71,7 +72,8 @@ def risk(
     request: RiskRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
     history = state.history
-    setup = ValuationSetup()
+    resolved = state.asof()
+    setup = ValuationSetup(asof=resolved.date)
     calibration = state.calibration(setup)
     portfolio = parse_portfolio(
         request.portfolio, levels_for=levels_from_history(history, asof=calibration.state.asof)
@@ -93,7 +95,7 @@ def risk(
         block_days=None,
         window_days=4 * 365,
     )
-    return result.to_dict()
+    return {**result.to_dict(), "data_asof": resolved.to_dict()}
 
 
 class LoanRequest(BaseModel):
@@ -112,7 +114,8 @@ def analyze_loan(
     """Haircut-based LTV levels, probabilities of a margin call and of liquidation, expected
     loss to the lender; or a leveraged BTC position's liquidation price and P&L."""
     history = state.history
-    calibration = state.calibration(ValuationSetup())
+    resolved = state.asof()
+    calibration = state.calibration(ValuationSetup(asof=resolved.date))
     levels_for = levels_from_history(history, asof=calibration.state.asof)
     result = lending_analysis(
         parse_lending(request.loan, levels_for=levels_for),
@@ -123,4 +126,5 @@ def analyze_loan(
         seed=request.seed,
         horizon_days=request.horizon_days,
     )
-    return result.summary() if isinstance(result, LeverageOutcome) else result.to_dict()
+    body = result.summary() if isinstance(result, LeverageOutcome) else result.to_dict()
+    return {**body, "data_asof": resolved.to_dict()}

@@ -1,0 +1,26 @@
+"""Today's UTC date, read at the edge (the CLI and the HTTP API) and nowhere else.
+
+``HASHMARKET_TODAY`` (YYYY-MM-DD) overrides the clock, so tests and reproducible runs can
+fix the day against which data staleness is measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from hashmarket.errors import UsageError
+
+TODAY_ENV = "HASHMARKET_TODAY"
+
+
+def today() -> dt.date:
+    value = os.environ.get(TODAY_ENV)
+    if not value:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            "bad_option", option=TODAY_ENV, problem=f"{value!r} is not a YYYY-MM-DD date"
+        ) from None
