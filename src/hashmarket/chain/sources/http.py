@@ -168,8 +168,8 @@ class HttpClient:
             ) from None
         except json.JSONDecodeError as exc:
             size = len(response.content)
-            problem = f"{exc.msg} at byte {exc.pos} of {size}"
-            if exc.pos >= size - 1:
+            problem = f"{exc.msg.removesuffix(' at')} at byte {exc.pos} of {size}"
+            if exc.pos >= size - 1 or exc.msg.startswith("Unterminated"):
                 problem += "; the reply looks truncated"
             raise SourceError("http_bad_json", url=str(response.url), problem=problem) from None
 

@@ -80,14 +80,14 @@ class MempoolReader:
 
     def fetch(self, heights: range) -> list[FetchedBlock]:
         """The blocks at ``heights``, one request per 15, up to the client's concurrency."""
-        tops = [min(h + PAGE_BLOCKS - 1, heights[-1]) for h in heights[::PAGE_BLOCKS]]
+        bottoms = list(heights[::PAGE_BLOCKS])
+        tops = [min(h + PAGE_BLOCKS - 1, heights[-1]) for h in bottoms]
         pages = self.client.map(self._page, tops)
         out: list[FetchedBlock] = []
-        for top, page in zip(tops, pages, strict=True):
-            bottom = max(heights[0], top - PAGE_BLOCKS + 1)
+        for bottom, top, page in zip(bottoms, tops, pages, strict=True):
             by_height = {b.block.height: b for b in page}
-            if top not in by_height:
-                raise ChainChangedError()  # the tip went below this height: a reorg
+            if any(h not in by_height for h in range(bottom, top + 1)):
+                raise ChainChangedError()  # the tip went below these heights: a reorg
             out.extend(by_height[h] for h in range(bottom, top + 1))
         return out
 
