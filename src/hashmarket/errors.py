@@ -91,9 +91,7 @@ MESSAGES: dict[str, str] = {
     "http_unreachable": "cannot reach {url}: {reason}",
     "http_timeout": "no reply from {url} within {timeout_s:g} s (tried {attempts} times)",
     "http_status": "{url} answered HTTP {status} (tried {attempts} times)",
-    "http_rate_limited": (
-        "{url} is rate limiting (HTTP 429) and asks to wait {wait_s:g} s; try again later"
-    ),
+    "http_rate_limited": "{url} answered HTTP {status} and asks to wait {wait_s:g} s; try later",
     "http_bad_json": "{url}: the reply is not valid JSON ({problem})",
     "http_bad_reply": "{url}: {problem}",
     "sync_failed": "{detail}",

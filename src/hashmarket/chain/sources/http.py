@@ -217,7 +217,12 @@ class HttpClient:
             told = parse_retry_after(response.headers.get("Retry-After"), now_s=time.time())
             if told is not None:
                 if told > policy.max_retry_after_s:
-                    raise SourceError("http_rate_limited", url=origin(url), wait_s=told)
+                    raise SourceError(
+                        "http_rate_limited",
+                        url=origin(url),
+                        status=response.status_code,
+                        wait_s=told,
+                    )
                 wait_s = told
             error = SourceError(
                 "http_status", url=shown, status=response.status_code, attempts=attempt
