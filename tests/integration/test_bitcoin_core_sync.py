@@ -23,12 +23,11 @@ from hashmarket.chain.consensus import bits_to_difficulty
 from hashmarket.chain.history import STORE_FILE_NAME, NetworkHistory
 from hashmarket.chain.sources.bitcoin_core import (
     BitcoinCoreRpc,
+    CoreReader,
     NodeRpcError,
     RpcEndpoint,
-    SyncOptions,
-    SyncResult,
-    sync_blocks,
 )
+from hashmarket.chain.sources.blocksync import SyncOptions, SyncResult, sync_chain
 from hashmarket.chain.store import LocalStore
 from hashmarket.errors import SourceError, UsageError
 from tests.integration.fake_node import FakeBlock, FakeChain, FakeNode, real_epoch_starts
@@ -45,9 +44,9 @@ def sync(node: FakeNode, tmp_path: Path, **options: Any) -> SyncResult:
     endpoint = RpcEndpoint.parse(node.url, user=node.user, password=node.password)
     store = LocalStore(store_path(tmp_path))
     with BitcoinCoreRpc(endpoint, timeout_s=10) as rpc:
-        return sync_blocks(
-            rpc, store.node_writer, options=SyncOptions(**options), clock=lambda: SYNCED_AT
-        )
+        opts = SyncOptions(**options)
+        reader = CoreReader(rpc, allow_chain=opts.allow_chain)
+        return sync_chain(reader, store.node_writer, options=opts, clock=lambda: SYNCED_AT)
 
 
 def stored(tmp_path: Path) -> list[tuple[int, str, int, int, int, int]]:

@@ -14,12 +14,10 @@ The sync asks the node for ``getblockchaininfo``, then for each new height ``get
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import http.client
 import itertools
 import json
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -27,15 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from hashmarket.chain.consensus import bits_to_difficulty
 from hashmarket.chain.sources.blocks import BlockRecord
-from hashmarket.chain.sources.blocksync import (
-    BlockSink,
-    ChainChangedError,
-    FetchedBlock,
-    Progress,
-    SyncOptions,
-    SyncResult,
-    sync_chain,
-)
+from hashmarket.chain.sources.blocksync import ChainChangedError, FetchedBlock
 from hashmarket.errors import ConsensusError, SourceError, UsageError
 
 DEFAULT_RPC_PORT = 8332
@@ -292,32 +282,6 @@ class CoreReader:
 
     def default_start(self, tip: int) -> int:
         return 0  # a node has every block: start at genesis
-
-
-def sync_blocks(
-    rpc: BitcoinCoreRpc,
-    open_sink: Callable[[], AbstractContextManager[BlockSink]],
-    *,
-    options: SyncOptions,
-    clock: Callable[[], dt.datetime],
-    progress: Progress | None = None,
-    store_name: str = "the store",
-    deadline_s: float | None = None,
-) -> SyncResult:
-    """Bring the sink's blocks up to the node's tip (see :mod:`.blocksync`).
-
-    The node is asked whether it can be used (reachable, credentials, chain, caught up)
-    before ``open_sink`` is called, so a node that cannot be used leaves no store behind.
-    """
-    return sync_chain(
-        CoreReader(rpc, allow_chain=options.allow_chain),
-        open_sink,
-        options=options,
-        clock=clock,
-        progress=progress,
-        store_name=store_name,
-        deadline_s=deadline_s,
-    )
 
 
 def _chain_info(rpc: BitcoinCoreRpc, *, allow_chain: bool) -> tuple[str, int]:
