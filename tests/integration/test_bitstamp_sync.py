@@ -6,7 +6,9 @@ are the bundled Bitstamp closes of those days. Also: every configured source at 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -128,6 +130,13 @@ def test_every_configured_source_at_once(tmp_path: Path) -> None:
     assert [r["source"] for r in records] == ["mempool", "bitstamp"]
     assert records[0]["fetched"] == 30 and records[0]["tip_height"] == 925_229
     assert records[1]["fetched"] == 16
+    with MempoolServer() as mempool, BitstampServer() as bitstamp:
+        env = {"HASHMARKET_MEMPOOL_URL": mempool.url, "HASHMARKET_BITSTAMP_URL": bitstamp.url}
+        again = run_cli(tmp_path, "data", "sync", "--format", "csv", **env)
+    table = list(csv.DictReader(io.StringIO(again.stdout)))
+    # One row per source, the columns of both; nothing new on the second run.
+    assert [(r["source"], r["fetched"]) for r in table] == [("mempool", "0"), ("bitstamp", "0")]
+    assert table[0]["tip_height"] == "925229" and table[1]["tip_height"] == ""
     info = json.loads(run_cli(tmp_path, "data", "info", "--format", "json").stdout)["store"]
     assert info["mempool"]["tip_height"] == 925_229
     assert info["bitstamp_api"]["last_date"] == "2025-11-30"
