@@ -19,11 +19,20 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# The main job: the latest hashprice fixings in the terminal, then the service (dashboard and
-# HTTP API) on the embedded SQLite store and the bundled data. HOST/PORT override the address.
+# The main job: a short sync of current data (mempool blocks, Bitstamp closes; at most about
+# 20 s, skipped with OFFLINE=1 and never fatal), the latest hashprice fixings in the terminal,
+# then the service (dashboard and HTTP API) on the embedded SQLite store, the synced and the
+# bundled data. HOST/PORT override the address.
 HOST ?= 127.0.0.1
 PORT ?= 8000
+OFFLINE ?=
 run: $(VENV)/.installed-run
+	@if [ -n "$(OFFLINE)" ]; then \
+		echo "OFFLINE=1: no sync; going on with the data already stored and the bundled data."; \
+	elif ! err=$$($(BIN)/hashmarket data sync --quick 2>&1 1>&3); then \
+		reason=$$(printf '%s\n' "$$err" | tail -n 1 | sed 's/^hashmarket: error: //'); \
+		echo "Sync skipped ($$reason); going on with the data already stored and the bundled data."; \
+	fi 3>&1
 	$(BIN)/hashmarket index hashprice --last 30
 	$(BIN)/hashmarket serve --host $(HOST) --port $(PORT)
 

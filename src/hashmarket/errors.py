@@ -86,7 +86,16 @@ MESSAGES: dict[str, str] = {
     ),
     "rpc_cookie": "cannot read the cookie file {path}: {reason}",
     "rpc_chain": "the node is on chain {chain!r}, expected 'main' (--allow-chain accepts it)",
-    "rpc_unstable": "the node's chain changed {times} times during the sync; try again",
+    "source_unstable": "the chain of {url} changed {times} times during the sync; try again",
+    "source_chain": "{url} serves chain {chain!r}, expected 'main' (--allow-chain accepts it)",
+    # public HTTP sources (mempool, an exchange)
+    "http_unreachable": "cannot reach {url}: {reason}",
+    "http_timeout": "no reply from {url} within {timeout_s:g} s (tried {attempts} times)",
+    "http_status": "{url} answered HTTP {status} (tried {attempts} times)",
+    "http_rate_limited": "{url} answered HTTP {status} and asks to wait {wait_s:g} s; try later",
+    "http_bad_json": "{url}: the reply is not valid JSON ({problem})",
+    "http_bad_reply": "{url}: {problem}",
+    "sync_failed": "{detail}",
     # user arguments
     "bad_option": "{option}: {problem}",
     # instrument specs (every message names the field and the value)
@@ -244,7 +253,7 @@ class ConsensusError(HashmarketError, ValueError):
 
 
 class SourceError(HashmarketError):
-    """A data source (a Bitcoin Core node) that cannot be used right now."""
+    """A data source (a Bitcoin Core node, a public API) that cannot be used right now."""
 
     exit_code = 69  # EX_UNAVAILABLE
 

@@ -23,12 +23,11 @@ from hashmarket.chain.consensus import bits_to_difficulty
 from hashmarket.chain.history import STORE_FILE_NAME, NetworkHistory
 from hashmarket.chain.sources.bitcoin_core import (
     BitcoinCoreRpc,
+    CoreReader,
     NodeRpcError,
     RpcEndpoint,
-    SyncOptions,
-    SyncResult,
-    sync_blocks,
 )
+from hashmarket.chain.sources.blocksync import SyncOptions, SyncResult, sync_chain
 from hashmarket.chain.store import LocalStore
 from hashmarket.errors import SourceError, UsageError
 from tests.integration.fake_node import FakeBlock, FakeChain, FakeNode, real_epoch_starts
@@ -45,9 +44,9 @@ def sync(node: FakeNode, tmp_path: Path, **options: Any) -> SyncResult:
     endpoint = RpcEndpoint.parse(node.url, user=node.user, password=node.password)
     store = LocalStore(store_path(tmp_path))
     with BitcoinCoreRpc(endpoint, timeout_s=10) as rpc:
-        return sync_blocks(
-            rpc, store.node_writer, options=SyncOptions(**options), clock=lambda: SYNCED_AT
-        )
+        opts = SyncOptions(**options)
+        reader = CoreReader(rpc, allow_chain=opts.allow_chain)
+        return sync_chain(reader, store.node_writer, options=opts, clock=lambda: SYNCED_AT)
 
 
 def stored(tmp_path: Path) -> list[tuple[int, str, int, int, int, int]]:
@@ -204,7 +203,7 @@ def test_an_interrupted_sync_keeps_what_it_committed_and_resumes(tmp_path: Path)
     with FakeNode(chain) as node:
         # The node dies while serving the 14th batch of 10 blocks; commits come every 40.
         node.drop_after_stats = 135
-        args = ["data", "sync", "--rpc-url", node.url, "--rpc-user", "alice"]
+        args = ["data", "sync", "--source", "core", "--rpc-url", node.url, "--rpc-user", "alice"]
         args += ["--rpc-password", "s3cret", "--start-height", str(EPOCH_300)]
         result = run_cli(tmp_path, *args, "--batch", "10", "--commit-every", "40")
         assert_one_line_error(result, "closed the connection")
@@ -282,10 +281,22 @@ def test_cookie_file_and_data_info(tmp_path: Path) -> None:
     cookie.write_text("__cookie__:9f86d081884c7d659a2feaa0c55ad015\n")
     with FakeNode(chain, user="__cookie__", password="9f86d081884c7d659a2feaa0c55ad015") as node:
         args = ["--rpc-url", node.url, "--rpc-cookie", str(cookie)]
-        result = run_cli(tmp_path, "data", "sync", *args, "--start-height", str(EPOCH_300))
+        result = run_cli(
+            tmp_path, "data", "sync", "--source", "core", *args, "--start-height", str(EPOCH_300)
+        )
         assert result.returncode == 0, result.stderr
         assert "401 new blocks" in result.stdout
-        missing = run_cli(tmp_path, "data", "sync", "--rpc-url", node.url, "--rpc-cookie", "nope")
+        missing = run_cli(
+            tmp_path,
+            "data",
+            "sync",
+            "--source",
+            "core",
+            "--rpc-url",
+            node.url,
+            "--rpc-cookie",
+            "nope",
+        )
         assert_one_line_error(missing, "cannot read the cookie file", "nope")
     info = run_cli(tmp_path, "data", "info", "--format", "json")
     assert info.returncode == 0, info.stderr
@@ -309,7 +320,7 @@ def test_wrong_password(tmp_path: Path) -> None:
             rpc.call("getblockchaininfo")
         assert refused.value.key == "rpc_auth"
         args = ["--rpc-url", node.url, "--rpc-user", "alice", "--rpc-password", "wrong"]
-        result = run_cli(tmp_path, "data", "sync", *args)
+        result = run_cli(tmp_path, "data", "sync", "--source", "core", *args)
     assert_one_line_error(result, "refused the credentials", "HTTP 401")
     assert "wrong" not in result.stderr
     assert not store_path(tmp_path).exists()
@@ -319,7 +330,7 @@ def test_node_still_syncing(tmp_path: Path) -> None:
     with FakeNode(FakeChain(EPOCH_300, EPOCH_300 + 5)) as node:
         node.initial_block_download = True
         args = ["--rpc-url", node.url, "--rpc-user", "alice", "--rpc-password", "s3cret"]
-        result = run_cli(tmp_path, "data", "sync", *args)
+        result = run_cli(tmp_path, "data", "sync", "--source", "core", *args)
         assert_one_line_error(result, "still syncing")
         # Out of initial download but a few blocks behind the headers: still refused.
         node.initial_block_download = False
@@ -332,10 +343,22 @@ def test_node_still_syncing(tmp_path: Path) -> None:
 
 def test_connection_refused(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    result = run_cli(tmp_path, "data", "sync", "--rpc-url", url, "--rpc-user", "a")
+    result = run_cli(
+        tmp_path, "data", "sync", "--source", "core", "--rpc-url", url, "--rpc-user", "a"
+    )
     assert_one_line_error(result, "--rpc-user and --rpc-password go together")
     result = run_cli(
-        tmp_path, "data", "sync", "--rpc-url", url, "--rpc-user", "a", "--rpc-password", "b"
+        tmp_path,
+        "data",
+        "sync",
+        "--source",
+        "core",
+        "--rpc-url",
+        url,
+        "--rpc-user",
+        "a",
+        "--rpc-password",
+        "b",
     )
     assert_one_line_error(result, "cannot reach the node", "connection refused")
     assert result.returncode == SourceError.exit_code

@@ -76,9 +76,8 @@ def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> No
     before = path.read_bytes()
     csv = tmp_path / "d.csv"
     csv.write_text("date,price_usd\n2021-01-01,29000\n")
-    with pytest.raises(
-        DataError, match="schema version 99; this version of hashmarket reads up to 1"
-    ):
+    refused = f"schema version 99; this version of hashmarket reads up to {SCHEMA_VERSION}"
+    with pytest.raises(DataError, match=refused):
         LocalStore(path).apply_import(read_import(csv), imported_at=NOW)
     with pytest.raises(DataError, match="schema version 99"):
         NetworkHistory.load(data_dir=tmp_path)
@@ -147,3 +146,66 @@ def test_node_blocks_commit_roll_back_and_aggregate(tmp_path: Path) -> None:
     assert history.provenance.loc[str(day), "block_count"] == "import"
     assert history.provenance.loc[str(day), "fees_btc"] == "node"
     assert history.frame.loc[str(day), "fees_btc"] == want.loc[str(day), "fees_btc"]
+
+
+V1_NODE_TABLES = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE imports (id INTEGER PRIMARY KEY, file_path TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE, layout TEXT NOT NULL, rows INTEGER NOT NULL,
+    first_date TEXT NOT NULL, last_date TEXT NOT NULL, cells INTEGER NOT NULL,
+    imported_at TEXT NOT NULL);
+CREATE TABLE import_values (date TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL,
+    import_id INTEGER NOT NULL REFERENCES imports (id), PRIMARY KEY (date, field)) WITHOUT ROWID;
+CREATE TABLE node_blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL,
+    time_s INTEGER NOT NULL, bits INTEGER NOT NULL, difficulty REAL NOT NULL,
+    subsidy_sats INTEGER NOT NULL, fees_sats INTEGER NOT NULL);
+CREATE TABLE node_daily (date TEXT PRIMARY KEY, difficulty REAL, block_count INTEGER NOT NULL,
+    subsidy_btc REAL, fees_btc REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE node_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO schema_version VALUES (1);
+INSERT INTO node_state VALUES ('daily_stale', '1'), ('chain', 'main');
+"""
+
+
+def test_a_version_1_store_is_read_as_it_is_and_migrated_by_the_first_writer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / STORE_FILE_NAME
+    old = blocks(680_000, 400)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_NODE_TABLES)
+        conn.executemany(
+            "INSERT INTO node_blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    b.height,
+                    bytes.fromhex(b.block_hash),
+                    b.time_s,
+                    b.bits,
+                    b.difficulty,
+                    b.subsidy_sats,
+                    b.fees_sats,
+                )
+                for b in old
+            ],
+        )
+    conn.close()
+    store = LocalStore(path)
+    want = aggregate_daily(BlockArrays.from_records(old))
+    assert np.array_equal(node_frame(store).to_numpy(), want.to_numpy(), equal_nan=True)
+    assert store.node_status("mempool") is None and store.price_status("bitstamp_api") is None
+
+    new = blocks(680_400, 10)
+    new = [BlockRecord(**{**{f: getattr(b, f) for f in b.__slots__}, "tx_count": 7}) for b in new]
+    with store.node_writer() as writer:
+        writer.append(new, chain="main")
+        writer.commit()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        counts = conn.execute(
+            "SELECT count(*), count(tx_count), sum(tx_count) FROM node_blocks"
+        ).fetchone()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert counts == (410, 10, 70)  # the old blocks keep no transaction count
+    assert {"mempool_blocks", "mempool_daily", "mempool_state", "bitstamp_api_prices"} <= tables

@@ -6,11 +6,15 @@
   values it set, one cell per (day, field). A later import of the same days and fields
   replaces those cells; a blank cell in a file sets nothing, so the day's value falls through
   to earlier imports or the bundled data. Re-importing a file already in force changes nothing.
-* **node blocks** — per-block records synced from a Bitcoin Core node (height, hash, time,
-  bits, difficulty, subsidy, fees), and the daily rows aggregated from them.
+* **synced blocks** — per-block records (height, hash, time, bits, difficulty, subsidy, fees,
+  transactions) and the daily rows aggregated from them, one set of tables per source of
+  blocks (:data:`BLOCK_SOURCES`: ``node`` for a Bitcoin Core node, ``mempool`` for a mempool
+  instance), so each keeps its own chain, tip and reorganisations;
+* **synced prices** — the daily BTC/USD close per price source (:data:`PRICE_SOURCES`).
 
-:meth:`LocalStore.source_frames` gives both to :class:`~hashmarket.chain.history.NetworkHistory`
-as sources ``import`` and ``node``, in that order of precedence, ahead of the bundled data.
+:meth:`LocalStore.source_frames` gives them to :class:`~hashmarket.chain.history.NetworkHistory`
+in this order of precedence, ahead of the bundled data: ``import`` (your files), ``node``
+(your own node), ``mempool``, ``bitstamp_api``.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a committed transaction survives a crash or
 power loss. Every change is one transaction, so a refused import or an interrupted sync never
@@ -39,7 +43,7 @@ from hashmarket.chain.sources.frame import FIELDS, SourceFrame, SourceInfo
 from hashmarket.chain.sources.imports import ImportFile
 from hashmarket.errors import DataError, Location, SourceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: blocks carry tx_count; mempool blocks and synced prices
 BUSY_TIMEOUT_S = 30.0
 STORE_FILE = "hashmarket.sqlite"  # the same name as history.STORE_FILE_NAME, for display
 
@@ -72,24 +76,45 @@ CREATE TABLE import_values (
     PRIMARY KEY (date, field)
 ) WITHOUT ROWID;
 CREATE INDEX import_values_by_import ON import_values (import_id);
-CREATE TABLE node_blocks (
+"""
+# Blocks of one source, in tables named after it. Version 1 had the node's without tx_count.
+_BLOCK_TABLES = """
+CREATE TABLE {source}_blocks (
     height INTEGER PRIMARY KEY,
     hash BLOB NOT NULL,
     time_s INTEGER NOT NULL,
     bits INTEGER NOT NULL,
     difficulty REAL NOT NULL,
     subsidy_sats INTEGER NOT NULL,
-    fees_sats INTEGER NOT NULL
+    fees_sats INTEGER NOT NULL,
+    tx_count INTEGER
 );
-CREATE TABLE node_daily (
+CREATE TABLE {source}_daily (
     date TEXT PRIMARY KEY,
     difficulty REAL,
     block_count INTEGER NOT NULL,
     subsidy_btc REAL,
     fees_btc REAL NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE node_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE {source}_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
+_PRICE_TABLES = """
+CREATE TABLE {source}_prices (date TEXT PRIMARY KEY, price_usd REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE {source}_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+# Sources of synced data, each in precedence order; names are table prefixes and provenance.
+BLOCK_SOURCES: dict[str, str] = {
+    "node": "Daily aggregates of blocks synced from {url} (chain {chain})",
+    "mempool": "Daily aggregates of blocks synced from the mempool instance {url} (chain {chain})",
+}
+PRICE_SOURCES: dict[str, str] = {
+    "bitstamp_api": "BTC/USD daily close from Bitstamp's public API ({url})",
+}
+_V2_TABLES = _BLOCK_TABLES.format(source="mempool") + _PRICE_TABLES.format(source="bitstamp_api")
+_MIGRATIONS: dict[int, str] = {  # from version key to key + 1
+    1: "ALTER TABLE node_blocks ADD COLUMN tx_count INTEGER;" + _V2_TABLES,
+}
+_FULL_SCHEMA = _SCHEMA + _BLOCK_TABLES.format(source="node") + _V2_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +159,17 @@ class NodeStatus:
     synced_at: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PriceStatus:
+    """Daily prices synced from one source: the days held and the last completed sync."""
+
+    first_date: dt.date
+    last_date: dt.date
+    days: int
+    url: str | None
+    synced_at: str | None
+
+
 class LocalStore:
     """The SQLite store at ``path``. Reading never creates it; writing creates it."""
 
@@ -156,7 +192,7 @@ class LocalStore:
                 # is not ours (or is newer than us) must be left exactly as it is.
                 has_schema = self._check_schema(conn)
                 conn.execute("PRAGMA journal_mode=WAL")
-                if create and not has_schema:
+                if create and (not has_schema or _version(conn) < SCHEMA_VERSION):
                     self._create_schema(conn)
             except sqlite3.OperationalError as exc:
                 raise self._busy_or_corrupt(exc) from None
@@ -175,7 +211,9 @@ class LocalStore:
         return exc
 
     def _check_schema(self, conn: sqlite3.Connection) -> bool:
-        """Whether the store has its schema; refuse a file that is not ours or is newer."""
+        """Whether the store has a schema; refuse a file that is not ours or is newer.
+
+        An older schema is read as it is and brought up to date by the first writer."""
         tables = _tables(conn)
         if "schema_version" not in tables:
             if tables:
@@ -187,7 +225,7 @@ class LocalStore:
             return False
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         found = row[0] if row else None
-        if found != SCHEMA_VERSION:
+        if not isinstance(found, int) or not 1 <= found <= SCHEMA_VERSION:
             raise DataError(
                 "store_version",
                 location=Location(str(self.path)),
@@ -200,6 +238,7 @@ class LocalStore:
         with _transaction(conn):
             tables = _tables(conn)  # again, now that we hold the write lock
             if "schema_version" in tables:
+                _migrate(conn)
                 return
             if tables:
                 raise DataError(
@@ -207,10 +246,7 @@ class LocalStore:
                     location=Location(str(self.path)),
                     detail="it has tables but no schema_version",
                 )
-            # One statement at a time: executescript() would commit the open transaction.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _execute_script(conn, _FULL_SCHEMA)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @contextmanager
@@ -228,7 +264,8 @@ class LocalStore:
     # -- reading -------------------------------------------------------------------------
 
     def source_frames(self) -> list[SourceFrame]:
-        """Daily sources in precedence order: the user's imports, then node aggregates."""
+        """Daily sources in precedence order: the user's imports, then the synced blocks of
+        each block source, then the synced prices."""
         with self._reader() as conn:
             if conn is None:
                 return []
@@ -236,9 +273,17 @@ class LocalStore:
             imported = _import_frame(conn)
             if len(imported):
                 frames.append(SourceFrame(IMPORT, imported))
-            node = _node_frame(conn)
-            if len(node):
-                frames.append(SourceFrame(_node_info(_state(conn)), node))
+            tables = _tables(conn)
+            for source in BLOCK_SOURCES:
+                if f"{source}_blocks" in tables:
+                    daily = _node_frame(conn, source)
+                    if len(daily):
+                        frames.append(SourceFrame(_synced_info(conn, source), daily))
+            for source in PRICE_SOURCES:
+                if f"{source}_prices" in tables:
+                    prices = _price_frame(conn, source)
+                    if len(prices):
+                        frames.append(SourceFrame(_synced_info(conn, source), prices))
             return frames
 
     def imports(self) -> list[ImportRecord]:
@@ -246,12 +291,37 @@ class LocalStore:
         with self._reader() as conn:
             return [] if conn is None else _import_records(conn)
 
-    def node_status(self) -> NodeStatus | None:
-        """The synced block range and tip, or None when no node has been synced."""
+    def node_status(self, source: str = "node") -> NodeStatus | None:
+        """The block range and tip synced from ``source``, or None when it has none."""
+        _check_source(source, BLOCK_SOURCES)
         with self._reader() as conn:
-            if conn is None:
+            if conn is None or f"{source}_blocks" not in _tables(conn):
                 return None
-            return _node_status(conn)
+            return _node_status(conn, source)
+
+    def price_status(self, source: str) -> PriceStatus | None:
+        """The days of prices synced from ``source``, or None when it has none."""
+        _check_source(source, PRICE_SOURCES)
+        with self._reader() as conn:
+            if conn is None or f"{source}_prices" not in _tables(conn):
+                return None
+            row = conn.execute(f"SELECT min(date), max(date), count(*) FROM {source}_prices")
+            first, last, days = row.fetchone()
+            if first is None:
+                return None
+            state = _state(conn, source)
+            return PriceStatus(
+                first_date=dt.date.fromisoformat(first),
+                last_date=dt.date.fromisoformat(last),
+                days=int(days),
+                url=state.get("url"),
+                synced_at=state.get("synced_at"),
+            )
+
+    def prices(self, source: str) -> PriceWriter:
+        """Reads the last day and stores daily prices of ``source``, a transaction per call."""
+        _check_source(source, PRICE_SOURCES)
+        return PriceWriter(self, source)
 
     # -- imports -------------------------------------------------------------------------
 
@@ -316,10 +386,12 @@ class LocalStore:
     # -- node blocks ---------------------------------------------------------------------
 
     @contextmanager
-    def node_writer(self) -> Iterator[NodeWriter]:
-        """A writer for synced blocks; what it has not committed is rolled back on exit."""
+    def node_writer(self, source: str = "node") -> Iterator[NodeWriter]:
+        """A writer for blocks synced from ``source``; what it has not committed is rolled
+        back on exit."""
+        _check_source(source, BLOCK_SOURCES)
         with self._connect(create=True) as conn:
-            writer = NodeWriter(conn, self.path)
+            writer = NodeWriter(conn, self.path, source)
             try:
                 yield writer
             finally:
@@ -334,43 +406,45 @@ class NodeWriter:
     so a sync interrupted between commits never leaves daily rows that disagree with them.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, source: str = "node") -> None:
         self._conn = conn
         self.path = path
+        self.source = source
+        self._blocks = f"{source}_blocks"
 
     def _begin(self) -> None:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN IMMEDIATE")
-            _set_state(self._conn, "daily_stale", "1")
+            _set_state(self._conn, "daily_stale", "1", self.source)
 
     def chain(self) -> str | None:
-        return _state(self._conn).get("chain")
+        return _state(self._conn, self.source).get("chain")
 
     def height_range(self) -> tuple[int, int] | None:
-        row = self._conn.execute("SELECT min(height), max(height) FROM node_blocks").fetchone()
+        row = self._conn.execute(f"SELECT min(height), max(height) FROM {self._blocks}").fetchone()
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
     def hash_at(self, height: int) -> str | None:
         row = self._conn.execute(
-            "SELECT hash FROM node_blocks WHERE height = ?", (height,)
+            f"SELECT hash FROM {self._blocks} WHERE height = ?", (height,)
         ).fetchone()
         return None if row is None else bytes(row[0]).hex()
 
     def roll_back_above(self, height: int) -> int:
         """Delete the blocks above ``height`` (a reorg) and commit; return how many."""
         self._begin()
-        cursor = self._conn.execute("DELETE FROM node_blocks WHERE height > ?", (height,))
+        cursor = self._conn.execute(f"DELETE FROM {self._blocks} WHERE height > ?", (height,))
         self.commit()
         return cursor.rowcount
 
     def append(self, records: Sequence[BlockRecord], *, chain: str) -> None:
         """Add blocks within the open transaction (opened if needed)."""
         self._begin()
-        _set_state(self._conn, "chain", chain)
+        _set_state(self._conn, "chain", chain, self.source)
         self._conn.executemany(
-            "INSERT INTO node_blocks "
-            "(height, hash, time_s, bits, difficulty, subsidy_sats, fees_sats) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self._blocks} "
+            "(height, hash, time_s, bits, difficulty, subsidy_sats, fees_sats, tx_count) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r.height,
@@ -380,6 +454,7 @@ class NodeWriter:
                     r.difficulty,
                     r.subsidy_sats,
                     r.fees_sats,
+                    r.tx_count,
                 )
                 for r in records
             ],
@@ -396,11 +471,11 @@ class NodeWriter:
     def finish(self, *, url: str, chain: str, synced_at: dt.datetime) -> int:
         """Recompute the daily aggregates, record the sync, commit; return the days stored."""
         self._begin()
-        daily = _aggregate_node_blocks(self._conn)
-        self._conn.execute("DELETE FROM node_daily")
+        daily = _aggregate_node_blocks(self._conn, self.source)
+        self._conn.execute(f"DELETE FROM {self.source}_daily")
         self._conn.executemany(
-            "INSERT INTO node_daily (date, difficulty, block_count, subsidy_btc, fees_btc) "
-            "VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.source}_daily "
+            "(date, difficulty, block_count, subsidy_btc, fees_btc) VALUES (?, ?, ?, ?, ?)",
             [
                 (
                     pd.Timestamp(date).date().isoformat(),
@@ -412,14 +487,43 @@ class NodeWriter:
                 for date, row in daily.iterrows()
             ],
         )
-        _set_state(self._conn, "daily_stale", "0")
-        _set_state(self._conn, "url", url)
-        _set_state(self._conn, "chain", chain)
+        _set_state(self._conn, "daily_stale", "0", self.source)
+        _set_state(self._conn, "url", url, self.source)
+        _set_state(self._conn, "chain", chain, self.source)
         _set_state(
-            self._conn, "synced_at", synced_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+            self._conn,
+            "synced_at",
+            synced_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            self.source,
         )
         self.commit()
         return len(daily)
+
+
+class PriceWriter:
+    """Daily prices of one source: the last day stored, and storing a batch of days in one
+    transaction (a day stored again takes the new value)."""
+
+    def __init__(self, store: LocalStore, source: str) -> None:
+        self.store = store
+        self.source = source
+
+    def last_price_date(self) -> dt.date | None:
+        status = self.store.price_status(self.source)
+        return None if status is None else status.last_date
+
+    def store_prices(
+        self, rows: Sequence[tuple[dt.date, float]], *, url: str, synced_at: dt.datetime
+    ) -> None:
+        with self.store._connect(create=True) as conn, _transaction(conn):
+            conn.executemany(
+                f"INSERT INTO {self.source}_prices (date, price_usd) VALUES (?, ?) "
+                "ON CONFLICT (date) DO UPDATE SET price_usd = excluded.price_usd",
+                [(day.isoformat(), float(price)) for day, price in rows],
+            )
+            _set_state(conn, "url", url, self.source)
+            when = synced_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+            _set_state(conn, "synced_at", when, self.source)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -436,6 +540,31 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def _check_source(source: str, known: dict[str, str]) -> None:
+    if source not in known:  # names become table names: only known ones
+        raise ValueError(f"unknown source {source!r} (known: {', '.join(known)})")
+
+
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    # One statement at a time: executescript() would commit the open transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT version FROM schema_version").fetchone()[0])
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+    version = _version(conn)
+    while version < SCHEMA_VERSION:
+        _execute_script(conn, _MIGRATIONS[version])
+        version += 1
+    conn.execute("UPDATE schema_version SET version = ?", (version,))
+
+
 def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
@@ -444,13 +573,13 @@ def _or_none(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-def _state(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM node_state").fetchall())
+def _state(conn: sqlite3.Connection, source: str = "node") -> dict[str, str]:
+    return dict(conn.execute(f"SELECT key, value FROM {source}_state").fetchall())
 
 
-def _set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
+def _set_state(conn: sqlite3.Connection, key: str, value: str, source: str = "node") -> None:
     conn.execute(
-        "INSERT INTO node_state (key, value) VALUES (?, ?) "
+        f"INSERT INTO {source}_state (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
@@ -510,23 +639,39 @@ def _import_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     return frame
 
 
-def _node_info(state: dict[str, str]) -> SourceInfo:
-    url = state.get("url", "a Bitcoin Core node")
-    chain = state.get("chain", "main")
+def _synced_info(conn: sqlite3.Connection, source: str) -> SourceInfo:
+    state = _state(conn, source)
+    template = BLOCK_SOURCES.get(source) or PRICE_SOURCES[source]
+    url = state.get("url", "its source")
+    if source == "bitstamp_api":
+        licence = "Bitstamp's terms of use for its public market data"
+        attribution = "BTC/USD daily close: Bitstamp (bitstamp.net) public API."
+    else:
+        licence = "public blockchain data"
+        attribution = "" if source == "node" else f"Block data from the mempool API at {url}."
     return SourceInfo(
-        name="node",
-        description=f"Daily aggregates of blocks synced from {url} (chain {chain})",
-        licence="public blockchain data",
-        attribution="",
+        name=source,
+        description=template.format(url=url, chain=state.get("chain", "main")),
+        licence=licence,
+        attribution=attribution,
         file=STORE_FILE,
     )
 
 
-def _node_frame(conn: sqlite3.Connection) -> pd.DataFrame:
-    if _state(conn).get("daily_stale") == "1":
-        return _aggregate_node_blocks(conn)
+def _price_frame(conn: sqlite3.Connection, source: str) -> pd.DataFrame:
+    rows = conn.execute(f"SELECT date, price_usd FROM {source}_prices ORDER BY date").fetchall()
+    return pd.DataFrame(
+        {"price_usd": np.array([r[1] for r in rows], dtype=np.float64)},
+        index=_days_index([r[0] for r in rows]),
+    )
+
+
+def _node_frame(conn: sqlite3.Connection, source: str = "node") -> pd.DataFrame:
+    if _state(conn, source).get("daily_stale") == "1":
+        return _aggregate_node_blocks(conn, source)
     rows = conn.execute(
-        "SELECT date, difficulty, block_count, subsidy_btc, fees_btc FROM node_daily ORDER BY date"
+        "SELECT date, difficulty, block_count, subsidy_btc, fees_btc "
+        f"FROM {source}_daily ORDER BY date"
     ).fetchall()
     table = np.array([r[1:] for r in rows], dtype=np.float64).reshape(len(rows), 4)
     return pd.DataFrame(
@@ -535,9 +680,9 @@ def _node_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     )
 
 
-def _aggregate_node_blocks(conn: sqlite3.Connection) -> pd.DataFrame:
+def _aggregate_node_blocks(conn: sqlite3.Connection, source: str = "node") -> pd.DataFrame:
     rows = conn.execute(
-        "SELECT height, time_s, subsidy_sats, fees_sats, difficulty FROM node_blocks "
+        f"SELECT height, time_s, subsidy_sats, fees_sats, difficulty FROM {source}_blocks "
         "ORDER BY height"
     ).fetchall()
     ints = np.array([r[:4] for r in rows], dtype=np.int64).reshape(len(rows), 4)
@@ -551,16 +696,17 @@ def _aggregate_node_blocks(conn: sqlite3.Connection) -> pd.DataFrame:
     return aggregate_daily(blocks)
 
 
-def _node_status(conn: sqlite3.Connection) -> NodeStatus | None:
-    row = conn.execute("SELECT min(height), max(height), count(*) FROM node_blocks").fetchone()
+def _node_status(conn: sqlite3.Connection, source: str = "node") -> NodeStatus | None:
+    blocks = f"{source}_blocks"
+    row = conn.execute(f"SELECT min(height), max(height), count(*) FROM {blocks}").fetchone()
     if row[0] is None:
         return None
     first, tip, count = int(row[0]), int(row[1]), int(row[2])
     tip_hash, tip_time = conn.execute(
-        "SELECT hash, time_s FROM node_blocks WHERE height = ?", (tip,)
+        f"SELECT hash, time_s FROM {blocks} WHERE height = ?", (tip,)
     ).fetchone()
-    state = _state(conn)
-    days = len(_node_frame(conn))
+    state = _state(conn, source)
+    days = len(_node_frame(conn, source))
     return NodeStatus(
         first_height=first,
         tip_height=tip,

@@ -130,16 +130,19 @@ def jsonable(value: Any) -> Any:
 
 
 def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
-    """Print records as JSON (a list of objects) or CSV (header from the first record)."""
+    """Print records as JSON (a list of objects) or CSV (header: every record's keys, in the
+    order they first appear; blank where a record has no such key)."""
     if fmt is OutputFormat.JSON:
         typer.echo(json.dumps([{k: jsonable(v) for k, v in r.items()} for r in records], indent=2))
         return
     buffer = io.StringIO()
     if records:
-        writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for r in records:
-            writer.writerow({k: "" if jsonable(v) is None else jsonable(v) for k, v in r.items()})
+            cells = {k: jsonable(r.get(k)) for k in fields}
+            writer.writerow({k: "" if v is None else v for k, v in cells.items()})
     typer.echo(buffer.getvalue(), nl=False)
 
 

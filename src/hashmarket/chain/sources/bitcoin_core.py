@@ -6,38 +6,34 @@ and the legacy 1.0 style (errors with HTTP 500 or 404). Requests are batched —
 request asks for a hundred blocks — over one kept-alive connection.
 
 The sync asks the node for ``getblockchaininfo``, then for each new height ``getblockhash``,
-``getblockheader`` and ``getblockstats`` (``totalfee``, ``subsidy``, ``height``, ``time``).
-Every block must link to the one before it (``previousblockhash``); when the node's chain no
-longer holds the last blocks stored, the sync walks back to the fork point, deletes the
-blocks above it, and continues from there. Blocks are committed every ``commit_every_blocks``,
-so an interrupted sync keeps everything committed and the next run resumes after it.
+``getblockheader`` and ``getblockstats`` (``totalfee``, ``subsidy``, ``txs``, ``height``,
+``time``). Resuming, committing and following reorganisations are the shared mechanics of
+:mod:`hashmarket.chain.sources.blocksync`.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import http.client
 import itertools
 import json
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeGuard
+from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
 from hashmarket.chain.consensus import bits_to_difficulty
 from hashmarket.chain.sources.blocks import BlockRecord
+from hashmarket.chain.sources.blocksync import ChainChangedError, FetchedBlock
 from hashmarket.errors import ConsensusError, SourceError, UsageError
 
 DEFAULT_RPC_PORT = 8332
 DEFAULT_TIMEOUT_S = 60.0
-BLOCK_STATS = ("height", "time", "subsidy", "totalfee")
+BLOCK_STATS = ("height", "time", "subsidy", "totalfee", "txs")
 # Core's error codes the sync reacts to (src/rpc/protocol.h).
 RPC_INVALID_PARAMETER = -8  # e.g. "Block height out of range"
 RPC_INVALID_ADDRESS_OR_KEY = -5  # e.g. "Block not found"
-MAX_CHAIN_CHANGES = 5  # give up when the node reorganises this often during one sync
 
 
 class NodeRpcError(SourceError):
@@ -264,104 +260,28 @@ def _rpc_error(method: str, error: Any) -> SourceError:
 # -- the sync ------------------------------------------------------------------------------
 
 
-class BlockSink(Protocol):
-    """Where synced blocks go (``store.NodeWriter``): append, commit, roll back, finish."""
+class CoreReader:
+    """The node as a :class:`~hashmarket.chain.sources.blocksync.ChainReader`."""
 
-    def chain(self) -> str | None: ...
-    def height_range(self) -> tuple[int, int] | None: ...
-    def hash_at(self, height: int) -> str | None: ...
-    def roll_back_above(self, height: int) -> int: ...
-    def append(self, records: Sequence[BlockRecord], *, chain: str) -> None: ...
-    def commit(self) -> None: ...
-    def finish(self, *, url: str, chain: str, synced_at: dt.datetime) -> int: ...
+    def __init__(self, rpc: BitcoinCoreRpc, *, allow_chain: bool) -> None:
+        self.rpc = rpc
+        self.allow_chain = allow_chain
 
+    @property
+    def url(self) -> str:
+        return self.rpc.endpoint.url
 
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
-    start_height: int | None = None  # where an empty store starts (default: genesis)
-    allow_chain: bool = False  # accept a node that is not on mainnet
-    batch_blocks: int = 100  # blocks asked for in one HTTP request
-    commit_every_blocks: int = 1000
+    def chain_tip(self) -> tuple[str, int]:
+        return _chain_info(self.rpc, allow_chain=self.allow_chain)
 
+    def block_hash(self, height: int) -> str | None:
+        return _node_hash(self.rpc, height)
 
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    url: str
-    chain: str
-    tip_height: int
-    tip_hash: str
-    fetched: int  # blocks fetched and stored by this run
-    rolled_back: int  # stored blocks deleted because the node's chain no longer has them
-    fork_height: int | None  # the last common block of a reorg, when there was one
-    first_height: int  # the store's lowest block
-    days: int  # daily rows aggregated from the stored blocks
+    def fetch(self, heights: range) -> list[FetchedBlock]:
+        return _fetch_blocks(self.rpc, heights)
 
-
-Progress = Callable[[int, int], None]  # (blocks done, blocks to do)
-
-
-class _ChainChangedError(Exception):
-    """The node's chain moved under the sync (a reorg during it): start over from the tip."""
-
-
-def sync_blocks(
-    rpc: BitcoinCoreRpc,
-    open_sink: Callable[[], AbstractContextManager[BlockSink]],
-    *,
-    options: SyncOptions,
-    clock: Callable[[], dt.datetime],
-    progress: Progress | None = None,
-    store_name: str = "the store",
-) -> SyncResult:
-    """Bring the sink's blocks up to the node's tip; see the module docstring.
-
-    The node is asked whether it can be used (reachable, credentials, chain, caught up)
-    before ``open_sink`` is called, so a node that cannot be used leaves no store behind.
-    """
-    url = rpc.endpoint.url
-    chain, node_tip = _chain_info(rpc, allow_chain=options.allow_chain)
-    fetched = rolled_back = 0
-    fork: int | None = None
-    with open_sink() as sink:
-        for attempt in range(MAX_CHAIN_CHANGES):
-            if attempt:
-                chain, node_tip = _chain_info(rpc, allow_chain=options.allow_chain)
-            held = sink.height_range()
-            stored_chain = sink.chain()
-            if held is not None and stored_chain is not None and stored_chain != chain:
-                raise SourceError("store_chain", path=store_name, stored=stored_chain, chain=chain)
-            next_height, prev_hash = _resume_point(rpc, sink, held, node_tip, options)
-            if held is not None and next_height <= held[1]:
-                rolled_back += sink.roll_back_above(next_height - 1)
-                fork = next_height - 1
-            done, complete = _fetch_forward(
-                rpc,
-                sink,
-                first=next_height,
-                last=node_tip,
-                prev_hash=prev_hash,
-                chain=chain,
-                options=options,
-                progress=progress,
-            )
-            fetched += done
-            sink.commit()  # when incomplete, the blocks fetched before the change still link up
-            if not complete:
-                continue
-            days = sink.finish(url=url, chain=chain, synced_at=clock())
-            held = sink.height_range()
-            return SyncResult(
-                url=url,
-                chain=chain,
-                tip_height=node_tip,
-                tip_hash=(sink.hash_at(node_tip) or "") if held else "",
-                fetched=fetched,
-                rolled_back=rolled_back,
-                fork_height=fork,
-                first_height=held[0] if held else node_tip + 1,
-                days=days,
-            )
-    raise SourceError("rpc_unstable", times=MAX_CHAIN_CHANGES)
+    def default_start(self, tip: int) -> int:
+        return 0  # a node has every block: start at genesis
 
 
 def _chain_info(rpc: BitcoinCoreRpc, *, allow_chain: bool) -> tuple[str, int]:
@@ -381,75 +301,6 @@ def _chain_info(rpc: BitcoinCoreRpc, *, allow_chain: bool) -> tuple[str, int]:
     return chain, int(blocks)
 
 
-def _resume_point(
-    rpc: BitcoinCoreRpc,
-    sink: BlockSink,
-    held: tuple[int, int] | None,
-    node_tip: int,
-    options: SyncOptions,
-) -> tuple[int, str | None]:
-    """The next height to fetch and the hash it must link to (None: no link to check)."""
-    if held is None:
-        first_height = options.start_height or 0
-        if first_height > node_tip:
-            raise UsageError(
-                "bad_option",
-                option="--start-height",
-                problem=f"{first_height} is above the node's tip, {node_tip}",
-            )
-        return first_height, None
-    first, tip = held
-    start = options.start_height
-    if start is not None and not first <= start <= tip + 1:
-        raise UsageError(
-            "bad_option",
-            option="--start-height",
-            problem=(
-                f"the store holds blocks {first} to {tip}; a sync continues after them "
-                f"(start within that range, or leave the option out)"
-            ),
-        )
-    fork = _fork_point(rpc, sink, first=first, tip=tip, node_tip=node_tip)
-    if fork < first:
-        return first, None  # nothing in common: start again where the store started
-    return fork + 1, sink.hash_at(fork)
-
-
-def _fork_point(
-    rpc: BitcoinCoreRpc, sink: BlockSink, *, first: int, tip: int, node_tip: int
-) -> int:
-    """The highest stored height whose hash the node's chain still has (``first - 1``: none).
-
-    Stored blocks link to each other, so if height h matches, every height below does too:
-    step back 1, 2, 4, … blocks to a match, then bisect between match and mismatch.
-    """
-
-    def same(height: int) -> bool:
-        return _node_hash(rpc, height) == sink.hash_at(height)
-
-    top = min(tip, node_tip)
-    if top < first:
-        return first - 1
-    if same(top):
-        return top
-    mismatch, step = top, 1
-    while True:
-        probe = max(first, mismatch - step)
-        if same(probe):
-            match = probe
-            break
-        if probe == first:
-            return first - 1
-        mismatch, step = probe, step * 2
-    while mismatch - match > 1:
-        mid = (match + mismatch) // 2
-        if same(mid):
-            match = mid
-        else:
-            mismatch = mid
-    return match
-
-
 def _node_hash(rpc: BitcoinCoreRpc, height: int) -> str | None:
     try:
         value = rpc.call("getblockhash", height)
@@ -460,51 +311,7 @@ def _node_hash(rpc: BitcoinCoreRpc, height: int) -> str | None:
     return _hash(value, "getblockhash")
 
 
-def _fetch_forward(
-    rpc: BitcoinCoreRpc,
-    sink: BlockSink,
-    *,
-    first: int,
-    last: int,
-    prev_hash: str | None,
-    chain: str,
-    options: SyncOptions,
-    progress: Progress | None,
-) -> tuple[int, bool]:
-    """Fetch and append ``first``..``last``; return how many were appended and whether all
-    were (False: the node's chain changed under the sync, and it must start over)."""
-    total = max(0, last - first + 1)
-    done = uncommitted = 0
-    if progress is not None:
-        progress(0, total)
-    for batch_start in range(first, last + 1, options.batch_blocks):
-        heights = range(batch_start, min(batch_start + options.batch_blocks, last + 1))
-        try:
-            records = _fetch_blocks(rpc, heights)
-        except _ChainChangedError:
-            return done, False
-        for record in records:
-            if prev_hash is not None and record.prev_hash != prev_hash:
-                return done, False
-            prev_hash = record.block.block_hash
-        sink.append([r.block for r in records], chain=chain)
-        done += len(records)
-        uncommitted += len(records)
-        if uncommitted >= options.commit_every_blocks:
-            sink.commit()
-            uncommitted = 0
-        if progress is not None:
-            progress(done, total)
-    return done, True
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    block: BlockRecord
-    prev_hash: str | None
-
-
-def _fetch_blocks(rpc: BitcoinCoreRpc, heights: range) -> list[_Fetched]:
+def _fetch_blocks(rpc: BitcoinCoreRpc, heights: range) -> list[FetchedBlock]:
     try:
         hashes = rpc.batch([("getblockhash", [h]) for h in heights])
         block_hashes = [_hash(v, "getblockhash") for v in hashes]
@@ -516,7 +323,7 @@ def _fetch_blocks(rpc: BitcoinCoreRpc, heights: range) -> list[_Fetched]:
         )
     except NodeRpcError as exc:
         if exc.code in (RPC_INVALID_PARAMETER, RPC_INVALID_ADDRESS_OR_KEY):
-            raise _ChainChangedError() from None  # the height or block went away: a reorg
+            raise ChainChangedError() from None  # the height or block went away: a reorg
         raise
     n = len(block_hashes)
     return [
@@ -525,7 +332,7 @@ def _fetch_blocks(rpc: BitcoinCoreRpc, heights: range) -> list[_Fetched]:
     ]
 
 
-def _block(height: int, block_hash: str, header: Any, stats: Any) -> _Fetched:
+def _block(height: int, block_hash: str, header: Any, stats: Any) -> FetchedBlock:
     if not isinstance(header, dict) or not isinstance(stats, dict):
         raise SourceError("rpc_bad_reply", detail=f"block {height}: header or stats not objects")
     fields = {
@@ -542,6 +349,7 @@ def _block(height: int, block_hash: str, header: Any, stats: Any) -> _Fetched:
     time_s = _count(header.get("time"), "time", height)
     subsidy_sats = _count(stats.get("subsidy"), "subsidy", height)
     fees_sats = _count(stats.get("totalfee"), "totalfee", height)
+    tx_count = _count(stats.get("txs"), "txs", height)
     bits_hex = header.get("bits")
     try:
         if not isinstance(bits_hex, str) or len(bits_hex) != 8:
@@ -551,7 +359,7 @@ def _block(height: int, block_hash: str, header: Any, stats: Any) -> _Fetched:
     except (ValueError, ConsensusError):
         raise SourceError("rpc_bad_reply", detail=f"block {height}: bits is {bits_hex!r}") from None
     prev = header.get("previousblockhash")
-    return _Fetched(
+    return FetchedBlock(
         BlockRecord(
             height=height,
             block_hash=block_hash,
@@ -559,6 +367,7 @@ def _block(height: int, block_hash: str, header: Any, stats: Any) -> _Fetched:
             bits=bits,
             subsidy_sats=subsidy_sats,
             fees_sats=fees_sats,
+            tx_count=tx_count,
         ),
         prev_hash=None if prev is None else _hash(prev, "previousblockhash"),
     )

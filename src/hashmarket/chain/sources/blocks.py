@@ -33,6 +33,7 @@ class BlockRecord:
     bits: int  # compact target
     subsidy_sats: int  # consensus subsidy (getblockstats "subsidy"), not what the miner claimed
     fees_sats: int  # total transaction fees (getblockstats "totalfee")
+    tx_count: int | None = None  # transactions, coinbase included (getblockstats "txs")
 
     @property
     def difficulty(self) -> float:
