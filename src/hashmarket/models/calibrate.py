@@ -194,13 +194,14 @@ class EpochSeries:
 
 
 def epoch_series(epochs: EpochTable, frame: pd.DataFrame, *, end_s: float) -> EpochSeries:
-    """Epochs whose next epoch started by ``end_s``: their duration gives their hashrate."""
-    timed = epochs.timed()
-    start = timed.start_time_s.astype(np.float64)
-    complete = np.flatnonzero(start[1:] <= end_s)
+    """Epochs whose next epoch started by ``end_s`` (both starts known): their duration gives
+    their hashrate."""
+    spans = epochs.spans()
+    complete = spans[epochs.start_time_s[spans + 1] <= end_s]
+    start = epochs.start_time_s.astype(np.float64)
     duration = start[complete + 1] - start[complete]
     hashrate = (
-        timed.difficulty[complete]
+        epochs.difficulty[complete]
         * TWO_POW_32
         * RETARGET_INTERVAL_BLOCKS
         / duration
@@ -355,11 +356,13 @@ def estimate_height_and_difficulty(
     epochs: EpochTable, frame: pd.DataFrame, *, asof: dt.date
 ) -> StateEstimate:
     end_s = _day_end_s(asof)
-    timed = epochs.timed()
-    row = int(np.searchsorted(timed.start_time_s, end_s, side="right")) - 1
+    # Count the blocks from the last epoch start known before the day's end.
+    timed = epochs.dated_rows()
+    k = int(np.searchsorted(epochs.start_time_s[timed], end_s, side="right")) - 1
+    row = int(timed[k]) if k >= 0 else -1
     if row < 0:
         raise ModelError("calibration_data", asof=asof, problem="no difficulty epoch before it")
-    start_s = int(timed.start_time_s[row])
+    start_s = int(epochs.start_time_s[row])
     start_day = dt.datetime.fromtimestamp(start_s, dt.UTC).date()
     counts = frame["block_count"].loc[pd.Timestamp(start_day) : pd.Timestamp(asof)].to_numpy()
     known = ~np.isnan(counts)
@@ -371,7 +374,7 @@ def estimate_height_and_difficulty(
         # Only the part of the first day after the epoch began counts.
         first_share = (_day_end_s(start_day) - start_s) / SECONDS_PER_DAY
         filled[0] *= first_share
-    height = int(timed.start_height[row]) + round(float(filled.sum()))
+    height = int(epochs.start_height[row]) + round(float(filled.sum()))
     epoch = (height + 1) // RETARGET_INTERVAL_BLOCKS
     by_epoch = np.flatnonzero(epochs.epoch == epoch)
     if len(by_epoch):
@@ -384,7 +387,7 @@ def estimate_height_and_difficulty(
         difficulty = float(last.iloc[-1])
         source = f"history {last.index[-1].date()}"
     into_epoch = height + 1 - epoch * RETARGET_INTERVAL_BLOCKS
-    if epoch == int(timed.epoch[row]):
+    if epoch == int(epochs.epoch[row]):
         elapsed = float(end_s - start_s)
     else:
         elapsed = into_epoch * SECONDS_PER_DAY / max(blocks_per_day, 1.0)
@@ -394,7 +397,7 @@ def estimate_height_and_difficulty(
         difficulty_source=source,
         epoch_elapsed_s=elapsed,
         blocks_per_day=blocks_per_day,
-        from_epoch=int(timed.epoch[row]),
+        from_epoch=int(epochs.epoch[row]),
         days_known=int(known.sum()),
         days_filled=int((~known).sum()),
     )
