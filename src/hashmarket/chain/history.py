@@ -277,6 +277,45 @@ def _fill_hashrate(values: dict[str, np.ndarray], origin: dict[str, np.ndarray])
     return bool(known.any())
 
 
+# What an import can add to complete a day's index value, by history field.
+COMPLETING_COLUMNS: dict[str, str] = {
+    "price_usd": "price_usd",
+    "difficulty": "difficulty_mean",
+    "subsidy_btc": "issuance_btc (or the day's heights)",
+    "block_count": "block_count",
+    "fees_btc": "fees_btc",
+}
+INDEX_INPUTS = ("price_usd", "difficulty", "subsidy_btc")  # without these: no index value
+
+
+def incomplete_days(history: NetworkHistory, first: dt.date, last: dt.date) -> list[str]:
+    """One line per run of days in ``first..last`` missing the same inputs of a complete
+    (fees included, USD) hashprice value, naming the import columns that would complete them."""
+    part = history.between(first, last).frame
+    lines: list[str] = []
+    runs: list[tuple[pd.Timestamp, pd.Timestamp, tuple[str, ...]]] = []
+    for day, row in part.iterrows():
+        missing = tuple(name for name in COMPLETING_COLUMNS if np.isnan(row[name]))
+        stamp = pd.Timestamp(str(day))
+        if runs and runs[-1][2] == missing and (stamp - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], stamp, missing)
+        else:
+            runs.append((stamp, stamp, missing))
+    for start, end, missing in runs:
+        if not missing:
+            continue
+        days = f"{start.date()}" if start == end else f"{start.date()}..{end.date()}"
+        state = (
+            "no index value"
+            if any(name in INDEX_INPUTS for name in missing)
+            else "index value without fees"
+        )
+        add = ", ".join(COMPLETING_COLUMNS[name] for name in missing)
+        what = "this day" if start == end else "these days"
+        lines.append(f"{days}: {state}: add {add} to complete {what}")
+    return lines
+
+
 def source_summary(history: NetworkHistory) -> list[dict[str, Any]]:
     """Per source: days it supplies any value, first and last such day, licence, attribution."""
     listed = history.sources + tuple(s for s in BUNDLED_SOURCES if s not in history.sources)
