@@ -146,3 +146,27 @@ def test_fixings_carry_tick_version_and_input_hash(history: NetworkHistory) -> N
     tampered = dict(last.inputs, fees_btc=last.inputs["fees_btc"] + 1e-8)
     assert inputs_digest(tampered) != last.inputs_sha256
     assert len({f.inputs_sha256 for f in published}) == 7
+
+
+def test_fpps_day_in_2025_from_the_coin_metrics_continuation(fpps) -> None:
+    # 2025-06-30: 145 blocks, 453.125 BTC issued (3.125 each), 4.34028358 BTC fees,
+    # difficulty 116,958,511,503,531.42, price 107,153.10 USD: no other source has the day.
+    row = fpps.loc["2025-06-30"]
+    fee_per_block = 4.34028358 / 145  # 0.0299330 BTC
+    expected_btc = 1e15 * 86400 * (453.125 / 145 + fee_per_block) / (116958511503531.42 * 2**32)
+    assert expected_btc == pytest.approx(0.00054264048, rel=1e-9)
+    assert row["hashprice_btc_per_ph_day"] == pytest.approx(expected_btc, rel=1e-12)
+    assert row["hashprice_usd_per_ph_day"] == pytest.approx(
+        expected_btc * 107153.101135885, rel=1e-12
+    )
+    assert round(row["hashprice_usd_per_ph_day"], 2) == 58.15
+    assert bool(row["fees_included"])
+
+
+def test_full_values_to_the_end_of_the_coin_metrics_data(fpps, commercial_fpps) -> None:
+    days = fpps.loc["2020-07-28":"2025-12-29"]
+    assert len(days) == 1981
+    assert days["fees_included"].all() and days["hashprice_usd_per_ph_day"].notna().all()
+    # Without Coin Metrics the same span has fees only where the node statistics do.
+    left = commercial_fpps.loc["2020-07-28":"2025-12-29", "fees_included"]
+    assert int(left.sum()) == 142 + 65
