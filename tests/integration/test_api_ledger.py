@@ -166,7 +166,7 @@ def test_token_distribution_holders_and_proof(token_setup) -> None:
     paid = call(client, "POST", "/api/v1/tokens/HT1/distribute", keys["issuer"], "d1", json=body)
     assert paid.status_code == 200
     day = paid.json()
-    assert day["hashprice_btc_per_ph_day"] == "0.00057263"
+    assert day["hashprice_btc_per_ph_day"] == "0.00058154"
     assert (day["supply_units"], day["holder_count"]) == (850, 2)
     # Paying the same day again (new request) pays nothing more and shows the same record.
     again = call(

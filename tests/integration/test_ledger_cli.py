@@ -181,10 +181,11 @@ def test_tokens_commands(cli: Cli, token_ledger: Path):
     day = ok_json(
         cli, "tokens", "distribute", "--series", "HT1", "--day", "2025-01-10", data_dir=data_dir
     )
-    # The bundled 2025-01-10 fixings: 0.00057263 BTC/PH/day at the day's BTC close.
-    assert day["hashprice_btc_per_ph_day"] == "0.00057263"
+    # The bundled 2025-01-10 fixing: 1e15·86,400·(443.75 + 6.9081061)/142 BTC per block over
+    # difficulty 109,782,075,475,207.08·2³² (Coin Metrics, fees included) = 0.00058154 BTC/PH/day.
+    assert day["hashprice_btc_per_ph_day"] == "0.00058154"
     assert (day["supply_units"], day["holder_count"]) == (850, 2)
-    gross = Decimal("0.00057263") * Decimal("0.85") * 10**8
+    gross = Decimal("0.00058154") * Decimal("0.85") * 10**8
     assert Decimal(day["gross_sats"]) == gross
     assert day["pool_sats"] == int(gross - Decimal(day["cost_sats"]))
     again = ok_json(

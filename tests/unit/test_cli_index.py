@@ -174,8 +174,15 @@ def test_data_info_names_every_licence(tmp_path: Path) -> None:
     assert licences["bitstamp"] == "CC BY-SA 4.0"
     assert licences["node_stats"] == "MIT"
     assert "Apache-2.0" in licences["epochs"]
+    assert licences["coinmetrics_2020_2025"].startswith("CC BY-NC 4.0")
+    assert licences["epoch_headers"] == "MIT"
+    files = {s["source"]: s["file"] for s in info["sources"]}
+    assert files["coinmetrics_2020_2025"] == "btc_daily_2020_2025.csv"
+    assert files["epoch_headers"] == "btc_epoch_headers.csv"
     fields = {f["field"]: f for f in info["fields"]}
-    assert fields["difficulty"]["last"] == "2025-01-12"
+    # Coin Metrics to 2025-12-29, then epoch 462 (dated by the headers) to 2026-01-22.
+    assert fields["difficulty"]["last"] == "2026-01-22"
+    assert fields["fees_btc"]["last"] == "2026-01-31"
     assert info["days"] == 6440
 
 

@@ -37,6 +37,11 @@ def fpps(history: NetworkHistory):
     return hashprice_table(history, method=Method.FPPS)
 
 
+@pytest.fixture(scope="module")
+def commercial_fpps():
+    return hashprice_table(NetworkHistory.load(include_noncommercial=False), method=Method.FPPS)
+
+
 def test_published_cross_check() -> None:
     # Difficulty 150 T, subsidy 3.125, fees 0.03 BTC/block -> 0.000423 BTC per PH/s per day.
     value = hashprice_btc_per_ph_day(difficulty=150e12, subsidy_btc=3.125, fee_btc_per_block=0.03)
@@ -63,7 +68,7 @@ def test_fpps_day_from_coin_metrics_row(fpps) -> None:
     assert bool(row["fees_included"])
 
 
-def test_fpps_day_from_node_stats_epochs_and_bitstamp(fpps) -> None:
+def test_fpps_day_from_node_stats_epochs_and_bitstamp(commercial_fpps) -> None:
     day = "2021-05-01"
     node = raw("btc_fees_daily.csv", day)
     price = float(raw("btc_price_daily.csv", day)["price_usd"])
@@ -75,13 +80,13 @@ def test_fpps_day_from_node_stats_epochs_and_bitstamp(fpps) -> None:
     blocks = int(node["block_count"])
     reward = float(node["issuance_btc"]) / blocks + float(node["fees_btc"]) / blocks
     expected_btc = 86400e15 * reward / (difficulty * 2**32)
-    row = fpps.loc[day]
+    row = commercial_fpps.loc[day]
     assert row["hashprice_btc_per_ph_day"] == pytest.approx(expected_btc, rel=1e-12)
     assert row["hashprice_usd_per_ph_day"] == pytest.approx(expected_btc * price, rel=1e-12)
 
 
-def test_subsidy_only_where_fees_are_unknown(fpps) -> None:
-    row = fpps.loc["2022-06-01"]
+def test_subsidy_only_where_fees_are_unknown(commercial_fpps) -> None:
+    row = commercial_fpps.loc["2022-06-01"]
     assert not row["fees_included"]
     assert math.isnan(row["fees_btc_per_block"])
     assert row["hashprice_btc_per_ph_day"] == pytest.approx(
@@ -103,7 +108,10 @@ def test_realized_is_what_the_network_paid(history: NetworkHistory, fpps) -> Non
 
 
 def test_no_value_without_difficulty(fpps) -> None:
-    assert math.isnan(fpps.at["2026-01-15", "hashprice_btc_per_ph_day"])
+    # Coin Metrics ends 2025-12-29; epoch 461 (in force on 2026-01-05) has no known start.
+    assert math.isnan(fpps.at["2026-01-05", "hashprice_btc_per_ph_day"])
+    # Epoch 462 (2026-01-08T08:05:43Z) and 463 (2026-01-22T19:31:22Z) are dated by the headers.
+    assert not math.isnan(fpps.at["2026-01-15", "hashprice_btc_per_ph_day"])
 
 
 def test_rolling_averages(fpps) -> None:
@@ -138,3 +146,27 @@ def test_fixings_carry_tick_version_and_input_hash(history: NetworkHistory) -> N
     tampered = dict(last.inputs, fees_btc=last.inputs["fees_btc"] + 1e-8)
     assert inputs_digest(tampered) != last.inputs_sha256
     assert len({f.inputs_sha256 for f in published}) == 7
+
+
+def test_fpps_day_in_2025_from_the_coin_metrics_continuation(fpps) -> None:
+    # 2025-06-30: 145 blocks, 453.125 BTC issued (3.125 each), 4.34028358 BTC fees,
+    # difficulty 116,958,511,503,531.42, price 107,153.10 USD: no other source has the day.
+    row = fpps.loc["2025-06-30"]
+    fee_per_block = 4.34028358 / 145  # 0.0299330 BTC
+    expected_btc = 1e15 * 86400 * (453.125 / 145 + fee_per_block) / (116958511503531.42 * 2**32)
+    assert expected_btc == pytest.approx(0.00054264048, rel=1e-9)
+    assert row["hashprice_btc_per_ph_day"] == pytest.approx(expected_btc, rel=1e-12)
+    assert row["hashprice_usd_per_ph_day"] == pytest.approx(
+        expected_btc * 107153.101135885, rel=1e-12
+    )
+    assert round(row["hashprice_usd_per_ph_day"], 2) == 58.15
+    assert bool(row["fees_included"])
+
+
+def test_full_values_to_the_end_of_the_coin_metrics_data(fpps, commercial_fpps) -> None:
+    days = fpps.loc["2020-07-28":"2025-12-29"]
+    assert len(days) == 1981
+    assert days["fees_included"].all() and days["hashprice_usd_per_ph_day"].notna().all()
+    # Without Coin Metrics the same span has fees only where the node statistics do.
+    left = commercial_fpps.loc["2020-07-28":"2025-12-29", "fees_included"]
+    assert int(left.sum()) == 142 + 65

@@ -171,8 +171,60 @@ def test_per_block_import_with_difficulty_only(tmp_path: Path) -> None:
     lines = ["height,time,difficulty"]
     lines += [f"{604_800 + i},{start_s + 600 * i},12973235968799.78" for i in range(600)]
     imported = read_import(write(tmp_path, "b.csv", "\n".join(lines) + "\n"))
-    assert list(imported.frame.columns) == ["difficulty", "block_count"]
+    assert list(imported.frame.columns) == ["difficulty", "block_count", "subsidy_btc"]
     assert imported.frame["difficulty"].iloc[0] == 12973235968799.78
+    # No subsidy column: each block's height gives it (12.5 BTC before 840,000... 630,000).
+    assert imported.frame["subsidy_btc"].iloc[0] == 12.5
+
+
+def test_per_block_import_spanning_the_halving_mixes_the_two_eras(tmp_path: Path) -> None:
+    # Heights 839,950 + i every 600 s from 2024-04-19T21:00Z: 2024-04-20 holds i = 18..161,
+    # heights 839,968..840,111: 32 blocks at 6.25 BTC before 840,000 and 112 at 3.125.
+    start_s = int(dt.datetime(2024, 4, 19, 21, 0, tzinfo=dt.UTC).timestamp())
+    lines = ["height,time,bits"]
+    lines += [f"{839_950 + i},{start_s + 600 * i},17034219" for i in range(200)]
+    imported = read_import(write(tmp_path, "halving.csv", "\n".join(lines) + "\n"))
+    row = imported.frame.loc["2024-04-20"]
+    assert row["block_count"] == 144
+    assert row["subsidy_btc"] == pytest.approx((32 * 6.25 + 112 * 3.125) / 144, rel=1e-15)
+
+
+def run_import(tmp_path: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hashmarket", "data", "import", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HASHMARKET_DATA_DIR": str(data_dir(tmp_path))},
+    )
+
+
+def test_an_import_without_issuance_takes_the_subsidy_from_consensus(tmp_path: Path) -> None:
+    # 2026-02-01..02 (after every bundled daily file) lie between the dated epoch starts
+    # 933,408 (2026-01-22) and 941,472 (2026-03-20): every block is in the 3.125 BTC era.
+    lines = ["date,price_usd,difficulty_mean,fees_btc,block_count"]
+    lines += [f"2026-02-0{d},90000,148200000000000,3.5,144" for d in (1, 2)]
+    done = run_import(tmp_path, write(tmp_path, "days.csv", "\n".join(lines) + "\n"))
+    assert done.returncode == 0, done.stderr
+    assert "8 values set" in done.stdout
+    assert done.stderr == ""
+    loaded = history(tmp_path)
+    assert loaded.frame.at["2026-02-02", "subsidy_btc"] == 3.125
+    assert loaded.provenance.at["2026-02-02", "subsidy_btc"] == "consensus"
+
+
+def test_an_import_that_leaves_days_incomplete_says_what_completes_them(tmp_path: Path) -> None:
+    # After 2026-03-20 (the last dated epoch start) no bound on the heights is known, and no
+    # source has a difficulty or fees: the index has no value for these days.
+    lines = ["date,price_usd,block_count"]
+    lines += [f"2026-04-0{d},80000,144" for d in (1, 2, 3)]
+    done = run_import(tmp_path, write(tmp_path, "days.csv", "\n".join(lines) + "\n"))
+    assert done.returncode == 0, done.stderr
+    assert "6 values set" in done.stdout
+    assert done.stderr == (
+        "warning: 2026-04-01..2026-04-03: no index value: add difficulty_mean, "
+        "issuance_btc (or the day's heights), fees_btc to complete these days\n"
+    )
 
 
 # -- refusals -----------------------------------------------------------------------------------

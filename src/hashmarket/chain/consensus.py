@@ -43,6 +43,18 @@ def block_subsidy_sats(height: int) -> int:
     return INITIAL_SUBSIDY_SATS >> halvings
 
 
+def subsidy_sats_sum(first_height: int, block_count: int) -> int:
+    """Total subsidy of ``block_count`` consecutive blocks from ``first_height``: each halving
+    era they reach contributes its own subsidy times the blocks that fall in it."""
+    _check_height(first_height)
+    total, height, end = 0, int(first_height), int(first_height) + int(block_count)
+    while height < end:
+        era_end = min(next_halving_height(height), end)
+        total += block_subsidy_sats(height) * (era_end - height)
+        height = era_end
+    return total
+
+
 def block_subsidy_sats_array(heights: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Vectorized :func:`block_subsidy_sats` for simulated heights (same integer rule)."""
     halvings = np.asarray(heights, dtype=np.int64) // HALVING_INTERVAL_BLOCKS

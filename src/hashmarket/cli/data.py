@@ -24,6 +24,7 @@ from hashmarket.chain.history import (
     STORE_FILE_NAME,
     NetworkHistory,
     field_summary,
+    incomplete_days,
     source_summary,
 )
 from hashmarket.chain.sources.bitcoin_core import (
@@ -217,6 +218,9 @@ def import_command(
     imported = read_import(file)
     store = LocalStore(resolve_data_dir(data_dir) / STORE_FILE_NAME)
     result = store.apply_import(imported, imported_at=dt.datetime.now(dt.UTC))
+    merged = NetworkHistory.load(data_dir=resolve_data_dir(data_dir))
+    for line in incomplete_days(merged, imported.first_date, imported.last_date):
+        typer.echo(f"warning: {line}", err=True)
     if fmt is not OutputFormat.TABLE:
         emit_records([_import_result_record(result, store.path)], fmt)
         return

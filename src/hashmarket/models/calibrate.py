@@ -200,13 +200,14 @@ class EpochSeries:
 
 
 def epoch_series(epochs: EpochTable, frame: pd.DataFrame, *, end_s: float) -> EpochSeries:
-    """Epochs whose next epoch started by ``end_s``: their duration gives their hashrate."""
-    timed = epochs.timed()
-    start = timed.start_time_s.astype(np.float64)
-    complete = np.flatnonzero(start[1:] <= end_s)
+    """Epochs whose next epoch started by ``end_s`` (both starts known): their duration gives
+    their hashrate."""
+    spans = epochs.spans()
+    complete = spans[epochs.start_time_s[spans + 1] <= end_s]
+    start = epochs.start_time_s.astype(np.float64)
     duration = start[complete + 1] - start[complete]
     hashrate = (
-        timed.difficulty[complete]
+        epochs.difficulty[complete]
         * TWO_POW_32
         * RETARGET_INTERVAL_BLOCKS
         / duration
@@ -362,11 +363,13 @@ def estimate_height_and_difficulty(
     epochs: EpochTable, frame: pd.DataFrame, *, asof: dt.date
 ) -> StateEstimate:
     end_s = _day_end_s(asof)
-    timed = epochs.timed()
-    row = int(np.searchsorted(timed.start_time_s, end_s, side="right")) - 1
+    # Count the blocks from the last epoch start known before the day's end.
+    timed = epochs.dated_rows()
+    k = int(np.searchsorted(epochs.start_time_s[timed], end_s, side="right")) - 1
+    row = int(timed[k]) if k >= 0 else -1
     if row < 0:
         raise ModelError("calibration_data", asof=asof, problem="no difficulty epoch before it")
-    start_s = int(timed.start_time_s[row])
+    start_s = int(epochs.start_time_s[row])
     start_day = dt.datetime.fromtimestamp(start_s, dt.UTC).date()
     counts = frame["block_count"].loc[pd.Timestamp(start_day) : pd.Timestamp(asof)].to_numpy()
     known = ~np.isnan(counts)
@@ -375,9 +378,9 @@ def estimate_height_and_difficulty(
     # When the next epoch's start is known, the epoch's own rate fills the missing days (with
     # no count at all that is linear interpolation between the two starts) and the tip stays
     # inside the epoch.
-    end_known = row + 1 < len(timed.start_time_s)
+    end_known = row + 1 < len(epochs) and int(epochs.start_time_s[row + 1]) >= 0
     if end_known:
-        next_s = int(timed.start_time_s[row + 1])
+        next_s = int(epochs.start_time_s[row + 1])
         fill = RETARGET_INTERVAL_BLOCKS * SECONDS_PER_DAY / (next_s - start_s)
     else:
         fill = float(np.nanmean(counts)) if known.any() else blocks_per_day
@@ -386,9 +389,9 @@ def estimate_height_and_difficulty(
         # Only the part of the first day after the epoch began counts.
         first_share = (_day_end_s(start_day) - start_s) / SECONDS_PER_DAY
         filled[0] *= first_share
-    height = int(timed.start_height[row]) + round(float(filled.sum()))
+    height = int(epochs.start_height[row]) + round(float(filled.sum()))
     if end_known:
-        height = min(height, int(timed.start_height[row + 1]) - 1)
+        height = min(height, int(epochs.start_height[row + 1]) - 1)
     epoch = (height + 1) // RETARGET_INTERVAL_BLOCKS
     by_epoch = np.flatnonzero(epochs.epoch == epoch)
     if len(by_epoch):
@@ -401,7 +404,7 @@ def estimate_height_and_difficulty(
         difficulty = float(last.iloc[-1])
         source = f"history {last.index[-1].date()}"
     into_epoch = height + 1 - epoch * RETARGET_INTERVAL_BLOCKS
-    if epoch == int(timed.epoch[row]):
+    if epoch == int(epochs.epoch[row]):
         elapsed = float(end_s - start_s)
     else:
         elapsed = into_epoch * SECONDS_PER_DAY / max(blocks_per_day, 1.0)
@@ -411,7 +414,7 @@ def estimate_height_and_difficulty(
         difficulty_source=source,
         epoch_elapsed_s=elapsed,
         blocks_per_day=blocks_per_day,
-        from_epoch=int(timed.epoch[row]),
+        from_epoch=int(epochs.epoch[row]),
         days_known=int(known.sum()),
         days_filled=int((~known).sum()),
         epoch_end_known=end_known,

@@ -7,7 +7,8 @@ Two layouts, told apart by the header:
   cell means "no value from this file" (the day's value then comes from other sources).
 * **per block** — ``height`` and ``time`` (Unix seconds or ``YYYY-MM-DDTHH:MM:SSZ``), ``bits``
   or ``difficulty`` (or both, which must agree), and optionally ``hash``, ``subsidy_sats``
-  and ``fees_sats``. Every cell must be filled. Heights must increase; gaps are allowed. The
+  (without it, each block's consensus subsidy by height) and ``fees_sats``. Every cell must
+  be filled. Heights must increase; gaps are allowed. The
   blocks are aggregated into the days they clearly cover (see :mod:`.blocks`).
 
 Either way the result is an :class:`ImportFile`: daily values in the history's fields, ready
@@ -230,10 +231,13 @@ def _daily_from_blocks(table: Table) -> pd.DataFrame:
         high=MAX_HEADER_TIME_S,
     )
     difficulty = _block_difficulty(table)
-    subsidy_sats = fees_sats = None
+    fees_sats = None
+    allowed = block_subsidy_sats_array(height)
+    # Without a subsidy column each block's height still gives its consensus subsidy, so a
+    # day spanning a halving gets the exact mix of the two eras.
+    subsidy_sats = allowed
     if "subsidy_sats" in cols:
         subsidy_sats = np.array(cols["subsidy_sats"], dtype=np.int64)
-        allowed = block_subsidy_sats_array(height)
         bad = subsidy_sats > allowed
         if bad.any():
             i = int(np.argmax(bad))
