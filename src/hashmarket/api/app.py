@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hashmarket import __version__
-from hashmarket.api import dashboard
+from hashmarket.api import dashboard, docs
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
@@ -30,6 +30,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "`hashmarket keys create`); state-changing requests take an `Idempotency-Key`. "
             "Errors are `application/problem+json`."
         ),
+        # Served by hashmarket.api.docs from local copies of their scripts (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     store = ServiceStore.in_data_dir(config.data_dir)
     app.state.service = ServiceState(config=config, store=store)
@@ -48,6 +51,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(risk.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
     return app
 
 
