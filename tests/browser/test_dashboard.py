@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium, driven by Selenium, against the real
-server started on 127.0.0.1. Screenshots are saved as test artefacts."""
+server started on 127.0.0.1. The browser resolves no host name, so every page is shown to work
+with no network. Screenshots are saved as test artefacts (and on every failure)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -15,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+from tests.browser.conftest import screenshot
+
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -106,6 +110,8 @@ def browser() -> Iterator[webdriver.Chrome]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1280,900",
+        # No network: every name but the loopback server fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -136,9 +142,100 @@ def points_drawn(driver: webdriver.Chrome, element_id: str) -> int:
     return int(driver.execute_script(script, element_id))
 
 
-def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+def chart_screenshot(driver: webdriver.Chrome, element_id: str, name: str) -> None:
+    """The card holding a chart, scrolled into view, as its own image."""
+    card = driver.find_element(By.ID, element_id).find_element(By.XPATH, "./ancestor::section[1]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+    path = screenshot(driver, name)
+    card.screenshot(str(path.with_name(f"{name}-chart.png")))
+
+
+def loaded_from_elsewhere(driver: webdriver.Chrome, server: str) -> list[str]:
+    """Resources the page loaded (or tried to) from anywhere but the server."""
+    names = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    return [n for n in names if not n.startswith(server + "/")]
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def axis_ranges(driver: webdriver.Chrome) -> dict[str, list[object]]:
+    script = (
+        "const l = document.getElementById('chart-hashprice').layout;"
+        "return {x: l.xaxis.range, y: l.yaxis.range, y2: l.yaxis2.range};"
+    )
+    return dict(driver.execute_script(script))
+
+
+def visible_extremes(series: dict, x0: str, x1: str) -> tuple[float, float]:
+    """Lowest and highest USD value (daily and 30-day average) in the window [x0, x1]."""
+    values = [
+        v
+        for column in ("hashprice_usd_per_ph_day", "hashprice_usd_per_ph_day_30d")
+        for d, v in zip(series["dates"], series[column], strict=True)
+        if v is not None and x0 <= d <= x1
+    ]
+    return min(values), max(values)
+
+
+def assert_y_fits(driver: webdriver.Chrome, series: dict) -> tuple[float, float]:
+    """The USD axis (log) holds every visible value with no more than a small margin."""
+    ranges = axis_ranges(driver)
+    x0, x1 = (str(x)[:10] for x in ranges["x"])
+    low, high = visible_extremes(series, x0, x1)
+    y0, y1 = (10 ** float(v) for v in ranges["y"])  # type: ignore[arg-type]
+    assert y0 <= low and high <= y1, (y0, y1, low, high)
+    margin = (high / low) ** 0.1 * 1.03  # 4 % of the decades shown, at least 0.01 decade
+    assert y0 >= low / margin and y1 <= high * margin, (y0, y1, low, high)
+    return y0, y1
+
+
+def click_range_button(driver: webdriver.Chrome, label: str) -> None:
+    before = axis_ranges(driver)
+    buttons = driver.find_elements(By.CSS_SELECTOR, "#chart-hashprice .rangeselector .button")
+    button = next(b for b in buttons if b.text == label)
+    webdriver.ActionChains(driver).move_to_element(button).click().perform()
+    WebDriverWait(driver, 10).until(lambda d: axis_ranges(d) != before)
+
+
+def tick_labels_overlap(driver: webdriver.Chrome, axis: str) -> list[str]:
+    """Pairs of tick labels on an axis whose boxes intersect (none, on a readable axis)."""
+    script = """
+      const boxes = [...document.querySelectorAll(`#chart-hashprice .${arguments[0]}tick text`)]
+        .map((t) => [t.textContent, t.getBoundingClientRect()]);
+      const clash = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const [a, r] = boxes[i], [b, q] = boxes[j];
+        const meet = r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+        if (meet) clash.push(a + "|" + b);
+      }
+      return clash;"""
+    return list(driver.execute_script(script, axis))
+
+
+def tick_texts(driver: webdriver.Chrome, axis: str) -> list[str]:
+    script = (
+        "return [...document.querySelectorAll(`#chart-hashprice .${arguments[0]}tick text`)]"
+        ".map((t) => t.textContent);"
+    )
+    return list(driver.execute_script(script, axis))
+
+
+def unround_ticks(labels: list[str]) -> list[str]:
+    """Tick labels that are not a round number ($40, 200k, $1.5M): more than two significant
+    digits, or not a number with an optional dollar sign and thousands suffix."""
+    import re
+
+    bad = []
+    for label in labels:
+        match = re.fullmatch(r"\$?(\d+(?:\.\d+)?)[kMBT]?", label.replace(",", ""))
+        if match is None or len(match.group(1).replace(".", "").strip("0")) > 2:
+            bad.append(label)
+    return bad
 
 
 def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome) -> None:
@@ -150,17 +247,76 @@ def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome
     assert float(usd.replace(",", "")) > 0
     rows = browser.find_elements(By.CSS_SELECTOR, "#table-latest tbody tr")
     assert len(rows) == 30
+    assert loaded_from_elsewhere(browser, server) == []
     screenshot(browser, "hashprice")
 
 
+def test_hashprice_chart_opens_on_two_years_and_fits_the_y_axis(
+    server: str, browser: webdriver.Chrome
+) -> None:
+    series = get_json(f"{server}/api/v1/index/hashprice/series")
+    assert isinstance(series, dict)
+    last = dt.date.fromisoformat(series["dates"][-1])
+    browser.get(f"{server}/")
+    wait_for_chart(browser, "chart-hashprice")
+    x0, x1 = (str(x)[:10] for x in axis_ranges(browser)["x"])
+    assert (x0, x1) == (last.replace(year=last.year - 2).isoformat(), last.isoformat())
+    two_years = assert_y_fits(browser, series)
+    # Ticks: dollars on the USD axis, sats on the other, dates as months or years, none crowded.
+    usd_ticks, date_ticks = tick_texts(browser, "y"), tick_texts(browser, "x")
+    assert usd_ticks and all(t.startswith("$") for t in usd_ticks), usd_ticks
+    assert 3 <= len(date_ticks) <= 12, date_ticks
+    # Plotly names the year under its first month shown: "Jan 2024", then "Apr", "Jul"…
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    assert all(t[:3] in months for t in date_ticks), date_ticks
+    assert any(str(last.year - 1) in t for t in date_ticks), date_ticks
+    for axis in ("x", "y", "y2"):
+        assert tick_labels_overlap(browser, axis) == [], axis
+    for axis in ("y", "y2"):
+        assert unround_ticks(tick_texts(browser, axis)) == [], axis
+    chart_screenshot(browser, "chart-hashprice", "hashprice-2y")
+
+    click_range_button(browser, "all")
+    everything = assert_y_fits(browser, series)
+    assert everything[1] > 100 * two_years[1]  # the early years reach far higher
+    assert tick_labels_overlap(browser, "y") == []
+    chart_screenshot(browser, "chart-hashprice", "hashprice-all")
+
+    click_range_button(browser, "6m")
+    x0, x1 = (str(x)[:10] for x in axis_ranges(browser)["x"])
+    assert dt.date.fromisoformat(x1) - dt.date.fromisoformat(x0) < dt.timedelta(days=190)
+    assert_y_fits(browser, series)
+
+    # A zoom (here a relayout of the x-axis, as a drag does) rescales the y-axis too.
+    browser.execute_script(
+        "Plotly.relayout('chart-hashprice', {'xaxis.range': ['2017-06-01', '2018-06-01']})"
+    )
+    WebDriverWait(browser, 10).until(lambda d: str(axis_ranges(d)["x"][0]).startswith("2017"))
+    WebDriverWait(browser, 10).until(
+        lambda d: (
+            visible_extremes(series, "2017-06-01", "2018-06-01")[1]
+            <= 10 ** float(axis_ranges(d)["y"][1])
+        )
+    )  # type: ignore[arg-type]
+    assert_y_fits(browser, series)
+
+
 def test_hashprice_page_on_a_phone(server: str, browser: webdriver.Chrome) -> None:
+    series = get_json(f"{server}/api/v1/index/hashprice/series")
     browser.set_window_size(390, 844)
     try:
         browser.get(f"{server}/")
         wait_for_chart(browser, "chart-hashprice")
         width = browser.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390 + 1, "the page scrolls sideways on a phone"
+        assert_y_fits(browser, series)
+        for axis in ("x", "y", "y2"):
+            assert tick_labels_overlap(browser, axis) == [], axis
+        assert len(tick_texts(browser, "x")) <= 6
+        for axis in ("y", "y2"):
+            assert unround_ticks(tick_texts(browser, axis)) == [], axis
         screenshot(browser, "hashprice-phone")
+        chart_screenshot(browser, "chart-hashprice", "hashprice-phone")
     finally:
         browser.set_window_size(1280, 900)
 
