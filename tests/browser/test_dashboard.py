@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:
@@ -158,12 +160,21 @@ def loaded_from_elsewhere(driver: webdriver.Chrome, server: str) -> list[str]:
     return [n for n in names if not n.startswith(server + "/")]
 
 
-def get_json(url: str) -> object:
+def blocked_by_policy(driver: webdriver.Chrome) -> set[str]:
+    """URLs the page's Content-Security-Policy kept the browser from fetching, from the
+    console messages logged since the last call."""
+    import re
+
+    pattern = r"'(https?://[^']+)'.* Content Security Policy"
+    return {m[1] for e in driver.get_log("browser") if (m := re.search(pattern, e["message"]))}
+
+
+def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
 
-def axis_ranges(driver: webdriver.Chrome) -> dict[str, list[object]]:
+def axis_ranges(driver: webdriver.Chrome) -> dict[str, list[Any]]:
     script = (
         "const l = document.getElementById('chart-hashprice').layout;"
         "return {x: l.xaxis.range, y: l.yaxis.range, y2: l.yaxis2.range};"
@@ -187,7 +198,7 @@ def assert_y_fits(driver: webdriver.Chrome, series: dict) -> tuple[float, float]
     ranges = axis_ranges(driver)
     x0, x1 = (str(x)[:10] for x in ranges["x"])
     low, high = visible_extremes(series, x0, x1)
-    y0, y1 = (10 ** float(v) for v in ranges["y"])  # type: ignore[arg-type]
+    y0, y1 = (10 ** float(v) for v in ranges["y"])
     assert y0 <= low and high <= y1, (y0, y1, low, high)
     margin = (high / low) ** 0.1 * 1.03  # 4 % of the decades shown, at least 0.01 decade
     assert y0 >= low / margin and y1 <= high * margin, (y0, y1, low, high)
@@ -287,17 +298,23 @@ def test_hashprice_chart_opens_on_two_years_and_fits_the_y_axis(
     assert dt.date.fromisoformat(x1) - dt.date.fromisoformat(x0) < dt.timedelta(days=190)
     assert_y_fits(browser, series)
 
-    # A zoom (here a relayout of the x-axis, as a drag does) rescales the y-axis too.
-    browser.execute_script(
-        "Plotly.relayout('chart-hashprice', {'xaxis.range': ['2017-06-01', '2018-06-01']})"
+    # A drag across the plot zooms the dates (the y-axes are fixed) and rescales the y-axes.
+    click_range_button(browser, "all")
+    before = axis_ranges(browser)
+    plot = browser.find_element(By.CSS_SELECTOR, "#chart-hashprice .nsewdrag")
+    width = plot.size["width"]
+    (
+        webdriver.ActionChains(browser)
+        .move_to_element_with_offset(plot, width // 4, 0)
+        .click_and_hold()
+        .move_by_offset(width // 8, 10)
+        .move_by_offset(width // 8, 0)
+        .release()
+        .perform()
     )
-    WebDriverWait(browser, 10).until(lambda d: str(axis_ranges(d)["x"][0]).startswith("2017"))
-    WebDriverWait(browser, 10).until(
-        lambda d: (
-            visible_extremes(series, "2017-06-01", "2018-06-01")[1]
-            <= 10 ** float(axis_ranges(d)["y"][1])
-        )
-    )  # type: ignore[arg-type]
+    WebDriverWait(browser, 10).until(lambda d: axis_ranges(d)["y"] != before["y"])
+    start, end = (dt.date.fromisoformat(str(x)[:10]) for x in axis_ranges(browser)["x"])
+    assert dt.timedelta(days=365) < end - start < dt.timedelta(days=5 * 365), (start, end)
     assert_y_fits(browser, series)
 
 
@@ -416,7 +433,24 @@ def test_tokens_page_shows_the_series(
     rows = browser.find_elements(By.CSS_SELECTOR, "#table-holders tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["201", "202"]
     assert points_drawn(browser, "chart-tokens") == 2  # one day, two bars
-    screenshot(browser, "tokens")
+    # The one paid day reads as a day: a bar on a date axis two weeks wide, labelled in January.
+    script = (
+        "const gd = document.getElementById('chart-tokens');"
+        "return {x: gd.layout.xaxis.range, barmode: gd.layout.barmode,"
+        " bar: document.querySelector('#chart-tokens .bars .point path').getBBox().width,"
+        " plot: gd._fullLayout._size.w};"
+    )
+    chart = browser.execute_script(script)
+    start, end = (dt.date.fromisoformat(str(x)[:10]) for x in chart["x"])
+    assert start < dt.date(2025, 1, 10) < end
+    assert end - start >= dt.timedelta(days=14)
+    assert chart["barmode"] == "stack"
+    assert 0 < chart["bar"] < chart["plot"] / 10
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('#chart-tokens .xtick text')].map(t => t.textContent)"
+    )
+    assert any("Jan" in t for t in labels), labels
+    chart_screenshot(browser, "chart-tokens", "tokens")
 
 
 def test_miner_page_plans_a_hedge(
@@ -434,3 +468,74 @@ def test_miner_page_plans_a_hedge(
         points_drawn(browser, "chart-hedge") == 7 * 12
     )  # two bands of three traces and the zero line
     screenshot(browser, "miner-hedge")
+
+
+def test_a_long_request_shows_a_spinner_and_can_be_cancelled(
+    server: str, browser: webdriver.Chrome, prepared: tuple[Path, str]
+) -> None:
+    """Requests are held back by the browser's network emulation, so the spinner is seen for
+    as long as the test needs whatever the machine's speed; Cancel aborts the fetch."""
+    enter_key(browser, server, prepared[1])
+    browser.get(f"{server}/miner")
+    wait_for_chart(browser, "chart-miner")
+    browser.execute_cdp_cmd("Network.enable", {})
+    slow = {"offline": False, "latency": 20_000, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", slow)
+    try:
+        run = browser.find_element(By.ID, "hedge-run")
+        run.click()
+        busy = WebDriverWait(browser, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#hedge-busy .busy")
+        )
+        assert not run.is_enabled()
+        elapsed = busy.find_element(By.CLASS_NAME, "busy-time")
+        WebDriverWait(browser, 10).until(lambda d: elapsed.text not in ("", "0.0 s"))
+        assert elapsed.text.endswith(" s")
+        chart_screenshot(browser, "hedge-busy", "hedge-busy")
+        busy.find_element(By.CSS_SELECTOR, "button.cancel").click()
+        WebDriverWait(browser, 5).until(
+            lambda d: not d.find_elements(By.CSS_SELECTOR, "#hedge-busy .busy")
+        )
+        assert run.is_enabled()
+        assert browser.find_element(By.ID, "hedge-note").text.startswith("Cancelled")
+        assert browser.find_element(By.ID, "chart-hedge").get_attribute("data-drawn") is None
+        assert not browser.find_elements(By.CSS_SELECTOR, "main > p.error")
+    finally:
+        fast = dict(slow, latency=0)
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", fast)
+        browser.execute_cdp_cmd("Network.disable", {})
+
+
+def openapi_operations(server: str) -> int:
+    methods = {"get", "post", "put", "patch", "delete"}
+    paths = get_json(f"{server}/openapi.json")["paths"]
+    return sum(1 for ops in paths.values() for m in ops if m in methods)
+
+
+def test_swagger_ui_renders_every_operation_offline(server: str, browser: webdriver.Chrome) -> None:
+    operations = openapi_operations(server)
+    browser.get(f"{server}/docs")
+    WebDriverWait(browser, 60).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= operations
+    )
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) == operations
+    summaries = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")]
+    assert "/api/v1/index/hashprice" in summaries
+    assert loaded_from_elsewhere(browser, server) == []
+    screenshot(browser, "docs-swagger")
+
+
+def test_redoc_renders_every_operation_offline(server: str, browser: webdriver.Chrome) -> None:
+    operations = openapi_operations(server)
+    browser.get(f"{server}/redoc")
+    # ReDoc marks each operation's section (and its menu entry) with the operation's id.
+    script = (
+        "return new Set([...document.querySelectorAll(\"[data-section-id^='operation/']\")]"
+        ".map((e) => e.dataset.sectionId)).size"
+    )
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(script) >= operations)
+    assert browser.execute_script(script) == operations
+    assert "Hashmarket" in browser.find_element(By.TAG_NAME, "h1").text
+    # ReDoc's sidebar asks for its vendor's logo; the page's policy stops the request.
+    assert set(loaded_from_elsewhere(browser, server)) <= blocked_by_policy(browser)
+    screenshot(browser, "docs-redoc")

@@ -413,7 +413,7 @@ function drawDistributions(days) {
     Object.assign({ y: days.map((d) => Number(d.cost_sats)), name: "electricity + service (sats)", marker: { color: "#8b98a5" },
       hovertemplate: "%{x|%d %b %Y}: %{y:,.0f} sats of costs<extra></extra>" }, common),
   ], layout({
-    barmode: "stack",
+    barmode: "stack", legend: { orientation: "h", y: -0.25, x: 0, traceorder: "normal" },
     xaxis: { type: "date", range: [iso(first - pad), iso(last + pad)], title: { text: "day (UTC)" },
       tickformat: "%d %b\n%Y", nticks: 8 },
     yaxis: { title: { text: "sats per day" }, rangemode: "tozero", tickformat: ",.0f" },
