@@ -181,6 +181,9 @@ def test_api_docs_load_only_local_assets(
     assert html.status_code == 200
     assert html.headers["content-type"].startswith("text/html")
     assert "://" not in html.text  # no CDN, no web fonts, no validator badge
+    # …and the browser is told to load nothing from elsewhere (ReDoc has a logo on a CDN).
+    policy = html.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
     urls = referenced_urls(html.text)
     assert sorted(urls) == sorted(expected)
     for url, content_type in expected.items():

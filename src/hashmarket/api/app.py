@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from hashmarket import __version__
 from hashmarket.api import dashboard, docs
+from hashmarket.api.compute import ComputeGate, ComputeGateMiddleware
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
@@ -18,6 +19,8 @@ from hashmarket.paths import default_data_dir
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
+# Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
+COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -37,6 +40,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     store = ServiceStore.in_data_dir(config.data_dir)
     app.state.service = ServiceState(config=config, store=store)
     install_handlers(app)
+    # Inside the guard: a request is authenticated and counted before it waits for a turn.
+    app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)
+    app.add_middleware(ComputeGateMiddleware, gate=app.state.compute_gate)
     app.add_middleware(
         GuardMiddleware,
         store=store,
