@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium, driven by Selenium, against the real
-server started on 127.0.0.1. Screenshots are saved as test artefacts."""
+server started on 127.0.0.1. The browser resolves no host name, so every page is shown to work
+with no network. Screenshots are saved as test artefacts (and on every failure)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -12,10 +15,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+from tests.browser.conftest import screenshot
+
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -106,8 +111,11 @@ def browser() -> Iterator[webdriver.Chrome]:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1280,900",
+        # No network: every name but the loopback server fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:
@@ -136,9 +144,109 @@ def points_drawn(driver: webdriver.Chrome, element_id: str) -> int:
     return int(driver.execute_script(script, element_id))
 
 
-def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+def chart_screenshot(driver: webdriver.Chrome, element_id: str, name: str) -> None:
+    """The card holding a chart, scrolled into view, as its own image."""
+    card = driver.find_element(By.ID, element_id).find_element(By.XPATH, "./ancestor::section[1]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+    path = screenshot(driver, name)
+    card.screenshot(str(path.with_name(f"{name}-chart.png")))
+
+
+def loaded_from_elsewhere(driver: webdriver.Chrome, server: str) -> list[str]:
+    """Resources the page loaded (or tried to) from anywhere but the server."""
+    names = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    return [n for n in names if not n.startswith(server + "/")]
+
+
+def blocked_by_policy(driver: webdriver.Chrome) -> set[str]:
+    """URLs the page's Content-Security-Policy kept the browser from fetching, from the
+    console messages logged since the last call."""
+    import re
+
+    pattern = r"'(https?://[^']+)'.* Content Security Policy"
+    return {m[1] for e in driver.get_log("browser") if (m := re.search(pattern, e["message"]))}
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def axis_ranges(driver: webdriver.Chrome) -> dict[str, list[Any]]:
+    script = (
+        "const l = document.getElementById('chart-hashprice').layout;"
+        "return {x: l.xaxis.range, y: l.yaxis.range, y2: l.yaxis2.range};"
+    )
+    return dict(driver.execute_script(script))
+
+
+def visible_extremes(series: dict, x0: str, x1: str) -> tuple[float, float]:
+    """Lowest and highest USD value (daily and 30-day average) in the window [x0, x1]."""
+    values = [
+        v
+        for column in ("hashprice_usd_per_ph_day", "hashprice_usd_per_ph_day_30d")
+        for d, v in zip(series["dates"], series[column], strict=True)
+        if v is not None and x0 <= d <= x1
+    ]
+    return min(values), max(values)
+
+
+def assert_y_fits(driver: webdriver.Chrome, series: dict) -> tuple[float, float]:
+    """The USD axis (log) holds every visible value with no more than a small margin."""
+    ranges = axis_ranges(driver)
+    x0, x1 = (str(x)[:10] for x in ranges["x"])
+    low, high = visible_extremes(series, x0, x1)
+    y0, y1 = (10 ** float(v) for v in ranges["y"])
+    assert y0 <= low and high <= y1, (y0, y1, low, high)
+    margin = (high / low) ** 0.1 * 1.03  # 4 % of the decades shown, at least 0.01 decade
+    assert y0 >= low / margin and y1 <= high * margin, (y0, y1, low, high)
+    return y0, y1
+
+
+def click_range_button(driver: webdriver.Chrome, label: str) -> None:
+    before = axis_ranges(driver)
+    buttons = driver.find_elements(By.CSS_SELECTOR, "#chart-hashprice .rangeselector .button")
+    button = next(b for b in buttons if b.text == label)
+    webdriver.ActionChains(driver).move_to_element(button).click().perform()
+    WebDriverWait(driver, 10).until(lambda d: axis_ranges(d) != before)
+
+
+def tick_labels_overlap(driver: webdriver.Chrome, axis: str) -> list[str]:
+    """Pairs of tick labels on an axis whose boxes intersect (none, on a readable axis)."""
+    script = """
+      const boxes = [...document.querySelectorAll(`#chart-hashprice .${arguments[0]}tick text`)]
+        .map((t) => [t.textContent, t.getBoundingClientRect()]);
+      const clash = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const [a, r] = boxes[i], [b, q] = boxes[j];
+        const meet = r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+        if (meet) clash.push(a + "|" + b);
+      }
+      return clash;"""
+    return list(driver.execute_script(script, axis))
+
+
+def tick_texts(driver: webdriver.Chrome, axis: str) -> list[str]:
+    script = (
+        "return [...document.querySelectorAll(`#chart-hashprice .${arguments[0]}tick text`)]"
+        ".map((t) => t.textContent);"
+    )
+    return list(driver.execute_script(script, axis))
+
+
+def unround_ticks(labels: list[str]) -> list[str]:
+    """Tick labels that are not a round number ($40, 200k, $1.5M): more than two significant
+    digits, or not a number with an optional dollar sign and thousands suffix."""
+    import re
+
+    bad = []
+    for label in labels:
+        match = re.fullmatch(r"\$?(\d+(?:\.\d+)?)[kMBT]?", label.replace(",", ""))
+        if match is None or len(match.group(1).replace(".", "").strip("0")) > 2:
+            bad.append(label)
+    return bad
 
 
 def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome) -> None:
@@ -150,17 +258,82 @@ def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome
     assert float(usd.replace(",", "")) > 0
     rows = browser.find_elements(By.CSS_SELECTOR, "#table-latest tbody tr")
     assert len(rows) == 30
+    assert loaded_from_elsewhere(browser, server) == []
     screenshot(browser, "hashprice")
 
 
+def test_hashprice_chart_opens_on_two_years_and_fits_the_y_axis(
+    server: str, browser: webdriver.Chrome
+) -> None:
+    series = get_json(f"{server}/api/v1/index/hashprice/series")
+    assert isinstance(series, dict)
+    last = dt.date.fromisoformat(series["dates"][-1])
+    browser.get(f"{server}/")
+    wait_for_chart(browser, "chart-hashprice")
+    x0, x1 = (str(x)[:10] for x in axis_ranges(browser)["x"])
+    assert (x0, x1) == (last.replace(year=last.year - 2).isoformat(), last.isoformat())
+    two_years = assert_y_fits(browser, series)
+    # Ticks: dollars on the USD axis, sats on the other, dates as months or years, none crowded.
+    usd_ticks, date_ticks = tick_texts(browser, "y"), tick_texts(browser, "x")
+    assert usd_ticks and all(t.startswith("$") for t in usd_ticks), usd_ticks
+    assert 3 <= len(date_ticks) <= 12, date_ticks
+    # Plotly names the year under its first month shown: "Jan 2024", then "Apr", "Jul"…
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    assert all(t[:3] in months for t in date_ticks), date_ticks
+    assert any(str(last.year - 1) in t for t in date_ticks), date_ticks
+    for axis in ("x", "y", "y2"):
+        assert tick_labels_overlap(browser, axis) == [], axis
+    for axis in ("y", "y2"):
+        assert unround_ticks(tick_texts(browser, axis)) == [], axis
+    chart_screenshot(browser, "chart-hashprice", "hashprice-2y")
+
+    click_range_button(browser, "all")
+    everything = assert_y_fits(browser, series)
+    assert everything[1] > 100 * two_years[1]  # the early years reach far higher
+    assert tick_labels_overlap(browser, "y") == []
+    chart_screenshot(browser, "chart-hashprice", "hashprice-all")
+
+    click_range_button(browser, "6m")
+    x0, x1 = (str(x)[:10] for x in axis_ranges(browser)["x"])
+    assert dt.date.fromisoformat(x1) - dt.date.fromisoformat(x0) < dt.timedelta(days=190)
+    assert_y_fits(browser, series)
+
+    # A drag across the plot zooms the dates (the y-axes are fixed) and rescales the y-axes.
+    click_range_button(browser, "all")
+    before = axis_ranges(browser)
+    plot = browser.find_element(By.CSS_SELECTOR, "#chart-hashprice .nsewdrag")
+    width = plot.size["width"]
+    (
+        webdriver.ActionChains(browser)
+        .move_to_element_with_offset(plot, width // 4, 0)
+        .click_and_hold()
+        .move_by_offset(width // 8, 10)
+        .move_by_offset(width // 8, 0)
+        .release()
+        .perform()
+    )
+    WebDriverWait(browser, 10).until(lambda d: axis_ranges(d)["y"] != before["y"])
+    start, end = (dt.date.fromisoformat(str(x)[:10]) for x in axis_ranges(browser)["x"])
+    assert dt.timedelta(days=365) < end - start < dt.timedelta(days=5 * 365), (start, end)
+    assert_y_fits(browser, series)
+
+
 def test_hashprice_page_on_a_phone(server: str, browser: webdriver.Chrome) -> None:
+    series = get_json(f"{server}/api/v1/index/hashprice/series")
     browser.set_window_size(390, 844)
     try:
         browser.get(f"{server}/")
         wait_for_chart(browser, "chart-hashprice")
         width = browser.execute_script("return document.documentElement.scrollWidth")
         assert width <= 390 + 1, "the page scrolls sideways on a phone"
+        assert_y_fits(browser, series)
+        for axis in ("x", "y", "y2"):
+            assert tick_labels_overlap(browser, axis) == [], axis
+        assert len(tick_texts(browser, "x")) <= 6
+        for axis in ("y", "y2"):
+            assert unround_ticks(tick_texts(browser, axis)) == [], axis
         screenshot(browser, "hashprice-phone")
+        chart_screenshot(browser, "chart-hashprice", "hashprice-phone")
     finally:
         browser.set_window_size(1280, 900)
 
@@ -260,7 +433,24 @@ def test_tokens_page_shows_the_series(
     rows = browser.find_elements(By.CSS_SELECTOR, "#table-holders tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["201", "202"]
     assert points_drawn(browser, "chart-tokens") == 2  # one day, two bars
-    screenshot(browser, "tokens")
+    # The one paid day reads as a day: a bar on a date axis two weeks wide, labelled in January.
+    script = (
+        "const gd = document.getElementById('chart-tokens');"
+        "return {x: gd.layout.xaxis.range, barmode: gd.layout.barmode,"
+        " bar: document.querySelector('#chart-tokens .bars .point path').getBBox().width,"
+        " plot: gd._fullLayout._size.w};"
+    )
+    chart = browser.execute_script(script)
+    start, end = (dt.date.fromisoformat(str(x)[:10]) for x in chart["x"])
+    assert start < dt.date(2025, 1, 10) < end
+    assert end - start >= dt.timedelta(days=14)
+    assert chart["barmode"] == "stack"
+    assert 0 < chart["bar"] < chart["plot"] / 10
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('#chart-tokens .xtick text')].map(t => t.textContent)"
+    )
+    assert any("Jan" in t for t in labels), labels
+    chart_screenshot(browser, "chart-tokens", "tokens")
 
 
 def test_miner_page_plans_a_hedge(
@@ -278,3 +468,74 @@ def test_miner_page_plans_a_hedge(
         points_drawn(browser, "chart-hedge") == 7 * 12
     )  # two bands of three traces and the zero line
     screenshot(browser, "miner-hedge")
+
+
+def test_a_long_request_shows_a_spinner_and_can_be_cancelled(
+    server: str, browser: webdriver.Chrome, prepared: tuple[Path, str]
+) -> None:
+    """Requests are held back by the browser's network emulation, so the spinner is seen for
+    as long as the test needs whatever the machine's speed; Cancel aborts the fetch."""
+    enter_key(browser, server, prepared[1])
+    browser.get(f"{server}/miner")
+    wait_for_chart(browser, "chart-miner")
+    browser.execute_cdp_cmd("Network.enable", {})
+    slow = {"offline": False, "latency": 20_000, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", slow)
+    try:
+        run = browser.find_element(By.ID, "hedge-run")
+        run.click()
+        busy = WebDriverWait(browser, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#hedge-busy .busy")
+        )
+        assert not run.is_enabled()
+        elapsed = busy.find_element(By.CLASS_NAME, "busy-time")
+        WebDriverWait(browser, 10).until(lambda d: elapsed.text not in ("", "0.0 s"))
+        assert elapsed.text.endswith(" s")
+        chart_screenshot(browser, "hedge-busy", "hedge-busy")
+        busy.find_element(By.CSS_SELECTOR, "button.cancel").click()
+        WebDriverWait(browser, 5).until(
+            lambda d: not d.find_elements(By.CSS_SELECTOR, "#hedge-busy .busy")
+        )
+        assert run.is_enabled()
+        assert browser.find_element(By.ID, "hedge-note").text.startswith("Cancelled")
+        assert browser.find_element(By.ID, "chart-hedge").get_attribute("data-drawn") is None
+        assert not browser.find_elements(By.CSS_SELECTOR, "main > p.error")
+    finally:
+        fast = dict(slow, latency=0)
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", fast)
+        browser.execute_cdp_cmd("Network.disable", {})
+
+
+def openapi_operations(server: str) -> int:
+    methods = {"get", "post", "put", "patch", "delete"}
+    paths = get_json(f"{server}/openapi.json")["paths"]
+    return sum(1 for ops in paths.values() for m in ops if m in methods)
+
+
+def test_swagger_ui_renders_every_operation_offline(server: str, browser: webdriver.Chrome) -> None:
+    operations = openapi_operations(server)
+    browser.get(f"{server}/docs")
+    WebDriverWait(browser, 60).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= operations
+    )
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".opblock")) == operations
+    summaries = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")]
+    assert "/api/v1/index/hashprice" in summaries
+    assert loaded_from_elsewhere(browser, server) == []
+    screenshot(browser, "docs-swagger")
+
+
+def test_redoc_renders_every_operation_offline(server: str, browser: webdriver.Chrome) -> None:
+    operations = openapi_operations(server)
+    browser.get(f"{server}/redoc")
+    # ReDoc marks each operation's section (and its menu entry) with the operation's id.
+    script = (
+        "return new Set([...document.querySelectorAll(\"[data-section-id^='operation/']\")]"
+        ".map((e) => e.dataset.sectionId)).size"
+    )
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script(script) >= operations)
+    assert browser.execute_script(script) == operations
+    assert "Hashmarket" in browser.find_element(By.TAG_NAME, "h1").text
+    # ReDoc's sidebar asks for its vendor's logo; the page's policy stops the request.
+    assert set(loaded_from_elsewhere(browser, server)) <= blocked_by_policy(browser)
+    screenshot(browser, "docs-redoc")

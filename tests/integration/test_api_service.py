@@ -146,6 +146,74 @@ def test_dashboard_pages_and_assets_are_served(client: TestClient) -> None:
     assert client.get("/static/../keys.py").status_code == 404
 
 
+def referenced_urls(html: str) -> list[str]:
+    """Every URL a page makes the browser load: src/href attributes, ReDoc's spec-url and
+    Swagger UI's ``url:`` option."""
+    import re
+
+    return re.findall(r"""(?:\b(?:src|href|spec-url)=|\burl:\s*)["']([^"']+)["']""", html)
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            "/docs",
+            {
+                "/static/docs/swagger-ui-bundle.js": "text/javascript",
+                "/static/docs/swagger-ui.css": "text/css",
+                "/static/favicon.svg": "image/svg+xml",
+                "/openapi.json": "application/json",
+            },
+        ),
+        (
+            "/redoc",
+            {
+                "/static/docs/redoc.standalone.js": "text/javascript",
+                "/static/favicon.svg": "image/svg+xml",
+                "/openapi.json": "application/json",
+            },
+        ),
+    ],
+)
+def test_api_docs_load_only_local_assets(
+    client: TestClient, page: str, expected: dict[str, str]
+) -> None:
+    html = client.get(page)
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    assert "://" not in html.text  # no CDN, no web fonts, no validator badge
+    # …and the browser is told to load nothing from elsewhere (ReDoc has a logo on a CDN).
+    policy = html.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+    urls = referenced_urls(html.text)
+    assert sorted(urls) == sorted(expected)
+    for url, content_type in expected.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].split(";")[0] == content_type, url
+        assert len(response.content) > 200, url
+    assert client.get("/static/docs/swagger-ui.js").status_code == 404
+
+
+def test_every_dashboard_page_links_the_favicon(client: TestClient) -> None:
+    from hashmarket.api.dashboard import PAGES
+
+    for path, *_ in PAGES:
+        urls = referenced_urls(client.get(path).text)
+        assert {"/static/favicon.svg", "/favicon.ico"} <= set(urls), path
+        assert all(u.startswith("/") for u in urls), (path, urls)
+    svg = client.get("/static/favicon.svg")
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.startswith("<svg")
+    ico = client.get("/favicon.ico")
+    assert ico.headers["content-type"] == "image/x-icon"
+    # An ICO directory (reserved 0, type 1) of PNG images at 16, 32 and 48 pixels.
+    assert ico.content[:4] == b"\x00\x00\x01\x00"
+    count = int.from_bytes(ico.content[4:6], "little")
+    assert [ico.content[6 + 16 * i] for i in range(count)] == [16, 32, 48]
+
+
 def test_openapi_lists_every_api_route(client: TestClient) -> None:
     documented = set(client.get("/openapi.json").json()["paths"])
     routes = {r.path for r in client.app.routes if getattr(r, "include_in_schema", False)}  # type: ignore[attr-defined]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from hashmarket import __version__
-from hashmarket.api import dashboard
+from hashmarket.api import dashboard, docs
+from hashmarket.api.compute import ComputeGate, ComputeGateMiddleware
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
@@ -18,6 +19,8 @@ from hashmarket.paths import default_data_dir
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
+# Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
+COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -30,10 +33,16 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "`hashmarket keys create`); state-changing requests take an `Idempotency-Key`. "
             "Errors are `application/problem+json`."
         ),
+        # Served by hashmarket.api.docs from local copies of their scripts (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     store = ServiceStore.in_data_dir(config.data_dir)
     app.state.service = ServiceState(config=config, store=store)
     install_handlers(app)
+    # Inside the guard: a request is authenticated and counted before it waits for a turn.
+    app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)
+    app.add_middleware(ComputeGateMiddleware, gate=app.state.compute_gate)
     app.add_middleware(
         GuardMiddleware,
         store=store,
@@ -48,6 +57,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(risk.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ class ServiceConfig:
     max_body_bytes: int = 1_000_000
     rate_limit_per_s: float = 20.0
     rate_limit_burst: float = 40.0
+    # Monte Carlo and optimisation requests running at once (the others wait for a turn).
+    max_computations: int = max(1, os.cpu_count() or 1)
 
     @property
     def resolved_ledger_url(self) -> str:

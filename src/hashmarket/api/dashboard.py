@@ -21,12 +21,21 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/miner", "miner", "Miner", "Miner economics"),
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
 )
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+}
 
 
 @cache
-def _asset(folder: str, name: str) -> str:
-    return resources.files("hashmarket.api").joinpath(folder, name).read_text(encoding="utf-8")
+def _asset(folder: str, name: str) -> bytes:
+    return resources.files("hashmarket.api").joinpath(folder, name).read_bytes()
+
+
+def _text(folder: str, name: str) -> str:
+    return _asset(folder, name).decode("utf-8")
 
 
 @cache
@@ -40,8 +49,8 @@ def render(path: str) -> str:
     page = next(p for p in PAGES if p[0] == path)
     active = ' class="active" aria-current="page"'
     nav = "\n".join(f'<a href="{p[0]}"{active if p[0] == path else ""}>{p[2]}</a>' for p in PAGES)
-    return Template(_asset("pages", "layout.html")).substitute(
-        title=page[3], page=page[1], nav=nav, content=_asset("pages", f"{page[1]}.html")
+    return Template(_text("pages", "layout.html")).substitute(
+        title=page[3], page=page[1], nav=nav, content=_text("pages", f"{page[1]}.html")
     )
 
 
@@ -63,6 +72,12 @@ def plotly_script() -> Response:
     return Response(
         plotly_js(), media_type=STATIC_TYPES[".js"], headers={"Cache-Control": "max-age=86400"}
     )
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for on their own, beside the SVG the pages link."""
+    return static_file("favicon.ico")
 
 
 @router.get("/static/{name}")

@@ -33,6 +33,32 @@ async function getJSON(url, options) {
   return body;
 }
 
+// A request that may take a while (Monte Carlo, a linear program): a spinner with the elapsed
+// time and a Cancel button in `host` while it runs. Cancelling aborts the fetch, which rejects
+// with an AbortError (see `cancelled`); the caller then returns the page to ready.
+async function longJSON(host, label, url, options) {
+  const controller = new AbortController();
+  const box = document.createElement("div");
+  box.className = "busy";
+  box.setAttribute("role", "status");
+  box.innerHTML = '<span class="spinner" aria-hidden="true"></span><span class="busy-label"></span>' +
+    '<span class="busy-time">0.0 s</span><button type="button" class="cancel">Cancel</button>';
+  box.querySelector(".busy-label").textContent = label;
+  const elapsed = box.querySelector(".busy-time");
+  const started = performance.now();
+  const timer = setInterval(() => { elapsed.textContent = `${((performance.now() - started) / 1000).toFixed(1)} s`; }, 100);
+  box.querySelector("button").addEventListener("click", () => controller.abort());
+  host.replaceChildren(box);
+  try {
+    return await getJSON(url, Object.assign({}, options || {}, { signal: controller.signal }));
+  } finally {
+    clearInterval(timer);
+    box.remove();
+  }
+}
+
+function cancelled(error) { return error instanceof DOMException && error.name === "AbortError"; }
+
 function fmt(value, digits) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
   return Number(value).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -41,38 +67,114 @@ function fmt(value, digits) {
 function markDrawn(id) { document.getElementById(id).dataset.drawn = "true"; }
 
 // ---------------------------------------------------------------- hashprice page
+const DAY_MS = 86400000;
+
+function yearsBefore(isoDate, years) {
+  const d = new Date(`${isoDate}T00:00:00Z`);
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  return d.toISOString().slice(0, 10);
+}
+
+// Plotly's date-axis values ("2024-01-31" or "2024-01-31 12:00:00.000", UTC) in milliseconds.
+function utcMs(value) {
+  const text = String(value);
+  return Date.parse(text.length <= 10 ? `${text}T00:00:00Z` : `${text.replace(" ", "T")}Z`);
+}
+
+// The log-axis range (log10 units) that fits `values` where `inside` holds, with a margin.
+function logRangeOf(values, inside) {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (inside[i] && v > 0) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  }
+  if (!(lo <= hi)) return null;
+  const a = Math.log10(lo), b = Math.log10(hi);
+  const pad = Math.max(0.04 * (b - a), 0.01);
+  return [a - pad, b + pad];
+}
+
+// Each y axis rescales to the data in the visible date window (after a range button, a zoom
+// or a pan), so a two-year view is not flattened by the 2010 values.
+function fitYAxes(gd) {
+  const range = gd.layout.xaxis.range;
+  if (!range) return;
+  const x0 = utcMs(range[0]), x1 = utcMs(range[1]);
+  const times = gd._hashpriceTimes;
+  const inside = times.map((t) => t >= x0 && t <= x1);
+  const update = {};
+  for (const axis of ["y", "y2"]) {
+    const ranges = gd.data.filter((t) => (t.yaxis || "y") === axis).map((t) => logRangeOf(t.y, inside)).filter(Boolean);
+    if (!ranges.length) continue;
+    const key = axis === "y" ? "yaxis" : "yaxis2";
+    update[`${key}.range`] = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+    update[`${key}.autorange`] = false;
+  }
+  return Plotly.relayout(gd, update);
+}
+
 async function hashpricePage() {
   const method = document.getElementById("method");
+  const gd = document.getElementById("chart-hashprice");
   const draw = async () => {
     const s = await getJSON(`/api/v1/index/hashprice/series?method=${method.value}`);
+    const last = s.dates[s.dates.length - 1];
+    // Keep the window a reader chose when the method changes; start on the last two years.
+    const range = gd.dataset.drawn === "true" ? gd.layout.xaxis.range.slice() : [yearsBefore(last, 2), last];
+    const narrow = gd.clientWidth < 560;
     const shapes = s.halvings.map((h) => ({
       type: "line", xref: "x", yref: "paper", x0: h.date, x1: h.date, y0: 0, y1: 1,
       line: { color: "#f7931a", width: 1, dash: "dot" },
     }));
+    // Upright along each line, inside the plot: clear of the range buttons and the axes.
     const notes = s.halvings.map((h) => ({
-      x: h.date, y: 1, xref: "x", yref: "paper", text: `halving ${h.height.toLocaleString()}`,
-      showarrow: false, yanchor: "bottom", font: { size: 10, color: "#f7931a" },
+      x: h.date, y: 1, xref: "x", yref: "paper", text: `halving ${h.height.toLocaleString()}`, textangle: -90,
+      showarrow: false, yanchor: "top", xanchor: "left", xshift: 1, font: { size: 10, color: "#f7931a" },
     }));
+    const sats = s.hashprice_btc_per_ph_day.map((v) => (v === null ? null : v * 1e8));
     const traces = [
-      { x: s.dates, y: s.hashprice_usd_per_ph_day, name: "USD/PH/s/day", type: "scatter", mode: "lines",
-        line: { color: "#4cc2ff", width: 1.2 } },
+      { x: s.dates, y: s.hashprice_usd_per_ph_day, name: "USD per PH/s per day", type: "scatter", mode: "lines",
+        line: { color: "#4cc2ff", width: 1.2 }, hovertemplate: "%{x|%d %b %Y}: $%{y:,.2f}<extra></extra>" },
       { x: s.dates, y: s.hashprice_usd_per_ph_day_30d, name: "USD, 30-day average", type: "scatter", mode: "lines",
-        line: { color: "#e6edf3", width: 1.5 } },
-      { x: s.dates, y: s.hashprice_btc_per_ph_day, name: "BTC/PH/s/day", type: "scatter", mode: "lines",
-        yaxis: "y2", line: { color: "#f7931a", width: 1.2 } },
+        line: { color: "#e6edf3", width: 1.5 }, hovertemplate: "%{x|%d %b %Y}: $%{y:,.2f} (30-day)<extra></extra>" },
+      { x: s.dates, y: sats, name: "sats per PH/s per day", type: "scatter", mode: "lines",
+        yaxis: "y2", line: { color: "#f7931a", width: 1.2 }, hovertemplate: "%{x|%d %b %Y}: %{y:,.0f} sats<extra></extra>" },
     ];
-    Plotly.react("chart-hashprice", traces, layout({
-      shapes, annotations: notes,
-      xaxis: { title: { text: "date (UTC)" }, rangeselector: { buttons: [
-        { count: 1, label: "1y", step: "year", stepmode: "backward" },
-        { count: 3, label: "3y", step: "year", stepmode: "backward" },
-        { step: "all", label: "all" }], bgcolor: "#171e26", activecolor: "#f7931a" },
+    // Log axes keep Plotly's own tick choice (1-2-5 or every digit of a decade): round values.
+    const yCommon = { type: "log", fixedrange: true, exponentformat: "B", tickfont: { size: 11 } };
+    await Plotly.react(gd, traces, layout({
+      shapes, annotations: notes, dragmode: "zoom",
+      xaxis: { range, type: "date", title: { text: narrow ? "" : "date (UTC)" }, nticks: narrow ? 4 : 10,
+        tickformatstops: [
+          { dtickrange: [null, 28 * DAY_MS], value: "%d %b\n%Y" },
+          { dtickrange: [28 * DAY_MS, 365 * DAY_MS], value: "%b\n%Y" },
+          { dtickrange: [365 * DAY_MS, null], value: "%Y" }],
+        rangeselector: { buttons: [
+          { count: 6, label: "6m", step: "month", stepmode: "backward" },
+          { count: 1, label: "1y", step: "year", stepmode: "backward" },
+          { count: 2, label: "2y", step: "year", stepmode: "backward" },
+          { count: 5, label: "5y", step: "year", stepmode: "backward" },
+          { step: "all", label: "all" }], bgcolor: "#171e26", activecolor: "#f7931a", x: 0, y: 1.02, yanchor: "bottom" },
         rangeslider: { visible: false } },
-      yaxis: { title: { text: "USD per PH/s per day (log)" }, type: "log", exponentformat: "power" },
-      yaxis2: { title: { text: "BTC per PH/s per day (log)" }, type: "log", overlaying: "y", side: "right",
-        showgrid: false, exponentformat: "power" },
-      margin: { l: 64, r: 64, t: 36, b: 80 },
+      yaxis: Object.assign({ title: { text: narrow ? "" : "USD per PH/s per day (log)" }, tickprefix: "$" }, yCommon),
+      yaxis2: Object.assign({}, yCommon, { title: { text: narrow ? "" : "sats per PH/s per day (log)" }, overlaying: "y",
+        side: "right", showgrid: false, tickmode: "auto", tickfont: { size: 11, color: "#f7931a" } }),
+      margin: narrow ? { l: 48, r: 44, t: 56, b: 72 } : { l: 72, r: 72, t: 56, b: 80 },
+      legend: { orientation: "h", y: -0.14, x: 0 },
+      hovermode: "x unified",
     }), CONFIG);
+    gd._hashpriceTimes = s.dates.map((d) => Date.parse(`${d}T00:00:00Z`));
+    gd._hashpriceSpan = [s.dates[0], last];
+    if (!gd._fitsY) {
+      gd._fitsY = true;
+      gd.on("plotly_relayout", (event) => {
+        // "all" and a double-click autorange the dates, which would make room for the halving
+        // notes past the last day; the data's own first and last days are the whole history.
+        if (event["xaxis.autorange"]) Plotly.relayout(gd, { "xaxis.range": gd._hashpriceSpan.slice() });
+        else if (Object.keys(event).some((k) => k.startsWith("xaxis.range"))) fitYAxes(gd);
+      });
+    }
+    await fitYAxes(gd);
     markDrawn("chart-hashprice");
   };
   method.addEventListener("change", draw);
@@ -141,7 +243,16 @@ async function minerPage() {
       fixed_costs_usd_per_month: Number(document.getElementById("hedge-fixed").value),
       horizon_months: 12, uptime: Number(values.uptime_fraction), pool_fee: Number(values.pool_fee_fraction),
     };
-    planHedge(miner).catch((error) => { document.getElementById("hedge-note").textContent = error.message; });
+    const button = document.getElementById("hedge-run");
+    const note = document.getElementById("hedge-note");
+    button.disabled = true;
+    note.className = "note";
+    planHedge(miner)
+      .catch((error) => {
+        note.textContent = cancelled(error) ? "Cancelled; plan again when ready." : error.message;
+        if (!cancelled(error)) note.className = "note error";
+      })
+      .finally(() => { button.disabled = false; });
   });
   await draw();
 }
@@ -150,8 +261,9 @@ async function minerPage() {
 async function dispatchPage() {
   const status = document.getElementById("dispatch-status");
   const run = async (site, pricesCsv, label) => {
-    status.textContent = `Solving ${label}…`;
-    const r = await getJSON("/api/v1/dispatch", {
+    status.textContent = "";
+    status.className = "note";
+    const r = await longJSON(document.getElementById("dispatch-busy"), `Solving ${label}…`, "/api/v1/dispatch", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ site, prices_csv: pricesCsv }),
     });
@@ -172,20 +284,28 @@ async function dispatchPage() {
       yaxis2: { title: { text: "USD per MWh" }, overlaying: "y", side: "right", showgrid: false } }), CONFIG);
     markDrawn("chart-dispatch");
   };
-  document.getElementById("dispatch-example").addEventListener("click", async () => {
-    try { const ex = await getJSON("/api/v1/dispatch/example"); await run(ex.site, ex.prices_csv, "the example"); }
-    catch (error) { status.textContent = error.message; status.className = "note error"; }
-  });
+  const buttons = [document.getElementById("dispatch-run"), document.getElementById("dispatch-example")];
+  const attempt = async (inputs) => {
+    buttons.forEach((b) => { b.disabled = true; });
+    try { await run(...(await inputs())); }
+    catch (error) {
+      status.textContent = cancelled(error) ? "Cancelled." : error.message;
+      status.className = cancelled(error) ? "note" : "note error";
+    } finally { buttons.forEach((b) => { b.disabled = false; }); }
+  };
+  const example = async () => {
+    const ex = await getJSON("/api/v1/dispatch/example");
+    return [ex.site, ex.prices_csv, "the example"];
+  };
+  document.getElementById("dispatch-example").addEventListener("click", () => attempt(example));
   document.getElementById("dispatch-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const siteFile = document.getElementById("site-file").files[0];
     const pricesFile = document.getElementById("prices-file").files[0];
     if (!siteFile || !pricesFile) { status.textContent = "Choose a site JSON file and a prices CSV file."; return; }
-    try { await run(JSON.parse(await siteFile.text()), await pricesFile.text(), siteFile.name); }
-    catch (error) { status.textContent = error.message; status.className = "note error"; }
+    await attempt(async () => [JSON.parse(await siteFile.text()), await pricesFile.text(), siteFile.name]);
   });
-  const ex = await getJSON("/api/v1/dispatch/example");
-  await run(ex.site, ex.prices_csv, "the example");
+  await attempt(example);
 }
 
 // ---------------------------------------------------------------- curve page
@@ -195,7 +315,8 @@ async function curvePage() {
     const button = form.querySelector("button");
     button.disabled = true;
     try {
-      const c = await getJSON(`/api/v1/curve/hashprice?${new URLSearchParams(new FormData(form))}`);
+      const c = await longJSON(document.getElementById("curve-busy"), "Simulating the curve…",
+        `/api/v1/curve/hashprice?${new URLSearchParams(new FormData(form))}`);
       const unit = c.unit;
       const label = `${c.currency.toUpperCase()} per PH/s per day`;
       const months = c.months.map((m) => m.month);
@@ -215,6 +336,9 @@ async function curvePage() {
       document.querySelector("#table-curve tbody").innerHTML = c.months.map((m) => `<tr><td>${m.month}</td>
         <td>${fmt(m[`mean_${unit}`], digits)}</td><td>${fmt(m[`std_error_${unit}`], digits)}</td><td>${fmt(m[`p5_${unit}`], digits)}</td>
         <td>${fmt(m[`p50_${unit}`], digits)}</td><td>${fmt(m[`p95_${unit}`], digits)}</td></tr>`).join("");
+    } catch (error) {
+      if (!cancelled(error)) throw error;
+      document.getElementById("curve-note").textContent = "Cancelled.";
     } finally { button.disabled = false; }
   };
   form.addEventListener("submit", (event) => { event.preventDefault(); draw().catch(showError); });
@@ -254,10 +378,11 @@ async function pricingPage() {
     const spec = pricingSpec(values);
     document.getElementById("pricing-spec").textContent = JSON.stringify(spec, null, 2);
     out.className = "result";
-    out.textContent = "Pricing…";
+    out.textContent = "";
     document.getElementById("pricing-submit").disabled = true;
     try {
-      const r = await getJSON("/api/v1/price", { method: "POST", headers: { "Content-Type": "application/json" },
+      const r = await longJSON(document.getElementById("pricing-busy"), "Pricing…", "/api/v1/price", {
+        method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ spec, paths: Number(values.paths), seed: Number(values.seed), engine: values.engine }) });
       const digits = r.currency === "usd" ? 2 : 8;
       const unit = r.currency.toUpperCase();
@@ -266,13 +391,37 @@ async function pricingPage() {
       out.dataset.value = r.value;
       out.dataset.stdError = r.std_error;
     } catch (error) {
-      out.className = "result error";
-      out.textContent = error.message;
+      out.className = cancelled(error) ? "result" : "result error";
+      out.textContent = cancelled(error) ? "Cancelled." : error.message;
     } finally { document.getElementById("pricing-submit").disabled = false; }
   });
 }
 
 // ---------------------------------------------------------------- tokens page
+// Stacked daily bars (paid to holders + electricity and service = the day's gross reward) on a
+// date axis at least two weeks wide, so the first days of a series read as days, not as slabs.
+function drawDistributions(days) {
+  const x = days.map((d) => d.day);
+  const common = { x, type: "bar", width: 0.7 * DAY_MS };
+  const first = days.length ? utcMs(x[0]) : Date.now();
+  const last = days.length ? utcMs(x[x.length - 1]) : Date.now();
+  const pad = Math.max(DAY_MS, (14 * DAY_MS - (last - first)) / 2);
+  const iso = (ms) => new Date(ms).toISOString().slice(0, 10);
+  Plotly.react("chart-tokens", [
+    Object.assign({ y: days.map((d) => d.pool_sats), name: "paid to holders (sats)", marker: { color: "#f7931a" },
+      hovertemplate: "%{x|%d %b %Y}: %{y:,} sats paid<extra></extra>" }, common),
+    Object.assign({ y: days.map((d) => Number(d.cost_sats)), name: "electricity + service (sats)", marker: { color: "#8b98a5" },
+      hovertemplate: "%{x|%d %b %Y}: %{y:,.0f} sats of costs<extra></extra>" }, common),
+  ], layout({
+    barmode: "stack", legend: { orientation: "h", y: -0.25, x: 0, traceorder: "normal" },
+    xaxis: { type: "date", range: [iso(first - pad), iso(last + pad)], title: { text: "day (UTC)" },
+      tickformat: "%d %b\n%Y", nticks: 8 },
+    yaxis: { title: { text: "sats per day" }, rangemode: "tozero", tickformat: ",.0f" },
+    annotations: days.length ? [] : [{ text: "No distribution paid yet", xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+      showarrow: false, font: { size: 14, color: "#8b98a5" } }],
+  }), CONFIG);
+}
+
 async function tokensPage() {
   if (!apiKey()) throw new Error("enter an API key (top right) to see token series");
   const series = await getJSON("/api/v1/tokens");
@@ -291,10 +440,7 @@ async function tokensPage() {
     const last = days[days.length - 1];
     document.getElementById("kpi-root").textContent = last ? `${last.reserves_root.slice(0, 12)}…` : "—";
     document.getElementById("kpi-root-day").textContent = last ? `${last.day}, total ${fmt(last.reserves_total, 0)} units` : "no distribution yet";
-    Plotly.react("chart-tokens", [
-      { x: days.map((d) => d.day), y: days.map((d) => d.pool_sats), type: "bar", name: "paid to holders (sats)", marker: { color: "#f7931a" } },
-      { x: days.map((d) => d.day), y: days.map((d) => Number(d.cost_sats)), type: "bar", name: "electricity + service (sats)", marker: { color: "#8b98a5" } },
-    ], layout({ barmode: "group", xaxis: { title: { text: "day (UTC)" } }, yaxis: { title: { text: "sats per day" } } }), CONFIG);
+    drawDistributions(days);
     markDrawn("chart-tokens");
     document.querySelector("#table-holders tbody").innerHTML = holders.holders.map((h) => `<tr><td>${h.token_account_id}</td>
       <td>${h.payout_account_id}</td><td>${fmt(h.balance_units, 0)}</td><td>${fmt(Number(h.share) * 100, 2)}%</td></tr>`).join("");
@@ -306,8 +452,8 @@ async function tokensPage() {
 // ---------------------------------------------------------------- hedge (miner page)
 async function planHedge(miner) {
   const note = document.getElementById("hedge-note");
-  note.textContent = "Simulating…";
-  const plan = await getJSON("/api/v1/hedge", { method: "POST", headers: { "Content-Type": "application/json" },
+  const plan = await longJSON(document.getElementById("hedge-busy"), "Simulating the hedge plan…", "/api/v1/hedge", {
+    method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ miner, paths: 4000, seed: 0, coverage: Number(document.getElementById("hedge-coverage").value) }) });
   const before = plan.unhedged;
   const chosen = plan.recommended || plan.best_effort;
