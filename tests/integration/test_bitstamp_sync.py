@@ -18,6 +18,7 @@ import pytest
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.chain.sources.bitstamp import daily_closes, sync_prices
+from hashmarket.chain.sources.bundled import load_bitstamp
 from hashmarket.chain.sources.http import HttpClient, HttpPolicy
 from hashmarket.chain.store import LocalStore
 from hashmarket.errors import SourceError
@@ -68,15 +69,15 @@ def test_daily_closes_are_stored_as_the_price_of_their_day(tmp_path: Path) -> No
     assert rows[0] == ("2025-11-15", 95_561.0)
     assert dict(rows)["2025-11-21"] == 85_074.0
 
-    # The close of day D is price_usd of day D, the convention of the bundled file: the
-    # synced values agree with it, day for day, and take precedence (provenance).
+    # The close of day D is price_usd of day D, the convention of the bundled Bitstamp file:
+    # the synced values agree with it, day for day, and take precedence over every bundled
+    # price (Coin Metrics' reference rate among them) in the merged history.
     history = NetworkHistory.load(data_dir=tmp_path / "data")
-    bundled = NetworkHistory.load()
+    bundled_bitstamp = load_bitstamp().frame["price_usd"]
     for day, close in rows:
         assert history.frame.loc[day, "price_usd"] == close
         assert history.provenance.loc[day, "price_usd"] == "bitstamp_api"
-        assert bundled.frame.loc[day, "price_usd"] == close
-        assert bundled.provenance.loc[day, "price_usd"] == "bitstamp"
+        assert bundled_bitstamp.loc[day] == close
 
 
 def test_candles_of_days_not_over_are_not_stored(tmp_path: Path) -> None:
