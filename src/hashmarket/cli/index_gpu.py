@@ -1,7 +1,4 @@
-"""``hashmarket index gpu``: GPU-hour index fixings from a quotes file.
-
-Registered on the ``index`` sub-app by :func:`register` (called once in ``cli/app.py``).
-"""
+"""``hashmarket index gpu``: GPU-hour index fixings from a quotes file."""
 
 from __future__ import annotations
 
@@ -37,11 +34,6 @@ class TermChoice(enum.StrEnum):
     ON_DEMAND = "on-demand"
     RESERVED = "reserved"
     SPOT = "spot"
-
-
-def register(index_app: typer.Typer) -> None:
-    """Add ``gpu`` to the ``hashmarket index`` sub-app."""
-    index_app.command("gpu")(gpu_command)
 
 
 def select_quotes(
