@@ -36,6 +36,7 @@ from hashmarket.cli.common import (
     OutputFormat,
     console,
     emit_records,
+    print_table,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
@@ -91,7 +92,7 @@ def info_command(
             s["last"] or "",
             s["licence"],
         )
-    out.print(src)
+    print_table(src, optional=("file",), out=out)
     cov = Table(title="Coverage per field", title_justify="left")
     for name in ("field", "days", "from", "to", "by source"):
         cov.add_column(name)

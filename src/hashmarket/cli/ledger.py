@@ -7,7 +7,6 @@ line with its result code and exits non-zero, and has changed nothing.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -23,7 +22,9 @@ from hashmarket.cli.common import (
     FORMAT_OPTION,
     OutputFormat,
     console,
+    emit_json,
     emit_records,
+    print_table,
     resolve_data_dir,
 )
 from hashmarket.errors import AccountRefusedError, UsageError
@@ -75,10 +76,6 @@ def new_transfer_id() -> int:
 def resolve_account(ledger: Ledger, ref: str) -> AccountBalance:
     """An account by id or by name."""
     return ledger.account(ref)
-
-
-def emit_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2))
 
 
 @app.command("init")
@@ -240,7 +237,7 @@ def show_accounts(records: list[dict[str, Any]], fmt: OutputFormat) -> None:
             f"{r['debits_pending_units']:,}",
             f"{r['credits_pending_units']:,}",
         )
-    console().print(table)
+    print_table(table, optional=("balance",))
 
 
 @app.command("balance")
