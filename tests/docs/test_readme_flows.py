@@ -75,28 +75,21 @@ class Block:
     directives: tuple[str, ...]
     id: str = ""
 
+    def _matching(self, pattern: str) -> list[re.Match[str]]:
+        return [m for d in self.directives if (m := re.fullmatch(pattern, d))]
+
     @property
     def skip_reason(self) -> str | None:
-        for d in self.directives:
-            if d.startswith("skip ") or d == "skip":
-                return d.removeprefix("skip").strip(" ()") or "marked skip"
-        return None
+        found = self._matching(r"skip(?:\s+\((?P<why>.*)\))?")
+        return (found[0]["why"] or "marked skip") if found else None
 
     def skipped_lines(self) -> list[tuple[str, str]]:
-        found = []
-        for d in self.directives:
-            m = re.fullmatch(r'skip-line\s+"(?P<text>[^"]+)"\s*(?:\((?P<why>.*)\))?', d)
-            if m:
-                found.append((m["text"], m["why"] or "marked skip-line"))
-        return found
+        found = self._matching(r'skip-line\s+"(?P<text>[^"]+)"\s*(?:\((?P<why>.*)\))?')
+        return [(m["text"], m["why"] or "marked skip-line") for m in found]
 
     def replacements(self) -> list[tuple[str, str]]:
-        found = []
-        for d in self.directives:
-            m = re.fullmatch(r'replace\s+"(?P<old>[^"]*)"\s+"(?P<new>[^"]*)"', d)
-            if m:
-                found.append((m["old"], m["new"]))
-        return found
+        found = self._matching(r'replace\s+"(?P<old>[^"]*)"\s+"(?P<new>[^"]*)"')
+        return [(m["old"], m["new"]) for m in found]
 
 
 def slug(text: str) -> str:
@@ -445,6 +438,9 @@ def test_block_runs_as_written(
         return
     for command in commands_of(block.code):
         run_command(command, block, scratch)
+    for entry in scratch.log:  # what was not run, and why (shown with -rP)
+        print(entry)
+    scratch.log.clear()
 
 
 # -- the runner itself -------------------------------------------------------------------------
