@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from hashmarket.cli.common import csv_cell, jsonable, print_table
+from hashmarket.cli.common import csv_cell, jsonable, print_table, to_json
 
 ROWS = [
     ("1", "btc-issuer", "BTC", "-1.00000000", "-100,000,000", "-100,000,000", "0", "0"),
@@ -60,6 +60,10 @@ def test_rich_alone_would_cut_the_numbers_short() -> None:
 
 def test_decimals_are_json_numbers_and_keep_their_digits_in_csv() -> None:
     assert jsonable(Decimal("3.6450")) == 3.645
+    text = to_json({"value": Decimal("3.6450"), "tiny": Decimal("0E-8"), "nan": Decimal("NaN")})
+    assert '"value": 3.6450' in text and '"tiny": 0E-8' in text
+    assert json.loads(text) == {"value": 3.645, "tiny": 0.0, "nan": None}
+    assert json.loads(to_json([Decimal("123456789012345678.000000001")]))[0] > 1e17
     assert json.dumps(jsonable(Decimal("2"))) == "2.0"
     assert csv_cell(Decimal("3.6450")) == "3.6450"
     assert csv_cell(float("nan")) == ""

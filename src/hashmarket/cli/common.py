@@ -9,6 +9,7 @@ import functools
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -153,6 +154,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A record's value for :func:`to_json`: decimals stay exact, NaN (which the encoder
+    would write as an invalid ``NaN``) becomes null."""
+    return value if isinstance(value, Decimal) else jsonable(value)
+
+
 def csv_cell(value: Any) -> Any:
     """A CSV cell: blank for a missing value; a decimal keeps its written digits (2.4900)."""
     if isinstance(value, Decimal):
@@ -161,15 +168,32 @@ def csv_cell(value: Any) -> Any:
     return "" if plain is None else plain
 
 
+# A decimal goes through the encoder as this marked string, then loses the quotes and the
+# marks: JSON numbers have any number of digits, so it is written exactly (2.4900, 0.1).
+_DECIMAL = "\x00decimal\x00"
+_MARKED_DECIMAL = re.compile(r'"\\u0000decimal\\u0000([-+.0-9eE]+)"')
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_DECIMAL}{value}"
+    return jsonable(value)
+
+
+def to_json(value: Any) -> str:
+    """Any structure of records as JSON: numbers as numbers whatever their Python type,
+    decimals with their exact digits, NaN as null, dates ISO."""
+    return _MARKED_DECIMAL.sub(r"\1", json.dumps(value, indent=2, default=_exact))
+
+
 def emit_json(value: Any) -> None:
-    """Print any structure of records as JSON, numbers as numbers whatever their Python type."""
-    typer.echo(json.dumps(value, indent=2, default=jsonable))
+    typer.echo(to_json(value))
 
 
 def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
     """Print records as JSON (a list of objects) or CSV (header from the first record)."""
     if fmt is OutputFormat.JSON:
-        emit_json([{k: jsonable(v) for k, v in r.items()} for r in records])
+        emit_json([{k: _plain(v) for k, v in r.items()} for r in records])
         return
     buffer = io.StringIO()
     if records:
