@@ -144,3 +144,9 @@ def test_pricing_engines_are_registered_whichever_module_comes_first() -> None:
         cwd=Path(__file__).parent,
     )
     assert done.stdout.strip() == "['analytic', 'mc']"
+
+
+def test_a_mistyped_command_gets_the_near_names_of_unloaded_commands() -> None:
+    result = CliRunner().invoke(app, ["indx"], env={"COLUMNS": "100"})
+    assert result.exit_code == 2
+    assert "No such command 'indx'. Did you mean 'index'?" in result.output

@@ -10,6 +10,7 @@ imports the module when the sub-command is looked up for anything but that listi
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 import typer
 from typer._click import Command, Context, HelpFormatter
+from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 
@@ -37,7 +39,7 @@ class LazyCommand:
             holder.add_typer(obj, name=name)
         else:
             holder.command(name)(obj)
-        holder.callback()(lambda: None)
+        holder.callback()(lambda: None)  # with a callback Typer builds a group even for one
         group = typer.main.get_command(holder)
         assert isinstance(group, TyperGroup)
         return group.commands[name]
@@ -74,6 +76,19 @@ class LazyGroup(TyperGroup):
         command = lazy.load(cmd_name)
         self.add_command(command, cmd_name)
         return command
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        # Typer suggests a near name among the commands already loaded: offer all of them.
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as error:
+            near = difflib.get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if self.suggest_commands and near and "Did you mean" not in error.message:
+                names = ", ".join(repr(n) for n in near)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {names}?"
+            raise
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         with self._listing_help():
