@@ -38,6 +38,13 @@ def lazy_exports(
     and then stored in the package namespace (later lookups are ordinary attribute reads)."""
     package, init_file = namespace["__name__"], namespace["__file__"]
     table: dict[str, str] = {}
+    # A name that is also a submodule (models.calibrate, the function, in models/calibrate.py)
+    # is imported now: importing the submodule later would set the package attribute to the
+    # module, and __getattr__ is never asked for a name that is set.
+    here = Path(init_file).parent
+    for name, module in exported_names(init_file).items():
+        if (here / f"{name}.py").exists() or (here / name / "__init__.py").exists():
+            namespace[name] = getattr(importlib.import_module(module), name)
 
     def exports() -> dict[str, str]:
         if not table:

@@ -150,3 +150,14 @@ def test_a_mistyped_command_gets_the_near_names_of_unloaded_commands() -> None:
     result = CliRunner().invoke(app, ["indx"], env={"COLUMNS": "100"})
     assert result.exit_code == 2
     assert "No such command 'indx'. Did you mean 'index'?" in result.output
+
+
+def test_a_name_that_is_also_a_submodule_is_the_exported_object() -> None:
+    code = (
+        "import hashmarket.models.network\n"
+        "import hashmarket.models.calibrate\n"
+        "from hashmarket.models import calibrate\n"
+        "print(callable(calibrate), type(calibrate).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "function"]
