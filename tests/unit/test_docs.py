@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import typer
+from typer._click import Context
+from typer.core import TyperGroup
 
 from hashmarket.cli.app import app
 
@@ -13,10 +15,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def command_paths(command: object, prefix: tuple[str, ...] = ()) -> Iterator[str]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from command_paths(sub, (*prefix, name))
+    """Every leaf command, through the group API (sub-commands are imported on lookup)."""
+    if isinstance(command, TyperGroup):
+        context = Context(command)
+        for name in command.list_commands(context):
+            yield from command_paths(command.get_command(context, name), (*prefix, name))
     else:
         yield " ".join(prefix)
 

@@ -359,8 +359,8 @@ def test_cli_json_and_filters(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     records = json.loads(done.stdout)
     assert [(r["term"], r["value"]) for r in records] == [
-        ("on-demand", "3.6450"),
-        ("reserved", "2.0250"),
+        ("on-demand", 3.645),
+        ("reserved", 2.025),
     ]
     assert len(records[0]["inputs_sha256"]) == 64
     done = hashmarket("index", "gpu", "--model", "A100", cwd=tmp_path)

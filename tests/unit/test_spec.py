@@ -109,3 +109,10 @@ def test_yaml_dates_and_comments_are_read(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_spec(path) == parse_spec(FORWARD)
+
+
+def test_load_spec_takes_a_path_or_a_string() -> None:
+    path = EXAMPLES[0]
+    assert load_spec(str(path)) == load_spec(path)
+    with pytest.raises(SpecError, match=r"no-such-spec\.json"):
+        load_spec("no-such-spec.json")

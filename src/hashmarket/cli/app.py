@@ -1,4 +1,8 @@
-"""The root command. User errors become one line on stderr and a non-zero exit code."""
+"""The root command. User errors become one line on stderr and a non-zero exit code.
+
+Sub-commands are :class:`~hashmarket.cli.lazy.LazyCommand` s: a command imports its module,
+and with it its layer, only when it runs (``tests/unit/test_cli_lazy.py`` checks that each
+listed help line is the command's own)."""
 
 from __future__ import annotations
 
@@ -7,33 +11,90 @@ import sys
 import typer
 
 from hashmarket import __version__
-from hashmarket.cli import data, dispatch, index, index_gpu, ledger, miner, pricing, serve, tokens
-from hashmarket.cli import risk as risk_cli
-from hashmarket.cli import settle as settle_cli
+from hashmarket.cli.lazy import LazyCommand, lazy_group
 from hashmarket.errors import HashmarketError
 
+index_app = typer.Typer(
+    cls=lazy_group(
+        {
+            "hashprice": LazyCommand(
+                "hashmarket.cli.index:hashprice_command",
+                "Daily hashprice: what one unit of hashrate earns per day "
+                "(latest 30 days by default).",
+            ),
+            "gpu": LazyCommand(
+                "hashmarket.cli.index_gpu:gpu_command",
+                "GPU-hour index: one fixing per period, GPU model and term, from price quotes.",
+            ),
+        }
+    ),
+    help="Indices: the hashprice index and the GPU-hour index.",
+    no_args_is_help=True,
+)
+
+COMMANDS = {
+    "dispatch": LazyCommand(
+        "hashmarket.cli.dispatch:dispatch_command",
+        'Hourly plan that maximises the site\'s margin, compared with "mine only" and "AI only".',
+    ),
+    "serve": LazyCommand(
+        "hashmarket.cli.serve:serve_command",
+        "Serve the HTTP API (OpenAPI at /docs) and the web dashboard.",
+    ),
+    "price": LazyCommand(
+        "hashmarket.cli.pricing:price_command",
+        "Value an instrument described by a JSON or YAML spec.",
+    ),
+    "risk": LazyCommand(
+        "hashmarket.cli.risk:risk_command",
+        "Portfolio VaR and expected shortfall (Monte Carlo and historical) and stress tests.",
+    ),
+    "hedge": LazyCommand(
+        "hashmarket.cli.risk:hedge_command",
+        "A miner's hedge plan: the cheapest hedge that covers cash costs with a probability.",
+    ),
+    "loan": LazyCommand(
+        "hashmarket.cli.risk:loan_command",
+        "A loan's LTV levels and its life over scenarios, or a leveraged BTC position's.",
+    ),
+    "data": LazyCommand(
+        "hashmarket.cli.data:app",
+        "Network data: sources, licences, coverage, imports and node sync.",
+    ),
+    "index": LazyCommand(
+        "hashmarket.cli.app:index_app",
+        "Indices: the hashprice index and the GPU-hour index.",
+    ),
+    "ledger": LazyCommand(
+        "hashmarket.cli.ledger:app",
+        "The double-entry ledger: accounts, transfers, balances.",
+    ),
+    "tokens": LazyCommand(
+        "hashmarket.cli.tokens:app",
+        "Hashrate tokens: issue a series, mint, burn, transfer, pay daily, prove reserves.",
+    ),
+    "settle": LazyCommand(
+        "hashmarket.cli.settle:app",
+        "Settle forwards, swaps and options between two accounts from the published fixings.",
+    ),
+    "miner": LazyCommand(
+        "hashmarket.cli.miner:app",
+        "Fleet economics: breakeven, profit on the hashprice index, payback.",
+    ),
+    "keys": LazyCommand("hashmarket.cli.serve:keys_app", "API keys for the HTTP service."),
+    "curve": LazyCommand(
+        "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
+    ),
+}
+
 app = typer.Typer(
+    cls=lazy_group(COMMANDS),
     name="hashmarket",
     help="Compute as a commodity: hashprice index, hashrate derivatives, tokens and settlement.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(data.app, name="data")
-app.add_typer(index.app, name="index")
-app.add_typer(ledger.app, name="ledger")
-app.add_typer(tokens.app, name="tokens")
-app.add_typer(settle_cli.app, name="settle")
-app.add_typer(miner.app, name="miner")
-index_gpu.register(index.app)
-app.command("dispatch")(dispatch.dispatch_command)
-app.command("serve")(serve.serve_command)
-app.add_typer(serve.keys_app, name="keys")
-app.add_typer(pricing.curve_app, name="curve")
-app.command("price")(pricing.price_command)
-app.command("risk")(risk_cli.risk_command)
-app.command("hedge")(risk_cli.hedge_command)
-app.command("loan")(risk_cli.loan_command)
 
 
 def _version(value: bool) -> None:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import functools
 import io
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -116,12 +121,69 @@ def print_asof(asof: AsOf, *, machine: bool) -> None:
         out.print(warning, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
+def print_table(table: Table, *, optional: Sequence[str] = (), out: Console | None = None) -> None:
+    """Print ``table`` without cutting a number, date or id short in a narrow terminal.
+
+    Rich squeezes every column of a table wider than the terminal and ends cells with "…".
+    Here, when the table is too wide, a column whose cells are single words (numbers, dates,
+    ids) keeps the width of its widest cell and only columns of text wrap; when that does not
+    fit, the ``optional`` columns (headers, in order: columns whose content another column
+    also shows) are left out, and then the vertical rules.
+    """
+    out = out or console()
+    if _widths(out, table, rigid=False) is None:
+        steps: list[Callable[[], None]] = [lambda: None]
+        for header in optional:
+            steps.append(functools.partial(_drop_column, table, header))
+        steps.append(lambda: setattr(table, "box", None))
+        for step in steps:
+            step()
+            widths = _widths(out, table, rigid=True)
+            if widths is not None:
+                for column, width in zip(table.columns, widths, strict=True):
+                    column.width = width
+                break
+    out.print(table)
+
+
+def _drop_column(table: Table, header: str) -> None:
+    table.columns[:] = [c for c in table.columns if c.header != header]
+
+
+def _widths(out: Console, table: Table, *, rigid: bool) -> list[int | None] | None:
+    """Column widths for ``table`` in the terminal, or ``None`` when it does not fit.
+
+    Not ``rigid``: every cell on one line (the table as rich prints it when it fits). Rigid:
+    a column of single-word cells takes its widest cell (an int), a column of text may wrap
+    (``None``, its longest word counted)."""
+    widths: list[int | None] = []
+    # A rule and a space either side of each column; without rules, the spaces only.
+    needed = 2 * len(table.columns) + (len(table.columns) + 1 if table.box else 0)
+    for column in table.columns:
+        header = Measurement.get(out, out.options, column.header)
+        cells = [Measurement.get(out, out.options, cell) for cell in column.cells]
+        if not rigid:
+            width = max([header.maximum, *(m.maximum for m in cells)])
+            widths.append(None)
+        elif all(m.minimum == m.maximum for m in cells):
+            width = max([header.minimum, *(m.maximum for m in cells)])
+            widths.append(width)
+        else:
+            width = max([header.minimum, *(m.minimum for m in cells)])
+            widths.append(None)
+        needed += width
+    return widths if needed <= out.width else None
+
+
 def jsonable(value: Any) -> Any:
-    """Plain JSON value: NaN becomes null, numpy scalars become Python numbers, dates ISO."""
+    """Plain JSON value: NaN becomes null, numpy scalars and decimals become numbers (JSON has
+    no decimal type; a number stays a number rather than a string), dates ISO."""
     if value is None:
         return None
     if hasattr(value, "item"):
         value = value.item()
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dt.date):
@@ -129,11 +191,47 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A record's value for :func:`to_json`: decimals stay exact, NaN (which the encoder
+    would write as an invalid ``NaN``) becomes null."""
+    return value if isinstance(value, Decimal) else jsonable(value)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: blank for a missing value; a decimal keeps its written digits (2.4900)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    plain = jsonable(value)
+    return "" if plain is None else plain
+
+
+# A decimal goes through the encoder as this marked string, then loses the quotes and the
+# marks: JSON numbers have any number of digits, so it is written exactly (2.4900, 0.1).
+_DECIMAL = "\x00decimal\x00"
+_MARKED_DECIMAL = re.compile(r'"\\u0000decimal\\u0000([-+.0-9eE]+)"')
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_DECIMAL}{value}"
+    return jsonable(value)
+
+
+def to_json(value: Any) -> str:
+    """Any structure of records as JSON: numbers as numbers whatever their Python type,
+    decimals with their exact digits, NaN as null, dates ISO."""
+    return _MARKED_DECIMAL.sub(r"\1", json.dumps(value, indent=2, default=_exact))
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(to_json(value))
+
+
 def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
     """Print records as JSON (a list of objects) or CSV (header: every record's keys, in the
     order they first appear; blank where a record has no such key)."""
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps([{k: jsonable(v) for k, v in r.items()} for r in records], indent=2))
+        emit_json([{k: _plain(v) for k, v in r.items()} for r in records])
         return
     buffer = io.StringIO()
     if records:
@@ -141,8 +239,7 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for r in records:
-            cells = {k: jsonable(r.get(k)) for k in fields}
-            writer.writerow({k: "" if v is None else v for k, v in cells.items()})
+            writer.writerow({k: csv_cell(r.get(k)) for k in fields})
     typer.echo(buffer.getvalue(), nl=False)
 
 

@@ -55,6 +55,7 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     parse_date,
+    print_table,
     resolve_data_dir,
 )
 from hashmarket.errors import HashmarketError, SourceError, UsageError
@@ -110,7 +111,7 @@ def info_command(
             s["last"] or "",
             s["licence"],
         )
-    out.print(src)
+    print_table(src, optional=("file",), out=out)
     cov = Table(title="Coverage per field", title_justify="left")
     for name in ("field", "days", "from", "to", "by source"):
         cov.add_column(name)

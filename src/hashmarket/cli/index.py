@@ -29,8 +29,6 @@ from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
 from hashmarket.units import Currency, HashrateUnit
 
-app = typer.Typer(help="Indices: the hashprice index and the GPU-hour index.", no_args_is_help=True)
-
 BAR_WIDTH = 10
 
 
@@ -82,7 +80,6 @@ def render_table(
         out.print("n/a: no fee data for that day; the value is the subsidy-only hashprice.")
 
 
-@app.command("hashprice")
 def hashprice_command(
     start: str | None = typer.Option(None, "--start", help="First day, YYYY-MM-DD."),
     end: str | None = typer.Option(

@@ -1,7 +1,4 @@
-"""``hashmarket index gpu``: GPU-hour index fixings from a quotes file.
-
-Registered on the ``index`` sub-app by :func:`register` (called once in ``cli/app.py``).
-"""
+"""``hashmarket index gpu``: GPU-hour index fixings from a quotes file."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.cli.common import FORMAT_OPTION, OutputFormat, console, emit_records
+from hashmarket.cli.common import FORMAT_OPTION, OutputFormat, console, emit_json, emit_records
 from hashmarket.errors import UsageError
 from hashmarket.index.compute import (
     BUNDLED_QUOTES_FILE,
@@ -37,11 +34,6 @@ class TermChoice(enum.StrEnum):
     ON_DEMAND = "on-demand"
     RESERVED = "reserved"
     SPOT = "spot"
-
-
-def register(index_app: typer.Typer) -> None:
-    """Add ``gpu`` to the ``hashmarket index`` sub-app."""
-    index_app.command("gpu")(gpu_command)
 
 
 def select_quotes(
@@ -72,7 +64,7 @@ def fixing_record(f: GpuFixing) -> dict[str, Any]:
         "period_end": f.period_end.isoformat(),
         "gpu_model": f.gpu_model,
         "term": f.term,
-        "price_usd_per_gpu_hour": str(f.value),
+        "price_usd_per_gpu_hour": f.value,
         "n_quotes": f.n_quotes,
         "n_outliers": f.n_outliers,
         "volume_gpu_hours": f.volume_gpu_hours,
@@ -156,8 +148,6 @@ def gpu_command(
     if fmt is OutputFormat.TABLE:
         render_table(fixings, source=source, period=period)
     elif fmt is OutputFormat.JSON:
-        import json
-
-        typer.echo(json.dumps([f.to_dict() for f in fixings], indent=2))
+        emit_json([f.to_dict() for f in fixings])
     else:
         emit_records([fixing_record(f) for f in fixings], fmt)

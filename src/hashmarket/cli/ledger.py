@@ -8,7 +8,6 @@ line with its result code and exits non-zero, and has changed nothing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -24,7 +23,9 @@ from hashmarket.cli.common import (
     FORMAT_OPTION,
     OutputFormat,
     console,
+    emit_json,
     emit_records,
+    print_table,
     resolve_data_dir,
 )
 from hashmarket.errors import AccountRefusedError, UsageError
@@ -103,10 +104,6 @@ def new_transfer_id() -> int:
 def resolve_account(ledger: Ledger, ref: str) -> AccountBalance:
     """An account by id or by name."""
     return ledger.account(ref)
-
-
-def emit_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2))
 
 
 @app.command("init")
@@ -280,7 +277,7 @@ def show_accounts(records: list[dict[str, Any]], fmt: OutputFormat) -> None:
             f"{r['debits_pending_units']:,}",
             f"{r['credits_pending_units']:,}",
         )
-    console().print(table)
+    print_table(table, optional=("balance",))
 
 
 @app.command("balance")

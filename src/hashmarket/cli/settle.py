@@ -9,7 +9,6 @@ transaction: a refused command prints one line and changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +24,7 @@ from hashmarket.cli.common import (
     FORMAT_OPTION,
     OutputFormat,
     console,
+    emit_json,
     emit_records,
     parse_date,
     resolve_data_dir,
@@ -135,7 +135,7 @@ def _table(
 
 def _emit(records: list[dict[str, Any]], fmt: OutputFormat, table: Table) -> None:
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps(records, indent=2))
+        emit_json(records)
     elif fmt is OutputFormat.CSV:
         emit_records(records, fmt)
     else:
@@ -274,7 +274,7 @@ def events_command(
             "amount_minor": e.amount_minor,
             "due_minor": e.due_minor,
             "settled_minor": e.settled_minor,
-            "remainder_minor": str(e.remainder_minor),
+            "remainder_minor": e.remainder_minor,
             "called_party": e.called_party,
             "shortfall_minor": e.shortfall_minor,
             "transfer_id": e.transfer_id,

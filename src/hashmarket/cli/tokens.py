@@ -22,6 +22,7 @@ from hashmarket.cli.common import (
     FORMAT_OPTION,
     OutputFormat,
     console,
+    emit_json,
     emit_records,
     parse_date,
     resolve_data_dir,
@@ -68,7 +69,7 @@ def account_id(ledger: Ledger, ref: str) -> int:
 
 def emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps(record, indent=2))
+        emit_json(record)
     elif fmt is OutputFormat.CSV:
         emit_records([record], fmt)
     else:
@@ -119,8 +120,8 @@ def issue_command(
     record = {
         "series": s.asset,
         "max_supply_units": s.max_supply_units,
-        "ths_per_token": str(s.ths_per_token),
-        "backing_hashrate_ths": str(s.backing_hashrate_ths),
+        "ths_per_token": s.ths_per_token,
+        "backing_hashrate_ths": s.backing_hashrate_ths,
         "term_start": s.term_start.isoformat(),
         "term_end": s.term_end.isoformat(),
     }
@@ -299,13 +300,13 @@ def holders_command(
             "token_account_id": h.token_account_id,
             "payout_account_id": h.payout_account_id,
             "balance_units": h.balance_units,
-            "share": f"{Decimal(h.balance_units) / supply:.6f}" if supply else "0",
+            "share": round(h.balance_units / supply, 6) if supply else 0.0,
         }
         for h in rows
     ]
     if fmt is not OutputFormat.TABLE:
         if fmt is OutputFormat.JSON:
-            typer.echo(json.dumps(records, indent=2))
+            emit_json(records)
         else:
             emit_records(records, fmt)
         return
@@ -317,7 +318,7 @@ def holders_command(
             str(r["token_account_id"]),
             str(r["payout_account_id"]),
             f"{r['balance_units']:,}",
-            str(r["share"]),
+            f"{r['share']:.6f}",
         )
     console().print(table)
 

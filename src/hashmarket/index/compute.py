@@ -465,7 +465,7 @@ class GpuFixing:
             "period_end": self.period_end.isoformat(),
             "gpu_model": self.gpu_model,
             "term": self.term,
-            "value": str(self.value),
+            "value": self.value,
             "currency": self.currency,
             "unit": self.unit,
             "n_quotes": self.n_quotes,

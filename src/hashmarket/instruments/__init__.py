@@ -5,31 +5,36 @@
 of day ``fixings.dates[t]`` on path ``p``, in ``instrument.currency`` (negative: pays).
 """
 
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.forwards import (
-    BtcPriceSwap,
-    DifficultyFuture,
-    EpochValueFuture,
-    HashpriceForward,
-    HashrateFuture,
-)
-from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
-from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
-from hashmarket.instruments.structured import (
-    DualCurrencyKind,
-    DualCurrencyNote,
-    SharkFinNote,
-    Tranche,
-    YieldSplitNote,
-)
-from hashmarket.instruments.terms import (
-    Instrument,
-    OptionType,
-    SettlementCurrency,
-    Side,
-    Underlying,
-)
-from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+    from hashmarket.instruments.forwards import (
+        BtcPriceSwap,
+        DifficultyFuture,
+        EpochValueFuture,
+        HashpriceForward,
+        HashrateFuture,
+    )
+    from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
+    from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
+    from hashmarket.instruments.structured import (
+        DualCurrencyKind,
+        DualCurrencyNote,
+        SharkFinNote,
+        Tranche,
+        YieldSplitNote,
+    )
+    from hashmarket.instruments.terms import (
+        Instrument,
+        OptionType,
+        SettlementCurrency,
+        Side,
+        Underlying,
+    )
+    from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
 
 __all__ = [
     "FIXING_FIELDS",
@@ -60,3 +65,5 @@ __all__ = [
     "to_spec",
     "vanilla_payoff",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

@@ -166,8 +166,9 @@ def read_spec_text(text: str, *, suffix: str = "") -> Any:
         raise SpecError("spec_unreadable", detail=str(exc).splitlines()[0]) from None
 
 
-def load_spec(path: Path) -> Instrument:
+def load_spec(path: Path | str) -> Instrument:
     """Read and build the instrument in a JSON or YAML file; errors name the file."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,24 +1,29 @@
 """Stochastic models: BTC price processes, the Bitcoin network model, seeded chunked
 scenarios and their calibration from the network history."""
 
-from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
-from hashmarket.models.network import (
-    FIELDS,
-    BlockArrivals,
-    FeeParams,
-    HashrateParams,
-    NetworkModel,
-    NetworkState,
-    simulate_network,
-)
-from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
-from hashmarket.models.scenarios import (
-    ScenarioConfig,
-    Scenarios,
-    ScenarioSet,
-    monthly_means,
-    simulate,
-)
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
+    from hashmarket.models.network import (
+        FIELDS,
+        BlockArrivals,
+        FeeParams,
+        HashrateParams,
+        NetworkModel,
+        NetworkState,
+        simulate_network,
+    )
+    from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
+    from hashmarket.models.scenarios import (
+        ScenarioConfig,
+        Scenarios,
+        ScenarioSet,
+        monthly_means,
+        simulate,
+    )
 
 __all__ = [
     "FIELDS",
@@ -41,3 +46,5 @@ __all__ = [
     "simulate",
     "simulate_network",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

@@ -1,22 +1,26 @@
 """Pricing: closed forms, discounting, the Monte Carlo engine, bumped Greeks, the hashprice
 forward curve, and the registry that picks an engine for an instrument."""
 
-from hashmarket.pricing import compute as _compute  # noqa: F401  (registers its engines)
-from hashmarket.pricing.analytic import (
-    Black76Greeks,
-    BlackScholesGreeks,
-    black76_greeks,
-    black76_price,
-    black_scholes_greeks,
-    black_scholes_price,
-    merton_price,
-)
-from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
-from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
-from hashmarket.pricing.market import Market
-from hashmarket.pricing.montecarlo import monte_carlo_price
-from hashmarket.pricing.registry import engines_for, price, register
-from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.pricing.analytic import (
+        Black76Greeks,
+        BlackScholesGreeks,
+        black76_greeks,
+        black76_price,
+        black_scholes_greeks,
+        black_scholes_price,
+        merton_price,
+    )
+    from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
+    from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
+    from hashmarket.pricing.market import Market
+    from hashmarket.pricing.montecarlo import monte_carlo_price
+    from hashmarket.pricing.registry import engines_for, price, register
+    from hashmarket.pricing.result import MonteCarloConfig, PricingResult
 
 __all__ = [
     "Black76Greeks",
@@ -41,3 +45,5 @@ __all__ = [
     "register",
     "year_fraction",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

@@ -196,3 +196,8 @@ def black_scholes_engine(
             "forward_usd": spot * math.exp((r - q) * years),
         },
     )
+
+
+# The bundled engines register themselves on import; importing them here (last, once the
+# registry is defined) means any use of the registry sees them.
+from hashmarket.pricing import compute as _compute  # noqa: E402, F401

@@ -13,46 +13,51 @@
 * :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs; :mod:`~hashmarket.risk.report` — HTML.
 """
 
-from hashmarket.risk.analysis import (
-    LoanReport,
-    PortfolioRiskReport,
-    leverage_report,
-    loan_report,
-    portfolio_report,
-)
-from hashmarket.risk.credit import (
-    Collateral,
-    CollateralKind,
-    HaircutPolicy,
-    Loan,
-    LoanPaths,
-    LoanSummary,
-    LtvLevels,
-    TailModel,
-    deliverable_forward,
-    haircut,
-    loan_life,
-    ltv_levels,
-    ltv_levels_from_history,
-    tail_quantile,
-)
-from hashmarket.risk.hedging import (
-    Hedge,
-    HedgePlan,
-    HedgePricing,
-    MinerProfile,
-    evaluate,
-    plan_hedge,
-    simulate_miner,
-)
-from hashmarket.risk.historical import Bootstrap, change_table
-from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
-from hashmarket.risk.loan_ledger import LoanAccounts, book_events, open_accounts, transfer_id
-from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
-from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
-from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
-from hashmarket.risk.valuation import PnLModel, monte_carlo_pnl, value_paths
-from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.risk.analysis import (
+        LoanReport,
+        PortfolioRiskReport,
+        leverage_report,
+        loan_report,
+        portfolio_report,
+    )
+    from hashmarket.risk.credit import (
+        Collateral,
+        CollateralKind,
+        HaircutPolicy,
+        Loan,
+        LoanPaths,
+        LoanSummary,
+        LtvLevels,
+        TailModel,
+        deliverable_forward,
+        haircut,
+        loan_life,
+        ltv_levels,
+        ltv_levels_from_history,
+        tail_quantile,
+    )
+    from hashmarket.risk.hedging import (
+        Hedge,
+        HedgePlan,
+        HedgePricing,
+        MinerProfile,
+        evaluate,
+        plan_hedge,
+        simulate_miner,
+    )
+    from hashmarket.risk.historical import Bootstrap, change_table
+    from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
+    from hashmarket.risk.loan_ledger import LoanAccounts, book_events, open_accounts, transfer_id
+    from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
+    from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
+    from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
+    from hashmarket.risk.valuation import PnLModel, monte_carlo_pnl, value_paths
+    from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
 
 __all__ = [
     "Bootstrap",
@@ -108,3 +113,5 @@ __all__ = [
     "value_paths",
     "var_es",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())
