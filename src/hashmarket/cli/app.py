@@ -19,8 +19,7 @@ index_app = typer.Typer(
         {
             "hashprice": LazyCommand(
                 "hashmarket.cli.index:hashprice_command",
-                "Daily hashprice: what one unit of hashrate earns per day "
-                "(latest 30 days by default).",
+                "Daily hashprice: what one unit of hashrate earns per day (to the as-of date).",
             ),
             "gpu": LazyCommand(
                 "hashmarket.cli.index_gpu:gpu_command",

@@ -100,8 +100,10 @@ def hashprice_command(
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
-    """Daily hashprice: what one unit of hashrate earns per day (the 30 days to the as-of date
-    by default: the last day with a complete index value)."""
+    """Daily hashprice: what one unit of hashrate earns per day (to the as-of date).
+
+    By default the 30 days to the as-of date, the last day with a complete index value.
+    """
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
     )
