@@ -262,6 +262,25 @@ def test_hashprice_page_draws_the_history(server: str, browser: webdriver.Chrome
     screenshot(browser, "hashprice")
 
 
+def test_every_page_names_the_services_asof_date(server: str, browser: webdriver.Chrome) -> None:
+    """The banner and the latest tiles show the one as-of date of ``/api/v1/asof``; data more
+    than a week old says so, with the command that brings it up to date."""
+    with urllib.request.urlopen(f"{server}/api/v1/asof", timeout=30) as response:
+        asof = json.load(response)
+    for path in ("/", "/curve", "/miner"):
+        browser.get(f"{server}{path}")
+        WebDriverWait(browser, 30).until(
+            lambda b: b.find_element(By.ID, "asof-banner").text.startswith("Data as of")
+        )
+        banner = browser.find_element(By.ID, "asof-banner").text
+        assert banner.startswith(f"Data as of {asof['asof']}")
+        assert f"price to {asof['coverage']['price_usd']['last']}" in banner
+        assert ("days old): run `hashmarket data sync`" in banner) is asof["stale"]
+    browser.get(f"{server}/")
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "kpi-date").text)
+    assert browser.find_element(By.ID, "kpi-date").text.startswith(asof["asof"])
+
+
 def test_hashprice_chart_opens_on_two_years_and_fits_the_y_axis(
     server: str, browser: webdriver.Chrome
 ) -> None:

@@ -101,6 +101,8 @@ class AsOf:
             "today": None if self.today is None else self.today.isoformat(),
             "staleness_days": self.staleness_days,
             "stale": self.stale,
+            "summary": self.describe(),
+            "warning": self.stale_warning(),
         }
 
 

@@ -481,6 +481,22 @@ function showError(error) {
   main.prepend(note);
 }
 
+// Every page names the one as-of date the service answers for, how far each input reaches,
+// and, when that day is more than a week old, how to bring the data up to date.
+async function asofBanner() {
+  const banner = document.getElementById("asof-banner");
+  if (!banner) return;
+  const a = await getJSON("/api/v1/asof");
+  // The same two lines the command line prints (index.asof.AsOf.describe, stale_warning).
+  banner.textContent = `Data ${a.summary}`;
+  if (a.warning) {
+    const warn = document.createElement("strong");
+    warn.textContent = ` · ${a.warning}`;
+    banner.append(warn);
+    banner.classList.add("stale");
+  }
+}
+
 const PAGES = {
   hashprice: hashpricePage, curve: curvePage, pricing: pricingPage, tokens: tokensPage, miner: minerPage,
   dispatch: dispatchPage,
@@ -494,6 +510,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem(KEY_STORE, keyInput.value.trim());
     window.location.reload();
   });
+  asofBanner().catch(() => {});
   const page = PAGES[document.body.dataset.page];
   if (page) page().catch(showError);
 });
