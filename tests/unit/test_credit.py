@@ -199,6 +199,9 @@ def test_liquidation_with_a_surplus_by_hand() -> None:
     assert life.lender_cash_usd[0, 11] == pytest.approx(claim(11))
     assert life.loss_usd[0] == 0.0
     assert life.events is not None
+    kinds = [e.kind for e in life.events[0]]
+    assert kinds[2:5] == ["margin_call", "liquidation", "sale"]  # both levels passed on day 10
+    assert life.margin_calls[0] == 1 and life.top_up_units[0] == 0.0
     surplus = next(e for e in life.events[0] if e.kind == "surplus")
     assert surplus.usd == pytest.approx(53_900 - claim(11))
     assert surplus.usd == pytest.approx(3_749.315068, rel=1e-9)
@@ -252,8 +255,11 @@ def test_summary_over_scenarios() -> None:
     days = [START + dt.timedelta(days=i) for i in range(prices.shape[1])]
     paths = loan_life(loan(), Fixings.from_arrays(days, price_usd=prices))
     s = summarize(loan(), paths, seed=1)
-    assert s.probability_margin_call == 0.25
+    # 66,000 is called and cured; 55,000 and 40,000 pass both levels on day 10: called and
+    # liquidated the same day.
+    assert s.probability_margin_call == 0.75
     assert s.probability_liquidation == 0.5
+    assert paths.margin_calls.tolist() == [0, 1, 1, 1]
     assert s.expected_loss_usd == pytest.approx((claim(11) - 39_200) / 4)
 
 
