@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +110,40 @@ def test_levels_from_bundled_history_fall_in_the_usual_ranges() -> None:
         history, kind=CollateralKind.TOKEN, asof=dt.date(2025, 1, 10), policy=HaircutPolicy()
     )
     assert tokens.volatility is not None and "hashprice" in tokens.volatility.series
+
+
+def test_the_levels_quoted_in_the_docs_are_what_the_code_computes() -> None:
+    """docs/risk.md quotes BTC's Student-t(4) levels at a pinned as-of date, and the levels a
+    σ of 2.6 %/day gives: both are recomputed here to the printed digit."""
+    text = (Path(__file__).parents[2] / "docs" / "risk.md").read_text(encoding="utf-8")
+    header = re.search(
+        r"\| level \| horizon \| why \| σ = ([0-9.]+) %/day, Student-t\(4\) \|", text
+    )
+    asof = re.search(r"\(BTC as of (\d{4}-\d{2}-\d{2}), ", text)
+    assert header is not None and asof is not None
+    quoted = [
+        float(m.group(1))
+        for m in re.finditer(
+            r"^\| (?:initial|margin call|liquidation) \| .* \| ([0-9.]+) % \|$", text, re.M
+        )
+    ]
+    policy = HaircutPolicy(tail=TailModel.STUDENT_T, dof=4)
+    levels = ltv_levels_from_history(
+        NetworkHistory.load(),
+        kind=CollateralKind.BTC,
+        asof=dt.date.fromisoformat(asof.group(1)),
+        policy=policy,
+    )
+    assert levels.volatility is not None
+    assert f"{levels.volatility.sigma_daily * 100:.2f}" == header.group(1)
+    computed = (levels.initial_ltv, levels.margin_call_ltv, levels.liquidation_ltv)
+    assert quoted == [round(v * 100, 1) for v in computed]
+    other = re.search(r"a σ of ([0-9.]+) %/day gives ([0-9.]+) / ([0-9.]+) / ([0-9.]+) %", text)
+    assert other is not None
+    at = ltv_levels(sigma_daily=float(other.group(1)) / 100, policy=policy)
+    assert [float(g) for g in other.groups()[1:]] == [
+        round(v * 100, 1) for v in (at.initial_ltv, at.margin_call_ltv, at.liquidation_ltv)
+    ]
 
 
 @pytest.mark.parametrize(
