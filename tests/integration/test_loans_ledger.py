@@ -147,7 +147,7 @@ def test_margin_call_top_up_then_repayment(funded: Ledger) -> None:
 def test_liquidation_posts_the_pledge_sells_and_pays_the_surplus(funded: Ledger) -> None:
     prices = [100_000.0] * 10 + [55_000.0] * 30
     kinds = book(funded, loan("crash"), btc_path(prices))
-    assert kinds == ["disbursement", "pledge", "liquidation", "sale", "surplus"]
+    assert kinds == ["disbursement", "pledge", "margin_call", "liquidation", "sale", "surplus"]
     b = balances(funded)
     # Sold 1 BTC at 55,000 less 2 % = 53,900.00: the claim of day 11, 50,150.68, to the
     # lender, the remaining 3,749.32 to the borrower.

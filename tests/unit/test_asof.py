@@ -23,24 +23,35 @@ from hashmarket.pricing.result import MonteCarloConfig
 from hashmarket.pricing.valuation import ValuationSetup, forward_curve
 
 # Days present in the bundled data before and after it is extended: a complete day in July
-# 2020, a retarget day (2023-04-20: epoch 390 began at 09:57 UTC), and a day without fee data.
+# 2020 and a retarget day (2023-04-20: epoch 390 began at 09:57 UTC). Days without fee data
+# come from the commercial-use history: with every source, fees reach as far as prices.
 COMPLETE_DAY = dt.date(2020, 7, 15)
 RETARGET_DAY = dt.date(2023, 4, 20)
 
 
 @cache
-def history() -> NetworkHistory:
-    return NetworkHistory.load()
+def history(*, commercial: bool = False) -> NetworkHistory:
+    return NetworkHistory.load(include_noncommercial=not commercial)
 
 
 @cache
-def table() -> pd.DataFrame:
-    return hashprice_table(history())
+def table(*, commercial: bool = False) -> pd.DataFrame:
+    return hashprice_table(history(commercial=commercial))
 
 
-def complete_mask() -> np.ndarray:
-    t = table()
+def complete_mask(*, commercial: bool = False) -> np.ndarray:
+    t = table(commercial=commercial)
     return (t["hashprice_usd_per_ph_day"].notna() & t["fees_included"]).to_numpy()
+
+
+def _gap_day() -> dt.date:
+    """The first day of 2022 whose commercial-use index value has no fees (the node statistics
+    cover 2021-04-22..2021-09-10 and 2023-02-15..2023-04-20 around it)."""
+    t = table(commercial=True)
+    gaps = t.index[
+        t["hashprice_usd_per_ph_day"].notna().to_numpy() & ~complete_mask(commercial=True)
+    ]
+    return next(d.date() for d in gaps if d.year == 2022)
 
 
 def test_default_is_the_last_complete_index_day() -> None:
@@ -69,14 +80,18 @@ def test_a_later_date_is_refused_naming_the_last_supported_day() -> None:
 
 
 def test_a_day_without_fees_is_refused_unless_subsidy_only_is_allowed() -> None:
-    t = table()
-    mask = complete_mask()
-    gaps = t.index[t["hashprice_usd_per_ph_day"].notna().to_numpy() & ~mask]
-    gap = next(d.date() for d in gaps if d.date() < resolve_asof(history()).date)
+    t, mask, commercial = (
+        table(commercial=True),
+        complete_mask(commercial=True),
+        history(commercial=True),
+    )
+    gap = _gap_day()
+    assert gap < resolve_asof(commercial).date
     earlier = t.index[mask & (t.index < pd.Timestamp(gap))][-1].date()
+    assert earlier == dt.date(2021, 9, 10)  # the last day of the node statistics' 2021 run
     with pytest.raises(DataError, match=f"the last earlier day with one is {earlier}"):
-        resolve_asof(history(), requested=gap)
-    loose = resolve_asof(history(), requested=gap, allow_subsidy_only=True)
+        resolve_asof(commercial, requested=gap)
+    loose = resolve_asof(commercial, requested=gap, allow_subsidy_only=True)
     assert loose.date == gap and not loose.complete
 
 
@@ -106,28 +121,23 @@ def test_coverage_names_first_and_last_day_per_field() -> None:
     }
 
 
-def _gap_day() -> dt.date:
-    t = table()
-    gaps = t.index[t["hashprice_usd_per_ph_day"].notna().to_numpy() & ~complete_mask()]
-    return next(d.date() for d in gaps if d.date() < resolve_asof(history()).date)
-
-
 @pytest.mark.parametrize("day", [COMPLETE_DAY, RETARGET_DAY, None, "gap"])
 def test_curve_day_zero_is_the_fixing_of_the_asof_day(day: dt.date | str | None) -> None:
     """The curve's spot, and row 0 of every simulated path, equal the published fixing of the
     as-of day to the tick: on a complete day, on a retarget day (the state's difficulty is the
     new epoch's, the fixing's the day's) and on a day without fee data (the model's fee state
     is an estimate)."""
-    asof = _gap_day() if day == "gap" else resolve_asof(history()).date if day is None else day
+    data = history(commercial=day == "gap")
+    asof = _gap_day() if day == "gap" else resolve_asof(data).date if day is None else day
     assert isinstance(asof, dt.date)
-    calibration = calibrate(history(), asof=asof)
+    calibration = calibrate(data, asof=asof)
     curve = forward_curve(
         calibration=calibration,
         setup=ValuationSetup(asof=asof),
         months=1,
         config=MonteCarloConfig(n_paths=64, seed=1, workers=1),
     )
-    btc, usd = day_fixings(history(), asof)
+    btc, usd = day_fixings(data, asof)
     assert Decimal(repr(curve.spot)).quantize(TICK["usd"], rounding=ROUND_HALF_EVEN) == usd.value
     scenarios = Scenarios(
         calibration.model, calibration.state, 3, ScenarioConfig(n_paths=8, seed=2)
@@ -136,14 +146,31 @@ def test_curve_day_zero_is_the_fixing_of_the_asof_day(day: dt.date | str | None)
     assert {Decimal(repr(float(v))).quantize(TICK["btc"]) for v in day0} == {btc.value}
 
 
+def _largest_retarget_since_2020() -> tuple[dt.date, int]:
+    """The start day and row of the dated epoch since 2020 whose difficulty moved most."""
+    epochs = load_epochs()
+    rows = epochs.dated_rows()
+    since = int(pd.Timestamp("2020-01-01").timestamp())
+    rows = rows[(rows > 0) & (epochs.start_time_s[rows] >= since)]
+    step = np.abs(np.log(epochs.difficulty[rows] / epochs.difficulty[rows - 1]))
+    row = int(rows[np.argmax(step)])
+    return pd.Timestamp(int(epochs.start_time_s[row]), unit="s").date(), row
+
+
 def test_the_fixing_differs_from_the_state_value_where_the_anchor_matters() -> None:
-    """On the retarget day the state's own FPPS value (new difficulty) is not the fixing."""
-    state = calibrate(history(), asof=RETARGET_DAY).state
+    """On a retarget day the state's own FPPS value (new difficulty) is not the fixing (the
+    day's difficulty). The largest retarget since 2020 is 2021-07-03 (epoch 342, −28 %)."""
+    day, row = _largest_retarget_since_2020()
+    assert day == dt.date(2021, 7, 3)
+    state = calibrate(history(), asof=day).state
+    assert state.difficulty == float(load_epochs().difficulty[row])
+    assert state.difficulty < 0.95 * float(history().frame.at[pd.Timestamp(day), "difficulty"])
     recomputed = state.__class__(
         **{**{f: getattr(state, f) for f in state.__slots__}, "fixing_btc_per_ph_day": None}
     )
-    _, usd = day_fixings(history(), RETARGET_DAY)
-    assert abs(recomputed.hashprice_usd_per_ph_day / float(usd.value) - 1) > 0.01
+    _, usd = day_fixings(history(), day)
+    assert abs(recomputed.hashprice_usd_per_ph_day / float(usd.value) - 1) > 0.05
+    assert state.hashprice_usd_per_ph_day == pytest.approx(float(usd.value), abs=0.005)
 
 
 def test_height_stays_inside_an_epoch_whose_end_is_known() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,6 +112,40 @@ def test_levels_from_bundled_history_fall_in_the_usual_ranges() -> None:
     assert tokens.volatility is not None and "hashprice" in tokens.volatility.series
 
 
+def test_the_levels_quoted_in_the_docs_are_what_the_code_computes() -> None:
+    """docs/risk.md quotes BTC's Student-t(4) levels at a pinned as-of date, and the levels a
+    σ of 2.6 %/day gives: both are recomputed here to the printed digit."""
+    text = (Path(__file__).parents[2] / "docs" / "risk.md").read_text(encoding="utf-8")
+    header = re.search(
+        r"\| level \| horizon \| why \| σ = ([0-9.]+) %/day, Student-t\(4\) \|", text
+    )
+    asof = re.search(r"\(BTC as of (\d{4}-\d{2}-\d{2}), ", text)
+    assert header is not None and asof is not None
+    quoted = [
+        float(m.group(1))
+        for m in re.finditer(
+            r"^\| (?:initial|margin call|liquidation) \| .* \| ([0-9.]+) % \|$", text, re.M
+        )
+    ]
+    policy = HaircutPolicy(tail=TailModel.STUDENT_T, dof=4)
+    levels = ltv_levels_from_history(
+        NetworkHistory.load(),
+        kind=CollateralKind.BTC,
+        asof=dt.date.fromisoformat(asof.group(1)),
+        policy=policy,
+    )
+    assert levels.volatility is not None
+    assert f"{levels.volatility.sigma_daily * 100:.2f}" == header.group(1)
+    computed = (levels.initial_ltv, levels.margin_call_ltv, levels.liquidation_ltv)
+    assert quoted == [round(v * 100, 1) for v in computed]
+    other = re.search(r"a σ of ([0-9.]+) %/day gives ([0-9.]+) / ([0-9.]+) / ([0-9.]+) %", text)
+    assert other is not None
+    at = ltv_levels(sigma_daily=float(other.group(1)) / 100, policy=policy)
+    assert [float(g) for g in other.groups()[1:]] == [
+        round(v * 100, 1) for v in (at.initial_ltv, at.margin_call_ltv, at.liquidation_ltv)
+    ]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -199,6 +235,9 @@ def test_liquidation_with_a_surplus_by_hand() -> None:
     assert life.lender_cash_usd[0, 11] == pytest.approx(claim(11))
     assert life.loss_usd[0] == 0.0
     assert life.events is not None
+    kinds = [e.kind for e in life.events[0]]
+    assert kinds[2:5] == ["margin_call", "liquidation", "sale"]  # both levels passed on day 10
+    assert life.margin_calls[0] == 1 and life.top_up_units[0] == 0.0
     surplus = next(e for e in life.events[0] if e.kind == "surplus")
     assert surplus.usd == pytest.approx(53_900 - claim(11))
     assert surplus.usd == pytest.approx(3_749.315068, rel=1e-9)
@@ -252,8 +291,11 @@ def test_summary_over_scenarios() -> None:
     days = [START + dt.timedelta(days=i) for i in range(prices.shape[1])]
     paths = loan_life(loan(), Fixings.from_arrays(days, price_usd=prices))
     s = summarize(loan(), paths, seed=1)
-    assert s.probability_margin_call == 0.25
+    # 66,000 is called and cured; 55,000 and 40,000 pass both levels on day 10: called and
+    # liquidated the same day.
+    assert s.probability_margin_call == 0.75
     assert s.probability_liquidation == 0.5
+    assert paths.margin_calls.tolist() == [0, 1, 1, 1]
     assert s.expected_loss_usd == pytest.approx((claim(11) - 39_200) / 4)
 
 

@@ -114,9 +114,7 @@ def test_loan_json(tmp_path: Path, name: str) -> None:
     )
     payload = json.loads(result.stdout)
     s = payload["scenarios"]
-    assert 0 <= s["probability_liquidation"] <= 1 and 0 <= s["probability_margin_call"] <= 1
-    if name == "loan.json":
-        assert s["probability_liquidation"] <= s["probability_margin_call"]
+    assert 0 <= s["probability_liquidation"] <= s["probability_margin_call"] <= 1
     loan = payload["loan"]
     assert loan["initial_ltv"] < loan["margin_call_ltv"] < loan["liquidation_ltv"]
     if name == "loan.json":

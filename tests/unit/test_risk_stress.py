@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -201,3 +202,33 @@ def test_a_bootstrap_scenario_is_a_real_stretch_of_history(
     assert np.all(chunk.data["price_usd"][:, 11:] == chunk.data["price_usd"][:, 10:11])
     again = next(boot.chunks())
     np.testing.assert_array_equal(again.data["price_usd"], chunk.data["price_usd"])
+
+
+def test_scenarios_start_from_the_fixing_on_a_retarget_day(history: NetworkHistory) -> None:
+    """2026-01-22: epoch 463 (−3.3 %) began at 19:31 UTC, so the state's difficulty is the new
+    epoch's and the day's fixing the old one's. Historical scenarios report the fixing on day 0,
+    as every Monte Carlo path does; otherwise they all sit 3.4 % below the paths the marks
+    were fitted on."""
+    from hashmarket.index.fixings import TICK, day_fixings
+    from hashmarket.models.calibrate import calibrate
+    from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+
+    day = dt.date(2026, 1, 22)
+    calibration = calibrate(history, asof=day)
+    state = calibration.state
+    assert state.fixing_btc_per_ph_day is not None
+    recomputed = NetworkState(
+        **{**{f: getattr(state, f) for f in state.__slots__}, "fixing_btc_per_ph_day": None}
+    )
+    assert recomputed.hashprice_btc_per_ph_day / state.fixing_btc_per_ph_day > 1.03
+    table = change_table(history, asof=day, window_days=365)
+    boot = Bootstrap(table, state, calibration.model, 10, 10, n_paths=20, block_days=10, seed=1)
+    historical = next(boot.chunks()).data["hashprice_btc_per_ph_day"][:, 0]
+    simulated = (
+        Scenarios(calibration.model, state, 3, ScenarioConfig(n_paths=8, seed=2))
+        .materialize()
+        .field("hashprice_btc_per_ph_day")[:, 0]
+    )
+    btc, _ = day_fixings(history, day)
+    for value in (*historical, *simulated):
+        assert Decimal(repr(float(value))).quantize(TICK["btc"]) == btc.value

@@ -113,9 +113,10 @@ def resolve_cli_asof(
 
 def print_asof(asof: AsOf, *, machine: bool) -> None:
     """One line naming the as-of date and the data's reach, and one more if the data is
-    stale; on stderr when the output is for programs (JSON, CSV), so it stays parseable."""
+    stale; on stderr when the output is for programs (JSON, CSV), so it stays parseable.
+    The first line wraps between words at the terminal's width, like the tables above it."""
     out = Console(stderr=True) if machine else console()
-    out.print(asof.describe(), markup=False, highlight=False, soft_wrap=True)
+    out.print(asof.describe(), markup=False, highlight=False)
     warning = asof.stale_warning()
     if warning is not None:
         out.print(warning, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
@@ -153,26 +154,41 @@ def _drop_column(table: Table, header: str) -> None:
 def _widths(out: Console, table: Table, *, rigid: bool) -> list[int | None] | None:
     """Column widths for ``table`` in the terminal, or ``None`` when it does not fit.
 
-    Not ``rigid``: every cell on one line (the table as rich prints it when it fits). Rigid:
-    a column of single-word cells takes its widest cell (an int), a column of text may wrap
-    (``None``, its longest word counted)."""
-    widths: list[int | None] = []
+    Not ``rigid``: every cell on one line (the table as rich prints it when it fits; all
+    ``None``). Rigid: a column of single-word cells takes its widest cell; a column of text
+    may wrap, down to its longest word, and shares the room left in proportion to how much
+    wider it would like to be (rich's own squeezing ignores the longest word and cuts it)."""
     # A rule and a space either side of each column; without rules, the spaces only.
     needed = 2 * len(table.columns) + (len(table.columns) + 1 if table.box else 0)
+    fixed: list[int | None] = []
+    least: list[int] = []
+    most: list[int] = []
     for column in table.columns:
         header = Measurement.get(out, out.options, column.header)
         cells = [Measurement.get(out, out.options, cell) for cell in column.cells]
+        widest = max([header.maximum, *(m.maximum for m in cells)])
         if not rigid:
-            width = max([header.maximum, *(m.maximum for m in cells)])
-            widths.append(None)
+            fixed.append(None)
+            least.append(widest)
         elif all(m.minimum == m.maximum for m in cells):
-            width = max([header.minimum, *(m.maximum for m in cells)])
-            widths.append(width)
+            fixed.append(max([header.minimum, *(m.maximum for m in cells)]))
+            least.append(fixed[-1] or 0)
         else:
-            width = max([header.minimum, *(m.minimum for m in cells)])
-            widths.append(None)
-        needed += width
-    return widths if needed <= out.width else None
+            fixed.append(None)
+            least.append(max([header.minimum, *(m.minimum for m in cells)]))
+        most.append(widest)
+    spare = out.width - needed - sum(least)
+    if spare < 0:
+        return None
+    if not rigid:
+        return fixed
+    wants = [m - w if f is None else 0 for f, w, m in zip(fixed, least, most, strict=True)]
+    total = sum(wants)
+    widths: list[int | None] = []
+    for f, w, want in zip(fixed, least, wants, strict=True):
+        extra = min(want, spare * want // total) if total else 0
+        widths.append(f if f is not None else w + extra)
+    return widths
 
 
 def jsonable(value: Any) -> Any:

@@ -124,7 +124,7 @@ def info_command(
             str(f["last"] or ""),
             by,
         )
-    out.print(cov)
+    print_table(cov, out=out)
     render_store(out, store)
     out.print("Attribution:")
     for s in sources:

@@ -4,7 +4,10 @@ By default it is the last day with a *complete* index value — the FPPS hashpri
 included and a BTC price, i.e. a fixing a contract could settle on. Days whose value is
 subsidy-only (no fee data) are used only when asked for (``allow_subsidy_only``). A requested
 date is accepted if it is such a day; a later one is refused with the last day the data
-supports.
+supports. The day need not end an unbroken run: a day after a gap in the history is as
+verifiable as any other, and the estimators behind a valuation use consecutive days only
+(returns, fee changes, historical scenarios) or skip missing values (the hashprice level),
+so a gap shortens their samples without bridging it.
 
 The resolver is pure: the caller passes the history and ``today`` (the CLI and the HTTP API
 read the clock at their edge, see :mod:`hashmarket.today`), so the same inputs always give

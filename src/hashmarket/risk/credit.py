@@ -18,7 +18,9 @@ Three pieces, all pure:
   accrued at a simple rate, or for a forward the upfront payment less the output delivered so
   far) against the collateral's value. A margin call opens when LTV reaches the margin-call
   level; ``cure_days`` later a borrower who cures tops the collateral up to the initial LTV.
-  Liquidation starts when LTV reaches the liquidation level (or a call is not cured); the
+  Liquidation starts when LTV reaches the liquidation level (or a call is not cured); a path
+  that reaches it with no call open is called on the same day, so every liquidated path has
+  been margin-called (P(liquidation) ≤ P(margin call)); the
   collateral is sold ``liquidation_days`` later at that day's value less the liquidation
   cost; the lender recovers at most its claim and the borrower gets any surplus.
 * **The lender's cash flows** (:meth:`Loan.cashflows`) are that engine's output, so a loan sits
@@ -651,6 +653,13 @@ def loan_life(loan: Loan, fixings: Fixings, *, record_events: bool = False) -> L
         failed = np.zeros(n, dtype=bool) if loan.borrower_cures else still_called
         liquidate = live & ((today >= loan.liquidation_ltv) | failed)
         if liquidate.any():
+            # The liquidation level lies above the call level: a path that reaches it with
+            # no call open has reached the call level too, on the same day (a jump, or a
+            # forward-starting loan whose collateral is short at disbursement). The call is
+            # made and liquidation starts at once, without a cure window.
+            jumped = liquidate & (state.call_due < 0)
+            margin_calls += jumped
+            log(jumped, col, "margin_call", ltv=today)
             state.sale_due[liquidate] = min(col + loan.liquidation_days, n_days - 1)
             state.call_due[liquidate] = -1
             liquidation_day[liquidate] = col

@@ -188,6 +188,7 @@ def apply_changes(
     return _chunk(
         state.asof,
         cols,
+        fixing_btc=state.fixing_btc_per_ph_day,
         price=price,
         hashrate=hashrate,
         difficulty=difficulty,
@@ -264,6 +265,7 @@ def bootstrap_paths(
     return _chunk(
         state.asof,
         cols,
+        fixing_btc=state.fixing_btc_per_ph_day,
         price=price,
         hashrate=hashrate,
         difficulty=difficulty,
@@ -352,11 +354,16 @@ def _chunk(
     block_count: FloatArray,
     subsidy: FloatArray,
     fee: FloatArray,
+    fixing_btc: float | None = None,
 ) -> HistoricalChunk:
-    """A chunk of scenario fields from its paths, the hashprice by the index's own formula."""
+    """A chunk of scenario fields from its paths, the hashprice by the index's own formula;
+    day 0 reports the as-of day's fixing where known, as the Monte Carlo paths do (it differs
+    from the state's value when a retarget fell within the day)."""
     hp_btc = hashprice_btc_per_ph_day(
         difficulty=difficulty, subsidy_btc=subsidy, fee_btc_per_block=fee
     )
+    if fixing_btc is not None:
+        hp_btc[:, 0] = fixing_btc
     data = {
         "price_usd": price,
         "hashrate_ths": hashrate,
