@@ -110,6 +110,13 @@ def test_open_run_status_and_events(cli: Cli, tmp_path: Path):
 
     (status,) = cli.ok("settle", "status")
     assert (status["contract_id"], status["buyer_pnl_minor"]) == (cid, -5_330)
+    # Numbers, not strings: 77 USD × 10 PH/s × 31 days at 35 %; a remainder of 0.0000 cents.
+    assert (status["notional"], status["margin_rate"], status["remainder_minor"]) == (
+        23_870,
+        0.35,
+        0,
+    )
+    assert '"notional": 23870.00,' in cli("settle", "status", "--format", "json").stdout
     events = cli.ok("settle", "events", cid)
     assert [e["kind"] for e in events] == ["open", "settle"]
     table = cli("settle", "status")
