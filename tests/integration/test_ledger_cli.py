@@ -70,7 +70,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 def ok_json(cli: Cli, *args: str, data_dir: Path) -> Any:
     done = cli(*args, "--format", "json", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(done.stdout, parse_float=Decimal)  # numbers read with their digits
 
 
 def refused(cli: Cli, *args: str, data_dir: Path, code: int = 1) -> str:
@@ -121,7 +121,8 @@ def test_ledger_commands(cli: Cli, tmp_path: Path):
         r["name"]: r for r in ok_json(cli, "ledger", "balance", "alice", "bob", data_dir=tmp_path)
     }
     assert balances["alice"]["balance_units"] == 4_700
-    assert balances["alice"]["balance"] == "0.00004700"
+    alice = balances["alice"]["balance"]  # a JSON number in BTC, exact to the sat
+    assert isinstance(alice, Decimal) and str(alice) == "0.00004700"
     assert balances["bob"]["balance_units"] == 300
     assert balances["alice"]["debits_pending_units"] == 0
     history = ok_json(cli, "ledger", "history", "bob", data_dir=tmp_path)
@@ -183,11 +184,11 @@ def test_tokens_commands(cli: Cli, token_ledger: Path):
     )
     # The bundled 2025-01-10 fixing: 1e15·86,400·(443.75 + 6.9081061)/142 BTC per block over
     # difficulty 109,782,075,475,207.08·2³² (Coin Metrics, fees included) = 0.00058154 BTC/PH/day.
-    assert day["hashprice_btc_per_ph_day"] == "0.00058154"
+    assert day["hashprice_btc_per_ph_day"] == Decimal("0.00058154")
     assert (day["supply_units"], day["holder_count"]) == (850, 2)
     gross = Decimal("0.00058154") * Decimal("0.85") * 10**8
-    assert Decimal(day["gross_sats"]) == gross
-    assert day["pool_sats"] == int(gross - Decimal(day["cost_sats"]))
+    assert day["gross_sats"] == gross and day["uptime"] == 1
+    assert day["pool_sats"] == int(gross - day["cost_sats"])
     again = ok_json(
         cli, "tokens", "distribute", "--series", "HT1", "--day", "2025-01-10", data_dir=data_dir
     )

@@ -143,11 +143,13 @@ SERIES = tk.TokenSeries(
 
 
 def test_back_dated_holders_are_paid_from_the_days_fixing(live: Ledger):
-    """Holders loaded as of past days are paid for 2025-01-10 from that day's fixing: 0.00057263
-    BTC/PH/day at 94,685 USD/BTC. 550 TH/s at the cut: gross 0.55 × 0.00057263 × 1e8 =
-    31,494.65 sats; costs 550 × (18.5 W × 24 h / 1000 × 0.05 + 0.002) = 13.31 USD =
-    14,057.137 sats; pool floor(17,437.513) = 17,437 sats, shared 500 : 50 by the largest
-    remainder: 15,851.8 → 15,852 and 1,585.2 → 1,585."""
+    """Holders loaded as of past days are paid for 2025-01-10 from that day's fixing. Its inputs:
+    difficulty 109,782,075,475,207, 142 blocks, 3.125 BTC subsidy and 6.9081061 BTC of fees,
+    so 86,400 × 10¹⁵ / (difficulty × 2³²) × (3.125 + 6.9081061 / 142) = 0.00058154
+    BTC/PH/day, at 94,759.1196358854 USD/BTC. 550 TH/s at the cut: gross 0.55 × 0.00058154 ×
+    1e8 = 31,984.70 sats; costs 550 × (18.5 W × 24 h / 1000 × 0.05 + 0.002) = 13.31 USD =
+    14,046.141 sats; pool floor(17,938.559) = 17,938 sats, shared 500 : 50 by the largest
+    remainder: 16,307.27 → 16,307 and 1,630.73 → 1,631."""
     live.create_accounts([Account(10, "BTC")], at_ns=at(1, 1))
     live.transfer(Transfer(1, BTC_ISSUER, 10, 100_000_000), at_ns=at(1, 2))
     tk.issue(live, SERIES, at_ns=at(2))
@@ -166,15 +168,23 @@ def test_back_dated_holders_are_paid_from_the_days_fixing(live: Ledger):
         tk.burn(w, "HT1", transfer_id=13, from_account_id=202, amount_units=50)
 
     history = NetworkHistory.load(include_noncommercial=True)
-    rate = tk.DayRate.from_fixings(*day_fixings(history, DAY))
+    btc, usd = day_fixings(history, DAY)
+    seen = btc.inputs
+    assert (seen["block_count"], seen["subsidy_btc"], seen["fees_btc"]) == (142, 3.125, 6.9081061)
+    blocks_per_ph_day = 86_400e15 / (seen["difficulty"] * 2**32)
+    by_hand = blocks_per_ph_day * (seen["subsidy_btc"] + seen["fees_btc"] / seen["block_count"])
+    assert round(by_hand, 8) == 0.00058154
+    rate = tk.DayRate.from_fixings(btc, usd)
     assert (rate.hashprice_btc_per_ph_day, rate.btc_price_usd) == (
-        Decimal("0.00057263"),
-        Decimal(94685),
+        Decimal("0.00058154"),
+        Decimal("94759.1196358854"),
     )
     record = tk.distribute(live, "HT1", rate)
-    assert (record.supply_units, record.holder_count, record.pool_sats) == (550, 2, 17_437)
-    assert live.account(301).balance == 15_852
-    assert live.account(302).balance == 1_585
+    assert record.gross_sats == Decimal("0.55") * Decimal("0.00058154") * 10**8
+    assert abs(record.cost_sats - Decimal("14046.141")) < Decimal("0.001")
+    assert (record.supply_units, record.holder_count, record.pool_sats) == (550, 2, 17_938)
+    assert live.account(301).balance == 16_307
+    assert live.account(302).balance == 1_631
     assert tk.distribute(live, "HT1", rate) == record  # paid once
     proof = tk.proof(live, "HT1", DAY, 201)
     assert proof.balance == 500 and verify_proof(proof)
@@ -263,7 +273,8 @@ def test_the_readme_flow_pays_back_dated_holders(cli: Cli, tmp_path: Path):  # n
     paid = ok_json(
         cli, "tokens", "distribute", "--series", "HT1", "--day", "2025-01-10", data_dir=data
     )
-    assert (paid["pool_sats"], paid["holder_count"], paid["supply_units"]) == (17_437, 2, 550)
+    # As test_back_dated_holders_are_paid_from_the_days_fixing: 17,938 sats.
+    assert (paid["pool_sats"], paid["holder_count"], paid["supply_units"]) == (17_938, 2, 550)
     ok(
         "tokens",
         "proof",

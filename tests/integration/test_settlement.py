@@ -44,6 +44,9 @@ def july() -> st.PublishedFixings:
     usd = tuple(fixings(window, currency="usd"))
     btc = tuple(fixings(window, currency="btc"))
     assert [f.date for f in usd] == JULY and [f.date for f in btc] == JULY
+    # Every day is a full fixing: subsidy and fees (Coin Metrics to 27 July, its 2020-2025
+    # continuation from 28 July).
+    assert all(f.inputs["fees_btc"] is not None for f in usd + btc)
     return st.PublishedFixings(usd=usd, btc=btc)
 
 
@@ -119,15 +122,17 @@ def test_a_forward_settled_day_by_day_pays_its_cash_flows_to_the_cent(ledger: Le
     # Hand arithmetic: (fixing − fixed) × 10 PH/s each day, in cents.
     by_hand = [(v - Decimal("77.00")) * 10 / CENT for v in fixing_values("usd")]
     assert paid == [int(x) for x in by_hand]
-    assert s.settled_minor == sum(by_hand) == 4_500
+    # The July fixings add up to 2,456.88 USD/PH/day: (2,456.88 − 31 × 77) × 10 PH/s = 698.80 USD.
+    assert sum(fixing_values("usd")) == Decimal("2456.88")
+    assert s.settled_minor == sum(by_hand) == 69_880
     # The instrument's own cash flows on the published path, summed and rounded once.
     flows = fwd.cashflows(Fixings.from_published(usd=july().usd))[0]
     assert s.settled_minor == int(
         Decimal(repr(float(flows.sum() * 100))).to_integral_value(ROUND_HALF_EVEN)
     )
     # Σ P&L = 0: what the seller gained the buyer lost, and the escrow holds nothing.
-    assert balance(ledger, BUYER) - USD_100K == s.buyer_pnl_minor == 4_500
-    assert balance(ledger, SELLER) - USD_100K == s.seller_pnl_minor == -4_500
+    assert balance(ledger, BUYER) - USD_100K == s.buyer_pnl_minor == 69_880
+    assert balance(ledger, SELLER) - USD_100K == s.seller_pnl_minor == -69_880
     assert s.state is st.ContractState.EXPIRED and s.outstanding_minor == 0
     assert_margins_released(ledger, BUYER, SELLER)
     kinds = [e.kind for e in st.events(ledger, "K1")]
@@ -165,9 +170,12 @@ def test_a_btc_forward_settles_in_sats(ledger: Ledger):
     st.open_contract(ledger, st.Contract("B1", fwd, BTC_BUYER, BTC_SELLER, "BTC"))
     s = settle_days(ledger, JULY)
     by_hand = sum((v - Decimal("0.008")) * 10 * 10**8 for v in fixing_values("btc"))
-    assert s.settled_minor == by_hand == 1_581_730
+    # Σ July BTC fixings = 0.25547773 BTC/PH/day: (0.25547773 − 31 × 0.008) × 10 PH/s
+    # = 0.0747773 BTC.
+    assert sum(fixing_values("btc")) == Decimal("0.25547773")
+    assert s.settled_minor == by_hand == 7_477_730
     assert balance(ledger, BTC_BUYER) + balance(ledger, BTC_SELLER) == 20 * 10**8
-    assert balance(ledger, BTC_SELLER) - 10 * 10**8 == -1_581_730
+    assert balance(ledger, BTC_SELLER) - 10 * 10**8 == -7_477_730
     assert_margins_released(ledger, BTC_BUYER, BTC_SELLER, asset="BTC")
     assert_sound(ledger)
 
@@ -207,7 +215,7 @@ def test_a_missed_day_is_caught_up_and_the_total_is_the_same(ledger: Ledger):
     settle_days(ledger, JULY, "DAILY")
     late = settle_days(ledger, [JULY[4], JULY[30]], "LATE")
     daily = st.status(ledger, "DAILY")[0]
-    assert late.settled_minor == daily.settled_minor == 4_500
+    assert late.settled_minor == daily.settled_minor == 69_880  # as day by day, above
     assert late.state is st.ContractState.EXPIRED
     assert_sound(ledger)
 
@@ -219,7 +227,9 @@ def test_cumulative_rounding_pays_the_rounded_total_with_the_remainder_recorded(
     s = settle_days(ledger, JULY)
     cents = [(v - Decimal(77)) * Decimal("0.333") * 100 for v in fixing_values("usd")]
     exact = sum(cents, Decimal(0))
-    assert s.settled_minor == int(exact.to_integral_value(ROUND_HALF_EVEN)) == 150
+    # 0.333 × 6,988 cents (the 10 PH/s contract's 698.80 USD per PH/s × 100) = 2,327.004 cents.
+    assert exact == Decimal("2327.004")
+    assert s.settled_minor == int(exact.to_integral_value(ROUND_HALF_EVEN)) == 2_327
     settled = [e for e in st.events(ledger, "K1") if e.kind == "settle"]
     assert len(settled) == 31
     for k, e in enumerate(settled):
@@ -248,8 +258,11 @@ def test_a_btc_price_swap_settles_the_month_on_its_last_day(ledger: Ledger):
     # The BTC buyer receives (average BTC price − fixed) × 1 BTC.
     prices = [f.inputs["price_usd"] for f in july().usd]
     by_hand = (Decimal(repr(float(np.mean(prices)))) - 9_000) * 100
-    assert s.settled_minor == int(by_hand.to_integral_value(ROUND_HALF_EVEN)) == 59_826
-    assert balance(ledger, BUYER) - USD_100K == 59_826 == USD_100K - balance(ledger, SELLER)
+    # The July prices (Coin Metrics' reference rate) average 9,597.276 USD:
+    # (9,597.276 − 9,000) × 1 BTC = 597.28 USD.
+    assert abs(Decimal(repr(float(np.mean(prices)))) - Decimal("9597.276")) < Decimal("0.001")
+    assert s.settled_minor == int(by_hand.to_integral_value(ROUND_HALF_EVEN)) == 59_728
+    assert balance(ledger, BUYER) - USD_100K == 59_728 == USD_100K - balance(ledger, SELLER)
     assert s.state is st.ContractState.EXPIRED
     assert_margins_released(ledger, BUYER, SELLER)
     assert_sound(ledger)
@@ -271,9 +284,11 @@ def test_an_option_buyer_posts_no_margin_and_is_paid_at_expiry(ledger: Ledger):
     assert settle_days(ledger, JULY[:30]).settled_minor == 0
     s = settle_days(ledger, JULY[30:])
     # max(S − K, 0) × 300 with S the BTC hashprice fixing of 31 July.
+    # (0.00879938 − 0.007) × 300 = 0.539814 BTC.
+    assert fixing_values("btc")[-1] == Decimal("0.00879938")
     payoff = (fixing_values("btc")[-1] - Decimal("0.007")) * 300 * 10**8
-    assert s.settled_minor == payoff == 13_881_300
-    assert balance(ledger, BTC_SELLER) == 10 * 10**8 - 13_881_300
+    assert s.settled_minor == payoff == 53_981_400
+    assert balance(ledger, BTC_SELLER) == 10 * 10**8 - 53_981_400
     assert_margins_released(ledger, BTC_SELLER, asset="BTC")
     assert_sound(ledger)
 
@@ -305,7 +320,8 @@ def test_a_margin_call_is_cured_by_a_top_up(ledger: Ledger, clock: ManualClock):
     assert s.settled_minor == -25_490 and s.called_party is None
     assert balance(ledger, SELLER) == USD_100K + 25_490
     s = settle_days(ledger, JULY[2:])
-    assert s.state is st.ContractState.EXPIRED and s.settled_minor == -398_500
+    # (2,456.88 − 31 × 90) × 10 PH/s = −3,331.20 USD.
+    assert s.state is st.ContractState.EXPIRED and s.settled_minor == -333_120
     assert balance(ledger, BUYER) + balance(ledger, SELLER) == 976_500 + 500_000 + USD_100K
     assert_margins_released(ledger, BUYER, SELLER)
     assert_sound(ledger)

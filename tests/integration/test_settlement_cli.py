@@ -110,6 +110,13 @@ def test_open_run_status_and_events(cli: Cli, tmp_path: Path):
 
     (status,) = cli.ok("settle", "status")
     assert (status["contract_id"], status["buyer_pnl_minor"]) == (cid, -5_330)
+    # Numbers, not strings: 77 USD × 10 PH/s × 31 days at 35 %; a remainder of 0.0000 cents.
+    assert (status["notional"], status["margin_rate"], status["remainder_minor"]) == (
+        23_870,
+        0.35,
+        0,
+    )
+    assert '"notional": 23870.00,' in cli("settle", "status", "--format", "json").stdout
     events = cli.ok("settle", "events", cid)
     assert [e["kind"] for e in events] == ["open", "settle"]
     table = cli("settle", "status")
@@ -117,9 +124,11 @@ def test_open_run_status_and_events(cli: Cli, tmp_path: Path):
 
     (done,) = cli.ok("settle", "run", "--day", "2020-07-31", "--contract", cid)
     assert done["state"] == "expired" and done["events"] == ["settle", "expire"]
-    assert done["settled_minor"] == 4_500
-    assert cli.ok("ledger", "balance", "alice")[0]["balance_units"] == 2_000_000 + 4_500
-    assert cli.ok("ledger", "balance", "bob")[0]["balance_units"] == 2_000_000 - 4_500
+    # The July fixings add up to 2,456.88 USD/PH/day (tests/integration/test_settlement.py
+    # adds them): (2,456.88 − 31 × 77) × 10 PH/s = 698.80 USD to the buyer.
+    assert done["settled_minor"] == 69_880
+    assert cli.ok("ledger", "balance", "alice")[0]["balance_units"] == 2_000_000 + 69_880
+    assert cli.ok("ledger", "balance", "bob")[0]["balance_units"] == 2_000_000 - 69_880
     assert cli("ledger", "verify").returncode == 0
 
 

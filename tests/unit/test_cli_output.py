@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from hashmarket.cli.common import csv_cell, jsonable, print_table, to_json
+from hashmarket.cli.common import csv_cell, exact_record, jsonable, print_table, to_json
 
 ROWS = [
     ("1", "btc-issuer", "BTC", "-1.00000000", "-100,000,000", "-100,000,000", "0", "0"),
@@ -67,6 +67,23 @@ def test_decimals_are_json_numbers_and_keep_their_digits_in_csv() -> None:
     assert json.dumps(jsonable(Decimal("2"))) == "2.0"
     assert csv_cell(Decimal("3.6450")) == "3.6450"
     assert csv_cell(float("nan")) == ""
+
+
+def test_a_ledger_record_writes_its_decimals_as_numbers_and_stores_them_as_text() -> None:
+    from hashmarket.ledger.tokens import Distribution
+
+    row = ["HT1", "2025-01-10", "0.00058154", "94759.1196358854", "a", "b", "0E-8", 1, 550, 2]
+    row += ["31984.7000000000", "14046.14", 17938, "0.5585", "0", 12, 13, b"\x01", 550, 5]
+    record = Distribution.from_row(row)
+    stored = record.to_dict()  # what the ledger writes and the HTTP API returns: text
+    assert (stored["gross_sats"], stored["uptime"]) == ("31984.7000000000", "0E-8")
+    out = exact_record(record)
+    assert out["gross_sats"] == Decimal("31984.7000000000") and out["uptime"] == 0
+    assert (out["series"], out["reserves_root"], out["pool_sats"]) == ("HT1", "01", 17938)
+    text = to_json(out)
+    assert '"gross_sats": 31984.7000000000,' in text and '"uptime": 0E-8,' in text
+    assert json.loads(text)["btc_price_usd"] == 94759.1196358854
+    assert record.to_dict() == stored  # the record itself is unchanged
 
 
 def run(*args: str, home: Path) -> str:

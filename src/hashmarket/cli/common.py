@@ -243,6 +243,18 @@ def emit_json(value: Any) -> None:
     typer.echo(to_json(value))
 
 
+def exact_record(item: Any) -> dict[str, Any]:
+    """``item.to_dict()`` with the decimals ``item`` holds put back as decimals: the ledger
+    layer writes them as strings (so its stored rows and the HTTP API keep every digit), and
+    :func:`to_json` writes a decimal as an exact JSON number."""
+    record: dict[str, Any] = item.to_dict()
+    for key, value in record.items():
+        held = getattr(item, key, None)
+        if isinstance(held, Decimal) and value == str(held):
+            record[key] = held
+    return record
+
+
 def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
     """Print records as JSON (a list of objects) or CSV (header: every record's keys, in the
     order they first appear; blank where a record has no such key)."""

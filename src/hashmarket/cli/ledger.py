@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -249,8 +250,8 @@ def transfer_command(
 
 def show_accounts(records: list[dict[str, Any]], fmt: OutputFormat) -> None:
     if fmt is not OutputFormat.TABLE:
-        if fmt is OutputFormat.JSON:
-            emit_json(records)
+        if fmt is OutputFormat.JSON:  # the balance as an exact number, not its text
+            emit_json([{**r, "balance": Decimal(r["balance"])} for r in records])
         else:
             emit_records(records, fmt)
         return

@@ -26,6 +26,7 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    exact_record,
     parse_date,
     resolve_data_dir,
 )
@@ -97,7 +98,7 @@ def _deadline(s: st.ContractStatus) -> str:
 
 
 def _record(s: st.ContractStatus) -> dict[str, Any]:
-    out = s.to_dict()
+    out = exact_record(s)
     out["deadline"] = _deadline(s) or None
     return out
 

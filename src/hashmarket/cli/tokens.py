@@ -24,6 +24,7 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    exact_record,
     parse_date,
     resolve_data_dir,
 )
@@ -271,14 +272,13 @@ def distribute_command(
     rate = day_rate(when, data_dir=data_dir, commercial_only=commercial_only)
     with opened(db, data_dir) as ledger:
         record = tk.distribute(ledger, series, rate, uptime=decimal_option(uptime, "--uptime"))
-    data = record.to_dict()
     emit(
-        data,
+        exact_record(record),
         fmt,
         f"ok: {series} {when}: {record.pool_sats:,} sats to {record.holder_count:,} holders of "
-        f"{record.supply_units:,} units (gross {Decimal(data['gross_sats']):.2f}, costs "
-        f"{Decimal(data['cost_sats']):.2f}, dust {Decimal(data['dust_sats']):.4f}, "
-        f"shortfall {Decimal(data['shortfall_sats']):.2f} sats); reserves root "
+        f"{record.supply_units:,} units (gross {record.gross_sats:.2f}, costs "
+        f"{record.cost_sats:.2f}, dust {record.dust_sats:.4f}, "
+        f"shortfall {record.shortfall_sats:.2f} sats); reserves root "
         f"{record.reserves_root.hex()[:16]}…",
     )
 
