@@ -18,6 +18,17 @@ HASHES_PER_EH = 10**18
 TWO_POW_32 = 2**32
 WATTS_PER_KILOWATT = 1_000
 HOURS_PER_DAY = 24
+TH_PER_PH = HASHES_PER_PH // HASHES_PER_TH  # 1,000
+
+# Day counts, named by convention because a rate or a volatility means nothing without one.
+# ACT/365 fixed: year fractions for interest, discounting, volatility and model time steps.
+DAYS_PER_YEAR_ACT365 = 365.0
+# The Julian year (leap days averaged in): the miner projection compounds its annual and
+# monthly growth rates over calendar time with it, a month being a twelfth of it.
+DAYS_PER_JULIAN_YEAR = 365.25
+DAYS_PER_JULIAN_MONTH = DAYS_PER_JULIAN_YEAR / 12  # 30.4375, exact in binary
+# Bitcoin's nominal block rate: 86,400 s a day at the 600 s target spacing.
+BLOCKS_PER_DAY_TARGET = 144.0
 
 
 class HashrateUnit(enum.StrEnum):

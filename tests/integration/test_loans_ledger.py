@@ -11,6 +11,7 @@ import pytest
 from hashmarket.errors import RiskError
 from hashmarket.instruments import Fixings
 from hashmarket.ledger import Asset, Ledger, Transfer, TransferFlags
+from hashmarket.money import Rounding, to_minor
 from hashmarket.risk.credit import (
     Collateral,
     CollateralKind,
@@ -22,7 +23,6 @@ from hashmarket.risk.loan_ledger import (
     LoanAccounts,
     book_events,
     open_accounts,
-    to_minor,
     transfer_id,
 )
 from tests.conftest import BTC_ISSUER, USD_ISSUER
@@ -137,7 +137,7 @@ def test_margin_call_top_up_then_repayment(funded: Ledger) -> None:
     kinds = book(funded, loan("topup"), btc_path(prices))
     assert kinds == ["disbursement", "pledge", "margin_call", "top_up", "repayment", "release"]
     # Top-up of 0.266777… BTC rounded up to 26,677,737 sats; both pledges released at the end.
-    top_up = to_minor((50_000 * (1 + 0.1 * 12 / 365) / 0.6 - 66_000) / 66_000, 8, "up")
+    top_up = to_minor((50_000 * (1 + 0.1 * 12 / 365) / 0.6 - 66_000) / 66_000, 8, Rounding.UP)
     assert top_up == 26_677_737
     assert funded.lookup_transfer(transfer_id("topup", "pledge", 1)) is not None
     b = balances(funded)

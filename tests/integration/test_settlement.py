@@ -28,6 +28,7 @@ from hashmarket.instruments.compute import ComputeForward, fixings_from_gpu_inde
 from hashmarket.ledger import Ledger, ManualClock
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.clock import day_start_ns
+from hashmarket.money import Rounding
 from hashmarket.units import SECONDS_PER_DAY
 from tests.conftest import UrlFactory, fund, open_ledger
 
@@ -394,6 +395,10 @@ def test_bad_terms_are_refused_naming_the_field(ledger: Ledger):
         (st.Contract("X", forward(), BUYER, 99, "USD"), "no account 99"),
         (st.Contract("X", forward(), BUYER, SELLER, "USD", margin_rate=0.3), "margin_rate"),  # type: ignore[arg-type]
         (st.Contract("X", forward(), BUYER, SELLER, "USD", grace_days=-1), "grace_days"),
+        (
+            st.Contract("X", forward(), BUYER, SELLER, "USD", rounding=Rounding.HALF_UP),
+            "rounding.*'half_up'.*settle by cumulative_half_even",
+        ),
         (st.Contract("no spaces", forward(), BUYER, SELLER, "USD"), "contract_id"),
         (
             st.Contract(

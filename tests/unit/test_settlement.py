@@ -1,5 +1,5 @@
-"""Settlement arithmetic without a ledger: the one float → minor-unit conversion, margins,
-notionals, deterministic ids and contract specs."""
+"""Settlement arithmetic without a ledger: margins, notionals, deterministic ids and
+contract specs (the float → minor-unit conversion is tested in test_money.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from hashmarket.instruments import (
 from hashmarket.instruments.compute import ComputeForward
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.model import INT64_MAX
+from hashmarket.money import derived_id
 
 JULY_1, JULY_31 = dt.date(2020, 7, 1), dt.date(2020, 7, 31)
 
@@ -46,48 +47,6 @@ def compute_forward() -> ComputeForward:
     return ComputeForward(
         gpu_model="H100", gpus=8, fixed_price_usd_per_gpu_hour=2.6, start=JULY_1, end=JULY_31
     )
-
-
-# -- the one conversion to minor units --------------------------------------------------------
-
-
-def test_amounts_round_half_to_even_on_the_minor_unit():
-    assert st.minor_units([0.125], 2) == (12, Decimal("0.5"))
-    assert st.minor_units([0.135], 2) == (14, Decimal("-0.5"))
-    assert st.minor_units([-0.125], 2) == (-12, Decimal("-0.5"))
-    assert st.minor_units([0.000000015], 8) == (2, Decimal("-0.5"))
-    assert st.minor_units([0.000000025], 8) == (2, Decimal("0.5"))
-
-
-def test_float_noise_of_the_payoff_is_not_money():
-    # (95.37 − 90) × 10 is 53.69999999999999 in binary floating point: $53.70.
-    assert (95.37 - 90.0) * 10 != 53.7
-    assert st.minor_units([(95.37 - 90.0) * 10], 2)[0] == 5_370
-    # An exact half cent computed with noise still rounds as the half it is.
-    half = (78.13 - 78.12) * 2.5
-    assert half != 0.025
-    assert st.minor_units([half], 2) == (2, Decimal("0.5"))
-    assert st.minor_units([0.1 + 0.2], 2) == (30, Decimal(0))
-
-
-def test_the_cumulative_sum_is_rounded_once_and_the_remainder_carried():
-    due, remainder = st.minor_units([0.333, 0.333, 0.333], 2)
-    assert (due, remainder) == (100, Decimal("-0.1"))
-    # Day by day, carrying the exact cumulative: 33, then 67 (a 34-cent day), then 100.
-    carried, paid = Decimal(0), []
-    previous = 0
-    for amount in (0.333, 0.333, 0.333):
-        cumulative, left = st.minor_units([amount], 2, carried=carried)
-        paid.append(cumulative - previous)
-        previous, carried = cumulative, cumulative + left
-    assert paid == [33, 34, 33] and sum(paid) == due
-
-
-def test_a_payoff_that_is_not_a_number_is_refused():
-    with pytest.raises(ValueError, match="not finite"):
-        st.minor_units([float("nan")], 2)
-    with pytest.raises(ValueError, match="not finite"):
-        st.minor_units([float("inf")], 8)
 
 
 # -- notional and margin --------------------------------------------------------------------
@@ -135,15 +94,13 @@ def test_notionals_of_every_settled_instrument():
 # -- ids ------------------------------------------------------------------------------------
 
 
-def test_derived_ids_are_deterministic_positive_63_bit_and_distinct():
-    ids = {st.derived_id("K1", "margin", party) for party in ("buyer", "seller")}
-    ids |= {st.derived_id("K2", "margin", "buyer"), st.escrow_account_id("USD")}
-    ids.add(st.escrow_account_id("BTC"))
-    assert len(ids) == 5
+def test_settlement_ids_are_derived_in_their_own_domain():
+    ids = {st.escrow_account_id("USD"), st.escrow_account_id("BTC")}
+    ids |= {derived_id(st.ID_DOMAIN, "K1", "margin", party) for party in ("buyer", "seller")}
+    assert len(ids) == 4
     assert all(0 < i <= INT64_MAX for i in ids)
-    assert st.derived_id("K1", "margin", "buyer") == st.derived_id("K1", "margin", "buyer")
-    # Parts are separated: ("ab", "c") and ("a", "bc") are different steps.
-    assert st.derived_id("ab", "c") != st.derived_id("a", "bc")
+    assert st.escrow_account_id("USD") == derived_id(st.ID_DOMAIN, "escrow", "USD")
+    assert st.escrow_account_id("USD") == 5_776_102_369_168_061_751
 
 
 def test_the_default_contract_id_names_the_terms():

@@ -10,6 +10,7 @@ import pytest
 from hashmarket.errors import TokenError
 from hashmarket.index.fixings import Fixing
 from hashmarket.ledger.tokens import DayRate, TokenSeries, daily_amounts
+from hashmarket.money import Rounding
 
 DAY = dt.date(2025, 1, 10)
 
@@ -95,6 +96,7 @@ def test_no_supply_no_pool():
         ({"backing_hashrate_ths": Decimal("0.5")}, "backing_hashrate_ths"),
         ({"term_end": dt.date(2024, 1, 1)}, "term_end"),
         ({"scale": 19}, "scale"),
+        ({"rounding": Rounding.HALF_EVEN}, "rounding"),
     ],
 )
 def test_bad_terms_are_refused_naming_the_field(changes, field):

@@ -40,12 +40,11 @@ from hashmarket.instruments.terms import (
     require_positive,
     set_field,
 )
-from hashmarket.units import SATS_PER_BTC
+from hashmarket.units import BLOCKS_PER_DAY_TARGET, SATS_PER_BTC
 
 HUP_DAYS = 30
 HUP_TICK_USD = Decimal("0.25")
 DIFFICULTY_POINT = 1e12
-BLOCKS_PER_DAY_NOMINAL = 144
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,7 @@ class EpochValueFuture:
         """Up to three times the nominal time to maturity plus two months: a horizon the tip
         reaches on every path short of a collapse of the network."""
         blocks = max(self.maturity_height - height, 0)
-        days = math.ceil(3 * blocks / BLOCKS_PER_DAY_NOMINAL) + 60
+        days = math.ceil(3 * blocks / BLOCKS_PER_DAY_TARGET) + 60
         return asof, asof + dt.timedelta(days=days)
 
     def settlement_value_btc_per_ph(self, difficulty: FloatArray) -> FloatArray:

@@ -27,8 +27,7 @@ from hashmarket.instruments.terms import (
     require_positive,
     set_field,
 )
-
-DAYS_PER_YEAR = 365
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class DualCurrencyNote:
     def redemption(self) -> float:
         """R: the deposit plus its coupon, in the deposit currency."""
         days = (self.expiry - self.start).days
-        return self.deposit * (1.0 + self.coupon_rate_per_year * days / DAYS_PER_YEAR)
+        return self.deposit * (1.0 + self.coupon_rate_per_year * days / DAYS_PER_YEAR_ACT365)
 
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         return self.expiry, self.expiry

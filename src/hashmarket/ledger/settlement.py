@@ -23,7 +23,8 @@ and the contract's new state in one transaction; running a day again, or an earl
 settles nothing twice, because the state records the days settled through and transfer ids
 are derived from the contract id and the event that moves the money.
 
-**Rounding** (:func:`minor_units`, the one place floats become integers): each day's amount
+**Rounding** (the contract's ``rounding``, :attr:`Rounding.CUMULATIVE_HALF_EVEN`, applied by
+:func:`hashmarket.money.cumulative_minor`, where floats become integers): each day's amount
 is read as the shortest decimal of its float (``repr``), scaled to minor units and snapped to
 10⁻⁴ of a minor unit, which removes the payoff's binary noise (``(95.37 − 90) × 10`` is
 ``53.69999999999999``) without moving any real amount. These exact decimals are added up
@@ -61,9 +62,9 @@ import hashlib
 import json
 import re
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,7 @@ from hashmarket.ledger.model import TransferFlags as F
 from hashmarket.ledger.results import CreateAccountResult, CreateTransferResult
 from hashmarket.ledger.settlement_store import SettlementEvent
 from hashmarket.ledger.store import Store
+from hashmarket.money import DECIMAL, Rounding, cumulative_minor, derived_id, exact, to_minor
 from hashmarket.units import SECONDS_PER_DAY
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,12 +113,10 @@ __all__ = [
     "SettlementEvent",
     "canonical_spec",
     "default_contract_id",
-    "derived_id",
     "escrow_account_id",
     "events",
     "instrument_from_spec",
     "margin_minor_units",
-    "minor_units",
     "notional_of",
     "open_contract",
     "published_fixings",
@@ -153,15 +153,17 @@ _LONG_NEVER_PAYS = (EuropeanOption, AsianOption)
 DEFAULT_MARGIN_RATE: Mapping[str, Decimal] = {"USD": Decimal("0.35"), "BTC": Decimal("0.18")}
 DEFAULT_GRACE_DAYS = 2
 GRACE_DAYS_MAX = 366
-# Below this fraction of a minor unit a payoff's float is binary noise, not money.
-FLOAT_NOISE_MINOR = Decimal("0.0001")
+# The one rule settlement rounds by: the ledger records the exact remainder with each event
+# and carries it into the next run.
+SETTLEMENT_ROUNDING = Rounding.CUMULATIVE_HALF_EVEN
 # Transfer codes (the ledger's user category) of settlement movements; tokens use 1-5.
 CODE_MARGIN = 20
 CODE_VARIATION = 21
 CODE_CLOSE_OUT = 22
 CODE_RELEASE = 23
 _CONTRACT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_ID_DOMAIN = b"hashmarket settlement v1\x00"
+# Keeps settlement's derived ids apart from every other use of :func:`derived_id`.
+ID_DOMAIN = "hashmarket settlement v1"
 
 
 class ContractState(enum.StrEnum):
@@ -211,6 +213,8 @@ class Contract:
     must be the instrument's currency. ``margin_rate`` defaults to
     :data:`DEFAULT_MARGIN_RATE` for the asset; ``notional`` (in USD or BTC) defaults to the
     instrument's own (see :func:`notional_of`) and must be given when it has none.
+    ``rounding`` is how the daily amounts become minor units: settlement records the
+    remainder of the cumulative rule with every event, so it is the only rule accepted.
     """
 
     contract_id: str
@@ -221,6 +225,7 @@ class Contract:
     margin_rate: Decimal | None = None
     grace_days: int = DEFAULT_GRACE_DAYS
     notional: Decimal | None = None
+    rounding: Rounding = SETTLEMENT_ROUNDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +343,7 @@ def canonical_spec(instrument: SettledInstrument) -> str:
 
 def _decimal(value: float) -> Decimal:
     """A term's float as the decimal it was written as (its shortest round-trip digits)."""
-    return Decimal(repr(float(value)))
+    return exact(float(value))
 
 
 def notional_of(instrument: SettledInstrument) -> Decimal | None:
@@ -375,42 +380,18 @@ def notional_of(instrument: SettledInstrument) -> Decimal | None:
 def margin_minor_units(notional: Decimal, rate: Decimal, scale: int) -> int:
     """Initial margin in minor units: ``rate × notional``, rounded up (a margin is never
     less than its rate says)."""
-    exact = (rate * notional).scaleb(scale)
-    return int(exact.to_integral_value(rounding=ROUND_CEILING))
+    return to_minor(DECIMAL.multiply(rate, notional), scale, Rounding.UP)
 
 
-def minor_units(
-    amounts: Iterable[float], scale: int, *, carried: Decimal = Decimal(0)
-) -> tuple[int, Decimal]:
-    """The one conversion of payoff floats to integer minor units (see the module doc).
-
-    ``amounts`` are days' amounts in currency units; ``carried`` the exact cumulative sum in
-    minor units of the days before them. Returns the new cumulative rounded half to even to
-    a whole minor unit, and the remainder (exact − rounded, at most half a unit either way).
-    """
-    exact = carried
-    for amount in amounts:
-        value = float(amount)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"a payoff amount is not finite: {value!r}")
-        exact += (
-            Decimal(repr(value)).scaleb(scale).quantize(FLOAT_NOISE_MINOR, rounding=ROUND_HALF_EVEN)
-        )
-    rounded = exact.to_integral_value(rounding=ROUND_HALF_EVEN)
-    return int(rounded), exact - rounded
-
-
-def derived_id(*parts: str) -> int:
-    """A positive 63-bit id from a SHA-256 of ``parts``: deterministic, so running the same
-    step again names the same transfer or account (and the ledger applies it at most once).
-    A clash with an id chosen otherwise would be refused by the ledger, not merged."""
-    digest = hashlib.sha256(_ID_DOMAIN + "\x00".join(parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") & INT64_MAX or 1
+def _id(*parts: str) -> int:
+    """A settlement id derived from ``parts``: running the same step again names the same
+    transfer or account (and the ledger applies it at most once)."""
+    return derived_id(ID_DOMAIN, *parts)
 
 
 def escrow_account_id(asset: str) -> int:
     """The settlement escrow account of an asset: it holds the reserved initial margins."""
-    return derived_id("escrow", asset)
+    return _id("escrow", asset)
 
 
 def escrow_account_name(asset: str) -> str:
@@ -437,17 +418,17 @@ def default_contract_id(contract: Contract) -> str:
 
 
 def _margin_id(contract_id: str, party: Party) -> int:
-    return derived_id(contract_id, "margin", party.value)
+    return _id(contract_id, "margin", party.value)
 
 
 def _release_id(contract_id: str, party: Party) -> int:
-    return derived_id(contract_id, "release", party.value)
+    return _id(contract_id, "release", party.value)
 
 
 def _event_transfer_id(contract_id: str, seq: int, leg: str) -> int:
     # Keyed by the event that moves the money: a contract's events are numbered once, so a
     # retried run reuses an id only for the very movement it already made.
-    return derived_id(contract_id, "event", str(seq), leg)
+    return _id(contract_id, "event", str(seq), leg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -662,6 +643,13 @@ def _resolve_terms(store: Store, contract: Contract) -> db.ContractRow:
     grace = contract.grace_days
     if type(grace) is not int or not 0 <= grace <= GRACE_DAYS_MAX:
         raise _invalid(cid, "grace_days", f"{grace!r} is not a whole number from 0 to 366")
+    if contract.rounding != SETTLEMENT_ROUNDING:
+        raise _invalid(
+            cid,
+            "rounding",
+            f"{str(contract.rounding)!r}: contracts settle by {SETTLEMENT_ROUNDING.value}, "
+            "the rule whose remainder each event records",
+        )
     rate = _rate(
         DEFAULT_MARGIN_RATE[asset] if contract.margin_rate is None else contract.margin_rate, cid
     )
@@ -978,7 +966,7 @@ def _add_days(step: _Step, day: dt.date, through: dt.date, published: PublishedF
     done = step.last.through_day
     start = 0 if done is None else (done - row.first_day).days + 1
     carried = Decimal(step.last.due_minor) + step.last.remainder_minor
-    due, remainder = minor_units(
+    due, remainder = cumulative_minor(
         amounts[start:], _scale_of(step.w.store, row.asset), carried=carried
     )
     # Held in memory until the step's event is written (settle, margin call or close-out).

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import LedgerError, TokenError
@@ -47,7 +47,8 @@ from hashmarket.ledger.model import (
 from hashmarket.ledger.reserves import InclusionProof, Root, inclusion_proof, merkle_root
 from hashmarket.ledger.results import CreateAccountResult, CreateAssetResult, CreateTransferResult
 from hashmarket.ledger.store import Store
-from hashmarket.units import HOURS_PER_DAY, SATS_PER_BTC, WATTS_PER_KILOWATT
+from hashmarket.money import DECIMAL, Rounding, exact, round_minor
+from hashmarket.units import HOURS_PER_DAY, SATS_PER_BTC, TH_PER_PH, WATTS_PER_KILOWATT
 
 if TYPE_CHECKING:
     from hashmarket.index.fixings import Fixing
@@ -60,9 +61,6 @@ CODE_MINT = 2
 CODE_BURN = 3
 CODE_TRANSFER = 4
 CODE_DISTRIBUTION = 5
-TH_PER_PH = Decimal(1000)
-# Exact enough for every quotient here (50 significant digits), and the same on every machine.
-_DECIMAL = Context(prec=50)
 _POSTED_KINDS_EXCLUDED = int(
     TransferFlags.PENDING | TransferFlags.VOID_PENDING | TransferFlags.EXPIRY
 )
@@ -101,7 +99,11 @@ def _decimal(value: object, *, series: str, field: str) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class TokenSeries:
-    """A series' terms, as the issuer declares them."""
+    """A series' terms, as the issuer declares them.
+
+    ``rounding`` turns the day's net reward into the whole-sat pool: down, so the pool never
+    pays out more than the fleet earned (the fraction left is recorded as dust).
+    """
 
     asset: str
     issuer_account_id: int
@@ -115,6 +117,7 @@ class TokenSeries:
     term_start: dt.date
     term_end: dt.date
     scale: int = 0
+    rounding: Rounding = Rounding.DOWN
 
     @property
     def units_per_token(self) -> int:
@@ -123,10 +126,8 @@ class TokenSeries:
     @property
     def max_supply_units(self) -> int:
         """Units the declared backing can cover: floor(backing ÷ TH/s per token × 10**scale)."""
-        units = _DECIMAL.divide(
-            self.backing_hashrate_ths * self.units_per_token, self.ths_per_token
-        )
-        return int(units.to_integral_value(rounding=ROUND_FLOOR))
+        units = DECIMAL.divide(self.backing_hashrate_ths * self.units_per_token, self.ths_per_token)
+        return round_minor(units, Rounding.DOWN)
 
     def validated(self) -> TokenSeries:
         """The same terms with every number as a Decimal, or :class:`TokenError`."""
@@ -147,6 +148,14 @@ class TokenSeries:
         if type(self.scale) is not int or not 0 <= self.scale <= SCALE_MAX:
             raise TokenError(
                 "token_series_invalid", series=name, field="scale", problem="must be 0 to 18"
+            )
+        if self.rounding != Rounding.DOWN:
+            raise TokenError(
+                "token_series_invalid",
+                series=name,
+                field="rounding",
+                problem=f"{str(self.rounding)!r}: the pool is rounded down, never above what "
+                "the fleet earned",
             )
         if self.term_end < self.term_start:
             raise TokenError(
@@ -206,7 +215,7 @@ class DayRate:
         return cls(
             day=btc.date,
             hashprice_btc_per_ph_day=btc.value,
-            btc_price_usd=Decimal(repr(price)) if isinstance(price, float) else Decimal(price),
+            btc_price_usd=exact(price),
             hashprice_fixing_sha256=btc.inputs_sha256,
             price_fixing_sha256=usd.inputs_sha256,
         )
@@ -240,10 +249,10 @@ def daily_amounts(
     * pool_sats = floor(gross − cost) when positive, else 0; dust = (gross − cost) − pool;
       shortfall = cost − gross when costs exceed the gross, else 0.
 
-    This is the one place where index values become integer sats; the rounding is a floor,
-    so the pool never pays out more than the fleet earned.
+    Index values become integer sats here, by the series' ``rounding`` (a floor, through
+    :mod:`hashmarket.money`), so the pool never pays out more than the fleet earned.
     """
-    c = _DECIMAL
+    c = DECIMAL
     hashrate_ths = c.multiply(
         c.divide(Decimal(supply_units), Decimal(series.units_per_token)), series.ths_per_token
     )
@@ -264,7 +273,7 @@ def daily_amounts(
     )
     net = c.subtract(gross, cost)
     if net > 0:
-        pool = int(net.to_integral_value(rounding=ROUND_FLOOR))
+        pool = round_minor(net, series.rounding)
         dust, shortfall = c.subtract(net, Decimal(pool)), Decimal(0)
     else:
         pool, dust, shortfall = 0, Decimal(0), -net

@@ -57,8 +57,8 @@ from hashmarket.models.network import (
     NetworkModel,
     NetworkState,
 )
-from hashmarket.models.price import DAYS_PER_YEAR, GBM, MertonJumpDiffusion, PriceModel
-from hashmarket.units import HASHES_PER_TH, SECONDS_PER_DAY, TWO_POW_32
+from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
+from hashmarket.units import DAYS_PER_YEAR_ACT365, HASHES_PER_TH, SECONDS_PER_DAY, TWO_POW_32
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -67,7 +67,7 @@ JUMP_THRESHOLD_MADS = 4.0
 DEFAULT_PROFITABILITY_SENSITIVITY = 0.4
 MAX_STALENESS_DAYS = 31
 MIN_FEE_DAYS = 30
-SECONDS_PER_YEAR = DAYS_PER_YEAR * SECONDS_PER_DAY
+SECONDS_PER_YEAR = DAYS_PER_YEAR_ACT365 * SECONDS_PER_DAY
 
 
 class InsufficientDataError(ValueError):
@@ -141,7 +141,7 @@ def daily_log_returns(prices_usd: pd.Series) -> pd.Series:
 
 
 def full_sample_vol_per_year(returns: FloatArray) -> float:
-    return float(np.std(returns, ddof=1) * math.sqrt(DAYS_PER_YEAR))
+    return float(np.std(returns, ddof=1) * math.sqrt(DAYS_PER_YEAR_ACT365))
 
 
 def ewma_vol_per_year(
@@ -155,7 +155,7 @@ def ewma_vol_per_year(
     n = len(returns)
     weights = (1.0 - decay) * decay ** np.arange(n - 1, -1, -1)
     variance = decay**n * variance + float(np.dot(weights, returns**2))
-    return math.sqrt(variance * DAYS_PER_YEAR)
+    return math.sqrt(variance * DAYS_PER_YEAR_ACT365)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def estimate_jumps(
     is_jump = np.abs(returns - median) > threshold_mads * robust_sd
     jumps = returns[is_jump]
     rest = returns[~is_jump]
-    years = len(returns) / DAYS_PER_YEAR
+    years = len(returns) / DAYS_PER_YEAR_ACT365
     return JumpEstimate(
         count=int(is_jump.sum()),
         jumps_per_year=float(is_jump.sum() / years),
@@ -292,7 +292,9 @@ def estimate_profitability_sensitivity(
     rows = []
     for t in range(lag_days, n - horizon_days, horizon_days):
         past = log_hashprice_usd[t - lag_days : t]
-        g = (log_hashrate[t + horizon_days] - log_hashrate[t]) / (horizon_days / DAYS_PER_YEAR)
+        g = (log_hashrate[t + horizon_days] - log_hashrate[t]) / (
+            horizon_days / DAYS_PER_YEAR_ACT365
+        )
         if np.isfinite(g) and np.isfinite(past).all():
             rows.append((g, float(past.mean())))
     if len(rows) < 4:
@@ -333,7 +335,7 @@ def estimate_fees(fee_btc_per_block: pd.Series) -> FeeEstimate:
             mean = float(intercept / (1.0 - slope))
             resid = pairs["next"] - (intercept + slope * pairs["prev"])
             resid_sd = float(resid.std(ddof=2))
-    dt_years = 1.0 / DAYS_PER_YEAR
+    dt_years = 1.0 / DAYS_PER_YEAR_ACT365
     theta = -math.log(keep) / dt_years
     sigma = resid_sd / math.sqrt((1.0 - keep**2) / (2.0 * theta))
     return FeeEstimate(

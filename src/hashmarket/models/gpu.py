@@ -32,12 +32,12 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import ModelError
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 if TYPE_CHECKING:
     from hashmarket.index.compute import GpuFixing
 
 FloatArray = npt.NDArray[np.float64]
-DAYS_PER_YEAR = 365.0
 MIN_OBSERVATIONS = 10
 
 
@@ -63,7 +63,7 @@ class GpuPriceModel:
 
     @property
     def half_life_days(self) -> float:
-        return math.log(2.0) / self.reversion_per_year * DAYS_PER_YEAR
+        return math.log(2.0) / self.reversion_per_year * DAYS_PER_YEAR_ACT365
 
     def expected_price(self, spot_usd_per_gpu_hour: float, years: npt.ArrayLike) -> FloatArray:
         """E[P_t | P_0] = θ + (P_0 − θ) e^{−κt}."""
@@ -100,7 +100,7 @@ class GpuPriceModel:
             raise ModelError(
                 "model_parameter", name="n_paths", value=n_paths, problem="even with antithetic"
             )
-        dt_years = 1.0 / DAYS_PER_YEAR
+        dt_years = 1.0 / DAYS_PER_YEAR_ACT365
         decay = math.exp(-self.reversion_per_year * dt_years)
         step_sd = math.sqrt(float(self.variance(dt_years)))
         theta = self.mean_usd_per_gpu_hour
@@ -156,7 +156,7 @@ def calibrate_gpu(
         )
     residuals = y - (a + b * x)
     residual_sd = float(residuals.std(ddof=2))
-    step_years = step_days / DAYS_PER_YEAR
+    step_years = step_days / DAYS_PER_YEAR_ACT365
     kappa = -math.log(b) / step_years
     theta = a / (1.0 - b)
     sigma = residual_sd * math.sqrt(2.0 * kappa / (1.0 - b * b))

@@ -54,9 +54,15 @@ from hashmarket.chain.consensus import (
 )
 from hashmarket.errors import ModelError
 from hashmarket.index.hashprice import hashprice_btc_per_ph_day
-from hashmarket.models.price import DAYS_PER_YEAR, GBM, PriceModel
+from hashmarket.models.price import GBM, PriceModel
 from hashmarket.models.streams import PathBlock, standard_normals
-from hashmarket.units import HASHES_PER_TH, SATS_PER_BTC, SECONDS_PER_DAY, TWO_POW_32
+from hashmarket.units import (
+    DAYS_PER_YEAR_ACT365,
+    HASHES_PER_TH,
+    SATS_PER_BTC,
+    SECONDS_PER_DAY,
+    TWO_POW_32,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -342,7 +348,7 @@ class _DayStepper:
         self.antithetic = antithetic
         self.poisson = model.block_arrivals is BlockArrivals.POISSON
         self.n = n
-        dt_years = 1.0 / DAYS_PER_YEAR
+        dt_years = 1.0 / DAYS_PER_YEAR_ACT365
         self.dt_years = dt_years
         self.price_model = model.price
         self.price_drift = model.price.log_drift_per_year() * dt_years

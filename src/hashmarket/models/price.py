@@ -25,7 +25,6 @@ import numpy.typing as npt
 from hashmarket.errors import ModelError
 
 FloatArray = npt.NDArray[np.float64]
-DAYS_PER_YEAR = 365.0
 
 
 def _check(name: str, value: float, *, positive: bool = False, allow_zero: bool = True) -> None:

@@ -39,8 +39,8 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from hashmarket.errors import DataError, UsageError
-from hashmarket.operations.fleet import TH_PER_PH, Fleet
-from hashmarket.units import HOURS_PER_DAY
+from hashmarket.operations.fleet import Fleet
+from hashmarket.units import HOURS_PER_DAY, TH_PER_PH
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -43,14 +43,13 @@ import pandas as pd
 
 from hashmarket.chain.sources.csvfile import Column, Schema, read_csv
 from hashmarket.errors import DataError, Location, UsageError
-from hashmarket.units import HASHES_PER_PH, HASHES_PER_TH, HOURS_PER_DAY, WATTS_PER_KILOWATT
+from hashmarket.units import HOURS_PER_DAY, TH_PER_PH, WATTS_PER_KILOWATT
 
 if TYPE_CHECKING:
     from hashmarket.models.scenarios import ScenarioSet
 
 FloatArray = npt.NDArray[np.float64]
 
-TH_PER_PH = HASHES_PER_PH // HASHES_PER_TH  # 1,000
 CATALOGUE_FILE = "asic_models.csv"
 # The catalogue states each machine's efficiency as published (rounded); it must agree with
 # power / hashrate to this relative tolerance, or a figure was mistyped.

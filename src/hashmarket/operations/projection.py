@@ -25,14 +25,15 @@ import pandas as pd
 from hashmarket.chain.consensus import HALVING_INTERVAL_BLOCKS, block_subsidy_sats_array
 from hashmarket.errors import UsageError
 from hashmarket.index.hashprice import hashprice_btc_per_ph_day
-from hashmarket.units import SATS_PER_BTC
+from hashmarket.units import (
+    BLOCKS_PER_DAY_TARGET,
+    DAYS_PER_JULIAN_MONTH,
+    DAYS_PER_JULIAN_YEAR,
+    SATS_PER_BTC,
+)
 
 if TYPE_CHECKING:
     from hashmarket.models.network import NetworkState
-
-DAYS_PER_MONTH = 30.4375  # 365.25 / 12
-DAYS_PER_YEAR = 365.25
-TARGET_BLOCKS_PER_DAY = 144.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class Projection:
     difficulty_growth_per_month: float = 0.0  # fraction: 0.03 is +3 % a month, compounded
     price_growth_per_year: float = 0.0
     power_price_growth_per_year: float = 0.0
-    blocks_per_day: float = TARGET_BLOCKS_PER_DAY
+    blocks_per_day: float = BLOCKS_PER_DAY_TARGET
 
     def __post_init__(self) -> None:
         def check(name: str, ok: bool, problem: str) -> None:
@@ -76,7 +77,7 @@ class Projection:
         difficulty_growth_per_month: float = 0.0,
         price_growth_per_year: float = 0.0,
         power_price_growth_per_year: float = 0.0,
-        blocks_per_day: float = TARGET_BLOCKS_PER_DAY,
+        blocks_per_day: float = BLOCKS_PER_DAY_TARGET,
     ) -> Projection:
         """Start from a calibrated network state (``hashmarket.models.calibrate(…).state``)."""
         return cls(
@@ -124,8 +125,10 @@ def project(projection: Projection, *, days: int) -> pd.DataFrame:
     empty = end_height < start_height  # fewer than one block a day: carry the last subsidy
     subsidy = mean_subsidy_btc(start_height, np.maximum(end_height, start_height))
     subsidy = np.where(empty, block_subsidy_sats_array(end_height) / SATS_PER_BTC, subsidy)
-    difficulty = p.difficulty * (1.0 + p.difficulty_growth_per_month) ** (t / DAYS_PER_MONTH)
-    price = p.price_usd * (1.0 + p.price_growth_per_year) ** (t / DAYS_PER_YEAR)
+    difficulty = p.difficulty * (1.0 + p.difficulty_growth_per_month) ** (t / DAYS_PER_JULIAN_MONTH)
+    years = t / DAYS_PER_JULIAN_YEAR
+    price = p.price_usd * (1.0 + p.price_growth_per_year) ** years
+    power_price_factor = (1.0 + p.power_price_growth_per_year) ** years
     btc = hashprice_btc_per_ph_day(
         difficulty=difficulty, subsidy_btc=subsidy, fee_btc_per_block=p.fee_btc_per_block
     )
@@ -138,7 +141,7 @@ def project(projection: Projection, *, days: int) -> pd.DataFrame:
             "price_usd": price,
             "hashprice_btc_per_ph_day": btc,
             "hashprice_usd_per_ph_day": btc * price,
-            "power_price_factor": (1.0 + p.power_price_growth_per_year) ** (t / DAYS_PER_YEAR),
+            "power_price_factor": power_price_factor,
         },
         index=index,
     )

@@ -29,10 +29,11 @@ import numpy.typing as npt
 from hashmarket.errors import PricingError
 from hashmarket.instruments.compute import ComputeForward, ForwardSettlement
 from hashmarket.instruments.fixings import Fixings, to_day
-from hashmarket.models.gpu import DAYS_PER_YEAR, GpuPriceModel
+from hashmarket.models.gpu import GpuPriceModel
 from hashmarket.pricing.discount import DiscountCurve, FlatRate
 from hashmarket.pricing.registry import price, register
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 FIRST_BATCH_PATHS = 4096
@@ -62,7 +63,7 @@ class ComputeMarket:
 
     def years_to(self, dates: np.ndarray) -> FloatArray:
         days = (dates.astype("datetime64[D]") - to_day(self.asof)).astype(np.float64)
-        return np.maximum(days, 0.0) / DAYS_PER_YEAR
+        return np.maximum(days, 0.0) / DAYS_PER_YEAR_ACT365
 
     def discount_factors(self, dates: np.ndarray) -> FloatArray:
         return self.usd_curve.discount_factor(self.years_to(dates))

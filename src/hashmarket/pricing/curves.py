@@ -30,10 +30,10 @@ from hashmarket.errors import UsageError
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
-from hashmarket.pricing.discount import DAYS_PER_YEAR
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.montecarlo import Progress, pricing_model
 from hashmarket.pricing.result import MonteCarloConfig
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 BANDS = (0.05, 0.50, 0.95)
@@ -171,7 +171,7 @@ def hashprice_curve(
             raise UsageError("bad_option", option="--quote", problem=f"{key}={value}: not > 0")
         by_month[label] = float(value)
     days = (periods[-1][1] - market.asof).days
-    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR)
+    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     name = f"hashprice_{SettlementCurrency(currency).value}_per_ph_day"
     n_paths = config.n_paths or config.max_paths
     n_paths += n_paths % 2 if config.antithetic else 0

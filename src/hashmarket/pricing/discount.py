@@ -15,14 +15,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import ModelError
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
-DAYS_PER_YEAR = 365.0
+# The ACT/365 year under its older name, still imported from here by some pricing and risk
+# modules; new code imports DAYS_PER_YEAR_ACT365 from hashmarket.units.
+DAYS_PER_YEAR = DAYS_PER_YEAR_ACT365
 
 
 def year_fraction(start: dt.date, end: dt.date) -> float:
     """ACT/365 fixed."""
-    return (end - start).days / DAYS_PER_YEAR
+    return (end - start).days / DAYS_PER_YEAR_ACT365
 
 
 class DiscountCurve(Protocol):

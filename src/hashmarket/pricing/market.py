@@ -16,7 +16,8 @@ import numpy.typing as npt
 from hashmarket.instruments.fixings import DateArray, Fixings
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkState
-from hashmarket.pricing.discount import DAYS_PER_YEAR, DiscountCurve, FlatRate
+from hashmarket.pricing.discount import DiscountCurve, FlatRate
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -47,7 +48,7 @@ class Market:
         days = (dates.astype("datetime64[D]") - np.datetime64(self.asof.isoformat(), "D")).astype(
             np.float64
         )
-        return self.curve(currency).discount_factor(np.maximum(days, 0.0) / DAYS_PER_YEAR)
+        return self.curve(currency).discount_factor(np.maximum(days, 0.0) / DAYS_PER_YEAR_ACT365)
 
     def with_state(self, state: NetworkState) -> Market:
         return replace(self, state=state)

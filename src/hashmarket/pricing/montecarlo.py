@@ -22,9 +22,9 @@ from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
-from hashmarket.pricing.discount import DAYS_PER_YEAR
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
@@ -40,7 +40,7 @@ def pricing_model(
     """The model under the configured measure, and the BTC/USD drift it uses."""
     if config.measure == "model":
         return model, model.price.drift_per_year
-    years = max(horizon_years, 1.0 / DAYS_PER_YEAR)
+    years = max(horizon_years, 1.0 / DAYS_PER_YEAR_ACT365)
     r_usd = market.usd_curve.zero_rate(years)
     r_btc = market.btc_curve.zero_rate(years)
     return model.risk_neutral(usd_rate=r_usd, btc_rate=r_btc), r_usd - r_btc
@@ -160,7 +160,7 @@ def monte_carlo_price(
             diagnostics={"note": f"every fixing ({first} to {last}) is on or before {asof}"},
         )
     days = (last - asof).days
-    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR)
+    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     run = _Run(instrument, market, sim_model, config, days, progress)
     stream = config.stream_paths
     if config.n_paths is not None:

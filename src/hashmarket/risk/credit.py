@@ -52,9 +52,10 @@ from hashmarket.instruments.fixings import Fixings, to_date
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
 from hashmarket.models.calibrate import ewma_vol_per_year
+from hashmarket.money import Rounding
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
-DAYS_PER_YEAR = 365.0
 
 
 class CollateralKind(enum.StrEnum):
@@ -159,7 +160,7 @@ class VolatilityEstimate:
 
     @property
     def sigma_per_year(self) -> float:
-        return self.sigma_daily * math.sqrt(DAYS_PER_YEAR)
+        return self.sigma_daily * math.sqrt(DAYS_PER_YEAR_ACT365)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,7 +206,7 @@ def ewma_volatility(
             "risk_history",
             problem=f"{len(returns)} daily changes of {series} in the window ending {end.date()}",
         )
-    sigma_daily = ewma_vol_per_year(returns, decay=ewma_lambda) / math.sqrt(DAYS_PER_YEAR)
+    sigma_daily = ewma_vol_per_year(returns, decay=ewma_lambda) / math.sqrt(DAYS_PER_YEAR_ACT365)
     losses = -returns
     return VolatilityEstimate(
         series=series,
@@ -370,6 +371,20 @@ class Collateral:
 
 
 @dataclass(frozen=True)
+class LoanRounding:
+    """How a loan's amounts become the ledger's minor units, by who bears the rounding."""
+
+    # The principal disbursed and the lender's recovery claim at a sale: to the nearest unit.
+    principal: Rounding = Rounding.HALF_UP
+    # What the borrower pledges, tops up, posts as margin or repays: up, so the lender is
+    # never short by rounding.
+    owed: Rounding = Rounding.UP
+    # What is delivered (a forward's output) or paid by a sale's buyer: down, never more
+    # than there is.
+    proceeds: Rounding = Rounding.DOWN
+
+
+@dataclass(frozen=True)
 class Loan:
     """A USD loan secured by collateral, seen from the lender (instrument-like: it has a
     ``cashflows`` and can sit in a portfolio).
@@ -396,6 +411,7 @@ class Loan:
     liquidation_days: int = 1
     cure_days: int = 2
     borrower_cures: bool = True
+    rounding: LoanRounding = LoanRounding()
 
     def __post_init__(self) -> None:
         if not self.loan_id or not isinstance(self.loan_id, str):
@@ -432,7 +448,7 @@ class Loan:
     def claim_usd(self, day: dt.date) -> float:
         """Principal with simple interest accrued to ``day`` (the bullet repayment at maturity)."""
         days = max(0, (min(day, self.maturity) - self.start).days)
-        return self.principal_usd * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR)
+        return self.principal_usd * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR_ACT365)
 
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         # A loan's past is its current state (collateral held now, interest accrued), not a

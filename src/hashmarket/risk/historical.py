@@ -49,11 +49,10 @@ from hashmarket.models.network import (
 )
 from hashmarket.models.price import GBM
 from hashmarket.models.streams import chunk_blocks
-from hashmarket.units import SATS_PER_BTC
+from hashmarket.units import BLOCKS_PER_DAY_TARGET, SATS_PER_BTC
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_WINDOW_DAYS = 4 * 365
-BLOCKS_PER_DAY = 144.0
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def apply_changes(
     # Block production relative to the nominal 144 a day (1 where unknown), applied to today's
     # block rate: the history's luck and hashrate-versus-difficulty gap, not its level.
     expected = state.expected_blocks_per_day
-    ratio = np.where(np.isfinite(blocks), blocks, BLOCKS_PER_DAY) / BLOCKS_PER_DAY
+    ratio = np.where(np.isfinite(blocks), blocks, BLOCKS_PER_DAY_TARGET) / BLOCKS_PER_DAY_TARGET
     block_count = np.empty((n, cols))
     block_count[:, 0] = expected
     block_count[:, 1 : h + 1] = expected * ratio

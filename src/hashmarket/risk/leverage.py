@@ -23,11 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 MIN_LEVERAGE = 1.1
 MAX_LEVERAGE = 3.0
-DAYS_PER_YEAR = 365.0
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,12 @@ class LeveragedBtc:
         """Debt with funding accrued for ``days``."""
         t = np.asarray(days, dtype=np.float64)
         return np.asarray(
-            self.debt_usd * (1.0 + self.funding_rate_per_year * t / DAYS_PER_YEAR),
+            self.debt_usd * (1.0 + self.funding_rate_per_year * t / DAYS_PER_YEAR_ACT365),
             dtype=np.float64,
         )
 
     def funding_cost_usd(self, days: float) -> float:
-        return self.debt_usd * self.funding_rate_per_year * days / DAYS_PER_YEAR
+        return self.debt_usd * self.funding_rate_per_year * days / DAYS_PER_YEAR_ACT365
 
     def liquidation_price_usd(self, *, spot_usd: float, days: npt.ArrayLike = 0.0) -> FloatArray:
         """BTC/USD at or below which the position is liquidated after ``days``."""

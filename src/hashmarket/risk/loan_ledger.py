@@ -18,45 +18,42 @@ Every transfer id is derived from the loan id, the event and its sequence number
 (:func:`transfer_id`), so booking the same events again changes nothing (the ledger answers
 ``ok`` to a replay) and a half-booked life can simply be booked again.
 
-Floats become integers here and only here (the asset's scale from the ledger): what the
-borrower owes or pledges is rounded up (the lender is never short by rounding), what the
-buyer pays is rounded down, and the surplus is the exact remainder of the proceeds.
+Floats become integers by the loan's ``rounding`` (:class:`LoanRounding`, applied with
+:func:`hashmarket.money.to_minor` at the asset's scale from the ledger): by default what the
+borrower owes or pledges is rounded up (the lender is never short by rounding), what is
+delivered or the buyer pays is rounded down, and the surplus is the exact remainder of the
+proceeds.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from hashmarket.errors import RiskError
 from hashmarket.ledger import Account, Ledger, Transfer, TransferFlags
 from hashmarket.ledger.results import CreateAccountResult, CreateTransferResult
+from hashmarket.money import Rounding, derived_id, to_minor
 from hashmarket.risk.credit import Loan, LoanEvent
 
-INT63 = 2**63 - 1
+# Keeps loans' transfer ids apart from every other use of :func:`derived_id`.
+ID_DOMAIN = "hashmarket/loan"
 PENDING = TransferFlags.PENDING
 LINKED = TransferFlags.LINKED
 
 
 def transfer_id(loan_id: str, event: str, seq: int = 0) -> int:
     """A stable 63-bit transfer id for ``event`` number ``seq`` of loan ``loan_id``."""
-    digest = hashlib.sha256(f"hashmarket/loan/{loan_id}/{event}/{seq}".encode()).digest()
-    return (int.from_bytes(digest[:8], "big") & INT63) or 1
+    # "/" joins the parts: the ids of every loan ever booked depend on this exact text.
+    return derived_id(ID_DOMAIN, loan_id, event, seq, separator="/")
 
 
-def to_minor(amount: float, scale: int, rounding: str) -> int:
-    """``amount`` in units of ``10**-scale`` with an explicit rounding rule (``up``, ``down``
-    or ``half_up``); never negative."""
-    mode = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "half_up": ROUND_HALF_UP}[rounding]
-    if not math.isfinite(amount):
-        raise RiskError("loan_state", loan="?", problem=f"amount {amount} is not finite")
-    value = (Decimal(repr(float(amount))) * (Decimal(10) ** scale)).quantize(
-        Decimal(1), rounding=mode
-    )
-    return max(int(value), 0)
+def _minor(amount: float, scale: int, rounding: Rounding) -> int:
+    """``amount`` in units of ``10**-scale`` by ``rounding``; never negative."""
+    try:
+        return max(to_minor(float(amount), scale, rounding), 0)
+    except ValueError:
+        raise RiskError("loan_state", loan="?", problem=f"amount {amount} is not finite") from None
 
 
 @dataclass(frozen=True)
@@ -161,6 +158,7 @@ def book_events(
     usd_scale = ledger.asset(accounts.usd_asset).scale
     col_scale = ledger.asset(accounts.collateral_asset).scale
     lid = loan.loan_id
+    rule = loan.rounding
     pending: list[int] = []
     pledged = principal = repaid = recovered = surplus = delivered = margin = 0
     seq = {"pledge": 0, "margin": 0, "delivery": 0}
@@ -177,7 +175,7 @@ def book_events(
     for event in events:
         batch: list[Transfer] = []
         if event.kind == "disbursement":
-            principal = to_minor(event.usd, usd_scale, "half_up")
+            principal = _minor(event.usd, usd_scale, rule.principal)
             batch.append(
                 Transfer(
                     transfer_id(lid, "disbursement"),
@@ -187,12 +185,12 @@ def book_events(
                 )
             )
         elif event.kind == "pledge" and not loan.is_forward:
-            units = to_minor(event.units, col_scale, "up")
+            units = _minor(event.units, col_scale, rule.owed)
             pledged += units
             batch.append(pledge(units))
         elif event.kind == "top_up":
             if loan.is_forward:
-                cents = to_minor(event.usd, usd_scale, "up")
+                cents = _minor(event.usd, usd_scale, rule.owed)
                 if cents:
                     tid = transfer_id(lid, "margin", seq["margin"])
                     seq["margin"] += 1
@@ -202,12 +200,12 @@ def book_events(
                         Transfer(tid, accounts.borrower_usd, accounts.lender_usd, cents, PENDING)
                     )
             else:
-                units = to_minor(event.units, col_scale, "up")
+                units = _minor(event.units, col_scale, rule.owed)
                 if units:
                     pledged += units
                     batch.append(pledge(units))
         elif event.kind == "delivery" and accounts.lender_collateral is not None:
-            units = to_minor(event.units, col_scale, "down")
+            units = _minor(event.units, col_scale, rule.proceeds)
             if units:
                 delivered += units
                 batch.append(
@@ -242,9 +240,9 @@ def book_events(
             )
             proceeds = recovery_event.usd + (surplus_event.usd if surplus_event else 0.0)
             # A forward's posted margin is already the lender's: the buyer pays the rest.
-            proceeds_minor = max(to_minor(proceeds, usd_scale, "down") - margin, 0)
+            proceeds_minor = max(_minor(proceeds, usd_scale, rule.proceeds) - margin, 0)
             recovery_minor = min(
-                max(to_minor(recovery_event.usd, usd_scale, "half_up") - margin, 0),
+                max(_minor(recovery_event.usd, usd_scale, rule.principal) - margin, 0),
                 proceeds_minor,
             )
             recovered = recovery_minor + margin
@@ -258,7 +256,7 @@ def book_events(
                         Transfer(transfer_id(lid, name), accounts.buyer_usd, credit, amount)
                     )
         elif event.kind == "repayment" and not loan.is_forward:
-            repaid = to_minor(event.usd, usd_scale, "up")
+            repaid = _minor(event.usd, usd_scale, rule.owed)
             if repaid:
                 batch.append(
                     Transfer(

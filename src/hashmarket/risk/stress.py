@@ -39,10 +39,10 @@ from hashmarket.instruments.terms import SettlementCurrency, Underlying
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.price import GBM
 from hashmarket.pricing.analytic import black_scholes_price
-from hashmarket.pricing.discount import DAYS_PER_YEAR
 from hashmarket.pricing.market import Market
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 REPLAY_2021 = (dt.date(2021, 5, 13), dt.date(2021, 7, 14))
@@ -254,7 +254,7 @@ def _value(
         and isinstance(model.price, GBM)
         and instrument.expiry > day_h
     ):
-        years = (instrument.expiry - day_h).days / DAYS_PER_YEAR
+        years = (instrument.expiry - day_h).days / DAYS_PER_YEAR_ACT365
         option_value = black_scholes_price(
             spot=price_h,
             strike=instrument.strike,
@@ -270,7 +270,7 @@ def _value(
     days = (window.dates - np.datetime64(asof, "D")).astype(np.int64)
     real = (days >= 1) & (days <= horizon_days)
     fut = days > horizon_days
-    discount = curve.discount_factor((days[fut] - horizon_days) / DAYS_PER_YEAR)
+    discount = curve.discount_factor((days[fut] - horizon_days) / DAYS_PER_YEAR_ACT365)
     value = float(amounts[real].sum() + amounts[fut] @ discount)
     return value * (price_h if btc else 1.0)
 
