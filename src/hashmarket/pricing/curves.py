@@ -32,8 +32,8 @@ from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
 from hashmarket.pricing.discount import DAYS_PER_YEAR
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.montecarlo import Progress, pricing_model
-from hashmarket.pricing.result import MonteCarloConfig
+from hashmarket.pricing.montecarlo import pricing_model
+from hashmarket.pricing.result import MonteCarloConfig, Progress
 
 FloatArray = npt.NDArray[np.float64]
 BANDS = (0.05, 0.50, 0.95)
