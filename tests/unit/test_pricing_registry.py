@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.unit.test_pricing_montecarlo import MARKET as NETWORK_MARKET
 
 from hashmarket.errors import PricingError
 from hashmarket.index.compute import QuoteTable, load_bundled_quotes
@@ -18,26 +19,13 @@ from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import HashpriceForward
 from hashmarket.instruments.spec import INSTRUMENT_TYPES
 from hashmarket.models.gpu import GpuPriceModel, calibrate_gpu_fixings
-from hashmarket.models.network import NetworkModel, NetworkState
+from hashmarket.models.network import NetworkModel
 from hashmarket.pricing import FlatRate, Market, MonteCarloConfig, engine_for, price
 from hashmarket.pricing.compute import ComputeMarket
 from hashmarket.pricing.registry import COMPUTE, ENGINES, NETWORK
 from hashmarket.pricing.valuation import ASSUMED_HALF_LIFE_DAYS, compute_setup
-from hashmarket.units import HASHES_PER_TH, TWO_POW_32
 
 ASOF = dt.date(2026, 1, 31)
-D0 = 1.4e14
-NETWORK_MARKET = Market(
-    state=NetworkState(
-        asof=ASOF,
-        price_usd=80_000.0,
-        hashrate_ths=D0 * TWO_POW_32 / 600 / HASHES_PER_TH,
-        difficulty=D0,
-        height=935_000,
-        epoch_elapsed_s=5 * 86_400,
-        fee_btc_per_block=0.02,
-    )
-)
 GPU_MODEL = GpuPriceModel(mean_usd_per_gpu_hour=2.5, reversion_per_year=4.0, vol_usd_per_year=1.2)
 GPU_MARKET = ComputeMarket(asof=ASOF, gpu_price_usd_per_gpu_hour=3.1, usd_curve=FlatRate(0.04))
 FORWARD = ComputeForward(

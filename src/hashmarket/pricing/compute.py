@@ -148,12 +148,16 @@ def analytic_forward(
         delta = float(scale * df_end * sensitivity.sum())
         fair = total / fwd.days
     diagnostics["fair_fixed_price_usd_per_gpu_hour"] = fair
+    return _closed_form(value, delta, diagnostics)
+
+
+def _closed_form(value: float, delta: float, diagnostics: dict[str, Any]) -> PricingResult:
     return PricingResult(
         value=value,
         std_error=0.0,
         n_paths=0,
         seed=None,
-        currency=fwd.currency.value,
+        currency="usd",
         engine="analytic",
         greeks={"delta_usd_per_usd_per_gpu_hour": delta},
         diagnostics=diagnostics,
@@ -321,16 +325,7 @@ def analytic_lease(
     diagnostics["fair_price_usd_per_gpu_hour"] = (
         float((weights * expected).sum() / weights.sum()) if weights.sum() > 0 else math.nan
     )
-    return PricingResult(
-        value=value,
-        std_error=0.0,
-        n_paths=0,
-        seed=None,
-        currency=lease.currency.value,
-        engine="analytic",
-        greeks={"delta_usd_per_usd_per_gpu_hour": delta},
-        diagnostics=diagnostics,
-    )
+    return _closed_form(value, delta, diagnostics)
 
 
 def monte_carlo_lease(
