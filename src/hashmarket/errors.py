@@ -128,6 +128,7 @@ MESSAGES: dict[str, str] = {
     "engine_model": "the {engine!r} engine for {instrument!r} needs {needs}",
     "mc_config": "Monte Carlo configuration: {problem}",
     "missing_fixings": "{instrument} needs fixings of {field!r} from {start} to {end}: {problem}",
+    "no_gpu_fixing": "no {gpu_model} {term} GPU-hour index fixing in {source}{when}",
     # ledger (result codes and their reasons: hashmarket.ledger.results)
     "bad_ledger_url": "{url!r} is not a ledger URL ({problem})",
     "ledger_not_found": "no ledger at {url} (create it with `hashmarket ledger init`)",

@@ -23,7 +23,7 @@ from hashmarket.instruments.compute import (
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.models.gpu import GpuPriceModel, calibrate_gpu
 from hashmarket.pricing import FlatRate, MonteCarloConfig, engines_for, price
-from hashmarket.pricing.compute import ComputeMarket, price_compute
+from hashmarket.pricing.compute import ComputeMarket
 
 MODEL = GpuPriceModel(mean_usd_per_gpu_hour=2.5, reversion_per_year=4.0, vol_usd_per_year=1.2)
 ASOF = dt.date(2026, 1, 31)
@@ -154,13 +154,13 @@ MARKET = ComputeMarket(asof=ASOF, gpu_price_usd_per_gpu_hour=3.1, usd_curve=Flat
 def test_engines_are_registered() -> None:
     assert engines_for(ComputeForward) == ["analytic", "mc"]
     with pytest.raises(PricingError, match="no 'binomial' engine"):
-        price_compute(forward(), market=MARKET, model=MODEL, engine="binomial")
+        price(forward(), market=MARKET, model=MODEL, engine="binomial")
 
 
 def test_one_day_forward_by_hand() -> None:
     fwd = forward(start=D(2026, 2, 1), end=D(2026, 2, 1))
     market = ComputeMarket(asof=ASOF, gpu_price_usd_per_gpu_hour=3.1)
-    result = price_compute(fwd, market=market, model=MODEL)
+    result = price(fwd, market=market, model=MODEL, engine="analytic")
     expected = 2.5 + 0.6 * math.exp(-4 / 365)
     assert result.value == pytest.approx(240 * (expected - 2.2))
     assert result.greeks["delta_usd_per_usd_per_gpu_hour"] == pytest.approx(
@@ -171,17 +171,18 @@ def test_one_day_forward_by_hand() -> None:
 
 def test_forward_is_the_discounted_expectation() -> None:
     fwd = forward(start=D(2026, 3, 1), end=D(2026, 5, 31))
-    result = price(fwd, market=MARKET, model=MODEL, engine="analytic")  # type: ignore[arg-type]
+    result = price(fwd, market=MARKET, model=MODEL, engine="analytic")
     days = np.arange(29, 29 + 92)  # 2026-03-01 is 29 days after 2026-01-31
     t = days / 365
     expected = 2.5 + 0.6 * np.exp(-4 * t)
     by_hand = float((np.exp(-0.04 * t) * (expected - 2.2)).sum() * 240)
     assert result.value == pytest.approx(by_hand, rel=1e-12)
     fair = result.diagnostics["fair_fixed_price_usd_per_gpu_hour"]
-    at_fair = price_compute(
+    at_fair = price(
         forward(start=D(2026, 3, 1), end=D(2026, 5, 31), fixed_price_usd_per_gpu_hour=fair),
         market=MARKET,
         model=MODEL,
+        engine="analytic",
     )
     assert at_fair.value == pytest.approx(0.0, abs=1e-6)
 
@@ -189,8 +190,8 @@ def test_forward_is_the_discounted_expectation() -> None:
 @pytest.mark.parametrize("settlement", ["daily", "average"])
 def test_monte_carlo_agrees_with_the_closed_form(settlement: str) -> None:
     fwd = forward(start=D(2026, 2, 10), end=D(2026, 4, 30), settlement=settlement)
-    exact = price_compute(fwd, market=MARKET, model=MODEL)
-    mc = price_compute(
+    exact = price(fwd, market=MARKET, model=MODEL, engine="analytic")
+    mc = price(
         fwd,
         market=MARKET,
         model=MODEL,
@@ -199,7 +200,7 @@ def test_monte_carlo_agrees_with_the_closed_form(settlement: str) -> None:
     )
     assert mc.n_paths == 20_000 and mc.seed == 7 and mc.std_error > 0
     assert abs(mc.value - exact.value) < 4 * mc.std_error
-    again = price_compute(
+    again = price(
         fwd,
         market=MARKET,
         model=MODEL,
@@ -211,8 +212,8 @@ def test_monte_carlo_agrees_with_the_closed_form(settlement: str) -> None:
 
 def test_antithetic_pairs_price_a_linear_payoff_exactly() -> None:
     fwd = forward(start=D(2026, 2, 10), end=D(2026, 4, 30))
-    exact = price_compute(fwd, market=MARKET, model=MODEL)
-    mc = price_compute(
+    exact = price(fwd, market=MARKET, model=MODEL, engine="analytic")
+    mc = price(
         fwd, market=MARKET, model=MODEL, engine="mc", config=MonteCarloConfig(n_paths=64, seed=1)
     )
     assert mc.value == pytest.approx(exact.value, rel=1e-10)
@@ -224,23 +225,23 @@ def test_a_started_average_forward_uses_the_realized_days() -> None:
         [D(2026, 1, 29), D(2026, 1, 30)], gpu_price_usd_per_gpu_hour=[2.0, 2.4]
     )
     market = ComputeMarket(asof=ASOF, gpu_price_usd_per_gpu_hour=3.1, past_fixings=past)
-    exact = price_compute(fwd, market=market, model=MODEL)
+    exact = price(fwd, market=market, model=MODEL, engine="analytic")
     # Known: 2.0 + 2.4 + 3.1 (the as-of day's fixing is the spot); then 3 expected days.
     t = np.arange(1, 4) / 365
     total = 2.0 + 2.4 + 3.1 + float((2.5 + 0.6 * np.exp(-4 * t)).sum())
     assert exact.value == pytest.approx((total - 2.2 * 6) * 240)
-    mc = price_compute(
+    mc = price(
         fwd, market=market, model=MODEL, engine="mc", config=MonteCarloConfig(n_paths=2000, seed=2)
     )
     assert mc.value == pytest.approx(exact.value, rel=1e-9)  # antithetic: exact for linear
     with pytest.raises(PricingError, match="realized fixings"):
-        price_compute(fwd, market=MARKET, model=MODEL)
+        price(fwd, market=MARKET, model=MODEL, engine="analytic")
 
 
 def test_an_expired_forward_is_worth_nothing_now() -> None:
     fwd = forward(start=D(2026, 1, 1), end=D(2026, 1, 31))
-    assert price_compute(fwd, market=MARKET, model=MODEL).value == 0.0
-    assert price_compute(fwd, market=MARKET, model=MODEL, engine="mc").value == 0.0
+    assert price(fwd, market=MARKET, model=MODEL, engine="analytic").value == 0.0
+    assert price(fwd, market=MARKET, model=MODEL, engine="mc").value == 0.0
 
 
 # -- the lease ----------------------------------------------------------------------------------

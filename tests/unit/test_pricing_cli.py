@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hashmarket.cli.app import app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "specs"
 ASOF = "2023-04-20"  # a complete index day in the bundled data (and a retarget day)
@@ -113,3 +119,56 @@ def test_price_refuses_bad_specs_with_the_field_named(tmp_path: Path) -> None:
         "--asof", ASOF, data_dir=tmp_path,
     )  # fmt: skip
     assert no_engine.returncode == 2 and "no 'analytic' engine" in no_engine.stderr
+
+
+ALL_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".json", ".yaml"))
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda p: p.name)
+def test_every_example_spec_prices(spec: Path, tmp_path: Path) -> None:
+    # In-process (the command's imports are paid once for all the specs).
+    done = CliRunner().invoke(
+        app,
+        ["price", str(spec), "--paths", "200", "--format", "json", "--data-dir", str(tmp_path)],
+        env={"HOME": str(tmp_path)},
+    )
+    assert done.exit_code == 0, done.output
+    payload = json.loads(done.stdout)
+    assert payload["engine"] == "mc" and payload["n_paths"] >= 200 and payload["seed"] == 0
+    assert math.isfinite(payload["value"])
+    assert math.isfinite(payload["std_error"]) and payload["std_error"] >= 0
+    if payload["instrument"]["type"].startswith("compute_"):
+        # Valued on the bundled GPU quotes' last H100 on-demand fixing, said in the output.
+        index = payload["gpu_index"]
+        assert payload["asof"] == index["asof"] == "2026-01-01"
+        assert index["asof_from"] == "last fixing" and index["source"] == "gpu_quotes.csv"
+        assert index["spot_usd_per_gpu_hour"] == 3.645
+        assert "as of 2026-01-01 (last fixing)" in done.stderr
+    else:
+        assert payload["std_error"] > 0
+        assert payload["calibration"] and payload["data_asof"]
+
+
+def test_compute_prices_by_hand_on_the_bundled_quotes(tmp_path: Path) -> None:
+    # With no fit possible the model's mean is the spot, so every expected fixing is 3.645.
+    forward = hashmarket(
+        "price", str(EXAMPLES / "compute_forward.json"), "--engine", "analytic",
+        "--format", "json", data_dir=tmp_path,
+    )  # fmt: skip
+    assert forward.returncode == 0, forward.stderr
+    assert json.loads(forward.stdout)["value"] == pytest.approx(64 * 24 * 31 * (3.645 - 2.40))
+    lease = hashmarket(
+        "price", str(EXAMPLES / "compute_lease.json"), "--asof", "2026-02-01", data_dir=tmp_path,
+    )  # fmt: skip
+    assert lease.returncode == 0, lease.stderr
+    assert "compute_lease as of 2026-02-01" in lease.stdout
+    assert f"{64 * 720 * (3.645 - 2.10):,.2f} USD" in lease.stdout
+    assert "fixing of 2026-01-01, 31 days before the as-of date" in lease.stdout
+    assert "note: delivery taken as contracted" in lease.stdout
+    early = hashmarket(
+        "price", str(EXAMPLES / "compute_lease.json"), "--asof", "2025-01-01", data_dir=tmp_path,
+    )  # fmt: skip
+    assert early.returncode != 0 and early.stderr.count("\n") == 1
+    assert "no H100 on-demand GPU-hour index fixing in gpu_quotes.csv on or before 2025-01-01" in (
+        early.stderr
+    )

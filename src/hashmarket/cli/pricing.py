@@ -1,12 +1,15 @@
 """``hashmarket curve hashprice`` and ``hashmarket price SPEC``: the forward curve and the
-value of an instrument, from models calibrated on the network history as of a date."""
+value of an instrument, from models calibrated as of a date — on the network history for
+network contracts, on GPU-hour index fixings of quotes for compute contracts (the pricing
+registry says which an engine prices on)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,19 +35,26 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     jsonable,
+    parse_date,
     print_asof,
     resolve_cli_asof,
     resolve_data_dir,
 )
 from hashmarket.errors import UsageError
+from hashmarket.index.compute import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
+from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.spec import load_spec, to_spec
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.calibrate import Calibration
 from hashmarket.pricing.curves import HashpriceCurve
+from hashmarket.pricing.registry import COMPUTE, engine_for, price
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
 from hashmarket.pricing.valuation import (
+    ComputeSetup,
     ValuationSetup,
     calibrated,
+    compute_index_of,
+    compute_setup,
     forward_curve,
     horizon_days,
     value_instrument,
@@ -279,10 +289,12 @@ def curve_hashprice_command(
 # ---- price -------------------------------------------------------------------------------
 
 
-def render_price(result: PricingResult, spec: dict[str, Any], calibration: Calibration) -> None:
+def render_price(
+    result: PricingResult, spec: dict[str, Any], asof: dt.date, notes: Sequence[str]
+) -> None:
     digits = 2 if result.currency == "usd" else 8
     unit = result.currency.upper()
-    table = Table(title=f"{spec['type']} as of {calibration.state.asof}", title_justify="left")
+    table = Table(title=f"{spec['type']} as of {asof}", title_justify="left")
     table.add_column("", justify="left")
     table.add_column("value", justify="right")
     table.add_row("value", f"{_fmt(result.value, digits)} {unit}")
@@ -304,8 +316,26 @@ def render_price(result: PricingResult, spec: dict[str, Any], calibration: Calib
     out.print(table)
     terms = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
     out.print(f"terms: {terms}")
-    for note in calibration.report.notes:
+    for note in notes:
         out.print(f"note: {note}")
+
+
+def describe_compute(setup: ComputeSetup) -> str:
+    """One line: the as-of date and why, the spot fixing and its source, the model."""
+    model = setup.model
+    how = (
+        f"fitted on {setup.calibrated_on} daily fixings"
+        if setup.calibrated_on
+        else "assumed, see the notes"
+    )
+    return (
+        f"as of {setup.market.asof} ({setup.asof_from}); spot "
+        f"{setup.market.gpu_price_usd_per_gpu_hour:,.4f} USD/GPU-hour = the {setup.gpu_model} "
+        f"{setup.term} index fixing of {setup.spot_date} from {setup.source}; GPU model: mean "
+        f"{model.mean_usd_per_gpu_hour:,.4f} USD/GPU-hour, half-life "
+        f"{model.half_life_days:,.1f} days, vol {model.vol_usd_per_year:,.4f} USD/GPU-hour/√yr "
+        f"({how})"
+    )
 
 
 def price_command(
@@ -326,17 +356,27 @@ def price_command(
     fmt: PriceFormat = typer.Option(PriceFormat.TABLE, "--format", help="table or json."),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+    gpu_quotes: Path | None = typer.Option(
+        None,
+        "--gpu-quotes",
+        help="GPU quotes CSV for compute contracts (default: the bundled sample); the "
+        "GPU-hour index fixings of the contract's model and term give the spot and the model.",
+    ),
 ) -> None:
     """Value an instrument described by a JSON or YAML spec."""
     _positive(paths, "--paths")
     _positive(workers, "--workers")
     instrument = load_spec(spec_path)
+    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
+    if engine_for(type(instrument), engine.value).inputs is COMPUTE:
+        assert isinstance(instrument, ComputeForward | ComputeLease)  # what COMPUTE prices
+        _price_compute(instrument, gpu_quotes, asof, usd_rate, config, engine, fmt)
+        return
     setup = _setup(price_model, vol, usd_rate, btc_rate)
     history, calibration, resolved = _calibrated(
         data_dir, commercial_only, setup, asof, allow_subsidy_only
     )
     state = calibration.state
-    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
     work = paths * horizon_days(instrument, calibration) if engine is EngineChoice.MC else 0
     with _progress("pricing", work, paths) as progress:
         result = value_instrument(
@@ -359,5 +399,45 @@ def price_command(
         }
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
-        render_price(result, spec, calibration)
+        render_price(result, spec, state.asof, calibration.report.notes)
     print_asof(resolved, machine=fmt is not PriceFormat.TABLE)
+
+
+def _price_compute(
+    instrument: ComputeForward | ComputeLease,
+    gpu_quotes: Path | None,
+    asof: str | None,
+    usd_rate: float,
+    config: MonteCarloConfig,
+    engine: EngineChoice,
+    fmt: PriceFormat,
+) -> None:
+    """A compute contract: the GPU model and market from the quotes' index fixings."""
+    quotes = read_quotes(gpu_quotes) if gpu_quotes is not None else load_bundled_quotes()
+    gpu_model, term = compute_index_of(instrument)
+    setup = compute_setup(
+        quotes,
+        gpu_model=gpu_model,
+        term=term,
+        asof=parse_date(asof, "--asof"),
+        usd_rate=usd_rate,
+        source=str(gpu_quotes) if gpu_quotes is not None else BUNDLED_QUOTES_FILE,
+    )
+    result = price(
+        instrument, market=setup.market, model=setup.model, config=config, engine=engine.value
+    )
+    spec = to_spec(instrument)
+    if fmt is PriceFormat.JSON:
+        payload = {
+            "instrument": spec,
+            "asof": setup.market.asof.isoformat(),
+            **result.to_dict(),
+            "gpu_index": setup.to_dict(),
+        }
+        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        Console(stderr=True).print(describe_compute(setup), markup=False, highlight=False)
+    else:
+        delivery = result.diagnostics.get("delivery")
+        notes = [*setup.notes, *([delivery] if delivery else [])]
+        render_price(result, spec, setup.market.asof, notes)
+        console().print(describe_compute(setup), markup=False, highlight=False)

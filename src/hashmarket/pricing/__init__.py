@@ -1,5 +1,6 @@
-"""Pricing: closed forms, discounting, the Monte Carlo engine, bumped Greeks, the hashprice
-forward curve, and the registry that picks an engine for an instrument."""
+"""Pricing: closed forms, discounting, the Monte Carlo engines, bumped Greeks, the hashprice
+forward curve, and the table of engines (``registry``) that picks one for an instrument and
+checks the model and market it is given."""
 
 from typing import TYPE_CHECKING
 
@@ -15,18 +16,22 @@ if TYPE_CHECKING:
         black_scholes_price,
         merton_price,
     )
+    from hashmarket.pricing.compute import ComputeMarket
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
     from hashmarket.pricing.market import Market
     from hashmarket.pricing.montecarlo import monte_carlo_price
-    from hashmarket.pricing.registry import engines_for, price, register
+    from hashmarket.pricing.registry import ENGINES, Engine, engine_for, engines_for, price
     from hashmarket.pricing.result import MonteCarloConfig, PricingResult
 
 __all__ = [
+    "ENGINES",
     "Black76Greeks",
     "BlackScholesGreeks",
+    "ComputeMarket",
     "CurvePoint",
     "DiscountCurve",
+    "Engine",
     "FlatRate",
     "HashpriceCurve",
     "Market",
@@ -37,12 +42,12 @@ __all__ = [
     "black76_price",
     "black_scholes_greeks",
     "black_scholes_price",
+    "engine_for",
     "engines_for",
     "hashprice_curve",
     "merton_price",
     "monte_carlo_price",
     "price",
-    "register",
     "year_fraction",
 ]
 

@@ -22,6 +22,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
+from hashmarket.errors import PricingError
+from hashmarket.instruments.options import EuropeanOption
+from hashmarket.instruments.terms import OptionType, Underlying
+from hashmarket.models.network import NetworkModel
+from hashmarket.models.price import GBM, MertonJumpDiffusion
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
+from hashmarket.units import DAYS_PER_YEAR_ACT365
+
 FloatArray = npt.NDArray[np.float64]
 BoolLike = bool | npt.NDArray[np.bool_]
 
@@ -239,3 +248,95 @@ def merton_price(
         )
         total += weight * float(value)
     return total
+
+
+# ---- the analytic engine ---------------------------------------------------------------
+
+
+def black_scholes_engine(
+    instrument: EuropeanOption,
+    *,
+    market: Market,
+    model: NetworkModel,
+    config: MonteCarloConfig,
+    progress: Progress | None = None,
+) -> PricingResult:
+    """Black–Scholes (GBM) or Merton's series (jumps) for a European option on BTC/USD, with
+    r the USD zero rate and BTC's lending rate as the yield, both to expiry. Under
+    ``measure = model`` the model's drift replaces r − q in the forward."""
+    if instrument.underlying is not Underlying.BTC_USD:
+        raise PricingError(
+            "engine_model",
+            engine="analytic",
+            instrument=instrument.type_name,
+            needs="a btc_usd underlying (hashprice has no closed form under the network model)",
+        )
+    years = (instrument.expiry - market.asof).days / DAYS_PER_YEAR_ACT365
+    if years <= 0:
+        return PricingResult(0.0, 0.0, 0, None, instrument.currency.value, "analytic")
+    r = market.usd_curve.zero_rate(years)
+    q = market.btc_curve.zero_rate(years)
+    if config.measure == "model":
+        q = r - model.price.drift_per_year
+    is_call = instrument.option_type is OptionType.CALL
+    scale = instrument.side.sign * instrument.quantity
+    spot = market.state.price_usd
+    greeks: dict[str, float] = {}
+    price_model = model.price
+    if isinstance(price_model, MertonJumpDiffusion) and price_model.has_jumps:
+        value = merton_price(
+            spot=spot,
+            strike=instrument.strike,
+            expiry_years=years,
+            vol=price_model.vol_per_year,
+            jumps_per_year=price_model.jumps_per_year,
+            jump_mean_log=price_model.jump_mean_log,
+            jump_std_log=price_model.jump_std_log,
+            rate=r,
+            dividend_yield=q,
+            is_call=is_call,
+        )
+        method = "merton"
+    elif isinstance(price_model, GBM | MertonJumpDiffusion):
+        g = black_scholes_greeks(
+            spot=spot,
+            strike=instrument.strike,
+            expiry_years=years,
+            vol=price_model.vol_per_year,
+            rate=r,
+            dividend_yield=q,
+            is_call=is_call,
+        )
+        value = float(g.price)
+        greeks = {
+            "delta_per_usd": scale * float(g.delta),
+            "gamma_per_usd2": scale * float(g.gamma),
+            "vega_per_vol_point": scale * float(g.vega) / 100,
+            "rho_per_bp": scale * float(g.rho) * 1e-4,
+        }
+        method = "black_scholes"
+    else:
+        raise PricingError(
+            "engine_model",
+            engine="analytic",
+            instrument=instrument.type_name,
+            needs="GBM or Merton",
+        )
+    return PricingResult(
+        value=scale * value,
+        std_error=0.0,
+        n_paths=0,
+        seed=None,
+        currency=instrument.currency.value,
+        engine="analytic",
+        greeks=greeks,
+        diagnostics={
+            "method": method,
+            "expiry_years": years,
+            "usd_rate": r,
+            "btc_rate": q,
+            "vol_per_year": price_model.vol_per_year,
+            "spot_usd": spot,
+            "forward_usd": spot * math.exp((r - q) * years),
+        },
+    )

@@ -1,17 +1,20 @@
-"""Engines for the compute forward under the mean-reverting GPU-hour price model.
+"""Engines for compute contracts under the mean-reverting GPU-hour price model: they price on
+a :class:`~hashmarket.models.gpu.GpuPriceModel` and a :class:`ComputeMarket` (the pricing
+registry's ``COMPUTE`` inputs).
 
-Registered in the pricing registry as ``(ComputeForward, "analytic")`` and
-``(ComputeForward, "mc")`` when this module is imported; :func:`price_compute` is the typed
-entry point that goes through the same registry.
-
-* ``analytic`` — under Ornstein–Uhlenbeck the forward is linear in the expected fixings, so
+* ``analytic`` — under Ornstein–Uhlenbeck the value is linear in the expected fixings, so
   ``value = Σ_days DF(t) · side · GPU-hours · (θ + (P₀ − θ)e^{−κt} − K)`` (the average-settled
   forward pays once, on the period's mean, with the realized part of the period known).
 * ``mc`` — simulate the price paths, build :class:`Fixings` (realized days first), call
   the contract's own ``cashflows`` — the function settlement calls — and discount. It exists to
   check the closed form and for payoffs without one.
 
-Both follow the engine conventions: amounts paid on or before the valuation date are not
+A lease is valued as its holder holds it: each day the GPU-hours delivered, worth that day's
+index price, less what the contract makes the holder pay (the price, net of SLA refunds). There
+is no model of delivery, so the engines take it as contracted — no refund is due — and say so in
+the diagnostics; the value is then a daily forward on the lease's GPU-hours at its price.
+
+Every engine follows the conventions: amounts paid on or before the valuation date are not
 counted; every result carries ``std_error``, ``n_paths`` and ``seed``.
 """
 
@@ -20,19 +23,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.compute import ComputeForward, ForwardSettlement
+from hashmarket.instruments.compute import ComputeForward, ComputeLease, ForwardSettlement
 from hashmarket.instruments.fixings import Fixings, to_day
 from hashmarket.models.gpu import GpuPriceModel
 from hashmarket.pricing.discount import DiscountCurve, FlatRate
-from hashmarket.pricing.registry import price, register
-from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,34 +92,28 @@ def _realized(fwd: ComputeForward, market: ComputeMarket, upto: dt.date) -> Floa
     return values[0]
 
 
-def _check(instrument: Any, model: Any, market: Any, engine: str) -> None:
-    if not isinstance(instrument, ComputeForward):
-        raise PricingError(
-            "engine_model",
-            engine=engine,
-            instrument=type(instrument).__name__,
-            needs="a compute forward",
-        )
-    if not isinstance(model, GpuPriceModel) or not isinstance(market, ComputeMarket):
-        raise PricingError(
-            "engine_model",
-            engine=engine,
-            instrument=instrument.type_name,
-            needs="a GpuPriceModel and a ComputeMarket",
-        )
+def _diagnostics(market: ComputeMarket, model: GpuPriceModel, future_days: int) -> dict[str, Any]:
+    return {
+        "asof": market.asof.isoformat(),
+        "spot_usd_per_gpu_hour": market.gpu_price_usd_per_gpu_hour,
+        "future_days": future_days,
+        "model": {
+            "mean_usd_per_gpu_hour": model.mean_usd_per_gpu_hour,
+            "reversion_per_year": model.reversion_per_year,
+            "vol_usd_per_year": model.vol_usd_per_year,
+        },
+    }
 
 
-@register(ComputeForward, "analytic")
 def analytic_forward(
     instrument: ComputeForward,
     *,
     market: ComputeMarket,
     model: GpuPriceModel,
     config: MonteCarloConfig,
-    progress: object | None = None,
+    progress: Progress | None = None,
 ) -> PricingResult:
     """Closed-form value and spot delta of a compute forward under the OU model."""
-    _check(instrument, model, market, "analytic")
     fwd = instrument
     asof_day = to_day(market.asof)
     dates = _window_dates(fwd)
@@ -127,16 +124,7 @@ def analytic_forward(
     sensitivity = model.spot_sensitivity(t)
     scale = fwd.side.sign * fwd.gpu_hours_per_day
     k = fwd.fixed_price_usd_per_gpu_hour
-    diagnostics: dict[str, Any] = {
-        "asof": market.asof.isoformat(),
-        "spot_usd_per_gpu_hour": spot,
-        "future_days": int(future.sum()),
-        "model": {
-            "mean_usd_per_gpu_hour": model.mean_usd_per_gpu_hour,
-            "reversion_per_year": model.reversion_per_year,
-            "vol_usd_per_year": model.vol_usd_per_year,
-        },
-    }
+    diagnostics = _diagnostics(market, model, int(future.sum()))
     if not future.any():
         value, delta, fair = 0.0, 0.0, math.nan
         diagnostics["note"] = (
@@ -161,29 +149,109 @@ def analytic_forward(
         delta = float(scale * df_end * sensitivity.sum())
         fair = total / fwd.days
     diagnostics["fair_fixed_price_usd_per_gpu_hour"] = fair
+    return _closed_form(value, delta, diagnostics)
+
+
+def _closed_form(value: float, delta: float, diagnostics: dict[str, Any]) -> PricingResult:
     return PricingResult(
         value=value,
         std_error=0.0,
         n_paths=0,
         seed=None,
-        currency=fwd.currency.value,
+        currency="usd",
         engine="analytic",
         greeks={"delta_usd_per_usd_per_gpu_hour": delta},
         diagnostics=diagnostics,
     )
 
 
-@register(ComputeForward, "mc")
+def _simulated_values(
+    market: ComputeMarket,
+    model: GpuPriceModel,
+    config: MonteCarloConfig,
+    *,
+    days: int,
+    path_values: Callable[[FloatArray], FloatArray],
+) -> tuple[FloatArray, int]:
+    """Per-sample present values (antithetic pairs averaged) and the paths simulated:
+    ``path_values`` turns simulated prices ``[paths, days + 1]`` (column 0 the spot) into each
+    path's present value. A target error adds seeded batches until it is met."""
+    seeds = np.random.SeedSequence(config.seed).spawn(MAX_BATCHES)
+
+    def batch(i: int, n: int) -> FloatArray:
+        rng = np.random.default_rng(seeds[i])
+        paths = model.simulate(
+            market.gpu_price_usd_per_gpu_hour,
+            days=days,
+            n_paths=n,
+            rng=rng,
+            antithetic=config.antithetic,
+        )
+        pv = path_values(paths)
+        if config.antithetic:
+            half = n // 2
+            pv = (pv[:half] + pv[half:]) / 2.0
+        return np.asarray(pv, dtype=np.float64)
+
+    def even(n: int) -> int:
+        return n + (n % 2 if config.antithetic else 0)
+
+    if config.n_paths is not None:
+        total = even(config.n_paths)
+        return batch(0, total), total
+    assert config.target_std_error is not None
+    total = even(min(FIRST_BATCH_PATHS, config.max_paths))
+    samples = batch(0, total)
+    for i in range(1, MAX_BATCHES):
+        error = float(samples.std(ddof=1) / math.sqrt(len(samples)))
+        if error <= config.target_std_error or total >= config.max_paths:
+            break
+        wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
+        extra = even(min(wanted, config.max_paths) - total)
+        if extra <= 0:
+            break
+        samples = np.concatenate([samples, batch(i, extra)])
+        total += extra
+    return samples, total
+
+
+def _mc_result(
+    samples: FloatArray,
+    total: int,
+    *,
+    config: MonteCarloConfig,
+    greeks: dict[str, float],
+    diagnostics: dict[str, Any],
+    started: float,
+) -> PricingResult:
+    value = float(samples.mean())
+    error = float(samples.std(ddof=1) / math.sqrt(len(samples))) if len(samples) > 1 else math.nan
+    return PricingResult(
+        value=value,
+        std_error=error,
+        n_paths=total,
+        seed=config.seed,
+        currency="usd",
+        engine="mc",
+        greeks=greeks,
+        diagnostics={
+            **diagnostics,
+            "antithetic": config.antithetic,
+            "independent_samples": len(samples),
+            "elapsed_s": time.perf_counter() - started,
+        },
+    )
+
+
 def monte_carlo_forward(
     instrument: ComputeForward,
     *,
     market: ComputeMarket,
     model: GpuPriceModel,
     config: MonteCarloConfig,
-    progress: object | None = None,
+    progress: Progress | None = None,
 ) -> PricingResult:
     """Monte Carlo value: simulated fixings through the contract's own ``cashflows``."""
-    _check(instrument, model, market, "mc")
     started = time.perf_counter()
     fwd = instrument
     if fwd.end <= market.asof:
@@ -200,84 +268,120 @@ def monte_carlo_forward(
         )
     future = sim_dates > asof_day
     discount = market.discount_factors(sim_dates[future])
-    seeds = np.random.SeedSequence(config.seed).spawn(MAX_BATCHES)
 
-    def batch(i: int, n: int) -> FloatArray:
-        rng = np.random.default_rng(seeds[i])
-        paths = model.simulate(
-            market.gpu_price_usd_per_gpu_hour,
-            days=days,
-            n_paths=n,
-            rng=rng,
-            antithetic=config.antithetic,
-        )
+    def path_values(paths: FloatArray) -> FloatArray:
         fixings = Fixings(dates=sim_dates, values={"gpu_price_usd_per_gpu_hour": paths})
         if past is not None:
             fixings = past.concat(fixings)
         amounts = fwd.cashflows(fixings)
-        pv = amounts[:, -days:] @ discount
-        if config.antithetic:
-            half = n // 2
-            pv = (pv[:half] + pv[half:]) / 2.0
-        return np.asarray(pv, dtype=np.float64)
+        return np.asarray(amounts[:, -days:] @ discount, dtype=np.float64)
 
-    def even(n: int) -> int:
-        return n + (n % 2 if config.antithetic else 0)
-
-    if config.n_paths is not None:
-        total = even(config.n_paths)
-        samples = batch(0, total)
-    else:
-        assert config.target_std_error is not None
-        total = even(min(FIRST_BATCH_PATHS, config.max_paths))
-        samples = batch(0, total)
-        for i in range(1, MAX_BATCHES):
-            error = float(samples.std(ddof=1) / math.sqrt(len(samples)))
-            if error <= config.target_std_error or total >= config.max_paths:
-                break
-            wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
-            extra = even(min(wanted, config.max_paths) - total)
-            if extra <= 0:
-                break
-            samples = np.concatenate([samples, batch(i, extra)])
-            total += extra
-    value = float(samples.mean())
-    error = float(samples.std(ddof=1) / math.sqrt(len(samples))) if len(samples) > 1 else math.nan
+    samples, total = _simulated_values(market, model, config, days=days, path_values=path_values)
     greeks: dict[str, float] = {}
     if config.greeks:
         # Pathwise: every simulated price moves by e^{−κt} per unit of spot, as E[P_t] does.
         greeks = dict(analytic_forward(fwd, market=market, model=model, config=config).greeks)
-    return PricingResult(
-        value=value,
-        std_error=error,
-        n_paths=total,
-        seed=config.seed,
-        currency=fwd.currency.value,
-        engine="mc",
+    return _mc_result(
+        samples,
+        total,
+        config=config,
+        greeks=greeks,
+        diagnostics={"asof": market.asof.isoformat(), "horizon_days": days},
+        started=started,
+    )
+
+
+# ---- lease ----------------------------------------------------------------------------------
+
+DELIVERY_NOTE = "delivery taken as contracted (no model of uptime): no SLA refund is valued"
+
+
+def _lease_days(lease: ComputeLease) -> np.ndarray:
+    return np.arange(to_day(lease.first_day), to_day(lease.last_day) + 1)
+
+
+def analytic_lease(
+    instrument: ComputeLease,
+    *,
+    market: ComputeMarket,
+    model: GpuPriceModel,
+    config: MonteCarloConfig,
+    progress: Progress | None = None,
+) -> PricingResult:
+    """Closed-form value and spot delta of a lease with full delivery: each future day's
+    contracted GPU-hours × (E[P_t] − price), discounted, from the holder's side."""
+    lease = instrument
+    dates = _lease_days(lease)
+    future = dates > to_day(market.asof)
+    hours = lease.contracted_gpu_hours_by_day()[future]
+    t = market.years_to(dates[future])
+    df = market.discount_factors(dates[future])
+    expected = model.expected_price(market.gpu_price_usd_per_gpu_hour, t)
+    sign = lease.side.sign
+    weights = df * hours
+    value = float(sign * (weights * (expected - lease.price_usd_per_gpu_hour)).sum())
+    delta = float(sign * (weights * model.spot_sensitivity(t)).sum())
+    diagnostics = _diagnostics(market, model, int(future.sum()))
+    diagnostics["delivery"] = DELIVERY_NOTE
+    diagnostics["fair_price_usd_per_gpu_hour"] = (
+        float((weights * expected).sum() / weights.sum()) if weights.sum() > 0 else math.nan
+    )
+    return _closed_form(value, delta, diagnostics)
+
+
+def monte_carlo_lease(
+    instrument: ComputeLease,
+    *,
+    market: ComputeMarket,
+    model: GpuPriceModel,
+    config: MonteCarloConfig,
+    progress: Progress | None = None,
+) -> PricingResult:
+    """Monte Carlo value of a lease with full delivery: per path, the discounted market value
+    of each future day's delivered GPU-hours plus the contract's own ``cashflows`` (payments,
+    refunds) on simulated fixings."""
+    started = time.perf_counter()
+    lease = instrument
+    if lease.last_day <= market.asof:
+        return PricingResult(0.0, 0.0, 0, config.seed, lease.currency.value, "mc")
+    days = (lease.last_day - market.asof).days
+    asof_day = to_day(market.asof)
+    lease_days = _lease_days(lease)
+    # Fixings from the earlier of the lease's first day and the as-of day to its last day.
+    # Days up to the as-of day pay nothing that is counted, so they hold the spot.
+    first = min(lease_days[0], asof_day)
+    dates = np.arange(first, lease_days[-1] + 1)
+    lead = int((asof_day - first).astype(int))
+    delivered = np.zeros(len(dates))
+    delivered[int((lease_days[0] - first).astype(int)) :] = lease.contracted_gpu_hours_by_day()
+    future = dates > asof_day
+    discount = market.discount_factors(dates[future])
+    sign = lease.side.sign
+
+    def path_values(paths: FloatArray) -> FloatArray:
+        prices = np.concatenate(
+            [np.full((len(paths), lead), market.gpu_price_usd_per_gpu_hour), paths], axis=1
+        )
+        fixings = Fixings(
+            dates=dates,
+            values={"gpu_price_usd_per_gpu_hour": prices, "delivered_gpu_hours": delivered},
+        )
+        amounts = lease.cashflows(fixings) + sign * prices * delivered
+        return np.asarray(amounts[:, future] @ discount, dtype=np.float64)
+
+    samples, total = _simulated_values(market, model, config, days=days, path_values=path_values)
+    greeks: dict[str, float] = {}
+    if config.greeks:
+        greeks = dict(analytic_lease(lease, market=market, model=model, config=config).greeks)
+    return _mc_result(
+        samples,
+        total,
+        config=config,
         greeks=greeks,
         diagnostics={
             "asof": market.asof.isoformat(),
             "horizon_days": days,
-            "antithetic": config.antithetic,
-            "independent_samples": len(samples),
-            "elapsed_s": time.perf_counter() - started,
+            "delivery": DELIVERY_NOTE,
         },
-    )
-
-
-def price_compute(
-    instrument: ComputeForward,
-    *,
-    market: ComputeMarket,
-    model: GpuPriceModel,
-    config: MonteCarloConfig | None = None,
-    engine: str = "analytic",
-) -> PricingResult:
-    """Price a compute contract through the pricing registry (typed for compute inputs)."""
-    return price(
-        cast(Any, instrument),
-        market=cast(Any, market),
-        model=cast(Any, model),
-        config=config,
-        engine=engine,
+        started=started,
     )

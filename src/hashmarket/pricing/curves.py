@@ -31,8 +31,8 @@ from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.montecarlo import Progress, pricing_model
-from hashmarket.pricing.result import MonteCarloConfig
+from hashmarket.pricing.montecarlo import pricing_model
+from hashmarket.pricing.result import MonteCarloConfig, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]

@@ -18,9 +18,6 @@ from hashmarket.errors import ModelError
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
-# The ACT/365 year under its older name, still imported from here by some pricing and risk
-# modules; new code imports DAYS_PER_YEAR_ACT365 from hashmarket.units.
-DAYS_PER_YEAR = DAYS_PER_YEAR_ACT365
 
 
 def year_fraction(start: dt.date, end: dt.date) -> float:

@@ -9,14 +9,15 @@ differences throughout. The names carry the unit of the bump:
 * ``hashrate_per_pct`` — network hashrate moved by ±1 % (value change per +1 %);
 * ``rho_per_bp`` — the USD curve moved by ±1 basis point.
 
-Values are in the instrument's currency.
+Values are in the instrument's currency. The caller passes ``reprice``, the engine's value at
+a bumped market or model, so this module needs no engine lookup of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import NetworkModel
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
@@ -26,23 +27,23 @@ VOL_BUMP = 0.01
 HASHRATE_BUMP = 0.01
 RATE_BUMP_BP = 1.0
 
+# The value at a bumped market and model, with the given configuration.
+Reprice = Callable[[Market, NetworkModel, MonteCarloConfig], float]
+
 
 def bump_greeks(
-    instrument: Instrument,
     *,
     market: Market,
     model: NetworkModel,
     config: MonteCarloConfig,
     base: PricingResult,
-    engine: str = "mc",
+    reprice: Reprice,
 ) -> dict[str, float]:
-    from hashmarket.pricing.registry import price
-
     # The same paths for every bump: a fixed count (the base run's) and the same seed.
     fixed = replace(config, greeks=False, n_paths=max(base.n_paths, 2), target_std_error=None)
 
     def value(m: Market, mdl: NetworkModel) -> float:
-        return price(instrument, market=m, model=mdl, config=fixed, engine=engine).value
+        return reprice(m, mdl, fixed)
 
     state = market.state
     spot = state.price_usd

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,11 +22,10 @@ from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
-Progress = Callable[[int, int], None]
 
 SIMULATED_FIXINGS = tuple(f for f in FIELDS if f in FIXING_FIELDS)
 FIRST_BATCH_BLOCKS = 8  # a target-error run starts with this many stream blocks

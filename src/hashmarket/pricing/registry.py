@@ -1,57 +1,153 @@
-"""Engines by (instrument type, engine name), and the one entry point :func:`price`.
+"""The engines, in one table keyed by (instrument type, engine name), and the one entry point
+:func:`price`.
 
 Products never look at models; an engine is chosen by the instrument's type and a name
 (``"mc"`` for Monte Carlo, which prices every instrument, ``"analytic"`` where a closed form
-exists). Register a new engine with ``@register(InstrumentType, "name")``.
+exists). Each entry also declares what its engine prices on — the model type and the market
+type — and :func:`price` refuses anything else by name before an engine runs:
+
+========================  ==========================  ===================================
+instruments               model                       market
+========================  ==========================  ===================================
+the network contracts     ``NetworkModel``            ``Market`` (network state, curves)
+compute forward / lease   ``GpuPriceModel`` (OU)      ``ComputeMarket`` (GPU-hour spot)
+========================  ==========================  ===================================
+
+The table is built here, once, from the engines' modules; adding an engine is adding a row.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from hashmarket.errors import PricingError
+from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.options import EuropeanOption
 from hashmarket.instruments.spec import INSTRUMENT_TYPES
-from hashmarket.instruments.terms import Instrument, OptionType, Underlying
+from hashmarket.instruments.terms import Instrument
+from hashmarket.models.gpu import GpuPriceModel
 from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM, MertonJumpDiffusion
-from hashmarket.pricing.analytic import black_scholes_greeks, merton_price
-from hashmarket.pricing.discount import DAYS_PER_YEAR
+from hashmarket.pricing.analytic import black_scholes_engine
+from hashmarket.pricing.compute import (
+    ComputeMarket,
+    analytic_forward,
+    analytic_lease,
+    monte_carlo_forward,
+    monte_carlo_lease,
+)
+from hashmarket.pricing.greeks import bump_greeks
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.montecarlo import Progress, monte_carlo_price
-from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+from hashmarket.pricing.montecarlo import monte_carlo_price
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
+
+I_contra = TypeVar("I_contra", contravariant=True)
+Model_contra = TypeVar("Model_contra", contravariant=True)
+Market_contra = TypeVar("Market_contra", contravariant=True)
+I = TypeVar("I")  # noqa: E741 - the instrument type, as in the protocol's parameters
+ModelT = TypeVar("ModelT")
+MarketT = TypeVar("MarketT")
 
 
-class Pricer(Protocol):
+class Pricer(Protocol[I_contra, Model_contra, Market_contra]):
+    """An engine: the value of an instrument under a model and market data."""
+
     def __call__(
         self,
-        instrument: Any,
+        instrument: I_contra,
         *,
-        market: Market,
-        model: NetworkModel,
+        market: Market_contra,
+        model: Model_contra,
         config: MonteCarloConfig,
         progress: Progress | None = None,
     ) -> PricingResult: ...
 
 
-_ENGINES: dict[tuple[type[Any], str], Pricer] = {}
-P = TypeVar("P", bound=Callable[..., PricingResult])
+@dataclass(frozen=True)
+class Inputs(Generic[ModelT, MarketT]):
+    """What a family of engines prices on: a model type and a market-data type.
+    ``bumps``: whether the network bumps (spot, vol, hashrate, rate) apply to them."""
+
+    name: str
+    model_type: type[ModelT]
+    market_type: type[MarketT]
+    bumps: bool = False
+
+    def describe(self) -> str:
+        return f"model {self.model_type.__name__} and market {self.market_type.__name__}"
 
 
-def register(instrument_type: type[Any], engine: str) -> Callable[[P], P]:
-    def decorate(fn: P) -> P:
-        _ENGINES[(instrument_type, engine)] = fn
-        return fn
+NETWORK = Inputs("network", NetworkModel, Market, bumps=True)
+COMPUTE = Inputs("compute", GpuPriceModel, ComputeMarket)
 
-    return decorate
+
+@dataclass(frozen=True)
+class Engine(Generic[I, ModelT, MarketT]):
+    """One row of the table: an engine for one instrument type, and what it prices on."""
+
+    instrument_type: type[I]
+    name: str
+    inputs: Inputs[ModelT, MarketT]
+    pricer: Pricer[I, ModelT, MarketT]
+
+
+COMPUTE_INSTRUMENTS: tuple[type[Any], ...] = (ComputeForward, ComputeLease)
+# Every other spec type is a contract on the Bitcoin network, priced by simulating it.
+NETWORK_INSTRUMENTS: tuple[type[Any], ...] = tuple(
+    cls for cls in INSTRUMENT_TYPES.values() if cls not in COMPUTE_INSTRUMENTS
+)
+
+
+def _table() -> Mapping[tuple[type[Any], str], Engine[Any, Any, Any]]:
+    rows: list[Engine[Any, Any, Any]] = [
+        *(Engine(cls, "mc", NETWORK, monte_carlo_price) for cls in NETWORK_INSTRUMENTS),
+        Engine(EuropeanOption, "analytic", NETWORK, black_scholes_engine),
+        Engine(ComputeForward, "mc", COMPUTE, monte_carlo_forward),
+        Engine(ComputeForward, "analytic", COMPUTE, analytic_forward),
+        Engine(ComputeLease, "mc", COMPUTE, monte_carlo_lease),
+        Engine(ComputeLease, "analytic", COMPUTE, analytic_lease),
+    ]
+    table = {(row.instrument_type, row.name): row for row in rows}
+    if len(table) != len(rows):
+        raise RuntimeError("two pricing engines share an (instrument type, engine name)")
+    return MappingProxyType(table)
+
+
+ENGINES = _table()
 
 
 def engines_for(instrument_type: type[Any]) -> list[str]:
-    return sorted(name for (cls, name) in _ENGINES if cls is instrument_type)
+    return sorted(name for (cls, name) in ENGINES if cls is instrument_type)
 
 
+def engine_for(instrument_type: type[Any], engine: str = "mc") -> Engine[Any, Any, Any]:
+    """The table's row for ``instrument_type`` and ``engine``, or a ``no_engine`` error."""
+    row = ENGINES.get((instrument_type, engine))
+    if row is None:
+        raise PricingError(
+            "no_engine",
+            engine=engine,
+            instrument=getattr(instrument_type, "type_name", instrument_type.__name__),
+            known=", ".join(engines_for(instrument_type)) or "none",
+        )
+    return row
+
+
+@overload
+def price(
+    instrument: ComputeForward | ComputeLease,
+    *,
+    market: ComputeMarket,
+    model: GpuPriceModel,
+    config: MonteCarloConfig | None = None,
+    engine: str = "mc",
+    progress: Progress | None = None,
+) -> PricingResult: ...
+
+
+@overload
 def price(
     instrument: Instrument,
     *,
@@ -60,23 +156,40 @@ def price(
     config: MonteCarloConfig | None = None,
     engine: str = "mc",
     progress: Progress | None = None,
+) -> PricingResult: ...
+
+
+def price(
+    instrument: Instrument,
+    *,
+    market: Market | ComputeMarket,
+    model: NetworkModel | GpuPriceModel,
+    config: MonteCarloConfig | None = None,
+    engine: str = "mc",
+    progress: Progress | None = None,
 ) -> PricingResult:
-    """Value ``instrument`` with ``engine``; with ``config.greeks`` add bumped Greeks."""
+    """Value ``instrument`` with ``engine``; with ``config.greeks`` add bumped Greeks where
+    the engine gives none. The model and market must be the types the engine declares."""
     config = config or MonteCarloConfig()
-    pricer = _ENGINES.get((type(instrument), engine))
-    if pricer is None:
+    row = engine_for(type(instrument), engine)
+    inputs = row.inputs
+    if not (isinstance(model, inputs.model_type) and isinstance(market, inputs.market_type)):
         raise PricingError(
-            "no_engine",
+            "engine_model",
             engine=engine,
             instrument=instrument.type_name,
-            known=", ".join(engines_for(type(instrument))) or "none",
+            needs=f"{inputs.describe()}, got model {type(model).__name__} "
+            f"and market {type(market).__name__}",
         )
-    result = pricer(instrument, market=market, model=model, config=config, progress=progress)
-    if config.greeks and not result.greeks:
-        from hashmarket.pricing.greeks import bump_greeks
+    result = row.pricer(instrument, market=market, model=model, config=config, progress=progress)
+    if config.greeks and not result.greeks and inputs.bumps:
+        assert isinstance(market, Market) and isinstance(model, NetworkModel)
+
+        def reprice(m: Market, mdl: NetworkModel, fixed: MonteCarloConfig) -> float:
+            return row.pricer(instrument, market=m, model=mdl, config=fixed).value
 
         greeks = bump_greeks(
-            instrument, market=market, model=model, config=config, base=result, engine=engine
+            market=market, model=model, config=config, base=result, reprice=reprice
         )
         result = PricingResult(
             value=result.value,
@@ -89,115 +202,3 @@ def price(
             diagnostics=result.diagnostics,
         )
     return result
-
-
-def _monte_carlo(
-    instrument: Any,
-    *,
-    market: Market,
-    model: NetworkModel,
-    config: MonteCarloConfig,
-    progress: Progress | None = None,
-) -> PricingResult:
-    return monte_carlo_price(
-        instrument, market=market, model=model, config=config, progress=progress
-    )
-
-
-for _cls in INSTRUMENT_TYPES.values():
-    register(_cls, "mc")(_monte_carlo)
-
-
-@register(EuropeanOption, "analytic")
-def black_scholes_engine(
-    instrument: EuropeanOption,
-    *,
-    market: Market,
-    model: NetworkModel,
-    config: MonteCarloConfig,
-    progress: Progress | None = None,
-) -> PricingResult:
-    """Black–Scholes (GBM) or Merton's series (jumps) for a European option on BTC/USD, with
-    r the USD zero rate and BTC's lending rate as the yield, both to expiry. Under
-    ``measure = model`` the model's drift replaces r − q in the forward."""
-    if instrument.underlying is not Underlying.BTC_USD:
-        raise PricingError(
-            "engine_model",
-            engine="analytic",
-            instrument=instrument.type_name,
-            needs="a btc_usd underlying (hashprice has no closed form under the network model)",
-        )
-    years = (instrument.expiry - market.asof).days / DAYS_PER_YEAR
-    if years <= 0:
-        return PricingResult(0.0, 0.0, 0, None, instrument.currency.value, "analytic")
-    r = market.usd_curve.zero_rate(years)
-    q = market.btc_curve.zero_rate(years)
-    if config.measure == "model":
-        q = r - model.price.drift_per_year
-    is_call = instrument.option_type is OptionType.CALL
-    scale = instrument.side.sign * instrument.quantity
-    spot = market.state.price_usd
-    greeks: dict[str, float] = {}
-    price_model = model.price
-    if isinstance(price_model, MertonJumpDiffusion) and price_model.has_jumps:
-        value = merton_price(
-            spot=spot,
-            strike=instrument.strike,
-            expiry_years=years,
-            vol=price_model.vol_per_year,
-            jumps_per_year=price_model.jumps_per_year,
-            jump_mean_log=price_model.jump_mean_log,
-            jump_std_log=price_model.jump_std_log,
-            rate=r,
-            dividend_yield=q,
-            is_call=is_call,
-        )
-        method = "merton"
-    elif isinstance(price_model, GBM | MertonJumpDiffusion):
-        g = black_scholes_greeks(
-            spot=spot,
-            strike=instrument.strike,
-            expiry_years=years,
-            vol=price_model.vol_per_year,
-            rate=r,
-            dividend_yield=q,
-            is_call=is_call,
-        )
-        value = float(g.price)
-        greeks = {
-            "delta_per_usd": scale * float(g.delta),
-            "gamma_per_usd2": scale * float(g.gamma),
-            "vega_per_vol_point": scale * float(g.vega) / 100,
-            "rho_per_bp": scale * float(g.rho) * 1e-4,
-        }
-        method = "black_scholes"
-    else:
-        raise PricingError(
-            "engine_model",
-            engine="analytic",
-            instrument=instrument.type_name,
-            needs="GBM or Merton",
-        )
-    return PricingResult(
-        value=scale * value,
-        std_error=0.0,
-        n_paths=0,
-        seed=None,
-        currency=instrument.currency.value,
-        engine="analytic",
-        greeks=greeks,
-        diagnostics={
-            "method": method,
-            "expiry_years": years,
-            "usd_rate": r,
-            "btc_rate": q,
-            "vol_per_year": price_model.vol_per_year,
-            "spot_usd": spot,
-            "forward_usd": spot * math.exp((r - q) * years),
-        },
-    )
-
-
-# The bundled engines register themselves on import; importing them here (last, once the
-# registry is defined) means any use of the registry sees them.
-from hashmarket.pricing import compute as _compute  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -10,6 +10,8 @@ from hashmarket.errors import PricingError
 from hashmarket.models.scenarios import DEFAULT_STREAM_PATHS
 
 Measure = Literal["risk_neutral", "model"]
+# Called with (paths done, paths in all) as a long run goes.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

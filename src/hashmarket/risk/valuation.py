@@ -52,10 +52,10 @@ from hashmarket.models.network import NetworkModel
 from hashmarket.models.price import GBM
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.analytic import black_scholes_price
-from hashmarket.pricing.discount import DAYS_PER_YEAR
 from hashmarket.pricing.market import Market
 from hashmarket.risk.credit import Loan, loan_life
 from hashmarket.risk.portfolio import Portfolio
+from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
@@ -181,17 +181,17 @@ def plan_valuation(
             raw.append((position.instrument, first, last))
         position_contract.append(unique[key])
     last_day = max([horizon_days] + [_day(asof, last) for _, _, last in raw])
-    years = last_day / DAYS_PER_YEAR
-    usd_rate = market.usd_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR))
-    btc_rate = market.btc_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR))
+    years = last_day / DAYS_PER_YEAR_ACT365
+    usd_rate = market.usd_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR_ACT365))
+    btc_rate = market.btc_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR_ACT365))
     days = np.arange(last_day + 1, dtype=np.float64)
-    after_h = np.maximum(days - horizon_days, 0.0) / DAYS_PER_YEAR
+    after_h = np.maximum(days - horizon_days, 0.0) / DAYS_PER_YEAR_ACT365
     base = _base_fixings(market, last_day)
     discount = {
         "df_usd_h": market.usd_curve.discount_factor(after_h),
         "df_btc_h": market.btc_curve.discount_factor(after_h),
-        "df_usd_0": market.usd_curve.discount_factor(days / DAYS_PER_YEAR),
-        "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR),
+        "df_usd_0": market.usd_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
+        "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
     }
     gbm = isinstance(model.price, GBM)
     prober = Prober(base, asof)
@@ -674,7 +674,7 @@ def _analytic_value(
     setup: ValuationSetup, option: EuropeanOption, price: FloatArray, day: int
 ) -> FloatArray:
     """Black–Scholes value of a BTC European option on day ``day`` at ``price``."""
-    years = (_day(setup.asof, option.expiry) - day) / DAYS_PER_YEAR
+    years = (_day(setup.asof, option.expiry) - day) / DAYS_PER_YEAR_ACT365
     value = black_scholes_price(
         spot=price,
         strike=option.strike,
