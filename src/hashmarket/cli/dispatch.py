@@ -47,18 +47,12 @@ def records(comparison: DispatchComparison) -> dict[str, Any]:
         ],
         "contract_blocks": [
             {
-                "contract": comparison.site.contracts[int(k)].name,
-                "first_hour_utc": optimal.hours.index[int(a)].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "last_hour_utc": optimal.hours.index[int(b)].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "gpus": float(g),
+                "contract": name,
+                "first_hour_utc": a.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "last_hour_utc": b.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "gpus": g,
             }
-            for k, a, b, g in zip(
-                optimal.blocks.contract,
-                optimal.blocks.first_hour,
-                optimal.blocks.last_hour,
-                optimal.block_gpus,
-                strict=True,
-            )
+            for name, a, b, g in comparison.contract_levels()
         ],
         "solve": {k: jsonable(v) for k, v in solve.items()},
     }

@@ -150,19 +150,8 @@ def dispatch_html(comparison: DispatchComparison, *, prices_label: str) -> str:
         for use, r in by_use.iterrows()
     ]
     block_rows = [
-        [
-            (site.contracts[int(k)].name, None),
-            (hours.index[int(a)].strftime("%Y-%m-%d %H:%M"), None),
-            (hours.index[int(b)].strftime("%Y-%m-%d %H:%M"), None),
-            (g, 0),
-        ]
-        for k, a, b, g in zip(
-            optimal.blocks.contract,
-            optimal.blocks.first_hour,
-            optimal.blocks.last_hour,
-            optimal.block_gpus,
-            strict=True,
-        )
+        [(name, None), (f"{a:%Y-%m-%d %H:%M}", None), (f"{b:%Y-%m-%d %H:%M}", None), (g, 0)]
+        for name, a, b, g in comparison.contract_levels()
     ]
     gain = optimal.margin_usd - max(comparison.mine_only.margin_usd, comparison.ai_only.margin_usd)
     solve = optimal.solve
