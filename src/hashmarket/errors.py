@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
     "unknown_layout": "not a daily or per-block layout: {detail}",
     "no_value_columns": "no value columns besides {name!r}; expected some of: {expected}",
     "file_not_found": "file not found",
+    "file_unreadable": "cannot read the file ({detail})",
+    "document_unreadable": "not a {syntax} {what}: {detail}",
     "unknown_date_range": "no data between {start} and {end}",
     "no_fixing": "no hashprice fixing for {day}: {problem}",
     "asof_unsupported": "cannot use {asof} as the as-of date: {problem}",
@@ -106,7 +108,6 @@ MESSAGES: dict[str, str] = {
     "bad_option": "{option}: {problem}",
     # instrument specs (every message names the field and the value)
     "spec_not_mapping": "an instrument spec must be a mapping of fields, got {value!r}",
-    "spec_unreadable": "not a JSON or YAML instrument spec: {detail}",
     "spec_unknown_type": "field 'type': unknown instrument type {value!r} (known: {known})",
     "spec_unknown_field": "field {field!r}: unknown field (value {value!r}; known fields: {known})",
     "spec_missing_field": "field {field!r}: missing (required by {type!r})",
@@ -166,7 +167,6 @@ MESSAGES: dict[str, str] = {
     "efficiency_mismatch": "does not match power_w / hashrate_ths ({computed} J/TH)",
     # dispatch
     "site_field": "field {field!r}: {problem}",
-    "site_json": "not a JSON site description: {detail}",
     "prices_gap": "{missing} hour(s) missing before this row (the previous row is {previous})",
     "prices_not_hourly": "not on a whole UTC hour",
     "dispatch_infeasible": "no feasible plan for site {site!r} ({policy}): {detail}",
@@ -175,7 +175,6 @@ MESSAGES: dict[str, str] = {
         "{field!r} in the site file"
     ),
     # risk, hedging and lending (every message names the field or the input)
-    "risk_unreadable": "not a JSON or YAML {what}: {detail}",
     "risk_field": "field {field!r}: {problem}",
     "risk_option": "{name}: {problem}",
     "risk_history": "history: {problem}",

@@ -406,7 +406,15 @@ def test_cli_json_and_report(tmp_path: Path) -> None:
     margins = {p["policy"]: p["margin_usd"] for p in out["policies"]}
     assert margins["optimal"] >= max(margins["mine-only"], margins["ai-only"])
     assert len(out["plan"]) == 8760
+    # The anchor tenant's level is fixed per 720-hour term: consecutive blocks tile the year.
+    blocks = out["contract_blocks"]
+    assert {b["contract"] for b in blocks} == {"Anchor tenant"}
+    assert blocks[0]["first_hour_utc"] == "2025-01-01T00:00:00Z"
+    assert blocks[1]["first_hour_utc"] == "2025-01-31T00:00:00Z"  # 720 hours later
+    assert blocks[-1]["last_hour_utc"] == out["last_hour_utc"]
+    assert all(1000 <= b["gpus"] <= 2500 for b in blocks)
     html = report.read_text(encoding="utf-8")
+    assert "Anchor tenant" in html and "2025-01-31 00:00" in html
     assert (
         html.startswith("<!doctype html>")
         and "<svg" in html

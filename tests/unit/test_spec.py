@@ -95,7 +95,7 @@ def test_files_name_themselves_in_errors(tmp_path: Path) -> None:
         load_spec(bad)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
-    with pytest.raises(SpecError, match=r"broken\.json: not a JSON or YAML"):
+    with pytest.raises(SpecError, match=r"broken\.json:1: not a JSON or YAML"):
         load_spec(broken)
     with pytest.raises(SpecError, match=r"missing\.json: file not found"):
         load_spec(tmp_path / "missing.json")

@@ -9,8 +9,10 @@ import functools
 import io
 import json
 import math
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,10 +76,24 @@ PRICE_MODEL_OPTION = typer.Option(
 WORKERS_OPTION = typer.Option(
     2, "--workers", help="Threads simulating in parallel (results do not depend on it)."
 )
+USD_RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
+REPORT_OPTION = typer.Option(
+    None, "--report", help="Also write a self-contained HTML report with charts to this file."
+)
+
+# Runs longer than this many simulated path-days show a progress bar (on stderr).
+PROGRESS_PATH_DAYS = 2_000_000
 
 
 def resolve_data_dir(option: Path | None) -> Path:
     return option if option is not None else default_data_dir()
+
+
+def positive(value: int, option: str) -> int:
+    """``value`` if it is above zero; otherwise a usage error naming ``option``."""
+    if value <= 0:
+        raise UsageError("bad_option", option=option, problem=f"must be positive, got {value}")
+    return value
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
@@ -109,6 +125,64 @@ def resolve_cli_asof(
         today=today(),
         allow_subsidy_only=allow_subsidy_only,
     )
+
+
+def load_history_asof(
+    data_dir: Path | None, commercial_only: bool, asof: str | None, allow_subsidy_only: bool
+) -> tuple[NetworkHistory, AsOf]:
+    """The network history of the data store and the command's resolved as-of date."""
+    from hashmarket.chain.history import NetworkHistory
+
+    history = NetworkHistory.load(
+        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+    )
+    return history, resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
+
+
+@contextmanager
+def progress_bar(
+    label: str, path_days: int, paths: int = 0
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for runs of at least ``PROGRESS_PATH_DAYS`` simulated
+    path-days, fed by the ``(done, total)`` callback it yields; ``None`` for short runs."""
+    if path_days < PROGRESS_PATH_DAYS:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar_ = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar_:
+        task = bar_.add_task(label, total=paths)
+
+        def update(done: int, total: int) -> None:
+            bar_.update(task, completed=done, total=total)
+
+        yield update
+
+
+def write_report(path: Path | None, text: str) -> None:
+    """Write a ``--report`` file next to its target and rename it into place, so a failed
+    run leaves no half-written report; say where it went on stderr."""
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise UsageError("bad_option", option="--report", problem=f"no directory {path.parent}")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError("bad_option", option="--report", problem=str(exc)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    Console(stderr=True).print(f"report written to {path}", markup=False, highlight=False)
 
 
 def print_asof(asof: AsOf, *, machine: bool) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +12,20 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from hashmarket.cli.common import FORMAT_OPTION, OutputFormat, console, emit_records, jsonable
-from hashmarket.errors import DataError, Location, UsageError
+from hashmarket.cli.common import (
+    FORMAT_OPTION,
+    REPORT_OPTION,
+    OutputFormat,
+    console,
+    emit_records,
+    jsonable,
+    write_report,
+)
+from hashmarket.errors import UsageError
 from hashmarket.operations.dispatch import DispatchComparison, compare
 from hashmarket.operations.dispatch_inputs import read_prices, read_site
-from hashmarket.operations.dispatch_report import render_html
-
-
-def _money(value: float, digits: int = 0) -> str:
-    return "—" if math.isnan(value) else f"{value:,.{digits}f}"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write next to the target and rename: a failed run leaves no half-written report."""
-    directory = path.parent
-    if not directory.is_dir():
-        raise DataError("file_not_found", location=Location(str(directory)))
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+from hashmarket.reports.dispatch import dispatch_html
+from hashmarket.reports.format import number
 
 
 def records(comparison: DispatchComparison) -> dict[str, Any]:
@@ -57,18 +47,12 @@ def records(comparison: DispatchComparison) -> dict[str, Any]:
         ],
         "contract_blocks": [
             {
-                "contract": comparison.site.contracts[int(k)].name,
-                "first_hour_utc": optimal.hours.index[int(a)].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "last_hour_utc": optimal.hours.index[int(b)].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "gpus": float(g),
+                "contract": name,
+                "first_hour_utc": a.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "last_hour_utc": b.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "gpus": g,
             }
-            for k, a, b, g in zip(
-                optimal.blocks.contract,
-                optimal.blocks.first_hour,
-                optimal.blocks.last_hour,
-                optimal.block_gpus,
-                strict=True,
-            )
+            for name, a, b, g in comparison.contract_levels()
         ],
         "solve": {k: jsonable(v) for k, v in solve.items()},
     }
@@ -99,11 +83,11 @@ def render_table(comparison: DispatchComparison, *, prices_label: str) -> None:
     for policy, r in comparison.summary().iterrows():
         policies.add_row(
             str(policy),
-            _money(r["margin_usd"]),
-            _money(r["revenue_usd"]),
-            _money(r["mwh"]),
-            _money(r["revenue_usd_per_mwh"], 2),
-            _money(r["margin_usd_per_mwh"], 2),
+            number(r["margin_usd"]),
+            number(r["revenue_usd"]),
+            number(r["mwh"]),
+            number(r["revenue_usd_per_mwh"], 2),
+            number(r["margin_usd_per_mwh"], 2),
         )
     out.print(policies)
     uses = Table(title="Optimal plan by use", title_justify="left")
@@ -112,10 +96,10 @@ def render_table(comparison: DispatchComparison, *, prices_label: str) -> None:
     for use, r in optimal.by_use().iterrows():
         uses.add_row(
             str(use),
-            _money(r["mwh"]),
-            _money(r["revenue_usd"]),
-            _money(r["revenue_usd_per_mwh"], 2),
-            _money(r["margin_usd"]),
+            number(r["mwh"]),
+            number(r["revenue_usd"]),
+            number(r["revenue_usd_per_mwh"], 2),
+            number(r["margin_usd"]),
             f"{int(r['hours_on']):,}",
         )
     out.print(uses)
@@ -135,7 +119,7 @@ def render_table(comparison: DispatchComparison, *, prices_label: str) -> None:
     best_pure = max(comparison.mine_only.margin_usd, comparison.ai_only.margin_usd)
     solve = optimal.solve
     out.print(
-        f"The optimum earns {_money(optimal.margin_usd - best_pure)} USD more than the better "
+        f"The optimum earns {number(optimal.margin_usd - best_pure)} USD more than the better "
         f"pure policy. HiGHS ({'MIP' if solve.integer else 'LP'}): {solve.variables:,} variables, "
         f"{solve.solve_s:.2f} s. Hourly plan: --format csv; charts: --report out.html."
     )
@@ -147,7 +131,7 @@ def dispatch_command(
         ..., metavar="PRICES.csv", help="Hourly time_utc, price_usd_per_mwh (and optional columns)."
     ),
     fmt: OutputFormat = FORMAT_OPTION,
-    report: Path | None = typer.Option(None, "--report", help="Also write an HTML report here."),
+    report: Path | None = REPORT_OPTION,
     hashprice: float | None = typer.Option(
         None, "--hashprice", help="USD per PH/s per day for every hour (overrides the site)."
     ),
@@ -183,12 +167,10 @@ def dispatch_command(
         market = dataclasses.replace(market, gpu_price_usd_per_gpu_hour=every_hour)
     comparison = compare(site, market, integer=integer, time_limit_s=time_limit)
     if report is not None:
-        _write_atomically(report, render_html(comparison, prices_label=prices_path.name))
+        write_report(report, dispatch_html(comparison, prices_label=prices_path.name))
     if fmt is OutputFormat.JSON:
         typer.echo(json.dumps({**records(comparison), "plan": hourly_records(comparison)}))
     elif fmt is OutputFormat.CSV:
         emit_records(hourly_records(comparison), fmt)
     else:
         render_table(comparison, prices_label=prices_path.name)
-        if report is not None:
-            console().print(f"Report written to {report}")

@@ -27,15 +27,10 @@ from hashmarket.cli.common import (
 )
 from hashmarket.index.hashprice import Method, hashprice_table
 from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.reports.format import number
 from hashmarket.units import Currency, HashrateUnit
 
 BAR_WIDTH = 10
-
-
-def _fmt(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:,.{digits}f}"
 
 
 def render_table(
@@ -58,23 +53,23 @@ def render_table(
     table.add_column("fee/blk", justify="right", no_wrap=True)
     table.add_column("BTC/USD", justify="right", no_wrap=True, min_width=7)
     for r, v in zip(records, values, strict=True):
-        fees = _fmt(r["fees_btc_per_block"], 3) if r["fees_included"] else "n/a"
+        fees = number(r["fees_btc_per_block"], 3) if r["fees_included"] else "n/a"
         difficulty = r["difficulty"] / 1e12 if r["difficulty"] is not None else None
         table.add_row(
             r["date"],
-            _fmt(v, digits),
-            _fmt(r[f"{key}_7d"], digits),
+            number(v, digits),
+            number(r[f"{key}_7d"], digits),
             f"[cyan]{bar(v, low * 0.98, high, width=BAR_WIDTH)}[/cyan]",
-            _fmt(difficulty, 2),
+            number(difficulty, 2),
             fees,
-            _fmt(r["price_usd"], 0),
+            number(r["price_usd"], 0),
         )
     out = console()
     out.print(table)
     if finite:
         out.print(
             f"{records[0]['date']} {sparkline(values)} {records[-1]['date']}  "
-            f"low {_fmt(low, digits)}  high {_fmt(high, digits)}"
+            f"low {number(low, digits)}  high {number(high, digits)}"
         )
     if any(not r["fees_included"] for r in records):
         out.print("n/a: no fee data for that day; the value is the subsidy-only hashprice.")

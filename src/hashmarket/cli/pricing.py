@@ -8,16 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
@@ -28,6 +25,7 @@ from hashmarket.cli.common import (
     DATA_DIR_OPTION,
     PRICE_MODEL_OPTION,
     SEED_OPTION,
+    USD_RATE_OPTION,
     WORKERS_OPTION,
     OutputFormat,
     PriceModelChoice,
@@ -35,10 +33,11 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     jsonable,
+    load_history_asof,
     parse_date,
+    positive,
     print_asof,
-    resolve_cli_asof,
-    resolve_data_dir,
+    progress_bar,
 )
 from hashmarket.errors import UsageError
 from hashmarket.index.compute import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
@@ -59,14 +58,12 @@ from hashmarket.pricing.valuation import (
     horizon_days,
     value_instrument,
 )
+from hashmarket.reports.format import number
 
 if TYPE_CHECKING:
     from hashmarket.index.asof import AsOf
 
 curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_args_is_help=True)
-
-# Runs longer than this many simulated path-days show a progress bar (on stderr).
-PROGRESS_PATH_DAYS = 2_000_000
 
 
 class VolChoice(enum.StrEnum):
@@ -87,14 +84,7 @@ class PriceFormat(enum.StrEnum):
 VOL_OPTION = typer.Option(
     VolChoice.FULL, "--vol", help="Volatility estimator: full (3-year sample) or ewma (λ 0.94)."
 )
-RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
 BTC_RATE_OPTION = typer.Option(0.0, "--btc-rate", help="Flat BTC lending rate.")
-
-
-def _positive(value: int, option: str) -> int:
-    if value <= 0:
-        raise UsageError("bad_option", option=option, problem=f"must be positive, got {value}")
-    return value
 
 
 def _setup(price_model: str, vol: str, usd_rate: float, btc_rate: float) -> ValuationSetup:
@@ -114,42 +104,8 @@ def _calibrated(
     allow_subsidy_only: bool,
 ) -> tuple[NetworkHistory, Calibration, AsOf]:
     """The history, the models calibrated as of the resolved as-of date, and that date."""
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
-    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
+    history, resolved = load_history_asof(data_dir, commercial_only, asof, allow_subsidy_only)
     return history, calibrated(history, replace(setup, asof=resolved.date)), resolved
-
-
-@contextmanager
-def _progress(
-    label: str, path_days: int, paths: int
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar on stderr for long runs; nothing for short ones."""
-    if path_days < PROGRESS_PATH_DAYS:
-        yield None
-        return
-    bar_ = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with bar_:
-        task = bar_.add_task(label, total=paths)
-
-        def update(done: int, total: int) -> None:
-            bar_.update(task, completed=done, total=total)
-
-        yield update
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:,.{digits}f}"
 
 
 # ---- curve -------------------------------------------------------------------------------
@@ -196,21 +152,21 @@ def render_curve(curve: HashpriceCurve, calibration: Calibration) -> None:
         cell = " " * len(lead) + f"[cyan]{band[len(lead) :]}[/cyan]"
         row = [
             p.month,
-            _fmt(p.mean * f, digits),
-            _fmt(p.std_error * f, digits + 2),
-            _fmt(p.p5 * f, digits),
-            _fmt(p.p50 * f, digits),
-            _fmt(p.p95 * f, digits),
+            number(p.mean * f, digits),
+            number(p.std_error * f, digits + 2),
+            number(p.p5 * f, digits),
+            number(p.p50 * f, digits),
+            number(p.p95 * f, digits),
             cell,
         ]
         if curve.shifted:
-            row[1:1] = [_fmt(p.quote, digits), _fmt(p.mean, digits)]
+            row[1:1] = [number(p.quote, digits), number(p.mean, digits)]
         table.add_row(*row)
     out = console()
     out.print(table)
     out.print(
-        f"spot {_fmt(curve.spot, digits)} {unit} (the fixing of {curve.asof}); "
-        f"BTC {_fmt(calibration.state.price_usd, 0)} USD, "
+        f"spot {number(curve.spot, digits)} {unit} (the fixing of {curve.asof}); "
+        f"BTC {number(calibration.state.price_usd, 0)} USD, "
         f"vol {calibration.model.price.vol_per_year:.0%}; "
         f"hashrate {calibration.state.hashrate_ths / 1e6:,.0f} EH/s, "
         f"difficulty {calibration.state.difficulty / 1e12:,.2f} T, "
@@ -237,7 +193,7 @@ def curve_hashprice_command(
     ),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
     vol: VolChoice = VOL_OPTION,
-    usd_rate: float = RATE_OPTION,
+    usd_rate: float = USD_RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
@@ -246,16 +202,16 @@ def curve_hashprice_command(
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
     """Expected hashprice per month with P5/P50/P95 bands, from the network model."""
-    _positive(paths, "--paths")
-    _positive(months, "--months")
-    _positive(workers, "--workers")
+    positive(paths, "--paths")
+    positive(months, "--months")
+    positive(workers, "--workers")
     quotes = _parse_quotes(quote)
     setup = _setup(price_model, vol, usd_rate, btc_rate)
     _, calibration, resolved = _calibrated(
         data_dir, commercial_only, setup, asof, allow_subsidy_only
     )
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
-    with _progress("simulating", paths * months * 31, paths) as progress:
+    with progress_bar("simulating", paths * months * 31, paths) as progress:
         curve = forward_curve(
             calibration=calibration,
             setup=setup,
@@ -297,13 +253,13 @@ def render_price(
     table = Table(title=f"{spec['type']} as of {asof}", title_justify="left")
     table.add_column("", justify="left")
     table.add_column("value", justify="right")
-    table.add_row("value", f"{_fmt(result.value, digits)} {unit}")
+    table.add_row("value", f"{number(result.value, digits)} {unit}")
     if result.engine == "mc":
         half = 1.96 * result.std_error
-        table.add_row("standard error", f"{_fmt(result.std_error, digits)} {unit}")
+        table.add_row("standard error", f"{number(result.std_error, digits)} {unit}")
         table.add_row(
             "95% interval",
-            f"{_fmt(result.value - half, digits)} … {_fmt(result.value + half, digits)}",
+            f"{number(result.value - half, digits)} … {number(result.value + half, digits)}",
         )
         table.add_row("paths", f"{result.n_paths:,} (seed {result.seed})")
     table.add_row("engine", result.engine)
@@ -349,7 +305,7 @@ def price_command(
     greeks: bool = typer.Option(False, "--greeks", help="Add bumped Greeks (common paths)."),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
     vol: VolChoice = VOL_OPTION,
-    usd_rate: float = RATE_OPTION,
+    usd_rate: float = USD_RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
@@ -364,8 +320,8 @@ def price_command(
     ),
 ) -> None:
     """Value an instrument described by a JSON or YAML spec."""
-    _positive(paths, "--paths")
-    _positive(workers, "--workers")
+    positive(paths, "--paths")
+    positive(workers, "--workers")
     instrument = load_spec(spec_path)
     config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
     if engine_for(type(instrument), engine.value).inputs is COMPUTE:
@@ -378,7 +334,7 @@ def price_command(
     )
     state = calibration.state
     work = paths * horizon_days(instrument, calibration) if engine is EngineChoice.MC else 0
-    with _progress("pricing", work, paths) as progress:
+    with progress_bar("pricing", work, paths) as progress:
         result = value_instrument(
             instrument,
             history=history,

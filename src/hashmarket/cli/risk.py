@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import enum
 import json
-import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hashmarket.chain.history import NetworkHistory
@@ -24,19 +20,24 @@ from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
     PRICE_MODEL_OPTION,
+    REPORT_OPTION,
     SEED_OPTION,
+    USD_RATE_OPTION,
     WORKERS_OPTION,
     PriceModelChoice,
     console,
     jsonable,
+    load_history_asof,
+    positive,
     print_asof,
-    resolve_cli_asof,
-    resolve_data_dir,
+    progress_bar,
+    write_report,
 )
-from hashmarket.errors import UsageError
 from hashmarket.models.calibrate import Calibration, calibrate
 from hashmarket.pricing.discount import FlatRate
 from hashmarket.pricing.market import Market
+from hashmarket.reports.format import number
+from hashmarket.reports.risk import hedge_html, leverage_html, loan_html, portfolio_html
 from hashmarket.risk.analysis import (
     LoanReport,
     PortfolioRiskReport,
@@ -49,7 +50,6 @@ from hashmarket.risk.analysis import (
 from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels
 from hashmarket.risk.hedging import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
-from hashmarket.risk.report import hedge_html, leverage_html, loan_html, portfolio_html
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
 
 if TYPE_CHECKING:
@@ -62,17 +62,6 @@ class RiskFormat(enum.StrEnum):
 
 
 FORMAT_OPTION = typer.Option(RiskFormat.TABLE, "--format", help="table or json.")
-REPORT_OPTION = typer.Option(
-    None, "--report", help="Also write a self-contained HTML report with charts to this file."
-)
-RATE_OPTION = typer.Option(0.0, "--usd-rate", help="Flat USD rate, continuously compounded.")
-PROGRESS_PATH_DAYS = 2_000_000
-
-
-def _positive(value: int, option: str) -> int:
-    if value <= 0:
-        raise UsageError("bad_option", option=option, problem=f"must be positive, got {value}")
-    return value
 
 
 def _calibrated(
@@ -82,56 +71,13 @@ def _calibrated(
     price_model: str,
     allow_subsidy_only: bool,
 ) -> tuple[NetworkHistory, Calibration, AsOf]:
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
-    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
+    history, resolved = load_history_asof(data_dir, commercial_only, asof, allow_subsidy_only)
     calibration = calibrate(
         history,
         asof=resolved.date,
         price_model="merton" if price_model == "merton" else "gbm",
     )
     return history, calibration, resolved
-
-
-@contextmanager
-def _progress(label: str, path_days: int) -> Iterator[Callable[[int, int], None] | None]:
-    if path_days < PROGRESS_PATH_DAYS:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with bar:
-        task = bar.add_task(label, total=0)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def _usd(value: float | None, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if abs(value) < 0.5 * 10.0**-digits:
-        value = 0.0  # no "-0"
-    return f"{value:,.{digits}f}"
-
-
-def _write_report(path: Path | None, text: str) -> None:
-    if path is None:
-        return
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError("bad_option", option="--report", problem=str(exc)) from None
-    Console(stderr=True).print(f"report written to {path}")
 
 
 def _levels_for(
@@ -148,7 +94,7 @@ def render_risk(report: PortfolioRiskReport) -> None:
     mc = report.monte_carlo
     out.print(
         f"[bold]{report.portfolio.name}[/bold]: {len(report.portfolio)} positions, value today "
-        f"{_usd(mc.value0_usd)} USD, as of {report.asof}, horizon {report.horizon_days} days"
+        f"{number(mc.value0_usd)} USD, as of {report.asof}, horizon {report.horizon_days} days"
     )
     table = Table(title="VaR and expected shortfall (USD, loss positive)", title_justify="left")
     for name in ("method", "confidence", "VaR", "VaR 95% interval", "ES", "± s.e.", "scenarios"):
@@ -160,10 +106,10 @@ def render_risk(report: PortfolioRiskReport) -> None:
             table.add_row(
                 result.method.replace("_", " "),
                 f"{e.confidence:.1%}",
-                _usd(e.var_usd),
-                f"{_usd(e.var_low_usd)} … {_usd(e.var_high_usd)}",
-                _usd(e.es_usd),
-                _usd(e.es_std_error_usd),
+                number(e.var_usd),
+                f"{number(e.var_low_usd)} … {number(e.var_high_usd)}",
+                number(e.es_usd),
+                number(e.es_std_error_usd),
                 f"{result.n_scenarios:,}",
             )
     out.print(table)
@@ -174,12 +120,12 @@ def render_risk(report: PortfolioRiskReport) -> None:
     for p in mc.positions:
         positions.add_row(
             p.name,
-            _usd(p.value0_usd),
-            _usd(p.mean_pnl_usd),
-            _usd(p.std_pnl_usd),
-            _usd(p.var_usd),
-            _usd(p.es_usd),
-            _usd(p.es_contribution_usd),
+            number(p.value0_usd),
+            number(p.mean_pnl_usd),
+            number(p.std_pnl_usd),
+            number(p.var_usd),
+            number(p.es_usd),
+            number(p.es_contribution_usd),
         )
     out.print(positions)
     stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
@@ -187,9 +133,9 @@ def render_risk(report: PortfolioRiskReport) -> None:
     for s in report.stress:
         stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
     for j, name in enumerate(report.portfolio.names):
-        stress.add_row(name, *[_usd(float(s.pnl_usd[j])) for s in report.stress])
+        stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
     stress.add_row(
-        "[bold]total[/bold]", *[f"[bold]{_usd(s.total_usd)}[/bold]" for s in report.stress]
+        "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]
     )
     out.print(stress)
     for name, text in report.methods.items():
@@ -223,15 +169,15 @@ def risk_command(
     ),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
-    usd_rate: float = RATE_OPTION,
+    usd_rate: float = USD_RATE_OPTION,
     workers: int = WORKERS_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
     """Portfolio VaR and expected shortfall (Monte Carlo and historical) and stress tests."""
-    _positive(paths, "--paths")
-    _positive(horizon_days, "--horizon-days")
-    _positive(workers, "--workers")
+    positive(paths, "--paths")
+    positive(horizon_days, "--horizon-days")
+    positive(workers, "--workers")
     history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
@@ -242,7 +188,7 @@ def risk_command(
         usd_curve=FlatRate(usd_rate),
         past_fixings=past_fixings(portfolio, history, state),
     )
-    with _progress("simulating", paths * horizon_days * 10) as progress:
+    with progress_bar("simulating", paths * horizon_days * 10) as progress:
         result = portfolio_report(
             portfolio,
             history=history,
@@ -266,7 +212,7 @@ def risk_command(
     else:
         render_risk(result)
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
-    _write_report(report, portfolio_html(result) if report else "")
+    write_report(report, portfolio_html(result) if report else "")
 
 
 # ---- hedge ---------------------------------------------------------------------------------
@@ -277,7 +223,7 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
     p = plan.profile
     out.print(
         f"[bold]{p.name}[/bold]: {p.hashrate_phs:g} PH/s at {p.efficiency_j_per_th:g} J/TH, power "
-        f"{p.power_usd_per_kwh:g} USD/kWh, fixed {_usd(p.fixed_costs_usd_per_month)} USD/month; "
+        f"{p.power_usd_per_kwh:g} USD/kWh, fixed {number(p.fixed_costs_usd_per_month)} USD/month; "
         f"{len(plan.months)} months from {plan.months[0]}; {plan.n_paths:,} paths, seed {plan.seed}"
     )
     table = Table(
@@ -302,8 +248,8 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
             h.family,
             f"{h.ratio:.2f}",
             "—" if h.put_moneyness is None else f"{h.put_moneyness:.0%}",
-            _usd(h.premium_usd),
-            _usd(h.revenue_given_up_usd),
+            number(h.premium_usd),
+            number(h.revenue_given_up_usd),
             f"{h.after.probability_not_covered:.2%}",
             f"{h.after.coverage_all_months:.2%}",
         )
@@ -321,9 +267,9 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
         u, h = plan.unhedged, plan.chosen.after
         months.add_row(
             m,
-            _usd(plan.costs_usd[i]),
-            f"{_usd(u.p5[i])} / {_usd(u.p50[i])} / {_usd(u.p95[i])}",
-            f"{_usd(h.p5[i])} / {_usd(h.p50[i])} / {_usd(h.p95[i])}",
+            number(plan.costs_usd[i]),
+            f"{number(u.p5[i])} / {number(u.p50[i])} / {number(u.p95[i])}",
+            f"{number(h.p5[i])} / {number(h.p50[i])} / {number(h.p95[i])}",
         )
     out.print(months)
     out.print(
@@ -359,14 +305,14 @@ def hedge_command(
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
     """A miner's hedge plan: the cheapest hedge that covers cash costs with a probability."""
-    _positive(paths, "--paths")
-    _positive(workers, "--workers")
+    positive(paths, "--paths")
+    positive(workers, "--workers")
     spec = load_miner(miner_path)
     _, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     miner = spec.profile
-    with _progress("simulating", paths * miner.horizon_months * 31) as progress:
+    with progress_bar("simulating", paths * miner.horizon_months * 31) as progress:
         analysis = hedge_analysis(
             spec,
             model=calibration.model,
@@ -385,7 +331,7 @@ def hedge_command(
     else:
         render_hedge(plan, analysis.to_dict()["independent_check"])
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
-    _write_report(report, hedge_html(plan) if report else "")
+    write_report(report, hedge_html(plan) if report else "")
 
 
 # ---- loan ----------------------------------------------------------------------------------
@@ -395,7 +341,8 @@ def render_loan(report: LoanReport) -> None:
     out = console()
     loan, s = report.loan, report.summary
     out.print(
-        f"[bold]{loan.loan_id}[/bold]: {_usd(loan.principal_usd)} USD at {loan.rate_per_year:.2%}, "
+        f"[bold]{loan.loan_id}[/bold]: {number(loan.principal_usd)} USD at "
+        f"{loan.rate_per_year:.2%}, "
         f"{loan.start} to {loan.maturity}, {loan.collateral.quantity:g} {loan.collateral.unit} "
         f"({loan.collateral.kind.value}); as of {report.asof}"
     )
@@ -444,17 +391,17 @@ def render_loan(report: LoanReport) -> None:
     table.add_column("value", justify="right")
     for label, value in (
         ("LTV now", f"{report.ltv_now:.2%}"),
-        ("collateral value now (USD)", _usd(report.collateral_value_usd)),
+        ("collateral value now (USD)", number(report.collateral_value_usd)),
         (
             f"collateral for the initial LTV ({loan.collateral.unit})",
             f"{report.collateral_for_initial_ltv:,.4f}",
         ),
         ("P(margin call)", f"{s.probability_margin_call:.2%}"),
         ("P(liquidation)", f"{s.probability_liquidation:.2%}"),
-        ("expected loss to the lender (USD)", _usd(s.expected_loss_usd)),
-        ("99% loss quantile (USD)", _usd(s.loss_var_99_usd)),
-        ("expected lender P&L (USD)", _usd(s.expected_lender_pnl_usd)),
-        ("expected top-ups (USD)", _usd(s.expected_top_up_usd)),
+        ("expected loss to the lender (USD)", number(s.expected_loss_usd)),
+        ("99% loss quantile (USD)", number(s.loss_var_99_usd)),
+        ("expected lender P&L (USD)", number(s.expected_lender_pnl_usd)),
+        ("expected top-ups (USD)", number(s.expected_top_up_usd)),
     ):
         table.add_row(label, value)
     out.print(table)
@@ -496,8 +443,8 @@ def loan_command(
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
     """A loan's LTV levels and its life over scenarios, or a leveraged BTC position's."""
-    _positive(paths, "--paths")
-    _positive(workers, "--workers")
+    positive(paths, "--paths")
+    positive(workers, "--workers")
     history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
@@ -520,11 +467,11 @@ def loan_command(
             typer.echo(json.dumps(payload, indent=2, default=jsonable))
         else:
             render_leverage(result)
-        _write_report(report, leverage_html(result) if report else "")
+        write_report(report, leverage_html(result) if report else "")
         return
     if fmt is RiskFormat.JSON:
         payload = {**result.to_dict(), "data_asof": resolved.to_dict()}
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_loan(result)
-    _write_report(report, loan_html(result) if report else "")
+    write_report(report, loan_html(result) if report else "")

@@ -31,13 +31,13 @@ from hashmarket.cli.common import (
     resolve_data_dir,
 )
 from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, opened, parse_at
-from hashmarket.errors import LedgerError, Location, SettlementError, SpecError, UsageError
+from hashmarket.errors import LedgerError, SettlementError, SpecError, UsageError
 from hashmarket.index.compute import read_quotes
-from hashmarket.instruments.spec import read_spec_text
 from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.clock import ns_to_datetime
 from hashmarket.ledger.records import scaled
+from hashmarket.specfile import located, read_document
 
 app = typer.Typer(
     help="Settle forwards, swaps and options between two accounts from the published fixings.",
@@ -73,18 +73,9 @@ def _party(ledger: Ledger, ref: str, side: str, asset: str) -> int:
 
 
 def _load_instrument(path: Path) -> st.SettledInstrument:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("file_not_found", location=Location(file=str(path))) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            "spec_unreadable", location=Location(file=str(path)), detail=str(exc)
-        ) from None
-    try:
-        return st.instrument_from_spec(read_spec_text(text, suffix=path.suffix.lower()))
-    except SpecError as exc:
-        raise SpecError(exc.key, location=Location(file=str(path)), **exc.fields) from None
+    document, location = read_document(path, what="instrument spec", error=SpecError)
+    with located(location):
+        return st.instrument_from_spec(document)
 
 
 def _money(units: int, s: st.ContractStatus) -> str:

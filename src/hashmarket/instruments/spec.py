@@ -12,16 +12,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hashmarket.errors import Location, SpecError
+from hashmarket.errors import SpecError
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import (
     BtcPriceSwap,
@@ -34,6 +31,7 @@ from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
 from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
 from hashmarket.instruments.terms import Instrument
 from hashmarket.instruments.tokens import HashrateToken
+from hashmarket.specfile import located, read_document
 
 INSTRUMENT_TYPES: dict[str, type[Any]] = {
     cls.type_name: cls
@@ -151,33 +149,8 @@ def to_spec(instrument: Instrument) -> dict[str, Any]:
     return out
 
 
-def read_spec_text(text: str, *, suffix: str = "") -> Any:
-    """JSON for ``.json``, YAML for ``.yaml``/``.yml``, otherwise whichever parses."""
-    try:
-        if suffix == ".json":
-            return json.loads(text)
-        if suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError("spec_unreadable", detail=str(exc).splitlines()[0]) from None
-
-
 def load_spec(path: Path | str) -> Instrument:
     """Read and build the instrument in a JSON or YAML file; errors name the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("file_not_found", location=Location(file=str(path))) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            "spec_unreadable", location=Location(file=str(path)), detail=str(exc)
-        ) from None
-    try:
-        return parse_spec(read_spec_text(text, suffix=path.suffix.lower()))
-    except SpecError as exc:
-        raise SpecError(exc.key, location=Location(file=str(path)), **exc.fields) from None
+    document, location = read_document(path, what="instrument spec", error=SpecError)
+    with located(location):
+        return parse_spec(document)

@@ -634,6 +634,22 @@ class DispatchComparison:
     def plans(self) -> tuple[DispatchPlan, DispatchPlan, DispatchPlan]:
         return self.optimal, self.mine_only, self.ai_only
 
+    def contract_levels(self) -> list[tuple[str, pd.Timestamp, pd.Timestamp, float]]:
+        """The optimum's AI contract levels: contract name, first and last hour (UTC) of each
+        term block, and the GPUs committed for it (fixed within the block)."""
+        optimal = self.optimal
+        hours = optimal.hours.index
+        return [
+            (self.site.contracts[int(k)].name, hours[int(a)], hours[int(b)], float(g))
+            for k, a, b, g in zip(
+                optimal.blocks.contract,
+                optimal.blocks.first_hour,
+                optimal.blocks.last_hour,
+                optimal.block_gpus,
+                strict=True,
+            )
+        ]
+
     def summary(self) -> pd.DataFrame:
         rows = []
         for plan in self.plans():

@@ -27,6 +27,7 @@ from hashmarket.operations.dispatch import (
     Switching,
 )
 from hashmarket.operations.fleet import Fleet, FleetLine, Machine, load_catalogue
+from hashmarket.specfile import field_path, read_document
 
 # --------------------------------------------------------------------------------------------
 # Site
@@ -74,8 +75,7 @@ class _Reader:
         unknown = sorted(set(value) - allowed)
         if unknown:
             known = ", ".join(sorted(allowed))
-            prefix = f"{field}." if field else ""
-            raise self.fail(f"{prefix}{unknown[0]}", f"unknown field (known: {known})")
+            raise self.fail(field_path(field, unknown[0]), f"unknown field (known: {known})")
         return value
 
     def number(
@@ -90,7 +90,7 @@ class _Reader:
         maximum: float | None = None,
         maximum_inclusive: bool = True,
     ) -> float:
-        name = f"{field}.{key}" if field else key
+        name = field_path(field, key)
         if key not in data:
             if default is None:
                 raise self.fail(name, "missing")
@@ -119,7 +119,7 @@ class _Reader:
         default: int | None = None,
         minimum: int = 0,
     ) -> int:
-        name = f"{field}.{key}" if field else key
+        name = field_path(field, key)
         if key not in data:
             if default is None:
                 raise self.fail(name, "missing")
@@ -134,7 +134,7 @@ class _Reader:
     def text(
         self, data: dict[str, Any], key: str, field: str, *, default: str | None = None
     ) -> str:
-        name = f"{field}.{key}" if field else key
+        name = field_path(field, key)
         if key not in data:
             if default is None:
                 raise self.fail(name, "missing")
@@ -152,7 +152,7 @@ class _Reader:
             moment = dt.datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
         except ValueError:
             raise self.fail(
-                f"{field}.{key}", f"not a UTC time YYYY-MM-DDTHH:MM:SSZ: {raw!r}"
+                field_path(field, key), f"not a UTC time YYYY-MM-DDTHH:MM:SSZ: {raw!r}"
             ) from None
         return int(moment.timestamp())
 
@@ -168,7 +168,9 @@ def parse_site(data: Any, *, path: str = "<site>") -> Site:
     raw_contracts = top.get("ai_contracts", [])
     if not isinstance(raw_contracts, list):
         raise r.fail("ai_contracts", "must be a list")
-    contracts = tuple(_contract(r, c, f"ai_contracts[{i}]") for i, c in enumerate(raw_contracts))
+    contracts = tuple(
+        _contract(r, c, field_path("ai_contracts", i)) for i, c in enumerate(raw_contracts)
+    )
     switching = _switching(r, top.get("switching", {}))
     market = r.obj(top.get("market", {}), "market", MARKET_FIELDS)
     hashprice = (
@@ -204,7 +206,7 @@ def _mining(r: _Reader, raw: Any) -> MiningSpec:
     catalogue = load_catalogue()
     lines = []
     for i, raw_line in enumerate(fleet_raw):
-        field = f"mining.fleet[{i}]"
+        field = field_path("mining", "fleet", i)
         line = r.obj(raw_line, field, LINE_FIELDS)
         count = r.integer(line, "count", field, minimum=1)
         if "machine" in line:
@@ -213,7 +215,7 @@ def _mining(r: _Reader, raw: Any) -> MiningSpec:
             try:
                 machine = catalogue.get(r.text(line, "machine", field))
             except HashmarketError as exc:
-                raise r.fail(f"{field}.machine", exc.problem) from None
+                raise r.fail(field_path(field, "machine"), exc.problem) from None
         else:
             machine = Machine.custom(
                 hashrate_ths=r.number(line, "hashrate_ths", field, strict=True),
@@ -250,7 +252,7 @@ def _contract(r: _Reader, raw: Any, field: str) -> AiContract:
     gpus_max = r.integer(data, "gpus_max", field, minimum=max(gpus_min, 1))
     start, end = r.time_s(data, "start", field), r.time_s(data, "end", field)
     if start is not None and end is not None and end <= start:
-        raise r.fail(f"{field}.end", "must be after start")
+        raise r.fail(field_path(field, "end"), "must be after start")
     return AiContract(
         name=r.text(data, "name", field, default=field),
         price_usd_per_gpu_hour=r.number(data, "price_usd_per_gpu_hour", field),
@@ -296,18 +298,9 @@ def _check_feasible(r: _Reader, site: Site) -> None:
 
 
 def read_site(path: Path | str) -> Site:
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("file_not_found", location=Location(name)) from None
-    except UnicodeDecodeError as exc:
-        raise DataError("not_utf8", location=Location(name), detail=exc.reason) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError("site_json", location=Location(name, exc.lineno), detail=exc.msg) from None
-    return parse_site(data, path=name)
+    """The site described in the JSON file ``path``."""
+    data, location = read_document(path, what="site description", error=DataError, yaml_ok=False)
+    return parse_site(data, path=location.file)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 * :mod:`~hashmarket.risk.loan_ledger` — a loan's life booked on the ledger;
 * :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×);
 * :mod:`~hashmarket.risk.analysis` — one call per question (what the CLI runs);
-* :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs; :mod:`~hashmarket.risk.report` — HTML.
+* :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs (HTML reports: :mod:`hashmarket.reports`).
 """
 
 from typing import TYPE_CHECKING

@@ -1,44 +1,24 @@
 """Reading the risk inputs (portfolio, miner profile, loan) from JSON or YAML, strictly.
 
-Every refusal is a :class:`~hashmarket.errors.RiskError` that names the file and the field by
-its path in the document (``positions[2].quantity``), and says what is wrong with the value:
-an unknown field, a missing one, a value of the wrong type or outside its range.
+The file is read by :func:`hashmarket.specfile.read_document`; every refusal is a
+:class:`~hashmarket.errors.RiskError` that names the file and the field by its path in the
+document (``positions[2].quantity``), and says what is wrong with the value: an unknown field,
+a missing one, a value of the wrong type or outside its range.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from hashmarket.errors import Location, RiskError
+from hashmarket.specfile import field_path
 
 T = TypeVar("T")
 _MISSING: Any = object()
-
-
-def read_document(path: Path, *, what: str) -> tuple[Any, Location]:
-    """The parsed JSON (``.json``) or YAML (anything else) content of ``path``."""
-    location = Location(file=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RiskError("file_not_found", location=location) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RiskError("risk_unreadable", location=location, what=what, detail=str(exc)) from None
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text), location
-        return yaml.safe_load(text), location
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        detail = str(exc).splitlines()[0]
-        raise RiskError("risk_unreadable", location=location, what=what, detail=detail) from None
 
 
 @dataclass(frozen=True)
@@ -46,7 +26,7 @@ class Reader:
     """A mapping being read: its fields are taken one by one and checked as they are."""
 
     data: Mapping[str, Any]
-    prefix: str = ""
+    at: str = ""  # the mapping's own path in the document ("" for the document itself)
     location: Location | None = None
 
     @classmethod
@@ -60,8 +40,8 @@ class Reader:
             )
         return cls(value, "", location)
 
-    def path(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+    def path(self, name: str | int) -> str:
+        return field_path(self.at, name)
 
     def fail(self, name: str, problem: str) -> RiskError:
         return RiskError(
@@ -154,7 +134,7 @@ class Reader:
         value = self.raw(name)
         if not isinstance(value, Mapping):
             raise self.fail(name, f"expected a mapping of fields, got {value!r}")
-        return Reader(value, f"{self.path(name)}.", self.location)
+        return Reader(value, self.path(name), self.location)
 
     def items(self, name: str) -> list[Reader]:
         """A non-empty list of mappings, each read with its index in the path."""
@@ -167,8 +147,8 @@ class Reader:
                 raise RiskError(
                     "risk_field",
                     location=self.location,
-                    field=f"{self.path(name)}[{i}]",
+                    field=field_path(self.path(name), i),
                     problem=f"expected a mapping of fields, got {item!r}",
                 )
-            out.append(Reader(item, f"{self.path(name)}[{i}].", self.location))
+            out.append(Reader(item, field_path(self.path(name), i), self.location))
         return out

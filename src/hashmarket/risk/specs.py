@@ -43,9 +43,10 @@ from hashmarket.risk.credit import (
     deliverable_forward,
 )
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
-from hashmarket.risk.inputs import Reader, read_document
+from hashmarket.risk.inputs import Reader
 from hashmarket.risk.leverage import LeveragedBtc
 from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
+from hashmarket.specfile import read_document
 
 # A loan whose LTV levels come from history asks the caller for them (the CLI calibrates on
 # the network history as of the valuation date).
@@ -121,7 +122,7 @@ def parse_portfolio(
             raise RiskError(
                 "risk_field",
                 location=location,
-                field=item.prefix.rstrip("."),
+                field=item.at,
                 problem=exc.problem,
             ) from None
     try:
@@ -133,7 +134,7 @@ def parse_portfolio(
 
 
 def load_portfolio(path: Path, *, levels_for: LevelsFor | None = None) -> Portfolio:
-    document, location = read_document(path, what="portfolio")
+    document, location = read_document(path, what="portfolio", error=RiskError)
     return parse_portfolio(document, location=location, base_dir=path.parent, levels_for=levels_for)
 
 
@@ -361,7 +362,7 @@ def parse_lending(
 
 
 def load_lending(path: Path, *, levels_for: LevelsFor | None = None) -> LendingSpec:
-    document, location = read_document(path, what="loan")
+    document, location = read_document(path, what="loan", error=RiskError)
     return parse_lending(document, location=location, levels_for=levels_for)
 
 
@@ -407,5 +408,5 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
 
 
 def load_miner(path: Path) -> MinerSpec:
-    document, location = read_document(path, what="miner profile")
+    document, location = read_document(path, what="miner profile", error=RiskError)
     return parse_miner(document, location=location)

@@ -6,47 +6,19 @@ No scripts, no fonts, no CDN: one file that opens anywhere and can be mailed or 
 from __future__ import annotations
 
 import html
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from hashmarket.operations.dispatch import DispatchComparison
+from hashmarket.reports.format import number
+from hashmarket.reports.html import note, page, table
 
 WIDTH, HEIGHT = 920, 280
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 64, 16, 32
 COLOURS = {"mining": "#e8a33d", "ai": "#4a7bd0", "price": "#c0392b"}
 POLICY_COLOURS = {"optimal": "#2e7d32", "mine-only": "#e8a33d", "ai-only": "#4a7bd0"}
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:960px;
-color:#222}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .7em;border-bottom:1px solid #ddd}
-th{text-align:left;background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.note{color:#666;font-size:.9em}svg{background:#fff;border:1px solid #eee}
-"""
-
-
-def _fmt(value: object, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, int | float | np.floating | np.integer):
-        return f"{float(value):,.{digits}f}"
-    return html.escape(str(value))
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[tuple[object, int | None]]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="n">{_fmt(v, d)}</td>' if d is not None else f"<td>{_fmt(v)}</td>"
-            for v, d in row
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def _scale(lo: float, hi: float, a: float, b: float) -> Callable[[float], float]:
@@ -148,7 +120,7 @@ def margin_chart(comparison: DispatchComparison) -> str:
     return "".join(parts)
 
 
-def render_html(comparison: DispatchComparison, *, prices_label: str) -> str:
+def dispatch_html(comparison: DispatchComparison, *, prices_label: str) -> str:
     site = comparison.site
     optimal = comparison.optimal
     summary = comparison.summary()
@@ -178,54 +150,39 @@ def render_html(comparison: DispatchComparison, *, prices_label: str) -> str:
         for use, r in by_use.iterrows()
     ]
     block_rows = [
-        [
-            (site.contracts[int(k)].name, None),
-            (hours.index[int(a)].strftime("%Y-%m-%d %H:%M"), None),
-            (hours.index[int(b)].strftime("%Y-%m-%d %H:%M"), None),
-            (g, 0),
-        ]
-        for k, a, b, g in zip(
-            optimal.blocks.contract,
-            optimal.blocks.first_hour,
-            optimal.blocks.last_hour,
-            optimal.block_gpus,
-            strict=True,
-        )
+        [(name, None), (f"{a:%Y-%m-%d %H:%M}", None), (f"{b:%Y-%m-%d %H:%M}", None), (g, 0)]
+        for name, a, b, g in comparison.contract_levels()
     ]
     gain = optimal.margin_usd - max(comparison.mine_only.margin_usd, comparison.ai_only.margin_usd)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Dispatch — {html.escape(site.name)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>Dispatch: {html.escape(site.name)}</h1>",
+    solve = optimal.solve
+    sections = [
         f"<p>{len(hours):,} hours, {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC; prices "
         f"from {html.escape(prices_label)}. Connection {site.power_capacity_mw:g} MW; mining "
         f"up to {site.mining_mw_max:.2f} MW; GPUs up to {site.gpu_mw_max:.2f} MW.</p>",
         "<h2>Policies</h2>",
-        _table(
+        table(
             ["policy", "margin USD", "revenue USD", "MWh", "revenue USD/MWh", "margin USD/MWh"],
             policy_rows,
         ),
-        f"<p>The optimum earns {_fmt(gain)} USD more than the better pure policy.</p>",
+        f"<p>The optimum earns {number(gain)} USD more than the better pure policy.</p>",
         "<h2>Cumulative margin</h2>",
         margin_chart(comparison),
         "<h2>Optimal plan: load by use (daily mean) and power price</h2>",
         load_chart(hours, site.power_capacity_mw),
-        "<p class='note'>Orange: mining; blue: AI; red line: daily mean power price "
-        "(right axis).</p>",
+        note("Orange: mining; blue: AI; red line: daily mean power price (right axis)."),
         "<h2>Optimal plan by use</h2>",
-        _table(
-            ["use", "MWh", "revenue USD", "revenue USD/MWh", "margin USD", "hours on"], use_rows
-        ),
+        table(["use", "MWh", "revenue USD", "revenue USD/MWh", "margin USD", "hours on"], use_rows),
     ]
     if block_rows:
-        parts += [
+        sections += [
             "<h2>AI contract levels (fixed within each term)</h2>",
-            _table(["contract", "from", "to", "GPUs"], block_rows),
+            table(["contract", "from", "to", "GPUs"], block_rows),
         ]
-    solve = optimal.solve
-    parts.append(
-        f"<p class='note'>Solver: HiGHS via scipy ({'mixed-integer' if solve.integer else 'linear'}"
-        f" program), {solve.variables:,} variables, {solve.constraints:,} constraints, "
-        f"{solve.solve_s:.2f} s; {html.escape(solve.status)}</p></body></html>"
+    sections.append(
+        note(
+            f"Solver: HiGHS via scipy ({'mixed-integer' if solve.integer else 'linear'} "
+            f"program), {solve.variables:,} variables, {solve.constraints:,} constraints, "
+            f"{solve.solve_s:.2f} s; {solve.status}"
+        )
     )
-    return "".join(parts)
+    return page(f"Dispatch: {site.name}", sections)
