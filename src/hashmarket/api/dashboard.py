@@ -42,7 +42,7 @@ def _text(folder: str, name: str) -> str:
 def plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs()
+    return str(get_plotlyjs())
 
 
 def render(path: str) -> str:

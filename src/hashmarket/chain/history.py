@@ -91,11 +91,13 @@ class NetworkHistory:
 
     @property
     def first_date(self) -> dt.date:
-        return self.dates[0].date()
+        day: dt.date = self.dates[0].date()
+        return day
 
     @property
     def last_date(self) -> dt.date:
-        return self.dates[-1].date()
+        day: dt.date = self.dates[-1].date()
+        return day
 
     def between(self, start: dt.date | None = None, end: dt.date | None = None) -> NetworkHistory:
         """The days from ``start`` to ``end`` inclusive (either may be open)."""
@@ -153,7 +155,8 @@ def merge_sources(frames: Sequence[SourceFrame], *, epochs: EpochTable | None) -
 
 
 def _day_starts_s(index: pd.DatetimeIndex) -> np.ndarray:
-    return (index.to_numpy().astype("datetime64[s]").astype(np.int64)).astype(np.int64)
+    starts: np.ndarray = index.to_numpy().astype("datetime64[s]").astype(np.int64)
+    return starts
 
 
 def _fill_from_epochs(

@@ -293,7 +293,8 @@ def _map_unique(values: ObjectArray, fn: Any) -> ObjectArray:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     mapped = np.empty(len(uniques), dtype=object)
     mapped[:] = [fn(None if u is None or u != u else u) for u in uniques.tolist()]
-    return mapped[codes]
+    out: npt.NDArray[np.object_] = mapped[codes]
+    return out
 
 
 # --------------------------------------------------------------------------------------------

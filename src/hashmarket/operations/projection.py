@@ -109,7 +109,8 @@ def mean_subsidy_btc(first_height: np.ndarray, last_height: np.ndarray) -> np.nd
     boundary = (lo // HALVING_INTERVAL_BLOCKS + 1) * HALVING_INTERVAL_BLOCKS
     before = np.clip(boundary - lo, 0, count)
     sats = before * block_subsidy_sats_array(lo) + (count - before) * block_subsidy_sats_array(hi)
-    return sats / count / SATS_PER_BTC
+    subsidy_btc: np.ndarray = sats / count / SATS_PER_BTC
+    return subsidy_btc
 
 
 def project(projection: Projection, *, days: int) -> pd.DataFrame:

@@ -89,7 +89,8 @@ def _realized(fwd: ComputeForward, market: ComputeMarket, upto: dt.date) -> Floa
             problem="the contract has started: give the realized fixings (past_fixings)",
         )
     _, values = past.window("gpu_price_usd_per_gpu_hour", fwd.start, upto, instrument=fwd.type_name)
-    return values[0]
+    first: FloatArray = values[0]
+    return first
 
 
 def _diagnostics(market: ComputeMarket, model: GpuPriceModel, future_days: int) -> dict[str, Any]:

@@ -131,7 +131,8 @@ def shift_factors(means: FloatArray, quotes: list[float | None]) -> FloatArray:
         return np.ones(len(means))
     where = np.array([i for i, _ in known], dtype=np.float64)
     logs = np.array([math.log(q / means[i]) for i, q in known])
-    return np.exp(np.interp(np.arange(len(means)), where, logs))
+    ratios: FloatArray = np.exp(np.interp(np.arange(len(means)), where, logs))
+    return ratios
 
 
 def hashprice_curve(

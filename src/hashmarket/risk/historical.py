@@ -69,11 +69,13 @@ class ChangeTable:
 
     @property
     def start(self) -> dt.date:
-        return self.dates[0].date()
+        day: dt.date = self.dates[0].date()
+        return day
 
     @property
     def end(self) -> dt.date:
-        return self.dates[-1].date()
+        day: dt.date = self.dates[-1].date()
+        return day
 
     def __len__(self) -> int:
         return len(self.dates)

@@ -75,7 +75,7 @@ class Reader:
         positive: bool = False,
     ) -> float:
         if not self.has(name) and default is not _MISSING:
-            return default
+            return float(default)
         value = self.raw(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(name, f"value {value!r} is not a number")

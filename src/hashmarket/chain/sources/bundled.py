@@ -279,7 +279,7 @@ def _header_problem(
 
 
 def _utc(time_s: int) -> str:
-    return pd.Timestamp(time_s, unit="s").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(pd.Timestamp(time_s, unit="s").strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def with_epoch_headers(epochs: EpochTable, table: Table, *, epochs_file: str) -> EpochTable:

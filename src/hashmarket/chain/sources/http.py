@@ -80,7 +80,7 @@ def parse_retry_after(value: str | None, *, now_s: float) -> float | None:
 
 def backoff_s(attempt: int, policy: HttpPolicy, rng: random.Random) -> float:
     """The wait before retry ``attempt`` (1 = the first retry): half fixed, half jitter."""
-    ceiling = min(policy.backoff_cap_s, policy.backoff_base_s * 2 ** (attempt - 1))
+    ceiling = min(policy.backoff_cap_s, policy.backoff_base_s * 2.0 ** (attempt - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

@@ -85,11 +85,13 @@ class ImportFile:
 
     @property
     def first_date(self) -> dt.date:
-        return pd.Timestamp(self.frame.index.min()).date()
+        day: dt.date = pd.Timestamp(self.frame.index.min()).date()
+        return day
 
     @property
     def last_date(self) -> dt.date:
-        return pd.Timestamp(self.frame.index.max()).date()
+        day: dt.date = pd.Timestamp(self.frame.index.max()).date()
+        return day
 
     def cells(self) -> list[tuple[str, str, float]]:
         """``(YYYY-MM-DD, field, value)`` for every non-blank value, in date then field order."""
