@@ -259,6 +259,38 @@ def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
     assert too_many.json()["field"] == "paths"
 
 
+def test_a_posted_compute_forward_is_valued_on_the_gpu_hour_index(client: TestClient) -> None:
+    """A compute spec is priced on the bundled GPU quotes' index, as `hashmarket price` does: with
+    no rate and the model's mean at the spot, the forward is worth GPU-hours × (spot − price)."""
+    from hashmarket.index.compute import gpu_fixings, load_bundled_quotes
+
+    spec = {
+        "type": "compute_forward",
+        "gpu_model": "H100",
+        "gpus": 64,
+        "fixed_price_usd_per_gpu_hour": 2.40,
+        "start": "2026-03-01",
+        "end": "2026-03-31",
+        "term": "on-demand",
+        "settlement": "daily",
+        "side": "buy",
+    }
+    fixings = [
+        f
+        for f in gpu_fixings(load_bundled_quotes())
+        if f.gpu_model == "H100" and f.term == "on-demand"
+    ]
+    spot = max(fixings, key=lambda f: f.period_start)
+    answer = client.post("/api/v1/price", json={"spec": spec, "engine": "analytic"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["asof"] == spot.period_start.isoformat()
+    gpu_hours = 64 * 24 * 31
+    assert body["value"] == pytest.approx(gpu_hours * (float(spot.value) - 2.40), rel=1e-9)
+    mc = client.post("/api/v1/price", json={"spec": spec, "paths": 1_000, "seed": 3}).json()
+    assert mc["value"] == pytest.approx(body["value"], abs=4 * mc["std_error"] + 1e-6)
+
+
 def test_forward_value_agrees_with_the_curve(client: TestClient) -> None:
     """A March forward's value is 10 PH/s × 31 days × (expected March hashprice − fixed price);
     the curve estimates the same expectation from its own paths."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from hashmarket.api.state import ServiceState, service
 from hashmarket.instruments.spec import parse_spec, to_spec
 from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.pricing.registry import COMPUTE, engine_for
 from hashmarket.pricing.result import MonteCarloConfig
 from hashmarket.pricing.valuation import ValuationSetup, forward_curve, value_instrument
 
@@ -72,6 +73,8 @@ def price_instrument(
     """Value, standard error, paths, seed and Greeks of a posted spec. A computation: it changes
     nothing, so it needs no Idempotency-Key."""
     instrument = parse_spec(request.spec)
+    if engine_for(type(instrument), request.engine).inputs is COMPUTE:
+        return _price_compute(instrument, request)
     resolved = state.asof(request.asof)
     setup = ValuationSetup(
         asof=resolved.date, price_model=request.price_model, usd_rate=request.usd_rate
@@ -92,4 +95,34 @@ def price_instrument(
         "asof": calibration.state.asof.isoformat(),
         **result.to_dict(),
         "data_asof": resolved.to_dict(),
+    }
+
+
+def _price_compute(instrument: Any, request: PriceRequest) -> dict[str, Any]:
+    """A compute contract: the GPU-hour model and market from the bundled GPU quotes' index
+    fixings of the contract's model and term, as the command line does (``hashmarket price``)."""
+    from hashmarket.index.compute import BUNDLED_QUOTES_FILE, load_bundled_quotes
+    from hashmarket.pricing.registry import price
+    from hashmarket.pricing.valuation import compute_index_of, compute_setup
+
+    gpu_model, term = compute_index_of(instrument)
+    setup = compute_setup(
+        load_bundled_quotes(),
+        gpu_model=gpu_model,
+        term=term,
+        asof=request.asof,
+        usd_rate=request.usd_rate,
+        source=BUNDLED_QUOTES_FILE,
+    )
+    config = MonteCarloConfig(
+        n_paths=request.paths, seed=request.seed, workers=1, greeks=request.greeks
+    )
+    result = price(
+        instrument, market=setup.market, model=setup.model, config=config, engine=request.engine
+    )
+    return {
+        "instrument": to_spec(instrument),
+        "asof": setup.market.asof.isoformat(),
+        **result.to_dict(),
+        "gpu_index": setup.to_dict(),
     }
