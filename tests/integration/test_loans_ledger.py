@@ -10,21 +10,21 @@ import pytest
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments import Fixings
-from hashmarket.ledger import Asset, Ledger, Transfer, TransferFlags
-from hashmarket.money import Rounding, to_minor
-from hashmarket.risk.credit import (
+from hashmarket.instruments.loans import (
     Collateral,
     CollateralKind,
     Loan,
     deliverable_forward,
     loan_life,
 )
-from hashmarket.risk.loan_ledger import (
+from hashmarket.ledger import Asset, Ledger, Transfer, TransferFlags
+from hashmarket.ledger.loans import (
     LoanAccounts,
     book_events,
     open_accounts,
     transfer_id,
 )
+from hashmarket.money import Rounding, to_minor
 from tests.conftest import BTC_ISSUER, USD_ISSUER
 
 START = dt.date(2026, 2, 1)

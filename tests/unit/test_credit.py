@@ -14,16 +14,18 @@ import pytest
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import RiskError
 from hashmarket.instruments import Fixings
-from hashmarket.risk.credit import (
+from hashmarket.instruments.loans import (
     Collateral,
     CollateralKind,
-    HaircutPolicy,
     Loan,
-    TailModel,
     deliverable_forward,
+    loan_life,
+)
+from hashmarket.risk.credit import (
+    HaircutPolicy,
+    TailModel,
     ewma_volatility,
     haircut,
-    loan_life,
     ltv_levels,
     ltv_levels_from_history,
     summarize,

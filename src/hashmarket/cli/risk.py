@@ -33,6 +33,7 @@ from hashmarket.cli.common import (
     progress_bar,
     write_report,
 )
+from hashmarket.instruments.loans import CollateralKind
 from hashmarket.models.calibrate import Calibration, calibrate
 from hashmarket.pricing.discount import FlatRate
 from hashmarket.pricing.market import Market
@@ -47,7 +48,7 @@ from hashmarket.risk.analysis import (
     past_fixings,
     portfolio_report,
 )
-from hashmarket.risk.credit import CollateralKind, HaircutPolicy, LtvLevels
+from hashmarket.risk.credit import HaircutPolicy, LtvLevels
 from hashmarket.risk.hedging import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio

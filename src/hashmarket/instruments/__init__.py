@@ -18,6 +18,16 @@ if TYPE_CHECKING:
         HashpriceForward,
         HashrateFuture,
     )
+    from hashmarket.instruments.loans import (
+        Collateral,
+        CollateralKind,
+        Loan,
+        LoanEvent,
+        LoanPaths,
+        LoanRounding,
+        deliverable_forward,
+        loan_life,
+    )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
     from hashmarket.instruments.structured import (
@@ -42,6 +52,8 @@ __all__ = [
     "AsianOption",
     "BtcPriceSwap",
     "Collar",
+    "Collateral",
+    "CollateralKind",
     "DifficultyFuture",
     "DualCurrencyKind",
     "DualCurrencyNote",
@@ -52,6 +64,10 @@ __all__ = [
     "HashrateFuture",
     "HashrateToken",
     "Instrument",
+    "Loan",
+    "LoanEvent",
+    "LoanPaths",
+    "LoanRounding",
     "OptionType",
     "SettlementCurrency",
     "SharkFinNote",
@@ -60,7 +76,9 @@ __all__ = [
     "Underlying",
     "YieldSplitNote",
     "daily_net_reward_btc",
+    "deliverable_forward",
     "load_spec",
+    "loan_life",
     "parse_spec",
     "to_spec",
     "vanilla_payoff",

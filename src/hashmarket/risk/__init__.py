@@ -6,8 +6,9 @@
 * :mod:`~hashmarket.risk.historical` — bootstrapped historical scenarios;
 * :mod:`~hashmarket.risk.stress` — named stress scenarios;
 * :mod:`~hashmarket.risk.hedging` — a miner's months and the hedge planner;
-* :mod:`~hashmarket.risk.credit` — haircuts, LTV levels, a loan's life over scenarios;
-* :mod:`~hashmarket.risk.loan_ledger` — a loan's life booked on the ledger;
+* :mod:`~hashmarket.risk.credit` — haircuts, LTV levels, a loan's life over scenarios (the
+  loan's terms and path payoff: :mod:`hashmarket.instruments.loans`; its booking on the
+  ledger: :mod:`hashmarket.ledger.loans`, both re-exported here);
 * :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×);
 * :mod:`~hashmarket.risk.analysis` — one call per question (what the CLI runs);
 * :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs (HTML reports: :mod:`hashmarket.reports`).
@@ -18,6 +19,16 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.instruments.loans import (
+        Collateral,
+        CollateralKind,
+        Loan,
+        LoanPaths,
+        LoanRounding,
+        deliverable_forward,
+        loan_life,
+    )
+    from hashmarket.ledger.loans import LoanAccounts, book_events, open_accounts, transfer_id
     from hashmarket.risk.analysis import (
         LoanReport,
         PortfolioRiskReport,
@@ -26,18 +37,11 @@ if TYPE_CHECKING:
         portfolio_report,
     )
     from hashmarket.risk.credit import (
-        Collateral,
-        CollateralKind,
         HaircutPolicy,
-        Loan,
-        LoanPaths,
-        LoanRounding,
         LoanSummary,
         LtvLevels,
         TailModel,
-        deliverable_forward,
         haircut,
-        loan_life,
         ltv_levels,
         ltv_levels_from_history,
         tail_quantile,
@@ -53,7 +57,6 @@ if TYPE_CHECKING:
     )
     from hashmarket.risk.historical import Bootstrap, change_table
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
-    from hashmarket.risk.loan_ledger import LoanAccounts, book_events, open_accounts, transfer_id
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
     from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios

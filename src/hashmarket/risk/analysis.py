@@ -23,17 +23,14 @@ import numpy as np
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.instruments.loans import CollateralKind, Loan, collateral_unit_values, loan_life
 from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
 from hashmarket.risk.credit import (
-    CollateralKind,
     HaircutPolicy,
-    Loan,
     LoanSummary,
     LtvLevels,
-    collateral_unit_values,
-    loan_life,
     ltv_levels_from_history,
     summarize,
 )

@@ -3,7 +3,7 @@
 Every position is valued in USD. An instrument position holds ``quantity`` units of an
 instrument from ``hashmarket.instruments`` (its cash flows scale with it; a negative quantity
 is the other side). A token holding is ``quantity`` tokens of a ``HashrateToken``. A loan
-position is a :class:`~hashmarket.risk.credit.Loan` seen by its lender (``quantity`` 1) or
+position is a :class:`~hashmarket.instruments.loans.Loan` seen by its lender (``quantity`` 1) or
 its borrower (``quantity`` −1). Spot BTC is ``quantity`` BTC (negative: short).
 
 ``specs.parse_portfolio`` / ``specs.load_portfolio`` read the JSON/YAML form.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import RiskError
+from hashmarket.instruments.loans import Loan
 from hashmarket.instruments.spec import to_spec
 from hashmarket.instruments.terms import Instrument, SettlementCurrency
-from hashmarket.risk.credit import Loan
 
 
 class PositionKind(enum.StrEnum):

@@ -31,17 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from hashmarket.errors import Location, RiskError, SpecError
+from hashmarket.instruments.loans import Collateral, CollateralKind, Loan, deliverable_forward
 from hashmarket.instruments.spec import load_spec, parse_spec
 from hashmarket.instruments.tokens import HashrateToken
-from hashmarket.risk.credit import (
-    Collateral,
-    CollateralKind,
-    HaircutPolicy,
-    Loan,
-    LtvLevels,
-    TailModel,
-    deliverable_forward,
-)
+from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader
 from hashmarket.risk.leverage import LeveragedBtc

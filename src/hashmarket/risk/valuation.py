@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from hashmarket.errors import PricingError, RiskError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.instruments.loans import Loan, loan_life
 from hashmarket.instruments.options import EuropeanOption
 from hashmarket.instruments.terms import SettlementCurrency, Underlying
 from hashmarket.models.network import NetworkModel
@@ -53,7 +54,6 @@ from hashmarket.models.price import GBM
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.analytic import black_scholes_price
 from hashmarket.pricing.market import Market
-from hashmarket.risk.credit import Loan, loan_life
 from hashmarket.risk.portfolio import Portfolio
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 

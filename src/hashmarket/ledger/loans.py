@@ -1,7 +1,8 @@
 """A loan's life on the ledger: disbursement, pledge, top-ups, liquidation, repayment.
 
-The events come from :func:`hashmarket.risk.credit.loan_life` on one path (``record_events``)
-— the same engine that gives the probabilities — and are booked with the ledger's public API:
+The events come from :func:`hashmarket.instruments.loans.loan_life` on one path
+(``record_events``) — the same engine that gives the probabilities — and are booked with the
+ledger's public API:
 
 * **disbursement** — lender USD → borrower USD, the principal;
 * **pledge** and **top-up** — borrower collateral → the lender's custody account as a
@@ -31,10 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hashmarket.errors import RiskError
+from hashmarket.instruments.loans import Loan, LoanEvent
 from hashmarket.ledger import Account, Ledger, Transfer, TransferFlags
 from hashmarket.ledger.results import CreateAccountResult, CreateTransferResult
 from hashmarket.money import Rounding, derived_id, to_minor
-from hashmarket.risk.credit import Loan, LoanEvent
 
 # Keeps loans' transfer ids apart from every other use of :func:`derived_id`.
 ID_DOMAIN = "hashmarket/loan"

@@ -1,0 +1,500 @@
+"""Loans secured by BTC, hashrate tokens or a deliverable hashrate forward: the terms and the
+one path payoff.
+
+* **Terms** (:class:`Loan`, :class:`Collateral`, :class:`LoanRounding`): a USD loan seen from
+  the lender, its collateral, its LTV levels and how its amounts become ledger units. A
+  Luxor-style deliverable hashrate forward is a loan too (:func:`deliverable_forward`).
+* **A loan's life on paths** (:func:`loan_life`): day by day, the lender's claim (principal
+  accrued at a simple rate, or for a forward the upfront payment less the output delivered so
+  far) against the collateral's value. A margin call opens when LTV reaches the margin-call
+  level; ``cure_days`` later a borrower who cures tops the collateral up to the initial LTV.
+  Liquidation starts when LTV reaches the liquidation level (or a call is not cured); a path
+  that reaches it with no call open is called on the same day, so every liquidated path has
+  been margin-called (P(liquidation) ≤ P(margin call)); the
+  collateral is sold ``liquidation_days`` later at that day's value less the liquidation
+  cost; the lender recovers at most its claim and the borrower gets any surplus.
+* **The lender's cash flows** (:meth:`Loan.cashflows`) are that engine's output, so a loan sits
+  in a portfolio like any instrument (one payoff, two uses): risk reads the probabilities off
+  many paths, the ledger books the events of one (:mod:`hashmarket.ledger.loans`).
+
+Collateral values: BTC at the day's close; a hashrate token at its current daily net reward
+(``instruments.tokens.daily_net_reward_btc`` × price, floored at 0) times the days left in its
+term; a forward's remaining output at the day's USD hashprice times the days left to deliver.
+Both run-rate values ignore future difficulty growth, which the haircut
+(:mod:`hashmarket.risk.credit`) has to absorb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmarket.errors import RiskError
+from hashmarket.instruments.fixings import Fixings, to_date
+from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
+from hashmarket.money import Rounding
+from hashmarket.units import DAYS_PER_YEAR_ACT365
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class CollateralKind(enum.StrEnum):
+    BTC = "btc"
+    TOKEN = "token"
+    HASHRATE_FORWARD = "hashrate_forward"
+
+
+def _bad(field_name: str, problem: str) -> RiskError:
+    return RiskError("risk_field", field=field_name, problem=problem)
+
+
+class LtvTriple(Protocol):
+    """The three LTV levels of a loan (``risk.credit.LtvLevels`` is one, made from haircuts)."""
+
+    @property
+    def initial_ltv(self) -> float: ...
+    @property
+    def margin_call_ltv(self) -> float: ...
+    @property
+    def liquidation_ltv(self) -> float: ...
+
+
+# ---- loan terms ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collateral:
+    """What secures a loan: ``quantity`` BTC, tokens (each ``token``), or for a deliverable
+    hashrate forward the PH/s delivered every day."""
+
+    kind: CollateralKind
+    quantity: float
+    token: HashrateToken | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", CollateralKind(self.kind))
+        if not (self.quantity > 0 and math.isfinite(self.quantity)):
+            raise _bad("collateral.quantity", f"{self.quantity} must be greater than zero")
+        if (self.kind is CollateralKind.TOKEN) != (self.token is not None):
+            raise _bad("collateral.token", "token collateral needs the token's terms (only it)")
+
+    @property
+    def unit(self) -> str:
+        return {"btc": "BTC", "token": "tokens", "hashrate_forward": "PH/s"}[self.kind.value]
+
+
+@dataclass(frozen=True)
+class LoanRounding:
+    """How a loan's amounts become the ledger's minor units, by who bears the rounding."""
+
+    # The principal disbursed and the lender's recovery claim at a sale: to the nearest unit.
+    principal: Rounding = Rounding.HALF_UP
+    # What the borrower pledges, tops up, posts as margin or repays: up, so the lender is
+    # never short by rounding.
+    owed: Rounding = Rounding.UP
+    # What is delivered (a forward's output) or paid by a sale's buyer: down, never more
+    # than there is.
+    proceeds: Rounding = Rounding.DOWN
+
+
+@dataclass(frozen=True)
+class Loan:
+    """A USD loan secured by collateral, seen from the lender (instrument-like: it has a
+    ``cashflows`` and can sit in a portfolio).
+
+    For a deliverable hashrate forward (Luxor style, built by :func:`deliverable_forward`)
+    ``principal_usd`` is the upfront payment, ``rate_per_year`` is 0 (the discount is in the
+    price and the margin) and the loan is repaid by the output delivered every day from
+    ``start`` to ``maturity``: ``collateral.quantity`` PH/s × the day's hashprice. Its margin
+    calls are met in cash.
+    """
+
+    type_name: ClassVar[str] = "loan"
+
+    loan_id: str
+    principal_usd: float
+    rate_per_year: float
+    start: dt.date
+    maturity: dt.date
+    collateral: Collateral
+    initial_ltv: float
+    margin_call_ltv: float
+    liquidation_ltv: float
+    liquidation_cost: float = 0.02
+    liquidation_days: int = 1
+    cure_days: int = 2
+    borrower_cures: bool = True
+    rounding: LoanRounding = LoanRounding()
+
+    def __post_init__(self) -> None:
+        if not self.loan_id or not isinstance(self.loan_id, str):
+            raise _bad("loan_id", "must be a non-empty string")
+        if not (self.principal_usd > 0 and math.isfinite(self.principal_usd)):
+            raise _bad("principal_usd", f"{self.principal_usd} must be greater than zero")
+        if not (math.isfinite(self.rate_per_year) and self.rate_per_year >= 0):
+            raise _bad("rate_per_year", f"{self.rate_per_year} must not be negative")
+        if self.maturity <= self.start:
+            raise _bad("maturity", f"{self.maturity} must be after start {self.start}")
+        if not 0 < self.initial_ltv < self.margin_call_ltv < self.liquidation_ltv < 1:
+            raise _bad(
+                "ltv",
+                "need 0 < initial_ltv < margin_call_ltv < liquidation_ltv < 1, got "
+                f"{self.initial_ltv:.4f}, {self.margin_call_ltv:.4f}, {self.liquidation_ltv:.4f}",
+            )
+        if not 0 <= self.liquidation_cost < 1:
+            raise _bad("liquidation_cost", f"{self.liquidation_cost} must be in [0, 1)")
+        if self.liquidation_days < 0 or self.cure_days < 0:
+            raise _bad("liquidation_days", "liquidation_days and cure_days must be >= 0")
+
+    @property
+    def currency(self) -> SettlementCurrency:
+        return SettlementCurrency.USD
+
+    @property
+    def is_forward(self) -> bool:
+        return self.collateral.kind is CollateralKind.HASHRATE_FORWARD
+
+    @property
+    def term_days(self) -> int:
+        return (self.maturity - self.start).days
+
+    def claim_usd(self, day: dt.date) -> float:
+        """Principal with simple interest accrued to ``day`` (the bullet repayment at maturity)."""
+        days = max(0, (min(day, self.maturity) - self.start).days)
+        return self.principal_usd * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR_ACT365)
+
+    def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
+        # A loan's past is its current state (collateral held now, interest accrued), not a
+        # replay: the window starts at the valuation date.
+        last = self.maturity + dt.timedelta(days=self.liquidation_days + self.cure_days)
+        return max(self.start, asof), last
+
+    def cashflows(self, fixings: Fixings) -> FloatArray:
+        """The lender's USD cash flows per day: −principal on ``start`` (if covered), the
+        output delivered (forward), the repayment at maturity or the liquidation recovery."""
+        return loan_life(self, fixings).lender_cash_usd
+
+
+def deliverable_forward(
+    *,
+    loan_id: str,
+    hashrate_phs: float,
+    price_usd_per_ph_day: float,
+    start: dt.date,
+    maturity: dt.date,
+    margin: float = 0.18,
+    levels: LtvTriple | None = None,
+    **terms: Any,
+) -> Loan:
+    """A Luxor-style deliverable forward as a loan: upfront = price × PH/s × days × (1 − margin),
+    repaid by ``hashrate_phs`` of output every day. Without ``levels`` the initial LTV is
+    1 − margin, a call comes when half the margin is gone (1 − margin/2) and liquidation when
+    three quarters are (1 − margin/4): 82 %, 91 % and 95.5 % for Luxor's 18 %."""
+    if not 0 < margin < 1:
+        raise _bad("margin", f"{margin} must be between 0 and 1")
+    days = (maturity - start).days + 1
+    upfront = price_usd_per_ph_day * hashrate_phs * days * (1.0 - margin)
+    if levels is None:
+        initial, call, liquidation = 1.0 - margin, 1.0 - margin / 2, 1.0 - margin / 4
+    else:
+        initial, call, liquidation = (
+            levels.initial_ltv,
+            levels.margin_call_ltv,
+            levels.liquidation_ltv,
+        )
+    return Loan(
+        loan_id=loan_id,
+        principal_usd=upfront,
+        rate_per_year=0.0,
+        start=start,
+        maturity=maturity,
+        collateral=Collateral(CollateralKind.HASHRATE_FORWARD, hashrate_phs),
+        initial_ltv=initial,
+        margin_call_ltv=call,
+        liquidation_ltv=liquidation,
+        **terms,
+    )
+
+
+# ---- a loan's life on paths ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoanEvent:
+    """Something that happened to a loan on one path: ``units`` of collateral (top-up, sale),
+    ``usd`` of cash (disbursement, delivery, top-up in cash, recovery, repayment, surplus)."""
+
+    day: dt.date
+    kind: str
+    units: float = 0.0
+    usd: float = 0.0
+    ltv: float = math.nan
+
+
+@dataclass(frozen=True)
+class LoanPaths:
+    """A loan's life on every path of some fixings (arrays ``[paths]`` or ``[paths, days]``)."""
+
+    dates: npt.NDArray[np.datetime64]
+    ltv: FloatArray
+    lender_cash_usd: FloatArray
+    margin_called: npt.NDArray[np.bool_]
+    margin_calls: npt.NDArray[np.int64]
+    liquidated: npt.NDArray[np.bool_]
+    liquidation_day: npt.NDArray[np.int64]
+    loss_usd: FloatArray
+    top_up_units: FloatArray
+    top_up_usd: FloatArray
+    events: tuple[tuple[LoanEvent, ...], ...] | None = None
+
+    @property
+    def n_paths(self) -> int:
+        return len(self.loss_usd)
+
+    @property
+    def lender_pnl_usd(self) -> FloatArray:
+        """Undiscounted sum of the lender's cash flows (with the disbursement, if covered)."""
+        return np.asarray(self.lender_cash_usd.sum(axis=1), dtype=np.float64)
+
+
+@dataclass
+class _State:
+    """Per-path state of the loan engine (mutable, private to one call)."""
+
+    active: npt.NDArray[np.bool_]
+    units: FloatArray
+    cash_margin: FloatArray
+    delivered: FloatArray
+    call_due: npt.NDArray[np.int64]
+    sale_due: npt.NDArray[np.int64]
+    events: list[list[LoanEvent]] | None = field(default=None)
+
+
+def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray:
+    """USD value of one unit of collateral at the end of column ``col``, per path."""
+    kind = loan.collateral.kind
+    day = to_date(fixings.dates[col])
+    price = _column(fixings, "price_usd", col)
+    if kind is CollateralKind.BTC:
+        return price
+    if kind is CollateralKind.TOKEN:
+        token = loan.collateral.token
+        assert token is not None
+        remaining = max(0, (token.end - max(day, token.start - dt.timedelta(days=1))).days)
+        net_btc = daily_net_reward_btc(
+            hashrate_ths=token.hashrate_ths,
+            hashprice_btc_per_ph_day=_column(fixings, "hashprice_btc_per_ph_day", col),
+            price_usd=price,
+            efficiency_w_per_th=token.efficiency_w_per_th,
+            electricity_usd_per_kwh=token.electricity_usd_per_kwh,
+            uptime=token.uptime,
+            service_fee_usd_per_th_day=token.service_fee_usd_per_th_day,
+            discount=token.discount,
+        )
+        return np.maximum(net_btc * price, 0.0) * remaining
+    remaining = max(0, (loan.maturity - day).days)
+    return _column(fixings, "hashprice_usd_per_ph_day", col) * remaining
+
+
+def _column(fixings: Fixings, name: str, col: int) -> FloatArray:
+    values = fixings.values.get(name)
+    if values is None:
+        raise RiskError("risk_option", name="fixings", problem=f"a loan needs the {name!r} fixings")
+    out = np.broadcast_to(values[:, col], (fixings.n_paths,))
+    return np.asarray(out, dtype=np.float64)
+
+
+def loan_life(loan: Loan, fixings: Fixings, *, record_events: bool = False) -> LoanPaths:
+    """Run ``loan`` over every path of ``fixings`` (see the module docstring for the rules).
+
+    Column 0 of ``fixings`` is the first day looked at; a loan that started before it is
+    taken as it stands then (its collateral ``quantity`` and interest accrued to that day).
+    """
+    n, n_days = fixings.n_paths, fixings.n_periods
+    dates = fixings.dates
+    day_of = [to_date(d) for d in dates]
+    cash = np.zeros((n, n_days))
+    ltv = np.full((n, n_days), math.nan)
+    state = _State(
+        active=np.zeros(n, dtype=bool),
+        units=np.full(n, float(loan.collateral.quantity)),
+        cash_margin=np.zeros(n),
+        delivered=np.zeros(n),
+        call_due=np.full(n, -1, dtype=np.int64),
+        sale_due=np.full(n, -1, dtype=np.int64),
+        events=[[] for _ in range(n)] if record_events else None,
+    )
+    margin_calls = np.zeros(n, dtype=np.int64)
+    liquidation_day = np.full(n, -1, dtype=np.int64)
+    loss = np.zeros(n)
+    top_units = np.zeros(n)
+    top_usd = np.zeros(n)
+    started = day_of[0] > loan.start
+
+    def log(mask: npt.NDArray[np.bool_], col: int, kind: str, **amounts: FloatArray) -> None:
+        if state.events is None:
+            return
+        for p in np.flatnonzero(mask):
+            values = {k: float(v[p]) for k, v in amounts.items()}
+            state.events[p].append(LoanEvent(day_of[col], kind, **values))
+
+    if started:
+        state.active[:] = True
+    for col in range(n_days):
+        day = day_of[col]
+        if not started and day == loan.start:
+            started = True
+            state.active[:] = True
+            cash[:, col] -= loan.principal_usd
+            everyone = np.ones(n, dtype=bool)
+            log(everyone, col, "disbursement", usd=np.full(n, loan.principal_usd))
+            log(everyone, col, "pledge", units=state.units.copy())
+        if not started:
+            continue
+        values = collateral_unit_values(loan, fixings, col)
+        # A sale that falls due today closes the loan on its path.
+        selling = state.sale_due == col
+        if selling.any():
+            _sell(loan, day, col, selling, values, state, cash, loss, log)
+        live = state.active & (state.sale_due < 0)
+        if loan.is_forward and loan.start <= day <= loan.maturity:
+            delivered = loan.collateral.quantity * _column(fixings, "hashprice_usd_per_ph_day", col)
+            delivered = np.where(live, delivered, 0.0)
+            cash[:, col] += delivered
+            state.delivered += delivered
+            btc = loan.collateral.quantity * _column(fixings, "hashprice_btc_per_ph_day", col)
+            log(live, col, "delivery", usd=delivered, units=np.where(live, btc, 0.0))
+        outstanding = _outstanding(loan, day, state)
+        collateral_usd = state.units * values + state.cash_margin
+        with np.errstate(divide="ignore", invalid="ignore"):
+            today = np.where(collateral_usd > 0, outstanding / collateral_usd, np.inf)
+        today = np.where(outstanding <= 0, 0.0, today)
+        ltv[:, col] = np.where(live, today, math.nan)
+        if day >= loan.maturity:
+            _mature(loan, day, col, live, outstanding, state, cash, loss, log)
+            continue
+        # Liquidation: the level is reached, or a call falls due and is not cured.
+        # A call whose cure window ends today: the borrower tops up if the LTV is still at or
+        # above the call level; a borrower who does not cure is liquidated instead.
+        due = live & (state.call_due == col)
+        still_called = due & (today >= loan.margin_call_ltv)
+        cured = still_called if loan.borrower_cures else np.zeros(n, dtype=bool)
+        failed = np.zeros(n, dtype=bool) if loan.borrower_cures else still_called
+        liquidate = live & ((today >= loan.liquidation_ltv) | failed)
+        if liquidate.any():
+            # The liquidation level lies above the call level: a path that reaches it with
+            # no call open has reached the call level too, on the same day (a jump, or a
+            # forward-starting loan whose collateral is short at disbursement). The call is
+            # made and liquidation starts at once, without a cure window.
+            jumped = liquidate & (state.call_due < 0)
+            margin_calls += jumped
+            log(jumped, col, "margin_call", ltv=today)
+            state.sale_due[liquidate] = min(col + loan.liquidation_days, n_days - 1)
+            state.call_due[liquidate] = -1
+            liquidation_day[liquidate] = col
+            log(liquidate, col, "liquidation", ltv=today)
+            now = liquidate & (state.sale_due == col)
+            if now.any():  # no time to sell (or no days left): sell at today's value
+                _sell(loan, day, col, now, values, state, cash, loss, log)
+        cured &= ~liquidate
+        if cured.any():
+            needed = outstanding / loan.initial_ltv - collateral_usd
+            needed = np.where(cured, np.maximum(needed, 0.0), 0.0)
+            if loan.is_forward:
+                state.cash_margin += needed
+                top_usd += needed
+                log(cured, col, "top_up", usd=needed)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    units = np.where(values > 0, needed / values, 0.0)
+                state.units += units
+                top_units += units
+                top_usd += needed
+                log(cured, col, "top_up", units=units, usd=needed)
+        state.call_due[due] = -1
+        calling = live & ~liquidate & (state.call_due < 0) & (today >= loan.margin_call_ltv)
+        calling &= ~due  # a call just cured is not reopened the same day
+        if calling.any():
+            state.call_due[calling] = col + loan.cure_days
+            margin_calls += calling
+            log(calling, col, "margin_call", ltv=today)
+    events = None if state.events is None else tuple(tuple(e) for e in state.events)
+    return LoanPaths(
+        dates=dates,
+        ltv=ltv,
+        lender_cash_usd=cash,
+        margin_called=margin_calls > 0,
+        margin_calls=margin_calls,
+        liquidated=liquidation_day >= 0,
+        liquidation_day=liquidation_day,
+        loss_usd=loss,
+        top_up_units=top_units,
+        top_up_usd=top_usd,
+        events=events,
+    )
+
+
+def _outstanding(loan: Loan, day: dt.date, state: _State) -> FloatArray:
+    """The lender's exposure: accrued claim, or for a forward the upfront not yet delivered."""
+    if loan.is_forward:
+        return np.asarray(loan.principal_usd - state.delivered, dtype=np.float64)
+    return np.full(len(state.units), loan.claim_usd(day))
+
+
+def _sell(
+    loan: Loan,
+    day: dt.date,
+    col: int,
+    mask: npt.NDArray[np.bool_],
+    values: FloatArray,
+    state: _State,
+    cash: FloatArray,
+    loss: FloatArray,
+    log: Any,
+) -> None:
+    """Sell the collateral of the paths in ``mask`` at today's value less the cost."""
+    outstanding = np.maximum(_outstanding(loan, day, state), 0.0)
+    proceeds = state.units * values * (1.0 - loan.liquidation_cost) + state.cash_margin
+    recovery = np.minimum(outstanding, proceeds)
+    cash[:, col] += np.where(mask, recovery, 0.0)
+    loss += np.where(mask, outstanding - recovery, 0.0)
+    log(
+        mask,
+        col,
+        "sale",
+        units=state.units.copy(),
+        usd=recovery,
+    )
+    log(mask, col, "surplus", usd=proceeds - recovery)
+    state.active &= ~mask
+    state.sale_due[mask] = -1
+
+
+def _mature(
+    loan: Loan,
+    day: dt.date,
+    col: int,
+    live: npt.NDArray[np.bool_],
+    outstanding: FloatArray,
+    state: _State,
+    cash: FloatArray,
+    loss: FloatArray,
+    log: Any,
+) -> None:
+    """Maturity: a loan is repaid its claim; a forward has delivered everything it owed, and
+    what it delivered short of the upfront is the lender's loss."""
+    if loan.is_forward:
+        loss += np.where(live, np.maximum(outstanding, 0.0), 0.0)
+        log(live, col, "repayment", usd=np.zeros(len(live)))
+    else:
+        cash[:, col] += np.where(live, outstanding, 0.0)
+        log(live, col, "repayment", usd=outstanding)
+    log(live, col, "release", units=state.units.copy(), usd=state.cash_margin.copy())
+    state.active &= ~live
