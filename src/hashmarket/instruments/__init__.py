@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         Side,
         Underlying,
     )
-    from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
+    from hashmarket.instruments.tokens import DailyAmounts, HashrateToken, TokenTerms
 
 __all__ = [
     "FIXING_FIELDS",
@@ -42,6 +42,7 @@ __all__ = [
     "AsianOption",
     "BtcPriceSwap",
     "Collar",
+    "DailyAmounts",
     "DifficultyFuture",
     "DualCurrencyKind",
     "DualCurrencyNote",
@@ -56,10 +57,10 @@ __all__ = [
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
+    "TokenTerms",
     "Tranche",
     "Underlying",
     "YieldSplitNote",
-    "daily_net_reward_btc",
     "load_spec",
     "parse_spec",
     "to_spec",
