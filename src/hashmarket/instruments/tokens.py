@@ -98,6 +98,11 @@ class TokenTerms:
     service_fee_usd_per_th_day: Decimal = Decimal(0)
     maintenance_discount: Decimal = Decimal(0)
 
+    @property
+    def terms(self) -> TokenTerms:
+        """These terms alone (of a token spec or a ledger series)."""
+        return TokenTerms(**{f.name: getattr(self, f.name) for f in fields(TokenTerms)})
+
     def daily_amounts(
         self,
         *,
@@ -193,11 +198,6 @@ class HashrateToken(TokenTerms):
     @property
     def currency(self) -> SettlementCurrency:
         return SettlementCurrency.BTC
-
-    @property
-    def terms(self) -> TokenTerms:
-        """The economic terms alone (what a ledger series of this token carries)."""
-        return TokenTerms(**{f.name: getattr(self, f.name) for f in fields(TokenTerms)})
 
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         return self.start, self.end
