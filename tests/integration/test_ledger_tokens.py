@@ -70,9 +70,14 @@ def mint(ledger: Ledger, tid: int, to: int, amount: int) -> None:
 
 @pytest.fixture
 def issued(ledger: Ledger) -> Ledger:
-    """A 1,000 TH/s series; holders 201-203 hold 500, 300 and 0 tokens; treasury 10 BTC."""
+    return issue_with_holders(ledger, terms())
+
+
+def issue_with_holders(ledger: Ledger, series: tk.TokenSeries) -> Ledger:
+    """``series`` issued (1,000 TH/s); holders 201-203 hold 500, 300 and 0 tokens; treasury
+    10 BTC."""
     fund(ledger, TREASURY, 10 * 10**8, tid=1)
-    tk.issue(ledger, terms())
+    tk.issue(ledger, series)
     ledger.create_accounts([Account(p, "BTC") for p in HOLDERS.values()])
     with ledger.transaction() as w:
         for token_account, payout in HOLDERS.items():
@@ -328,17 +333,8 @@ def test_the_token_prices_what_the_series_pays(ledger: Ledger, clock: ManualCloc
     """The hashrate_token spec with the series' terms, for the outstanding 800 TH/s, pays on
     each day's published fixings exactly the pool the ledger distributes, and the Monte Carlo
     engine's value of it on that one realized path is the sum paid."""
-    fund(ledger, TREASURY, 10 * 10**8, tid=1)
-    series = terms(
-        power_price_usd_per_kwh=Decimal("0.1"), term_end=dt.date(2025, 12, 31)
-    ).validated()
-    tk.issue(ledger, series)
-    ledger.create_accounts([Account(p, "BTC") for p in HOLDERS.values()])
-    with ledger.transaction() as w:
-        for token_account, payout in HOLDERS.items():
-            tk.open_holder(w, SERIES, token_account_id=token_account, payout_account_id=payout)
-    mint(ledger, 10, 201, 500)
-    mint(ledger, 11, 202, 300)
+    series = terms(power_price_usd_per_kwh=Decimal("0.1"), term_end=dt.date(2025, 12, 31))
+    issue_with_holders(ledger, series.validated())
     uptime = Decimal("0.97")
     # One set of field names: the series' terms are the spec's fields.
     spec: dict[str, object] = {
