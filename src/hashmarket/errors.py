@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "spec_not_mapping": "an instrument spec must be a mapping of fields, got {value!r}",
     "spec_unknown_type": "field 'type': unknown instrument type {value!r} (known: {known})",
     "spec_unknown_field": "field {field!r}: unknown field (value {value!r}; known fields: {known})",
+    "spec_retired_field": "field {field!r} (value {value!r}): {problem}",
     "spec_missing_field": "field {field!r}: missing (required by {type!r})",
     "spec_bad_type": "field {field!r}: value {value!r} is not {expected}",
     "spec_negative": "field {field!r}: value {value!r} must not be negative",

@@ -3,13 +3,17 @@ daily distribution and proof of reserves."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
+from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import TokenError
+from hashmarket.index.fixings import day_fixings
+from hashmarket.instruments import Fixings, HashrateToken, TokenTerms, parse_spec
 from hashmarket.ledger import (
     Account,
     CreateTransferResult,
@@ -24,6 +28,12 @@ from hashmarket.ledger import (
 from hashmarket.ledger import tokens as tk
 from hashmarket.ledger.clock import day_start_ns
 from hashmarket.ledger.reserves import Root, verify_proof
+from hashmarket.models.network import NetworkModel, NetworkState
+from hashmarket.models.scenarios import ScenarioSet
+from hashmarket.money import Rounding, to_minor
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.montecarlo import _Run
+from hashmarket.pricing.result import MonteCarloConfig
 from tests.conftest import BTC_ISSUER, STORES, fund, open_ledger
 
 TREASURY = 3
@@ -60,9 +70,14 @@ def mint(ledger: Ledger, tid: int, to: int, amount: int) -> None:
 
 @pytest.fixture
 def issued(ledger: Ledger) -> Ledger:
-    """A 1,000 TH/s series; holders 201-203 hold 500, 300 and 0 tokens; treasury 10 BTC."""
+    return issue_with_holders(ledger, terms())
+
+
+def issue_with_holders(ledger: Ledger, series: tk.TokenSeries) -> Ledger:
+    """``series`` issued (1,000 TH/s); holders 201-203 hold 500, 300 and 0 tokens; treasury
+    10 BTC."""
     fund(ledger, TREASURY, 10 * 10**8, tid=1)
-    tk.issue(ledger, terms())
+    tk.issue(ledger, series)
     ledger.create_accounts([Account(p, "BTC") for p in HOLDERS.values()])
     with ledger.transaction() as w:
         for token_account, payout in HOLDERS.items():
@@ -302,3 +317,69 @@ def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(
         with issued.transaction() as w:
             assert w.create_fan_out(TREASURY, credits) == (code, index), credits
         assert issued.state_hash() == before
+
+
+# The 2025 days the payoff is checked on: 10 January, a week of April with a negative day
+# (20 April: 0.00051749 BTC/PH/day at 85,101.75 USD/BTC does not cover 20 W/TH at
+# $0.10/kWh) and 30 June.
+PAID_DAYS = [
+    dt.date(2025, 1, 10),
+    *(dt.date(2025, 4, 16) + dt.timedelta(days=i) for i in range(9)),
+    dt.date(2025, 6, 30),
+]
+
+
+def test_the_token_prices_what_the_series_pays(ledger: Ledger, clock: ManualClock):
+    """The hashrate_token spec with the series' terms, for the outstanding 800 TH/s, pays on
+    each day's published fixings exactly the pool the ledger distributes, and the Monte Carlo
+    engine's value of it on that one realized path is the sum paid."""
+    series = terms(power_price_usd_per_kwh=Decimal("0.1"), term_end=dt.date(2025, 12, 31))
+    issue_with_holders(ledger, series.validated())
+    uptime = Decimal("0.97")
+    # One set of field names: the series' terms are the spec's fields.
+    spec: dict[str, object] = {
+        f.name: str(getattr(series, f.name)) for f in dataclasses.fields(TokenTerms)
+    }
+    spec |= {"type": "hashrate_token", "ths_per_token": 800, "uptime": 0.97}
+    token = parse_spec({**spec, "start": "2025-04-16", "end": "2025-04-24"})
+    assert isinstance(token, HashrateToken) and token.terms == dataclasses.replace(
+        series.terms, ths_per_token=Decimal(800)
+    )
+
+    history = NetworkHistory.load(include_noncommercial=True)
+    paid: dict[dt.date, int] = {}
+    published = []
+    for day in PAID_DAYS:
+        btc, usd = day_fixings(history, day)
+        published.append((btc, usd))
+        after_day(clock, day)
+        record = tk.distribute(ledger, SERIES, tk.DayRate.from_fixings(btc, usd), uptime=uptime)
+        paid[day] = record.pool_sats
+        one_day = dataclasses.replace(token, start=day, end=day)
+        cashflow = one_day.cashflows(Fixings.from_published(usd=[usd], btc=[btc]))
+        assert to_minor(float(cashflow[0, 0]), 8, Rounding.DOWN) == record.pool_sats, day
+    assert paid[dt.date(2025, 4, 20)] == 0 and min(paid.values()) == 0 < max(paid.values())
+    assert sum(ledger.account(p).balance for p in HOLDERS.values()) == sum(paid.values())
+
+    # The Monte Carlo engine's present value on the realized April week (zero rates, valued
+    # the day before it starts) is what the series paid for those days.
+    btc_asof, usd_asof = day_fixings(history, dt.date(2025, 4, 15))
+    april = Fixings.from_published(
+        usd=[usd_asof, *(u for _, u in published[1:-1])],
+        btc=[btc_asof, *(b for b, _ in published[1:-1])],
+    )
+    state = NetworkState(
+        asof=dt.date(2025, 4, 15),
+        price_usd=85_000.0,
+        hashrate_ths=8e8,
+        difficulty=1.2e14,
+        height=893_000,
+        epoch_elapsed_s=0,
+        fee_btc_per_block=0.02,
+    )
+    run = _Run(token, Market(state=state), NetworkModel(), MonteCarloConfig(n_paths=2), 9, None)
+    # The realized days as the engine's one-path chunk (column 0 is the as-of day).
+    realized = ScenarioSet(april.dates, 0, 0, False, (1,), dict(april.values))
+    (value,) = run.present_values(realized)
+    april_paid = sum(sats for day, sats in paid.items() if day.month == 4)
+    assert round(value * 10**8) == april_paid and value == pytest.approx(april_paid / 1e8)

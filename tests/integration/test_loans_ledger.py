@@ -4,6 +4,7 @@ event booked from the loan engine's path, idempotent, money conserved, ``verify(
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -183,11 +184,11 @@ def test_token_collateral_is_pledged_in_its_own_asset(funded: Ledger) -> None:
     from hashmarket.instruments import HashrateToken
 
     token = HashrateToken(
-        hashrate_ths=100.0,
+        ths_per_token=Decimal(100),
         start=START,
         end=START + dt.timedelta(days=364),
-        efficiency_w_per_th=15.0,
-        electricity_usd_per_kwh=0.05,
+        efficiency_w_per_th=Decimal(15),
+        power_price_usd_per_kwh=Decimal("0.05"),
     )
     the_loan = loan(
         "tokens",

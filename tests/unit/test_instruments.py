@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -25,10 +26,10 @@ from hashmarket.instruments import (
     SettlementCurrency,
     SharkFinNote,
     Side,
+    TokenTerms,
     Tranche,
     Underlying,
     YieldSplitNote,
-    daily_net_reward_btc,
 )
 
 START = dt.date(2026, 3, 1)
@@ -372,53 +373,100 @@ class TestStructuredNotes:
 
 
 class TestHashrateToken:
-    def test_daily_net_reward_by_hand(self) -> None:
-        # 50 TH/s at 20 W/TH and $0.05/kWh: 24 kWh → $1.20; service $0.0089 × 50 = $0.445.
-        net = daily_net_reward_btc(
-            hashrate_ths=50,
-            hashprice_btc_per_ph_day=0.0005,
-            price_usd=80_000,
-            efficiency_w_per_th=20,
-            electricity_usd_per_kwh=0.05,
-            uptime=0.9,
-            service_fee_usd_per_th_day=0.0089,
-            discount=0.1,
+    def test_daily_amounts_by_hand(self) -> None:
+        # 50 TH/s at 20 W/TH and $0.05/kWh: 24 kWh → $1.20; service $0.0089 × 50 = $0.445;
+        # 10 % maintenance discount: $1.4805 at $80,000 = 1,850.625 sats. Gross 0.0005 BTC
+        # × 0.05 PH/s × 0.9 = 2,250 sats; net 399.375 → 399 sats paid, 0.375 dust.
+        terms = TokenTerms(
+            ths_per_token=Decimal(50),
+            efficiency_w_per_th=Decimal(20),
+            power_price_usd_per_kwh=Decimal("0.05"),
+            service_fee_usd_per_th_day=Decimal("0.0089"),
+            maintenance_discount=Decimal("0.1"),
         )
-        reward = 0.05 * 0.0005 * 0.9
-        fees = (1.20 + 0.445) * 0.9 / 80_000
-        assert float(net) == pytest.approx(reward - fees)
+        day = terms.daily_amounts(
+            hashrate_ths=Decimal(50),
+            hashprice_btc_per_ph_day=Decimal("0.0005"),
+            price_usd=Decimal(80_000),
+            uptime=Decimal("0.9"),
+        )
+        assert (day.gross_sats, day.cost_sats) == (Decimal(2250), Decimal("1850.625"))
+        assert (day.electricity_usd, day.service_fee_usd) == (Decimal("1.2"), Decimal("0.445"))
+        assert (day.pool_sats, day.dust_sats, day.shortfall_sats) == (399, Decimal("0.375"), 0)
 
-    def test_token_pays_its_net_reward_every_day_of_its_term(self) -> None:
+    def test_a_day_whose_costs_exceed_the_reward_pays_nothing(self) -> None:
+        # 100 TH/s at 60 W/TH and $0.20/kWh: 144 kWh → $28.80 = 36,000 sats at $80,000,
+        # against a gross of 5,000 sats: the holder gets 0 and the day's shortfall is 31,000.
+        token = HashrateToken(
+            ths_per_token=Decimal(100),
+            start=START,
+            end=START,
+            efficiency_w_per_th=Decimal(60),
+            power_price_usd_per_kwh=Decimal("0.2"),
+        )
+        day = token.daily_amounts(
+            hashrate_ths=token.ths_per_token,
+            hashprice_btc_per_ph_day=Decimal("0.0005"),
+            price_usd=Decimal(80_000),
+            uptime=token.uptime,
+        )
+        assert (day.pool_sats, day.dust_sats, day.shortfall_sats) == (0, 0, Decimal(31_000))
+        one_day = Fixings.from_arrays([START], hashprice_btc_per_ph_day=[0.0005], price_usd=[8e4])
+        assert token.cashflows(one_day).tolist() == [[0.0]]
+
+    def test_token_pays_its_whole_sat_pool_every_day_of_its_term(self) -> None:
         f = random_fixings(n_paths=10)
         token = HashrateToken(
-            hashrate_ths=100,
+            ths_per_token=Decimal(100),
             start=days(40)[3],
             end=days(40)[12],
-            efficiency_w_per_th=15,
-            electricity_usd_per_kwh=0.06,
+            efficiency_w_per_th=Decimal(15),
+            power_price_usd_per_kwh=Decimal("0.06"),
         )
         amounts = token.cashflows(f)
-        expected = (
-            0.1 * f.values["hashprice_btc_per_ph_day"]
-            - 15 * 100 * 24 / 1000 * 0.06 / (f.values["price_usd"])
-        )
-        np.testing.assert_allclose(amounts[:, 3:13], expected[:, 3:13])
+        hp, price = f.values["hashprice_btc_per_ph_day"], f.values["price_usd"]
+        net_sats = (0.1 * hp - 15 * 100 * 24 / 1000 * 0.06 / price) * 1e8
+        expected = np.floor(np.maximum(net_sats, 0)) / 1e8
+        np.testing.assert_allclose(amounts[:, 3:13], expected[:, 3:13], rtol=0, atol=1.01e-8)
         assert (amounts[:, :3] == 0).all() and (amounts[:, 13:] == 0).all()
-        paused = HashrateToken(
-            hashrate_ths=100,
-            start=days(40)[3],
-            end=days(40)[12],
-            efficiency_w_per_th=60,
-            electricity_usd_per_kwh=0.2,
-            pause_when_unprofitable=True,
+        sats = amounts * 1e8  # whole sats, up to the float of sats ÷ 1e8
+        np.testing.assert_allclose(sats, np.round(sats), rtol=0, atol=1e-6)
+        # One path runs the ledger's Decimal rule: the same days, paid the same whole sats
+        # (floats and Decimal could differ only within a float's noise of a whole sat).
+        one = Fixings(dates=f.dates, values={k: v[:1] for k, v in f.values.items()})
+        exact = token.cashflows(one)
+        np.testing.assert_allclose(exact[0], amounts[0], rtol=0, atol=1.01e-8)
+        day = token.daily_amounts(
+            hashrate_ths=Decimal(100),
+            hashprice_btc_per_ph_day=Decimal(repr(float(hp[0, 5]))),
+            price_usd=Decimal(repr(float(price[0, 5]))),
+            uptime=Decimal(1),
         )
-        assert (paused.cashflows(f) >= 0).all()
+        assert day.pool_sats > 0 and round(exact[0, 5] * 1e8) == day.pool_sats
+
+    def test_terms_are_exact_decimals_and_checked(self) -> None:
+        token = HashrateToken(
+            ths_per_token=0.1,  # type: ignore[arg-type]
+            start=START,
+            end=START,
+            efficiency_w_per_th=Decimal(15),
+            power_price_usd_per_kwh=Decimal("0.05"),
+        )
+        assert token.ths_per_token == Decimal("0.1") and token.uptime == 1
         with pytest.raises(SpecError, match="uptime"):
             HashrateToken(
-                hashrate_ths=1,
+                ths_per_token=Decimal(1),
                 start=START,
                 end=START,
-                efficiency_w_per_th=1,
-                electricity_usd_per_kwh=1,
-                uptime=1.5,
+                efficiency_w_per_th=Decimal(1),
+                power_price_usd_per_kwh=Decimal(1),
+                uptime=Decimal("1.5"),
+            )
+        with pytest.raises(SpecError, match="ths_per_token"):
+            HashrateToken(
+                ths_per_token=Decimal(0),
+                start=START,
+                end=START,
+                efficiency_w_per_th=Decimal(1),
+                power_price_usd_per_kwh=Decimal(1),
             )

@@ -4,6 +4,7 @@ through the same ``cashflows`` as the simulated paths."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import cache
 
 import numpy as np
@@ -44,11 +45,11 @@ def test_forward_settles_on_published_fixings_at_their_tick() -> None:
     # The inputs recorded in the fixings give the other fields.
     np.testing.assert_allclose(f.values["price_usd"][0], window.frame["price_usd"].to_numpy())
     token = HashrateToken(
-        hashrate_ths=100,
+        ths_per_token=Decimal(100),
         start=start,
         end=end,
-        efficiency_w_per_th=30,
-        electricity_usd_per_kwh=0.05,
+        efficiency_w_per_th=Decimal(30),
+        power_price_usd_per_kwh=Decimal("0.05"),
     )
     assert token.cashflows(f).shape == (1, 31)
 

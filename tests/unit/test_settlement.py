@@ -152,11 +152,11 @@ def test_a_compute_forward_spec_is_checked_field_by_field():
 
 def test_instruments_that_are_not_bilateral_are_refused():
     token = HashrateToken(
-        hashrate_ths=100,
+        ths_per_token=Decimal(100),
         start=JULY_1,
         end=JULY_31,
-        efficiency_w_per_th=30,
-        electricity_usd_per_kwh=0.05,
+        efficiency_w_per_th=Decimal(30),
+        power_price_usd_per_kwh=Decimal("0.05"),
     )
     with pytest.raises(SettlementError, match="'hashrate_token' is not settled"):
         st.instrument_from_spec(to_spec(token))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hashmarket.errors import SpecError
 from hashmarket.instruments import (
     INSTRUMENT_TYPES,
     HashpriceForward,
+    HashrateToken,
     load_spec,
     parse_spec,
     to_spec,
@@ -116,3 +118,43 @@ def test_load_spec_takes_a_path_or_a_string() -> None:
     assert load_spec(str(path)) == load_spec(path)
     with pytest.raises(SpecError, match=r"no-such-spec\.json"):
         load_spec("no-such-spec.json")
+
+
+TOKEN: dict[str, Any] = {
+    "type": "hashrate_token",
+    "ths_per_token": 100,
+    "start": "2026-03-01",
+    "end": "2027-02-28",
+    "efficiency_w_per_th": 15,
+    "power_price_usd_per_kwh": 0.05,
+    "service_fee_usd_per_th_day": "0.0089",
+}
+
+
+def test_token_terms_are_read_as_exact_decimals() -> None:
+    token = parse_spec(TOKEN)
+    assert isinstance(token, HashrateToken)
+    # 0.05 is five hundredths (its shortest digits), not the binary float's expansion.
+    assert token.power_price_usd_per_kwh == Decimal("0.05")
+    assert token.service_fee_usd_per_th_day == Decimal("0.0089")
+    written = to_spec(token)
+    assert (written["ths_per_token"], written["power_price_usd_per_kwh"]) == (100, 0.05)
+    assert parse_spec(written) == token
+    with pytest.raises(SpecError, match="'power_price_usd_per_kwh': value 'cheap' is not a number"):
+        parse_spec({**TOKEN, "power_price_usd_per_kwh": "cheap"})
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("hashrate_ths", "ths_per_token"),
+        ("electricity_usd_per_kwh", "power_price_usd_per_kwh"),
+        ("discount", "maintenance_discount"),
+    ],
+)
+def test_renamed_token_fields_are_refused_with_their_new_name(old: str, new: str) -> None:
+    spec = {**TOKEN, old: 1}
+    with pytest.raises(SpecError, match=f"field '{old}' \\(value 1\\): renamed '{new}'"):
+        parse_spec(spec)
+    with pytest.raises(SpecError, match="a day whose costs exceed its reward pays 0"):
+        parse_spec({**TOKEN, "pause_when_unprofitable": True})

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
         Side,
         Underlying,
     )
-    from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
+    from hashmarket.instruments.tokens import DailyAmounts, HashrateToken, TokenTerms
 
 __all__ = [
     "FIXING_FIELDS",
@@ -54,6 +54,7 @@ __all__ = [
     "Collar",
     "Collateral",
     "CollateralKind",
+    "DailyAmounts",
     "DifficultyFuture",
     "DualCurrencyKind",
     "DualCurrencyNote",
@@ -72,10 +73,10 @@ __all__ = [
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
+    "TokenTerms",
     "Tranche",
     "Underlying",
     "YieldSplitNote",
-    "daily_net_reward_btc",
     "deliverable_forward",
     "load_spec",
     "loan_life",

@@ -17,9 +17,9 @@ one path payoff.
   in a portfolio like any instrument (one payoff, two uses): risk reads the probabilities off
   many paths, the ledger books the events of one (:mod:`hashmarket.ledger.loans`).
 
-Collateral values: BTC at the day's close; a hashrate token at its current daily net reward
-(``instruments.tokens.daily_net_reward_btc`` × price, floored at 0) times the days left in its
-term; a forward's remaining output at the day's USD hashprice times the days left to deliver.
+Collateral values: BTC at the day's close; a hashrate token at its current daily pool
+(``HashrateToken.pool_sats``, whole sats and never negative, × price) times the days left in
+its term; a forward's remaining output at the day's USD hashprice times the days left to deliver.
 Both run-rate values ignore future difficulty growth, which the haircut
 (:mod:`hashmarket.risk.credit`) has to absorb.
 """
@@ -38,9 +38,9 @@ import numpy.typing as npt
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings, to_date
 from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.instruments.tokens import HashrateToken, daily_net_reward_btc
+from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.money import Rounding
-from hashmarket.units import DAYS_PER_YEAR_ACT365
+from hashmarket.units import DAYS_PER_YEAR_ACT365, SATS_PER_BTC
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -288,17 +288,11 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
         token = loan.collateral.token
         assert token is not None
         remaining = max(0, (token.end - max(day, token.start - dt.timedelta(days=1))).days)
-        net_btc = daily_net_reward_btc(
-            hashrate_ths=token.hashrate_ths,
+        pool_sats = token.pool_sats(
             hashprice_btc_per_ph_day=_column(fixings, "hashprice_btc_per_ph_day", col),
             price_usd=price,
-            efficiency_w_per_th=token.efficiency_w_per_th,
-            electricity_usd_per_kwh=token.electricity_usd_per_kwh,
-            uptime=token.uptime,
-            service_fee_usd_per_th_day=token.service_fee_usd_per_th_day,
-            discount=token.discount,
         )
-        return np.maximum(net_btc * price, 0.0) * remaining
+        return pool_sats / SATS_PER_BTC * price * remaining
     remaining = max(0, (loan.maturity - day).days)
     return _column(fixings, "hashprice_usd_per_ph_day", col) * remaining
 

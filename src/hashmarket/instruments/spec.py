@@ -2,7 +2,8 @@
 
 The field names and types are those of the instrument's dataclass (dates as ``YYYY-MM-DD``,
 enums by value). A spec is refused with a :class:`~hashmarket.errors.SpecError` that names the
-field and the value: an unknown type or field, a missing field, a value of the wrong type,
+field and the value: an unknown type or field (a field an earlier version named differently
+is refused with its new name), a missing field, a value of the wrong type,
 or terms the instrument itself refuses (a negative notional, an end before the start, an
 unknown currency, …). ``to_spec`` writes an instrument back; ``parse_spec(to_spec(x)) == x``.
 """
@@ -15,6 +16,7 @@ import enum
 import types
 import typing
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
 from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
 from hashmarket.instruments.terms import Instrument
 from hashmarket.instruments.tokens import HashrateToken
+from hashmarket.money import exact
 from hashmarket.specfile import located, read_document
 
 INSTRUMENT_TYPES: dict[str, type[Any]] = {
@@ -82,6 +85,14 @@ def _coerce(field: str, value: Any, annotation: Any) -> Any:
             except ValueError:
                 pass
         raise SpecError("spec_bad_type", field=field, value=value, expected="a date (YYYY-MM-DD)")
+    if annotation is Decimal:
+        # Exact terms (money arithmetic): a number by its written digits, or a decimal string.
+        if not isinstance(value, bool) and isinstance(value, int | float | str | Decimal):
+            try:
+                return exact(value)
+            except ValueError:
+                pass
+        raise SpecError("spec_bad_type", field=field, value=value, expected="a number")
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError("spec_bad_type", field=field, value=value, expected="a number")
@@ -114,7 +125,10 @@ def parse_spec(spec: Any) -> Instrument:
             "spec_unknown_type", field="type", value=type_name, known=", ".join(INSTRUMENT_TYPES)
         )
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    retired: Mapping[str, str] = getattr(cls, "retired_fields", {})
     for name, value in spec.items():
+        if name in retired and name not in fields:
+            raise SpecError("spec_retired_field", field=name, value=value, problem=retired[name])
         if name != "type" and name not in fields:
             raise SpecError(
                 "spec_unknown_field", field=name, value=value, known=", ".join(["type", *fields])
@@ -145,6 +159,10 @@ def to_spec(instrument: Instrument) -> dict[str, Any]:
             value = value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         elif isinstance(value, dt.date):
             value = value.isoformat()
+        elif isinstance(value, Decimal):
+            # A number when the float reads back the same digits, else the exact string.
+            number = int(value) if value == value.to_integral_value() else float(value)
+            value = number if exact(number) == value else str(value)
         out[f.name] = value
     return out
 

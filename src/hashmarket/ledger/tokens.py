@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import LedgerError, TokenError
+from hashmarket.instruments.tokens import DailyAmounts, TokenTerms
 from hashmarket.ledger.allocation import allocate
 from hashmarket.ledger.clock import day_start_ns
 from hashmarket.ledger.core import Ledger, LedgerWriter, valid_name
@@ -48,7 +49,6 @@ from hashmarket.ledger.reserves import InclusionProof, Root, inclusion_proof, me
 from hashmarket.ledger.results import CreateAccountResult, CreateAssetResult, CreateTransferResult
 from hashmarket.ledger.store import Store
 from hashmarket.money import DECIMAL, Rounding, exact, round_minor
-from hashmarket.units import HOURS_PER_DAY, SATS_PER_BTC, TH_PER_PH, WATTS_PER_KILOWATT
 
 if TYPE_CHECKING:
     from hashmarket.index.fixings import Fixing
@@ -98,8 +98,10 @@ def _decimal(value: object, *, series: str, field: str) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenSeries:
-    """A series' terms, as the issuer declares them.
+class TokenSeries(TokenTerms):
+    """A series' terms, as the issuer declares them: the token's economic terms
+    (:class:`~hashmarket.instruments.tokens.TokenTerms`, the fields of a ``hashrate_token``
+    spec) and the series' accounts, backing, term and scale.
 
     ``rounding`` turns the day's net reward into the whole-sat pool: down, so the pool never
     pays out more than the fleet earned (the fraction left is recorded as dust).
@@ -109,10 +111,6 @@ class TokenSeries:
     issuer_account_id: int
     reserve_account_id: int
     treasury_account_id: int
-    ths_per_token: Decimal
-    efficiency_w_per_th: Decimal
-    power_price_usd_per_kwh: Decimal
-    service_fee_usd_per_th_day: Decimal
     backing_hashrate_ths: Decimal
     term_start: dt.date
     term_end: dt.date
@@ -221,72 +219,24 @@ class DayRate:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DailyAmounts:
-    """One day's economics for a series, exact (Decimal) except the integer pool."""
-
-    hashrate_ths: Decimal
-    gross_sats: Decimal
-    electricity_usd: Decimal
-    service_fee_usd: Decimal
-    cost_sats: Decimal
-    pool_sats: int
-    dust_sats: Decimal
-    shortfall_sats: Decimal
-
-
 def daily_amounts(
     series: TokenSeries, rate: DayRate, *, supply_units: int, uptime: Decimal
 ) -> DailyAmounts:
-    """The day's pool for the outstanding supply.
-
-    * hashrate_ths = supply ÷ 10**scale × TH/s per token
-    * gross_sats = hashprice BTC/PH/day × hashrate_ths ÷ 1000 × uptime × 1e8
-    * electricity_usd = W/TH × hashrate_ths × $/kWh × 24 ÷ 1000 (the fleet's reserved
-      power is paid whether or not it hashes, so uptime does not reduce it)
-    * service_fee_usd = $/TH/day × hashrate_ths
-    * cost_sats = (electricity_usd + service_fee_usd) ÷ BTC price × 1e8
-    * pool_sats = floor(gross − cost) when positive, else 0; dust = (gross − cost) − pool;
-      shortfall = cost − gross when costs exceed the gross, else 0.
-
-    Index values become integer sats here, by the series' ``rounding`` (a floor, through
-    :mod:`hashmarket.money`), so the pool never pays out more than the fleet earned.
-    """
-    c = DECIMAL
-    hashrate_ths = c.multiply(
-        c.divide(Decimal(supply_units), Decimal(series.units_per_token)), series.ths_per_token
+    """The day's pool for the outstanding supply: the token's own payoff
+    (:meth:`~hashmarket.instruments.tokens.TokenTerms.daily_amounts`) for the hashrate
+    supply ÷ 10**scale × TH/s per token, on the day's fixings, rounded by the series'
+    ``rounding`` (a floor, through :mod:`hashmarket.money`), so what a buyer prices is what
+    the series pays."""
+    hashrate_ths = DECIMAL.multiply(
+        DECIMAL.divide(Decimal(supply_units), Decimal(series.units_per_token)),
+        series.ths_per_token,
     )
-    gross = c.multiply(
-        c.multiply(
-            c.multiply(rate.hashprice_btc_per_ph_day, c.divide(hashrate_ths, TH_PER_PH)), uptime
-        ),
-        Decimal(SATS_PER_BTC),
-    )
-    kwh = c.divide(
-        c.multiply(c.multiply(series.efficiency_w_per_th, hashrate_ths), Decimal(HOURS_PER_DAY)),
-        Decimal(WATTS_PER_KILOWATT),
-    )
-    electricity_usd = c.multiply(kwh, series.power_price_usd_per_kwh)
-    fee_usd = c.multiply(series.service_fee_usd_per_th_day, hashrate_ths)
-    cost = c.multiply(
-        c.divide(c.add(electricity_usd, fee_usd), rate.btc_price_usd), Decimal(SATS_PER_BTC)
-    )
-    net = c.subtract(gross, cost)
-    if net > 0:
-        pool = round_minor(net, series.rounding)
-        dust, shortfall = c.subtract(net, Decimal(pool)), Decimal(0)
-    else:
-        pool, dust, shortfall = 0, Decimal(0), -net
-    assert 0 <= dust < 1 and pool >= 0 and shortfall >= 0
-    return DailyAmounts(
+    return series.daily_amounts(
         hashrate_ths=hashrate_ths,
-        gross_sats=gross,
-        electricity_usd=electricity_usd,
-        service_fee_usd=fee_usd,
-        cost_sats=cost,
-        pool_sats=pool,
-        dust_sats=dust,
-        shortfall_sats=shortfall,
+        hashprice_btc_per_ph_day=rate.hashprice_btc_per_ph_day,
+        price_usd=rate.btc_price_usd,
+        uptime=uptime,
+        rounding=series.rounding,
     )
 
 
