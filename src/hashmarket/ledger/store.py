@@ -210,6 +210,15 @@ class Store(abc.ABC):
         rows = self.query_in("SELECT reverses_id FROM journal WHERE reverses_id {in}", ids)
         return {r[0] for r in rows}
 
+    def asset(self, code: str) -> tuple[int, int] | None:
+        """(scale, issuer account id) of the asset ``code``, or ``None``."""
+        rows = self.query("SELECT scale, issuer_account_id FROM assets WHERE code = ?", (code,))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def asset_scale(self, code: str) -> int | None:
+        found = self.asset(code)
+        return None if found is None else found[0]
+
     def accounts_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         return self.query_in(f"{ACCOUNT_SELECT} WHERE a.id {{in}}", ids)
 
