@@ -65,10 +65,6 @@ from hashmarket.ledger.results import (
     CreateTransferResult,
 )
 from hashmarket.ledger.store import (
-    ACCOUNT_INSERT,
-    ACCOUNT_SELECT,
-    BALANCES_INSERT,
-    JOURNAL_COLUMNS,
     FanOutRow,
     Head,
     PlainRow,
@@ -90,12 +86,6 @@ _IMPORTED_ACCOUNT = int(AccountFlags.IMPORTED)
 _IMPORTED = int(TransferFlags.IMPORTED)
 _PENDING = int(TransferFlags.PENDING)
 ACCOUNT_CACHE_MAX = 200_000
-# An account's mutable state as the engine holds it (see engine.ASSET … engine.LAST).
-_STATE_SELECT = (
-    "SELECT a.id, a.asset, a.flags, b.debits_pending, b.debits_posted, b.credits_pending, "
-    "b.credits_posted, b.last_seq FROM accounts AS a JOIN balances AS b ON b.account_id = a.id "
-    "WHERE a.id {in}"
-)
 FAN_OUT_CHUNK = 50_000  # transfers checked, chained and written at a time (bounds memory)
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 
@@ -122,9 +112,7 @@ def migrate(store: Store, *, create: bool, now_ns: int) -> int:
     """Bring the schema to :data:`LATEST`; return the version found before."""
     store.begin_migration()
     try:
-        found = 0
-        if store.has_table("schema_version"):
-            found = store.query("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0]
+        found = store.schema_version()
         if found == 0 and not create:
             raise LedgerUnavailableError("ledger_not_found", url=store.url.original)
         if found > LATEST:
@@ -132,14 +120,11 @@ def migrate(store: Store, *, create: bool, now_ns: int) -> int:
                 "schema_too_new", url=store.url.original, found=found, known=LATEST
             )
         for step in MIGRATIONS[found:]:
-            for statement in step.statements(store.dialect):
-                store.execute(statement)
-            store.execute(
-                "INSERT INTO schema_version (version, name, applied_at_ns) VALUES (?, ?, ?)",
-                (step.version, step.name, now_ns),
+            store.apply_migration(
+                step.version, step.name, step.statements(store.dialect), now_ns=now_ns
             )
         store.commit()
-        return int(found)
+        return found
     except BaseException:
         store.rollback()
         raise
@@ -409,7 +394,7 @@ class LedgerWriter:
                 last_after[credit] = k  # the seq this account's last credit here will get
         store = self.store
         asset = debit[ASSET]
-        rows = store.query_in(_STATE_SELECT, list(sums))
+        rows = store.account_states(list(sums))
         credited: list[tuple[int, int, int]] = []
         last_before: dict[int, int] = {}
         for account_id, row_asset, flags, _dp, dpo, cp, cpo, last in rows:
@@ -540,7 +525,7 @@ class LedgerWriter:
             else:
                 found[account_id] = state
         if missing:
-            for r in self.store.query_in(_STATE_SELECT, missing):
+            for r in self.store.account_states(missing):
                 state = [r[1], r[2], r[3], r[4], r[5], r[6], r[7]]
                 found[r[0]] = cache[r[0]] = state
         return found
@@ -641,13 +626,14 @@ class LedgerWriter:
                     refused[k] = A.IMPORTED_EVENT_NOT_EXPECTED
                 flags = AccountFlags(int(flags) & ~_IMPORTED_ACCOUNT)
                 batch[k] = dataclasses.replace(account, flags=flags)
-        assets = {r[0] for r in self.store.query("SELECT code FROM assets")}
+        assets = {code for code, _, _ in self.store.assets()}
         ids = [a.id for a in batch if type(a.id) is int and 0 < a.id <= INT64_MAX]
         existing = {r[0]: r for r in self.store.accounts_by_id(ids)} if ids else {}
         names_taken: dict[str, int] = {}
         for name in {a.name for a in batch if valid_name(a.name)}:
             assert name is not None
-            for (owner,) in self.store.query("SELECT id FROM accounts WHERE name = ?", (name,)):
+            owner = self.store.account_id_by_name(name)
+            if owner is not None:
                 names_taken[name] = owner
         results: list[CreateAccountResult] = []
         rows: list[tuple[Any, ...]] = []
@@ -669,8 +655,7 @@ class LedgerWriter:
                 code = A.OK
             results.append(code)
         if rows:
-            self.store.executemany(f"{ACCOUNT_INSERT}(?, ?, ?, ?, ?, ?)", rows)
-            self.store.executemany(BALANCES_INSERT, [(r[0],) for r in rows])
+            self.store.insert_accounts(rows)
             self.applied += len(rows)
         return results
 
@@ -731,11 +716,9 @@ class LedgerWriter:
             or not 0 <= code <= CODE_MAX
         ):
             return CreateAssetResult.ISSUER_ACCOUNT_INVALID
-        found = self.store.query(
-            "SELECT scale, issuer_account_id FROM assets WHERE code = ?", (asset.code,)
-        )
-        if found:
-            scale, issuer = found[0]
+        found = self.store.asset(asset.code)
+        if found is not None:
+            scale, issuer = found
             if scale != asset.scale:
                 return CreateAssetResult.EXISTS_WITH_DIFFERENT_SCALE
             if issuer != issuer_account_id:
@@ -743,25 +726,14 @@ class LedgerWriter:
             return CreateAssetResult.OK
         if self.store.accounts_by_id([issuer_account_id]):
             return CreateAssetResult.ISSUER_ACCOUNT_ID_ALREADY_USED
-        if name is not None and self.store.query("SELECT 1 FROM accounts WHERE name = ?", (name,)):
+        if name is not None and self.store.account_id_by_name(name) is not None:
             return CreateAssetResult.NAME_ALREADY_USED
         ts = self.tick()
-        self.store.execute(
-            "INSERT INTO assets (code, scale, issuer_account_id, timestamp_ns) VALUES (?, ?, ?, ?)",
-            (asset.code, asset.scale, issuer_account_id, ts),
+        self.store.insert_asset(asset.code, asset.scale, issuer_account_id, ts)
+        issuer_flags = _ISSUER_FLAGS | self._account_mark
+        self.store.insert_accounts(
+            [(issuer_account_id, asset.code, issuer_flags, code, name, self.tick())]
         )
-        self.store.execute(
-            f"{ACCOUNT_INSERT}(?, ?, ?, ?, ?, ?)",
-            (
-                issuer_account_id,
-                asset.code,
-                _ISSUER_FLAGS | self._account_mark,
-                code,
-                name,
-                self.tick(),
-            ),
-        )
-        self.store.execute(BALANCES_INSERT, (issuer_account_id,))
         self.applied += 1
         return CreateAssetResult.OK
 
@@ -985,7 +957,7 @@ class Ledger:
 
     def assets(self) -> list[AssetInfo]:
         with self.snapshot() as store:
-            rows = store.query("SELECT code, scale, issuer_account_id FROM assets ORDER BY code")
+            rows = store.assets()
         return [AssetInfo(*r) for r in rows]
 
     def asset(self, code: str) -> AssetInfo:
@@ -1004,38 +976,25 @@ class Ledger:
         """An account by id, or by name (a string that is not all digits)."""
         with self.snapshot() as store:
             if isinstance(ref, int) or ref.isdigit():
-                rows = store.accounts_by_id([int(ref)])
+                found = store.accounts_by_id([int(ref)])
+                row = found[0] if found else None
             else:
-                rows = store.query(f"{ACCOUNT_SELECT} WHERE a.name = ?", (ref,))
-        if not rows:
+                row = store.account_by_name(ref)
+        if row is None:
             raise LedgerError("account_not_found", account=ref)
-        return balance_of(rows[0])
+        return balance_of(row)
 
     def accounts(
         self, *, asset: str | None = None, limit: int | None = None
     ) -> list[AccountBalance]:
-        sql = ACCOUNT_SELECT
-        params: list[Any] = []
-        if asset is not None:
-            sql += " WHERE a.asset = ?"
-            params.append(asset)
-        sql += " ORDER BY a.id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
         with self.snapshot() as store:
-            return [balance_of(r) for r in store.query(sql, params)]
+            return [balance_of(r) for r in store.accounts(asset=asset, limit=limit)]
 
     def lookup_transfer(self, transfer_id: int) -> JournalEntry | None:
         """A journal row by id (a negative id is a ledger-assigned ``-seq``)."""
-        if transfer_id < 0:
-            sql = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ? AND id IS NULL"
-            key = -transfer_id
-        else:
-            sql, key = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE id = ?", transfer_id
         with self.snapshot() as store:
-            rows = store.query(sql, (key,))
-        return journal.to_entry(rows[0]) if rows else None
+            row = store.journal_row_by_id(transfer_id)
+        return None if row is None else journal.to_entry(row)
 
     def history(
         self, account_id: int, *, limit: int = 50, before_seq: int | None = None
@@ -1045,12 +1004,10 @@ class Ledger:
         out: list[JournalEntry] = []
         with self.snapshot() as store:
             if before_seq is None:
-                rows = store.query(
-                    "SELECT last_seq FROM balances WHERE account_id = ?", (account_id,)
-                )
-                if not rows:
+                last = store.last_seq(account_id)
+                if last is None:
                     raise LedgerError("account_not_found", account=account_id)
-                seq = rows[0][0]
+                seq = last
             else:
                 start = self._row(store, before_seq)
                 seq = 0 if start is None else start.prev_seq_for(account_id)
@@ -1063,15 +1020,13 @@ class Ledger:
 
     @staticmethod
     def _row(store: Store, seq: int) -> JournalEntry | None:
-        rows = store.query(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?", (seq,))
-        return journal.to_entry(rows[0]) if rows else None
+        row = store.journal_row(seq)
+        return None if row is None else journal.to_entry(row)
 
     def journal(self, *, after_seq: int = 0) -> Iterator[JournalEntry]:
         """Every journal row in order (streamed)."""
         with self.snapshot() as store:
-            for row in store.stream(
-                f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
-            ):
+            for row in store.stream_journal(after_seq=after_seq):
                 yield journal.to_entry(row)
 
     def verify(self) -> VerifyReport:
