@@ -240,10 +240,6 @@ class Store(abc.ABC):
         rows = self.query("SELECT scale, issuer_account_id FROM assets WHERE code = ?", (code,))
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
-    def asset_scale(self, code: str) -> int | None:
-        found = self.asset(code)
-        return None if found is None else found[0]
-
     def assets(self) -> list[tuple[str, int, int]]:
         """(code, scale, issuer account id) of every asset, by code."""
         rows = self.query("SELECT code, scale, issuer_account_id FROM assets ORDER BY code")

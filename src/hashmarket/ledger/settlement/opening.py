@@ -84,9 +84,10 @@ def _resolve_terms(store: Store, contract: Contract) -> db.ContractRow:
             "asset",
             f"{contract.asset!r}: the instrument pays in {currency}, so it settles in {currency}",
         )
-    scale = store.asset_scale(asset)
-    if scale is None:
+    found = store.asset(asset)
+    if found is None:
         raise _invalid(cid, "asset", f"the ledger has no {asset} asset")
+    scale = found[0]
     grace = contract.grace_days
     if type(grace) is not int or not 0 <= grace <= GRACE_DAYS_MAX:
         raise _invalid(cid, "grace_days", f"{grace!r} is not a whole number from 0 to 366")

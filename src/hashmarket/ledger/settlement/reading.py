@@ -20,9 +20,9 @@ from hashmarket.ledger.store import Store
 
 def scale_of(store: Store, asset: str) -> int:
     """The scale of an asset the ledger has (every stored contract's asset)."""
-    scale = store.asset_scale(asset)
-    assert scale is not None, f"asset {asset} of a stored contract is missing"
-    return scale
+    found = store.asset(asset)
+    assert found is not None, f"asset {asset} of a stored contract is missing"
+    return found[0]
 
 
 def status_of(store: Store, row: db.ContractRow, event: SettlementEvent) -> ContractStatus:
