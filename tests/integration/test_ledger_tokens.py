@@ -20,7 +20,7 @@ from hashmarket.ledger import (
     Ledger,
     ManualClock,
     Transfer,
-    core,
+    writer,
 )
 from hashmarket.ledger import (
     TransferFlags as F,
@@ -259,7 +259,7 @@ def test_fan_out_matches_the_transfer_by_transfer_path(
 ):
     """The bulk path writes the same journal and balances as a linked chain would, whether
     the credits fit one chunk or span several (with an account credited in more than one)."""
-    monkeypatch.setattr(core, "FAN_OUT_CHUNK", chunk)
+    monkeypatch.setattr(writer, "FAN_OUT_CHUNK", chunk)
     hashes = []
     for bulk in (True, False):
         ledger = open_ledger(new_url(kind), ManualClock(clock.now_ns()))
@@ -289,7 +289,7 @@ def test_fan_out_matches_the_transfer_by_transfer_path(
 def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(
     issued: Ledger, chunk: int, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(core, "FAN_OUT_CHUNK", chunk)  # 2: the refusal is in a later chunk
+    monkeypatch.setattr(writer, "FAN_OUT_CHUNK", chunk)  # 2: the refusal is in a later chunk
     before = issued.state_hash()
     treasury = issued.account(TREASURY).balance
     cases = [

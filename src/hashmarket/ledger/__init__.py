@@ -7,7 +7,7 @@ all, two-phase transfers, an append-only hash-chained journal, and invariants th
 """
 
 from hashmarket.ledger.clock import Clock, ManualClock, SystemClock
-from hashmarket.ledger.core import AssetInfo, Ledger, LedgerWriter
+from hashmarket.ledger.core import AssetInfo, Ledger
 from hashmarket.ledger.model import (
     Account,
     AccountBalance,
@@ -24,6 +24,7 @@ from hashmarket.ledger.results import (
 )
 from hashmarket.ledger.store import Head
 from hashmarket.ledger.verify import VerifyReport
+from hashmarket.ledger.writer import LedgerWriter
 
 __all__ = [
     "Account",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 INT64_MAX = 2**63 - 1
 CODE_MAX = 2**16 - 1  # a user-defined category, like TigerBeetle's u16 ``code``
 NAME_LENGTH_MAX = 128
+_NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
 SCALE_MAX = 18
 NS_PER_S = 1_000_000_000
@@ -197,3 +198,13 @@ class JournalEntry:
             if self.flags & flag:
                 return str(flag.name).lower()
         return "transfer"
+
+
+def valid_name(name: object) -> bool:
+    """1-128 printable characters, not all digits (so a CLI argument is an id or a name)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= NAME_LENGTH_MAX
+        and not name.isdigit()
+        and _NAME.match(name) is not None
+    )

@@ -28,7 +28,16 @@ ACCOUNT_SELECT = (
     "b.credits_pending, b.credits_posted, a.timestamp_ns, b.last_seq "
     "FROM accounts AS a JOIN balances AS b ON b.account_id = a.id"
 )
-ACCOUNT_INSERT = "INSERT INTO accounts (id, asset, flags, code, name, timestamp_ns) VALUES "
+# An account's mutable state as the writer's engine holds it (see engine.ASSET … engine.LAST),
+# after its id.
+ACCOUNT_STATE_SELECT = (
+    "SELECT a.id, a.asset, a.flags, b.debits_pending, b.debits_posted, b.credits_pending, "
+    "b.credits_posted, b.last_seq FROM accounts AS a JOIN balances AS b ON b.account_id = a.id "
+    "WHERE a.id {in}"
+)
+ACCOUNT_INSERT = (
+    "INSERT INTO accounts (id, asset, flags, code, name, timestamp_ns) VALUES (?, ?, ?, ?, ?, ?)"
+)
 BALANCES_INSERT = "INSERT INTO balances VALUES (?, 0, 0, 0, 0, 0)"
 JOURNAL_COLUMNS = ", ".join(journal.COLUMNS)
 ENTRY_COLUMNS = ", ".join(journal.COLUMNS[: journal.HASH])  # without the hash
@@ -183,6 +192,22 @@ class Store(abc.ABC):
         self.execute(f"ROLLBACK TO SAVEPOINT {name}")
         self.execute(f"RELEASE SAVEPOINT {name}")
 
+    def schema_version(self) -> int:
+        """The schema version applied, 0 for a database without the ledger's tables."""
+        if not self.has_table("schema_version"):
+            return 0
+        return int(self.query("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0][0])
+
+    def apply_migration(
+        self, version: int, name: str, statements: Iterable[str], *, now_ns: int
+    ) -> None:
+        for statement in statements:
+            self.execute(statement)
+        self.execute(
+            "INSERT INTO schema_version (version, name, applied_at_ns) VALUES (?, ?, ?)",
+            (version, name, now_ns),
+        )
+
     def write_head(self, head: Head) -> None:
         self.execute(
             "UPDATE ledger_head SET seq = ?, hash = ?, timestamp_ns = ?, expired_through_ns = ? "
@@ -210,8 +235,79 @@ class Store(abc.ABC):
         rows = self.query_in("SELECT reverses_id FROM journal WHERE reverses_id {in}", ids)
         return {r[0] for r in rows}
 
+    def asset(self, code: str) -> tuple[int, int] | None:
+        """(scale, issuer account id) of the asset ``code``, or ``None``."""
+        rows = self.query("SELECT scale, issuer_account_id FROM assets WHERE code = ?", (code,))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def assets(self) -> list[tuple[str, int, int]]:
+        """(code, scale, issuer account id) of every asset, by code."""
+        rows = self.query("SELECT code, scale, issuer_account_id FROM assets ORDER BY code")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def insert_asset(self, code: str, scale: int, issuer_account_id: int, ts: int) -> None:
+        self.execute(
+            "INSERT INTO assets (code, scale, issuer_account_id, timestamp_ns) VALUES (?, ?, ?, ?)",
+            (code, scale, issuer_account_id, ts),
+        )
+
     def accounts_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         return self.query_in(f"{ACCOUNT_SELECT} WHERE a.id {{in}}", ids)
+
+    def account_by_name(self, name: str) -> tuple[Any, ...] | None:
+        rows = self.query(f"{ACCOUNT_SELECT} WHERE a.name = ?", (name,))
+        return rows[0] if rows else None
+
+    def account_id_by_name(self, name: str) -> int | None:
+        rows = self.query("SELECT id FROM accounts WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else None
+
+    def accounts(self, *, asset: str | None = None, limit: int | None = None) -> list[Any]:
+        """Accounts with their balances, by id; of one asset, and at most ``limit``, if given."""
+        sql = ACCOUNT_SELECT
+        params: list[Any] = []
+        if asset is not None:
+            sql += " WHERE a.asset = ?"
+            params.append(asset)
+        sql += " ORDER BY a.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.query(sql, params)
+
+    def account_states(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """(id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted,
+        last_seq) of the accounts that exist among ``ids``."""
+        return self.query_in(ACCOUNT_STATE_SELECT, ids)
+
+    def insert_accounts(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """New accounts, (id, asset, flags, code, name, timestamp_ns), with zero balances."""
+        self.executemany(ACCOUNT_INSERT, rows)
+        self.executemany(BALANCES_INSERT, [(r[0],) for r in rows])
+
+    def last_seq(self, account_id: int) -> int | None:
+        """The seq of the account's newest journal row (0: none), ``None`` for no account."""
+        rows = self.query("SELECT last_seq FROM balances WHERE account_id = ?", (account_id,))
+        return int(rows[0][0]) if rows else None
+
+    def journal_row(self, seq: int) -> tuple[Any, ...] | None:
+        rows = self.query(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?", (seq,))
+        return rows[0] if rows else None
+
+    def journal_row_by_id(self, transfer_id: int) -> tuple[Any, ...] | None:
+        """The row of a client id, or (negative) of a ledger-assigned id ``-seq``."""
+        if transfer_id < 0:
+            sql = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ? AND id IS NULL"
+            key = -transfer_id
+        else:
+            sql, key = f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE id = ?", transfer_id
+        rows = self.query(sql, (key,))
+        return rows[0] if rows else None
+
+    def stream_journal(self, *, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
+        return self.stream(
+            f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ? ORDER BY seq", (after_seq,)
+        )
 
     def due_pendings(self, after_ns: int, through_ns: int) -> list[tuple[Any, ...]]:
         """Pending transfers whose expiry falls in (after, through] and that are unresolved."""

@@ -35,7 +35,7 @@ from hashmarket.errors import LedgerError, TokenError
 from hashmarket.instruments.tokens import DailyAmounts, TokenTerms
 from hashmarket.ledger.allocation import allocate
 from hashmarket.ledger.clock import day_start_ns
-from hashmarket.ledger.core import Ledger, LedgerWriter, valid_name
+from hashmarket.ledger.core import Ledger
 from hashmarket.ledger.model import (
     INT64_MAX,
     SCALE_MAX,
@@ -44,10 +44,12 @@ from hashmarket.ledger.model import (
     Asset,
     Transfer,
     TransferFlags,
+    valid_name,
 )
 from hashmarket.ledger.reserves import InclusionProof, Root, inclusion_proof, merkle_root
 from hashmarket.ledger.results import CreateAccountResult, CreateAssetResult, CreateTransferResult
 from hashmarket.ledger.store import Store
+from hashmarket.ledger.writer import LedgerWriter
 from hashmarket.money import DECIMAL, Rounding, exact, round_minor
 
 if TYPE_CHECKING:
