@@ -34,12 +34,10 @@ import numpy.typing as npt
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import PricingError, RiskError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.options import EuropeanOption
-from hashmarket.instruments.terms import SettlementCurrency, Underlying
+from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM
-from hashmarket.pricing.analytic import black_scholes_price
 from hashmarket.pricing.market import Market
+from hashmarket.pricing.registry import closed_form_on_paths
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
 from hashmarket.units import DAYS_PER_YEAR_ACT365
@@ -239,7 +237,7 @@ def _value(
     horizon_days: int,
 ) -> float:
     """Value on day H of a one-path fixings: paid on days 1 … H, plus the rest discounted to H
-    (or Black–Scholes at the day-H price for a BTC European under GBM)."""
+    (or the pricing registry's closed form at the day-H price where it has one)."""
     asof = market.asof
     first, last = instrument.fixing_window(asof=asof, height=market.state.height)
     if (last - asof).days < 1:
@@ -248,23 +246,18 @@ def _value(
     curve = market.btc_curve if btc else market.usd_curve
     day_h = asof + dt.timedelta(days=horizon_days)
     price_h = float(fixings.values["price_usd"][0, fixings.index_of(day_h)])
-    if (
-        isinstance(instrument, EuropeanOption)
-        and instrument.underlying is Underlying.BTC_USD
-        and isinstance(model.price, GBM)
-        and instrument.expiry > day_h
-    ):
-        years = (instrument.expiry - day_h).days / DAYS_PER_YEAR_ACT365
-        option_value = black_scholes_price(
-            spot=price_h,
-            strike=instrument.strike,
+    closed_form = closed_form_on_paths(instrument, model)
+    if closed_form is not None and last > day_h:
+        years = (last - day_h).days / DAYS_PER_YEAR_ACT365
+        closed = closed_form(
+            instrument,
+            spot_usd=price_h,
             expiry_years=years,
             vol=model.price.vol_per_year,
-            rate=market.usd_curve.zero_rate(years),
-            dividend_yield=market.btc_curve.zero_rate(years),
-            is_call=instrument.option_type.value == "call",
+            usd_rate=market.usd_curve.zero_rate(years),
+            btc_rate=market.btc_curve.zero_rate(years),
         )
-        return float(instrument.side.sign * instrument.quantity * option_value)
+        return float(closed)
     window = fixings.between(max(first, fixings.first_date), min(last, fixings.last_date))
     amounts = instrument.cashflows(window)[0]
     days = (window.dates - np.datetime64(asof, "D")).astype(np.int64)

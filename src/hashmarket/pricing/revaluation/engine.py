@@ -11,10 +11,8 @@ import numpy.typing as npt
 
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.loans import Loan, loan_life
-from hashmarket.instruments.options import EuropeanOption
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
-from hashmarket.pricing.analytic import black_scholes_price
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation.marks import (
     FeatureScaling,
@@ -82,20 +80,18 @@ def _chunk_fixings(setup: RevaluationPlan, source: PathSource) -> Fixings:
 
 
 def _analytic_value(
-    setup: RevaluationPlan, option: EuropeanOption, price: FloatArray, day: int
+    setup: RevaluationPlan, contract: ContractPlan, price: FloatArray, day: int
 ) -> FloatArray:
-    """Black–Scholes value of a BTC European option on day ``day`` at ``price``."""
-    years = (day_index(setup.asof, option.expiry) - day) / DAYS_PER_YEAR_ACT365
-    value = black_scholes_price(
-        spot=price,
-        strike=option.strike,
-        expiry_years=max(years, 0.0),
+    """The registry's closed form of a contract on day ``day`` at the BTC price ``price``."""
+    assert contract.closed_form is not None
+    return contract.closed_form(
+        contract.instrument,
+        spot_usd=price,
+        expiry_years=(day_index(setup.asof, contract.last) - day) / DAYS_PER_YEAR_ACT365,
         vol=setup.vol_per_year,
-        rate=setup.usd_rate,
-        dividend_yield=setup.btc_rate,
-        is_call=option.option_type.value == "call",
+        usd_rate=setup.usd_rate,
+        btc_rate=setup.btc_rate,
     )
-    return np.asarray(option.side.sign * option.quantity * value, dtype=np.float64)
 
 
 def _parts(setup: RevaluationPlan, source: PathSource) -> tuple[_PathParts, Fixings]:
@@ -165,26 +161,21 @@ def _fill_nonaffine(
     n = len(parts.raw)
     for i in _nonaffine(setup):
         contract = setup.contracts[i]
-        if contract.method == "analytic" and day_index(setup.asof, contract.instrument.expiry) > h:
-            # Pays only at expiry, after h: nothing realized, the mark is the closed form.
+        if contract.method == "analytic" and day_index(setup.asof, contract.last) > h:
+            # Pays only on its last fixing, after h: nothing realized, the mark is the closed
+            # form.
             zeros = np.zeros(n)
             flows[i] = _Flows(zeros, zeros, zeros, np.ones(n, dtype=bool))
             parts.nl_realized[i] = zeros
             parts.nl_alive[i] = flows[i].alive
-            parts.nl_future[i] = _analytic_value(setup, contract.instrument, parts.price_h, h)
+            parts.nl_future[i] = _analytic_value(setup, contract, parts.price_h, h)
             continue
         f = _contract_flows(setup, contract, fixings)
         flows[i] = f
         parts.nl_realized[i] = f.realized
         parts.nl_alive[i] = f.alive
-        if contract.method == "analytic":
-            option = contract.instrument
-            if day_index(setup.asof, option.expiry) > h:
-                parts.nl_future[i] = _analytic_value(setup, option, parts.price_h, h)
-            else:
-                parts.nl_future[i] = np.zeros(len(parts.raw))
-        else:
-            parts.nl_future[i] = f.future
+        # Paid by day h (analytic), nothing after; else the path's own future flows.
+        parts.nl_future[i] = np.zeros(n) if contract.method == "analytic" else f.future
     return flows
 
 
@@ -320,8 +311,8 @@ def _values_today(
                 total += float(form.g_0[k] @ mean_f[name][form.first_day - 1 : form.last_day])
             value0[i] = total
         elif contract.method == "analytic":
-            option = contract.instrument
-            value0[i] = float(_analytic_value(setup, option, np.array([setup.spot_usd]), 0)[0])
+            spot = np.array([setup.spot_usd])
+            value0[i] = float(_analytic_value(setup, contract, spot, 0)[0])
         elif contract.method == "regression":
             value0[i] = sum_v0[i] / n
     return value0

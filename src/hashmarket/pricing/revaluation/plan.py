@@ -12,11 +12,10 @@ import numpy as np
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.options import EuropeanOption
-from hashmarket.instruments.terms import SettlementCurrency, Underlying
+from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM
 from hashmarket.pricing.market import Market
+from hashmarket.pricing.registry import PathPricer, closed_form_on_paths
 from hashmarket.pricing.revaluation.probe import (
     AffineForm,
     DateArray,
@@ -87,6 +86,7 @@ class ContractPlan:
     btc: bool
     affine: AffineForm | None = None
     basis: tuple[int, ...] | None = None  # the features of its regression mark (None: all)
+    closed_form: PathPricer[Any] | None = None  # the registry's value on paths ("analytic")
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,6 @@ def plan_valuation(
         "df_usd_0": market.usd_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
         "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
     }
-    gbm = isinstance(model.price, GBM)
     prober = Prober(base, asof)
     contracts = []
     for instrument, first, last in raw:
@@ -171,12 +170,11 @@ def plan_valuation(
         if day_index(asof, last) < 1:
             contracts.append(ContractPlan(instrument, "expired", first, last, btc))
             continue
-        if (
-            gbm
-            and isinstance(instrument, EuropeanOption)
-            and instrument.underlying is Underlying.BTC_USD
-        ):
-            contracts.append(ContractPlan(instrument, "analytic", first, last, btc))
+        closed_form = closed_form_on_paths(instrument, model)
+        if closed_form is not None:
+            contracts.append(
+                ContractPlan(instrument, "analytic", first, last, btc, closed_form=closed_form)
+            )
             continue
         form, read = prober.affine_form(
             instrument,
