@@ -36,7 +36,7 @@ from hashmarket.errors import PricingError, RiskError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
-from hashmarket.pricing.market import Market
+from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import closed_form_on_paths
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
@@ -221,11 +221,7 @@ class StressResult:
 def _fixings(market: Market, chunk: HistoricalChunk) -> Fixings:
     values = {k: v for k, v in chunk.data.items() if k in FIXING_FIELDS}
     simulated = Fixings(dates=chunk.dates, values=values)
-    past = market.past_fixings
-    asof = market.asof
-    if past is None or past.first_date >= asof:
-        return simulated
-    return past.between(past.first_date, asof - dt.timedelta(days=1)).concat(simulated)
+    return with_past(simulated, market.past_fixings, market.asof, instrument="portfolio")
 
 
 def _value(

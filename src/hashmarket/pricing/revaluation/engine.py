@@ -13,7 +13,7 @@ from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.loans import Loan, loan_life
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
-from hashmarket.pricing.market import Market
+from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.revaluation.marks import (
     FeatureScaling,
     FittedMarks,
@@ -33,7 +33,6 @@ from hashmarket.pricing.revaluation.plan import (
     PathSource,
     Progress,
     RevaluationPlan,
-    _with_past,
     plan_valuation,
 )
 from hashmarket.pricing.revaluation.probe import FloatArray, day_index
@@ -76,7 +75,8 @@ class _Flows:
 
 def _chunk_fixings(setup: RevaluationPlan, source: PathSource) -> Fixings:
     values = {k: v for k, v in source.data.items() if k in FIXING_FIELDS}
-    return _with_past(Fixings(dates=source.dates, values=values), setup.past, setup.asof)
+    simulated = Fixings(dates=source.dates, values=values)
+    return with_past(simulated, setup.past, setup.asof, instrument="portfolio")
 
 
 def _analytic_value(

@@ -14,7 +14,7 @@ from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
-from hashmarket.pricing.market import Market
+from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import PathPricer, closed_form_on_paths
 from hashmarket.pricing.revaluation.probe import (
     AffineForm,
@@ -227,17 +227,4 @@ def _base_fixings(market: Market, last_day: int) -> Fixings:
         "height": state.height + 144.0 * np.arange(n),
     }
     future = Fixings(dates=np.datetime64(state.asof, "D") + np.arange(n), values=values)
-    return _with_past(future, market.past_fixings, state.asof)
-
-
-def _with_past(simulated: Fixings, past: Fixings | None, asof: dt.date) -> Fixings:
-    """Realized fixings before the as-of date, then the paths from it on."""
-    if past is None or past.first_date >= asof:
-        return simulated
-    if past.last_date < asof - dt.timedelta(days=1):
-        raise RiskError(
-            "risk_history",
-            problem=f"the realized fixings end on {past.last_date}, before {asof}",
-        )
-    head = past.between(past.first_date, asof - dt.timedelta(days=1))
-    return head.concat(simulated)
+    return with_past(future, market.past_fixings, state.asof, instrument="portfolio")
