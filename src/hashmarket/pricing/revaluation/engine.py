@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.loans import Loan, loan_life
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market, with_past
@@ -37,6 +37,14 @@ from hashmarket.pricing.revaluation.plan import (
 )
 from hashmarket.pricing.revaluation.probe import FloatArray, day_index
 from hashmarket.units import DAYS_PER_YEAR_ACT365
+
+
+@runtime_checkable
+class EndsOnPaths(Protocol):
+    """A contract that can end before its last fixing on some paths (a liquidated loan):
+    its cash flows and, per path, the column after which it pays nothing more (−1: never)."""
+
+    def cashflows_and_end(self, fixings: Fixings) -> tuple[FloatArray, npt.NDArray[np.int64]]: ...
 
 
 @dataclass
@@ -123,14 +131,12 @@ def _contract_flows(setup: RevaluationPlan, contract: ContractPlan, fixings: Fix
     h = setup.horizon_days
     n = fixings.n_paths
     alive = np.ones(n, dtype=bool)
-    if isinstance(contract.instrument, Loan):
-        # A loan whose collateral was sold by day h has nothing more to pay, whatever the
-        # day-h state: its mark is fitted on, and given to, the paths where it is alive.
-        life = loan_life(contract.instrument, window)
-        amounts = life.lender_cash_usd
-        sold = days[np.maximum(life.liquidation_day, 0)] + contract.instrument.liquidation_days
-        ended = life.liquidated & (sold <= h)
-        alive = ~ended
+    if isinstance(contract.instrument, EndsOnPaths):
+        # A contract that has ended by day h on a path (a loan whose collateral was sold)
+        # has nothing more to pay, whatever the day-h state: its mark is fitted on, and
+        # given to, the paths where it is alive.
+        amounts, end = contract.instrument.cashflows_and_end(window)
+        alive = ~((end >= 0) & (days[0] + end <= h))
     else:
         amounts = np.broadcast_to(contract.instrument.cashflows(window), (n, window.n_periods))
     clip = np.clip(days, 0, setup.last_day)
@@ -193,7 +199,7 @@ def fit_and_value(
     h = setup.horizon_days
     t_last = setup.last_day
     regressed = [i for i in _nonaffine(setup) if setup.contracts[i].method == "regression"]
-    loans = [i for i in regressed if isinstance(setup.contracts[i].instrument, Loan)]
+    ending = [i for i in regressed if isinstance(setup.contracts[i].instrument, EndsOnPaths)]
     for chunk in scenarios.chunks(progress, reuse_buffers=True):
         parts, fixings = _parts(setup, chunk)
         if scaling is None:
@@ -207,7 +213,7 @@ def fit_and_value(
                 xtf={f: np.zeros((N_LINEAR, t_last - h)) for f in setup.affine_fields},
                 sum_f={f: np.zeros(t_last) for f in setup.affine_fields},
                 xty={i: np.zeros(N_FEATURES) for i in regressed},
-                own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in loans},
+                own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in ending},
                 sum_v0=dict.fromkeys(regressed, 0.0),
             )
         acc.xtx += x.T @ x
