@@ -35,7 +35,7 @@ from hashmarket.pricing.revaluation.plan import (
     RevaluationPlan,
     plan_valuation,
 )
-from hashmarket.pricing.revaluation.probe import FloatArray, day_index
+from hashmarket.pricing.revaluation.probe import AffineForm, FloatArray, day_index
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 
@@ -400,19 +400,9 @@ def _assemble(
         value0 = fitted.value0[c] * q
         value0_usd[j] = value0 * (setup.spot_usd if contract.btc else 1.0)
         if contract.method == "affine":
-            form = contract.affine
-            assert form is not None
-            const[j] = form.const_h * q
-            for k, name in enumerate(form.fields):
-                days = np.arange(form.first_day, form.last_day + 1)
-                g = form.g_h[k] * q
-                in_real = days <= h
-                w[field_offset[name] + days[in_real] - 1, j] += g[in_real]
-                if (~in_real).any():
-                    gamma = fitted.gamma[name]
-                    w[n_real : n_real + N_LINEAR, j] += (
-                        gamma[:, days[~in_real] - h - 1] @ g[~in_real]
-                    )
+            assert contract.affine is not None
+            const[j] = contract.affine.const_h * q
+            _affine_weights(w[:, j], contract.affine, q, fitted, field_offset, n_real, h)
         elif contract.method in ("regression", "analytic"):
             nl_col[j] = nl_index[c]
     return PnLModel(
@@ -434,6 +424,27 @@ def _assemble(
         seed=seed,
         notes=notes,
     )
+
+
+def _affine_weights(
+    w: FloatArray,
+    form: AffineForm,
+    q: float,
+    fitted: FittedMarks,
+    field_offset: Mapping[str, int],
+    n_real: int,
+    h: int,
+) -> None:
+    """Add a position's weights on the factors ``Z``: realized fixings at face for days up to
+    h, the conditional forwards' features for the days after (in place, into ``w``)."""
+    for k, name in enumerate(form.fields):
+        days = np.arange(form.first_day, form.last_day + 1)
+        g = form.g_h[k] * q
+        in_real = days <= h
+        w[field_offset[name] + days[in_real] - 1] += g[in_real]
+        if (~in_real).any():
+            gamma = fitted.gamma[name]
+            w[n_real : n_real + N_LINEAR] += gamma[:, days[~in_real] - h - 1] @ g[~in_real]
 
 
 def monte_carlo_pnl(

@@ -164,30 +164,7 @@ def plan_valuation(
         "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
     }
     prober = Prober(base, asof)
-    contracts = []
-    for instrument, first, last in raw:
-        btc = instrument.currency is SettlementCurrency.BTC
-        if day_index(asof, last) < 1:
-            contracts.append(ContractPlan(instrument, "expired", first, last, btc))
-            continue
-        closed_form = closed_form_on_paths(instrument, model)
-        if closed_form is not None:
-            contracts.append(
-                ContractPlan(instrument, "analytic", first, last, btc, closed_form=closed_form)
-            )
-            continue
-        form, read = prober.affine_form(
-            instrument,
-            first=first,
-            last=last,
-            weights_h=discount["df_btc_h" if btc else "df_usd_h"],
-            weights_0=discount["df_btc_0" if btc else "df_usd_0"],
-        )
-        if form is not None:
-            contracts.append(ContractPlan(instrument, "affine", first, last, btc, form))
-            continue
-        basis = PRICE_BASIS if read is not None and read <= {"price_usd"} else None
-        contracts.append(ContractPlan(instrument, "regression", first, last, btc, None, basis))
+    contracts = [_method(c, prober, discount, model, asof) for c in raw]
     fields = sorted({f for c in contracts if c.affine for f in c.affine.fields})
     past = market.past_fixings
     return RevaluationPlan(
@@ -210,6 +187,35 @@ def plan_valuation(
         df_usd_0=discount["df_usd_0"],
         df_btc_0=discount["df_btc_0"],
     )
+
+
+def _method(
+    contract: tuple[Any, dt.date, dt.date],
+    prober: Prober,
+    discount: Mapping[str, FloatArray],
+    model: NetworkModel,
+    asof: dt.date,
+) -> ContractPlan:
+    """How one contract is valued: expired, the registry's closed form, affine (probed), or
+    regression on the price's features alone when its payoff reads only BTC/USD."""
+    instrument, first, last = contract
+    btc = instrument.currency is SettlementCurrency.BTC
+    if day_index(asof, last) < 1:
+        return ContractPlan(instrument, "expired", first, last, btc)
+    closed_form = closed_form_on_paths(instrument, model)
+    if closed_form is not None:
+        return ContractPlan(instrument, "analytic", first, last, btc, closed_form=closed_form)
+    form, read = prober.affine_form(
+        instrument,
+        first=first,
+        last=last,
+        weights_h=discount["df_btc_h" if btc else "df_usd_h"],
+        weights_0=discount["df_btc_0" if btc else "df_usd_0"],
+    )
+    if form is not None:
+        return ContractPlan(instrument, "affine", first, last, btc, form)
+    basis = PRICE_BASIS if read is not None and read <= {"price_usd"} else None
+    return ContractPlan(instrument, "regression", first, last, btc, None, basis)
 
 
 def _base_fixings(market: Market, last_day: int) -> Fixings:
