@@ -3,8 +3,8 @@
 A scenario is a deterministic path of daily factor changes applied to today's state (the same
 construction as a historical scenario, ``historical.apply_changes``), held flat after its
 horizon. A position's value at the horizon on a path is what it paid on days 1 … H plus what
-the path still pays after H, discounted to H ("shock and hold"); European options on BTC/USD
-under GBM take their Black–Scholes value at the day-H price instead. The stress P&L of a
+the path still pays after H, discounted to H ("shock and hold"), or the pricing registry's
+closed form at the day-H price where it has one (``pricing.revaluation.path``). The stress P&L of a
 position is its value on the stressed path minus its value on the base path (no change: the
 state held flat), so it isolates the shock.
 
@@ -33,14 +33,11 @@ import numpy.typing as npt
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import PricingError, RiskError
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkModel
-from hashmarket.pricing.market import Market, with_past
-from hashmarket.pricing.registry import closed_form_on_paths
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
-from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 REPLAY_2021 = (dt.date(2021, 5, 13), dt.date(2021, 7, 14))
@@ -218,52 +215,6 @@ class StressResult:
         }
 
 
-def _fixings(market: Market, chunk: HistoricalChunk) -> Fixings:
-    values = {k: v for k, v in chunk.data.items() if k in FIXING_FIELDS}
-    simulated = Fixings(dates=chunk.dates, values=values)
-    return with_past(simulated, market.past_fixings, market.asof, instrument="portfolio")
-
-
-def _value(
-    instrument: Any,
-    *,
-    fixings: Fixings,
-    market: Market,
-    model: NetworkModel,
-    horizon_days: int,
-) -> float:
-    """Value on day H of a one-path fixings: paid on days 1 … H, plus the rest discounted to H
-    (or the pricing registry's closed form at the day-H price where it has one)."""
-    asof = market.asof
-    first, last = instrument.fixing_window(asof=asof, height=market.state.height)
-    if (last - asof).days < 1:
-        return 0.0
-    btc = instrument.currency is SettlementCurrency.BTC
-    curve = market.btc_curve if btc else market.usd_curve
-    day_h = asof + dt.timedelta(days=horizon_days)
-    price_h = float(fixings.values["price_usd"][0, fixings.index_of(day_h)])
-    closed_form = closed_form_on_paths(instrument, model)
-    if closed_form is not None and last > day_h:
-        years = (last - day_h).days / DAYS_PER_YEAR_ACT365
-        closed = closed_form(
-            instrument,
-            spot_usd=price_h,
-            expiry_years=years,
-            vol=model.price.vol_per_year,
-            usd_rate=market.usd_curve.zero_rate(years),
-            btc_rate=market.btc_curve.zero_rate(years),
-        )
-        return float(closed)
-    window = fixings.between(max(first, fixings.first_date), min(last, fixings.last_date))
-    amounts = instrument.cashflows(window)[0]
-    days = (window.dates - np.datetime64(asof, "D")).astype(np.int64)
-    real = (days >= 1) & (days <= horizon_days)
-    fut = days > horizon_days
-    discount = curve.discount_factor((days[fut] - horizon_days) / DAYS_PER_YEAR_ACT365)
-    value = float(amounts[real].sum() + amounts[fut] @ discount)
-    return value * (price_h if btc else 1.0)
-
-
 def run_stress(
     portfolio: Portfolio,
     *,
@@ -287,7 +238,7 @@ def run_stress(
         base = scenario.base().path(market, last_day)
         values = []
         for chunk in (stressed, base):
-            fixings = _fixings(market, chunk)
+            fixings = path_fixings(chunk, past=market.past_fixings, asof=asof)
             row = []
             cache: dict[Any, float] = {}
             for position in portfolio.positions:
@@ -297,7 +248,7 @@ def run_stress(
                 key = position.instrument
                 if key not in cache:
                     try:
-                        cache[key] = _value(
+                        cache[key] = value_on_path(
                             key, fixings=fixings, market=market, model=model, horizon_days=h
                         )
                     except PricingError as exc:

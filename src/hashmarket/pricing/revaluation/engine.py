@@ -10,10 +10,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+from hashmarket.instruments.fixings import Fixings
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
-from hashmarket.pricing.market import Market, with_past
+from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation.marks import (
     FeatureScaling,
     FittedMarks,
@@ -23,6 +23,7 @@ from hashmarket.pricing.revaluation.marks import (
     features,
     outside_fit,
 )
+from hashmarket.pricing.revaluation.path import path_fixings
 from hashmarket.pricing.revaluation.plan import (
     FIELD_BASIS,
     N_FEATURES,
@@ -81,12 +82,6 @@ class _Flows:
     alive: npt.NDArray[np.bool_]
 
 
-def _chunk_fixings(setup: RevaluationPlan, source: PathSource) -> Fixings:
-    values = {k: v for k, v in source.data.items() if k in FIXING_FIELDS}
-    simulated = Fixings(dates=source.dates, values=values)
-    return with_past(simulated, setup.past, setup.asof, instrument="portfolio")
-
-
 def _analytic_value(
     setup: RevaluationPlan, contract: ContractPlan, price: FloatArray, day: int
 ) -> FloatArray:
@@ -119,7 +114,7 @@ def _parts(setup: RevaluationPlan, source: PathSource) -> tuple[_PathParts, Fixi
         nl_future={},
         nl_alive={},
     )
-    return parts, _chunk_fixings(setup, source)
+    return parts, path_fixings(source, past=setup.past, asof=setup.asof)
 
 
 def _contract_flows(setup: RevaluationPlan, contract: ContractPlan, fixings: Fixings) -> _Flows:
