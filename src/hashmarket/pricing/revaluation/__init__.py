@@ -12,8 +12,9 @@ Cash flows always come from the instrument's own ``cashflows(fixings)`` — the 
 pricing and settlement use. The mark-to-market on day h is a conditional expectation given the
 path so far, estimated three ways:
 
-* **analytic** where the pricing layer has a closed form: a European option on BTC/USD under
-  GBM is Black–Scholes at the path's price on day h;
+* **analytic** where the engine registry has a closed form on paths
+  (:func:`~hashmarket.pricing.registry.closed_form_on_paths`): a European option on BTC/USD
+  under GBM is Black–Scholes at the path's price on day h;
 * **affine** instruments (forwards, futures, swaps on a fixed quantity: cash flows affine in
   the fixings) are detected by probing ``cashflows`` — a base path, one bump per fixing the
   contract reads, and two random paths that must be predicted exactly. Their value is then a
