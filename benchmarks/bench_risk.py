@@ -143,7 +143,7 @@ def var_child() -> None:
 
     from hashmarket.models import ScenarioConfig, Scenarios
     from hashmarket.pricing import Market
-    from hashmarket.risk.valuation import monte_carlo_pnl
+    from hashmarket.pricing.revaluation import monte_carlo_pnl
     from hashmarket.risk.var import portfolio_risk
 
     calibration = _calibrated()

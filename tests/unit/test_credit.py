@@ -252,6 +252,18 @@ def test_liquidation_through_a_gap_loses_money_by_hand() -> None:
     assert life.lender_cash_usd[0].sum() == pytest.approx(39_200 - 50_000)
 
 
+def test_a_loan_ends_on_the_day_its_collateral_is_sold() -> None:
+    # Liquidated on day 10, sold a day later: nothing is paid after column 11. A path that
+    # holds its price runs to maturity (−1). The flows are the life's own.
+    sold = path(drop_on_day(10, 55_000.0))
+    flows, end = loan().cashflows_and_end(sold)
+    assert end.tolist() == [11]
+    np.testing.assert_array_equal(flows, loan_life(loan(), sold).lender_cash_usd)
+    assert not flows[0, 12:].any()
+    _, end = loan().cashflows_and_end(path(drop_on_day(10, 66_000.0)))
+    assert end.tolist() == [-1]
+
+
 def test_a_borrower_who_does_not_cure_is_liquidated_when_the_call_falls_due() -> None:
     life = loan_life(loan(borrower_cures=False), path(drop_on_day(10, 66_000.0)))
     assert life.margin_called[0] and life.liquidated[0]

@@ -7,22 +7,27 @@ import datetime as dt
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 from tests.unit.test_pricing_montecarlo import MARKET as NETWORK_MARKET
+from tests.unit.test_pricing_montecarlo import MODEL as NETWORK_MODEL
 
 from hashmarket.errors import PricingError
 from hashmarket.index.compute import QuoteTable, load_bundled_quotes
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import HashpriceForward
+from hashmarket.instruments.options import EuropeanOption
 from hashmarket.instruments.spec import INSTRUMENT_TYPES
+from hashmarket.instruments.terms import OptionType, Side, Underlying
 from hashmarket.models.gpu import GpuPriceModel, calibrate_gpu_fixings
 from hashmarket.models.network import NetworkModel
+from hashmarket.models.price import MertonJumpDiffusion
 from hashmarket.pricing import FlatRate, Market, MonteCarloConfig, engine_for, price
 from hashmarket.pricing.compute import ComputeMarket
-from hashmarket.pricing.registry import COMPUTE, ENGINES, NETWORK
+from hashmarket.pricing.registry import COMPUTE, ENGINES, NETWORK, closed_form_on_paths
 from hashmarket.pricing.valuation import ASSUMED_HALF_LIFE_DAYS, compute_setup
 
 ASOF = dt.date(2026, 1, 31)
@@ -185,3 +190,58 @@ def test_enough_daily_fixings_calibrate_the_model() -> None:
 
     assert setup.model == calibrate_gpu_fixings(gpu_fixings(table), gpu_model="H100").model
     assert setup.market.usd_curve.zero_rate(1.0) == pytest.approx(0.03)
+
+
+def test_the_closed_form_on_paths_is_the_analytic_engine_at_each_path_spot() -> None:
+    """At today's spot and the rates to expiry, the path form is the engine's value; on a
+    path it moves with that path's price alone (a put is worth less where BTC is higher)."""
+    put = EuropeanOption(
+        underlying=Underlying.BTC_USD,
+        option_type=OptionType.PUT,
+        strike=75_000.0,
+        expiry=ASOF + dt.timedelta(days=120),
+        quantity=2.0,
+        side=Side.SELL,
+    )
+    on_paths = closed_form_on_paths(put, NETWORK_MODEL)
+    assert on_paths is not None
+    engine = price(put, market=NETWORK_MARKET, model=NETWORK_MODEL, engine="analytic")
+    years = 120 / 365
+    values = on_paths(
+        put,
+        spot_usd=np.array([NETWORK_MARKET.state.price_usd, 60_000.0, 100_000.0]),
+        expiry_years=years,
+        vol=0.5,
+        usd_rate=NETWORK_MARKET.usd_curve.zero_rate(years),
+        btc_rate=NETWORK_MARKET.btc_curve.zero_rate(years),
+    )
+    assert values[0] == pytest.approx(engine.value, rel=1e-12)
+    assert values[0] < 0  # sold
+    assert values[1] < values[0] < values[2]  # a sold put loses as BTC falls
+    # At expiry the form is the intrinsic value.
+    at_expiry = on_paths(
+        put, spot_usd=np.array([70_000.0]), expiry_years=0.0, vol=0.5, usd_rate=0.04, btc_rate=0.0
+    )
+    assert at_expiry[0] == pytest.approx(-2.0 * 5_000.0)
+
+
+def test_no_closed_form_on_paths_for_hashprice_options_jumps_or_forwards() -> None:
+    call = EuropeanOption(
+        underlying=Underlying.HASHPRICE_USD,
+        option_type=OptionType.CALL,
+        strike=36.0,
+        expiry=ASOF + dt.timedelta(days=60),
+        quantity=1.0,
+    )
+    assert closed_form_on_paths(call, NETWORK_MODEL) is None
+    btc_call = replace(call, underlying=Underlying.BTC_USD, strike=80_000.0)
+    assert closed_form_on_paths(btc_call, NETWORK_MODEL) is not None
+    jumps = MertonJumpDiffusion(
+        drift_per_year=0.0,
+        vol_per_year=0.5,
+        jumps_per_year=2.0,
+        jump_mean_log=-0.1,
+        jump_std_log=0.2,
+    )
+    assert closed_form_on_paths(btc_call, NetworkModel(price=jumps)) is None
+    assert closed_form_on_paths(HASHPRICE_FORWARD, NETWORK_MODEL) is None

@@ -22,8 +22,8 @@ from hashmarket.instruments import (
 from hashmarket.instruments.terms import OptionType, Side, Underlying
 from hashmarket.models import GBM, NetworkModel, NetworkState
 from hashmarket.pricing import Market, MonteCarloConfig, price
+from hashmarket.pricing.revaluation import affine_form, monte_carlo_pnl, plan_valuation
 from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
-from hashmarket.risk.valuation import affine_form, monte_carlo_pnl, plan_valuation
 from hashmarket.risk.var import portfolio_risk, tail_count, var_es
 
 ASOF = dt.date(2025, 6, 30)

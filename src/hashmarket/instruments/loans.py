@@ -181,6 +181,15 @@ class Loan:
         output delivered (forward), the repayment at maturity or the liquidation recovery."""
         return loan_life(self, fixings).lender_cash_usd
 
+    def cashflows_and_end(self, fixings: Fixings) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """The cash flows of :meth:`cashflows` and, per path, the column (from the first of
+        ``fixings``) of the collateral sale after which the loan pays nothing more, whatever
+        happens next; −1 where it runs to maturity. A valuation at a later day gives such a
+        path no mark."""
+        life = loan_life(self, fixings)
+        end = np.where(life.liquidated, life.liquidation_day + self.liquidation_days, -1)
+        return life.lender_cash_usd, end.astype(np.int64)
+
 
 def deliverable_forward(
     *,

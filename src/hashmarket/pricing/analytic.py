@@ -340,3 +340,35 @@ def black_scholes_engine(
             "forward_usd": spot * math.exp((r - q) * years),
         },
     )
+
+
+# ---- the analytic engine on scenario paths ---------------------------------------------
+
+
+def black_scholes_applies(instrument: EuropeanOption, model: NetworkModel) -> bool:
+    """Whether the option's value on a future day is Black–Scholes at that day's price: a
+    BTC/USD underlying under GBM (with jumps the day-h value would need the series)."""
+    return instrument.underlying is Underlying.BTC_USD and isinstance(model.price, GBM)
+
+
+def black_scholes_on_paths(
+    instrument: EuropeanOption,
+    *,
+    spot_usd: npt.ArrayLike,
+    expiry_years: float,
+    vol: float,
+    usd_rate: float,
+    btc_rate: float,
+) -> FloatArray:
+    """The position's Black–Scholes value at each path's BTC price, ``expiry_years`` before
+    expiry (clipped at 0: the intrinsic value), side and quantity applied."""
+    value = black_scholes_price(
+        spot=spot_usd,
+        strike=instrument.strike,
+        expiry_years=max(expiry_years, 0.0),
+        vol=vol,
+        rate=usd_rate,
+        dividend_yield=btc_rate,
+        is_call=instrument.option_type.value == "call",
+    )
+    return np.asarray(instrument.side.sign * instrument.quantity * value, dtype=np.float64)

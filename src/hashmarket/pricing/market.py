@@ -2,7 +2,7 @@
 
 ``Market`` holds the network state at the valuation date (spot BTC price, hashrate,
 difficulty, height — see ``models.NetworkState``), the USD and BTC discount curves, and the
-realized fixings before the valuation date for contracts that have already started.
+realized fixings up to the valuation date (inclusive) for contracts that have already started.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import DateArray, Fixings
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.models.network import NetworkState
@@ -55,3 +56,30 @@ class Market:
 
     def with_usd_curve(self, curve: DiscountCurve) -> Market:
         return replace(self, usd_curve=curve)
+
+
+def with_past(
+    simulated: Fixings, past: Fixings | None, asof: dt.date, *, instrument: str
+) -> Fixings:
+    """Realized fixings up to and including ``asof``, then the simulated days after it.
+
+    The market is as of the end of day ``asof``, so that day's record (blocks found, fees,
+    the published hashprice) is known: it replaces the paths' day 0, which the model fills
+    from the state (e.g. the expected, not the realized, block count). Realized fixings that
+    stop before ``asof`` − 1 leave a gap no path fills, which is refused."""
+    if past is None:
+        return simulated
+    if past.last_date >= asof and past.first_date <= asof:
+        return past.between(past.first_date, asof).concat(
+            simulated.between(asof + dt.timedelta(days=1), simulated.last_date)
+        )
+    if past.last_date == asof - dt.timedelta(days=1):
+        return past.concat(simulated)
+    raise PricingError(
+        "missing_fixings",
+        instrument=instrument,
+        field="any",
+        start=past.first_date,
+        end=asof,
+        problem=f"the realized fixings end on {past.last_date}, before the valuation date",
+    )

@@ -9,19 +9,17 @@ when pairs are used, and the price is their mean with its standard error.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
-from hashmarket.pricing.market import Market
+from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
@@ -42,28 +40,6 @@ def pricing_model(
     r_usd = market.usd_curve.zero_rate(years)
     r_btc = market.btc_curve.zero_rate(years)
     return model.risk_neutral(usd_rate=r_usd, btc_rate=r_btc), r_usd - r_btc
-
-
-def _with_past(simulated: Fixings, market: Market, instrument: Instrument) -> Fixings:
-    """Realized fixings up to the valuation date, then the simulated days after it."""
-    past = market.past_fixings
-    if past is None:
-        return simulated
-    asof = market.asof
-    if past.last_date >= asof and past.first_date <= asof:
-        return past.between(past.first_date, asof).concat(
-            simulated.between(asof + dt.timedelta(days=1), simulated.last_date)
-        )
-    if past.last_date == asof - dt.timedelta(days=1):
-        return past.concat(simulated)
-    raise PricingError(
-        "missing_fixings",
-        instrument=instrument.type_name,
-        field="any",
-        start=past.first_date,
-        end=asof,
-        problem=f"the realized fixings end on {past.last_date}, before the valuation date",
-    )
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -91,7 +67,12 @@ class _Run:
         self.asof_day = np.datetime64(market.asof.isoformat(), "D")
 
     def present_values(self, chunk: ScenarioSet) -> FloatArray:
-        fixings = _with_past(Fixings.from_scenarios(chunk), self.market, self.instrument)
+        fixings = with_past(
+            Fixings.from_scenarios(chunk),
+            self.market.past_fixings,
+            self.market.asof,
+            instrument=self.instrument.type_name,
+        )
         amounts = self.instrument.cashflows(fixings)
         future = fixings.dates > self.asof_day
         discount = self.market.discount_factors(self.instrument.currency, fixings.dates[future])

@@ -14,14 +14,19 @@ compute forward / lease   ``GpuPriceModel`` (OU)      ``ComputeMarket`` (GPU-hou
 ========================  ==========================  ===================================
 
 The table is built here, once, from the engines' modules; adding an engine is adding a row.
+A row may also value its instrument on scenario paths at a future day (``on_paths``: the
+closed form at each path's state), which revaluation at a horizon asks for through
+:func:`closed_form_on_paths`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, overload
+
+import numpy.typing as npt
 
 from hashmarket.errors import PricingError
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
@@ -30,7 +35,12 @@ from hashmarket.instruments.spec import INSTRUMENT_TYPES
 from hashmarket.instruments.terms import Instrument
 from hashmarket.models.gpu import GpuPriceModel
 from hashmarket.models.network import NetworkModel
-from hashmarket.pricing.analytic import black_scholes_engine
+from hashmarket.pricing.analytic import (
+    FloatArray,
+    black_scholes_applies,
+    black_scholes_engine,
+    black_scholes_on_paths,
+)
 from hashmarket.pricing.compute import (
     ComputeMarket,
     analytic_forward,
@@ -65,6 +75,31 @@ class Pricer(Protocol[I_contra, Model_contra, Market_contra]):
     ) -> PricingResult: ...
 
 
+class PathPricer(Protocol[I_contra]):
+    """A closed form on paths: the position's value at each path's BTC price, ``expiry_years``
+    before the contract's last fixing, at the given vol and zero rates."""
+
+    def __call__(
+        self,
+        instrument: I_contra,
+        *,
+        spot_usd: npt.ArrayLike,
+        expiry_years: float,
+        vol: float,
+        usd_rate: float,
+        btc_rate: float,
+    ) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class OnPaths(Generic[I]):
+    """A row's closed form on scenario paths, and when it holds (the instrument's terms and
+    the model: a day-h value in closed form needs more than the price today does)."""
+
+    applies: Callable[[I, NetworkModel], bool]
+    value: PathPricer[I]
+
+
 @dataclass(frozen=True)
 class Inputs(Generic[ModelT, MarketT]):
     """What a family of engines prices on: a model type and a market-data type.
@@ -91,6 +126,7 @@ class Engine(Generic[I, ModelT, MarketT]):
     name: str
     inputs: Inputs[ModelT, MarketT]
     pricer: Pricer[I, ModelT, MarketT]
+    on_paths: OnPaths[I] | None = None
 
 
 COMPUTE_INSTRUMENTS: tuple[type[Any], ...] = (ComputeForward, ComputeLease)
@@ -103,7 +139,13 @@ NETWORK_INSTRUMENTS: tuple[type[Any], ...] = tuple(
 def _table() -> Mapping[tuple[type[Any], str], Engine[Any, Any, Any]]:
     rows: list[Engine[Any, Any, Any]] = [
         *(Engine(cls, "mc", NETWORK, monte_carlo_price) for cls in NETWORK_INSTRUMENTS),
-        Engine(EuropeanOption, "analytic", NETWORK, black_scholes_engine),
+        Engine(
+            EuropeanOption,
+            "analytic",
+            NETWORK,
+            black_scholes_engine,
+            OnPaths(black_scholes_applies, black_scholes_on_paths),
+        ),
         Engine(ComputeForward, "mc", COMPUTE, monte_carlo_forward),
         Engine(ComputeForward, "analytic", COMPUTE, analytic_forward),
         Engine(ComputeLease, "mc", COMPUTE, monte_carlo_lease),
@@ -133,6 +175,15 @@ def engine_for(instrument_type: type[Any], engine: str = "mc") -> Engine[Any, An
             known=", ".join(engines_for(instrument_type)) or "none",
         )
     return row
+
+
+def closed_form_on_paths(instrument: Any, model: NetworkModel) -> PathPricer[Any] | None:
+    """The analytic engine's value on paths for ``instrument`` under ``model``, or ``None``
+    where the table has none (then the paths' own cash flows value it)."""
+    row = ENGINES.get((type(instrument), "analytic"))
+    if row is None or row.on_paths is None or not row.on_paths.applies(instrument, model):
+        return None
+    return row.on_paths.value
 
 
 @overload

@@ -1,7 +1,7 @@
 """Portfolio risk, miner hedging and lending.
 
 * :mod:`~hashmarket.risk.portfolio` — positions (instruments, spot BTC, tokens, loans);
-* :mod:`~hashmarket.risk.valuation` — every position valued on every scenario at a horizon;
+* :mod:`~hashmarket.pricing.revaluation` — every position valued on every scenario at a horizon;
 * :mod:`~hashmarket.risk.var` — VaR and expected shortfall, per position too;
 * :mod:`~hashmarket.risk.historical` — bootstrapped historical scenarios;
 * :mod:`~hashmarket.risk.stress` — named stress scenarios;
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         loan_life,
     )
     from hashmarket.ledger.loans import LoanAccounts, book_events, open_accounts, transfer_id
+    from hashmarket.pricing.revaluation import PnLModel, monte_carlo_pnl, value_paths
     from hashmarket.risk.analysis import (
         LoanReport,
         PortfolioRiskReport,
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
     from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
-    from hashmarket.risk.valuation import PnLModel, monte_carlo_pnl, value_paths
     from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
 
 __all__ = [

@@ -27,6 +27,7 @@ from hashmarket.instruments.loans import CollateralKind, Loan, collateral_unit_v
 from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
+from hashmarket.pricing.revaluation import monte_carlo_pnl, value_paths
 from hashmarket.risk.credit import (
     HaircutPolicy,
     LoanSummary,
@@ -40,7 +41,6 @@ from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_lev
 from hashmarket.risk.portfolio import Portfolio
 from hashmarket.risk.specs import LendingSpec, MinerSpec
 from hashmarket.risk.stress import StressResult, run_stress, standard_scenarios
-from hashmarket.risk.valuation import monte_carlo_pnl, value_paths
 from hashmarket.risk.var import RiskResult, portfolio_risk
 
 Progress = Callable[[int, int], None]

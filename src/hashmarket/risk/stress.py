@@ -3,8 +3,8 @@
 A scenario is a deterministic path of daily factor changes applied to today's state (the same
 construction as a historical scenario, ``historical.apply_changes``), held flat after its
 horizon. A position's value at the horizon on a path is what it paid on days 1 … H plus what
-the path still pays after H, discounted to H ("shock and hold"); European options on BTC/USD
-under GBM take their Black–Scholes value at the day-H price instead. The stress P&L of a
+the path still pays after H, discounted to H ("shock and hold"), or the pricing registry's
+closed form at the day-H price where it has one (``pricing.revaluation.path``). The stress P&L of a
 position is its value on the stressed path minus its value on the base path (no change: the
 state held flat), so it isolates the shock.
 
@@ -33,16 +33,11 @@ import numpy.typing as npt
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import PricingError, RiskError
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.options import EuropeanOption
-from hashmarket.instruments.terms import SettlementCurrency, Underlying
 from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM
-from hashmarket.pricing.analytic import black_scholes_price
 from hashmarket.pricing.market import Market
+from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
-from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 FloatArray = npt.NDArray[np.float64]
 REPLAY_2021 = (dt.date(2021, 5, 13), dt.date(2021, 7, 14))
@@ -220,61 +215,6 @@ class StressResult:
         }
 
 
-def _fixings(market: Market, chunk: HistoricalChunk) -> Fixings:
-    values = {k: v for k, v in chunk.data.items() if k in FIXING_FIELDS}
-    simulated = Fixings(dates=chunk.dates, values=values)
-    past = market.past_fixings
-    asof = market.asof
-    if past is None or past.first_date >= asof:
-        return simulated
-    return past.between(past.first_date, asof - dt.timedelta(days=1)).concat(simulated)
-
-
-def _value(
-    instrument: Any,
-    *,
-    fixings: Fixings,
-    market: Market,
-    model: NetworkModel,
-    horizon_days: int,
-) -> float:
-    """Value on day H of a one-path fixings: paid on days 1 … H, plus the rest discounted to H
-    (or Black–Scholes at the day-H price for a BTC European under GBM)."""
-    asof = market.asof
-    first, last = instrument.fixing_window(asof=asof, height=market.state.height)
-    if (last - asof).days < 1:
-        return 0.0
-    btc = instrument.currency is SettlementCurrency.BTC
-    curve = market.btc_curve if btc else market.usd_curve
-    day_h = asof + dt.timedelta(days=horizon_days)
-    price_h = float(fixings.values["price_usd"][0, fixings.index_of(day_h)])
-    if (
-        isinstance(instrument, EuropeanOption)
-        and instrument.underlying is Underlying.BTC_USD
-        and isinstance(model.price, GBM)
-        and instrument.expiry > day_h
-    ):
-        years = (instrument.expiry - day_h).days / DAYS_PER_YEAR_ACT365
-        option_value = black_scholes_price(
-            spot=price_h,
-            strike=instrument.strike,
-            expiry_years=years,
-            vol=model.price.vol_per_year,
-            rate=market.usd_curve.zero_rate(years),
-            dividend_yield=market.btc_curve.zero_rate(years),
-            is_call=instrument.option_type.value == "call",
-        )
-        return float(instrument.side.sign * instrument.quantity * option_value)
-    window = fixings.between(max(first, fixings.first_date), min(last, fixings.last_date))
-    amounts = instrument.cashflows(window)[0]
-    days = (window.dates - np.datetime64(asof, "D")).astype(np.int64)
-    real = (days >= 1) & (days <= horizon_days)
-    fut = days > horizon_days
-    discount = curve.discount_factor((days[fut] - horizon_days) / DAYS_PER_YEAR_ACT365)
-    value = float(amounts[real].sum() + amounts[fut] @ discount)
-    return value * (price_h if btc else 1.0)
-
-
 def run_stress(
     portfolio: Portfolio,
     *,
@@ -298,7 +238,7 @@ def run_stress(
         base = scenario.base().path(market, last_day)
         values = []
         for chunk in (stressed, base):
-            fixings = _fixings(market, chunk)
+            fixings = path_fixings(chunk, past=market.past_fixings, asof=asof)
             row = []
             cache: dict[Any, float] = {}
             for position in portfolio.positions:
@@ -308,7 +248,7 @@ def run_stress(
                 key = position.instrument
                 if key not in cache:
                     try:
-                        cache[key] = _value(
+                        cache[key] = value_on_path(
                             key, fixings=fixings, market=market, model=model, horizon_days=h
                         )
                     except PricingError as exc:

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
-from hashmarket.risk.valuation import PnLModel
+from hashmarket.pricing.revaluation import PnLModel
 
 FloatArray = npt.NDArray[np.float64]
 Z_95 = 1.959963984540054

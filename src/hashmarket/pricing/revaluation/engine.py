@@ -1,0 +1,465 @@
+"""The Monte Carlo pass of a revaluation: cash flows per path, the fits of the marks, and the
+assembly of the P&L (see :mod:`hashmarket.pricing.revaluation`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from hashmarket.instruments.fixings import Fixings
+from hashmarket.models.network import NetworkModel
+from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.revaluation.marks import (
+    FeatureScaling,
+    FittedMarks,
+    PnLModel,
+    _raw_state,
+    _scaling,
+    features,
+    outside_fit,
+)
+from hashmarket.pricing.revaluation.path import path_fixings
+from hashmarket.pricing.revaluation.plan import (
+    FIELD_BASIS,
+    N_FEATURES,
+    N_LINEAR,
+    NONLINEAR_RCOND,
+    Book,
+    ContractPlan,
+    PathSource,
+    Progress,
+    RevaluationPlan,
+    plan_valuation,
+)
+from hashmarket.pricing.revaluation.probe import AffineForm, FloatArray, day_index
+from hashmarket.units import DAYS_PER_YEAR_ACT365
+
+
+@runtime_checkable
+class EndsOnPaths(Protocol):
+    """A contract that can end before its last fixing on some paths (a liquidated loan):
+    its cash flows and, per path, the column after which it pays nothing more (−1: never)."""
+
+    def cashflows_and_end(self, fixings: Fixings) -> tuple[FloatArray, npt.NDArray[np.int64]]: ...
+
+
+@dataclass
+class _Accumulator:
+    xtx: FloatArray
+    xtf: dict[str, FloatArray]
+    sum_f: dict[str, FloatArray]
+    xty: dict[int, FloatArray]
+    own_xtx: dict[int, FloatArray]  # contracts that can end before h: fit on live paths only
+    sum_v0: dict[int, float]
+    n: int = 0
+
+
+@dataclass
+class _PathParts:
+    """Per-path pieces of one chunk."""
+
+    raw: FloatArray
+    realized: FloatArray  # [paths, h × affine fields]
+    price_h: FloatArray
+    nl_realized: dict[int, FloatArray]
+    nl_future: dict[int, FloatArray]  # discounted to h, for the regression or analytic marks
+    nl_alive: dict[int, npt.NDArray[np.bool_]]
+
+
+@dataclass(frozen=True)
+class _Flows:
+    """A contract's pathwise cash flows: paid on days 1 … h (at face), after h (discounted
+    to h), after today (discounted to today), and whether it is still alive on day h."""
+
+    realized: FloatArray
+    future: FloatArray
+    today: FloatArray
+    alive: npt.NDArray[np.bool_]
+
+
+def _analytic_value(
+    setup: RevaluationPlan, contract: ContractPlan, price: FloatArray, day: int
+) -> FloatArray:
+    """The registry's closed form of a contract on day ``day`` at the BTC price ``price``."""
+    assert contract.closed_form is not None
+    return contract.closed_form(
+        contract.instrument,
+        spot_usd=price,
+        expiry_years=(day_index(setup.asof, contract.last) - day) / DAYS_PER_YEAR_ACT365,
+        vol=setup.vol_per_year,
+        usd_rate=setup.usd_rate,
+        btc_rate=setup.btc_rate,
+    )
+
+
+def _parts(setup: RevaluationPlan, source: PathSource) -> tuple[_PathParts, Fixings]:
+    h = setup.horizon_days
+    data = source.data
+    raw = _raw_state(data, h)
+    realized = (
+        np.concatenate([data[name][:, 1 : h + 1] for name in setup.affine_fields], axis=1)
+        if setup.affine_fields
+        else np.zeros((raw.shape[0], 0))
+    )
+    parts = _PathParts(
+        raw=raw,
+        realized=np.asarray(realized, dtype=np.float64),
+        price_h=np.asarray(data["price_usd"][:, h], dtype=np.float64),
+        nl_realized={},
+        nl_future={},
+        nl_alive={},
+    )
+    return parts, path_fixings(source, past=setup.past, asof=setup.asof)
+
+
+def _contract_flows(setup: RevaluationPlan, contract: ContractPlan, fixings: Fixings) -> _Flows:
+    """The contract's cash flows on every path of ``fixings`` (see :class:`_Flows`)."""
+    lo = max(contract.first, fixings.first_date)
+    hi = min(contract.last, fixings.last_date)
+    window = fixings.between(lo, hi)
+    days = day_index(setup.asof, window.first_date) + np.arange(window.n_periods)
+    h = setup.horizon_days
+    n = fixings.n_paths
+    alive = np.ones(n, dtype=bool)
+    if isinstance(contract.instrument, EndsOnPaths):
+        # A contract that has ended by day h on a path (a loan whose collateral was sold)
+        # has nothing more to pay, whatever the day-h state: its mark is fitted on, and
+        # given to, the paths where it is alive.
+        amounts, end = contract.instrument.cashflows_and_end(window)
+        alive = ~((end >= 0) & (days[0] + end <= h))
+    else:
+        amounts = np.broadcast_to(contract.instrument.cashflows(window), (n, window.n_periods))
+    clip = np.clip(days, 0, setup.last_day)
+    df_h = setup.df_btc_h if contract.btc else setup.df_usd_h
+    df_0 = setup.df_btc_0 if contract.btc else setup.df_usd_0
+    real = (days >= 1) & (days <= h)
+    fut = days > h
+    return _Flows(
+        realized=np.asarray(amounts[:, real].sum(axis=1), dtype=np.float64),
+        future=np.asarray(amounts[:, fut] @ df_h[clip[fut]], dtype=np.float64),
+        today=np.asarray(amounts[:, days >= 1] @ df_0[clip[days >= 1]], dtype=np.float64),
+        alive=alive,
+    )
+
+
+def _nonaffine(setup: RevaluationPlan) -> list[int]:
+    return [i for i, c in enumerate(setup.contracts) if c.method in ("regression", "analytic")]
+
+
+def _fill_nonaffine(
+    setup: RevaluationPlan, parts: _PathParts, fixings: Fixings
+) -> dict[int, _Flows]:
+    """Path values of the contracts without an affine form: realized flows, and the future
+    part (analytic mark, or the path's own future flows — replaced by the regression mark
+    when the P&L is assembled)."""
+    h = setup.horizon_days
+    flows = {}
+    n = len(parts.raw)
+    for i in _nonaffine(setup):
+        contract = setup.contracts[i]
+        if contract.method == "analytic" and day_index(setup.asof, contract.last) > h:
+            # Pays only on its last fixing, after h: nothing realized, the mark is the closed
+            # form.
+            zeros = np.zeros(n)
+            flows[i] = _Flows(zeros, zeros, zeros, np.ones(n, dtype=bool))
+            parts.nl_realized[i] = zeros
+            parts.nl_alive[i] = flows[i].alive
+            parts.nl_future[i] = _analytic_value(setup, contract, parts.price_h, h)
+            continue
+        f = _contract_flows(setup, contract, fixings)
+        flows[i] = f
+        parts.nl_realized[i] = f.realized
+        parts.nl_alive[i] = f.alive
+        # Paid by day h (analytic), nothing after; else the path's own future flows.
+        parts.nl_future[i] = np.zeros(n) if contract.method == "analytic" else f.future
+    return flows
+
+
+def fit_and_value(
+    setup: RevaluationPlan,
+    scenarios: Scenarios,
+    *,
+    progress: Progress | None = None,
+) -> tuple[PnLModel, FittedMarks]:
+    """The Monte Carlo pass: fit the marks on ``scenarios`` and value every path."""
+    acc: _Accumulator | None = None
+    scaling: FeatureScaling | None = None
+    bounds: FloatArray | None = None
+    parts_list: list[_PathParts] = []
+    h = setup.horizon_days
+    t_last = setup.last_day
+    regressed = [i for i in _nonaffine(setup) if setup.contracts[i].method == "regression"]
+    ending = [i for i in regressed if isinstance(setup.contracts[i].instrument, EndsOnPaths)]
+    for chunk in scenarios.chunks(progress, reuse_buffers=True):
+        parts, fixings = _parts(setup, chunk)
+        if scaling is None:
+            scaling = _scaling(parts.raw)
+        x = features(parts.raw, scaling)
+        seen = np.abs((parts.raw - scaling.mean) / scaling.std).max(axis=0)
+        bounds = seen if bounds is None else np.maximum(bounds, seen)
+        if acc is None:
+            acc = _Accumulator(
+                xtx=np.zeros((N_FEATURES, N_FEATURES)),
+                xtf={f: np.zeros((N_LINEAR, t_last - h)) for f in setup.affine_fields},
+                sum_f={f: np.zeros(t_last) for f in setup.affine_fields},
+                xty={i: np.zeros(N_FEATURES) for i in regressed},
+                own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in ending},
+                sum_v0=dict.fromkeys(regressed, 0.0),
+            )
+        acc.xtx += x.T @ x
+        acc.n += len(x)
+        for name in setup.affine_fields:
+            values = chunk.data[name]
+            acc.xtf[name] += x[:, :N_LINEAR].T @ values[:, h + 1 : t_last + 1]
+            acc.sum_f[name] += values[:, 1 : t_last + 1].sum(axis=0)
+        flows = _fill_nonaffine(setup, parts, fixings)
+        for i in regressed:
+            f = flows[i]
+            acc.sum_v0[i] += float(f.today.sum())
+            if i in acc.own_xtx:
+                live = x[f.alive]
+                acc.own_xtx[i] += live.T @ live
+                acc.xty[i] += live.T @ f.future[f.alive]
+            else:
+                acc.xty[i] += x.T @ f.future
+        parts_list.append(_compact(parts))
+    assert acc is not None and scaling is not None and bounds is not None
+    regress = setup.needs_regression
+    gamma = {
+        name: _conditional_forward(acc.xtx, acc.xtf[name], acc.n, FIELD_BASIS.get(name))
+        if regress
+        else np.zeros((0, 0))
+        for name in setup.affine_fields
+    }
+    beta = {
+        i: _regression(acc.own_xtx.get(i, acc.xtx), acc.xty[i], acc.n, setup.contracts[i].basis)
+        if regress
+        else np.zeros(N_FEATURES)
+        for i in regressed
+    }
+    mean_f = {name: acc.sum_f[name] / acc.n for name in setup.affine_fields}
+    value0 = _values_today(setup, mean_f, acc.sum_v0, acc.n)
+    fitted = FittedMarks(
+        scaling=scaling,
+        bounds=bounds,
+        gamma=gamma,
+        beta=beta,
+        value0=value0,
+        n_paths=acc.n,
+        seed=scenarios.config.seed,
+    )
+    model = _assemble(
+        setup, fitted, parts_list, source="monte_carlo", seed=scenarios.config.seed, notes=()
+    )
+    return model, fitted
+
+
+def _conditional_forward(
+    xtx: FloatArray, xtf: FloatArray, n: int, basis: tuple[int, ...] | None
+) -> FloatArray:
+    """Least-squares coefficients ``[N_LINEAR, days]`` of a field's future days on the
+    features (only those in ``basis``, the others 0)."""
+    keep = np.arange(N_LINEAR) if basis is None else np.array(basis)
+    inverse = np.linalg.pinv(xtx[np.ix_(keep, keep)] / n, rcond=1e-10)
+    out = np.zeros((N_LINEAR, xtf.shape[1]))
+    out[keep] = inverse @ (xtf[keep] / n)
+    return out
+
+
+def _regression(
+    xtx: FloatArray, xty: FloatArray, n: int, basis: tuple[int, ...] | None
+) -> FloatArray:
+    """Least-squares coefficients ``[N_FEATURES]`` of a contract's discounted future cash
+    flows on its basis of features (the others 0). Directions the fit barely saw (relative
+    variance below ``NONLINEAR_RCOND``) are dropped rather than extrapolated."""
+    keep = np.arange(N_FEATURES) if basis is None else np.array(basis)
+    inverse = np.linalg.pinv(xtx[np.ix_(keep, keep)] / n, rcond=NONLINEAR_RCOND)
+    out = np.zeros(N_FEATURES)
+    out[keep] = inverse @ (xty[keep] / n)
+    return out
+
+
+def _compact(parts: _PathParts) -> _PathParts:
+    """Keep only what the P&L needs from a chunk (arrays copied: chunk buffers are reused)."""
+    return _PathParts(
+        raw=parts.raw.copy(),
+        realized=parts.realized.copy(),
+        price_h=parts.price_h.copy(),
+        nl_realized={k: v.copy() for k, v in parts.nl_realized.items()},
+        nl_future={k: v.copy() for k, v in parts.nl_future.items()},
+        nl_alive={k: v.copy() for k, v in parts.nl_alive.items()},
+    )
+
+
+def _values_today(
+    setup: RevaluationPlan,
+    mean_f: Mapping[str, FloatArray],
+    sum_v0: Mapping[int, float],
+    n: int,
+) -> FloatArray:
+    value0 = np.zeros(len(setup.contracts))
+    for i, contract in enumerate(setup.contracts):
+        if contract.method == "affine":
+            form = contract.affine
+            assert form is not None
+            total = form.const_0
+            for k, name in enumerate(form.fields):
+                total += float(form.g_0[k] @ mean_f[name][form.first_day - 1 : form.last_day])
+            value0[i] = total
+        elif contract.method == "analytic":
+            spot = np.array([setup.spot_usd])
+            value0[i] = float(_analytic_value(setup, contract, spot, 0)[0])
+        elif contract.method == "regression":
+            value0[i] = sum_v0[i] / n
+    return value0
+
+
+def value_paths(
+    setup: RevaluationPlan,
+    fitted: FittedMarks,
+    sources: Iterable[PathSource],
+    *,
+    source: str,
+    notes: tuple[str, ...] = (),
+) -> PnLModel:
+    """Value paths not used for the fit (historical scenarios, stress paths) with the marks
+    fitted on the Monte Carlo paths."""
+    parts_list = []
+    for chunk in sources:
+        parts, fixings = _parts(setup, chunk)
+        _fill_nonaffine(setup, parts, fixings)
+        parts_list.append(_compact(parts))
+    if fitted.scaling is not None and setup.needs_regression:
+        raw = np.concatenate([p.raw for p in parts_list])
+        outside = outside_fit(raw, fitted.scaling, fitted.bounds)
+        if outside:
+            notes = (
+                *notes,
+                f"{outside:,} of {len(raw):,} {source} scenarios move further than any Monte Carlo "
+                "path the marks were fitted on: their marks are extrapolated",
+            )
+    return _assemble(setup, fitted, parts_list, source=source, seed=None, notes=notes)
+
+
+def _assemble(
+    setup: RevaluationPlan,
+    fitted: FittedMarks,
+    parts_list: list[_PathParts],
+    *,
+    source: str,
+    seed: int | None,
+    notes: tuple[str, ...],
+) -> PnLModel:
+    h = setup.horizon_days
+    raw = np.concatenate([p.raw for p in parts_list])
+    realized = np.concatenate([p.realized for p in parts_list])
+    price_h = np.concatenate([p.price_h for p in parts_list])
+    n = len(raw)
+    x = features(raw, fitted.scaling) if fitted.scaling is not None else np.zeros((n, N_FEATURES))
+    z = np.concatenate([realized, x, price_h[:, None]], axis=1)
+    n_real = realized.shape[1]
+    n_pos = len(setup.names)
+    w = np.zeros((z.shape[1], n_pos))
+    const = np.zeros(n_pos)
+    btc = np.zeros(n_pos, dtype=bool)
+    value0_usd = np.zeros(n_pos)
+    nonaffine = _nonaffine(setup)
+    nl_index = {c: k for k, c in enumerate(nonaffine)}
+    nl = np.zeros((n, len(nonaffine)))
+    for c, k in nl_index.items():
+        realized_c = np.concatenate([p.nl_realized[c] for p in parts_list])
+        future_c = np.concatenate([p.nl_future[c] for p in parts_list])
+        if setup.contracts[c].method == "regression" and c in fitted.beta:
+            # The regression mark replaces the path's own future flows (which would be
+            # hindsight), on the paths where the contract is still alive; analytic marks are
+            # the closed form at the path's price on day h.
+            alive_c = np.concatenate([p.nl_alive[c] for p in parts_list])
+            live = day_index(setup.asof, setup.contracts[c].last) > h
+            future_c = np.where(alive_c, x @ fitted.beta[c], 0.0) if live else np.zeros(n)
+        nl[:, k] = realized_c + future_c
+    nl_col = np.full(n_pos, -1, dtype=np.int64)
+    field_offset = {name: i * h for i, name in enumerate(setup.affine_fields)}
+    for j, c in enumerate(setup.position_contract):
+        q = setup.quantities[j]
+        if c < 0:  # spot BTC: its value on day h is its price
+            w[-1, j] = q
+            value0_usd[j] = q * setup.spot_usd
+            continue
+        contract = setup.contracts[c]
+        btc[j] = contract.btc
+        value0 = fitted.value0[c] * q
+        value0_usd[j] = value0 * (setup.spot_usd if contract.btc else 1.0)
+        if contract.method == "affine":
+            assert contract.affine is not None
+            const[j] = contract.affine.const_h * q
+            _affine_weights(w[:, j], contract.affine, q, fitted, field_offset, n_real, h)
+        elif contract.method in ("regression", "analytic"):
+            nl_col[j] = nl_index[c]
+    return PnLModel(
+        names=setup.names,
+        kinds=setup.kinds,
+        quantities=setup.quantities,
+        btc=btc,
+        value0_usd=value0_usd,
+        z=z,
+        w=w,
+        const=const,
+        nl=nl,
+        nl_col=nl_col,
+        price_h_usd=price_h,
+        horizon_days=h,
+        asof=setup.asof,
+        source=source,
+        n_paths=n,
+        seed=seed,
+        notes=notes,
+    )
+
+
+def _affine_weights(
+    w: FloatArray,
+    form: AffineForm,
+    q: float,
+    fitted: FittedMarks,
+    field_offset: Mapping[str, int],
+    n_real: int,
+    h: int,
+) -> None:
+    """Add a position's weights on the factors ``Z``: realized fixings at face for days up to
+    h, the conditional forwards' features for the days after (in place, into ``w``)."""
+    for k, name in enumerate(form.fields):
+        days = np.arange(form.first_day, form.last_day + 1)
+        g = form.g_h[k] * q
+        in_real = days <= h
+        w[field_offset[name] + days[in_real] - 1] += g[in_real]
+        if (~in_real).any():
+            gamma = fitted.gamma[name]
+            w[n_real : n_real + N_LINEAR] += gamma[:, days[~in_real] - h - 1] @ g[~in_real]
+
+
+def monte_carlo_pnl(
+    portfolio: Book,
+    *,
+    market: Market,
+    model: NetworkModel,
+    horizon_days: int,
+    n_paths: int,
+    seed: int,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> tuple[PnLModel, FittedMarks, RevaluationPlan]:
+    """Plan, simulate and value: the P&L distribution at ``horizon_days`` on ``n_paths``."""
+    setup = plan_valuation(portfolio, market=market, model=model, horizon_days=horizon_days)
+    scenarios = Scenarios(
+        model,
+        market.state,
+        setup.last_day,
+        ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers),
+    )
+    pnl, fitted = fit_and_value(setup, scenarios, progress=progress)
+    return pnl, fitted, setup

@@ -1,0 +1,236 @@
+"""The plan of a revaluation: which contract is valued how, and the discounting, fixed before
+any path is seen (see :mod:`hashmarket.pricing.revaluation`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from hashmarket.errors import RiskError
+from hashmarket.instruments.fixings import Fixings
+from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.models.network import NetworkModel
+from hashmarket.pricing.market import Market, with_past
+from hashmarket.pricing.registry import PathPricer, closed_form_on_paths
+from hashmarket.pricing.revaluation.probe import (
+    AffineForm,
+    DateArray,
+    FloatArray,
+    Prober,
+    day_index,
+)
+from hashmarket.units import DAYS_PER_YEAR_ACT365
+
+Progress = Callable[[int, int], None]
+
+N_FEATURES = 14
+NONLINEAR_RCOND = 1e-6
+N_LINEAR = 8  # the features of the conditional forwards (see ``features``)
+# BTC/USD evolves on its own in the model, so its conditional forward needs only the day-h
+# price: a narrower basis leaves no room for spurious weights on network variables.
+FIELD_BASIS: dict[str, tuple[int, ...]] = {"price_usd": (0, 1)}
+# A contract whose payoff reads only BTC/USD is marked on the price's features alone: a
+# constant, the day-h price, its square and the mean price over days 1 … h.
+PRICE_BASIS = (0, 1, 8, 10)
+
+
+class Position(Protocol):
+    """What the plan reads from a position: its contract (``None`` for spot BTC), how many,
+    and its kind's name."""
+
+    @property
+    def instrument(self) -> Any: ...
+
+    @property
+    def quantity(self) -> float: ...
+
+    @property
+    def kind(self) -> Any: ...
+
+
+class Book(Protocol):
+    """The positions to revalue and their names (a risk ``Portfolio`` is one)."""
+
+    @property
+    def positions(self) -> Sequence[Position]: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+
+class PathSource(Protocol):
+    """What the valuation reads from a chunk of paths (a ``ScenarioSet`` has it)."""
+
+    @property
+    def dates(self) -> DateArray: ...
+
+    @property
+    def data(self) -> Mapping[str, FloatArray]: ...
+
+
+# ---- the plan: how each unique contract is valued ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractPlan:
+    """A unique contract of the portfolio and how it is valued."""
+
+    instrument: Any
+    method: str  # "affine", "regression", "analytic", "expired"
+    first: dt.date
+    last: dt.date
+    btc: bool
+    affine: AffineForm | None = None
+    basis: tuple[int, ...] | None = None  # the features of its regression mark (None: all)
+    closed_form: PathPricer[Any] | None = None  # the registry's value on paths ("analytic")
+
+
+@dataclass(frozen=True)
+class RevaluationPlan:
+    """Everything fixed before any path is seen: dates, discounting, each contract's method."""
+
+    asof: dt.date
+    horizon_days: int
+    last_day: int  # days simulated after asof
+    past: Fixings | None
+    contracts: tuple[ContractPlan, ...]
+    position_contract: tuple[int, ...]  # per position: index into contracts, −1 for spot
+    quantities: FloatArray
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    affine_fields: tuple[str, ...]
+    spot_usd: float
+    df_usd_h: FloatArray  # [last_day + 1]: discount from h to day d (1 for d <= h)
+    df_btc_h: FloatArray
+    df_usd_0: FloatArray  # discount from today to day d
+    df_btc_0: FloatArray
+    vol_per_year: float
+    usd_rate: float
+    btc_rate: float
+
+    @property
+    def dates(self) -> DateArray:
+        return np.datetime64(self.asof, "D") + np.arange(self.last_day + 1)
+
+    @property
+    def needs_regression(self) -> bool:
+        return self.last_day > self.horizon_days and any(
+            c.method in ("affine", "regression")
+            and day_index(self.asof, c.last) > self.horizon_days
+            for c in self.contracts
+        )
+
+
+def plan_valuation(
+    portfolio: Book,
+    *,
+    market: Market,
+    model: NetworkModel,
+    horizon_days: int,
+) -> RevaluationPlan:
+    """Decide how every unique contract of ``portfolio`` is valued (module docstring)."""
+    if horizon_days < 1:
+        raise RiskError("risk_option", name="--horizon-days", problem="must be at least 1")
+    state = market.state
+    asof = state.asof
+    unique: dict[Any, int] = {}
+    raw: list[tuple[Any, dt.date, dt.date]] = []
+    position_contract = []
+    for position in portfolio.positions:
+        if position.instrument is None:
+            position_contract.append(-1)
+            continue
+        key = position.instrument
+        if key not in unique:
+            first, last = position.instrument.fixing_window(asof=asof, height=state.height)
+            unique[key] = len(raw)
+            raw.append((position.instrument, first, last))
+        position_contract.append(unique[key])
+    last_day = max([horizon_days] + [day_index(asof, last) for _, _, last in raw])
+    years = last_day / DAYS_PER_YEAR_ACT365
+    usd_rate = market.usd_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR_ACT365))
+    btc_rate = market.btc_curve.zero_rate(max(years, 1 / DAYS_PER_YEAR_ACT365))
+    days = np.arange(last_day + 1, dtype=np.float64)
+    after_h = np.maximum(days - horizon_days, 0.0) / DAYS_PER_YEAR_ACT365
+    base = _base_fixings(market, last_day)
+    discount = {
+        "df_usd_h": market.usd_curve.discount_factor(after_h),
+        "df_btc_h": market.btc_curve.discount_factor(after_h),
+        "df_usd_0": market.usd_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
+        "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
+    }
+    prober = Prober(base, asof)
+    contracts = [_method(c, prober, discount, model, asof) for c in raw]
+    fields = sorted({f for c in contracts if c.affine for f in c.affine.fields})
+    past = market.past_fixings
+    return RevaluationPlan(
+        asof=asof,
+        horizon_days=horizon_days,
+        last_day=last_day,
+        past=past,
+        contracts=tuple(contracts),
+        position_contract=tuple(position_contract),
+        quantities=np.array([p.quantity for p in portfolio.positions], dtype=np.float64),
+        names=portfolio.names,
+        kinds=tuple(p.kind.value for p in portfolio.positions),
+        affine_fields=tuple(fields),
+        spot_usd=state.price_usd,
+        vol_per_year=model.price.vol_per_year,
+        usd_rate=usd_rate,
+        btc_rate=btc_rate,
+        df_usd_h=discount["df_usd_h"],
+        df_btc_h=discount["df_btc_h"],
+        df_usd_0=discount["df_usd_0"],
+        df_btc_0=discount["df_btc_0"],
+    )
+
+
+def _method(
+    contract: tuple[Any, dt.date, dt.date],
+    prober: Prober,
+    discount: Mapping[str, FloatArray],
+    model: NetworkModel,
+    asof: dt.date,
+) -> ContractPlan:
+    """How one contract is valued: expired, the registry's closed form, affine (probed), or
+    regression on the price's features alone when its payoff reads only BTC/USD."""
+    instrument, first, last = contract
+    btc = instrument.currency is SettlementCurrency.BTC
+    if day_index(asof, last) < 1:
+        return ContractPlan(instrument, "expired", first, last, btc)
+    closed_form = closed_form_on_paths(instrument, model)
+    if closed_form is not None:
+        return ContractPlan(instrument, "analytic", first, last, btc, closed_form=closed_form)
+    form, read = prober.affine_form(
+        instrument,
+        first=first,
+        last=last,
+        weights_h=discount["df_btc_h" if btc else "df_usd_h"],
+        weights_0=discount["df_btc_0" if btc else "df_usd_0"],
+    )
+    if form is not None:
+        return ContractPlan(instrument, "affine", first, last, btc, form)
+    basis = PRICE_BASIS if read is not None and read <= {"price_usd"} else None
+    return ContractPlan(instrument, "regression", first, last, btc, None, basis)
+
+
+def _base_fixings(market: Market, last_day: int) -> Fixings:
+    """Today's state held flat over ``last_day`` days, after the realized past (if any)."""
+    state = market.state
+    n = last_day + 1
+    values = {
+        "price_usd": np.full(n, state.price_usd),
+        "hashprice_usd_per_ph_day": np.full(n, state.hashprice_usd_per_ph_day),
+        "hashprice_btc_per_ph_day": np.full(n, state.hashprice_btc_per_ph_day),
+        "difficulty": np.full(n, state.difficulty),
+        "block_count": np.full(n, state.expected_blocks_per_day),
+        "subsidy_btc": np.full(n, state.subsidy_btc),
+        "fee_btc_per_block": np.full(n, state.fee_btc_per_block),
+        "height": state.height + 144.0 * np.arange(n),
+    }
+    future = Fixings(dates=np.datetime64(state.asof, "D") + np.arange(n), values=values)
+    return with_past(future, market.past_fixings, state.asof, instrument="portfolio")
