@@ -26,7 +26,8 @@ SECONDS_PER_YEAR = DAYS_PER_YEAR_ACT365 * SECONDS_PER_DAY
 
 
 class InsufficientDataError(ValueError):
-    """Raised by the estimators; :func:`hashmarket.models.calibrate` turns it into a ModelError naming asof."""
+    """Raised by the estimators; :func:`hashmarket.models.calibrate` turns it into a ModelError
+    naming asof."""
 
 
 # ---- price ---------------------------------------------------------------------------------
