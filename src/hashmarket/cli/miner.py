@@ -37,14 +37,8 @@ from hashmarket.cli.miner_payback import (
 )
 from hashmarket.errors import UsageError
 from hashmarket.index.hashprice import hashprice_table
-from hashmarket.operations.fleet import (
-    Costs,
-    Fleet,
-    Machine,
-    breakeven,
-    load_catalogue,
-    profit_on_history,
-)
+from hashmarket.operations.catalogue import load_catalogue
+from hashmarket.operations.fleet import Costs, Fleet, Machine, breakeven, profit_on_history
 
 if TYPE_CHECKING:
     from hashmarket.index.asof import AsOf

@@ -12,7 +12,8 @@ import pandas as pd
 
 from hashmarket.cli.common import parse_date
 from hashmarket.errors import UsageError
-from hashmarket.operations.fleet import Costs, Fleet, payback_on_path, payback_on_scenarios
+from hashmarket.operations.fleet import Costs, Fleet
+from hashmarket.operations.payback import payback_on_path, payback_on_scenarios
 from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
 
 if TYPE_CHECKING:
