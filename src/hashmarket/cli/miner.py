@@ -388,6 +388,8 @@ class PaybackBasis(enum.StrEnum):
     SCENARIOS = "scenarios"
 
 
+# Its length is the option declarations typer reads from the signature; the body runs one
+# step of cli/miner_payback.py per basis.
 @app.command("payback")
 def payback_command(
     machine: str | None = MACHINE_OPTION,
