@@ -17,8 +17,8 @@ import numpy as np
 
 from benchmarks.timing import median_seconds
 from hashmarket.index.compute import QuoteTable, compute_fixings, read_quotes
-from hashmarket.operations.dispatch import compare, solve
 from hashmarket.operations.dispatch_inputs import read_prices, read_site
+from hashmarket.operations.dispatch_program import compare, solve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "dispatch"
 QUOTES = 1_000_000

@@ -207,7 +207,8 @@ def var_in_child() -> dict[str, Any]:
 
 def bench_hedge(calibration: Any) -> None:
     from hashmarket.models import ScenarioConfig, Scenarios
-    from hashmarket.risk.hedging import SIMULATED, plan_hedge, simulate_miner
+    from hashmarket.risk.hedge_plan import plan_hedge
+    from hashmarket.risk.hedging import SIMULATED, simulate_miner
     from hashmarket.risk.specs import load_miner
 
     spec = load_miner(ROOT / "examples" / "risk" / "miner.json")

@@ -17,18 +17,17 @@ import pytest
 from hashmarket.errors import DataError
 from hashmarket.operations.dispatch import (
     AiContract,
-    DispatchComparison,
     GpuSpec,
     HourlyMarket,
     MiningSpec,
     Policy,
     Site,
     Switching,
-    compare,
     mining_revenue_usd_per_mwh,
-    solve,
 )
 from hashmarket.operations.dispatch_inputs import parse_site, read_prices, read_site
+from hashmarket.operations.dispatch_plan import DispatchComparison
+from hashmarket.operations.dispatch_program import compare, solve
 from hashmarket.operations.fleet import Fleet, Machine
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "dispatch"

@@ -18,6 +18,7 @@ from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import DataError, UsageError
 from hashmarket.index.hashprice import hashprice_table
 from hashmarket.models.scenarios import ScenarioSet
+from hashmarket.operations.catalogue import load_catalogue, read_catalogue
 from hashmarket.operations.fleet import (
     Costs,
     Fleet,
@@ -28,15 +29,11 @@ from hashmarket.operations.fleet import (
     breakeven_power_price_usd_per_kwh,
     daily_margin_usd,
     energy_cost_usd_per_ph_day,
-    load_catalogue,
-    payback_days,
-    payback_on_path,
-    payback_on_scenarios,
     profit_on_history,
-    read_catalogue,
     shutdown_hashprice_usd_per_ph_day,
     shutdown_power_price_usd_per_kwh,
 )
+from hashmarket.operations.payback import payback_days, payback_on_path, payback_on_scenarios
 from hashmarket.operations.projection import Projection, mean_subsidy_btc, project
 
 ONE_PH = Machine.custom(hashrate_ths=1000.0, power_w=20_000.0)  # 20 J/TH

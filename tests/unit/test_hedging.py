@@ -11,13 +11,11 @@ import pytest
 
 from hashmarket.errors import RiskError
 from hashmarket.models import GBM, NetworkModel, NetworkState
+from hashmarket.risk.hedge_plan import evaluate, hedge_at, plan_hedge
 from hashmarket.risk.hedging import (
     HedgePricing,
     MinerPaths,
     MinerProfile,
-    evaluate,
-    hedge_at,
-    plan_hedge,
     simulate_miner,
     unit_hedges,
 )

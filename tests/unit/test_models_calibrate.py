@@ -14,8 +14,8 @@ import pytest
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import ModelError
 from hashmarket.models import GBM, MertonJumpDiffusion, calibrate
-from hashmarket.models.calibrate import (
-    default_asof,
+from hashmarket.models.calibrate import default_asof
+from hashmarket.models.estimators import (
     estimate_fees,
     estimate_jumps,
     estimate_profitability_sensitivity,

@@ -14,7 +14,8 @@ from hashmarket.chain.consensus import block_subsidy_sats
 from hashmarket.chain.history import STORE_FILE_NAME, NetworkHistory
 from hashmarket.chain.sources.blocks import BlockArrays, BlockRecord, aggregate_daily
 from hashmarket.chain.sources.imports import read_import
-from hashmarket.chain.store import SCHEMA_VERSION, LocalStore
+from hashmarket.chain.store import LocalStore
+from hashmarket.chain.store_tables import SCHEMA_VERSION
 from hashmarket.errors import DataError
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -35,15 +35,26 @@ import pandas as pd
 
 from hashmarket.chain.sources.blocks import (
     DAILY_BLOCK_FIELDS,
-    BlockArrays,
-    BlockRecord,
-    aggregate_daily,
 )
 from hashmarket.chain.sources.frame import FIELDS, SourceFrame, SourceInfo
 from hashmarket.chain.sources.imports import ImportFile
+from hashmarket.chain.store_tables import (
+    BLOCK_SOURCES,
+    FULL_SCHEMA,
+    PRICE_SOURCES,
+    SCHEMA_VERSION,
+    aggregate_node_blocks,
+    check_source,
+    execute_script,
+    migrate,
+    read_state,
+    schema_version,
+    table_names,
+    transaction,
+)
+from hashmarket.chain.store_writers import NodeWriter, PriceWriter
 from hashmarket.errors import DataError, Location, SourceError
 
-SCHEMA_VERSION = 2  # 2: blocks carry tx_count; mempool blocks and synced prices
 BUSY_TIMEOUT_S = 30.0
 STORE_FILE = "hashmarket.sqlite"  # the same name as history.STORE_FILE_NAME, for display
 
@@ -54,67 +65,6 @@ IMPORT = SourceInfo(
     attribution="",
     file=STORE_FILE,
 )
-
-_SCHEMA = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE imports (
-    id INTEGER PRIMARY KEY,
-    file_path TEXT NOT NULL,
-    sha256 TEXT NOT NULL UNIQUE,
-    layout TEXT NOT NULL CHECK (layout IN ('daily', 'blocks')),
-    rows INTEGER NOT NULL,
-    first_date TEXT NOT NULL,
-    last_date TEXT NOT NULL,
-    cells INTEGER NOT NULL,
-    imported_at TEXT NOT NULL
-);
-CREATE TABLE import_values (
-    date TEXT NOT NULL,
-    field TEXT NOT NULL,
-    value REAL NOT NULL,
-    import_id INTEGER NOT NULL REFERENCES imports (id),
-    PRIMARY KEY (date, field)
-) WITHOUT ROWID;
-CREATE INDEX import_values_by_import ON import_values (import_id);
-"""
-# Blocks of one source, in tables named after it. Version 1 had the node's without tx_count.
-_BLOCK_TABLES = """
-CREATE TABLE {source}_blocks (
-    height INTEGER PRIMARY KEY,
-    hash BLOB NOT NULL,
-    time_s INTEGER NOT NULL,
-    bits INTEGER NOT NULL,
-    difficulty REAL NOT NULL,
-    subsidy_sats INTEGER NOT NULL,
-    fees_sats INTEGER NOT NULL,
-    tx_count INTEGER
-);
-CREATE TABLE {source}_daily (
-    date TEXT PRIMARY KEY,
-    difficulty REAL,
-    block_count INTEGER NOT NULL,
-    subsidy_btc REAL,
-    fees_btc REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE {source}_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
-_PRICE_TABLES = """
-CREATE TABLE {source}_prices (date TEXT PRIMARY KEY, price_usd REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE {source}_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
-# Sources of synced data, each in precedence order; names are table prefixes and provenance.
-BLOCK_SOURCES: dict[str, str] = {
-    "node": "Daily aggregates of blocks synced from {url} (chain {chain})",
-    "mempool": "Daily aggregates of blocks synced from the mempool instance {url} (chain {chain})",
-}
-PRICE_SOURCES: dict[str, str] = {
-    "bitstamp_api": "BTC/USD daily close from Bitstamp's public API ({url})",
-}
-_V2_TABLES = _BLOCK_TABLES.format(source="mempool") + _PRICE_TABLES.format(source="bitstamp_api")
-_MIGRATIONS: dict[int, str] = {  # from version key to key + 1
-    1: "ALTER TABLE node_blocks ADD COLUMN tx_count INTEGER;" + _V2_TABLES,
-}
-_FULL_SCHEMA = _SCHEMA + _BLOCK_TABLES.format(source="node") + _V2_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +142,7 @@ class LocalStore:
                 # is not ours (or is newer than us) must be left exactly as it is.
                 has_schema = self._check_schema(conn)
                 conn.execute("PRAGMA journal_mode=WAL")
-                if create and (not has_schema or _version(conn) < SCHEMA_VERSION):
+                if create and (not has_schema or schema_version(conn) < SCHEMA_VERSION):
                     self._create_schema(conn)
             except sqlite3.OperationalError as exc:
                 raise self._busy_or_corrupt(exc) from None
@@ -214,7 +164,7 @@ class LocalStore:
         """Whether the store has a schema; refuse a file that is not ours or is newer.
 
         An older schema is read as it is and brought up to date by the first writer."""
-        tables = _tables(conn)
+        tables = table_names(conn)
         if "schema_version" not in tables:
             if tables:
                 raise DataError(
@@ -235,10 +185,10 @@ class LocalStore:
         return True
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        with _transaction(conn):
-            tables = _tables(conn)  # again, now that we hold the write lock
+        with transaction(conn):
+            tables = table_names(conn)  # again, now that we hold the write lock
             if "schema_version" in tables:
-                _migrate(conn)
+                migrate(conn)
                 return
             if tables:
                 raise DataError(
@@ -246,7 +196,7 @@ class LocalStore:
                     location=Location(str(self.path)),
                     detail="it has tables but no schema_version",
                 )
-            _execute_script(conn, _FULL_SCHEMA)
+            execute_script(conn, FULL_SCHEMA)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @contextmanager
@@ -273,7 +223,7 @@ class LocalStore:
             imported = _import_frame(conn)
             if len(imported):
                 frames.append(SourceFrame(IMPORT, imported))
-            tables = _tables(conn)
+            tables = table_names(conn)
             for source in BLOCK_SOURCES:
                 if f"{source}_blocks" in tables:
                     daily = _node_frame(conn, source)
@@ -293,23 +243,23 @@ class LocalStore:
 
     def node_status(self, source: str = "node") -> NodeStatus | None:
         """The block range and tip synced from ``source``, or None when it has none."""
-        _check_source(source, BLOCK_SOURCES)
+        check_source(source, BLOCK_SOURCES)
         with self._reader() as conn:
-            if conn is None or f"{source}_blocks" not in _tables(conn):
+            if conn is None or f"{source}_blocks" not in table_names(conn):
                 return None
             return _node_status(conn, source)
 
     def price_status(self, source: str) -> PriceStatus | None:
         """The days of prices synced from ``source``, or None when it has none."""
-        _check_source(source, PRICE_SOURCES)
+        check_source(source, PRICE_SOURCES)
         with self._reader() as conn:
-            if conn is None or f"{source}_prices" not in _tables(conn):
+            if conn is None or f"{source}_prices" not in table_names(conn):
                 return None
             row = conn.execute(f"SELECT min(date), max(date), count(*) FROM {source}_prices")
             first, last, days = row.fetchone()
             if first is None:
                 return None
-            state = _state(conn, source)
+            state = read_state(conn, source)
             return PriceStatus(
                 first_date=dt.date.fromisoformat(first),
                 last_date=dt.date.fromisoformat(last),
@@ -320,7 +270,7 @@ class LocalStore:
 
     def prices(self, source: str) -> PriceWriter:
         """Reads the last day and stores daily prices of ``source``, a transaction per call."""
-        _check_source(source, PRICE_SOURCES)
+        check_source(source, PRICE_SOURCES)
         return PriceWriter(self, source)
 
     # -- imports -------------------------------------------------------------------------
@@ -333,7 +283,7 @@ class LocalStore:
         """
         cells = imported.cells()
         when = imported_at.astimezone(dt.UTC).isoformat(timespec="seconds")
-        with self._connect(create=True) as conn, _transaction(conn):
+        with self._connect(create=True) as conn, transaction(conn):
             row = conn.execute(
                 "SELECT id FROM imports WHERE sha256 = ?", (imported.sha256,)
             ).fetchone()
@@ -389,200 +339,13 @@ class LocalStore:
     def node_writer(self, source: str = "node") -> Iterator[NodeWriter]:
         """A writer for blocks synced from ``source``; what it has not committed is rolled
         back on exit."""
-        _check_source(source, BLOCK_SOURCES)
+        check_source(source, BLOCK_SOURCES)
         with self._connect(create=True) as conn:
             writer = NodeWriter(conn, self.path, source)
             try:
                 yield writer
             finally:
                 writer.rollback()
-
-
-class NodeWriter:
-    """Appends synced blocks in transactions the caller commits, and rolls back reorgs.
-
-    Every change to the blocks marks the daily aggregates stale in the same transaction;
-    :meth:`finish` recomputes them. Until then readers aggregate from the blocks themselves,
-    so a sync interrupted between commits never leaves daily rows that disagree with them.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, path: Path, source: str = "node") -> None:
-        self._conn = conn
-        self.path = path
-        self.source = source
-        self._blocks = f"{source}_blocks"
-
-    def _begin(self) -> None:
-        if not self._conn.in_transaction:
-            self._conn.execute("BEGIN IMMEDIATE")
-            _set_state(self._conn, "daily_stale", "1", self.source)
-
-    def chain(self) -> str | None:
-        return _state(self._conn, self.source).get("chain")
-
-    def height_range(self) -> tuple[int, int] | None:
-        row = self._conn.execute(f"SELECT min(height), max(height) FROM {self._blocks}").fetchone()
-        return None if row[0] is None else (int(row[0]), int(row[1]))
-
-    def hash_at(self, height: int) -> str | None:
-        row = self._conn.execute(
-            f"SELECT hash FROM {self._blocks} WHERE height = ?", (height,)
-        ).fetchone()
-        return None if row is None else bytes(row[0]).hex()
-
-    def roll_back_above(self, height: int) -> int:
-        """Delete the blocks above ``height`` (a reorg) and commit; return how many."""
-        self._begin()
-        cursor = self._conn.execute(f"DELETE FROM {self._blocks} WHERE height > ?", (height,))
-        self.commit()
-        return cursor.rowcount
-
-    def append(self, records: Sequence[BlockRecord], *, chain: str) -> None:
-        """Add blocks within the open transaction (opened if needed)."""
-        self._begin()
-        _set_state(self._conn, "chain", chain, self.source)
-        self._conn.executemany(
-            f"INSERT INTO {self._blocks} "
-            "(height, hash, time_s, bits, difficulty, subsidy_sats, fees_sats, tx_count) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.height,
-                    bytes.fromhex(r.block_hash),
-                    r.time_s,
-                    r.bits,
-                    r.difficulty,
-                    r.subsidy_sats,
-                    r.fees_sats,
-                    r.tx_count,
-                )
-                for r in records
-            ],
-        )
-
-    def commit(self) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("COMMIT")
-
-    def rollback(self) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-
-    def finish(self, *, url: str, chain: str, synced_at: dt.datetime) -> int:
-        """Recompute the daily aggregates, record the sync, commit; return the days stored."""
-        self._begin()
-        daily = _aggregate_node_blocks(self._conn, self.source)
-        self._conn.execute(f"DELETE FROM {self.source}_daily")
-        self._conn.executemany(
-            f"INSERT INTO {self.source}_daily "
-            "(date, difficulty, block_count, subsidy_btc, fees_btc) VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    pd.Timestamp(date).date().isoformat(),
-                    _or_none(row["difficulty"]),
-                    int(row["block_count"]),
-                    _or_none(row["subsidy_btc"]),
-                    float(row["fees_btc"]),
-                )
-                for date, row in daily.iterrows()
-            ],
-        )
-        _set_state(self._conn, "daily_stale", "0", self.source)
-        _set_state(self._conn, "url", url, self.source)
-        _set_state(self._conn, "chain", chain, self.source)
-        _set_state(
-            self._conn,
-            "synced_at",
-            synced_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
-            self.source,
-        )
-        self.commit()
-        return len(daily)
-
-
-class PriceWriter:
-    """Daily prices of one source: the last day stored, and storing a batch of days in one
-    transaction (a day stored again takes the new value)."""
-
-    def __init__(self, store: LocalStore, source: str) -> None:
-        self.store = store
-        self.source = source
-
-    def last_price_date(self) -> dt.date | None:
-        status = self.store.price_status(self.source)
-        return None if status is None else status.last_date
-
-    def store_prices(
-        self, rows: Sequence[tuple[dt.date, float]], *, url: str, synced_at: dt.datetime
-    ) -> None:
-        with self.store._connect(create=True) as conn, _transaction(conn):
-            conn.executemany(
-                f"INSERT INTO {self.source}_prices (date, price_usd) VALUES (?, ?) "
-                "ON CONFLICT (date) DO UPDATE SET price_usd = excluded.price_usd",
-                [(day.isoformat(), float(price)) for day, price in rows],
-            )
-            _set_state(conn, "url", url, self.source)
-            when = synced_at.astimezone(dt.UTC).isoformat(timespec="seconds")
-            _set_state(conn, "synced_at", when, self.source)
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _check_source(source: str, known: dict[str, str]) -> None:
-    if source not in known:  # names become table names: only known ones
-        raise ValueError(f"unknown source {source!r} (known: {', '.join(known)})")
-
-
-def _execute_script(conn: sqlite3.Connection, script: str) -> None:
-    # One statement at a time: executescript() would commit the open transaction.
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT version FROM schema_version").fetchone()[0])
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring an older schema up to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
-    version = _version(conn)
-    while version < SCHEMA_VERSION:
-        _execute_script(conn, _MIGRATIONS[version])
-        version += 1
-    conn.execute("UPDATE schema_version SET version = ?", (version,))
-
-
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _or_none(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-
-
-def _state(conn: sqlite3.Connection, source: str = "node") -> dict[str, str]:
-    return dict(conn.execute(f"SELECT key, value FROM {source}_state").fetchall())
-
-
-def _set_state(conn: sqlite3.Connection, key: str, value: str, source: str = "node") -> None:
-    conn.execute(
-        f"INSERT INTO {source}_state (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
 
 
 def _days_index(dates: Sequence[str]) -> pd.DatetimeIndex:
@@ -640,7 +403,7 @@ def _import_frame(conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def _synced_info(conn: sqlite3.Connection, source: str) -> SourceInfo:
-    state = _state(conn, source)
+    state = read_state(conn, source)
     template = BLOCK_SOURCES.get(source) or PRICE_SOURCES[source]
     url = state.get("url", "its source")
     if source == "bitstamp_api":
@@ -667,8 +430,8 @@ def _price_frame(conn: sqlite3.Connection, source: str) -> pd.DataFrame:
 
 
 def _node_frame(conn: sqlite3.Connection, source: str = "node") -> pd.DataFrame:
-    if _state(conn, source).get("daily_stale") == "1":
-        return _aggregate_node_blocks(conn, source)
+    if read_state(conn, source).get("daily_stale") == "1":
+        return aggregate_node_blocks(conn, source)
     rows = conn.execute(
         "SELECT date, difficulty, block_count, subsidy_btc, fees_btc "
         f"FROM {source}_daily ORDER BY date"
@@ -680,22 +443,6 @@ def _node_frame(conn: sqlite3.Connection, source: str = "node") -> pd.DataFrame:
     )
 
 
-def _aggregate_node_blocks(conn: sqlite3.Connection, source: str = "node") -> pd.DataFrame:
-    rows = conn.execute(
-        f"SELECT height, time_s, subsidy_sats, fees_sats, difficulty FROM {source}_blocks "
-        "ORDER BY height"
-    ).fetchall()
-    ints = np.array([r[:4] for r in rows], dtype=np.int64).reshape(len(rows), 4)
-    blocks = BlockArrays(
-        height=ints[:, 0],
-        time_s=ints[:, 1],
-        difficulty=np.array([r[4] for r in rows], dtype=np.float64),
-        subsidy_sats=ints[:, 2],
-        fees_sats=ints[:, 3],
-    )
-    return aggregate_daily(blocks)
-
-
 def _node_status(conn: sqlite3.Connection, source: str = "node") -> NodeStatus | None:
     blocks = f"{source}_blocks"
     row = conn.execute(f"SELECT min(height), max(height), count(*) FROM {blocks}").fetchone()
@@ -705,7 +452,7 @@ def _node_status(conn: sqlite3.Connection, source: str = "node") -> NodeStatus |
     tip_hash, tip_time = conn.execute(
         f"SELECT hash, time_s FROM {blocks} WHERE height = ?", (tip,)
     ).fetchone()
-    state = _state(conn, source)
+    state = read_state(conn, source)
     days = len(_node_frame(conn, source))
     return NodeStatus(
         first_height=first,

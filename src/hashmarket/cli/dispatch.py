@@ -22,8 +22,9 @@ from hashmarket.cli.common import (
     write_report,
 )
 from hashmarket.errors import UsageError
-from hashmarket.operations.dispatch import DispatchComparison, compare
 from hashmarket.operations.dispatch_inputs import read_prices, read_site
+from hashmarket.operations.dispatch_plan import DispatchComparison
+from hashmarket.operations.dispatch_program import compare
 from hashmarket.reports.dispatch import dispatch_html
 from hashmarket.reports.format import number
 

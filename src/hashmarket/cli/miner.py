@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import json
 import math
@@ -29,19 +28,17 @@ from hashmarket.cli.common import (
     resolve_cli_asof,
     resolve_data_dir,
 )
+from hashmarket.cli.miner_payback import (
+    PaybackOutcome,
+    capex_from_options,
+    payback_on_history,
+    payback_on_model,
+    payback_on_projection,
+)
 from hashmarket.errors import UsageError
 from hashmarket.index.hashprice import hashprice_table
-from hashmarket.operations.fleet import (
-    Costs,
-    Fleet,
-    Machine,
-    breakeven,
-    load_catalogue,
-    payback_on_path,
-    payback_on_scenarios,
-    profit_on_history,
-)
-from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
+from hashmarket.operations.catalogue import load_catalogue
+from hashmarket.operations.fleet import Costs, Fleet, Machine, breakeven, profit_on_history
 
 if TYPE_CHECKING:
     from hashmarket.index.asof import AsOf
@@ -391,6 +388,8 @@ class PaybackBasis(enum.StrEnum):
     SCENARIOS = "scenarios"
 
 
+# Its length is the option declarations typer reads from the signature; the body runs one
+# step of cli/miner_payback.py per basis.
 @app.command("payback")
 def payback_command(
     machine: str | None = MACHINE_OPTION,
@@ -440,114 +439,63 @@ def payback_command(
     """Days until the fleet's margin pays back its capex."""
     fleet = build_fleet(machine, hashrate_ths, power_w, count)
     costs = build_costs(power, pool_fee, hosting, service, fixed, uptime)
-    capex_usd = _capex(machine_price, capex, fleet)
+    capex_usd = capex_from_options(machine_price, capex, fleet)
     if horizon <= 0:
         raise UsageError("bad_option", option="--horizon-days", problem="must be > 0")
-    record: dict[str, Any] = {**_fleet_record(fleet), "capex_usd": capex_usd, "on": basis.value}
-    notes: list[str] = []
-    path: pd.DataFrame | None = None
     history, index, resolved = load_index(data_dir, commercial_only, asof, allow_subsidy_only)
     print_asof(resolved, machine=fmt is not OutputFormat.TABLE)
     if basis is PaybackBasis.HISTORY:
-        lo = parse_date(start, "--start")
-        if lo is None:
-            raise UsageError("bad_option", option="--start", problem="needed with --on history")
-        series = index.loc[pd.Timestamp(lo) :].dropna()
-        series = series.head(horizon)
-        if series.empty:
-            raise UsageError("unknown_date_range", start=lo, end="the last day")
-        result = payback_on_path(
-            fleet, costs, capex_usd=capex_usd, hashprice_usd_per_ph_day=series, curtail=curtail
+        outcome = payback_on_history(
+            fleet,
+            costs,
+            capex_usd=capex_usd,
+            index=index,
+            start=start,
+            horizon=horizon,
+            curtail=curtail,
         )
-        path = result.margin
-        record.update(_payback_fields(result.days, result.paid_back_on, result.horizon_days))
-        record["margin_over_horizon_usd"] = result.margin_over_horizon_usd
-        notes.append(f"On the index from {series.index[0].date()} to {series.index[-1].date()}.")
     else:
         from hashmarket.models import calibrate
 
         calibration = calibrate(history, asof=resolved.date)
         if basis is PaybackBasis.PROJECTION:
-            growth = (
-                monthly_growth_from_log_rate(calibration.report.hashrate_growth_per_year)
-                if difficulty_growth is None
-                else difficulty_growth
-            )
-            projection = Projection.from_state(
-                calibration.state,
-                difficulty_growth_per_month=growth,
-                price_growth_per_year=price_growth,
-                power_price_growth_per_year=power_growth,
-            )
-            frame = project(projection, days=horizon)
-            result = payback_on_path(
+            outcome = payback_on_projection(
                 fleet,
                 costs,
                 capex_usd=capex_usd,
-                hashprice_usd_per_ph_day=frame["hashprice_usd_per_ph_day"],
-                power_price_factor=frame["power_price_factor"].to_numpy(),
+                calibration=calibration,
+                horizon=horizon,
+                difficulty_growth=difficulty_growth,
+                price_growth=price_growth,
+                power_growth=power_growth,
                 curtail=curtail,
-            )
-            path = result.margin.join(frame[["height", "subsidy_btc", "difficulty", "price_usd"]])
-            record.update(_payback_fields(result.days, result.paid_back_on, result.horizon_days))
-            record["margin_over_horizon_usd"] = result.margin_over_horizon_usd
-            halving = frame.index[frame["subsidy_btc"].diff() < 0]
-            negative = result.margin.index[result.margin["margin_usd"] < 0]
-            off = result.margin.index[~result.margin["running"].to_numpy(dtype=bool)]
-            record.update(
-                {
-                    "margin_negative_from": (
-                        negative[0].date().isoformat() if len(negative) else None
-                    ),
-                    "switched_off_from": off[0].date().isoformat() if len(off) else None,
-                    "asof": projection.asof.isoformat(),
-                    "difficulty_growth_per_month": growth,
-                    "btc_price_growth_per_year": price_growth,
-                    "power_price_growth_per_year": power_growth,
-                    "start_hashprice_usd_per_ph_day": float(frame[HASHPRICE_COLUMN].iloc[0]),
-                    "halving_date": halving[0].date().isoformat() if len(halving) else None,
-                }
-            )
-            notes.append(
-                f"Deterministic projection from {projection.asof}: difficulty "
-                f"{growth:+.2%} a month, BTC {price_growth:+.1%} a year at "
-                f"{projection.price_usd:,.0f} USD, fees {projection.fee_btc_per_block:.4f} "
-                "BTC/block, subsidy by height (halvings included)."
             )
         else:
-            from hashmarket.models import ScenarioConfig, Scenarios
-
-            if paths <= 0:
-                raise UsageError("bad_option", option="--paths", problem="must be > 0")
-            scenarios = Scenarios(
-                model=calibration.model,
-                state=calibration.state,
-                days=horizon,
-                config=ScenarioConfig(n_paths=paths, seed=seed),
-            )
-            dist = payback_on_scenarios(
+            outcome = payback_on_model(
                 fleet,
                 costs,
                 capex_usd=capex_usd,
-                scenarios=scenarios.chunks(reuse_buffers=True),
+                calibration=calibration,
+                horizon=horizon,
+                paths=paths,
+                seed=seed,
                 curtail=curtail,
             )
-            record.update(
-                {
-                    "asof": calibration.state.asof.isoformat(),
-                    "horizon_days": horizon,
-                    "paths": paths,
-                    "seed": seed,
-                    "probability_paid_back": dist.probability_paid_back,
-                    "payback_days_p10": dist.quantile_days(0.10),
-                    "payback_days_p50": dist.quantile_days(0.50),
-                    "payback_days_p90": dist.quantile_days(0.90),
-                }
-            )
-            notes.append(
-                f"{paths} paths of the calibrated network model from {calibration.state.asof} "
-                f"(seed {seed}); quantiles count unpaid paths as later than the horizon."
-            )
+    record = {**_fleet_record(fleet), "capex_usd": capex_usd, "on": basis.value, **outcome.record}
+    _show_payback(fleet, record, outcome, curtail=curtail, fmt=fmt)
+
+
+def _show_payback(
+    fleet: Fleet,
+    record: dict[str, Any],
+    outcome: PaybackOutcome,
+    *,
+    curtail: bool,
+    fmt: OutputFormat,
+) -> None:
+    """Write the payback as the daily path (CSV), one object (JSON) or a table."""
+    path = outcome.path
+    notes = list(outcome.notes)
     if fmt is OutputFormat.CSV and path is not None:
         emit_records(
             [
@@ -560,25 +508,7 @@ def payback_command(
     if fmt is not OutputFormat.TABLE:
         _emit_object(record, fmt)
         return
-    labels = {
-        "capex_usd": "capex, USD",
-        "on": "on",
-        "asof": "as of",
-        "horizon_days": "horizon, days",
-        "payback_days": "payback, days",
-        "paid_back_on": "paid back on",
-        "margin_over_horizon_usd": "margin over the horizon, USD",
-        "margin_negative_from": "daily margin negative from",
-        "switched_off_from": "first day switched off",
-        "start_hashprice_usd_per_ph_day": "hashprice on day 1, USD/PH/day",
-        "halving_date": "halving",
-        "difficulty_growth_per_month": "difficulty growth a month",
-        "probability_paid_back": "probability paid back",
-        "payback_days_p10": "payback days, 10th percentile",
-        "payback_days_p50": "payback days, median",
-        "payback_days_p90": "payback days, 90th percentile",
-    }
-    pairs = [(label, _cell(record[key])) for key, label in labels.items() if key in record]
+    pairs = [(label, _cell(record[key])) for key, label in PAYBACK_LABELS.items() if key in record]
     if record.get("paid_back") is False:
         pairs.insert(4, ("payback", "[red]not within the horizon[/red]"))
     title = (
@@ -590,31 +520,29 @@ def payback_command(
     _print_pairs(title, pairs, notes)
 
 
+PAYBACK_LABELS = {
+    "capex_usd": "capex, USD",
+    "on": "on",
+    "asof": "as of",
+    "horizon_days": "horizon, days",
+    "payback_days": "payback, days",
+    "paid_back_on": "paid back on",
+    "margin_over_horizon_usd": "margin over the horizon, USD",
+    "margin_negative_from": "daily margin negative from",
+    "switched_off_from": "first day switched off",
+    "start_hashprice_usd_per_ph_day": "hashprice on day 1, USD/PH/day",
+    "halving_date": "halving",
+    "difficulty_growth_per_month": "difficulty growth a month",
+    "probability_paid_back": "probability paid back",
+    "payback_days_p10": "payback days, 10th percentile",
+    "payback_days_p50": "payback days, median",
+    "payback_days_p90": "payback days, 90th percentile",
+}
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
         return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
     return "—" if value is None else str(value)
-
-
-def _capex(machine_price: float | None, capex: float | None, fleet: Fleet) -> float:
-    if (machine_price is None) == (capex is None):
-        raise UsageError(
-            "bad_option",
-            option="--capex-usd",
-            problem="give exactly one of --capex-usd and --machine-price-usd",
-        )
-    value = capex if capex is not None else machine_price * fleet.machines  # type: ignore[operator]
-    if not (math.isfinite(value) and value >= 0):
-        raise UsageError("bad_option", option="--capex-usd", problem="must be >= 0")
-    return float(value)
-
-
-def _payback_fields(days: float | None, on: dt.date | None, horizon: int) -> dict[str, Any]:
-    return {
-        "horizon_days": horizon,
-        "payback_days": None if days is None else int(days),
-        "paid_back_on": None if on is None else on.isoformat(),
-        "paid_back": days is not None,
-    }

@@ -49,7 +49,7 @@ from hashmarket.risk.analysis import (
     portfolio_report,
 )
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels
-from hashmarket.risk.hedging import HedgePlan
+from hashmarket.risk.hedge_plan import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
 

@@ -528,30 +528,12 @@ def compute_fixings(
     if n == 0:
         return [], ScreenedQuotes(np.array([], dtype=np.int64), np.array([], dtype=bool))
     start_day, end_day = period_bounds(quotes.time_s, method.period)
-    model_code, models = pd.factorize(quotes.gpu_model, sort=True)
-    term_code, terms = pd.factorize(quotes.term, sort=True)
-    key = (start_day - start_day.min()) * len(models) + model_code
-    key = key * len(terms) + term_code
-    uniques, group = np.unique(key, return_inverse=True)
-    group = group.reshape(-1).astype(np.int64)
-    n_groups = len(uniques)
+    group, n_groups = _group_by_period_model_term(quotes, start_day)
 
     volume = quotes.volume_gpu_hours
     missing = np.isnan(volume)
-    n_missing = np.bincount(group, weights=missing, minlength=n_groups)
     n_in_group = np.bincount(group, minlength=n_groups)
-    mixed = (n_missing > 0) & (n_missing < n_in_group)
-    if mixed.any():
-        i = int(np.flatnonzero(mixed[group] & missing)[0])
-        line = None if quotes.lines is None else int(quotes.lines[i])
-        raise DataError(
-            "quote_volume_mixed",
-            location=Location(quotes.path, line, "volume_gpu_hours", ""),
-            model=quotes.gpu_model[i],
-            term=quotes.term[i],
-            period=_unix_day(int(start_day[i])).isoformat(),
-        )
-    weighted = n_missing == 0
+    weighted = _volume_weighted_groups(quotes, group, n_in_group, start_day)
     weight = np.where(missing, 1.0, volume)
     price = quotes.price_usd_per_gpu_hour
     provider_code, provider_names = pd.factorize(quotes.provider, sort=True)
@@ -598,43 +580,100 @@ def compute_fixings(
         else None
     )
 
-    out: list[GpuFixing] = []
-    for g in range(n_groups):
-        i = int(first[g])
-        period_start = _unix_day(int(start_day[i]))
-        period_end = _unix_day(int(end_day[i]))
-        inputs: dict[str, Any] = {
-            "index": "gpu-hour",
-            "period_start": period_start.isoformat(),
-            "period_end": period_end.isoformat(),
-            "gpu_model": str(quotes.gpu_model[i]),
-            "term": str(quotes.term[i]),
-            "parameters": method.parameters(),
-            "n_quotes": int(n_in_group[g]),
-            "quotes_sha256": None if digests is None else digests[g],
-        }
-        out.append(
-            GpuFixing(
-                period_start=period_start,
-                period_end=period_end,
-                gpu_model=str(quotes.gpu_model[i]),
-                term=str(quotes.term[i]),
-                value=Decimal(repr(float(value[g]))).quantize(
-                    TICK_USD_PER_GPU_HOUR, rounding=ROUND_HALF_EVEN
-                ),
-                currency="usd",
-                unit="GPU-hour",
-                n_quotes=int(n_in_group[g]),
-                n_outliers=int(n_in_group[g] - n_kept[g]),
-                volume_gpu_hours=float(kept_volume[g]) if weighted[g] else None,
-                centre_usd_per_gpu_hour=float(centre[g]),
-                mad_usd_per_gpu_hour=float(mad[g]),
-                methodology_version=METHODOLOGY_VERSION,
-                inputs=inputs,
-                inputs_sha256=inputs_digest(inputs) if digests is not None else "",
-            )
+    out = [
+        _fixing(
+            quotes,
+            method,
+            i=int(first[g]),
+            period=(_unix_day(int(start_day[first[g]])), _unix_day(int(end_day[first[g]]))),
+            value_usd=float(value[g]),
+            n_quotes=int(n_in_group[g]),
+            n_kept=int(n_kept[g]),
+            volume_gpu_hours=float(kept_volume[g]) if weighted[g] else None,
+            centre_usd=float(centre[g]),
+            mad_usd=float(mad[g]),
+            quotes_sha256=None if digests is None else digests[g],
         )
+        for g in range(n_groups)
+    ]
     return out, ScreenedQuotes(group=group, kept=kept)
+
+
+def _group_by_period_model_term(quotes: QuoteTable, start_day: IntArray) -> tuple[IntArray, int]:
+    """Each quote's group number (groups ordered by period, model, term) and the count."""
+    model_code, models = pd.factorize(quotes.gpu_model, sort=True)
+    term_code, terms = pd.factorize(quotes.term, sort=True)
+    key = (start_day - start_day.min()) * len(models) + model_code
+    key = key * len(terms) + term_code
+    uniques, group = np.unique(key, return_inverse=True)
+    return group.reshape(-1).astype(np.int64), len(uniques)
+
+
+def _volume_weighted_groups(
+    quotes: QuoteTable, group: IntArray, n_in_group: IntArray, start_day: IntArray
+) -> npt.NDArray[np.bool_]:
+    """Which groups weight by volume (every quote has one); a group where only some quotes
+    have a volume is an error, since their weights would not be comparable."""
+    missing = np.isnan(quotes.volume_gpu_hours)
+    n_missing = np.bincount(group, weights=missing, minlength=len(n_in_group))
+    mixed = (n_missing > 0) & (n_missing < n_in_group)
+    if mixed.any():
+        i = int(np.flatnonzero(mixed[group] & missing)[0])
+        line = None if quotes.lines is None else int(quotes.lines[i])
+        raise DataError(
+            "quote_volume_mixed",
+            location=Location(quotes.path, line, "volume_gpu_hours", ""),
+            model=quotes.gpu_model[i],
+            term=quotes.term[i],
+            period=_unix_day(int(start_day[i])).isoformat(),
+        )
+    return np.asarray(n_missing == 0, dtype=np.bool_)
+
+
+def _fixing(
+    quotes: QuoteTable,
+    method: Methodology,
+    *,
+    i: int,
+    period: tuple[dt.date, dt.date],
+    value_usd: float,
+    n_quotes: int,
+    n_kept: int,
+    volume_gpu_hours: float | None,
+    centre_usd: float,
+    mad_usd: float,
+    quotes_sha256: str | None,
+) -> GpuFixing:
+    """One group's fixing, labelled from its quote ``i``; unhashed when ``quotes_sha256`` is
+    None."""
+    period_start, period_end = period
+    inputs: dict[str, Any] = {
+        "index": "gpu-hour",
+        "period_start": period_start.isoformat(),
+        "period_end": period_end.isoformat(),
+        "gpu_model": str(quotes.gpu_model[i]),
+        "term": str(quotes.term[i]),
+        "parameters": method.parameters(),
+        "n_quotes": n_quotes,
+        "quotes_sha256": quotes_sha256,
+    }
+    return GpuFixing(
+        period_start=period_start,
+        period_end=period_end,
+        gpu_model=str(quotes.gpu_model[i]),
+        term=str(quotes.term[i]),
+        value=Decimal(repr(value_usd)).quantize(TICK_USD_PER_GPU_HOUR, rounding=ROUND_HALF_EVEN),
+        currency="usd",
+        unit="GPU-hour",
+        n_quotes=n_quotes,
+        n_outliers=n_quotes - n_kept,
+        volume_gpu_hours=volume_gpu_hours,
+        centre_usd_per_gpu_hour=centre_usd,
+        mad_usd_per_gpu_hour=mad_usd,
+        methodology_version=METHODOLOGY_VERSION,
+        inputs=inputs,
+        inputs_sha256=inputs_digest(inputs) if quotes_sha256 is not None else "",
+    )
 
 
 def _stable_order(keys: Sequence[npt.NDArray[Any]]) -> IntArray:

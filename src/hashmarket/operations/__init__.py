@@ -6,28 +6,29 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.operations.catalogue import Catalogue, load_catalogue
     from hashmarket.operations.fleet import (
         Breakeven,
-        Catalogue,
         Costs,
         Fleet,
         FleetLine,
         Machine,
-        Payback,
-        PaybackDistribution,
         ProfitReport,
         breakeven,
         breakeven_hashprice_usd_per_ph_day,
         breakeven_power_price_usd_per_kwh,
         daily_margin_usd,
         energy_cost_usd_per_ph_day,
-        load_catalogue,
-        payback_days,
-        payback_on_path,
-        payback_on_scenarios,
         profit_on_history,
         shutdown_hashprice_usd_per_ph_day,
         shutdown_power_price_usd_per_kwh,
+    )
+    from hashmarket.operations.payback import (
+        Payback,
+        PaybackDistribution,
+        payback_days,
+        payback_on_path,
+        payback_on_scenarios,
     )
     from hashmarket.operations.projection import Projection, project
 

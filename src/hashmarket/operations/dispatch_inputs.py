@@ -17,6 +17,7 @@ import numpy as np
 
 from hashmarket.chain.sources.csvfile import Column, Schema, read_csv
 from hashmarket.errors import DataError, HashmarketError, Location
+from hashmarket.operations.catalogue import load_catalogue
 from hashmarket.operations.dispatch import (
     SECONDS_PER_HOUR,
     AiContract,
@@ -26,7 +27,7 @@ from hashmarket.operations.dispatch import (
     Site,
     Switching,
 )
-from hashmarket.operations.fleet import Fleet, FleetLine, Machine, load_catalogue
+from hashmarket.operations.fleet import Fleet, FleetLine, Machine
 from hashmarket.specfile import field_path, read_document
 
 # --------------------------------------------------------------------------------------------

@@ -23,37 +23,23 @@ Below the shutdown hashprice a running machine loses more than a switched-off on
 unavoidable costs are paid either way); between shutdown and breakeven it still runs, at a
 loss smaller than switching off.
 
-Everything here is a pure function over arrays; I/O is the catalogue reader at the bottom.
+Everything here is a pure function over arrays. Payback over a path or the model's scenarios
+is in ``operations/payback.py``; the machine catalogue reader in ``operations/catalogue.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hashmarket.chain.sources.csvfile import Column, Schema, read_csv
-from hashmarket.errors import DataError, Location, UsageError
+from hashmarket.errors import UsageError
 from hashmarket.units import HOURS_PER_DAY, TH_PER_PH, WATTS_PER_KILOWATT
 
-if TYPE_CHECKING:
-    from hashmarket.models.scenarios import ScenarioSet
-
 FloatArray = npt.NDArray[np.float64]
-
-CATALOGUE_FILE = "asic_models.csv"
-# The catalogue states each machine's efficiency as published (rounded); it must agree with
-# power / hashrate to this relative tolerance, or a figure was mistyped.
-EFFICIENCY_TOLERANCE = 0.02
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,219 +423,3 @@ def profit_on_history(
         days_counted=len(series),
         curtailed_days=int((~m.running).sum()),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Payback
-# --------------------------------------------------------------------------------------------
-
-
-def payback_days(margin_usd: npt.ArrayLike, *, capex_usd: float) -> FloatArray:
-    """Days until the cumulative margin first covers ``capex_usd``, along the last axis.
-
-    Day ``k`` (1-based) is the first day after which the cumulative margin is ``>= capex``;
-    NaN where it never is within the horizon. Works on days or paths × days.
-    """
-    margin = np.asarray(margin_usd, dtype=np.float64)
-    if capex_usd < 0 or not math.isfinite(capex_usd):
-        raise UsageError("bad_option", option="capex_usd", problem="must be >= 0")
-    cumulative = np.cumsum(margin, axis=-1)
-    reached = cumulative >= capex_usd
-    first = np.argmax(reached, axis=-1).astype(np.float64) + 1.0
-    return np.where(reached.any(axis=-1), first, np.nan)
-
-
-@dataclass(frozen=True)
-class Payback:
-    """Payback of a capital outlay from a fleet's daily margins."""
-
-    capex_usd: float
-    days: float | None  # None: not paid back within the horizon
-    paid_back_on: dt.date | None
-    horizon_days: int
-    margin_over_horizon_usd: float
-    margin: pd.DataFrame  # the daily path used
-
-    @property
-    def paid_back(self) -> bool:
-        return self.days is not None
-
-
-def payback_on_path(
-    fleet: Fleet,
-    costs: Costs,
-    *,
-    capex_usd: float,
-    hashprice_usd_per_ph_day: pd.Series,
-    power_price_factor: npt.ArrayLike = 1.0,
-    curtail: bool = False,
-) -> Payback:
-    """Payback along one daily hashprice path (index history or a projection)."""
-    series = hashprice_usd_per_ph_day.dropna()
-    m = daily_margin_usd(
-        fleet,
-        costs,
-        hashprice_usd_per_ph_day=series.to_numpy(dtype=np.float64),
-        power_price_factor=power_price_factor,
-        curtail=curtail,
-    )
-    days = float(payback_days(m.margin_usd, capex_usd=capex_usd))
-    frame = pd.DataFrame(
-        {
-            "hashprice_usd_per_ph_day": series.to_numpy(dtype=np.float64),
-            "margin_usd": m.margin_usd,
-            "cumulative_margin_usd": np.cumsum(m.margin_usd),
-            "running": m.running,
-        },
-        index=series.index,
-    )
-    paid = not math.isnan(days)
-    return Payback(
-        capex_usd=capex_usd,
-        days=days if paid else None,
-        paid_back_on=pd.Timestamp(series.index[int(days) - 1]).date() if paid else None,
-        horizon_days=len(series),
-        margin_over_horizon_usd=float(m.margin_usd.sum()),
-        margin=frame,
-    )
-
-
-@dataclass(frozen=True)
-class PaybackDistribution:
-    """Payback across scenario paths: one payback day count per path (NaN: not within)."""
-
-    capex_usd: float
-    days: FloatArray
-    horizon_days: int
-
-    @property
-    def probability_paid_back(self) -> float:
-        return float(np.mean(~np.isnan(self.days))) if len(self.days) else math.nan
-
-    def quantile_days(self, q: float) -> float:
-        """Quantile of the payback time, counting never-paid paths as infinitely late."""
-        values = np.where(np.isnan(self.days), np.inf, self.days)
-        result = float(np.quantile(values, q, method="inverted_cdf"))
-        return math.nan if math.isinf(result) else result
-
-
-def payback_on_scenarios(
-    fleet: Fleet,
-    costs: Costs,
-    *,
-    capex_usd: float,
-    scenarios: Iterable[ScenarioSet],
-    curtail: bool = False,
-) -> PaybackDistribution:
-    """Payback per path over ``hashmarket.models`` scenario chunks (``ScenarioSet``s).
-
-    Day 0 of a scenario set is the as-of day (known); the margin is counted from day 1.
-    """
-    days: list[FloatArray] = []
-    horizon = 0
-    for chunk in scenarios:
-        hashprice = np.asarray(chunk.hashprice_usd_per_ph_day)[:, 1:]
-        horizon = hashprice.shape[1]
-        m = daily_margin_usd(fleet, costs, hashprice_usd_per_ph_day=hashprice, curtail=curtail)
-        days.append(payback_days(m.margin_usd, capex_usd=capex_usd))
-    return PaybackDistribution(
-        capex_usd=capex_usd,
-        days=np.concatenate(days) if days else np.array([]),
-        horizon_days=horizon,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The catalogue
-# --------------------------------------------------------------------------------------------
-
-CATALOGUE_SCHEMA = Schema(
-    columns=(
-        Column("model", "text", blank_ok=False),
-        Column("maker", "text", blank_ok=False),
-        Column("hashrate_ths", "float", blank_ok=False, positive=True),
-        Column("power_w", "float", blank_ok=False, positive=True),
-        Column("efficiency_j_per_th", "float", blank_ok=False, positive=True),
-        Column("release_year", "int"),
-        Column("source", "text", blank_ok=False),
-        Column("note", "text"),
-    ),
-    key="model",
-)
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """ASIC models by name; look-ups forgive case, spaces, hyphens and the brand word."""
-
-    machines: tuple[Machine, ...]
-    _by_key: dict[str, Machine] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        index: dict[str, Machine] = {}
-        for m in self.machines:
-            index[_name_key(m.model)] = m
-        # "S21" finds "Antminer S21": the name without its first word, where unambiguous.
-        short: dict[str, list[Machine]] = {}
-        for m in self.machines:
-            words = m.model.split(maxsplit=1)
-            if len(words) == 2:
-                short.setdefault(_name_key(words[1]), []).append(m)
-        for key, found in short.items():
-            if len(found) == 1 and key not in index:
-                index[key] = found[0]
-        object.__setattr__(self, "_by_key", index)
-
-    def get(self, name: str) -> Machine:
-        try:
-            return self._by_key[_name_key(name)]
-        except KeyError:
-            known = ", ".join(m.model for m in self.machines)
-            raise UsageError("unknown_machine", name=name, known=known) from None
-
-    def __iter__(self) -> Iterator[Machine]:
-        return iter(self.machines)
-
-    def __len__(self) -> int:
-        return len(self.machines)
-
-
-def _name_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9+]", "", name.lower())
-
-
-def read_catalogue(path: Path | str, *, display_name: str | None = None) -> Catalogue:
-    """Read a catalogue CSV (same columns as the bundled one), validated strictly."""
-    name = display_name or str(path)
-    table = read_csv(path, CATALOGUE_SCHEMA, display_name=name)
-    c = table.columns
-    machines = []
-    for i, line in enumerate(table.lines):
-        hashrate, power = c["hashrate_ths"][i], c["power_w"][i]
-        stated = c["efficiency_j_per_th"][i]
-        if abs(power / hashrate - stated) > EFFICIENCY_TOLERANCE * stated:
-            raise DataError(
-                "efficiency_mismatch",
-                location=Location(name, line, "efficiency_j_per_th", str(stated)),
-                computed=round(power / hashrate, 2),
-            )
-        machines.append(
-            Machine(
-                model=c["model"][i],
-                maker=c["maker"][i],
-                hashrate_ths=float(hashrate),
-                power_w=float(power),
-                release_year=c["release_year"][i],
-                source=c["source"][i],
-            )
-        )
-    return Catalogue(tuple(machines))
-
-
-def catalogue_path() -> Path:
-    return Path(str(resources.files("hashmarket.data").joinpath(CATALOGUE_FILE)))
-
-
-def load_catalogue() -> Catalogue:
-    """The bundled catalogue of ASIC models with the makers' published figures."""
-    return read_catalogue(catalogue_path(), display_name=CATALOGUE_FILE)

@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 
 from hashmarket.reports.html import Cell, note, page, table
 from hashmarket.risk.analysis import LoanReport, PortfolioRiskReport
-from hashmarket.risk.hedging import HedgePlan
+from hashmarket.risk.hedge_plan import HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.var import RiskResult
 

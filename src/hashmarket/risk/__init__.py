@@ -47,15 +47,8 @@ if TYPE_CHECKING:
         ltv_levels_from_history,
         tail_quantile,
     )
-    from hashmarket.risk.hedging import (
-        Hedge,
-        HedgePlan,
-        HedgePricing,
-        MinerProfile,
-        evaluate,
-        plan_hedge,
-        simulate_miner,
-    )
+    from hashmarket.risk.hedge_plan import Hedge, HedgePlan, evaluate, plan_hedge
+    from hashmarket.risk.hedging import HedgePricing, MinerProfile, simulate_miner
     from hashmarket.risk.historical import Bootstrap, change_table
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind

@@ -35,7 +35,8 @@ from hashmarket.risk.credit import (
     ltv_levels_from_history,
     summarize,
 )
-from hashmarket.risk.hedging import Distribution, HedgePlan, evaluate, plan_hedge, simulate_miner
+from hashmarket.risk.hedge_plan import Distribution, HedgePlan, evaluate, plan_hedge
+from hashmarket.risk.hedging import simulate_miner
 from hashmarket.risk.historical import Bootstrap, change_table
 from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
 from hashmarket.risk.portfolio import Portfolio

@@ -40,7 +40,7 @@ from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import RiskError
 from hashmarket.index.hashprice import hashprice_table
 from hashmarket.instruments.loans import CollateralKind, Loan, LoanPaths
-from hashmarket.models.calibrate import ewma_vol_per_year
+from hashmarket.models.estimators import ewma_vol_per_year
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 

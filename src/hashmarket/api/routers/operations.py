@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 from hashmarket.api.state import ServiceState, service
 from hashmarket.index.compute import Methodology, Period, gpu_fixings, load_bundled_quotes
 from hashmarket.index.hashprice import Method
-from hashmarket.operations.dispatch import DispatchComparison, compare
+from hashmarket.operations.catalogue import load_catalogue
 from hashmarket.operations.dispatch_inputs import parse_site, read_prices
-from hashmarket.operations.fleet import Costs, Fleet, breakeven, load_catalogue
+from hashmarket.operations.dispatch_plan import DispatchComparison
+from hashmarket.operations.dispatch_program import compare
+from hashmarket.operations.fleet import Costs, Fleet, breakeven
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 

@@ -65,7 +65,7 @@ class ChainReader(Protocol):
 
 
 class BlockSink(Protocol):
-    """Where synced blocks go (``store.NodeWriter``): append, commit, roll back, finish."""
+    """Where synced blocks go (``store_writers.NodeWriter``): append, commit, roll back, finish."""
 
     def chain(self) -> str | None: ...
     def height_range(self) -> tuple[int, int] | None: ...
