@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import median_seconds
-from hashmarket.index.compute import QuoteTable, compute_fixings, read_quotes
+from hashmarket.index.compute import compute_fixings
+from hashmarket.index.gpu_quotes import QuoteTable, read_quotes
 from hashmarket.operations.dispatch_inputs import read_prices, read_site
 from hashmarket.operations.dispatch_program import compare, solve
 

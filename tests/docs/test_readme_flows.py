@@ -186,7 +186,7 @@ def scratch_for(block: Block, root: Path) -> Scratch:
 
 
 def _quotes(path: Path) -> None:
-    from hashmarket.index.compute import bundled_quotes_path
+    from hashmarket.index.gpu_quotes import bundled_quotes_path
 
     shutil.copyfile(bundled_quotes_path(), path)
 

@@ -262,7 +262,8 @@ def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
 def test_a_posted_compute_forward_is_valued_on_the_gpu_hour_index(client: TestClient) -> None:
     """A compute spec is priced on the bundled GPU quotes' index, as `hashmarket price` does: with
     no rate and the model's mean at the spot, the forward is worth GPU-hours × (spot − price)."""
-    from hashmarket.index.compute import gpu_fixings, load_bundled_quotes
+    from hashmarket.index.compute import gpu_fixings
+    from hashmarket.index.gpu_quotes import load_bundled_quotes
 
     spec = {
         "type": "compute_forward",

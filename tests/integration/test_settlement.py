@@ -13,8 +13,9 @@ import pytest
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import SettlementError
-from hashmarket.index.compute import GpuFixing, QuoteTable, gpu_fixings
+from hashmarket.index.compute import GpuFixing, gpu_fixings
 from hashmarket.index.fixings import Fixing, fixings
+from hashmarket.index.gpu_quotes import QuoteTable
 from hashmarket.instruments import (
     BtcPriceSwap,
     EuropeanOption,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from hashmarket.errors import ModelError, PricingError, SpecError
-from hashmarket.index.compute import QuoteTable, gpu_fixings
+from hashmarket.index.compute import gpu_fixings
+from hashmarket.index.gpu_quotes import QuoteTable
 from hashmarket.instruments.compute import (
     ComputeForward,
     ComputeLease,

@@ -20,16 +20,18 @@ from hashmarket.errors import DataError
 from hashmarket.index.compute import (
     Methodology,
     Period,
+    compute_fixings,
+    gpu_fixings,
+    period_bounds,
+    weighted_median,
+)
+from hashmarket.index.gpu_quotes import (
     QuoteTable,
     Term,
     canonical_model,
     canonical_term,
-    compute_fixings,
-    gpu_fixings,
     load_bundled_quotes,
-    period_bounds,
     read_quotes,
-    weighted_median,
 )
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z

@@ -16,7 +16,7 @@ from tests.unit.test_pricing_montecarlo import MARKET as NETWORK_MARKET
 from tests.unit.test_pricing_montecarlo import MODEL as NETWORK_MODEL
 
 from hashmarket.errors import PricingError
-from hashmarket.index.compute import QuoteTable, load_bundled_quotes
+from hashmarket.index.gpu_quotes import QuoteTable, load_bundled_quotes
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import HashpriceForward
 from hashmarket.instruments.options import EuropeanOption

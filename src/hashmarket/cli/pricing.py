@@ -40,7 +40,7 @@ from hashmarket.cli.common import (
     progress_bar,
 )
 from hashmarket.errors import UsageError
-from hashmarket.index.compute import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
+from hashmarket.index.gpu_quotes import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.spec import load_spec, to_spec
 from hashmarket.instruments.terms import SettlementCurrency

@@ -32,7 +32,7 @@ from hashmarket.cli.common import (
 )
 from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, opened, parse_at
 from hashmarket.errors import LedgerError, SettlementError, SpecError, UsageError
-from hashmarket.index.compute import read_quotes
+from hashmarket.index.gpu_quotes import read_quotes
 from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger.clock import ns_to_datetime

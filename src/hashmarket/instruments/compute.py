@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import SpecError
-from hashmarket.index.compute import Term, canonical_model
+from hashmarket.index.gpu_quotes import Term, canonical_model
 from hashmarket.instruments.fixings import Fixings, to_day
 from hashmarket.instruments.terms import (
     FloatArray,

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import ModelError, PricingError
-from hashmarket.index.compute import GpuFixing, QuoteTable, Term, gpu_fixings
+from hashmarket.index.compute import GpuFixing, gpu_fixings
+from hashmarket.index.gpu_quotes import QuoteTable, Term
 from hashmarket.instruments.compute import ComputeForward, ComputeLease, fixings_from_gpu_index
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.terms import Instrument, SettlementCurrency

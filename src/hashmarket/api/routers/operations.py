@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from hashmarket.api.state import ServiceState, service
-from hashmarket.index.compute import Methodology, Period, gpu_fixings, load_bundled_quotes
+from hashmarket.index.compute import Methodology, Period, gpu_fixings
+from hashmarket.index.gpu_quotes import load_bundled_quotes
 from hashmarket.index.hashprice import Method
 from hashmarket.operations.catalogue import load_catalogue
 from hashmarket.operations.dispatch_inputs import parse_site, read_prices

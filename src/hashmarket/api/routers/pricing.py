@@ -101,7 +101,7 @@ def price_instrument(
 def _price_compute(instrument: Any, request: PriceRequest) -> dict[str, Any]:
     """A compute contract: the GPU-hour model and market from the bundled GPU quotes' index
     fixings of the contract's model and term, as the command line does (``hashmarket price``)."""
-    from hashmarket.index.compute import BUNDLED_QUOTES_FILE, load_bundled_quotes
+    from hashmarket.index.gpu_quotes import BUNDLED_QUOTES_FILE, load_bundled_quotes
     from hashmarket.pricing.registry import price
     from hashmarket.pricing.valuation import compute_index_of, compute_setup
 
