@@ -21,12 +21,13 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, bits_to_difficulty
 from hashmarket.chain.consensus import block_subsidy_sats as consensus_subsidy
 from hashmarket.chain.sources.bundled import bundled_path
+from tests.integration.loopback import LoopbackServer
 
 SUPPORTED_STATS = {"height", "time", "subsidy", "totalfee", "blockhash", "txs", "avgfee"}
 
@@ -114,7 +115,7 @@ class FakeChain:
             assert not b.real, "a test reorg must not replace a real epoch start"
 
 
-class FakeNode:
+class FakeNode(LoopbackServer):
     """A Core-like RPC server on 127.0.0.1 (an OS-chosen port), served from a thread."""
 
     def __init__(
@@ -134,23 +135,7 @@ class FakeNode:
         self.calls: Counter[str] = Counter()
         self.http_requests = 0
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        port = self.server.server_address[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> FakeNode:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(_handler(self))
 
     def reset_counts(self) -> None:
         with self.lock:

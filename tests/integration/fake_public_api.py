@@ -19,10 +19,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GENESIS_HASH = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
@@ -50,30 +52,15 @@ class Fault:
     delay_s: float = 0.0  # wait this long, then answer normally
 
 
-class FakeServer:
-    """A threaded HTTP server on 127.0.0.1 (an OS-chosen port); subclasses route GETs."""
+class FakeServer(LoopbackServer):
+    """A loopback HTTP server replaying API replies; subclasses route GETs."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.requests: list[str] = []  # every request's path and query, in arrival order
         self.user_agents: set[str] = set()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(_handler(self))
 
     def fail(self, prefix: str, **how: Any) -> None:
         with self.lock:
