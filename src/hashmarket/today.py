@@ -18,9 +18,14 @@ def today() -> dt.date:
     value = os.environ.get(TODAY_ENV)
     if not value:
         return dt.datetime.now(dt.UTC).date()
+    return parse_day(value, TODAY_ENV)
+
+
+def parse_day(value: str, option: str) -> dt.date:
+    """A YYYY-MM-DD date given by a user as ``option`` (a command-line option or a variable)."""
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            "bad_option", option=TODAY_ENV, problem=f"{value!r} is not a YYYY-MM-DD date"
+            "bad_option", option=option, problem=f"{value!r} is not a YYYY-MM-DD date"
         ) from None

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
+from hashmarket.today import parse_day
 
 if TYPE_CHECKING:
     from hashmarket.chain.history import NetworkHistory
@@ -97,14 +98,7 @@ def positive(value: int, option: str) -> int:
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            "bad_option", option=option, problem=f"{value!r} is not a YYYY-MM-DD date"
-        ) from None
+    return None if value is None else parse_day(value, option)
 
 
 def console() -> Console:
