@@ -273,6 +273,14 @@ class LoanPaths:
         return np.asarray(self.lender_cash_usd.sum(axis=1), dtype=np.float64)
 
 
+class _Log(Protocol):
+    """Records an event on the paths in ``mask`` (a no-op unless events are recorded)."""
+
+    def __call__(
+        self, mask: npt.NDArray[np.bool_], col: int, kind: str, **amounts: FloatArray
+    ) -> None: ...
+
+
 @dataclass
 class _State:
     """Per-path state of the loan engine (mutable, private to one call)."""
@@ -314,134 +322,175 @@ def _column(fixings: Fixings, name: str, col: int) -> FloatArray:
     return np.asarray(out, dtype=np.float64)
 
 
+class _Life:
+    """One run of a loan over every path of some fixings: the per-path state, the arrays the
+    run fills day by day, and the events of each path (when recorded)."""
+
+    def __init__(self, loan: Loan, fixings: Fixings, *, record_events: bool) -> None:
+        n, n_days = fixings.n_paths, fixings.n_periods
+        self.loan = loan
+        self.fixings = fixings
+        self.n, self.n_days = n, n_days
+        self.day_of = [to_date(d) for d in fixings.dates]
+        self.cash = np.zeros((n, n_days))
+        self.ltv = np.full((n, n_days), math.nan)
+        self.state = _State(
+            active=np.zeros(n, dtype=bool),
+            units=np.full(n, float(loan.collateral.quantity)),
+            cash_margin=np.zeros(n),
+            delivered=np.zeros(n),
+            call_due=np.full(n, -1, dtype=np.int64),
+            sale_due=np.full(n, -1, dtype=np.int64),
+            events=[[] for _ in range(n)] if record_events else None,
+        )
+        self.margin_calls = np.zeros(n, dtype=np.int64)
+        self.liquidation_day = np.full(n, -1, dtype=np.int64)
+        self.loss = np.zeros(n)
+        self.top_units = np.zeros(n)
+        self.top_usd = np.zeros(n)
+
+    def log(self, mask: npt.NDArray[np.bool_], col: int, kind: str, **amounts: FloatArray) -> None:
+        events = self.state.events
+        if events is None:
+            return
+        for p in np.flatnonzero(mask):
+            values = {k: float(v[p]) for k, v in amounts.items()}
+            events[p].append(LoanEvent(self.day_of[col], kind, **values))
+
+    def disburse(self, col: int) -> None:
+        """The start day: the principal is lent and the collateral pledged on every path."""
+        n = self.n
+        self.state.active[:] = True
+        self.cash[:, col] -= self.loan.principal_usd
+        everyone = np.ones(n, dtype=bool)
+        self.log(everyone, col, "disbursement", usd=np.full(n, self.loan.principal_usd))
+        self.log(everyone, col, "pledge", units=self.state.units.copy())
+
+    def step(self, col: int) -> None:
+        """One day of a started loan: sales due, deliveries, the LTV, maturity, liquidation,
+        cures and new margin calls."""
+        loan, state = self.loan, self.state
+        day = self.day_of[col]
+        values = collateral_unit_values(loan, self.fixings, col)
+        # A sale that falls due today closes the loan on its path.
+        selling = state.sale_due == col
+        if selling.any():
+            _sell(loan, day, col, selling, values, state, self.cash, self.loss, self.log)
+        live = state.active & (state.sale_due < 0)
+        if loan.is_forward and loan.start <= day <= loan.maturity:
+            self.deliver(col, live)
+        outstanding = _outstanding(loan, day, state)
+        collateral_usd = state.units * values + state.cash_margin
+        with np.errstate(divide="ignore", invalid="ignore"):
+            today = np.where(collateral_usd > 0, outstanding / collateral_usd, np.inf)
+        today = np.where(outstanding <= 0, 0.0, today)
+        self.ltv[:, col] = np.where(live, today, math.nan)
+        if day >= loan.maturity:
+            _mature(loan, day, col, live, outstanding, state, self.cash, self.loss, self.log)
+            return
+        # Liquidation: the level is reached, or a call falls due and is not cured.
+        # A call whose cure window ends today: the borrower tops up if the LTV is still at or
+        # above the call level; a borrower who does not cure is liquidated instead.
+        due = live & (state.call_due == col)
+        still_called = due & (today >= loan.margin_call_ltv)
+        cured = still_called if loan.borrower_cures else np.zeros(self.n, dtype=bool)
+        failed = np.zeros(self.n, dtype=bool) if loan.borrower_cures else still_called
+        liquidate = live & ((today >= loan.liquidation_ltv) | failed)
+        if liquidate.any():
+            self.liquidate(col, liquidate, today, values)
+        cured &= ~liquidate
+        if cured.any():
+            self.top_up(col, cured, outstanding / loan.initial_ltv - collateral_usd, values)
+        state.call_due[due] = -1
+        calling = live & ~liquidate & (state.call_due < 0) & (today >= loan.margin_call_ltv)
+        calling &= ~due  # a call just cured is not reopened the same day
+        if calling.any():
+            state.call_due[calling] = col + loan.cure_days
+            self.margin_calls += calling
+            self.log(calling, col, "margin_call", ltv=today)
+
+    def deliver(self, col: int, live: npt.NDArray[np.bool_]) -> None:
+        """A forward's delivery of the day's output on the live paths."""
+        quantity = self.loan.collateral.quantity
+        delivered = quantity * _column(self.fixings, "hashprice_usd_per_ph_day", col)
+        delivered = np.where(live, delivered, 0.0)
+        self.cash[:, col] += delivered
+        self.state.delivered += delivered
+        btc = quantity * _column(self.fixings, "hashprice_btc_per_ph_day", col)
+        self.log(live, col, "delivery", usd=delivered, units=np.where(live, btc, 0.0))
+
+    def liquidate(
+        self, col: int, liquidate: npt.NDArray[np.bool_], today: FloatArray, values: FloatArray
+    ) -> None:
+        loan, state = self.loan, self.state
+        # The liquidation level lies above the call level: a path that reaches it with
+        # no call open has reached the call level too, on the same day (a jump, or a
+        # forward-starting loan whose collateral is short at disbursement). The call is
+        # made and liquidation starts at once, without a cure window.
+        jumped = liquidate & (state.call_due < 0)
+        self.margin_calls += jumped
+        self.log(jumped, col, "margin_call", ltv=today)
+        state.sale_due[liquidate] = min(col + loan.liquidation_days, self.n_days - 1)
+        state.call_due[liquidate] = -1
+        self.liquidation_day[liquidate] = col
+        self.log(liquidate, col, "liquidation", ltv=today)
+        now = liquidate & (state.sale_due == col)
+        if now.any():  # no time to sell (or no days left): sell at today's value
+            day = self.day_of[col]
+            _sell(loan, day, col, now, values, state, self.cash, self.loss, self.log)
+
+    def top_up(
+        self, col: int, cured: npt.NDArray[np.bool_], shortfall: FloatArray, values: FloatArray
+    ) -> None:
+        """The cure: collateral (or a forward's cash margin) back to the initial LTV."""
+        needed = np.where(cured, np.maximum(shortfall, 0.0), 0.0)
+        if self.loan.is_forward:
+            self.state.cash_margin += needed
+            self.top_usd += needed
+            self.log(cured, col, "top_up", usd=needed)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                units = np.where(values > 0, needed / values, 0.0)
+            self.state.units += units
+            self.top_units += units
+            self.top_usd += needed
+            self.log(cured, col, "top_up", units=units, usd=needed)
+
+    def paths(self) -> LoanPaths:
+        recorded = self.state.events
+        events = None if recorded is None else tuple(tuple(e) for e in recorded)
+        return LoanPaths(
+            dates=self.fixings.dates,
+            ltv=self.ltv,
+            lender_cash_usd=self.cash,
+            margin_called=self.margin_calls > 0,
+            margin_calls=self.margin_calls,
+            liquidated=self.liquidation_day >= 0,
+            liquidation_day=self.liquidation_day,
+            loss_usd=self.loss,
+            top_up_units=self.top_units,
+            top_up_usd=self.top_usd,
+            events=events,
+        )
+
+
 def loan_life(loan: Loan, fixings: Fixings, *, record_events: bool = False) -> LoanPaths:
     """Run ``loan`` over every path of ``fixings`` (see the module docstring for the rules).
 
     Column 0 of ``fixings`` is the first day looked at; a loan that started before it is
     taken as it stands then (its collateral ``quantity`` and interest accrued to that day).
     """
-    n, n_days = fixings.n_paths, fixings.n_periods
-    dates = fixings.dates
-    day_of = [to_date(d) for d in dates]
-    cash = np.zeros((n, n_days))
-    ltv = np.full((n, n_days), math.nan)
-    state = _State(
-        active=np.zeros(n, dtype=bool),
-        units=np.full(n, float(loan.collateral.quantity)),
-        cash_margin=np.zeros(n),
-        delivered=np.zeros(n),
-        call_due=np.full(n, -1, dtype=np.int64),
-        sale_due=np.full(n, -1, dtype=np.int64),
-        events=[[] for _ in range(n)] if record_events else None,
-    )
-    margin_calls = np.zeros(n, dtype=np.int64)
-    liquidation_day = np.full(n, -1, dtype=np.int64)
-    loss = np.zeros(n)
-    top_units = np.zeros(n)
-    top_usd = np.zeros(n)
-    started = day_of[0] > loan.start
-
-    def log(mask: npt.NDArray[np.bool_], col: int, kind: str, **amounts: FloatArray) -> None:
-        if state.events is None:
-            return
-        for p in np.flatnonzero(mask):
-            values = {k: float(v[p]) for k, v in amounts.items()}
-            state.events[p].append(LoanEvent(day_of[col], kind, **values))
-
+    life = _Life(loan, fixings, record_events=record_events)
+    started = life.day_of[0] > loan.start
     if started:
-        state.active[:] = True
-    for col in range(n_days):
-        day = day_of[col]
-        if not started and day == loan.start:
+        life.state.active[:] = True
+    for col in range(life.n_days):
+        if not started and life.day_of[col] == loan.start:
             started = True
-            state.active[:] = True
-            cash[:, col] -= loan.principal_usd
-            everyone = np.ones(n, dtype=bool)
-            log(everyone, col, "disbursement", usd=np.full(n, loan.principal_usd))
-            log(everyone, col, "pledge", units=state.units.copy())
-        if not started:
-            continue
-        values = collateral_unit_values(loan, fixings, col)
-        # A sale that falls due today closes the loan on its path.
-        selling = state.sale_due == col
-        if selling.any():
-            _sell(loan, day, col, selling, values, state, cash, loss, log)
-        live = state.active & (state.sale_due < 0)
-        if loan.is_forward and loan.start <= day <= loan.maturity:
-            delivered = loan.collateral.quantity * _column(fixings, "hashprice_usd_per_ph_day", col)
-            delivered = np.where(live, delivered, 0.0)
-            cash[:, col] += delivered
-            state.delivered += delivered
-            btc = loan.collateral.quantity * _column(fixings, "hashprice_btc_per_ph_day", col)
-            log(live, col, "delivery", usd=delivered, units=np.where(live, btc, 0.0))
-        outstanding = _outstanding(loan, day, state)
-        collateral_usd = state.units * values + state.cash_margin
-        with np.errstate(divide="ignore", invalid="ignore"):
-            today = np.where(collateral_usd > 0, outstanding / collateral_usd, np.inf)
-        today = np.where(outstanding <= 0, 0.0, today)
-        ltv[:, col] = np.where(live, today, math.nan)
-        if day >= loan.maturity:
-            _mature(loan, day, col, live, outstanding, state, cash, loss, log)
-            continue
-        # Liquidation: the level is reached, or a call falls due and is not cured.
-        # A call whose cure window ends today: the borrower tops up if the LTV is still at or
-        # above the call level; a borrower who does not cure is liquidated instead.
-        due = live & (state.call_due == col)
-        still_called = due & (today >= loan.margin_call_ltv)
-        cured = still_called if loan.borrower_cures else np.zeros(n, dtype=bool)
-        failed = np.zeros(n, dtype=bool) if loan.borrower_cures else still_called
-        liquidate = live & ((today >= loan.liquidation_ltv) | failed)
-        if liquidate.any():
-            # The liquidation level lies above the call level: a path that reaches it with
-            # no call open has reached the call level too, on the same day (a jump, or a
-            # forward-starting loan whose collateral is short at disbursement). The call is
-            # made and liquidation starts at once, without a cure window.
-            jumped = liquidate & (state.call_due < 0)
-            margin_calls += jumped
-            log(jumped, col, "margin_call", ltv=today)
-            state.sale_due[liquidate] = min(col + loan.liquidation_days, n_days - 1)
-            state.call_due[liquidate] = -1
-            liquidation_day[liquidate] = col
-            log(liquidate, col, "liquidation", ltv=today)
-            now = liquidate & (state.sale_due == col)
-            if now.any():  # no time to sell (or no days left): sell at today's value
-                _sell(loan, day, col, now, values, state, cash, loss, log)
-        cured &= ~liquidate
-        if cured.any():
-            needed = outstanding / loan.initial_ltv - collateral_usd
-            needed = np.where(cured, np.maximum(needed, 0.0), 0.0)
-            if loan.is_forward:
-                state.cash_margin += needed
-                top_usd += needed
-                log(cured, col, "top_up", usd=needed)
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    units = np.where(values > 0, needed / values, 0.0)
-                state.units += units
-                top_units += units
-                top_usd += needed
-                log(cured, col, "top_up", units=units, usd=needed)
-        state.call_due[due] = -1
-        calling = live & ~liquidate & (state.call_due < 0) & (today >= loan.margin_call_ltv)
-        calling &= ~due  # a call just cured is not reopened the same day
-        if calling.any():
-            state.call_due[calling] = col + loan.cure_days
-            margin_calls += calling
-            log(calling, col, "margin_call", ltv=today)
-    events = None if state.events is None else tuple(tuple(e) for e in state.events)
-    return LoanPaths(
-        dates=dates,
-        ltv=ltv,
-        lender_cash_usd=cash,
-        margin_called=margin_calls > 0,
-        margin_calls=margin_calls,
-        liquidated=liquidation_day >= 0,
-        liquidation_day=liquidation_day,
-        loss_usd=loss,
-        top_up_units=top_units,
-        top_up_usd=top_usd,
-        events=events,
-    )
+            life.disburse(col)
+        if started:
+            life.step(col)
+    return life.paths()
 
 
 def _outstanding(loan: Loan, day: dt.date, state: _State) -> FloatArray:
@@ -460,7 +509,7 @@ def _sell(
     state: _State,
     cash: FloatArray,
     loss: FloatArray,
-    log: Any,
+    log: _Log,
 ) -> None:
     """Sell the collateral of the paths in ``mask`` at today's value less the cost."""
     outstanding = np.maximum(_outstanding(loan, day, state), 0.0)
@@ -489,7 +538,7 @@ def _mature(
     state: _State,
     cash: FloatArray,
     loss: FloatArray,
-    log: Any,
+    log: _Log,
 ) -> None:
     """Maturity: a loan is repaid its claim; a forward has delivered everything it owed, and
     what it delivered short of the upfront is the lender's loss."""

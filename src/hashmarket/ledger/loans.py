@@ -144,6 +144,151 @@ def _apply(ledger: Ledger, loan: Loan, action: str, transfers: Sequence[Transfer
             )
 
 
+class _Booker:
+    """The running state of one loan's booking: the transfers each event makes, and what has
+    been pledged, lent, repaid, recovered and delivered so far (in minor units)."""
+
+    def __init__(
+        self, ledger: Ledger, loan: Loan, accounts: LoanAccounts, events: Sequence[LoanEvent]
+    ) -> None:
+        self.loan = loan
+        self.accounts = accounts
+        self.events = events
+        self.usd_scale = ledger.asset(accounts.usd_asset).scale
+        self.col_scale = ledger.asset(accounts.collateral_asset).scale
+        self.rule = loan.rounding
+        self.pending: list[int] = []
+        self.pledged = self.principal = self.repaid = self.recovered = 0
+        self.surplus = self.delivered = self.margin = 0
+        self.seq = {"pledge": 0, "margin": 0, "delivery": 0}
+
+    def _id(self, event: str, seq: int = 0) -> int:
+        return transfer_id(self.loan.loan_id, event, seq)
+
+    def _next_id(self, event: str) -> int:
+        tid = self._id(event, self.seq[event])
+        self.seq[event] += 1
+        return tid
+
+    def transfers(self, event: LoanEvent) -> list[Transfer]:
+        """The transfers ``event`` makes (none for an event this loan does not book)."""
+        forward = self.loan.is_forward
+        if event.kind == "disbursement":
+            return self._disbursement(event)
+        if event.kind == "pledge" and not forward:
+            return self._pledge(_minor(event.units, self.col_scale, self.rule.owed))
+        if event.kind == "top_up":
+            return self._margin(event) if forward else self._top_up(event)
+        if event.kind == "delivery" and self.accounts.lender_collateral is not None:
+            return self._delivery(event, self.accounts.lender_collateral)
+        if event.kind == "sale":
+            return self._sale(event)
+        if event.kind == "repayment" and not forward:
+            return self._repayment(event)
+        if event.kind == "release":
+            return self._settle_pending("release", TransferFlags.VOID_PENDING)
+        return []
+
+    def _disbursement(self, event: LoanEvent) -> list[Transfer]:
+        a = self.accounts
+        self.principal = _minor(event.usd, self.usd_scale, self.rule.principal)
+        return [Transfer(self._id("disbursement"), a.lender_usd, a.borrower_usd, self.principal)]
+
+    def _pledge(self, units_minor: int) -> list[Transfer]:
+        a = self.accounts
+        tid = self._next_id("pledge")
+        self.pending.append(tid)
+        self.pledged += units_minor
+        return [Transfer(tid, a.borrower_collateral, a.custody_collateral, units_minor, PENDING)]
+
+    def _top_up(self, event: LoanEvent) -> list[Transfer]:
+        units = _minor(event.units, self.col_scale, self.rule.owed)
+        return self._pledge(units) if units else []
+
+    def _margin(self, event: LoanEvent) -> list[Transfer]:
+        """A forward's margin top-up: a pending USD transfer to the lender."""
+        cents = _minor(event.usd, self.usd_scale, self.rule.owed)
+        if not cents:
+            return []
+        tid = self._next_id("margin")
+        self.pending.append(tid)
+        self.margin += cents
+        a = self.accounts
+        return [Transfer(tid, a.borrower_usd, a.lender_usd, cents, PENDING)]
+
+    def _delivery(self, event: LoanEvent, lender_collateral: int) -> list[Transfer]:
+        units = _minor(event.units, self.col_scale, self.rule.proceeds)
+        seq = self.seq["delivery"]
+        self.seq["delivery"] += 1
+        if not units:
+            return []
+        self.delivered += units
+        tid = self._id("delivery", seq)
+        return [Transfer(tid, self.accounts.borrower_collateral, lender_collateral, units)]
+
+    def _settle_pending(self, event: str, flags: TransferFlags) -> list[Transfer]:
+        """Post or void every pending transfer."""
+        batch = [
+            Transfer(self._id(event, i), pending_id=p, flags=flags)
+            for i, p in enumerate(self.pending)
+        ]
+        self.pending.clear()
+        return batch
+
+    def _sale(self, event: LoanEvent) -> list[Transfer]:
+        a = self.accounts
+        batch = self._settle_pending("post", TransferFlags.POST_PENDING)
+        if self.pledged and not self.loan.is_forward:
+            batch.append(
+                Transfer(
+                    self._id("sale_collateral"),
+                    a.custody_collateral,
+                    a.buyer_collateral,
+                    self.pledged,
+                )
+            )
+        surplus_event = next(
+            (e for e in self.events if e.kind == "surplus" and e.day == event.day), None
+        )
+        proceeds = event.usd + (surplus_event.usd if surplus_event else 0.0)
+        # A forward's posted margin is already the lender's: the buyer pays the rest.
+        proceeds_minor = max(_minor(proceeds, self.usd_scale, self.rule.proceeds) - self.margin, 0)
+        recovery_minor = min(
+            max(_minor(event.usd, self.usd_scale, self.rule.principal) - self.margin, 0),
+            proceeds_minor,
+        )
+        self.recovered = recovery_minor + self.margin
+        self.surplus = proceeds_minor - recovery_minor
+        for name, amount, credit in (
+            ("sale_recovery", recovery_minor, a.lender_usd),
+            ("sale_surplus", self.surplus, a.borrower_usd),
+        ):
+            if amount:
+                batch.append(Transfer(self._id(name), a.buyer_usd, credit, amount))
+        return batch
+
+    def _repayment(self, event: LoanEvent) -> list[Transfer]:
+        a = self.accounts
+        self.repaid = _minor(event.usd, self.usd_scale, self.rule.owed)
+        if not self.repaid:
+            return []
+        return [Transfer(self._id("repayment"), a.borrower_usd, a.lender_usd, self.repaid)]
+
+    def booking(self, transfers: int) -> Booking:
+        return Booking(
+            loan_id=self.loan.loan_id,
+            transfers=transfers,
+            pledged_minor=self.pledged,
+            principal_minor=self.principal,
+            repaid_minor=self.repaid,
+            recovered_minor=self.recovered,
+            surplus_minor=self.surplus,
+            delivered_minor=self.delivered,
+            margin_minor=self.margin,
+            pending_ids=tuple(self.pending),
+        )
+
+
 def book_events(
     ledger: Ledger,
     loan: Loan,
@@ -156,136 +301,10 @@ def book_events(
     booking. Each event is one linked batch, so a refusal (say, a borrower without the USD
     to repay) leaves the ledger as the previous event left it.
     """
-    usd_scale = ledger.asset(accounts.usd_asset).scale
-    col_scale = ledger.asset(accounts.collateral_asset).scale
-    lid = loan.loan_id
-    rule = loan.rounding
-    pending: list[int] = []
-    pledged = principal = repaid = recovered = surplus = delivered = margin = 0
-    seq = {"pledge": 0, "margin": 0, "delivery": 0}
+    booker = _Booker(ledger, loan, accounts, events)
     count = 0
-
-    def pledge(units_minor: int) -> Transfer:
-        tid = transfer_id(lid, "pledge", seq["pledge"])
-        seq["pledge"] += 1
-        pending.append(tid)
-        return Transfer(
-            tid, accounts.borrower_collateral, accounts.custody_collateral, units_minor, PENDING
-        )
-
     for event in events:
-        batch: list[Transfer] = []
-        if event.kind == "disbursement":
-            principal = _minor(event.usd, usd_scale, rule.principal)
-            batch.append(
-                Transfer(
-                    transfer_id(lid, "disbursement"),
-                    accounts.lender_usd,
-                    accounts.borrower_usd,
-                    principal,
-                )
-            )
-        elif event.kind == "pledge" and not loan.is_forward:
-            units = _minor(event.units, col_scale, rule.owed)
-            pledged += units
-            batch.append(pledge(units))
-        elif event.kind == "top_up":
-            if loan.is_forward:
-                cents = _minor(event.usd, usd_scale, rule.owed)
-                if cents:
-                    tid = transfer_id(lid, "margin", seq["margin"])
-                    seq["margin"] += 1
-                    pending.append(tid)
-                    margin += cents
-                    batch.append(
-                        Transfer(tid, accounts.borrower_usd, accounts.lender_usd, cents, PENDING)
-                    )
-            else:
-                units = _minor(event.units, col_scale, rule.owed)
-                if units:
-                    pledged += units
-                    batch.append(pledge(units))
-        elif event.kind == "delivery" and accounts.lender_collateral is not None:
-            units = _minor(event.units, col_scale, rule.proceeds)
-            if units:
-                delivered += units
-                batch.append(
-                    Transfer(
-                        transfer_id(lid, "delivery", seq["delivery"]),
-                        accounts.borrower_collateral,
-                        accounts.lender_collateral,
-                        units,
-                    )
-                )
-            seq["delivery"] += 1
-        elif event.kind == "sale":
-            batch.extend(
-                Transfer(
-                    transfer_id(lid, "post", i), pending_id=p, flags=TransferFlags.POST_PENDING
-                )
-                for i, p in enumerate(pending)
-            )
-            pending.clear()
-            if pledged and not loan.is_forward:
-                batch.append(
-                    Transfer(
-                        transfer_id(lid, "sale_collateral"),
-                        accounts.custody_collateral,
-                        accounts.buyer_collateral,
-                        pledged,
-                    )
-                )
-            recovery_event = event
-            surplus_event = next(
-                (e for e in events if e.kind == "surplus" and e.day == event.day), None
-            )
-            proceeds = recovery_event.usd + (surplus_event.usd if surplus_event else 0.0)
-            # A forward's posted margin is already the lender's: the buyer pays the rest.
-            proceeds_minor = max(_minor(proceeds, usd_scale, rule.proceeds) - margin, 0)
-            recovery_minor = min(
-                max(_minor(recovery_event.usd, usd_scale, rule.principal) - margin, 0),
-                proceeds_minor,
-            )
-            recovered = recovery_minor + margin
-            surplus = proceeds_minor - recovery_minor
-            for name, amount, credit in (
-                ("sale_recovery", recovery_minor, accounts.lender_usd),
-                ("sale_surplus", surplus, accounts.borrower_usd),
-            ):
-                if amount:
-                    batch.append(
-                        Transfer(transfer_id(lid, name), accounts.buyer_usd, credit, amount)
-                    )
-        elif event.kind == "repayment" and not loan.is_forward:
-            repaid = _minor(event.usd, usd_scale, rule.owed)
-            if repaid:
-                batch.append(
-                    Transfer(
-                        transfer_id(lid, "repayment"),
-                        accounts.borrower_usd,
-                        accounts.lender_usd,
-                        repaid,
-                    )
-                )
-        elif event.kind == "release":
-            batch.extend(
-                Transfer(
-                    transfer_id(lid, "release", i), pending_id=p, flags=TransferFlags.VOID_PENDING
-                )
-                for i, p in enumerate(pending)
-            )
-            pending.clear()
+        batch = booker.transfers(event)
         _apply(ledger, loan, event.kind, batch)
         count += len(batch)
-    return Booking(
-        loan_id=lid,
-        transfers=count,
-        pledged_minor=pledged,
-        principal_minor=principal,
-        repaid_minor=repaid,
-        recovered_minor=recovered,
-        surplus_minor=surplus,
-        delivered_minor=delivered,
-        margin_minor=margin,
-        pending_ids=tuple(pending),
-    )
+    return booker.booking(count)
