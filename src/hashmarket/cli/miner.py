@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 from pathlib import Path
@@ -29,16 +28,23 @@ from hashmarket.cli.common import (
     resolve_data_dir,
 )
 from hashmarket.cli.miner_payback import (
+    PaybackBasis,
     PaybackOutcome,
     capex_from_options,
     payback_on_history,
-    payback_on_model,
-    payback_on_projection,
+    payback_on_models,
 )
 from hashmarket.errors import UsageError
 from hashmarket.index.hashprice import hashprice_table
 from hashmarket.operations.catalogue import load_catalogue
-from hashmarket.operations.fleet import Costs, Fleet, Machine, breakeven, profit_on_history
+from hashmarket.operations.fleet import (
+    Breakeven,
+    Costs,
+    Fleet,
+    Machine,
+    breakeven,
+    profit_on_history,
+)
 
 if TYPE_CHECKING:
     from hashmarket.index.asof import AsOf
@@ -255,6 +261,13 @@ def breakeven_command(
     if fmt is not OutputFormat.TABLE:
         _emit_object(record, fmt)
         return
+    _print_breakeven(fleet, costs, result, hashprice, as_of)
+
+
+def _print_breakeven(
+    fleet: Fleet, costs: Costs, result: Breakeven, hashprice: float, as_of: str
+) -> None:
+    c = result.costs_usd_per_ph_day
     margin = result.margin_usd_per_day or 0.0
     colour = "green" if margin >= 0 else "red"
     _print_pairs(
@@ -382,14 +395,36 @@ def profit_command(
     )
 
 
-class PaybackBasis(enum.StrEnum):
-    PROJECTION = "projection"
-    HISTORY = "history"
-    SCENARIOS = "scenarios"
+MACHINE_PRICE_OPTION = typer.Option(
+    None, "--machine-price-usd", help="Price of one machine (capex = price × count)."
+)
+CAPEX_OPTION = typer.Option(None, "--capex-usd", help="Total capital to pay back.")
+BASIS_OPTION = typer.Option(
+    PaybackBasis.PROJECTION,
+    "--on",
+    help="projection (difficulty growth and halvings), history (the index from --start) "
+    "or scenarios (the stochastic network model).",
+)
+HISTORY_START_OPTION = typer.Option(None, "--start", help="history: first day, YYYY-MM-DD.")
+HORIZON_OPTION = typer.Option(DEFAULT_HORIZON_DAYS, "--horizon-days", help="Days to look ahead.")
+DIFFICULTY_GROWTH_OPTION = typer.Option(
+    None,
+    "--difficulty-growth-per-month",
+    help="projection: e.g. 0.03 (default: the calibrated trailing hashrate growth).",
+)
+PRICE_GROWTH_OPTION = typer.Option(
+    0.0, "--btc-price-growth-per-year", help="projection: BTC price drift, e.g. 0.1."
+)
+POWER_GROWTH_OPTION = typer.Option(
+    0.0, "--power-price-growth-per-year", help="projection: power price escalation."
+)
+PATHS_OPTION = typer.Option(2000, "--paths", help="scenarios: number of paths.")
+SEED_OPTION = typer.Option(1, "--seed", help="scenarios: random seed.")
+CURTAIL_OPTION = typer.Option(
+    False, "--curtail", help="Switch off on days below the shutdown hashprice."
+)
 
 
-# Its length is the option declarations typer reads from the signature; the body runs one
-# step of cli/miner_payback.py per basis.
 @app.command("payback")
 def payback_command(
     machine: str | None = MACHINE_OPTION,
@@ -402,34 +437,17 @@ def payback_command(
     service: float = SERVICE_OPTION,
     fixed: float = FIXED_OPTION,
     uptime: float = UPTIME_OPTION,
-    machine_price: float | None = typer.Option(
-        None, "--machine-price-usd", help="Price of one machine (capex = price × count)."
-    ),
-    capex: float | None = typer.Option(None, "--capex-usd", help="Total capital to pay back."),
-    basis: PaybackBasis = typer.Option(
-        PaybackBasis.PROJECTION,
-        "--on",
-        help="projection (difficulty growth and halvings), history (the index from --start) "
-        "or scenarios (the stochastic network model).",
-    ),
-    start: str | None = typer.Option(None, "--start", help="history: first day, YYYY-MM-DD."),
-    horizon: int = typer.Option(DEFAULT_HORIZON_DAYS, "--horizon-days", help="Days to look ahead."),
-    difficulty_growth: float | None = typer.Option(
-        None,
-        "--difficulty-growth-per-month",
-        help="projection: e.g. 0.03 (default: the calibrated trailing hashrate growth).",
-    ),
-    price_growth: float = typer.Option(
-        0.0, "--btc-price-growth-per-year", help="projection: BTC price drift, e.g. 0.1."
-    ),
-    power_growth: float = typer.Option(
-        0.0, "--power-price-growth-per-year", help="projection: power price escalation."
-    ),
-    paths: int = typer.Option(2000, "--paths", help="scenarios: number of paths."),
-    seed: int = typer.Option(1, "--seed", help="scenarios: random seed."),
-    curtail: bool = typer.Option(
-        False, "--curtail", help="Switch off on days below the shutdown hashprice."
-    ),
+    machine_price: float | None = MACHINE_PRICE_OPTION,
+    capex: float | None = CAPEX_OPTION,
+    basis: PaybackBasis = BASIS_OPTION,
+    start: str | None = HISTORY_START_OPTION,
+    horizon: int = HORIZON_OPTION,
+    difficulty_growth: float | None = DIFFICULTY_GROWTH_OPTION,
+    price_growth: float = PRICE_GROWTH_OPTION,
+    power_growth: float = POWER_GROWTH_OPTION,
+    paths: int = PATHS_OPTION,
+    seed: int = SEED_OPTION,
+    curtail: bool = CURTAIL_OPTION,
     asof: str | None = ASOF_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
@@ -455,32 +473,21 @@ def payback_command(
             curtail=curtail,
         )
     else:
-        from hashmarket.models import calibrate
-
-        calibration = calibrate(history, asof=resolved.date)
-        if basis is PaybackBasis.PROJECTION:
-            outcome = payback_on_projection(
-                fleet,
-                costs,
-                capex_usd=capex_usd,
-                calibration=calibration,
-                horizon=horizon,
-                difficulty_growth=difficulty_growth,
-                price_growth=price_growth,
-                power_growth=power_growth,
-                curtail=curtail,
-            )
-        else:
-            outcome = payback_on_model(
-                fleet,
-                costs,
-                capex_usd=capex_usd,
-                calibration=calibration,
-                horizon=horizon,
-                paths=paths,
-                seed=seed,
-                curtail=curtail,
-            )
+        outcome = payback_on_models(
+            basis,
+            fleet,
+            costs,
+            capex_usd=capex_usd,
+            history=history,
+            asof=resolved.date,
+            horizon=horizon,
+            difficulty_growth=difficulty_growth,
+            price_growth=price_growth,
+            power_growth=power_growth,
+            paths=paths,
+            seed=seed,
+            curtail=curtail,
+        )
     record = {**_fleet_record(fleet), "capex_usd": capex_usd, "on": basis.value, **outcome.record}
     _show_payback(fleet, record, outcome, curtail=curtail, fmt=fmt)
 

@@ -4,6 +4,7 @@ projection and the stochastic network model. Each returns the fields it adds to 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,14 @@ from hashmarket.operations.payback import payback_on_path, payback_on_scenarios
 from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
 
 if TYPE_CHECKING:
+    from hashmarket.chain.history import NetworkHistory
     from hashmarket.models import Calibration
+
+
+class PaybackBasis(enum.StrEnum):
+    PROJECTION = "projection"
+    HISTORY = "history"
+    SCENARIOS = "scenarios"
 
 
 @dataclass(frozen=True)
@@ -182,3 +190,48 @@ def payback_on_model(
         f"(seed {seed}); quantiles count unpaid paths as later than the horizon."
     )
     return PaybackOutcome(record=record, notes=[note])
+
+
+def payback_on_models(
+    basis: PaybackBasis,
+    fleet: Fleet,
+    costs: Costs,
+    *,
+    capex_usd: float,
+    history: NetworkHistory,
+    asof: dt.date,
+    horizon: int,
+    difficulty_growth: float | None,
+    price_growth: float,
+    power_growth: float,
+    paths: int,
+    seed: int,
+    curtail: bool,
+) -> PaybackOutcome:
+    """Payback on the models calibrated as of ``asof``: the deterministic projection or the
+    stochastic scenarios."""
+    from hashmarket.models import calibrate
+
+    calibration = calibrate(history, asof=asof)
+    if basis is PaybackBasis.PROJECTION:
+        return payback_on_projection(
+            fleet,
+            costs,
+            capex_usd=capex_usd,
+            calibration=calibration,
+            horizon=horizon,
+            difficulty_growth=difficulty_growth,
+            price_growth=price_growth,
+            power_growth=power_growth,
+            curtail=curtail,
+        )
+    return payback_on_model(
+        fleet,
+        costs,
+        capex_usd=capex_usd,
+        calibration=calibration,
+        horizon=horizon,
+        paths=paths,
+        seed=seed,
+        curtail=curtail,
+    )

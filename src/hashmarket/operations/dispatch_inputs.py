@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from hashmarket.chain.sources.csvfile import Column, Schema, read_csv
+from hashmarket.chain.sources.csvfile import Column, Schema, Table, read_csv
 from hashmarket.errors import DataError, HashmarketError, Location
 from hashmarket.operations.catalogue import load_catalogue
 from hashmarket.operations.dispatch import (
@@ -330,7 +332,7 @@ def read_prices(path: Path | str, site: Site, *, display_name: str | None = None
     ``demand_response_usd_per_mwh`` (otherwise the site's ``market`` values)."""
     name = display_name or str(path)
     table = read_csv(path, PRICES_SCHEMA, display_name=name)
-    columns, lines = table.columns, table.lines
+    columns = table.columns
     if PRICE_COLUMN not in columns:
         raise DataError(
             "csv_missing_column",
@@ -341,32 +343,8 @@ def read_prices(path: Path | str, site: Site, *, display_name: str | None = None
     if not len(table):
         raise DataError("no_values", location=Location(name))
     times = np.array(columns["time_utc"], dtype=np.int64)
-    prices = np.empty(len(times))
-    for i, raw in enumerate(columns[PRICE_COLUMN]):
-        try:
-            value = float(raw)
-        except ValueError:
-            raise DataError(
-                "bad_number", location=Location(name, lines[i], PRICE_COLUMN, raw)
-            ) from None
-        if not math.isfinite(value):
-            raise DataError("not_finite", location=Location(name, lines[i], PRICE_COLUMN, raw))
-        prices[i] = value
-    off_hour = np.flatnonzero(times % SECONDS_PER_HOUR)
-    if len(off_hour):
-        i = int(off_hour[0])
-        raw = _iso(int(times[i]))
-        raise DataError("prices_not_hourly", location=Location(name, lines[i], "time_utc", raw))
-    steps = np.diff(times) // SECONDS_PER_HOUR
-    gap = np.flatnonzero(steps != 1)
-    if len(gap):
-        i = int(gap[0]) + 1
-        raise DataError(
-            "prices_gap",
-            location=Location(name, lines[i], "time_utc", _iso(int(times[i]))),
-            missing=int(steps[i - 1] - 1),
-            previous=_iso(int(times[i - 1])),
-        )
+    prices = _power_prices(table, name)
+    _check_hourly(times, table.lines, name)
     n = len(times)
 
     def column(key: str, default: float | None, needed: bool, what: str, field: str) -> np.ndarray:
@@ -409,6 +387,42 @@ def read_prices(path: Path | str, site: Site, *, display_name: str | None = None
             "demand_response_usd_per_mwh",
         ),
     )
+
+
+def _power_prices(table: Table, name: str) -> npt.NDArray[np.float64]:
+    """The power price column as numbers (negative prices allowed, non-finite refused)."""
+    raws, lines = table.columns[PRICE_COLUMN], table.lines
+    prices = np.empty(len(raws))
+    for i, raw in enumerate(raws):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise DataError(
+                "bad_number", location=Location(name, lines[i], PRICE_COLUMN, raw)
+            ) from None
+        if not math.isfinite(value):
+            raise DataError("not_finite", location=Location(name, lines[i], PRICE_COLUMN, raw))
+        prices[i] = value
+    return prices
+
+
+def _check_hourly(times: npt.NDArray[np.int64], lines: Sequence[int], name: str) -> None:
+    """Every time on the hour, and one hour after the one before: no gaps."""
+    off_hour = np.flatnonzero(times % SECONDS_PER_HOUR)
+    if len(off_hour):
+        i = int(off_hour[0])
+        raw = _iso(int(times[i]))
+        raise DataError("prices_not_hourly", location=Location(name, lines[i], "time_utc", raw))
+    steps = np.diff(times) // SECONDS_PER_HOUR
+    gap = np.flatnonzero(steps != 1)
+    if len(gap):
+        i = int(gap[0]) + 1
+        raise DataError(
+            "prices_gap",
+            location=Location(name, lines[i], "time_utc", _iso(int(times[i]))),
+            missing=int(steps[i - 1] - 1),
+            previous=_iso(int(times[i - 1])),
+        )
 
 
 def _iso(time_s: int) -> str:

@@ -26,7 +26,7 @@ from hashmarket.errors import PricingError
 from hashmarket.instruments.options import EuropeanOption
 from hashmarket.instruments.terms import OptionType, Underlying
 from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM, MertonJumpDiffusion
+from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
@@ -253,6 +253,58 @@ def merton_price(
 # ---- the analytic engine ---------------------------------------------------------------
 
 
+def _closed_form(
+    instrument: EuropeanOption,
+    price_model: PriceModel,
+    *,
+    spot: float,
+    years: float,
+    usd_rate: float,
+    btc_rate: float,
+) -> tuple[float, dict[str, float], str]:
+    """The value of one option (before side and quantity), the position's Greeks where the
+    closed form gives them, and the method: Merton's series with jumps, else Black–Scholes."""
+    is_call = instrument.option_type is OptionType.CALL
+    scale = instrument.side.sign * instrument.quantity
+    if isinstance(price_model, MertonJumpDiffusion) and price_model.has_jumps:
+        value = merton_price(
+            spot=spot,
+            strike=instrument.strike,
+            expiry_years=years,
+            vol=price_model.vol_per_year,
+            jumps_per_year=price_model.jumps_per_year,
+            jump_mean_log=price_model.jump_mean_log,
+            jump_std_log=price_model.jump_std_log,
+            rate=usd_rate,
+            dividend_yield=btc_rate,
+            is_call=is_call,
+        )
+        return value, {}, "merton"
+    if isinstance(price_model, GBM | MertonJumpDiffusion):
+        g = black_scholes_greeks(
+            spot=spot,
+            strike=instrument.strike,
+            expiry_years=years,
+            vol=price_model.vol_per_year,
+            rate=usd_rate,
+            dividend_yield=btc_rate,
+            is_call=is_call,
+        )
+        greeks = {
+            "delta_per_usd": scale * float(g.delta),
+            "gamma_per_usd2": scale * float(g.gamma),
+            "vega_per_vol_point": scale * float(g.vega) / 100,
+            "rho_per_bp": scale * float(g.rho) * 1e-4,
+        }
+        return float(g.price), greeks, "black_scholes"
+    raise PricingError(
+        "engine_model",
+        engine="analytic",
+        instrument=instrument.type_name,
+        needs="GBM or Merton",
+    )
+
+
 def black_scholes_engine(
     instrument: EuropeanOption,
     *,
@@ -278,50 +330,12 @@ def black_scholes_engine(
     q = market.btc_curve.zero_rate(years)
     if config.measure == "model":
         q = r - model.price.drift_per_year
-    is_call = instrument.option_type is OptionType.CALL
     scale = instrument.side.sign * instrument.quantity
     spot = market.state.price_usd
-    greeks: dict[str, float] = {}
     price_model = model.price
-    if isinstance(price_model, MertonJumpDiffusion) and price_model.has_jumps:
-        value = merton_price(
-            spot=spot,
-            strike=instrument.strike,
-            expiry_years=years,
-            vol=price_model.vol_per_year,
-            jumps_per_year=price_model.jumps_per_year,
-            jump_mean_log=price_model.jump_mean_log,
-            jump_std_log=price_model.jump_std_log,
-            rate=r,
-            dividend_yield=q,
-            is_call=is_call,
-        )
-        method = "merton"
-    elif isinstance(price_model, GBM | MertonJumpDiffusion):
-        g = black_scholes_greeks(
-            spot=spot,
-            strike=instrument.strike,
-            expiry_years=years,
-            vol=price_model.vol_per_year,
-            rate=r,
-            dividend_yield=q,
-            is_call=is_call,
-        )
-        value = float(g.price)
-        greeks = {
-            "delta_per_usd": scale * float(g.delta),
-            "gamma_per_usd2": scale * float(g.gamma),
-            "vega_per_vol_point": scale * float(g.vega) / 100,
-            "rho_per_bp": scale * float(g.rho) * 1e-4,
-        }
-        method = "black_scholes"
-    else:
-        raise PricingError(
-            "engine_model",
-            engine="analytic",
-            instrument=instrument.type_name,
-            needs="GBM or Merton",
-        )
+    value, greeks, method = _closed_form(
+        instrument, price_model, spot=spot, years=years, usd_rate=r, btc_rate=q
+    )
     return PricingResult(
         value=scale * value,
         std_error=0.0,

@@ -135,6 +135,85 @@ def shift_factors(means: FloatArray, quotes: list[float | None]) -> FloatArray:
     return ratios
 
 
+def _quotes_by_month(
+    quotes: Mapping[str, float] | None, asof: dt.date, labels: list[str]
+) -> dict[str, float]:
+    """The quoted forward prices by ``YYYY-MM`` month, each checked to be on the curve, once,
+    and positive."""
+    by_month: dict[str, float] = {}
+    for key, value in (quotes or {}).items():
+        label = quote_month(key, asof)
+        if label not in labels:
+            named = label if label == key.strip() else f"{key.strip()} ({label})"
+            raise UsageError(
+                "bad_option",
+                option="--quote",
+                problem=f"month {named} is not on the curve as of {asof} "
+                f"({labels[0]} to {labels[-1]}, M+1 to M+{len(labels)})",
+            )
+        if label in by_month:
+            raise UsageError("bad_option", option="--quote", problem=f"month {label} quoted twice")
+        if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+            raise UsageError("bad_option", option="--quote", problem=f"{key}={value}: not > 0")
+        by_month[label] = float(value)
+    return by_month
+
+
+def _curve_scenarios(
+    model: NetworkModel, market: Market, config: MonteCarloConfig, days: int, field: str
+) -> tuple[Scenarios, float]:
+    """The scenarios the curve averages (only ``field`` simulated), and the BTC drift used."""
+    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
+    n_paths = config.n_paths or config.max_paths
+    n_paths += n_paths % 2 if config.antithetic else 0
+    scenarios = Scenarios(
+        sim_model,
+        market.state,
+        days,
+        ScenarioConfig(
+            n_paths=n_paths,
+            seed=config.seed,
+            antithetic=config.antithetic,
+            chunk_paths=config.chunk_paths,
+            stream_paths=config.stream_paths,
+            workers=config.workers,
+            fields=(field,),
+        ),
+    )
+    return scenarios, drift
+
+
+def _curve_points(
+    averages: FloatArray,
+    scenarios: Scenarios,
+    config: MonteCarloConfig,
+    periods: list[tuple[dt.date, dt.date]],
+    labels: list[str],
+    by_month: Mapping[str, float],
+) -> tuple[CurvePoint, ...]:
+    """One point per month from the paths' monthly averages ``[paths, months]``."""
+    means = averages.mean(axis=0)
+    errors = _standard_errors(averages, scenarios, config.antithetic)
+    bands = np.quantile(averages, BANDS, axis=0)
+    quote_list = [by_month.get(label) for label in labels]
+    factors = shift_factors(means, quote_list)
+    return tuple(
+        CurvePoint(
+            month=labels[j],
+            start=periods[j][0],
+            end=periods[j][1],
+            mean=float(means[j]),
+            std_error=float(errors[j]),
+            p5=float(bands[0, j]),
+            p50=float(bands[1, j]),
+            p95=float(bands[2, j]),
+            quote=quote_list[j],
+            shift_factor=float(factors[j]),
+        )
+        for j in range(len(labels))
+    )
+
+
 def hashprice_curve(
     *,
     market: Market,
@@ -155,67 +234,16 @@ def hashprice_curve(
         raise UsageError("bad_option", option="--months", problem=f"must be positive, got {months}")
     periods = next_months(market.asof, months)
     labels = [f"{s.year:04d}-{s.month:02d}" for s, _ in periods]
-    by_month: dict[str, float] = {}
-    for key, value in (quotes or {}).items():
-        label = quote_month(key, market.asof)
-        if label not in labels:
-            named = label if label == key.strip() else f"{key.strip()} ({label})"
-            raise UsageError(
-                "bad_option",
-                option="--quote",
-                problem=f"month {named} is not on the curve as of {market.asof} "
-                f"({labels[0]} to {labels[-1]}, M+1 to M+{months})",
-            )
-        if label in by_month:
-            raise UsageError("bad_option", option="--quote", problem=f"month {label} quoted twice")
-        if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
-            raise UsageError("bad_option", option="--quote", problem=f"{key}={value}: not > 0")
-        by_month[label] = float(value)
+    by_month = _quotes_by_month(quotes, market.asof, labels)
     days = (periods[-1][1] - market.asof).days
-    sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     name = f"hashprice_{SettlementCurrency(currency).value}_per_ph_day"
-    n_paths = config.n_paths or config.max_paths
-    n_paths += n_paths % 2 if config.antithetic else 0
-    scenarios = Scenarios(
-        sim_model,
-        market.state,
-        days,
-        ScenarioConfig(
-            n_paths=n_paths,
-            seed=config.seed,
-            antithetic=config.antithetic,
-            chunk_paths=config.chunk_paths,
-            stream_paths=config.stream_paths,
-            workers=config.workers,
-            fields=(name,),
-        ),
-    )
+    scenarios, drift = _curve_scenarios(model, market, config, days, name)
     month_keys = [np.datetime64(label, "M") for label in labels]
 
     def summarize(chunk: ScenarioSet) -> FloatArray:
         return monthly_means(chunk.field(name), chunk.dates, month_keys)
 
     averages = scenarios.map_paths(summarize, progress=progress)  # [paths, months]
-    means = averages.mean(axis=0)
-    errors = _standard_errors(averages, scenarios, config.antithetic)
-    bands = np.quantile(averages, BANDS, axis=0)
-    quote_list = [by_month.get(label) for label in labels]
-    factors = shift_factors(means, quote_list)
-    points = tuple(
-        CurvePoint(
-            month=labels[j],
-            start=periods[j][0],
-            end=periods[j][1],
-            mean=float(means[j]),
-            std_error=float(errors[j]),
-            p5=float(bands[0, j]),
-            p50=float(bands[1, j]),
-            p95=float(bands[2, j]),
-            quote=quote_list[j],
-            shift_factor=float(factors[j]),
-        )
-        for j in range(months)
-    )
     spot = (
         market.state.hashprice_usd_per_ph_day
         if currency == SettlementCurrency.USD
@@ -224,8 +252,8 @@ def hashprice_curve(
     return HashpriceCurve(
         asof=market.asof,
         currency=SettlementCurrency(currency).value,
-        points=points,
-        n_paths=n_paths,
+        points=_curve_points(averages, scenarios, config, periods, labels, by_month),
+        n_paths=scenarios.config.n_paths,
         seed=config.seed,
         spot=spot,
         diagnostics={

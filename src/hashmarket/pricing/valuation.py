@@ -192,6 +192,41 @@ def compute_setup(
     (√(Σ ΔP² / Σ Δt)), or ``ASSUMED_VOL_FRACTION_PER_YEAR`` × spot with a single fixing. The
     notes say which.
     """
+    used = _fixings_to(quotes, gpu_model=gpu_model, term=term, asof=asof, source=source)
+    resolved = asof or used[-1].period_start
+    spot = used[-1]
+    notes: list[str] = []
+    if spot.period_start < resolved:
+        notes.append(
+            f"the spot is the fixing of {spot.period_start}, "
+            f"{(resolved - spot.period_start).days} days before the as-of date"
+        )
+    model, calibrated_on = _gpu_model(used, gpu_model=gpu_model, term=term, notes=notes)
+    market = ComputeMarket(
+        asof=resolved,
+        gpu_price_usd_per_gpu_hour=float(spot.value),
+        usd_curve=FlatRate(usd_rate),
+        past_fixings=fixings_from_gpu_index(used, gpu_model=gpu_model, term=term),
+    )
+    return ComputeSetup(
+        model=model,
+        market=market,
+        gpu_model=gpu_model,
+        term=term,
+        source=source,
+        asof_from="requested" if asof is not None else "last fixing",
+        spot_date=spot.period_start,
+        fixings=len(used),
+        calibrated_on=calibrated_on,
+        notes=tuple(notes),
+    )
+
+
+def _fixings_to(
+    quotes: QuoteTable, *, gpu_model: str, term: str, asof: dt.date | None, source: str
+) -> list[GpuFixing]:
+    """The index's daily fixings on or before ``asof`` (default: all of them), in date order;
+    a ``no_gpu_fixing`` error when there are none."""
     chosen = sorted(
         (
             f
@@ -212,56 +247,35 @@ def compute_setup(
             source=source,
             when=f" on or before {resolved} (the first is of {chosen[0].period_start})",
         )
-    spot = used[-1]
-    notes: list[str] = []
-    if spot.period_start < resolved:
-        notes.append(
-            f"the spot is the fixing of {spot.period_start}, "
-            f"{(resolved - spot.period_start).days} days before the as-of date"
-        )
-    # The consecutive daily fixings that end at the spot.
-    run = [spot]
+    return used
+
+
+def _gpu_model(
+    used: list[GpuFixing], *, gpu_model: str, term: str, notes: list[str]
+) -> tuple[GpuPriceModel, int]:
+    """The OU model fitted on the consecutive daily fixings that end at the spot, or assumed
+    where they are too few (said in ``notes``); and how many fixings it was fitted on."""
+    run = [used[-1]]
     for earlier in reversed(used[:-1]):
         if (run[-1].period_start - earlier.period_start).days != 1:
             break
         run.append(earlier)
-    model: GpuPriceModel | None = None
     if len(run) >= MIN_OBSERVATIONS:
         try:
-            model = fit_gpu_fixings(run, gpu_model=gpu_model, term=term).model
+            return fit_gpu_fixings(run, gpu_model=gpu_model, term=term).model, len(run)
         except ModelError as error:
             notes.append(f"the model could not be fitted ({error}); assumed parameters instead")
-    calibrated_on = len(run) if model is not None else 0
-    if model is None:
-        model = _assumed_model(used)
-        notes.append(
-            f"{len(used)} {gpu_model} {term} fixing(s), {len(run)} consecutive: too few to fit "
-            f"the model (needs {MIN_OBSERVATIONS} consecutive daily fixings); assumed: mean = "
-            f"the spot, half-life {ASSUMED_HALF_LIFE_DAYS:g} days, volatility "
-            + (
-                "from the fixings' changes"
-                if len(used) > 1
-                else f"{ASSUMED_VOL_FRACTION_PER_YEAR:.0%} of the spot a year"
-            )
+    notes.append(
+        f"{len(used)} {gpu_model} {term} fixing(s), {len(run)} consecutive: too few to fit "
+        f"the model (needs {MIN_OBSERVATIONS} consecutive daily fixings); assumed: mean = "
+        f"the spot, half-life {ASSUMED_HALF_LIFE_DAYS:g} days, volatility "
+        + (
+            "from the fixings' changes"
+            if len(used) > 1
+            else f"{ASSUMED_VOL_FRACTION_PER_YEAR:.0%} of the spot a year"
         )
-    market = ComputeMarket(
-        asof=resolved,
-        gpu_price_usd_per_gpu_hour=float(spot.value),
-        usd_curve=FlatRate(usd_rate),
-        past_fixings=fixings_from_gpu_index(used, gpu_model=gpu_model, term=term),
     )
-    return ComputeSetup(
-        model=model,
-        market=market,
-        gpu_model=gpu_model,
-        term=term,
-        source=source,
-        asof_from="requested" if asof is not None else "last fixing",
-        spot_date=spot.period_start,
-        fixings=len(used),
-        calibrated_on=calibrated_on,
-        notes=tuple(notes),
-    )
+    return _assumed_model(used), 0
 
 
 def _assumed_model(used: list[GpuFixing]) -> GpuPriceModel:

@@ -8,14 +8,14 @@ its axes; every table states how its numbers were made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from hashmarket.reports.html import Cell, note, page, table
 from hashmarket.risk.analysis import LoanReport, PortfolioRiskReport
-from hashmarket.risk.hedge_plan import HedgePlan
+from hashmarket.risk.credit import LtvLevels
+from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.var import RiskResult
 
@@ -89,13 +89,11 @@ def _stress_chart(report: PortfolioRiskReport) -> str:
     return _figure(fig)
 
 
-def portfolio_html(report: PortfolioRiskReport) -> str:
-    results = [report.monte_carlo] + ([report.historical] if report.historical else [])
-    first = report.confidences[0]
-    summary_rows = []
+def _summary_rows(results: Sequence[RiskResult]) -> list[list[Cell]]:
+    rows: list[list[Cell]] = []
     for r in results:
         for e in r.estimates:
-            summary_rows.append(
+            rows.append(
                 [
                     (r.method.replace("_", " "), None),
                     (f"{e.confidence:.1%}", None),
@@ -106,8 +104,11 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
                     (r.n_scenarios, 0),
                 ]
             )
-    positions = report.monte_carlo.positions
-    position_rows = [
+    return rows
+
+
+def _positions_table(report: PortfolioRiskReport, first: float) -> str:
+    rows: list[list[Cell]] = [
         [
             (p.name, None),
             (p.kind, None),
@@ -118,35 +119,54 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
             (p.es_usd, 0),
             (p.es_contribution_usd, 0),
         ]
-        for p in positions
+        for p in report.monte_carlo.positions
     ]
-    stress_header = ["position", *[s.scenario.name for s in report.stress]]
-    stress_rows = [
+    return table(
+        [
+            "position",
+            "kind",
+            "value today",
+            "mean P&L",
+            "P&L s.d.",
+            f"VaR {first:.1%}",
+            f"ES {first:.1%}",
+            f"ES contribution {first:.1%}",
+        ],
+        rows,
+    )
+
+
+def _stress_tables(report: PortfolioRiskReport) -> list[str]:
+    """Each position's P&L in each stress scenario, and what each scenario moves."""
+    header = ["position", *[s.scenario.name for s in report.stress]]
+    rows: list[list[Cell]] = [
         [(name, None), *[(float(s.pnl_usd[j]), 0) for s in report.stress]]
         for j, name in enumerate(report.portfolio.names)
     ]
-    stress_rows.append([("total", None), *[(s.total_usd, 0) for s in report.stress]])
+    rows.append([("total", None), *[(s.total_usd, 0) for s in report.stress]])
+    scenarios: list[list[Cell]] = [
+        [
+            (s.scenario.name, None),
+            (s.scenario.description, None),
+            (s.scenario.horizon_days, 0),
+        ]
+        for s in report.stress
+    ]
+    return [table(header, rows), table(["scenario", "what moves", "days"], scenarios)]
+
+
+def portfolio_html(report: PortfolioRiskReport) -> str:
+    results = [report.monte_carlo] + ([report.historical] if report.historical else [])
+    first = report.confidences[0]
     sections = [
         "<h2>Value at risk and expected shortfall (USD, loss positive)</h2>",
         table(
             ["method", "confidence", "VaR", "VaR 95% interval", "ES", "ES s.e.", "scenarios"],
-            summary_rows,
+            _summary_rows(results),
         ),
         _pnl_histogram(results, first),
         "<h2>Positions (Monte Carlo)</h2>",
-        table(
-            [
-                "position",
-                "kind",
-                "value today",
-                "mean P&L",
-                "P&L s.d.",
-                f"VaR {first:.1%}",
-                f"ES {first:.1%}",
-                f"ES contribution {first:.1%}",
-            ],
-            position_rows,
-        ),
+        _positions_table(report, first),
         note(
             "Standalone VaR/ES of each position, and its contribution to the portfolio ES "
             "(minus its mean P&L over the portfolio's tail scenarios; the contributions add up "
@@ -154,18 +174,7 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
         ),
         "<h2>Stress scenarios (P&L in USD)</h2>",
         _stress_chart(report),
-        table(stress_header, stress_rows),
-        table(
-            ["scenario", "what moves", "days"],
-            [
-                [
-                    (s.scenario.name, None),
-                    (s.scenario.description, None),
-                    (s.scenario.horizon_days, 0),
-                ]
-                for s in report.stress
-            ],
-        ),
+        *_stress_tables(report),
         "<h2>Methods</h2>",
         *(note(f"{k.replace('_', ' ')}: {v}") for k, v in report.methods.items()),
         *(note(n) for r in results for n in r.notes),
@@ -181,7 +190,7 @@ def portfolio_html(report: PortfolioRiskReport) -> str:
 # ---- hedge ---------------------------------------------------------------------------------
 
 
-def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, rgb: str) -> None:
+def _band(fig: go.Figure, months: Sequence[str], d: Distribution, name: str, rgb: str) -> None:
     """A P5–P95 band (translucent) and the median line of a monthly distribution."""
     edge = {"color": f"rgba({rgb},0.6)", "width": 0.5}
     fig.add_trace(
@@ -212,7 +221,7 @@ def _band(fig: go.Figure, months: Sequence[str], d: Any, name: str, rgb: str) ->
     )
 
 
-def hedge_html(plan: HedgePlan) -> str:
+def _net_cash_chart(plan: HedgePlan) -> str:
     chosen = plan.chosen
     fig = go.Figure()
     _band(fig, plan.months, plan.unhedged, "unhedged", "192,57,43")
@@ -223,10 +232,14 @@ def hedge_html(plan: HedgePlan) -> str:
         xaxis_title="month",
         yaxis_title="net cash (USD per month)",
     )
+    return _figure(fig)
+
+
+def _coverage_chart(plan: HedgePlan) -> str:
     coverage = go.Figure()
     for name, d, colour in (
         ("unhedged", plan.unhedged, COLOURS["unhedged"]),
-        (f"hedged ({chosen.family})", chosen.after, COLOURS["hedged"]),
+        (f"hedged ({plan.chosen.family})", plan.chosen.after, COLOURS["hedged"]),
         ("rule of thumb", plan.rule_of_thumb.after, COLOURS["hist"]),
     ):
         coverage.add_trace(
@@ -240,19 +253,24 @@ def hedge_html(plan: HedgePlan) -> str:
         xaxis_title="month",
         yaxis_title="probability (0–1)",
     )
+    return _figure(coverage)
 
-    def row(label: str, h: Any) -> list[Cell]:
-        return [
-            (label, None),
-            (h.family, None),
-            (h.ratio, 2),
-            ("—" if h.put_moneyness is None else f"{h.put_moneyness:.0%}", None),
-            (h.premium_usd, 0),
-            (h.revenue_given_up_usd, 0),
-            (h.after.probability_not_covered, 4),
-            (h.after.coverage_all_months, 4),
-        ]
 
+def _hedge_row(label: str, h: Hedge) -> list[Cell]:
+    return [
+        (label, None),
+        (h.family, None),
+        (h.ratio, 2),
+        ("—" if h.put_moneyness is None else f"{h.put_moneyness:.0%}", None),
+        (h.premium_usd, 0),
+        (h.revenue_given_up_usd, 0),
+        (h.after.probability_not_covered, 4),
+        (h.after.coverage_all_months, 4),
+    ]
+
+
+def _hedges_table(plan: HedgePlan) -> str:
+    """The chosen hedge, the rule of thumb and every candidate the planner kept."""
     header = [
         "",
         "hedge",
@@ -263,10 +281,15 @@ def hedge_html(plan: HedgePlan) -> str:
         "P(not covered), worst month",
         "P(every month covered)",
     ]
-    rows = [row("recommended" if plan.recommended else "best effort", chosen)]
-    rows.append(row("rule of thumb", plan.rule_of_thumb))
-    rows += [row("candidate", c) for c in plan.candidates]
-    month_rows = [
+    rows = [_hedge_row("recommended" if plan.recommended else "best effort", plan.chosen)]
+    rows.append(_hedge_row("rule of thumb", plan.rule_of_thumb))
+    rows += [_hedge_row("candidate", c) for c in plan.candidates]
+    return table(header, rows)
+
+
+def _months_table(plan: HedgePlan) -> str:
+    after = plan.chosen.after
+    rows: list[list[Cell]] = [
         [
             (m, None),
             (plan.revenue_mean_usd[i], 0),
@@ -274,16 +297,22 @@ def hedge_html(plan: HedgePlan) -> str:
             (plan.unhedged.p5[i], 0),
             (plan.unhedged.p50[i], 0),
             (plan.unhedged.p95[i], 0),
-            (chosen.after.p5[i], 0),
-            (chosen.after.p50[i], 0),
-            (chosen.after.p95[i], 0),
+            (after.p5[i], 0),
+            (after.p50[i], 0),
+            (after.p95[i], 0),
         ]
         for i, m in enumerate(plan.months)
     ]
+    header = ["month", "mean revenue", "cash costs"]
+    header += [f"{who} {q}" for who in ("unhedged", "hedged") for q in ("P5", "median", "P95")]
+    return table(header, rows)
+
+
+def hedge_html(plan: HedgePlan) -> str:
     p = plan.profile
     sections = [
         "<h2>Recommendation</h2>",
-        table(header, rows),
+        _hedges_table(plan),
         note(
             f"Unhedged: probability of not covering cash costs in the worst month "
             f"{plan.unhedged.probability_not_covered:.1%}; every month covered "
@@ -291,23 +320,10 @@ def hedge_html(plan: HedgePlan) -> str:
             f"{plan.treasury_months:.1f} months of cash costs at today's price."
         ),
         *(note(n) for n in plan.notes),
-        _figure(fig),
-        _figure(coverage),
+        _net_cash_chart(plan),
+        _coverage_chart(plan),
         "<h2>Month by month (USD)</h2>",
-        table(
-            [
-                "month",
-                "mean revenue",
-                "cash costs",
-                "unhedged P5",
-                "unhedged median",
-                "unhedged P95",
-                "hedged P5",
-                "hedged median",
-                "hedged P95",
-            ],
-            month_rows,
-        ),
+        _months_table(plan),
         "<h2>Method</h2>",
         note(
             f"{plan.n_paths:,} paths of the calibrated network model (seed {plan.seed}); hedges "
@@ -327,7 +343,7 @@ def hedge_html(plan: HedgePlan) -> str:
 # ---- loans and leverage --------------------------------------------------------------------
 
 
-def loan_html(report: LoanReport) -> str:
+def _ltv_chart(report: LoanReport) -> str:
     s = report.summary
     loan = report.loan
     days = list(s.ltv_days)
@@ -357,7 +373,51 @@ def loan_html(report: LoanReport) -> str:
         xaxis_title="date",
         yaxis_title="LTV (claim ÷ collateral value, 0–1)",
     )
-    rows = [
+    return _figure(fig)
+
+
+def _levels_section(lv: LtvLevels) -> list[str]:
+    """The LTV levels from haircuts, and how the haircuts were made."""
+    vol = lv.volatility
+    policy = lv.policy
+    rows: list[list[Cell]] = [
+        [(name, None), (days, 0), (haircut, 4), (ltv, 4)]
+        for name, days, haircut, ltv in (
+            ("initial", policy.initial_horizon_days, lv.initial_haircut, lv.initial_ltv),
+            (
+                "margin call",
+                policy.margin_call_horizon_days,
+                lv.margin_call_haircut,
+                lv.margin_call_ltv,
+            ),
+            (
+                "liquidation",
+                policy.liquidation_horizon_days,
+                lv.liquidation_haircut,
+                lv.liquidation_ltv,
+            ),
+        )
+    ]
+    return [
+        "<h2>LTV levels from haircuts</h2>",
+        table(["level", "horizon (days)", "haircut", "LTV"], rows),
+        note(
+            f"H = q·σ·√h with q = {lv.quantile:.4f} ({policy.tail.value}, "
+            f"{policy.confidence:.1%}), σ = {lv.sigma_daily:.4%} a day"
+            + (
+                f" (EWMA λ {vol.ewma_lambda} of {vol.series}, {vol.start} to {vol.end})"
+                if vol is not None
+                else ""
+            )
+            + f"; LTV = 1 − H − {policy.liquidation_cost:.0%} liquidation cost."
+        ),
+    ]
+
+
+def loan_html(report: LoanReport) -> str:
+    s = report.summary
+    loan = report.loan
+    rows: list[list[Cell]] = [
         [("probability of a margin call", None), (s.probability_margin_call, 4)],
         [("probability of liquidation", None), (s.probability_liquidation, 4)],
         [("expected loss to the lender (USD)", None), (s.expected_loss_usd, 0)],
@@ -370,46 +430,9 @@ def loan_html(report: LoanReport) -> str:
             (report.collateral_for_initial_ltv, 4),
         ],
     ]
-    sections = ["<h2>Over scenarios</h2>", table(["", ""], rows), _figure(fig)]
+    sections = ["<h2>Over scenarios</h2>", table(["", ""], rows), _ltv_chart(report)]
     if report.levels is not None:
-        lv = report.levels
-        vol = lv.volatility
-        sections += [
-            "<h2>LTV levels from haircuts</h2>",
-            table(
-                ["level", "horizon (days)", "haircut", "LTV"],
-                [
-                    [
-                        ("initial", None),
-                        (lv.policy.initial_horizon_days, 0),
-                        (lv.initial_haircut, 4),
-                        (lv.initial_ltv, 4),
-                    ],
-                    [
-                        ("margin call", None),
-                        (lv.policy.margin_call_horizon_days, 0),
-                        (lv.margin_call_haircut, 4),
-                        (lv.margin_call_ltv, 4),
-                    ],
-                    [
-                        ("liquidation", None),
-                        (lv.policy.liquidation_horizon_days, 0),
-                        (lv.liquidation_haircut, 4),
-                        (lv.liquidation_ltv, 4),
-                    ],
-                ],
-            ),
-            note(
-                f"H = q·σ·√h with q = {lv.quantile:.4f} ({lv.policy.tail.value}, "
-                f"{lv.policy.confidence:.1%}), σ = {lv.sigma_daily:.4%} a day"
-                + (
-                    f" (EWMA λ {vol.ewma_lambda} of {vol.series}, {vol.start} to {vol.end})"
-                    if vol is not None
-                    else ""
-                )
-                + f"; LTV = 1 − H − {lv.policy.liquidation_cost:.0%} liquidation cost."
-            ),
-        ]
+        sections += _levels_section(report.levels)
     return _page(
         f"Loan {loan.loan_id}",
         f"as of {report.asof}: ${loan.principal_usd:,.0f} at {loan.rate_per_year:.2%} from "
