@@ -17,6 +17,7 @@ from hashmarket.instruments.spec import to_spec
 from hashmarket.risk.hedging import (
     RATIOS,
     RULE_OF_THUMB_RANGE,
+    HedgeInstrument,
     HedgePricing,
     MinerPaths,
     MinerProfile,
@@ -88,7 +89,7 @@ class Hedge:
     description: str
     ratio: float
     put_moneyness: float | None
-    instruments: tuple[Any, ...]
+    instruments: tuple[HedgeInstrument, ...]
     premium_usd: float
     revenue_given_up_usd: float
     after: Distribution

@@ -6,7 +6,8 @@ for power ``W/TH × TH × 24 h × $/kWh × uptime``; ``fixed_costs_usd_per_month
 hosting, rent) are paid whatever happens. The months are the ``horizon_months`` calendar
 months after the as-of date. Revenue comes from the scenario engine; the power price is fixed.
 
-**Hedges** (all from ``hashmarket.instruments``, one per month, priced on the same paths):
+**Hedges** (all from ``hashmarket.instruments``, one per month), valued by pricing on the same
+paths (``pricing/onpaths.py``: the paths' mean of their own cash flows, and par prices):
 
 * ``hashprice_forward`` — sell ``ratio`` of the fleet's effective PH/s forward at the month's
   fair hashprice (the paths' mean) less a dealer spread;
@@ -43,9 +44,16 @@ from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.forwards import BtcPriceSwap, HashpriceForward
 from hashmarket.instruments.options import AsianOption, Collar
-from hashmarket.instruments.terms import OptionType, Side, Underlying, month_periods
+from hashmarket.instruments.terms import (
+    Instrument,
+    OptionType,
+    Side,
+    Underlying,
+    month_periods,
+)
 from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
 from hashmarket.units import electricity_kwh_per_day, phs_to_ths
 
 FloatArray = npt.NDArray[np.float64]
@@ -57,6 +65,7 @@ CALL_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(41))  # × spot, 1.0 �
 RULE_OF_THUMB_RANGE = (1 / 3, 1 / 2)
 BTC = Underlying.BTC_USD
 SIMULATED = ("price_usd", "hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day")
+HedgeInstrument = HashpriceForward | BtcPriceSwap | AsianOption | Collar
 
 
 def _bad(name: str, problem: str) -> RiskError:
@@ -206,20 +215,9 @@ def simulate_miner(
     )
 
 
-def monthly_payoff(instruments: Sequence[Any], paths: MinerPaths) -> FloatArray:
-    """The instruments' cash flows (their own ``cashflows``) summed by month ``[paths, M]``."""
-    out = np.zeros((paths.n_paths, len(paths.months)))
-    for instrument in instruments:
-        first, last = instrument.fixing_window(asof=paths.fixings.first_date, height=0)
-        window = paths.fixings.between(first, last)
-        amounts = np.broadcast_to(instrument.cashflows(window), (paths.n_paths, window.n_periods))
-        for m, (lo, hi) in enumerate(paths.months):
-            if hi < window.first_date or lo > window.last_date:
-                continue
-            a = window.index_of(max(lo, window.first_date))
-            b = window.index_of(min(hi, window.last_date))
-            out[:, m] += amounts[:, a : b + 1].sum(axis=1)
-    return out
+def monthly_payoff(instruments: Sequence[Instrument], paths: MinerPaths) -> FloatArray:
+    """The instruments' cash flows on the miner's paths, summed by month ``[paths, M]``."""
+    return cashflows_by_period(instruments, paths.fixings, paths.months)
 
 
 # ---- candidates ----------------------------------------------------------------------------
@@ -233,19 +231,19 @@ class UnitHedge:
     family: str
     description: str
     put_moneyness: float | None
-    instruments: tuple[Any, ...]
+    instruments: tuple[HedgeInstrument, ...]
     payoff_usd: FloatArray  # [paths, months], premium included
     premium_usd: FloatArray  # [months], paid by the miner (negative: received)
     call_moneyness: tuple[float, ...] = ()
 
-    def scaled(self, ratio: float) -> tuple[Any, ...]:
+    def scaled(self, ratio: float) -> tuple[HedgeInstrument, ...]:
         """The instruments at ``ratio`` (none at 0: a contract of zero size does not exist)."""
         if ratio <= 0:
             return ()
         return tuple(_scale(i, ratio) for i in self.instruments)
 
 
-def _scale(instrument: Any, ratio: float) -> Any:
+def _scale(instrument: HedgeInstrument, ratio: float) -> HedgeInstrument:
     from dataclasses import replace
 
     if isinstance(instrument, HashpriceForward):
@@ -256,8 +254,9 @@ def _scale(instrument: Any, ratio: float) -> Any:
     return replace(instrument, quantity=instrument.quantity * ratio)
 
 
-def _fair_mean(instrument: Any, paths: MinerPaths) -> float:
-    return float(monthly_payoff([instrument], paths).sum(axis=1).mean())
+def _fair_value(instrument: Instrument, paths: MinerPaths) -> float:
+    """What pricing says the instrument is worth on the miner's own paths."""
+    return mean_value(instrument, paths.fixings, paths.months)
 
 
 def unit_hedges(
@@ -265,14 +264,13 @@ def unit_hedges(
 ) -> list[UnitHedge]:
     """Every family at ratio 1 (puts and collars at each strike), quoted on ``paths``."""
     phs = profile.effective_phs
-    hp = paths.fixings.values["hashprice_usd_per_ph_day"]
-    hpb = paths.fixings.values["hashprice_btc_per_ph_day"]
-    price = paths.fixings.values["price_usd"]
+    fixings = paths.fixings
+    hpb = fixings.values["hashprice_btc_per_ph_day"]
     forwards, swaps = [], []
     production_btc = []
     for first, last in paths.months:
-        lo, hi = paths.fixings.index_of(first), paths.fixings.index_of(last)
-        fair_hp = float(hp[:, lo : hi + 1].mean())
+        lo, hi = fixings.index_of(first), fixings.index_of(last)
+        fair_hp = par_price(fixings, "hashprice_usd_per_ph_day", first, last)
         forwards.append(
             HashpriceForward(
                 notional_phs=phs,
@@ -284,8 +282,7 @@ def unit_hedges(
         )
         produced = phs * hpb[:, lo : hi + 1].sum(axis=1)
         production_btc.append(float(produced.mean()))
-        average = price[:, lo : hi + 1].mean(axis=1)
-        fair_price = float((average * produced).mean() / produced.mean())
+        fair_price = par_price(fixings, "price_usd", first, last, quantity=produced)
         swaps.append(
             BtcPriceSwap(
                 fixed_price_usd=round(fair_price * (1 - pricing.forward_spread), 2),
@@ -327,7 +324,7 @@ def _option_hedges(
         row = []
         for k in CALL_GRID:
             call = AsianOption(BTC, OptionType.CALL, round(k * spot_usd, 2), first, last, 1.0)
-            row.append((k, _fair_mean(call, paths) * production_btc[m]))
+            row.append((k, _fair_value(call, paths) * production_btc[m]))
         calls.append(row)
     out = []
     for k_put in PUT_MONEYNESS:
@@ -336,7 +333,7 @@ def _option_hedges(
         for m, (first, last) in enumerate(paths.months):
             strike = round(k_put * spot_usd, 2)
             put = AsianOption(BTC, OptionType.PUT, strike, first, last, production_btc[m])
-            fair_put = _fair_mean(put, paths)
+            fair_put = _fair_value(put, paths)
             puts.append(put)
             premiums.append(fair_put * (1 + markup))
             # The cheapest call strike whose (marked-down) value pays for the (marked-up) put.
