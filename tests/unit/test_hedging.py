@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hashmarket.errors import RiskError
+from hashmarket.instruments.forwards import HashpriceForward
 from hashmarket.models import GBM, NetworkModel, NetworkState
 from hashmarket.risk.hedge_plan import evaluate, hedge_at, plan_hedge
 from hashmarket.risk.hedging import (
@@ -93,7 +94,9 @@ def test_selling_all_output_forward_fixes_net_cash(fitted: MinerPaths) -> None:
     m = miner()
     for i, (first, last) in enumerate(fitted.months):
         days = (last - first).days + 1
-        price = full.instruments[i].fixed_price_per_ph_day
+        instrument = full.instruments[i]
+        assert isinstance(instrument, HashpriceForward)
+        price = instrument.fixed_price_per_ph_day
         expected = price * m.effective_phs * days - fitted.costs_usd[i]
         # Revenue and the forward's floating leg cancel on every path.
         assert full.after.p5[i] == pytest.approx(expected, rel=1e-9)
