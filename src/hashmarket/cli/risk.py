@@ -49,7 +49,7 @@ from hashmarket.risk.analysis import (
     portfolio_report,
 )
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels
-from hashmarket.risk.hedge_plan import HedgePlan
+from hashmarket.risk.hedge_plan import Hedge, HedgePlan
 from hashmarket.risk.leverage import LeverageOutcome
 from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
 
@@ -243,7 +243,7 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
     ):
         table.add_column(name, justify="left" if name in ("", "hedge") else "right")
 
-    def add(label: str, h: Any) -> None:
+    def add(label: str, h: Hedge) -> None:
         table.add_row(
             label,
             h.family,

@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from hashmarket.errors import SpecError
 from hashmarket.instruments.fixings import Fixings
@@ -202,7 +203,9 @@ class HashrateToken(TokenTerms):
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         return self.start, self.end
 
-    def pool_sats(self, *, hashprice_btc_per_ph_day: Any, price_usd: Any) -> FloatArray:
+    def pool_sats(
+        self, *, hashprice_btc_per_ph_day: npt.ArrayLike, price_usd: npt.ArrayLike
+    ) -> FloatArray:
         """The day's pool of one token in sats on float fixings (arrays broadcast): the
         formula of :meth:`daily_amounts` in floats, floored to whole sats, never negative."""
         gross, _, _, cost = _gross_and_costs(

@@ -177,7 +177,7 @@ def engine_for(instrument_type: type[Any], engine: str = "mc") -> Engine[Any, An
     return row
 
 
-def closed_form_on_paths(instrument: Any, model: NetworkModel) -> PathPricer[Any] | None:
+def closed_form_on_paths(instrument: Instrument, model: NetworkModel) -> PathPricer[Any] | None:
     """The analytic engine's value on paths for ``instrument`` under ``model``, or ``None``
     where the table has none (then the paths' own cash flows value it)."""
     row = ENGINES.get((type(instrument), "analytic"))

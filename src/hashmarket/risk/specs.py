@@ -33,6 +33,7 @@ from typing import Any
 from hashmarket.errors import Location, RiskError, SpecError
 from hashmarket.instruments.loans import Collateral, CollateralKind, Loan, deliverable_forward
 from hashmarket.instruments.spec import load_spec, parse_spec
+from hashmarket.instruments.terms import Instrument
 from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
@@ -46,7 +47,7 @@ from hashmarket.specfile import read_document
 LevelsFor = Callable[[CollateralKind, HaircutPolicy], LtvLevels]
 
 
-def _instrument(reader: Reader, name: str, base_dir: Path | None) -> Any:
+def _instrument(reader: Reader, name: str, base_dir: Path | None) -> Instrument:
     value = reader.raw(name)
     try:
         if isinstance(value, str):
@@ -90,7 +91,7 @@ def parse_portfolio(
         )
         name = item.text("name")
         kind = PositionKind(item.choice("kind", tuple(k.value for k in PositionKind)))
-        instrument: Any = None
+        instrument: Instrument | Loan | None = None
         if kind is PositionKind.SPOT_BTC:
             quantity = item.number("quantity")
         elif kind is PositionKind.INSTRUMENT:

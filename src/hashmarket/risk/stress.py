@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import PricingError, RiskError
+from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import NetworkModel
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
@@ -240,7 +241,7 @@ def run_stress(
         for chunk in (stressed, base):
             fixings = path_fixings(chunk, past=market.past_fixings, asof=asof)
             row = []
-            cache: dict[Any, float] = {}
+            cache: dict[Instrument, float] = {}
             for position in portfolio.positions:
                 if position.instrument is None:
                     row.append(position.quantity * float(chunk.data["price_usd"][0, h]))

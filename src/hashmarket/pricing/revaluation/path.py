@@ -6,12 +6,11 @@ the scenario, so no regression mark is needed (compare :mod:`.engine`)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.instruments.terms import Instrument, SettlementCurrency
 from hashmarket.models.network import NetworkModel
 from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import closed_form_on_paths
@@ -27,7 +26,7 @@ def path_fixings(source: PathSource, *, past: Fixings | None, asof: dt.date) -> 
 
 
 def value_on_path(
-    instrument: Any,
+    instrument: Instrument,
     *,
     fixings: Fixings,
     market: Market,

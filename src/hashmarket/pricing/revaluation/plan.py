@@ -4,6 +4,7 @@ any path is seen (see :mod:`hashmarket.pricing.revaluation`)."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -12,7 +13,7 @@ import numpy as np
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.instruments.terms import Instrument, SettlementCurrency
 from hashmarket.models.network import NetworkModel
 from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import PathPricer, closed_form_on_paths
@@ -43,13 +44,13 @@ class Position(Protocol):
     and its kind's name."""
 
     @property
-    def instrument(self) -> Any: ...
+    def instrument(self) -> Instrument | None: ...
 
     @property
     def quantity(self) -> float: ...
 
     @property
-    def kind(self) -> Any: ...
+    def kind(self) -> enum.StrEnum: ...
 
 
 class Book(Protocol):
@@ -79,7 +80,7 @@ class PathSource(Protocol):
 class ContractPlan:
     """A unique contract of the portfolio and how it is valued."""
 
-    instrument: Any
+    instrument: Instrument
     method: str  # "affine", "regression", "analytic", "expired"
     first: dt.date
     last: dt.date
@@ -137,8 +138,8 @@ def plan_valuation(
         raise RiskError("risk_option", name="--horizon-days", problem="must be at least 1")
     state = market.state
     asof = state.asof
-    unique: dict[Any, int] = {}
-    raw: list[tuple[Any, dt.date, dt.date]] = []
+    unique: dict[Instrument, int] = {}
+    raw: list[tuple[Instrument, dt.date, dt.date]] = []
     position_contract = []
     for position in portfolio.positions:
         if position.instrument is None:
@@ -190,7 +191,7 @@ def plan_valuation(
 
 
 def _method(
-    contract: tuple[Any, dt.date, dt.date],
+    contract: tuple[Instrument, dt.date, dt.date],
     prober: Prober,
     discount: Mapping[str, FloatArray],
     model: NetworkModel,

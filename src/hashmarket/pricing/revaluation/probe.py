@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError, RiskError
 from hashmarket.instruments.fixings import Fixings
+from hashmarket.instruments.terms import Instrument
 
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
@@ -129,7 +129,7 @@ class Prober:
 
     def affine_form(
         self,
-        instrument: Any,
+        instrument: Instrument,
         *,
         first: dt.date,
         last: dt.date,
@@ -197,7 +197,7 @@ class Prober:
 
 
 def affine_form(
-    instrument: Any,
+    instrument: Instrument,
     *,
     base: Fixings,
     asof: dt.date,
