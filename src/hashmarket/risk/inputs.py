@@ -9,6 +9,7 @@ a missing one, a value of the wrong type or outside its range.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from hashmarket.errors import Location, RiskError
 from hashmarket.specfile import field_path
 
 T = TypeVar("T")
-_MISSING: Any = object()
+
+
+class _Missing(enum.Enum):
+    """No default: the field is required."""
+
+    MISSING = enum.auto()
+
+
+_MISSING = _Missing.MISSING
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class Reader:
     def has(self, name: str) -> bool:
         return name in self.data and self.data[name] is not None
 
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
+    def raw(self, name: str, default: object = _MISSING) -> Any:
         if name not in self.data or self.data[name] is None:
             if default is _MISSING:
                 raise self.fail(name, "missing")
@@ -68,7 +77,7 @@ class Reader:
     def number(
         self,
         name: str,
-        default: Any = _MISSING,
+        default: float | _Missing = _MISSING,
         *,
         minimum: float | None = None,
         maximum: float | None = None,
@@ -93,7 +102,9 @@ class Reader:
     def optional_number(self, name: str, **bounds: Any) -> float | None:
         return self.number(name, **bounds) if self.has(name) else None
 
-    def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int | _Missing = _MISSING, *, minimum: int | None = None
+    ) -> int:
         value = self.raw(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(name, f"value {value!r} is not a whole number")
@@ -101,19 +112,19 @@ class Reader:
             raise self.fail(name, f"value {value!r} must be at least {minimum}")
         return value
 
-    def text(self, name: str, default: Any = _MISSING) -> str:
+    def text(self, name: str, default: str | _Missing = _MISSING) -> str:
         value = self.raw(name, default)
         if not isinstance(value, str) or not value.strip():
             raise self.fail(name, f"value {value!r} is not a non-empty string")
         return value
 
-    def boolean(self, name: str, default: Any = _MISSING) -> bool:
+    def boolean(self, name: str, default: bool | _Missing = _MISSING) -> bool:
         value = self.raw(name, default)
         if not isinstance(value, bool):
             raise self.fail(name, f"value {value!r} is not true or false")
         return value
 
-    def date(self, name: str, default: Any = _MISSING) -> dt.date:
+    def date(self, name: str, default: dt.date | str | _Missing = _MISSING) -> dt.date:
         value = self.raw(name, default)
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
@@ -124,7 +135,9 @@ class Reader:
                 pass
         raise self.fail(name, f"value {value!r} is not a date (YYYY-MM-DD)")
 
-    def choice(self, name: str, choices: tuple[str, ...], default: Any = _MISSING) -> str:
+    def choice(
+        self, name: str, choices: tuple[str, ...], default: str | _Missing = _MISSING
+    ) -> str:
         value = self.raw(name, default)
         if value not in choices:
             raise self.fail(name, f"value {value!r} is not one of {', '.join(choices)}")

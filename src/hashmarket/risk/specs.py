@@ -28,7 +28,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hashmarket.errors import Location, RiskError, SpecError
 from hashmarket.instruments.loans import Collateral, CollateralKind, Loan, deliverable_forward
@@ -45,6 +45,7 @@ from hashmarket.specfile import read_document
 # A loan whose LTV levels come from history asks the caller for them (the CLI calibrates on
 # the network history as of the valuation date).
 LevelsFor = Callable[[CollateralKind, HaircutPolicy], LtvLevels]
+T = TypeVar("T")
 
 
 def _instrument(reader: Reader, name: str, base_dir: Path | None) -> Instrument:
@@ -235,7 +236,7 @@ def _common_terms(reader: Reader) -> dict[str, Any]:
     return terms
 
 
-def _wrap(reader: Reader, build: Callable[[], Any]) -> Any:
+def _wrap(reader: Reader, build: Callable[[], T]) -> T:
     try:
         return build()
     except RiskError as exc:
