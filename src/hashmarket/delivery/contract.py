@@ -1,0 +1,105 @@
+"""The terms of a hashpower delivery contract, as the exchange hands them over.
+
+A fill on the exchange creates a contract: the buyer orders ``hashrate_ths`` from ``start`` to
+``end`` at ``price_sats_per_ph_day`` and the exchange reserves ``budget_sats`` from the buyer's
+ledger account with a pending transfer to the seller's (``pending_transfer_id``). Delivery
+meters the seller's shares and pays the seller out of that reservation, per delivered hash.
+
+What one hash is worth follows from the price: a PH/s for a day is 10¹⁵ × 86,400 hashes, so
+``value_sats = work_hashes × price_sats_per_ph_day / (10¹⁵ × 86,400)`` exactly. The contract
+pays the running total rounded by ``rounding`` (:class:`hashmarket.money.Rounding`; the
+default ``DOWN`` never pays a fraction of a sat for work not yet delivered) and carries the
+remainder to the next interval, so the total paid is the whole delivered work's value rounded
+once, capped at the budget.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from hashmarket.errors import SpecError
+from hashmarket.money import DECIMAL, Rounding, round_minor
+from hashmarket.units import HASHES_PER_PH, HASHES_PER_TH, SECONDS_PER_DAY
+
+HASHES_PER_PH_DAY = HASHES_PER_PH * SECONDS_PER_DAY  # 8.64 × 10¹⁹
+
+
+def _utc_seconds(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class HashpowerContract:
+    """A hashpower delivery contract: who pays whom, for how much hashing, until when."""
+
+    contract_id: str
+    buyer_account_id: int
+    seller_account_id: int
+    price_sats_per_ph_day: int
+    hashrate_ths: Fraction | int
+    budget_sats: int
+    start: dt.datetime  # UTC, timezone-aware
+    end: dt.datetime
+    pending_transfer_id: int
+    interval_s: int = 600
+    rounding: Rounding = Rounding.DOWN
+
+    def __post_init__(self) -> None:
+        def bad(field: str, problem: str) -> SpecError:
+            return SpecError(
+                "spec_out_of_range", field=field, value=getattr(self, field), bound=problem
+            )
+
+        if not self.contract_id or not self.contract_id.isprintable() or " " in self.contract_id:
+            raise bad("contract_id", "a non-empty printable name without spaces")
+        for name in ("buyer_account_id", "seller_account_id", "pending_transfer_id"):
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise bad(name, "a positive integer ledger id")
+        if self.buyer_account_id == self.seller_account_id:
+            raise bad("seller_account_id", "another account than the buyer's")
+        for name in ("price_sats_per_ph_day", "budget_sats", "interval_s"):
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise bad(name, "a positive integer")
+        if isinstance(self.hashrate_ths, bool) or Fraction(self.hashrate_ths) <= 0:
+            raise bad("hashrate_ths", "positive")
+        for name in ("start", "end"):
+            if getattr(self, name).tzinfo is None:
+                raise bad(name, "timezone-aware (UTC)")
+        if self.end <= self.start:
+            raise bad("end", f"after start ({self.start.isoformat()})")
+        if self.rounding.cumulative:
+            raise bad("rounding", "a plain rule (the running total is already rounded once)")
+
+    @property
+    def start_s(self) -> int:
+        return _utc_seconds(self.start)
+
+    @property
+    def end_s(self) -> int:
+        return _utc_seconds(self.end)
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_s - self.start_s
+
+    def ordered_hashes(self, seconds: int | Fraction) -> Fraction:
+        """Hashes the ordered speed delivers in ``seconds``."""
+        return Fraction(self.hashrate_ths) * HASHES_PER_TH * Fraction(seconds)
+
+    def value_sats_exact(self, work_hashes: Fraction | int) -> Fraction:
+        """What ``work_hashes`` of delivered work is worth, in sats, exactly."""
+        return Fraction(work_hashes) * self.price_sats_per_ph_day / HASHES_PER_PH_DAY
+
+    def payable_sats(self, work_hashes: Fraction | int) -> tuple[int, Decimal]:
+        """Total payable for ``work_hashes`` delivered so far: the exact value rounded by the
+        terms' rule, capped at the budget; and what rounding left over (exact − rounded,
+        in sats, as an exact decimal of 50 significant digits)."""
+        value = self.value_sats_exact(work_hashes)
+        exact = DECIMAL.divide(Decimal(value.numerator), Decimal(value.denominator))
+        rounded = min(round_minor(exact, self.rounding), self.budget_sats)
+        return rounded, DECIMAL.subtract(exact, Decimal(rounded))

@@ -1,0 +1,154 @@
+"""Metering: delivered work per contract per interval, and what it is worth.
+
+Accepted shares are counted per difficulty while an interval is open (one dict increment per
+share, so metering costs nothing next to hashing); closing the interval turns the counts into
+exact work (``Σ count × d × 2³²`` hashes, a :class:`~fractions.Fraction`) and the contract's
+running total into sats payable by its rounding rule. What an interval pays is the change in
+that rounded running total, so the sum of the intervals' payments is always the whole
+delivered work's value rounded once, and the remainder (less than a sat) is carried, never
+dropped. Nothing is payable for an interval without accepted shares.
+
+Under-delivery is measured against the ordered speed over the interval's length:
+``shortfall = max(0, ordered − delivered)`` hashes, and the delivered speed in TH/s.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from hashmarket.delivery.contract import HashpowerContract
+from hashmarket.delivery.shares import share_work_hashes
+from hashmarket.units import HASHES_PER_TH
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRecord:
+    """One closed metering interval of a contract."""
+
+    contract_id: str
+    index: int
+    start_s: int
+    end_s: int
+    shares_accepted: int
+    shares_rejected: dict[str, int]
+    work_hashes: Fraction
+    ordered_hashes: Fraction
+    paid_sats: int  # paid for this interval
+    paid_total_sats: int  # paid since the contract started, this interval included
+    remainder_sats: Decimal  # exact value − paid_total (carried)
+    budget_left_sats: int
+
+    @property
+    def delivered_hashrate_ths(self) -> float:
+        seconds = self.end_s - self.start_s
+        return float(self.work_hashes / HASHES_PER_TH / seconds) if seconds > 0 else 0.0
+
+    @property
+    def shortfall_hashes(self) -> Fraction:
+        return max(Fraction(0), self.ordered_hashes - self.work_hashes)
+
+    @property
+    def delivery_ratio(self) -> float:
+        """Delivered ÷ ordered work in the interval (1.0 is full delivery)."""
+        return float(self.work_hashes / self.ordered_hashes) if self.ordered_hashes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exact and JSON-safe: fractions and decimals as strings."""
+        return {
+            "contract_id": self.contract_id,
+            "index": self.index,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "shares_accepted": self.shares_accepted,
+            "shares_rejected": dict(sorted(self.shares_rejected.items())),
+            "work_hashes": str(self.work_hashes),
+            "ordered_hashes": str(self.ordered_hashes),
+            "delivered_hashrate_ths": self.delivered_hashrate_ths,
+            "delivery_ratio": self.delivery_ratio,
+            "shortfall_hashes": str(self.shortfall_hashes),
+            "paid_sats": self.paid_sats,
+            "paid_total_sats": self.paid_total_sats,
+            "remainder_sats": str(self.remainder_sats),
+            "budget_left_sats": self.budget_left_sats,
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> IntervalRecord:
+        return cls(
+            contract_id=str(row["contract_id"]),
+            index=int(row["index"]),
+            start_s=int(row["start_s"]),
+            end_s=int(row["end_s"]),
+            shares_accepted=int(row["shares_accepted"]),
+            shares_rejected={str(k): int(v) for k, v in row["shares_rejected"].items()},
+            work_hashes=Fraction(row["work_hashes"]),
+            ordered_hashes=Fraction(row["ordered_hashes"]),
+            paid_sats=int(row["paid_sats"]),
+            paid_total_sats=int(row["paid_total_sats"]),
+            remainder_sats=Decimal(row["remainder_sats"]),
+            budget_left_sats=int(row["budget_left_sats"]),
+        )
+
+
+@dataclass
+class Meter:
+    """The open interval of one contract and its running totals."""
+
+    contract: HashpowerContract
+    interval_start_s: int
+    index: int = 0
+    work_total_hashes: Fraction = Fraction(0)
+    paid_total_sats: int = 0
+    shares_total: int = 0
+    counts: Counter[Fraction] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def credit(self, difficulty: Fraction) -> None:
+        """An accepted share of ``difficulty``."""
+        self.counts[difficulty] += 1
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.paid_total_sats >= self.contract.budget_sats
+
+    def open_work_hashes(self) -> Fraction:
+        """Work of the open interval so far."""
+        return sum((share_work_hashes(d) * n for d, n in self.counts.items()), start=Fraction(0))
+
+    def close(self, end_s: int) -> IntervalRecord:
+        """Close the open interval at ``end_s`` and open the next one there."""
+        if end_s < self.interval_start_s:
+            raise ValueError(f"interval end {end_s} is before its start {self.interval_start_s}")
+        work = self.open_work_hashes()
+        self.work_total_hashes += work
+        payable, remainder = self.contract.payable_sats(self.work_total_hashes)
+        paid = payable - self.paid_total_sats
+        self.paid_total_sats = payable
+        accepted = sum(self.counts.values())
+        self.shares_total += accepted
+        record = IntervalRecord(
+            contract_id=self.contract.contract_id,
+            index=self.index,
+            start_s=self.interval_start_s,
+            end_s=end_s,
+            shares_accepted=accepted,
+            shares_rejected=dict(self.rejected),
+            work_hashes=work,
+            ordered_hashes=self.contract.ordered_hashes(end_s - self.interval_start_s),
+            paid_sats=paid,
+            paid_total_sats=payable,
+            remainder_sats=remainder,
+            budget_left_sats=self.contract.budget_sats - payable,
+        )
+        self.index += 1
+        self.interval_start_s = end_s
+        self.counts = Counter()
+        self.rejected = Counter()
+        return record
