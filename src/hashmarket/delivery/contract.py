@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from hashmarket.errors import SpecError
 from hashmarket.money import DECIMAL, Rounding, round_minor
@@ -74,6 +75,57 @@ class HashpowerContract:
             raise bad("end", f"after start ({self.start.isoformat()})")
         if self.rounding.cumulative:
             raise bad("rounding", "a plain rule (the running total is already rounded once)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The terms as JSON-safe values (the hashrate as an exact fraction string)."""
+        return {
+            "contract_id": self.contract_id,
+            "buyer_account_id": self.buyer_account_id,
+            "seller_account_id": self.seller_account_id,
+            "price_sats_per_ph_day": self.price_sats_per_ph_day,
+            "hashrate_ths": str(Fraction(self.hashrate_ths)),
+            "budget_sats": self.budget_sats,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "pending_transfer_id": self.pending_transfer_id,
+            "interval_s": self.interval_s,
+            "rounding": self.rounding.value,
+        }
+
+    @classmethod
+    def from_dict(cls, terms: dict[str, Any]) -> HashpowerContract:
+        """Terms from :meth:`to_dict`'s shape; a wrong or missing field is a SpecError."""
+        known = set(cls.__dataclass_fields__)
+        for name in terms:
+            if name not in known:
+                raise SpecError(
+                    "spec_unknown_field", field=name, value=terms[name], known=sorted(known)
+                )
+        for name in (
+            "contract_id",
+            "buyer_account_id",
+            "seller_account_id",
+            "price_sats_per_ph_day",
+            "hashrate_ths",
+            "budget_sats",
+            "start",
+            "end",
+            "pending_transfer_id",
+        ):
+            if name not in terms:
+                raise SpecError("spec_missing_field", field=name, type="hashpower contract")
+        values = dict(terms)
+        try:
+            values["hashrate_ths"] = Fraction(str(terms["hashrate_ths"]))
+            for name in ("start", "end"):
+                values[name] = dt.datetime.fromisoformat(str(terms[name]))
+            if "rounding" in terms:
+                values["rounding"] = Rounding(terms["rounding"])
+        except (ValueError, ZeroDivisionError) as exc:
+            raise SpecError(
+                "spec_bad_type", field=name, value=terms.get(name), expected=str(exc)
+            ) from exc
+        return cls(**values)
 
     @property
     def start_s(self) -> int:
