@@ -14,6 +14,14 @@ from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashmarket.delivery.contract import HashpowerContract
+    from hashmarket.delivery.heartbeats import (
+        GpuReading,
+        Heartbeat,
+        NodeAgent,
+        SignedHeartbeat,
+        countersign,
+        read_heartbeats,
+    )
     from hashmarket.delivery.jobs import JobFactory
     from hashmarket.delivery.metering import IntervalRecord, Meter
     from hashmarket.delivery.payments import (
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
         release_remainder,
         reserve_budget,
     )
+    from hashmarket.delivery.report import DeliveryLog, DeliveryReport, delivery_report, read_log
     from hashmarket.delivery.server import StratumEndpoint
     from hashmarket.delivery.shares import (
         DIFF1_TARGET,
@@ -35,30 +44,54 @@ if TYPE_CHECKING:
         share_hash,
         share_work_hashes,
     )
+    from hashmarket.delivery.sla import (
+        BlockReport,
+        GpuLease,
+        LeaseBlock,
+        SlaReport,
+        settle_refunds,
+        sla_report,
+    )
     from hashmarket.delivery.stratum import ContractEndpoint, StratumSession
 
 __all__ = [
     "DIFF1_TARGET",
+    "BlockReport",
     "ContractEndpoint",
+    "DeliveryLog",
+    "DeliveryReport",
+    "GpuLease",
+    "GpuReading",
     "HashpowerContract",
+    "Heartbeat",
     "IntervalRecord",
     "Job",
     "JobFactory",
+    "LeaseBlock",
     "LedgerPayer",
     "Meter",
+    "NodeAgent",
     "Reservation",
+    "SignedHeartbeat",
+    "SlaReport",
     "StratumEndpoint",
     "StratumSession",
+    "countersign",
+    "delivery_report",
     "difficulty_target",
     "dsha256",
     "header_bytes",
     "merkle_branch",
     "merkle_root",
     "pay_interval",
+    "read_heartbeats",
+    "read_log",
     "release_remainder",
     "reserve_budget",
     "share_hash",
     "share_work_hashes",
+    "settle_refunds",
+    "sla_report",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
