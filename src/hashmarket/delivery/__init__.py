@@ -88,9 +88,9 @@ __all__ = [
     "read_log",
     "release_remainder",
     "reserve_budget",
+    "settle_refunds",
     "share_hash",
     "share_work_hashes",
-    "settle_refunds",
     "sla_report",
 ]
 
