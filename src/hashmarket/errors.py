@@ -204,7 +204,7 @@ MESSAGES: dict[str, str] = {
     # delivery
     "delivery_log": "not a delivery log line: {problem}",
     "heartbeat_file": "not a heartbeat line: {problem}",
-    "lease_terms": "lease {lease!r}: {field} {problem}",
+    "lease_terms": "lease {lease!r}: {field}: {problem}",
     "delivery_refused": "{action} of {what!r} refused: {problem}",
 }
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from hashmarket.delivery.contract import HashpowerContract
-from hashmarket.delivery.metering import IntervalRecord
+from hashmarket.delivery.metering import IntervalRecord, Meter
+from hashmarket.delivery.payments import Reservation, reserve_id
 from hashmarket.errors import DataError, HashmarketError, Location
 from hashmarket.units import HASHES_PER_TH
 
@@ -128,3 +129,27 @@ def delivery_report(contract: HashpowerContract, records: list[IntervalRecord]) 
         budget_left_sats=last.budget_left_sats if last else contract.budget_sats,
         under_delivered=tuple(r.index for r in records if r.work_hashes < r.ordered_hashes),
     )
+
+
+def resume(
+    contract: HashpowerContract, records: list[IntervalRecord], *, now_s: int
+) -> tuple[Meter, Reservation]:
+    """The meter and the live reservation after the logged intervals, so a restarted
+    endpoint numbers its next interval (and its ledger ids) where the last run stopped."""
+    if not records:
+        meter = Meter(contract, interval_start_s=max(now_s, contract.start_s))
+        return meter, Reservation(contract.pending_transfer_id, contract.budget_sats)
+    last = records[-1]
+    meter = Meter(
+        contract,
+        interval_start_s=max(now_s, last.end_s),
+        index=last.index + 1,
+        work_total_hashes=sum((r.work_hashes for r in records), start=Fraction(0)),
+        paid_total_sats=last.paid_total_sats,
+        shares_total=sum(r.shares_accepted for r in records),
+    )
+    paid = [r for r in records if r.paid_sats > 0]
+    if not paid:
+        return meter, Reservation(contract.pending_transfer_id, contract.budget_sats)
+    left = paid[-1].budget_left_sats
+    return meter, Reservation(reserve_id(contract.contract_id, paid[-1].index) if left else 0, left)

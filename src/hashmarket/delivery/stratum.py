@@ -44,6 +44,7 @@ ERROR_NAMES = {
     NOT_SUBSCRIBED: "not_subscribed",
 }
 EXTRANONCE2_SIZE = 4
+JOBS_KEPT = 16  # jobs still accepted after newer ones that did not clean them
 _TRUE = b'{"id":%s,"result":true,"error":null}\n'
 
 
@@ -87,11 +88,15 @@ class ContractEndpoint:
         difficulty: Fraction | int = 1,
         now_s: Callable[[], int],
         extranonce1_prefix: int = 0,
+        meter: Meter | None = None,
     ) -> None:
         self.contract = contract
         self.difficulty = Fraction(difficulty)
+        if self.difficulty <= 0 or Fraction(float(self.difficulty)) != self.difficulty:
+            # Stratum sends a difficulty as a JSON number: it must survive the trip exactly.
+            raise ValueError(f"difficulty {difficulty} is not positive and exact as a float")
         self.now_s = now_s
-        self.meter = Meter(contract, interval_start_s=max(now_s(), contract.start_s))
+        self.meter = meter or Meter(contract, interval_start_s=max(now_s(), contract.start_s))
         self.jobs: dict[str, _LiveJob] = {}
         self.current: Job | None = None
         self._extranonce1 = itertools.count(extranonce1_prefix << 24)
@@ -101,12 +106,21 @@ class ContractEndpoint:
     def ended(self) -> bool:
         return self.meter.budget_spent or self.now_s() >= self.contract.end_s
 
+    def closed_reason(self) -> str | None:
+        """Why no work is accepted now, if it is not."""
+        now = self.now_s()
+        if now < self.contract.start_s:
+            return "contract not started"
+        return "contract ended" if self.ended else None
+
     def publish(self, job: Job) -> list[tuple[StratumSession, bytes]]:
         """Make ``job`` current (a clean job retires every other); return the notify line
         for each authorized session."""
         if job.clean_jobs:
             self.jobs.clear()
         self.jobs[job.job_id] = _LiveJob(job, set())
+        while len(self.jobs) > JOBS_KEPT:
+            del self.jobs[next(iter(self.jobs))]
         self.current = job
         return [(s, s.notify(job)) for s in self.sessions if s.authorized]
 
@@ -231,8 +245,9 @@ class StratumSession:
         difficulty = self.job_difficulty.get(params[1]) if live is not None else None
         if live is None or difficulty is None:
             return STALE, "job not found"
-        if endpoint.ended:
-            return OTHER, "contract ended"
+        closed = endpoint.closed_reason()
+        if closed is not None:
+            return OTHER, closed
         job = live.job
         try:
             extranonce2 = bytes.fromhex(params[2])
