@@ -166,3 +166,14 @@ def test_lease_terms_are_checked() -> None:
         lease(refund_schedule=((Decimal("0.9"), Decimal("0.5")), (Decimal("0.99"), Decimal("0.1"))))
     with pytest.raises(DeliveryError, match="node_public_key"):
         lease(blocks=(LeaseBlock("A", "00", ("g",)),))
+
+
+@pytest.mark.parametrize(
+    "names", [("L1", "A", "gpu-0"), ('lease "ü"', "b\\1", "GPU-ab12-\u00e9\u4e2d")]
+)
+def test_the_signed_message_is_the_canonical_json_of_the_fields(names: tuple[str, ...]) -> None:
+    import json
+
+    hb = Heartbeat(*names, START_MINUTE, 7_500, 612)
+    canonical = json.dumps(hb.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+    assert hb.message() == b"hashmarket heartbeat v1\n" + canonical

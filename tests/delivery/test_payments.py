@@ -35,10 +35,8 @@ def test_intervals_pay_the_metered_value_exactly_and_void_the_rest(ledger: Ledge
     shares = [10_000, 0, 7_777, 123_457, 1]
     records = []
     for i, n in enumerate(shares):
-        for _ in range(n % 50):
-            meter.credit(Fraction(1))
-        if n // 50:
-            meter.counts[Fraction(50)] += n // 50
+        meter.credit(Fraction(1), n % 50)
+        meter.credit(Fraction(50), n // 50)
         record = meter.close(terms.start_s + 3_600 * (i + 1))
         payer(record)
         records.append(record)
@@ -69,7 +67,7 @@ def test_a_replayed_interval_pays_once(ledger: Ledger) -> None:
     terms = contract("pay2", budget_sats=1_000)
     start = reserve_budget(ledger, terms)
     meter = Meter(terms, interval_start_s=terms.start_s)
-    meter.counts[Fraction(4096)] += 100  # 1.76e15 hashes: 101.8 sats
+    meter.credit(Fraction(4096), 100)  # 1.76e15 hashes: 101.8 sats
     record = meter.close(terms.start_s + 600)
     payer = LedgerPayer(ledger, terms, start)
     payer(record)
@@ -87,7 +85,7 @@ def test_budget_caps_payment_and_the_last_post_closes_the_reservation(ledger: Le
     terms = contract("pay3", budget_sats=50)
     payer = LedgerPayer(ledger, terms, reserve_budget(ledger, terms))
     meter = Meter(terms, interval_start_s=terms.start_s)
-    meter.counts[Fraction(2**20)] += 1  # 4.5e15 hashes: 260 sats of work for a 50-sat budget
+    meter.credit(Fraction(2**20), 1)  # 4.5e15 hashes: 260 sats of work for a 50-sat budget
     record = meter.close(terms.start_s + 600)
     payer(record)
     assert (record.paid_sats, record.budget_left_sats, meter.budget_spent) == (50, 0, True)
@@ -102,10 +100,10 @@ def test_delivery_log_round_trips_and_reports_under_delivery(tmp_path: Path) -> 
     terms = contract("log1", hashrate_ths=Fraction(1, 1000))  # 1 GH/s ordered
     log = DeliveryLog(tmp_path / "log1.jsonl", terms)
     meter = Meter(terms, interval_start_s=terms.start_s)
-    meter.counts[Fraction(1)] += 1_000  # 4.3e12 hashes in an hour: 1.19 GH/s
+    meter.credit(Fraction(1), 1_000)  # 4.3e12 hashes in an hour: 1.19 GH/s
     meter.reject("duplicate")
     log(meter.close(terms.start_s + 3_600))
-    meter.counts[Fraction(1)] += 500  # 0.6 GH/s: under-delivered
+    meter.credit(Fraction(1), 500)  # 0.6 GH/s: under-delivered
     log(meter.close(terms.start_s + 7_200))
     read_terms, records = read_log(tmp_path / "log1.jsonl")
     assert read_terms == terms

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hashmarket.errors import DataError, Location
 
 DOMAIN = b"hashmarket heartbeat v1\n"
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (ASCII-safe)
 BASIS_POINTS = 10_000
 SIGNATURE_BYTES = 64
 
@@ -74,9 +75,23 @@ class Heartbeat:
         }
 
     def message(self) -> bytes:
-        """The bytes the node signs."""
-        fields = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return DOMAIN + fields.encode("utf-8")
+        """The bytes the node signs: ``json.dumps(self.to_dict(), sort_keys=True,
+        separators=(",", ":"))`` after the domain tag, written out by hand because verifying
+        a day of a large lease's heartbeats builds millions of them (the test suite checks
+        the two agree)."""
+        return (
+            b'%s{"block_id":%s,"device_id":%s,"lease_id":%s,'
+            b'"minute":%d,"power_w":%d,"utilisation_bp":%d}'
+            % (
+                DOMAIN,
+                _quote(self.block_id).encode(),
+                _quote(self.device_id).encode(),
+                _quote(self.lease_id).encode(),
+                self.minute,
+                self.power_w,
+                self.utilisation_bp,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

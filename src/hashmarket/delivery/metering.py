@@ -1,12 +1,13 @@
 """Metering: delivered work per contract per interval, and what it is worth.
 
-Accepted shares are counted per difficulty while an interval is open (one dict increment per
-share, so metering costs nothing next to hashing); closing the interval turns the counts into
-exact work (``Σ count × d × 2³²`` hashes, a :class:`~fractions.Fraction`) and the contract's
-running total into sats payable by its rounding rule. What an interval pays is the change in
-that rounded running total, so the sum of the intervals' payments is always the whole
-delivered work's value rounded once, and the remainder (less than a sat) is carried, never
-dropped. Nothing is payable for an interval without accepted shares.
+Accepted shares are counted per difficulty while an interval is open (one increment of a
+counter cell the session holds, so metering costs nothing next to hashing). Closing the
+interval turns the counts into exact work, ``Σ count × d × 2³²`` hashes as a
+:class:`~fractions.Fraction`, and the contract's running total into sats payable by its
+rounding rule. What an interval pays is the change in that rounded running total, so the
+sum of the intervals' payments is always the whole delivered work's value rounded once, and
+the remainder (less than a sat) is carried, never dropped. Nothing is payable for an
+interval without accepted shares.
 
 Under-delivery is measured against the ordered speed over the interval's length:
 ``shortfall = max(0, ordered − delivered)`` hashes, and the delivered speed in TH/s.
@@ -104,12 +105,20 @@ class Meter:
     work_total_hashes: Fraction = Fraction(0)
     paid_total_sats: int = 0
     shares_total: int = 0
-    counts: Counter[Fraction] = field(default_factory=Counter)
+    tallies: dict[Fraction, list[int]] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
 
-    def credit(self, difficulty: Fraction) -> None:
-        """An accepted share of ``difficulty``."""
-        self.counts[difficulty] += 1
+    def tally(self, difficulty: Fraction) -> list[int]:
+        """The one-element counter of accepted shares of ``difficulty`` in the open interval;
+        a session keeps it and adds to ``cell[0]`` (closing resets it in place)."""
+        cell = self.tallies.get(difficulty)
+        if cell is None:
+            cell = self.tallies[difficulty] = [0]
+        return cell
+
+    def credit(self, difficulty: Fraction, shares: int = 1) -> None:
+        """``shares`` accepted shares of ``difficulty``."""
+        self.tally(Fraction(difficulty))[0] += shares
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -120,7 +129,10 @@ class Meter:
 
     def open_work_hashes(self) -> Fraction:
         """Work of the open interval so far."""
-        return sum((share_work_hashes(d) * n for d, n in self.counts.items()), start=Fraction(0))
+        return sum(
+            (share_work_hashes(d) * cell[0] for d, cell in self.tallies.items()),
+            start=Fraction(0),
+        )
 
     def close(self, end_s: int) -> IntervalRecord:
         """Close the open interval at ``end_s`` and open the next one there."""
@@ -131,7 +143,7 @@ class Meter:
         payable, remainder = self.contract.payable_sats(self.work_total_hashes)
         paid = payable - self.paid_total_sats
         self.paid_total_sats = payable
-        accepted = sum(self.counts.values())
+        accepted = sum(cell[0] for cell in self.tallies.values())
         self.shares_total += accepted
         record = IntervalRecord(
             contract_id=self.contract.contract_id,
@@ -149,6 +161,7 @@ class Meter:
         )
         self.index += 1
         self.interval_start_s = end_s
-        self.counts = Counter()
+        for cell in self.tallies.values():
+            cell[0] = 0
         self.rejected = Counter()
         return record

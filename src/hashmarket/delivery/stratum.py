@@ -16,8 +16,10 @@ Only accepted shares are metered and paid.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,8 +32,6 @@ from hashmarket.delivery.shares import (
     VERSION_ROLLING_MASK,
     Job,
     difficulty_target,
-    dsha256,
-    merkle_root,
 )
 
 OTHER, STALE, DUPLICATE, LOW_DIFFICULTY, UNAUTHORIZED, NOT_SUBSCRIBED = 20, 21, 22, 23, 24, 25
@@ -44,6 +44,8 @@ ERROR_NAMES = {
     NOT_SUBSCRIBED: "not_subscribed",
 }
 EXTRANONCE2_SIZE = 4
+_sha256 = hashlib.sha256
+_HEADER = struct.Struct("<I32s32sII")  # the header's first 76 bytes; the nonce follows
 JOBS_KEPT = 16  # jobs still accepted after newer ones that did not clean them
 _TRUE = b'{"id":%s,"result":true,"error":null}\n'
 
@@ -96,6 +98,7 @@ class ContractEndpoint:
             # Stratum sends a difficulty as a JSON number: it must survive the trip exactly.
             raise ValueError(f"difficulty {difficulty} is not positive and exact as a float")
         self.now_s = now_s
+        self.start_s, self.end_s = contract.start_s, contract.end_s
         self.meter = meter or Meter(contract, interval_start_s=max(now_s(), contract.start_s))
         self.jobs: dict[str, _LiveJob] = {}
         self.current: Job | None = None
@@ -146,7 +149,10 @@ class StratumSession:
         self.subscribed = False
         self.authorized = False
         self.version_mask = 0
-        self.job_difficulty: dict[str, Fraction] = {}
+        self.last_difficulty: Fraction | None = None
+        # Per job, as sent: the difficulty, its target, and the meter's counter for it.
+        self.job_difficulty: dict[str, tuple[Fraction, int, list[int]]] = {}
+        self.workers: set[str] = set()  # worker names already authorized
         self.accepted = 0
         self.rejected = 0
         # Set by the transport: how to send a line unprompted (a new job), how to hang up.
@@ -164,11 +170,16 @@ class StratumSession:
         checked against the difficulty it was sent with."""
         difficulty = self.endpoint.difficulty
         out = b""
-        if not self.job_difficulty or difficulty not in self.job_difficulty.values():
+        if self.last_difficulty != difficulty:
             out = _notification("mining.set_difficulty", [_difficulty_wire(difficulty)])
+            self.last_difficulty = difficulty
         if job.clean_jobs:
             self.job_difficulty.clear()
-        self.job_difficulty[job.job_id] = difficulty
+        self.job_difficulty[job.job_id] = (
+            difficulty,
+            difficulty_target_cached(difficulty),
+            self.endpoint.meter.tally(difficulty),
+        )
         return out + _notification("mining.notify", job.notify_params())
 
     def handle_line(self, line: bytes) -> bytes:
@@ -224,65 +235,77 @@ class StratumSession:
 
     def submit(self, msg_id: Any, params: list[Any]) -> bytes:
         code, message = self._check(params)
-        endpoint = self.endpoint
         if code:
             self.rejected += 1
-            endpoint.meter.reject(ERROR_NAMES[code])
+            self.endpoint.meter.reject(ERROR_NAMES[code])
             return _error(msg_id, code, message)
         self.accepted += 1
-        return _TRUE % json.dumps(msg_id).encode()
+        return _TRUE % (
+            str(msg_id).encode() if type(msg_id) is int else json.dumps(msg_id).encode()
+        )
 
     def _check(self, params: list[Any]) -> tuple[int, str]:
-        """0 and an accepted, metered share; or the refusal's code and message."""
+        """0 and an accepted, metered share; or the refusal's code and message.
+
+        The hot path of the endpoint: written flat, one pass, no helper calls that are not
+        hashing, because every share of every miner comes through here."""
         if not self.subscribed:
             return NOT_SUBSCRIBED, "not subscribed"
         if not self.authorized:
             return UNAUTHORIZED, "unauthorized worker"
         endpoint = self.endpoint
-        if not 5 <= len(params) <= 6 or not endpoint.authorize(params[0]):
-            return (UNAUTHORIZED, "unauthorized worker") if params else (OTHER, "no params")
-        live = endpoint.jobs.get(params[1]) if type(params[1]) is str else None
-        difficulty = self.job_difficulty.get(params[1]) if live is not None else None
-        if live is None or difficulty is None:
+        if not 5 <= len(params) <= 6:
+            return OTHER, "mining.submit takes 5 or 6 parameters"
+        worker, job_id, extranonce2_hex, ntime_hex, nonce_hex = params[:5]
+        if worker not in self.workers:
+            if not endpoint.authorize(worker):
+                return UNAUTHORIZED, "unauthorized worker"
+            self.workers.add(worker)
+        live = endpoint.jobs.get(job_id) if type(job_id) is str else None
+        sent = self.job_difficulty.get(job_id) if live is not None else None
+        if live is None or sent is None:
             return STALE, "job not found"
-        closed = endpoint.closed_reason()
-        if closed is not None:
-            return OTHER, closed
-        job = live.job
+        now = endpoint.now_s()
+        if not endpoint.start_s <= now < endpoint.end_s or endpoint.meter.budget_spent:
+            return OTHER, endpoint.closed_reason() or "contract closed"
         try:
-            extranonce2 = bytes.fromhex(params[2])
+            extranonce2 = bytes.fromhex(extranonce2_hex)
+            ntime_raw = bytes.fromhex(ntime_hex)
+            nonce_raw = bytes.fromhex(nonce_hex)
+            bits_raw = bytes.fromhex(params[5]) if len(params) == 6 else None
         except (ValueError, TypeError):
-            return OTHER, "extranonce2 is not hex"
-        ntime, nonce = _u32(params[3]), _u32(params[4])
-        if len(extranonce2) != EXTRANONCE2_SIZE or ntime is None or nonce is None:
-            return OTHER, "malformed share"
+            return OTHER, "malformed share (fields must be hex)"
+        if (
+            len(extranonce2) != EXTRANONCE2_SIZE
+            or len(ntime_raw) != 4
+            or len(nonce_raw) != 4
+            or (bits_raw is not None and len(bits_raw) != 4)
+        ):
+            return OTHER, "malformed share (field lengths)"
+        job = live.job
+        ntime = int.from_bytes(ntime_raw, "big")
         if not job.ntime <= ntime <= job.ntime + NTIME_ROLL_MAX_S:
             return OTHER, "ntime out of range"
         version = job.version
-        if len(params) == 6:
-            bits = _u32(params[5])
-            if bits is None or bits & ~self.version_mask:
+        if bits_raw is not None:
+            bits = int.from_bytes(bits_raw, "big")
+            if bits & ~self.version_mask:
                 return OTHER, "version bits outside the negotiated mask"
-            version = job.rolled_version(bits, self.version_mask)
-        key = (self.extranonce1, extranonce2, ntime, nonce, version)
-        if key in live.seen:
+            version = (version & ~self.version_mask) | bits
+        key = (self.extranonce1, extranonce2, ntime, nonce_raw, version)
+        seen = live.seen
+        if key in seen:
             return DUPLICATE, "duplicate share"
-        coinbase = job.coinb1 + self.extranonce1 + extranonce2 + job.coinb2
-        root = merkle_root(dsha256(coinbase), job.merkle_branch)
-        header = b"".join(
-            (
-                version.to_bytes(4, "little"),
-                job.prevhash,
-                root,
-                ntime.to_bytes(4, "little"),
-                job.nbits.to_bytes(4, "little"),
-                nonce.to_bytes(4, "little"),
-            )
-        )
-        if int.from_bytes(dsha256(header), "little") > difficulty_target_cached(difficulty):
+        _, target, tally = sent
+        sha = _sha256
+        root = sha(sha(job.coinb1 + self.extranonce1 + extranonce2 + job.coinb2).digest()).digest()
+        for step in job.merkle_branch:
+            root = sha(sha(root + step).digest()).digest()
+        header = _HEADER.pack(version, job.prevhash, root, ntime, job.nbits) + nonce_raw[::-1]
+        if int.from_bytes(sha(sha(header).digest()).digest(), "little") > target:
             return LOW_DIFFICULTY, "low difficulty share"
-        live.seen.add(key)
-        endpoint.meter.credit(difficulty)
+        seen.add(key)
+        tally[0] += 1
         return 0, ""
 
 
