@@ -171,9 +171,11 @@ def test_lease_terms_are_checked() -> None:
 @pytest.mark.parametrize(
     "names", [("L1", "A", "gpu-0"), ('lease "ü"', "b\\1", "GPU-ab12-\u00e9\u4e2d")]
 )
-def test_the_signed_message_is_the_canonical_json_of_the_fields(names: tuple[str, ...]) -> None:
+def test_the_signed_message_is_the_canonical_json_of_the_fields(
+    names: tuple[str, str, str],
+) -> None:
     import json
 
-    hb = Heartbeat(*names, START_MINUTE, 7_500, 612)
+    hb = Heartbeat(names[0], names[1], names[2], START_MINUTE, 7_500, 612)
     canonical = json.dumps(hb.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     assert hb.message() == b"hashmarket heartbeat v1\n" + canonical

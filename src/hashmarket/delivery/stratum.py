@@ -77,7 +77,9 @@ def _u32(text: object) -> int | None:
 @dataclass
 class _LiveJob:
     job: Job
-    seen: set[tuple[bytes, bytes, int, int, int]]
+    seen: set[
+        tuple[bytes, bytes, int, bytes, int]
+    ]  # extranonce1, extranonce2, ntime, nonce, version
 
 
 class ContractEndpoint:
