@@ -23,7 +23,7 @@ from hashmarket.errors import DataError, DeliveryError
 from hashmarket.ledger import Account, Ledger
 from tests.conftest import fund
 
-START_MINUTE = 29_000_000  # 2025-02-18 02:40 UTC
+START_MINUTE = 29_000_000  # 2025-02-19 21:20 UTC
 MINUTES = 100
 BUYER, SELLER = 20, 21
 
