@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import socket
@@ -159,5 +160,18 @@ def test_contract_over_budget_accepts_no_more_work() -> None:
         (reply,) = miner.submit_all([["c3.rig", "c3:1", "00000000", ntime, "00000000"]])
         assert reply["error"] == [20, "contract ended", None]
         miner.close()
+    finally:
+        running.stop()
+
+
+def test_the_interval_closes_early_when_the_open_work_spends_the_budget() -> None:
+    # interval_s is an hour; the budget (12 sats) is spent by one share of difficulty 2¹⁶.
+    running = RunningEndpoint(contract("c4", budget_sats=12), difficulty=Fraction(2**16))
+    try:
+        running.call(lambda: running.core.meter.credit(Fraction(2**16)))
+        assert running.run(asyncio.wait_for(running.server.done.wait(), timeout=10)) is True
+        (record,) = running.server.records
+        assert (record.paid_sats, record.budget_left_sats) == (12, 0)
+        assert running.core.ended
     finally:
         running.stop()

@@ -127,6 +127,11 @@ class Meter:
     def budget_spent(self) -> bool:
         return self.paid_total_sats >= self.contract.budget_sats
 
+    def open_work_spends_budget(self) -> bool:
+        """Whether the work of the open interval would take the total to the budget."""
+        total = self.work_total_hashes + self.open_work_hashes()
+        return self.contract.payable_sats(total)[0] >= self.contract.budget_sats
+
     def open_work_hashes(self) -> Fraction:
         """Work of the open interval so far."""
         return sum(

@@ -23,6 +23,7 @@ from hashmarket.delivery.shares import Job
 from hashmarket.delivery.stratum import ContractEndpoint, StratumSession
 
 LINE_MAX_BYTES = 16_384
+TICK_S = 1.0
 
 
 class StratumProtocol(asyncio.Protocol):
@@ -100,10 +101,17 @@ class StratumEndpoint:
         return record
 
     async def _meter_loop(self) -> None:
-        interval_s = self.endpoint.contract.interval_s
-        while not self.endpoint.ended:
-            await asyncio.sleep(interval_s)
-            self.close_interval()
+        """Close an interval every ``interval_s``, or as soon as the open interval's work
+        spends the rest of the budget (checked every ``TICK_S``), so a seller hashes at most
+        a tick's worth of work that the budget can no longer pay."""
+        endpoint = self.endpoint
+        loop = asyncio.get_running_loop()
+        due = loop.time() + endpoint.contract.interval_s
+        while not endpoint.ended:
+            await asyncio.sleep(max(0.0, min(TICK_S, due - loop.time())))
+            if loop.time() >= due or endpoint.meter.open_work_spends_budget():
+                self.close_interval()
+                due = loop.time() + endpoint.contract.interval_s
         self.done.set()
 
     async def stop(self) -> None:
@@ -117,5 +125,7 @@ class StratumEndpoint:
             for session in list(self.endpoint.sessions):
                 session.close()
             await self.server.wait_closed()
-        self.close_interval()
+        # The metering loop closed the last interval of a contract that ended on its own.
+        if not self.endpoint.ended or self.endpoint.meter.open_work_hashes():
+            self.close_interval()
         self.done.set()
