@@ -124,3 +124,28 @@ def test_a_damaged_log_names_its_line(tmp_path: Path) -> None:
         handle.write('{"interval": {"index": 0}}\n')
     with pytest.raises(DataError, match=r"bad\.jsonl:2: not a delivery log line"):
         read_log(path)
+
+
+def test_a_restart_catches_up_on_logged_intervals_and_pays_each_once(ledger: Ledger) -> None:
+    open_parties(ledger)
+    terms = contract("pay4", budget_sats=1_000)
+    reserve_budget(ledger, terms)
+    meter = Meter(terms, interval_start_s=terms.start_s)
+    records = []
+    for i, shares in enumerate([5_000, 0, 9_000, 4_000]):
+        meter.credit(Fraction(4096), shares // 100)
+        records.append(meter.close(terms.start_s + 600 * (i + 1)))
+    first = LedgerPayer(ledger, terms)
+    for record in records[:2]:  # the run paid two intervals, logged four, and stopped
+        first(record)
+    head = ledger.head()
+    again = LedgerPayer(ledger, terms)
+    again.catch_up(records[:2])
+    assert ledger.head() == head  # nothing new: every id was a replay
+    again.catch_up(records)
+    paid = sum(r.paid_sats for r in records)
+    assert paid == records[-1].paid_total_sats > 0
+    assert ledger.account(SELLER).credits_posted == paid
+    assert ledger.account(BUYER).debits_pending == 1_000 - paid
+    assert again.reservation.amount_sats == 1_000 - paid
+    assert ledger.verify().ok

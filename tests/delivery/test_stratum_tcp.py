@@ -175,3 +175,21 @@ def test_the_interval_closes_early_when_the_open_work_spends_the_budget() -> Non
         assert running.core.ended
     finally:
         running.stop()
+
+
+def test_a_refused_payment_stops_the_endpoint_and_is_raised() -> None:
+    from hashmarket.errors import TransferRefusedError
+
+    def refuse(record: object) -> None:
+        raise TransferRefusedError("transfer_refused", result_code="x", transfer_id=1, reason="r")
+
+    running = RunningEndpoint(contract("c5", interval_s=1), difficulty=EASY, on_interval=refuse)
+    running.publish(factory("c5").job(running.clock.now))
+    miner = CpuMiner("127.0.0.1", running.port, "c5.rig").connect()
+    assert running.run(asyncio.wait_for(running.server.done.wait(), timeout=10)) is True
+    assert isinstance(running.server.failure, TransferRefusedError)
+    with pytest.raises(ConnectionError):  # the endpoint hung up on its miners
+        miner.call("mining.submit", ["c5.rig", "c5:1", "00000000", "00000000", "00000000"])
+    with pytest.raises(TransferRefusedError):
+        running.stop()
+    running.loop.call_soon_threadsafe(running.loop.stop)

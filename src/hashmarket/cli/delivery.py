@@ -138,19 +138,20 @@ def stratum_command(
         raise DeliveryError(
             "delivery_refused", action="logging", what=str(log_path), problem="other terms"
         )
-    meter, reservation = resume(contract, records, now_s=int(time.time()))
+    meter, _ = resume(contract, records, now_s=int(time.time()))
     ledger = Ledger.open(db) if db else None
     try:
         payer = None
         if ledger is not None:
             if reserve and not records:
-                reservation = reserve_budget(ledger, contract)
-            payer = LedgerPayer(ledger, contract, reservation)
+                reserve_budget(ledger, contract)
+            payer = LedgerPayer(ledger, contract)
+            payer.catch_up(records)  # pays what an earlier run logged but did not pay
 
         def on_interval(record: IntervalRecord) -> None:
+            log(record)  # first: a payment that fails is paid by the next run's catch-up
             if payer is not None:
                 payer(record)
-            log(record)
 
         core = ContractEndpoint(
             contract, difficulty=share_difficulty, now_s=lambda: int(time.time()), meter=meter

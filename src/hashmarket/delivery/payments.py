@@ -167,6 +167,14 @@ class LedgerPayer:
     def __call__(self, record: IntervalRecord) -> None:
         self.reservation = pay_interval(self.ledger, self.contract, self.reservation, record)
 
+    def catch_up(self, records: list[IntervalRecord]) -> None:
+        """Pay the logged intervals again, in order, from the contract's first reservation:
+        what the ledger already holds is a replay of the same ids and applies nothing, what it
+        lacks (a run that logged an interval and stopped before paying it) is paid now."""
+        self.reservation = Reservation(self.contract.pending_transfer_id, self.contract.budget_sats)
+        for record in records:
+            self(record)
+
     def finish(self) -> None:
         release_remainder(self.ledger, self.contract, self.reservation)
         self.reservation = Reservation(0, 0)

@@ -74,6 +74,9 @@ class StratumEndpoint:
         self.server: asyncio.Server | None = None
         self._meter_task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
+        # What stopped the metering loop, if it failed (a refused payment): the endpoint
+        # stops accepting work rather than meter shares it may not be able to pay.
+        self.failure: BaseException | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen; return the port (``port=0`` picks a free one)."""
@@ -107,11 +110,18 @@ class StratumEndpoint:
         endpoint = self.endpoint
         loop = asyncio.get_running_loop()
         due = loop.time() + endpoint.contract.interval_s
-        while not endpoint.ended:
-            await asyncio.sleep(max(0.0, min(TICK_S, due - loop.time())))
-            if loop.time() >= due or endpoint.meter.open_work_spends_budget():
-                self.close_interval()
-                due = loop.time() + endpoint.contract.interval_s
+        try:
+            while not endpoint.ended:
+                await asyncio.sleep(max(0.0, min(TICK_S, due - loop.time())))
+                if loop.time() >= due or endpoint.meter.open_work_spends_budget():
+                    self.close_interval()
+                    due = loop.time() + endpoint.contract.interval_s
+        except Exception as exc:  # kept: stop() raises it for the caller
+            self.failure = exc
+            if self.server is not None:
+                self.server.close()
+            for session in list(endpoint.sessions):
+                session.close()
         self.done.set()
 
     async def stop(self) -> None:
@@ -125,7 +135,12 @@ class StratumEndpoint:
             for session in list(self.endpoint.sessions):
                 session.close()
             await self.server.wait_closed()
-        # The metering loop closed the last interval of a contract that ended on its own.
-        if not self.endpoint.ended or self.endpoint.meter.open_work_hashes():
+        # The metering loop closed the last interval of a contract that ended on its own; a
+        # failed loop leaves the open interval to the next run (its shares are not logged).
+        if self.failure is None and (
+            not self.endpoint.ended or self.endpoint.meter.open_work_hashes()
+        ):
             self.close_interval()
         self.done.set()
+        if self.failure is not None:
+            raise self.failure
