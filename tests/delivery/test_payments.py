@@ -113,6 +113,10 @@ def test_delivery_log_round_trips_and_reports_under_delivery(tmp_path: Path) -> 
     assert report.ordered_hashes == 2 * 3_600 * 10**9
     assert report.delivery_ratio == pytest.approx(1_500 * 2**32 / 7.2e12)
     assert report.shares_rejected == {"duplicate": 1}
+    # 1,500 difficulty-1 shares over two hours: √1500 × 2³² hashes of standard error.
+    assert report.delivered_hashrate_std_error_ths == pytest.approx(
+        math.sqrt(1_500) * 2**32 / 1e12 / 7_200
+    )
     assert report.to_dict()["paid_sats"] == math.floor(1_500 * 2**32 / HASHES_PER_SAT)
     assert START.isoformat() in (tmp_path / "log1.jsonl").read_text()
 

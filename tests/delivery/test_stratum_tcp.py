@@ -48,6 +48,7 @@ def test_metered_work_matches_the_hashes_tried_within_poisson_error(
     shares = miner.mine(2**20)
     replies = miner.submit_all(shares)
     assert all(r["result"] is True and r["error"] is None for r in replies)
+    endpoint.clock.now += 60  # the miner's work is metered over a one-minute interval
     record = endpoint.close_interval()
     miner.close()
     n = len(shares)
@@ -56,6 +57,12 @@ def test_metered_work_matches_the_hashes_tried_within_poisson_error(
     # E[work] = hashes × P(hash ≤ target) × 2³²/… = hashes × 0xffff/0x10000; sd = √n shares.
     expected = miner.hashes_tried * Fraction(0xFFFF, 0x10000)
     assert abs(record.work_hashes - expected) <= 4 * math.sqrt(n) * 4096
+    # The record's own standard error is that Poisson error, as a speed over the interval.
+    seconds = record.end_s - record.start_s
+    assert seconds == 60
+    assert record.delivered_hashrate_std_error_ths == pytest.approx(
+        math.sqrt(n) * 4096 / 1e12 / seconds
+    )
     # Paid exactly what the metered work is worth, rounded down, the rest carried.
     value = record.work_hashes * 5_000_000 / Fraction(8_640 * 10**16)
     assert record.paid_sats == math.floor(value)

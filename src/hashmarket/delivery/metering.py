@@ -15,6 +15,7 @@ Under-delivery is measured against the ordered speed over the interval's length:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +43,17 @@ class IntervalRecord:
     paid_total_sats: int  # paid since the contract started, this interval included
     remainder_sats: Decimal  # exact value − paid_total (carried)
     budget_left_sats: int
+    # Σ count × (d × 2³²)²: the variance of the work estimate. Shares arrive as a Poisson
+    # process, so the work behind n shares of difficulty d has standard error √n × d × 2³².
+    work_variance_hashes2: Fraction = Fraction(0)
+
+    @property
+    def delivered_hashrate_std_error_ths(self) -> float:
+        """Standard error of :attr:`delivered_hashrate_ths` (Poisson share counts)."""
+        seconds = self.end_s - self.start_s
+        if seconds <= 0:
+            return 0.0
+        return math.sqrt(self.work_variance_hashes2) / HASHES_PER_TH / seconds
 
     @property
     def delivered_hashrate_ths(self) -> float:
@@ -69,6 +81,8 @@ class IntervalRecord:
             "work_hashes": str(self.work_hashes),
             "ordered_hashes": str(self.ordered_hashes),
             "delivered_hashrate_ths": self.delivered_hashrate_ths,
+            "delivered_hashrate_std_error_ths": self.delivered_hashrate_std_error_ths,
+            "work_variance_hashes2": str(self.work_variance_hashes2),
             "delivery_ratio": self.delivery_ratio,
             "shortfall_hashes": str(self.shortfall_hashes),
             "paid_sats": self.paid_sats,
@@ -92,6 +106,7 @@ class IntervalRecord:
             paid_total_sats=int(row["paid_total_sats"]),
             remainder_sats=Decimal(row["remainder_sats"]),
             budget_left_sats=int(row["budget_left_sats"]),
+            work_variance_hashes2=Fraction(row.get("work_variance_hashes2", "0")),
         )
 
 
@@ -144,6 +159,10 @@ class Meter:
         if end_s < self.interval_start_s:
             raise ValueError(f"interval end {end_s} is before its start {self.interval_start_s}")
         work = self.open_work_hashes()
+        variance = sum(
+            (share_work_hashes(d) ** 2 * cell[0] for d, cell in self.tallies.items()),
+            start=Fraction(0),
+        )
         self.work_total_hashes += work
         payable, remainder = self.contract.payable_sats(self.work_total_hashes)
         paid = payable - self.paid_total_sats
@@ -158,6 +177,7 @@ class Meter:
             shares_accepted=accepted,
             shares_rejected=dict(self.rejected),
             work_hashes=work,
+            work_variance_hashes2=variance,
             ordered_hashes=self.contract.ordered_hashes(end_s - self.interval_start_s),
             paid_sats=paid,
             paid_total_sats=payable,

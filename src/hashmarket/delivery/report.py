@@ -10,6 +10,7 @@ derived from the contract and the interval (:mod:`hashmarket.delivery.payments`)
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -82,10 +83,18 @@ class DeliveryReport:
     remainder_sats: Decimal
     budget_left_sats: int
     under_delivered: tuple[int, ...]  # indices of intervals below the ordered speed
+    work_variance_hashes2: Fraction = Fraction(0)
 
     @property
     def delivered_hashrate_ths(self) -> float:
         return float(self.work_hashes / HASHES_PER_TH / self.metered_s) if self.metered_s else 0.0
+
+    @property
+    def delivered_hashrate_std_error_ths(self) -> float:
+        """Poisson standard error of the delivered speed."""
+        if not self.metered_s:
+            return 0.0
+        return math.sqrt(self.work_variance_hashes2) / HASHES_PER_TH / self.metered_s
 
     @property
     def delivery_ratio(self) -> float:
@@ -101,6 +110,7 @@ class DeliveryReport:
             "ordered_hashes": str(self.ordered_hashes),
             "ordered_hashrate_ths": str(Fraction(self.contract.hashrate_ths)),
             "delivered_hashrate_ths": self.delivered_hashrate_ths,
+            "delivered_hashrate_std_error_ths": self.delivered_hashrate_std_error_ths,
             "delivery_ratio": self.delivery_ratio,
             "paid_sats": self.paid_sats,
             "remainder_sats": str(self.remainder_sats),
@@ -128,6 +138,7 @@ def delivery_report(contract: HashpowerContract, records: list[IntervalRecord]) 
         remainder_sats=last.remainder_sats if last else Decimal(0),
         budget_left_sats=last.budget_left_sats if last else contract.budget_sats,
         under_delivered=tuple(r.index for r in records if r.work_hashes < r.ordered_hashes),
+        work_variance_hashes2=sum((r.work_variance_hashes2 for r in records), start=Fraction(0)),
     )
 
 
