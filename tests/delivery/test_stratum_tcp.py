@@ -200,3 +200,23 @@ def test_a_refused_payment_stops_the_endpoint_and_is_raised() -> None:
     with pytest.raises(TransferRefusedError):
         running.stop()
     running.loop.call_soon_threadsafe(running.loop.stop)
+
+
+def test_a_share_for_another_contracts_job_is_not_paid(endpoint: RunningEndpoint) -> None:
+    other = RunningEndpoint(contract("c2"), difficulty=EASY)
+    try:
+        other.publish(factory("c2").job(other.clock.now))
+        elsewhere = CpuMiner("127.0.0.1", other.port, "c2.rig").connect()
+        share = elsewhere.mine(2**15)[0]  # a real share of contract c2's job
+        here = CpuMiner("127.0.0.1", endpoint.port, "c1.rig").connect()
+        (as_c2,) = here.submit_all([share])
+        (as_c1,) = here.submit_all([["c1.rig", *share[1:]]])
+        assert as_c2["error"][0] == 24  # c2's worker is not authorized on c1
+        assert as_c1["error"] == [STALE, "job not found", None]
+        assert endpoint.close_interval().work_hashes == 0
+        (accepted,) = elsewhere.submit_all([share])
+        assert accepted["result"] is True  # where it belongs, it pays
+        here.close()
+        elsewhere.close()
+    finally:
+        other.stop()
