@@ -20,7 +20,7 @@ from hashmarket.delivery.heartbeats import (
 )
 from hashmarket.delivery.sla import GpuLease, LeaseBlock, settle_refunds, sla_report
 from hashmarket.errors import DataError, DeliveryError
-from hashmarket.ledger import Account, Ledger
+from hashmarket.ledger import Account, Ledger, ManualClock
 from tests.conftest import fund
 
 START_MINUTE = 29_000_000  # 2025-02-19 21:20 UTC
@@ -138,10 +138,17 @@ def test_countersignature_required_when_the_terms_name_the_buyer_key() -> None:
     assert b.rejected == {"bad_countersignature": 4}
 
 
-def test_refunds_settle_on_the_ledger_once(ledger: Ledger) -> None:
+def test_refunds_settle_on_the_ledger_once(ledger: Ledger, clock: ManualClock) -> None:
     fund(ledger, SELLER, 100_000, asset="USD", tid=9101)
     ledger.create_account(Account(BUYER, "USD"))
     report = sla_report(lease(), [])  # nothing verified: both blocks down, 50 % refunds
+    over_s = (START_MINUTE + MINUTES) * 60 + 120  # the term's end and the late grace
+    clock.advance(over_s - clock.now_ns() // 10**9 - 1)
+    head = ledger.head()
+    with pytest.raises(DeliveryError, match="the lease settles from Unix time"):
+        settle_refunds(ledger, report)
+    assert ledger.head() == head
+    clock.advance(1)
     paid = settle_refunds(ledger, report)
     assert [t.amount for t in paid] == [417, 209]  # ⌈833.33 / 2⌉, ⌈416.67 / 2⌉
     assert settle_refunds(ledger, report) == paid  # the same ids: applied once

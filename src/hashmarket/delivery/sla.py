@@ -298,8 +298,21 @@ def refund_transfer_id(lease_id: str, block_id: str) -> int:
 
 
 def settle_refunds(ledger: Ledger, report: SlaReport) -> list[Transfer]:
-    """Pay each block's refund, seller → buyer, in one linked batch (all or nothing)."""
+    """Pay each block's refund, seller → buyer, in one linked batch (all or nothing).
+
+    Only at settlement: once the term is over and the last minute's heartbeats could no
+    longer arrive in time, on the ledger clock; before that, minutes still to come would
+    count as downtime."""
     lease = report.lease
+    settles_at_s = lease.end_minute * 60 + lease.late_grace_s
+    now_s = ledger.clock.now_ns() // 1_000_000_000
+    if now_s < settles_at_s:
+        raise DeliveryError(
+            "delivery_refused",
+            action="settlement",
+            what=lease.lease_id,
+            problem=f"the lease settles from Unix time {settles_at_s}; the ledger clock is {now_s}",
+        )
     transfers = [
         Transfer(
             id=refund_transfer_id(lease.lease_id, b.block_id),
