@@ -40,7 +40,7 @@ class HashpowerContract:
     buyer_account_id: int
     seller_account_id: int
     price_sats_per_ph_day: int
-    hashrate_ths: Fraction | int
+    hashrate_ths: Fraction | Decimal | int  # exact: a float would not be
     budget_sats: int
     start: dt.datetime  # UTC, timezone-aware
     end: dt.datetime
@@ -66,7 +66,11 @@ class HashpowerContract:
             value = getattr(self, name)
             if type(value) is not int or value <= 0:
                 raise bad(name, "a positive integer")
-        if isinstance(self.hashrate_ths, bool) or Fraction(self.hashrate_ths) <= 0:
+        if not isinstance(self.hashrate_ths, Fraction | Decimal | int) or isinstance(
+            self.hashrate_ths, bool
+        ):
+            raise bad("hashrate_ths", "an exact number (int, Decimal or Fraction)")
+        if Fraction(self.hashrate_ths) <= 0:
             raise bad("hashrate_ths", "positive")
         for name in ("start", "end"):
             if getattr(self, name).tzinfo is None:
@@ -149,8 +153,9 @@ class HashpowerContract:
 
     def payable_sats(self, work_hashes: Fraction | int) -> tuple[int, Decimal]:
         """Total payable for ``work_hashes`` delivered so far: the exact value rounded by the
-        terms' rule, capped at the budget; and what rounding left over (exact − rounded,
-        in sats, as an exact decimal of 50 significant digits)."""
+        terms' rule, capped at the budget; and exact − payable in sats, as a decimal of 50
+        significant digits: what rounding carries (under a sat) while the budget lasts, and
+        once it is spent, the value of the work it could not pay."""
         value = self.value_sats_exact(work_hashes)
         exact = DECIMAL.divide(Decimal(value.numerator), Decimal(value.denominator))
         rounded = min(round_minor(exact, self.rounding), self.budget_sats)

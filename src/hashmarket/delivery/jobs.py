@@ -68,7 +68,9 @@ class JobFactory:
     payout_script: bytes = DEFAULT_PAYOUT_SCRIPT
     value_sats: int = 312_500_000
     other_txids: tuple[bytes, ...] = ()
-    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _numbers: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(1), init=False, repr=False
+    )
 
     def job(self, ntime: int, *, clean_jobs: bool = True) -> Job:
         coinb1, coinb2 = coinbase_parts(
