@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_json_round_trip() -> None:
         ({"rounding": Rounding.CUMULATIVE_HALF_EVEN}, "rounding"),
     ],
 )
-def test_bad_terms_name_their_field(change: dict[str, object], field: str) -> None:
+def test_bad_terms_name_their_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(SpecError) as caught:
         contract(**change)
     assert caught.value.fields["field"] == field
