@@ -69,7 +69,7 @@ def test_stratum_process_meters_a_miner_and_pays_on_the_ledger(tmp_path: Path) -
         time.sleep(1.5)  # at least one interval closes on the endpoint's schedule
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     log = tmp_path / "delivery" / "cli1.jsonl"
     assert f"delivery log: {log}" in out

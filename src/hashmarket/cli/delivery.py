@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -82,6 +83,16 @@ def _log_path(data_dir: Path | None, contract_id: str) -> Path:
     return folder / f"{contract_id}.jsonl"
 
 
+async def _wait_any(events: list[asyncio.Event], timeout_s: float) -> None:
+    """Return when one of ``events`` is set or after ``timeout_s``."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def _serve(
     endpoint: StratumEndpoint,
     factory: JobFactory,
@@ -91,21 +102,28 @@ async def _serve(
     job_every_s: float,
     duration_s: float | None,
 ) -> None:
+    """Serve until the contract ends, ``duration_s`` passes, or SIGINT / SIGTERM: a signal
+    only sets an event, so the endpoint always stops through :meth:`StratumEndpoint.stop`
+    (the open interval closed, logged and paid) and never half-way through a payment."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(sig, stopping.set)
     bound = await endpoint.start(host, port)
     typer.echo(
         f"stratum+tcp://{host}:{bound} for contract {endpoint.endpoint.contract.contract_id}"
     )
-    loop = asyncio.get_running_loop()
     stop_at = None if duration_s is None else loop.time() + duration_s
     endpoint.publish(factory.job(int(time.time())))
     try:
-        while not endpoint.done.is_set():
+        while not endpoint.done.is_set() and not stopping.is_set():
             wait = job_every_s if stop_at is None else min(job_every_s, stop_at - loop.time())
             if wait <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(endpoint.done.wait(), timeout=wait)
-            endpoint.publish(factory.job(int(time.time()), clean_jobs=False))
+            await _wait_any([endpoint.done, stopping], wait)
+            if not (endpoint.done.is_set() or stopping.is_set()):
+                endpoint.publish(factory.job(int(time.time()), clean_jobs=False))
     finally:
         await endpoint.stop()
 
@@ -163,17 +181,16 @@ def stratum_command(
             nbits=int(DEFAULT_NBITS, 16),
         )
         server = StratumEndpoint(core, on_interval=on_interval)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(
-                _serve(
-                    server,
-                    factory,
-                    host=host,
-                    port=port,
-                    job_every_s=job_every_s,
-                    duration_s=duration_s,
-                )
+        asyncio.run(
+            _serve(
+                server,
+                factory,
+                host=host,
+                port=port,
+                job_every_s=job_every_s,
+                duration_s=duration_s,
             )
+        )
         if payer is not None and core.ended:
             payer.finish()
     finally:
