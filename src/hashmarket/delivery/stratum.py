@@ -74,12 +74,14 @@ def _u32(text: object) -> int | None:
     return int.from_bytes(raw, "big") if len(raw) == 4 else None
 
 
+# What makes a share unique within a job: extranonce1, extranonce2, ntime, nonce, version.
+ShareKey = tuple[bytes, bytes, int, bytes, int]
+
+
 @dataclass
 class _LiveJob:
     job: Job
-    seen: set[
-        tuple[bytes, bytes, int, bytes, int]
-    ]  # extranonce1, extranonce2, ntime, nonce, version
+    seen: set[ShareKey]  # shares accepted for this job
 
 
 class ContractEndpoint:
