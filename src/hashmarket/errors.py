@@ -201,6 +201,11 @@ MESSAGES: dict[str, str] = {
     ),
     "settle_day_not_over": "{day} is not over on the ledger clock (the cut is {cut})",
     "settle_fixings": "contract {contract!r}: {problem}",
+    # delivery
+    "delivery_log": "not a delivery log line: {problem}",
+    "heartbeat_file": "not a heartbeat line: {problem}",
+    "lease_terms": "lease {lease!r}: {field}: {problem}",
+    "delivery_refused": "{action} of {what!r} refused: {problem}",
 }
 
 
@@ -337,6 +342,13 @@ class RiskError(HashmarketError, ValueError):
     """A portfolio, miner profile or loan that describes nothing valuable, a risk option that
     makes no sense, or a loan action that its state forbids; ``fields["field"]`` names the
     offending field where there is one."""
+
+    exit_code = 65
+
+
+class DeliveryError(HashmarketError):
+    """A proof-of-delivery request that cannot be served: lease or contract terms that make no
+    sense, a refund already settled differently, an endpoint that cannot start."""
 
     exit_code = 65
 

@@ -287,6 +287,11 @@ CHECKS = [
         lambda b, a, _: paid(b, a, "USD") + paid(b, a, "BTC") > 0,
     ),
     Check(
+        r"hashmarket delivery verify-heartbeats .*--settle",
+        "an SLA refund moved from the seller to the buyer",
+        lambda b, a, _: paid(b, a, "USD") > 0,
+    ),
+    Check(
         r"hashmarket ledger verify\s*(#|$)",
         "the ledger verified",
         lambda b, a, out: out.startswith("ok: "),

@@ -108,7 +108,7 @@ def test_help_is_the_same_as_with_the_commands_imported(
 
 
 PACKAGES = ["hashmarket", *(f"hashmarket.{p}" for p in ("api", "instruments", "models"))]
-PACKAGES += [f"hashmarket.{p}" for p in ("operations", "pricing", "reports", "risk")]
+PACKAGES += [f"hashmarket.{p}" for p in ("delivery", "operations", "pricing", "reports", "risk")]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -80,6 +80,10 @@ COMMANDS = {
         "hashmarket.cli.miner:app",
         "Fleet economics: breakeven, profit on the hashprice index, payback.",
     ),
+    "delivery": LazyCommand(
+        "hashmarket.cli.delivery:app",
+        "Proof of delivery: Stratum share metering (hashpower), heartbeats and SLAs (GPU time).",
+    ),
     "keys": LazyCommand("hashmarket.cli.serve:keys_app", "API keys for the HTTP service."),
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
