@@ -10,7 +10,7 @@ from hashmarket.api.compute import ComputeGate, ComputeGateMiddleware
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
-from hashmarket.api.problems import install_handlers
+from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import index, keys, ledger, operations, pricing, risk
 from hashmarket.api.state import ServiceState
 from hashmarket.paths import default_data_dir
@@ -50,6 +50,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         limiter=TokenBucket(config.rate_limit_per_s, config.rate_limit_burst),
         idempotency_exempt=IDEMPOTENCY_EXEMPT,
     )
+    app.add_middleware(LastResortMiddleware)  # added last: outermost
     app.include_router(index.router)
     app.include_router(keys.router)
     app.include_router(operations.router)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashmarket.api.keys import ServiceStore, StoredResponse
 from hashmarket.api.problems import problem
+from hashmarket.api.text import unstorable, unstorable_json
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -87,6 +88,17 @@ class GuardMiddleware(BaseHTTPMiddleware):
             body = await request.body()
             if len(body) > self.max_body_bytes:
                 return self._too_large()
+            bad_text = unstorable_json(body)
+            if bad_text is not None:
+                field_path, what = bad_text
+                return problem(
+                    422, "Invalid request", f"{field_path}: holds {what}", field=field_path
+                )
+        path_problem = unstorable(request.url.path) or unstorable(
+            "".join(v for _, v in request.query_params.multi_items())
+        )
+        if path_problem is not None:
+            return problem(400, "Invalid request", f"the path or query holds {path_problem}")
 
         request.state.principal = None
         request.state.auth_failed = False
