@@ -68,6 +68,30 @@ class ApiKey:
         return self.account is None or self.account == account
 
 
+def account_id_for_key(account: str, ledger_url: str) -> str:
+    """The account id a key is bound to: an id as given, a name resolved in the ledger.
+
+    A key compares its account with the ids in requests, so a name is turned into its id
+    once, here; a name no account has is refused rather than stored as a key that could
+    never use anything.
+    """
+    if account.isascii() and account.isdigit():
+        return str(int(account))
+    from hashmarket.errors import LedgerError
+    from hashmarket.ledger import Ledger
+
+    try:
+        with Ledger.open(ledger_url) as ledger:
+            found = ledger.account(account)
+    except LedgerError as error:
+        raise UsageError(
+            "bad_option",
+            option="--account",
+            problem=f"cannot bind the key to {account!r}: {error}",
+        ) from error
+    return str(found.id)
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
@@ -135,7 +159,17 @@ class ServiceStore:
     def create_key(
         self, role: Role, *, account: str | None = None, label: str = ""
     ) -> tuple[ApiKey, str]:
-        """A new key; the returned secret is shown once and never stored."""
+        """A new key; the returned secret is shown once and never stored.
+
+        ``account`` binds the key to one account by its id (digits): requests compare it with
+        the ids in paths and bodies. Resolve a name first (:func:`account_id_for_key`).
+        """
+        if account is not None and not (account.isascii() and account.isdigit()):
+            raise UsageError(
+                "bad_option",
+                option="--account",
+                problem=f"{account!r} is not an account id (resolve a name to its id first)",
+            )
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt_hex = secrets.token_hex(16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -56,13 +57,22 @@ def serve_command(
 @keys_app.command("create")
 def create_key(
     role: str = typer.Option(..., "--role", help="admin, issuer, trader or viewer."),
-    account: str | None = typer.Option(None, "--account", help="Bind the key to one account."),
+    account: str | None = typer.Option(
+        None,
+        "--account",
+        help="Bind the key to one account: its id, or its name (resolved to the id now).",
+    ),
     label: str = typer.Option("", "--label", help="A note to recognise the key by."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Ledger that resolves an account name (default sqlite:///<data dir>/ledger.sqlite).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Create a key. The secret is printed once; only its salted hash is stored."""
-    from hashmarket.api.keys import Role, ServiceStore
+    from hashmarket.api.keys import Role, ServiceStore, account_id_for_key
     from hashmarket.errors import UsageError
 
     try:
@@ -72,7 +82,13 @@ def create_key(
         raise UsageError(
             "bad_option", option="--role", problem=f"{role!r} is not one of {roles}"
         ) from None
-    store = ServiceStore.in_data_dir(resolve_data_dir(data_dir))
+    directory = resolve_data_dir(data_dir)
+    if account is not None:
+        ledger_url = (
+            db or os.environ.get("HASHMARKET_DB") or f"sqlite:///{directory / 'ledger.sqlite'}"
+        )
+        account = account_id_for_key(account, ledger_url)
+    store = ServiceStore.in_data_dir(directory)
     key, secret = store.create_key(chosen, account=account, label=label)
     if fmt is OutputFormat.JSON:
         typer.echo(

@@ -20,6 +20,7 @@ from hashmarket.api.keys import ApiKey, Permission, Role
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.index.fixings import day_fixings
+from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger import tokens as tk
 from hashmarket.ledger.model import INT64_MAX, Account, AccountFlags, Transfer, TransferFlags
@@ -151,6 +152,20 @@ FLAGS = {
 }
 
 
+def check_mint(ledger: Ledger, key: ApiKey, debit_account_id: int) -> None:
+    """403 unless the key may debit ``debit_account_id``: an asset's issuer account has no
+    limit, so debiting it creates money (mints), which only a role that may issue does."""
+    if key.allows(Permission.ISSUE):
+        return
+    for asset in ledger.assets():
+        if asset.issuer_account_id == debit_account_id:
+            raise HTTPException(
+                403,
+                f"account {debit_account_id} issues {asset.code}: debiting it mints, which "
+                f"role {key.role.value!r} may not do",
+            )
+
+
 @router.post("/transfers", status_code=201, summary="Move an amount, or resolve a reservation")
 def create_transfer(
     request: TransferRequest, key: ApiKey = TRANSFER, state: ServiceState = Depends(service)
@@ -163,6 +178,7 @@ def create_transfer(
         if key.account is not None:
             # A holder's key moves money out of its own account only.
             check_account(key, str(debit))
+        check_mint(ledger, key, debit)
         transfer = Transfer(
             request.id,
             request.debit_account_id,
