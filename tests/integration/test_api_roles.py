@@ -129,3 +129,42 @@ def test_a_key_bound_by_name_uses_that_account(data_dir: Path, monkeypatch, caps
 def test_the_store_takes_account_ids_only(data_dir: Path) -> None:
     with pytest.raises(UsageError, match="not an account id"):
         ServiceStore.in_data_dir(data_dir).create_key(Role.TRADER, account="alice")
+
+
+def test_failed_authentication_is_rate_limited_per_address(data_dir: Path) -> None:
+    """80 wrong keys from one address: the burst (5 here) is answered 401, the rest 429
+    with Retry-After, and while the address is limited even a valid key waits."""
+    secret = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)[1]
+    client = client_for(data_dir, auth_failure_burst=5, auth_failures_per_minute=6)
+    wrong = {"Authorization": "Bearer hm_000000000000_not-the-secret"}
+    responses = [client.get("/api/v1/keys/me", headers=wrong) for _ in range(80)]
+    assert [r.status_code for r in responses] == [401] * 5 + [429] * 75
+    limited = responses[-1]
+    assert limited.headers["content-type"] == PROBLEM
+    assert 1 <= int(limited.headers["Retry-After"]) <= 10  # one failure per 10 s comes back
+    assert "failed authentications" in limited.json()["detail"]
+    right = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/keys/me", headers=right).status_code == 429
+    # Anonymous requests are not failures, and another address has its own allowance.
+    assert client.get("/api/v1/keys/me").status_code == 401
+    other = TestClient(client.app, client=("192.0.2.7", 50000))
+    assert other.get("/api/v1/keys/me", headers=right).status_code == 200
+    assert other.get("/api/v1/keys/me", headers=wrong).status_code == 401
+
+
+def test_the_failure_limit_is_configured_from_the_environment(data_dir: Path, monkeypatch) -> None:
+    from hashmarket.api.app import app_from_environment
+
+    monkeypatch.setenv("HASHMARKET_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HASHMARKET_AUTH_FAILURE_BURST", "2")
+    client = TestClient(app_from_environment())
+    wrong = {"Authorization": "Bearer nope"}
+    assert [client.get("/api/v1/keys/me", headers=wrong).status_code for _ in range(4)] == [
+        401,
+        401,
+        429,
+        429,
+    ]
+    monkeypatch.setenv("HASHMARKET_AUTH_FAILURES_PER_MINUTE", "-3")
+    with pytest.raises(UsageError, match="HASHMARKET_AUTH_FAILURES_PER_MINUTE"):
+        app_from_environment()

@@ -103,16 +103,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
-CREATE TABLE IF NOT EXISTS idempotency (
-    key_id TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    request_sha256_hex TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (key_id, idempotency_key)
-);
 """
 
 
@@ -124,16 +114,9 @@ def _digest(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    request_sha256_hex: str
-    status: int
-    content_type: str
-    body: bytes
-
-
 class ServiceStore:
-    """API keys and idempotency records in ``<data dir>/service.sqlite``."""
+    """API keys in ``<data dir>/service.sqlite`` (idempotency records live in the ledger's
+    database, :mod:`hashmarket.ledger.idempotency`, where every server process sees them)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -228,30 +211,3 @@ class ServiceStore:
                 " ORDER BY created_at, key_id"
             ).fetchall()
         return [ApiKey(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
-
-    # --- idempotency ----------------------------------------------------------------------
-    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT request_sha256_hex, status, content_type, body FROM idempotency"
-                " WHERE key_id = ? AND idempotency_key = ?",
-                (key_id, idempotency_key),
-            ).fetchone()
-        return None if row is None else StoredResponse(row[0], row[1], row[2], bytes(row[3]))
-
-    def store_response(self, key_id: str, idempotency_key: str, response: StoredResponse) -> None:
-        """Record the first response; a concurrent duplicate keeps the one stored first."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO idempotency (key_id, idempotency_key, request_sha256_hex,"
-                " status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key_id,
-                    idempotency_key,
-                    response.request_sha256_hex,
-                    response.status,
-                    response.content_type,
-                    response.body,
-                    _now(),
-                ),
-            )

@@ -103,11 +103,14 @@ def error_body(error: HashmarketError) -> dict[str, Any]:
     return {"code": error.key, "field": field, "value": None if value is None else str(value)}
 
 
+def problem_for(error: HashmarketError) -> JSONResponse:
+    return problem(_status_for(error), type(error).__name__, str(error), **error_body(error))
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HashmarketError)
     async def hashmarket_error(_: Request, error: HashmarketError) -> JSONResponse:
-        status = _status_for(error)
-        return problem(status, type(error).__name__, str(error), **error_body(error))
+        return problem_for(error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

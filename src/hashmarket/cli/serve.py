@@ -28,6 +28,15 @@ def serve_command(
         None, "--db", help="Ledger database URL (default sqlite:///<data dir>/ledger.sqlite)."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes."),
+    auth_failure_burst: float = typer.Option(
+        10, "--auth-failure-burst", min=1, help="Failed authentications per address at once."
+    ),
+    auth_failures_per_minute: float = typer.Option(
+        6,
+        "--auth-failures-per-minute",
+        min=0.001,
+        help="Failed authentications per address and minute after the burst (429 beyond).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -43,6 +52,8 @@ def serve_command(
     os.environ["HASHMARKET_COMMERCIAL_ONLY"] = "1" if commercial_only else ""
     if db:
         os.environ["HASHMARKET_DB"] = db
+    os.environ["HASHMARKET_AUTH_FAILURE_BURST"] = repr(auth_failure_burst)
+    os.environ["HASHMARKET_AUTH_FAILURES_PER_MINUTE"] = repr(auth_failures_per_minute)
     typer.echo(f"Hashmarket dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "hashmarket.api.app:app_from_environment",

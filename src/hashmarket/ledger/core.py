@@ -274,6 +274,22 @@ class Ledger:
                 store.rollback()
                 raise
 
+    @contextmanager
+    def records(self) -> Iterator[Store]:
+        """A short write transaction on the records kept beside the journal (the HTTP
+        service's idempotency records, :mod:`hashmarket.ledger.idempotency`): no ledger
+        writer lock, no head, nothing that ``state_hash`` covers. Commits unless it raised."""
+        with self._lock:
+            if self._writing:
+                raise RuntimeError("a ledger transaction is already open on this thread")
+            self._store.begin_records()
+            try:
+                yield self._store
+                self._store.commit()
+            except BaseException:
+                self._store.rollback()
+                raise
+
     # -- reading ----------------------------------------------------------------------------
 
     @contextmanager
