@@ -102,14 +102,14 @@ def test_keys_are_stored_only_as_salted_hashes(data_dir: Path) -> None:
 
 def test_authentication(client: TestClient, data_dir: Path) -> None:
     store = ServiceStore.in_data_dir(data_dir)
-    key, secret = store.create_key(Role.TRADER, account="alice")
+    key, secret = store.create_key(Role.TRADER, account="1001")
     assert client.get("/api/v1/keys/me").status_code == 401
     assert client.get("/api/v1/keys/me", headers=bearer("hm_nope_nope")).status_code == 401
     me = client.get("/api/v1/keys/me", headers=bearer(secret)).json()
     assert me == {
         "key_id": key.key_id,
         "role": "trader",
-        "account": "alice",
+        "account": "1001",
         "label": "",
         "permissions": ["read", "transfer"],
     }

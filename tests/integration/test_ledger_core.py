@@ -614,6 +614,33 @@ def test_history_is_newest_first_and_pages_by_seq(funded: Ledger):
     assert seqs == list(range(1, 7))
 
 
+def test_history_pages_from_any_seq_by_seq_order(funded: Ledger):
+    """``before_seq`` means "rows older than this seq", whoever the row at that seq moved:
+    Alice → Bob rows interleave with Alice → Carol rows, and paging Bob's history from a
+    Carol row (or from past the head) gives Bob's rows below it, not an error."""
+    for i in range(4):
+        funded.transfer(Transfer(100 + 2 * i, ALICE, BOB, 10))
+        funded.transfer(Transfer(101 + 2 * i, ALICE, CAROL, 10))
+    by_id = {e.id: e.seq for e in funded.journal()}
+    carol_row = by_id[105]  # between Bob's 104 and 106
+    assert [e.id for e in funded.history(BOB, before_seq=carol_row)] == [104, 102, 100]
+    assert [e.id for e in funded.history(BOB, before_seq=by_id[1])] == []  # the funding row
+    assert [e.id for e in funded.history(BOB, limit=2, before_seq=10**6)] == [106, 104]
+    assert [e.id for e in funded.history(BOB, limit=2, before_seq=2**64)] == [106, 104]
+    with pytest.raises(LedgerError, match="no account"):
+        funded.history(2**64)
+
+
+def test_ids_past_64_bits_are_not_found_rather_than_failing(funded: Ledger):
+    assert funded.lookup_transfer(2**63) is None
+    assert funded.lookup_transfer(-(2**64)) is None
+    assert funded.lookup_accounts([ALICE, 2**64]) == [funded.account(ALICE)]
+    with pytest.raises(LedgerError, match="no account"):
+        funded.account(2**63)
+    with pytest.raises(LedgerError, match="no account"):
+        funded.account(str(2**70))
+
+
 def test_two_ledger_objects_on_one_database_see_each_others_writes(funded: Ledger, ledger_url: str):
     other = Ledger.open(ledger_url, clock=ManualClock(funded.clock.now_ns()))
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from hashmarket import __version__
@@ -10,9 +12,10 @@ from hashmarket.api.compute import ComputeGate, ComputeGateMiddleware
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
-from hashmarket.api.problems import install_handlers
+from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import index, keys, ledger, operations, pricing, risk
 from hashmarket.api.state import ServiceState
+from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
 
 # POST routes that compute without changing state need no Idempotency-Key.
@@ -45,11 +48,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.add_middleware(ComputeGateMiddleware, gate=app.state.compute_gate)
     app.add_middleware(
         GuardMiddleware,
-        store=store,
+        state=app.state.service,
         max_body_bytes=config.max_body_bytes,
         limiter=TokenBucket(config.rate_limit_per_s, config.rate_limit_burst),
+        auth_failures=TokenBucket(config.auth_failures_per_minute / 60, config.auth_failure_burst),
         idempotency_exempt=IDEMPOTENCY_EXEMPT,
+        idempotency_wait_s=config.idempotency_wait_s,
+        idempotency_lease_s=config.idempotency_lease_s,
     )
+    app.add_middleware(LastResortMiddleware)  # added last: outermost
     app.include_router(index.router)
     app.include_router(keys.router)
     app.include_router(operations.router)
@@ -65,10 +72,32 @@ def app_from_environment() -> FastAPI:
     """The app ``hashmarket serve`` runs, configured from ``HASHMARKET_*`` variables."""
     import os
 
+    defaults = ServiceConfig(data_dir=default_data_dir())
     return create_app(
-        ServiceConfig(
-            data_dir=default_data_dir(),
+        dataclasses.replace(
+            defaults,
             ledger_url=os.environ.get("HASHMARKET_DB") or None,
             include_noncommercial=not os.environ.get("HASHMARKET_COMMERCIAL_ONLY"),
+            auth_failure_burst=_number_from_environment(
+                "HASHMARKET_AUTH_FAILURE_BURST", defaults.auth_failure_burst
+            ),
+            auth_failures_per_minute=_number_from_environment(
+                "HASHMARKET_AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute
+            ),
         )
     )
+
+
+def _number_from_environment(name: str, default: float) -> float:
+    import os
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise UsageError("bad_option", option=name, problem=f"{text!r} is not a positive number")
+    return value

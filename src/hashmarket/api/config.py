@@ -15,6 +15,13 @@ class ServiceConfig:
     max_body_bytes: int = 1_000_000
     rate_limit_per_s: float = 20.0
     rate_limit_burst: float = 40.0
+    # Failed authentications per client address: a burst, then one per 10 s (429 beyond).
+    auth_failure_burst: float = 10.0
+    auth_failures_per_minute: float = 6.0
+    # A request with the Idempotency-Key of one still running waits this long for it (then
+    # 409); a claim whose process died is taken over by the same request after the lease.
+    idempotency_wait_s: float = 10.0
+    idempotency_lease_s: float = 300.0
     # Monte Carlo and optimisation requests running at once (the others wait for a turn).
     max_computations: int = max(1, os.cpu_count() or 1)
 

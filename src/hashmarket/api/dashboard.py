@@ -83,9 +83,11 @@ def favicon() -> Response:
 @router.get("/static/{name}")
 def static_file(name: str) -> Response:
     suffix = name[name.rfind(".") :] if "." in name else ""
-    if suffix not in STATIC_TYPES or "/" in name or name.startswith("."):
+    # Names of the shipped files only: a NUL, a separator or a leading dot never reaches open().
+    plain = all(c.isalnum() or c in "-_." for c in name) and not name.startswith(".")
+    if suffix not in STATIC_TYPES or not plain:
         raise HTTPException(404, f"no static file {name!r}")
     try:
         return Response(_asset("static", name), media_type=STATIC_TYPES[suffix])
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise HTTPException(404, f"no static file {name!r}") from None

@@ -1,9 +1,12 @@
-"""What every request passes through before a route: size limit, authentication, per-key rate
-limit and idempotency of state-changing requests.
+"""What every request passes through before a route: size limit, well-formed text,
+authentication (with a per-address limit on failures), per-key rate limit and idempotency of
+state-changing requests.
 
-Idempotency is one mechanism for every state-changing route: the first response to an
-``Idempotency-Key`` is stored with a hash of the request; a replay gets that response back
-(``Idempotent-Replayed: true``), the same key with a different request gets 409.
+Idempotency is one mechanism for every state-changing route, kept in the ledger's database
+(:mod:`hashmarket.ledger.idempotency`) so it holds across server processes and restarts: the
+first request with an ``Idempotency-Key`` claims it atomically; a concurrent request with the
+same key and body waits for that one and gets its response (``Idempotent-Replayed: true``),
+as does any later replay; the same key with a different request gets 409.
 """
 
 from __future__ import annotations
@@ -21,31 +24,66 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hashmarket.api.keys import ServiceStore, StoredResponse
-from hashmarket.api.problems import problem
+from hashmarket.api.keys import ApiKey
+from hashmarket.api.problems import problem, problem_for
+from hashmarket.api.state import ServiceState
+from hashmarket.api.text import unstorable, unstorable_json
+from hashmarket.errors import HashmarketError
+from hashmarket.ledger import idempotency
+from hashmarket.ledger.idempotency import Outcome, StoredResponse
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NextApp = Callable[[Request], Awaitable[Response]]
+IN_FLIGHT_POLL_S = 0.05  # how often a duplicate asks whether the first request has finished
 
 
 @dataclass
 class TokenBucket:
-    """Per-key rate limit: ``rate_per_s`` sustained, ``burst`` at once."""
+    """A rate limit per key: ``rate_per_s`` sustained, ``burst`` at once."""
 
     rate_per_s: float
     burst: float
+    max_keys: int = 100_000  # past this many keys, those back to a full bucket are forgotten
     _levels: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def allow(self, key: str, now_s: float) -> float:
-        """0 if the request may go ahead, else the seconds until it may."""
+    def _level(self, key: str, now_s: float) -> float:
+        level, last_s = self._levels.get(key, (self.burst, now_s))
+        return min(self.burst, level + (now_s - last_s) * self.rate_per_s)
+
+    def wait(self, key: str, now_s: float) -> float:
+        """0 if ``key`` has a token left, else the seconds until it has (nothing is taken)."""
         with self._lock:
-            level, last_s = self._levels.get(key, (self.burst, now_s))
-            level = min(self.burst, level + (now_s - last_s) * self.rate_per_s)
+            level = self._level(key, now_s)
+        return 0.0 if level >= 1 else (1 - level) / self.rate_per_s
+
+    def allow(self, key: str, now_s: float) -> float:
+        """Take a token: 0 if the request may go ahead, else the seconds until it may."""
+        with self._lock:
+            level = self._level(key, now_s)
+            if len(self._levels) >= self.max_keys:
+                self._forget_full(now_s)
             if level >= 1:
                 self._levels[key] = (level - 1, now_s)
                 return 0.0
             self._levels[key] = (level, now_s)
             return (1 - level) / self.rate_per_s
+
+    def _forget_full(self, now_s: float) -> None:
+        full = [k for k in self._levels if self._level(k, now_s) >= self.burst]
+        for k in full:
+            del self._levels[k]
+
+
+def too_many(detail: str, wait_s: float) -> Response:
+    limited = problem(429, "Too Many Requests", f"{detail}; retry in {wait_s:.2f} s")
+    limited.headers["Retry-After"] = str(max(1, round(wait_s + 0.5)))
+    return limited
+
+
+def request_sha256(request: Request, body: bytes) -> str:
+    parts = [request.method.encode(), request.url.path.encode(), request.url.query.encode(), body]
+    return hashlib.sha256(b"\n".join(parts)).hexdigest()
 
 
 class GuardMiddleware(BaseHTTPMiddleware):
@@ -53,17 +91,22 @@ class GuardMiddleware(BaseHTTPMiddleware):
         self,
         app: ASGIApp,
         *,
-        store: ServiceStore,
+        state: ServiceState,
         max_body_bytes: int,
         limiter: TokenBucket,
+        auth_failures: TokenBucket,
         idempotency_exempt: frozenset[str],
+        idempotency_wait_s: float,
+        idempotency_lease_s: float,
     ) -> None:
         super().__init__(app)
-        self.store = store
+        self.state = state
         self.max_body_bytes = max_body_bytes
         self.limiter = limiter
+        self.auth_failures = auth_failures
         self.idempotency_exempt = idempotency_exempt
-        self._in_flight: dict[tuple[str, str], asyncio.Lock] = {}
+        self.idempotency_wait_s = idempotency_wait_s
+        self.idempotency_lease_ns = round(idempotency_lease_s * 1e9)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Fast path: an anonymous read has no body, no key to check and nothing to record.
@@ -76,50 +119,75 @@ class GuardMiddleware(BaseHTTPMiddleware):
             return
         await super().__call__(scope, receive, send)
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return self._too_large()
-        body = b""
-        if request.method in MUTATING_METHODS:
-            body = await request.body()
-            if len(body) > self.max_body_bytes:
-                return self._too_large()
-
-        request.state.principal = None
-        request.state.auth_failed = False
-        authorization = request.headers.get("authorization", "")
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            key = (
-                await run_in_threadpool(self.store.authenticate, token.strip())
-                if scheme.lower() == "bearer"
-                else None
-            )
-            request.state.principal = key
-            request.state.auth_failed = key is None
-        principal = request.state.principal
-
+    async def dispatch(self, request: Request, call_next: NextApp) -> Response:
+        body, refused = await self._read_body(request)
+        if refused is not None:
+            return refused
+        refused = await self._authenticate(request)
+        if refused is not None:
+            return refused
+        principal: ApiKey | None = request.state.principal
         if principal is not None:
             wait_s = self.limiter.allow(principal.key_id, time.monotonic())
             if wait_s > 0:
-                limited = problem(
-                    429, "Too Many Requests", f"rate limit exceeded; retry in {wait_s:.2f} s"
-                )
-                limited.headers["Retry-After"] = str(max(1, round(wait_s)))
-                return limited
-
+                return too_many("rate limit exceeded", wait_s)
         path = request.url.path
-        needs_idempotency = (
+        if (
             request.method in MUTATING_METHODS
             and path.startswith("/api/")
             and path not in self.idempotency_exempt
             and principal is not None
-        )
-        if not needs_idempotency:
-            return await call_next(request)
+        ):
+            return await self._idempotent(request, call_next, principal, body)
+        return await call_next(request)
+
+    async def _read_body(self, request: Request) -> tuple[bytes, Response | None]:
+        """The body of a state-changing request, or the refusal of an oversized or
+        unstorable one (a path or query with a NUL is refused too)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return b"", self._too_large()
+        body = b""
+        if request.method in MUTATING_METHODS:
+            body = await request.body()
+            if len(body) > self.max_body_bytes:
+                return body, self._too_large()
+            bad_text = unstorable_json(body)
+            if bad_text is not None:
+                where, what = bad_text
+                return body, problem(422, "Invalid request", f"{where}: holds {what}", field=where)
+        query = "".join(v for _, v in request.query_params.multi_items())
+        path_problem = unstorable(request.url.path) or unstorable(query)
+        if path_problem is not None:
+            return body, problem(400, "Invalid request", f"the path or query holds {path_problem}")
+        return body, None
+
+    async def _authenticate(self, request: Request) -> Response | None:
+        """Sets ``request.state.principal`` (None when anonymous or refused) and
+        ``auth_failed``. An address whose failures used up its allowance gets 429 before its
+        key is even looked at, so guessing cannot go faster than the allowance."""
+        request.state.principal = None
+        request.state.auth_failed = False
+        authorization = request.headers.get("authorization", "")
+        if not authorization:
+            return None
+        address = request.client.host if request.client is not None else "unknown"
+        wait_s = self.auth_failures.wait(address, time.monotonic())
+        if wait_s > 0:
+            return too_many("too many failed authentications from this address", wait_s)
+        scheme, _, token = authorization.partition(" ")
+        key = None
+        if scheme.lower() == "bearer":
+            key = await run_in_threadpool(self.state.store.authenticate, token.strip())
+        if key is None:
+            self.auth_failures.allow(address, time.monotonic())
+        request.state.principal = key
+        request.state.auth_failed = key is None
+        return None
+
+    async def _idempotent(
+        self, request: Request, call_next: NextApp, principal: ApiKey, body: bytes
+    ) -> Response:
         idempotency_key = request.headers.get("idempotency-key", "").strip()
         if not idempotency_key or len(idempotency_key) > 200:
             return problem(
@@ -128,46 +196,81 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 "state-changing requests need an Idempotency-Key header (1 to 200 characters)",
                 field="Idempotency-Key",
             )
-        request_hash = hashlib.sha256(
-            b"\n".join(
-                [
-                    request.method.encode(),
-                    str(request.url.path).encode(),
-                    request.url.query.encode(),
-                    body,
-                ]
-            )
-        ).hexdigest()
         slot = (principal.key_id, idempotency_key)
-        lock = self._in_flight.setdefault(slot, asyncio.Lock())
-        async with lock:  # a concurrent duplicate waits for the first and then replays it
-            stored = await run_in_threadpool(self.store.stored_response, *slot)
-            if stored is not None:
-                if stored.request_sha256_hex != request_hash:
-                    return problem(
-                        409,
-                        "Idempotency-Key reused",
-                        "this Idempotency-Key was already used for a different request",
-                        field="Idempotency-Key",
-                        value=idempotency_key,
-                    )
-                return Response(
-                    stored.body,
-                    status_code=stored.status,
-                    media_type=stored.content_type,
-                    headers={"Idempotent-Replayed": "true"},
+        digest = request_sha256(request, body)
+        deadline = time.monotonic() + self.idempotency_wait_s
+        while True:
+            try:
+                claim = await run_in_threadpool(self._claim, *slot, digest)
+            except HashmarketError as error:  # the ledger's database cannot be reached
+                return problem_for(error)
+            if claim.outcome is Outcome.CLAIMED:
+                break
+            if claim.outcome is Outcome.MISMATCH:
+                return problem(
+                    409,
+                    "Idempotency-Key reused",
+                    "this Idempotency-Key was already used for a different request",
+                    field="Idempotency-Key",
+                    value=idempotency_key,
                 )
+            if claim.outcome is Outcome.REPLAY:
+                assert claim.response is not None
+                return replayed(claim.response)
+            if time.monotonic() >= deadline:
+                return problem(
+                    409,
+                    "Request in progress",
+                    "a request with this Idempotency-Key is still being processed; retry later",
+                    field="Idempotency-Key",
+                    value=idempotency_key,
+                )
+            await asyncio.sleep(IN_FLIGHT_POLL_S)
+        assert claim.token is not None
+        return await self._run_claimed(request, call_next, slot, claim.token)
+
+    async def _run_claimed(
+        self, request: Request, call_next: NextApp, slot: tuple[str, str], token: str
+    ) -> Response:
+        """Run the request that holds the claim; store its response, or give the claim up
+        if the server failed (5xx or an exception) so that a retry runs it again."""
+        try:
             response = await call_next(request)
             content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-            content_type = response.headers.get("content-type", "application/json")
-            if response.status_code < 500:
-                record = StoredResponse(request_hash, response.status_code, content_type, content)
-                await run_in_threadpool(self.store.store_response, *slot, record)
-            self._in_flight.pop(slot, None)
-            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-            return Response(
-                content, status_code=response.status_code, headers=headers, media_type=content_type
-            )
+        except BaseException:
+            await run_in_threadpool(self._release, *slot, token)
+            raise
+        content_type = response.headers.get("content-type", "application/json")
+        if response.status_code < 500:
+            record = StoredResponse(response.status_code, content_type, content)
+            await run_in_threadpool(self._complete, *slot, token, record)
+        else:
+            await run_in_threadpool(self._release, *slot, token)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(
+            content, status_code=response.status_code, headers=headers, media_type=content_type
+        )
+
+    def _claim(self, scope: str, key: str, digest: str) -> idempotency.Claim:
+        with self.state.ledger() as ledger:
+            return idempotency.claim(ledger, scope, key, digest, lease_ns=self.idempotency_lease_ns)
+
+    def _complete(self, scope: str, key: str, token: str, record: StoredResponse) -> None:
+        with self.state.ledger() as ledger:
+            idempotency.complete(ledger, scope, key, token, record)
+
+    def _release(self, scope: str, key: str, token: str) -> None:
+        with self.state.ledger() as ledger:
+            idempotency.release(ledger, scope, key, token)
 
     def _too_large(self) -> Response:
         return problem(413, "Request body too large", f"the limit is {self.max_body_bytes:,} bytes")
+
+
+def replayed(stored: StoredResponse) -> Response:
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        media_type=stored.content_type,
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -68,6 +68,30 @@ class ApiKey:
         return self.account is None or self.account == account
 
 
+def account_id_for_key(account: str, ledger_url: str) -> str:
+    """The account id a key is bound to: an id as given, a name resolved in the ledger.
+
+    A key compares its account with the ids in requests, so a name is turned into its id
+    once, here; a name no account has is refused rather than stored as a key that could
+    never use anything.
+    """
+    if account.isascii() and account.isdigit():
+        return str(int(account))
+    from hashmarket.errors import LedgerError
+    from hashmarket.ledger import Ledger
+
+    try:
+        with Ledger.open(ledger_url) as ledger:
+            found = ledger.account(account)
+    except LedgerError as error:
+        raise UsageError(
+            "bad_option",
+            option="--account",
+            problem=f"cannot bind the key to {account!r}: {error}",
+        ) from error
+    return str(found.id)
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
@@ -78,16 +102,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     label TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
     revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS idempotency (
-    key_id TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    request_sha256_hex TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (key_id, idempotency_key)
 );
 """
 
@@ -100,16 +114,9 @@ def _digest(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    request_sha256_hex: str
-    status: int
-    content_type: str
-    body: bytes
-
-
 class ServiceStore:
-    """API keys and idempotency records in ``<data dir>/service.sqlite``."""
+    """API keys in ``<data dir>/service.sqlite`` (idempotency records live in the ledger's
+    database, :mod:`hashmarket.ledger.idempotency`, where every server process sees them)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -135,7 +142,17 @@ class ServiceStore:
     def create_key(
         self, role: Role, *, account: str | None = None, label: str = ""
     ) -> tuple[ApiKey, str]:
-        """A new key; the returned secret is shown once and never stored."""
+        """A new key; the returned secret is shown once and never stored.
+
+        ``account`` binds the key to one account by its id (digits): requests compare it with
+        the ids in paths and bodies. Resolve a name first (:func:`account_id_for_key`).
+        """
+        if account is not None and not (account.isascii() and account.isdigit()):
+            raise UsageError(
+                "bad_option",
+                option="--account",
+                problem=f"{account!r} is not an account id (resolve a name to its id first)",
+            )
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt_hex = secrets.token_hex(16)
@@ -194,30 +211,3 @@ class ServiceStore:
                 " ORDER BY created_at, key_id"
             ).fetchall()
         return [ApiKey(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
-
-    # --- idempotency ----------------------------------------------------------------------
-    def stored_response(self, key_id: str, idempotency_key: str) -> StoredResponse | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT request_sha256_hex, status, content_type, body FROM idempotency"
-                " WHERE key_id = ? AND idempotency_key = ?",
-                (key_id, idempotency_key),
-            ).fetchone()
-        return None if row is None else StoredResponse(row[0], row[1], row[2], bytes(row[3]))
-
-    def store_response(self, key_id: str, idempotency_key: str, response: StoredResponse) -> None:
-        """Record the first response; a concurrent duplicate keeps the one stored first."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO idempotency (key_id, idempotency_key, request_sha256_hex,"
-                " status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key_id,
-                    idempotency_key,
-                    response.request_sha256_hex,
-                    response.status,
-                    response.content_type,
-                    response.body,
-                    _now(),
-                ),
-            )

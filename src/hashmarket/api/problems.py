@@ -6,16 +6,21 @@ the body names the field and value the error carries, as the CLI's one line does
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hashmarket.errors import DataError, HashmarketError, SourceError, UsageError
 
 PROBLEM_JSON = "application/problem+json"
+
+logger = logging.getLogger("hashmarket.api")
 
 # Subclasses not listed map through their nearest listed base (see _status_for).
 STATUS_BY_ERROR: dict[type[HashmarketError], int] = {
@@ -26,10 +31,58 @@ STATUS_BY_ERROR: dict[type[HashmarketError], int] = {
 }
 
 
+class ProblemResponse(JSONResponse):
+    """A problem body as ASCII JSON: it may quote what the client sent, and a value that is
+    not valid Unicode (a lone surrogate) must come back escaped rather than fail to encode."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":"), default=str).encode()
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return ProblemResponse(body, status_code=status)
+
+
+class LastResortMiddleware:
+    """The outermost layer: an exception nothing else handled becomes a logged 500 problem.
+
+    Starlette's own last resort answers ``text/plain`` and re-raises so the server can log
+    it, and the server then closes the connection, so a keep-alive client loses its next
+    request too. Here the error is logged, the client gets problem+json, and nothing is
+    re-raised: the connection stays usable.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:  # the status line is out: nothing can be said any more
+                raise
+            response = problem(
+                500,
+                "Internal Server Error",
+                "the service failed on this request; the error has been logged",
+            )
+            await response(scope, receive, send)
 
 
 def _status_for(error: HashmarketError) -> int:
@@ -50,11 +103,14 @@ def error_body(error: HashmarketError) -> dict[str, Any]:
     return {"code": error.key, "field": field, "value": None if value is None else str(value)}
 
 
+def problem_for(error: HashmarketError) -> JSONResponse:
+    return problem(_status_for(error), type(error).__name__, str(error), **error_body(error))
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HashmarketError)
     async def hashmarket_error(_: Request, error: HashmarketError) -> JSONResponse:
-        status = _status_for(error)
-        return problem(status, type(error).__name__, str(error), **error_body(error))
+        return problem_for(error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

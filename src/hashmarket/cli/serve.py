@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -27,6 +28,15 @@ def serve_command(
         None, "--db", help="Ledger database URL (default sqlite:///<data dir>/ledger.sqlite)."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes."),
+    auth_failure_burst: float = typer.Option(
+        10, "--auth-failure-burst", min=1, help="Failed authentications per address at once."
+    ),
+    auth_failures_per_minute: float = typer.Option(
+        6,
+        "--auth-failures-per-minute",
+        min=0.001,
+        help="Failed authentications per address and minute after the burst (429 beyond).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -42,6 +52,8 @@ def serve_command(
     os.environ["HASHMARKET_COMMERCIAL_ONLY"] = "1" if commercial_only else ""
     if db:
         os.environ["HASHMARKET_DB"] = db
+    os.environ["HASHMARKET_AUTH_FAILURE_BURST"] = repr(auth_failure_burst)
+    os.environ["HASHMARKET_AUTH_FAILURES_PER_MINUTE"] = repr(auth_failures_per_minute)
     typer.echo(f"Hashmarket dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "hashmarket.api.app:app_from_environment",
@@ -56,13 +68,22 @@ def serve_command(
 @keys_app.command("create")
 def create_key(
     role: str = typer.Option(..., "--role", help="admin, issuer, trader or viewer."),
-    account: str | None = typer.Option(None, "--account", help="Bind the key to one account."),
+    account: str | None = typer.Option(
+        None,
+        "--account",
+        help="Bind the key to one account: its id, or its name (resolved to the id now).",
+    ),
     label: str = typer.Option("", "--label", help="A note to recognise the key by."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Ledger that resolves an account name (default sqlite:///<data dir>/ledger.sqlite).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Create a key. The secret is printed once; only its salted hash is stored."""
-    from hashmarket.api.keys import Role, ServiceStore
+    from hashmarket.api.keys import Role, ServiceStore, account_id_for_key
     from hashmarket.errors import UsageError
 
     try:
@@ -72,7 +93,13 @@ def create_key(
         raise UsageError(
             "bad_option", option="--role", problem=f"{role!r} is not one of {roles}"
         ) from None
-    store = ServiceStore.in_data_dir(resolve_data_dir(data_dir))
+    directory = resolve_data_dir(data_dir)
+    if account is not None:
+        ledger_url = (
+            db or os.environ.get("HASHMARKET_DB") or f"sqlite:///{directory / 'ledger.sqlite'}"
+        )
+        account = account_id_for_key(account, ledger_url)
+    store = ServiceStore.in_data_dir(directory)
     key, secret = store.create_key(chosen, account=account, label=label)
     if fmt is OutputFormat.JSON:
         typer.echo(

@@ -83,6 +83,12 @@ def migrate(store: Store, *, create: bool, now_ns: int) -> int:
         raise
 
 
+def _fits_int64(value: int) -> bool:
+    """Whether ``value`` can be a key at all: ids and seqs are 64-bit integers in both
+    databases, and a larger Python int would fail in the driver rather than find nothing."""
+    return -INT64_MAX - 1 <= value <= INT64_MAX
+
+
 def balance_of(row: Sequence[Any]) -> AccountBalance:
     return AccountBalance(
         id=row[0],
@@ -268,6 +274,22 @@ class Ledger:
                 store.rollback()
                 raise
 
+    @contextmanager
+    def records(self) -> Iterator[Store]:
+        """A short write transaction on the records kept beside the journal (the HTTP
+        service's idempotency records, :mod:`hashmarket.ledger.idempotency`): no ledger
+        writer lock, no head, nothing that ``state_hash`` covers. Commits unless it raised."""
+        with self._lock:
+            if self._writing:
+                raise RuntimeError("a ledger transaction is already open on this thread")
+            self._store.begin_records()
+            try:
+                yield self._store
+                self._store.commit()
+            except BaseException:
+                self._store.rollback()
+                raise
+
     # -- reading ----------------------------------------------------------------------------
 
     @contextmanager
@@ -302,11 +324,13 @@ class Ledger:
     def lookup_accounts(self, ids: Sequence[int]) -> list[AccountBalance]:
         """The accounts that exist among ``ids``, in id order."""
         with self.snapshot() as store:
-            rows = store.accounts_by_id(list(ids))
+            rows = store.accounts_by_id([i for i in ids if _fits_int64(i)])
         return sorted((balance_of(r) for r in rows), key=lambda a: a.id)
 
     def account(self, ref: int | str) -> AccountBalance:
         """An account by id, or by name (a string that is not all digits)."""
+        if (isinstance(ref, int) or ref.isdigit()) and not _fits_int64(int(ref)):
+            raise LedgerError("account_not_found", account=ref)
         with self.snapshot() as store:
             if isinstance(ref, int) or ref.isdigit():
                 found = store.accounts_by_id([int(ref)])
@@ -325,6 +349,8 @@ class Ledger:
 
     def lookup_transfer(self, transfer_id: int) -> JournalEntry | None:
         """A journal row by id (a negative id is a ledger-assigned ``-seq``)."""
+        if not _fits_int64(transfer_id):
+            return None  # no row has an id the database's 64-bit integers cannot hold
         with self.snapshot() as store:
             row = store.journal_row_by_id(transfer_id)
         return None if row is None else journal.to_entry(row)
@@ -333,17 +359,33 @@ class Ledger:
         self, account_id: int, *, limit: int = 50, before_seq: int | None = None
     ) -> list[JournalEntry]:
         """The account's journal rows, newest first, following each row's pointer to the
-        account's previous row. To page, pass the last row's seq as ``before_seq``."""
+        account's previous row.
+
+        ``before_seq`` pages: only rows with a smaller seq are returned. Pass the last row's
+        seq of the previous page; then the walk starts from that row's pointer. Any other seq
+        (another account's row, a seq past the head) is answered the same way, by walking the
+        account's rows down from its newest until one is older than ``before_seq``.
+        """
+        if not _fits_int64(account_id):
+            raise LedgerError("account_not_found", account=account_id)
         out: list[JournalEntry] = []
         with self.snapshot() as store:
-            if before_seq is None:
-                last = store.last_seq(account_id)
-                if last is None:
-                    raise LedgerError("account_not_found", account=account_id)
-                seq = last
-            else:
-                start = self._row(store, before_seq)
-                seq = 0 if start is None else start.prev_seq_for(account_id)
+            last = store.last_seq(account_id)
+            if last is None:
+                raise LedgerError("account_not_found", account=account_id)
+            seq = last
+            if before_seq is not None:
+                start = self._row(store, before_seq) if _fits_int64(before_seq) else None
+                if start is not None and account_id in (
+                    start.debit_account_id,
+                    start.credit_account_id,
+                ):
+                    seq = start.prev_seq_for(account_id)
+                else:
+                    while seq >= before_seq:
+                        entry = self._row(store, seq)
+                        assert entry is not None, f"history pointer to missing row {seq}"
+                        seq = entry.prev_seq_for(account_id)
             while seq and len(out) < limit:
                 entry = self._row(store, seq)
                 assert entry is not None, f"history pointer to missing row {seq}"

@@ -299,6 +299,31 @@ def _settlement_tables(integer: str) -> tuple[str, ...]:
     )
 
 
+def _idempotency_tables(integer: str, blob: str) -> tuple[str, ...]:
+    """The HTTP service's idempotency records (``ledger.idempotency``), kept in the ledger's
+    database so that every server process, and a restarted one, sees the same claims.
+
+    Not ledger state: no journal row, no hash, not in ``state_hash``. A row is inserted when a
+    request claims its key (the primary key makes the first claim win), updated once with the
+    response, and deleted only when the request failed with a server error (so it may be
+    retried); hence no append-only triggers here.
+    """
+    return (
+        f"""CREATE TABLE idempotency_records (
+            scope TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL,
+            request_sha256 TEXT NOT NULL,
+            claim_token TEXT NOT NULL,
+            claimed_at_ns {integer} NOT NULL,
+            status INTEGER,
+            content_type TEXT,
+            body {blob},
+            completed_at_ns {integer},
+            PRIMARY KEY (scope, idempotency_key)
+        )""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
     Migration(
@@ -324,6 +349,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_settlement_tables("BIGINT"),
             *(s for t in APPEND_ONLY_TABLES_V3 for s in _pg_append_only(t)),
         ),
+    ),
+    Migration(
+        4,
+        "idempotency records",
+        _idempotency_tables("INTEGER", "BLOB"),
+        _idempotency_tables("BIGINT", "BYTEA"),
     ),
 )
 LATEST = MIGRATIONS[-1].version

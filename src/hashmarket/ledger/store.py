@@ -125,6 +125,11 @@ class Store(abc.ABC):
     def rollback(self) -> None: ...
 
     @abc.abstractmethod
+    def begin_records(self) -> None:
+        """Start a short write transaction beside the journal (idempotency records): it
+        waits for no ledger writer and touches no head."""
+
+    @abc.abstractmethod
     def begin_migration(self) -> None:
         """Start a transaction that holds off every other migrator."""
 

@@ -98,6 +98,10 @@ class PostgresStore(Store):
     def begin_read(self) -> None:
         self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
+    def begin_records(self) -> None:
+        """Nothing to do: the next statement opens a READ COMMITTED transaction, in which an
+        INSERT … ON CONFLICT waits for a concurrent claim of the same key to commit."""
+
     def begin_migration(self) -> None:
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
 

@@ -81,6 +81,9 @@ class SQLiteStore(Store):
     def begin_read(self) -> None:
         self._conn.execute("BEGIN")
 
+    def begin_records(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")  # SQLite has one writer: take it up front
+
     def begin_migration(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
 

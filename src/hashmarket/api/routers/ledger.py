@@ -15,13 +15,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
+from hashmarket.api.fields import ACCOUNT_ID, TRANSFER_ID, Int64
 from hashmarket.api.keys import ApiKey, Permission, Role
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.index.fixings import day_fixings
+from hashmarket.ledger import Ledger
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger import tokens as tk
-from hashmarket.ledger.model import Account, AccountFlags, Transfer, TransferFlags
+from hashmarket.ledger.model import INT64_MAX, Account, AccountFlags, Transfer, TransferFlags
 from hashmarket.ledger.records import account_record, entry_record
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
@@ -54,7 +56,7 @@ def list_accounts(
 
 @router.get("/accounts/{account_id}", summary="One account's balances")
 def get_account(
-    account_id: int, key: ApiKey = READ, state: ServiceState = Depends(service)
+    account_id: int = ACCOUNT_ID, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
     check_account(key, str(account_id))
     with state.ledger() as ledger:
@@ -64,9 +66,11 @@ def get_account(
 
 @router.get("/accounts/{account_id}/history", summary="One account's journal, newest first")
 def account_history(
-    account_id: int,
+    account_id: int = ACCOUNT_ID,
     limit: int = Query(50, ge=1, le=10_000),
-    before_seq: int | None = Query(None, ge=1),
+    before_seq: int | None = Query(
+        None, ge=1, le=INT64_MAX, description="Only rows older than this seq (to page)"
+    ),
     key: ApiKey = READ,
     state: ServiceState = Depends(service),
 ) -> list[dict[str, Any]]:
@@ -83,9 +87,7 @@ class ImportFields(BaseModel):
     since 1970 UTC writes the request as an import at that time (see docs/settlement.md)."""
 
     imported: bool = False
-    timestamp: StrictInt | None = Field(
-        None, gt=0, le=2**63 - 1, description="ns since 1970 UTC; with imported only"
-    )
+    timestamp: Int64 | None = Field(None, gt=0, description="ns since 1970 UTC; with imported only")
 
     @model_validator(mode="after")
     def _timestamp_with_imported(self) -> ImportFields:
@@ -101,7 +103,7 @@ class ImportFields(BaseModel):
 
 
 class AccountRequest(ImportFields):
-    id: StrictInt = Field(..., gt=0)
+    id: Int64 = Field(..., gt=0)
     asset: str = Field(..., min_length=1, max_length=16)
     name: str | None = Field(None, max_length=128)
     code: StrictInt = Field(0, ge=0, le=65_535)
@@ -132,13 +134,13 @@ class TransferRequest(ImportFields):
     """Amounts are integers in the asset's smallest unit (sats, cents); anything else is
     refused. ``kind`` ``post``/``void`` resolve the reservation ``pending_id``."""
 
-    id: StrictInt = Field(..., gt=0, description="Your id: sending it again applies it once")
+    id: Int64 = Field(..., gt=0, description="Your id: sending it again applies it once")
     kind: Literal["plain", "pending", "post", "void"] = "plain"
-    debit_account_id: StrictInt = Field(0, ge=0)
-    credit_account_id: StrictInt = Field(0, ge=0)
-    amount: StrictInt = Field(0, ge=0)
-    pending_id: StrictInt = Field(0, ge=0)
-    timeout_s: StrictInt = Field(0, ge=0)
+    debit_account_id: Int64 = Field(0, ge=0)
+    credit_account_id: Int64 = Field(0, ge=0)
+    amount: Int64 = Field(0, ge=0)
+    pending_id: Int64 = Field(0, ge=0)
+    timeout_s: Int64 = Field(0, ge=0)
     code: StrictInt = Field(0, ge=0, le=65_535)
 
 
@@ -148,6 +150,20 @@ FLAGS = {
     "post": TransferFlags.POST_PENDING,
     "void": TransferFlags.VOID_PENDING,
 }
+
+
+def check_mint(ledger: Ledger, key: ApiKey, debit_account_id: int) -> None:
+    """403 unless the key may debit ``debit_account_id``: an asset's issuer account has no
+    limit, so debiting it creates money (mints), which only a role that may issue does."""
+    if key.allows(Permission.ISSUE):
+        return
+    for asset in ledger.assets():
+        if asset.issuer_account_id == debit_account_id:
+            raise HTTPException(
+                403,
+                f"account {debit_account_id} issues {asset.code}: debiting it mints, which "
+                f"role {key.role.value!r} may not do",
+            )
 
 
 @router.post("/transfers", status_code=201, summary="Move an amount, or resolve a reservation")
@@ -162,6 +178,7 @@ def create_transfer(
         if key.account is not None:
             # A holder's key moves money out of its own account only.
             check_account(key, str(debit))
+        check_mint(ledger, key, debit)
         transfer = Transfer(
             request.id,
             request.debit_account_id,
@@ -180,7 +197,7 @@ def create_transfer(
 
 @router.get("/transfers/{transfer_id}", summary="A transfer as journaled")
 def get_transfer(
-    transfer_id: int, key: ApiKey = READ, state: ServiceState = Depends(service)
+    transfer_id: int = TRANSFER_ID, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
     with state.ledger() as ledger:
         entry = ledger.lookup_transfer(transfer_id)
@@ -290,8 +307,8 @@ def distribute(
 @router.get("/tokens/{series}/proof", summary="Proof of reserves: a holder's inclusion proof")
 def proof(
     series: str,
-    account_id: int,
-    day: dt.date,
+    account_id: int = Query(..., ge=1, le=INT64_MAX),
+    day: dt.date = Query(...),
     key: ApiKey = READ,
     state: ServiceState = Depends(service),
 ) -> dict[str, Any]:
@@ -305,8 +322,8 @@ def proof(
 
 class ContractRequest(ImportFields):
     spec: dict[str, Any] = Field(..., description="The instrument traded, as an instrument spec")
-    buyer_account_id: StrictInt = Field(..., gt=0)
-    seller_account_id: StrictInt = Field(..., gt=0)
+    buyer_account_id: Int64 = Field(..., gt=0)
+    seller_account_id: Int64 = Field(..., gt=0)
     asset: Literal["USD", "BTC"] | None = None
     margin_rate: Decimal | None = Field(None, ge=0, le=1)
     grace_days: StrictInt = Field(2, ge=0, le=365)

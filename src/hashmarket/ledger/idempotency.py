@@ -1,0 +1,110 @@
+"""Idempotency records: one response per (scope, key), shared by every process on a ledger.
+
+A client that retries a state-changing request sends the same ``Idempotency-Key``; the HTTP
+service must apply the request once and answer every retry with the first response, whichever
+server process receives it. The record lives in the ledger's database (migration 4), so the
+claim is one atomic insert against a primary key:
+
+1. :func:`claim` inserts ``(scope, key, request hash, claim token)``. The first insert wins;
+   every other caller reads the row and learns whether it holds a **different** request
+   (refuse), a **completed** one (replay the stored response) or one still **in flight**
+   (wait and ask again).
+2. The winner runs the request and :func:`complete` stores the response under its token.
+3. A request that failed on the server's side is :func:`release`\\ d, so a retry runs it again.
+
+A claim whose process died keeps its row in flight; after ``lease_ns`` a claim of the same
+request takes it over (compare-and-set on the old token). Ledger writes carry client ids, so a
+takeover after a write that did commit replays that write's outcome rather than repeating it.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass
+
+from hashmarket.ledger.core import Ledger
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class Outcome(enum.Enum):
+    CLAIMED = "claimed"  # run the request, then complete() or release()
+    REPLAY = "replay"  # the same request completed: answer with its response
+    MISMATCH = "mismatch"  # the key was used for a different request
+    IN_FLIGHT = "in_flight"  # the same request is running elsewhere: ask again later
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: Outcome
+    token: str | None = None  # with CLAIMED: what complete() and release() must present
+    response: StoredResponse | None = None  # with REPLAY
+
+
+def claim(ledger: Ledger, scope: str, key: str, request_sha256: str, *, lease_ns: int) -> Claim:
+    """Claim ``key`` within ``scope`` (an API key id) for the request hashed ``request_sha256``."""
+    token = secrets.token_hex(16)
+    now_ns = ledger.clock.now_ns()
+    with ledger.records() as store:
+        inserted = store.execute(
+            "INSERT INTO idempotency_records (scope, idempotency_key, request_sha256,"
+            " claim_token, claimed_at_ns) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (scope, key, request_sha256, token, now_ns),
+        )
+        if inserted == 1:
+            return Claim(Outcome.CLAIMED, token=token)
+        row = store.query(
+            "SELECT request_sha256, claim_token, claimed_at_ns, status, content_type, body"
+            " FROM idempotency_records WHERE scope = ? AND idempotency_key = ?",
+            (scope, key),
+        )[0]
+        stored_sha256, old_token, claimed_at_ns, status, content_type, body = row
+        if stored_sha256 != request_sha256:
+            return Claim(Outcome.MISMATCH)
+        if status is not None:
+            return Claim(Outcome.REPLAY, response=StoredResponse(status, content_type, bytes(body)))
+        if now_ns - claimed_at_ns < lease_ns:
+            return Claim(Outcome.IN_FLIGHT)
+        taken = store.execute(
+            "UPDATE idempotency_records SET claim_token = ?, claimed_at_ns = ?"
+            " WHERE scope = ? AND idempotency_key = ? AND claim_token = ? AND status IS NULL",
+            (token, now_ns, scope, key, old_token),
+        )
+        return Claim(Outcome.CLAIMED, token=token) if taken == 1 else Claim(Outcome.IN_FLIGHT)
+
+
+def complete(ledger: Ledger, scope: str, key: str, token: str, response: StoredResponse) -> bool:
+    """Store the response of a claimed request; False if the claim was taken over meanwhile
+    (its lease ran out), in which case the other claimant's response is the one kept."""
+    with ledger.records() as store:
+        updated = store.execute(
+            "UPDATE idempotency_records SET status = ?, content_type = ?, body = ?,"
+            " completed_at_ns = ? WHERE scope = ? AND idempotency_key = ? AND claim_token = ?"
+            " AND status IS NULL",
+            (
+                response.status,
+                response.content_type,
+                response.body,
+                ledger.clock.now_ns(),
+                scope,
+                key,
+                token,
+            ),
+        )
+    return updated == 1
+
+
+def release(ledger: Ledger, scope: str, key: str, token: str) -> None:
+    """Give a claim up (the request failed on the server's side): a retry runs it again."""
+    with ledger.records() as store:
+        store.execute(
+            "DELETE FROM idempotency_records WHERE scope = ? AND idempotency_key = ?"
+            " AND claim_token = ? AND status IS NULL",
+            (scope, key, token),
+        )
