@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -181,6 +182,14 @@ class Store(abc.ABC):
     def credit_many(self, credits: Sequence[tuple[int, int, int]]) -> int:
         """Set (account id, credits_posted, last_seq) for accounts whose new credits the
         caller has checked (see ``LedgerWriter.create_fan_out``); returns the rows changed."""
+
+    def backup_to(self, path: Path) -> None:
+        """Copy the whole database, as of one consistent moment, to a new file at ``path``."""
+        raise LedgerUnavailableError(
+            "backup_unsupported",
+            url=self.url.original,
+            how="back a PostgreSQL ledger up with pg_dump and restore it with pg_restore",
+        )
 
     def savepoint(self, name: str) -> None:
         self.execute(f"SAVEPOINT {name}")

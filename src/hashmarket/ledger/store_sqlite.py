@@ -74,6 +74,15 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self._conn.close()
 
+    def backup_to(self, path: Path) -> None:
+        # SQLite's online backup API: a page-by-page copy of one snapshot (WAL included) that
+        # writers may keep working beside; the copy is a plain database file.
+        target = sqlite3.connect(path)
+        try:
+            self._conn.backup(target)
+        finally:
+            target.close()
+
     def begin_write(self) -> Head:
         self._conn.execute("BEGIN IMMEDIATE")
         return self.read_head()
