@@ -321,7 +321,6 @@ def _registry_table(integer: str, blob: str) -> tuple[str, ...]:
             row_sha256 {blob} NOT NULL,
             hash {blob} NOT NULL
         )""",
-        "CREATE UNIQUE INDEX registry_log_row ON registry_log (table_name, row_key)",
     )
 
 

@@ -34,6 +34,7 @@ hash on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,9 +129,12 @@ def verify(store: Store) -> VerifyReport:
     if head.timestamp_ns < replay.ts:
         problems.add("head timestamp is before the last journal row's")
     _check_balances(accounts, replay.fold, problems)
-    for check in (_check_distributions, _check_registry, check_guards):
-        for text in check(store):
-            problems.add(text)
+    for text in (
+        *_check_distributions(store),
+        *_check_registry(store, accounts),
+        *check_guards(store),
+    ):
+        problems.add(text)
     found = problems.final()
     return VerifyReport(
         ok=not found,
@@ -226,11 +230,40 @@ def _check_balances(
             problems.add(f"asset {code}: balances sum to {posted} posted, {pending} pending, not 0")
 
 
-def _check_registry(store: Store) -> list[str]:
+def _check_registry(store: Store, accounts: dict[int, tuple[Any, ...]]) -> list[str]:
     """The registry log chains, and every registered table's rows are the ones it logged."""
     if not store.has_table("registry_log"):
         return []  # check_guards reports the missing table
     out: list[str] = []
+    logged = _registry_chain(store, out)
+    for table, _ in registry.REGISTRY_TABLES:
+        if table == "accounts":  # read already, with the balances: id … name, timestamp_ns
+            rows: Iterable[tuple[Any, ...]] = ((*r[:5], r[9]) for r in accounts.values())
+        elif store.has_table(table):
+            rows = verify_store.all_rows(store, table)
+        else:
+            continue
+        for row in rows:
+            key = registry.row_key(table, row)
+            found = logged.pop((table, key), None)
+            if found is None:
+                out.append(
+                    f"{registry.shown(table, key)}: row is not in the registry log (written by "
+                    "direct SQL)"
+                )
+            elif registry.row_digest(row) != found[1]:
+                out.append(
+                    f"{registry.shown(table, key)}: row differs from the one logged at registry "
+                    f"seq {found[0]} (changed after it was written)"
+                )
+    for (table, key), (logged_seq, _) in sorted(logged.items(), key=lambda kv: kv[1][0]):
+        where = registry.shown(table, key)
+        out.append(f"{where}: logged at registry seq {logged_seq} but the row is gone")
+    return out
+
+
+def _registry_chain(store: Store, out: list[str]) -> dict[tuple[str, str], tuple[int, bytes]]:
+    """Walk the log: seqs without gaps, each hash chained; (table, key) -> (seq, row digest)."""
     seq, previous = 0, registry.GENESIS_HASH
     logged: dict[tuple[str, str], tuple[int, bytes]] = {}
     for entry_seq, table, key, digest, chained in store.stream_registry():
@@ -240,25 +273,14 @@ def _check_registry(store: Store) -> list[str]:
         if bytes(chained) != registry.link(previous, table, key, digest):
             out.append(f"registry seq {seq} ({registry.shown(table, key)}): hash does not chain")
         previous = bytes(chained)
+        first = logged.get((table, key))
+        if first is not None:
+            out.append(
+                f"registry seq {seq}: {registry.shown(table, key)} is logged twice (first at "
+                f"seq {first[0]})"
+            )
         logged[(table, key)] = (seq, digest)
-    for table, _ in registry.REGISTRY_TABLES:
-        if not store.has_table(table):
-            continue
-        for row in verify_store.all_rows(store, table):
-            key = registry.row_key(table, row)
-            found = logged.pop((table, key), None)
-            where = registry.shown(table, key)
-            if found is None:
-                out.append(f"{where}: row is not in the registry log (written by direct SQL)")
-            elif registry.row_digest(row) != found[1]:
-                out.append(
-                    f"{where}: row differs from the one logged at registry seq {found[0]} "
-                    "(changed after it was written)"
-                )
-    for (table, key), (logged_seq, _) in sorted(logged.items(), key=lambda kv: kv[1][0]):
-        where = registry.shown(table, key)
-        out.append(f"{where}: logged at registry seq {logged_seq} but the row is gone")
-    return out
+    return logged
 
 
 def _check_row(
