@@ -22,12 +22,16 @@ from hashmarket.ledger import verify_store
 from hashmarket.ledger.migrations import MIGRATIONS
 from hashmarket.ledger.store import Store
 
-_OBJECT = re.compile(r"CREATE (TABLE|UNIQUE INDEX|INDEX|TRIGGER) (\w+)")
-_TRIGGER = re.compile(r"CREATE TRIGGER (\w+) BEFORE .*? ON (\w+)", re.S)
-_INDEX = re.compile(r"CREATE (UNIQUE )?INDEX (\w+) ON (\w+)")
-_TABLE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.S)
-_FUNCTION_BODY = re.compile(r"\$\$(.*)\$\$", re.S)
-_GUARD_FUNCTION = "hashmarket_append_only"
+_IF = r"(?:IF NOT EXISTS )?"
+_OBJECT = re.compile(rf"CREATE (TABLE|UNIQUE INDEX|INDEX|TRIGGER) {_IF}(\w+)")
+_TRIGGER = re.compile(
+    rf"CREATE TRIGGER {_IF}(\w+) (?:BEFORE|AFTER|INSTEAD OF) .*? ON (\w+).*?"
+    r"EXECUTE (?:FUNCTION|PROCEDURE) (\w+)\(",
+    re.S,
+)
+_INDEX = re.compile(rf"CREATE (UNIQUE )?INDEX {_IF}(\w+) ON (\w+)")
+_TABLE = re.compile(rf"CREATE TABLE {_IF}(\w+) \((.*)\)", re.S)
+_FUNCTION = re.compile(r"CREATE (?:OR REPLACE )?FUNCTION (\w+)\(.*?\$\$(.*)\$\$", re.S)
 
 
 def _squeeze(sql: str) -> str:
@@ -36,11 +40,11 @@ def _squeeze(sql: str) -> str:
 
 @dataclass
 class _PgExpected:
-    triggers: dict[str, str] = field(default_factory=dict)  # name -> table
+    triggers: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> table, function
     indexes: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> table, unique
     constraints: set[tuple[str, str]] = field(default_factory=set)
     not_null: set[tuple[str, str]] = field(default_factory=set)
-    function_body: str = ""
+    functions: dict[str, str] = field(default_factory=dict)  # name -> body, squeezed
 
 
 def _sqlite_expected() -> dict[str, tuple[str, str]]:
@@ -51,7 +55,9 @@ def _sqlite_expected() -> dict[str, tuple[str, str]]:
             found = _OBJECT.match(statement.strip())
             if found:
                 kind = found.group(1).split()[-1].lower()
-                expected[found.group(2)] = (kind, _squeeze(statement))
+                # sqlite_master keeps the statement without its IF NOT EXISTS.
+                text = _squeeze(statement).replace(" IF NOT EXISTS", "", 1)
+                expected[found.group(2)] = (kind, text)
     return expected
 
 
@@ -80,11 +86,11 @@ def _pg_expected() -> _PgExpected:
         for statement in step.postgresql:
             text = statement.strip()
             if trigger := _TRIGGER.match(text):
-                out.triggers[trigger.group(1)] = trigger.group(2)
+                out.triggers[trigger.group(1)] = (trigger.group(2), trigger.group(3))
             elif index := _INDEX.match(text):
                 out.indexes[index.group(2)] = (index.group(3), bool(index.group(1)))
-            elif _GUARD_FUNCTION in text and (body := _FUNCTION_BODY.search(text)):
-                out.function_body = _squeeze(body.group(1))
+            elif function := _FUNCTION.match(text):
+                out.functions[function.group(1)] = _squeeze(function.group(2))
             else:
                 _table_constraints(text, out)
     return out
@@ -113,14 +119,15 @@ def _check_postgresql(store: Store) -> list[str]:
     expected = _pg_expected()
     out: list[str] = []
     triggers = verify_store.pg_triggers(store)
-    for name, table in expected.triggers.items():
+    for name, (table, function) in expected.triggers.items():
         have = triggers.get(name)
+        body = expected.functions.get(function)
         if have is None or have[0] != table:
             out.append(f"schema: trigger {name} on {table} is missing")
         elif have[1] == "D":
             out.append(f"schema: trigger {name} on {table} is disabled")
-        elif have[2] != _GUARD_FUNCTION or _squeeze(have[3]) != expected.function_body:
-            out.append(f"schema: trigger {name} does not call the append-only guard")
+        elif have[2] != function or (body is not None and _squeeze(have[3]) != body):
+            out.append(f"schema: trigger {name} does not call {function}() as created")
     indexes = verify_store.pg_indexes(store)
     for name, (table, unique) in expected.indexes.items():
         index = indexes.get(name)

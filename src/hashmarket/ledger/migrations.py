@@ -13,8 +13,13 @@ Append-only is enforced in the database, not only in Python: triggers abort any 
 DELETE of journal rows, accounts, assets, token registrations, distributions and the version
 table (and TRUNCATE in PostgreSQL). The one table whose rows change is ``balances``, the cache
 of each account's counters and history head, and its rows are never deleted. Anyone with
-owner rights can still drop a trigger; the hash chain is what makes such tampering visible to
-``verify()``.
+owner rights can still drop a trigger: ``verify()`` compares the catalogue with the statements
+below (:mod:`.guards`), the hash chains (the journal's and the registry log's, step 5) make a
+rewritten row visible, and a signed checkpoint (:mod:`.checkpoint`) a re-chained one. On
+PostgreSQL the service can run as a role without UPDATE or DELETE rights (:mod:`.roles`).
+
+A step may carry a ``backfill``: Python run after its statements in the same transaction, for
+rows that need hashing (step 5 registers every row already in place).
 """
 
 from __future__ import annotations
