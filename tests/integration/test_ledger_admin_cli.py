@@ -171,6 +171,16 @@ def test_backup_and_restore_keep_the_state_hash(cli: Cli, tmp_path: Path):
     assert "already exists" in refused(
         cli, "ledger", "restore", str(backup), "--to", str(restored), data_dir=tmp_path, code=2
     )
+    assert "no directory" in refused(
+        cli, "ledger", "backup", "--out", str(tmp_path / "nowhere" / "b.sqlite"), "--db", url,
+        data_dir=tmp_path, code=2,
+    )  # fmt: skip
+    not_a_ledger = tmp_path / "notes.txt"
+    not_a_ledger.write_text("hello")
+    line = refused(cli, "ledger", "restore", str(not_a_ledger), "--to", str(tmp_path / "x.sqlite"),
+                   data_dir=tmp_path, code=69)  # fmt: skip
+    assert "cannot open the ledger" in line
+    assert not (tmp_path / "x.sqlite").exists()
 
 
 @pytest.mark.postgresql

@@ -130,8 +130,7 @@ def backup_command(
 ) -> None:
     """Copy a SQLite ledger while it runs (SQLite's online backup), then verify the copy.
     PostgreSQL: use pg_dump (see docs/ledger.md)."""
-    if out.exists():
-        raise UsageError("bad_option", option="--out", problem=f"{out} already exists")
+    _new_file(out, "--out")
     with opened(db, data_dir) as ledger:
         ledger.backup(out)
     _report_copy(out, "backup", fmt)
@@ -144,13 +143,20 @@ def restore_command(
 ) -> None:
     """Restore a backup to a new SQLite file and verify it; point --db (or
     HASHMARKET_LEDGER_URL) at the new file to use it."""
-    if to.exists():
-        raise UsageError("bad_option", option="--to", problem=f"{to} already exists")
+    from hashmarket.ledger.store_sqlite import copy_database
+
+    _new_file(to, "--to")
     if not backup.is_file():
         raise UsageError("bad_option", option="BACKUP", problem=f"{backup} is not a file")
-    with Ledger.open(f"sqlite:///{backup.resolve()}") as source:
-        source.backup(to)
+    copy_database(backup, to)
     _report_copy(to, "restored", fmt)
+
+
+def _new_file(path: Path, option: str) -> None:
+    if path.exists():
+        raise UsageError("bad_option", option=option, problem=f"{path} already exists")
+    if not path.parent.is_dir():
+        raise UsageError("bad_option", option=option, problem=f"no directory {path.parent}")
 
 
 def _report_copy(path: Path, what: str, fmt: OutputFormat) -> None:
