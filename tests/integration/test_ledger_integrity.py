@@ -257,3 +257,15 @@ def test_the_seeded_workload_keeps_the_state_hash_it_had_before_the_registry_log
 
     state, _ = run(new_url("sqlite"), seed=7)
     assert state == "ab811dbb2c13be7b4f86558fa7fb7afe2d15b9e7973846aa1b000bdc9ba18db6"
+
+
+def test_a_settlement_contract_paying_someone_else_is_caught(ledger: Ledger):
+    from tests.integration.test_settlement import forward, open_usd, usd_parties
+
+    usd_parties(ledger)
+    open_usd(ledger, forward(90.0))
+    assert ledger.verify().ok
+    drop_guards(ledger, "settlement_contracts")
+    raw(ledger, "UPDATE settlement_contracts SET buyer_account_id = 2 WHERE contract_id = 'K1'")
+    problems = ledger.verify().problems
+    assert any(p.startswith("settlement_contracts K1: row differs") for p in problems), problems
