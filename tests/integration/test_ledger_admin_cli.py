@@ -213,7 +213,8 @@ def test_the_service_role_appends_but_cannot_rewrite(cli: Cli, new_url: UrlFacto
         assert "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA" in printed.stdout
         assert cli("ledger", "grant", role, "--db", url, data_dir=tmp_path).returncode == 0
         service_url = _as_role(url, role)
-        with Ledger.open(service_url) as ledger:  # normal work as the service
+        # Normal work as the service, opening the ledger as `hashmarket serve` does.
+        with Ledger.open(service_url, create=True) as ledger:
             ledger.create_account(Account(13, "BTC"))
             ledger.transfer(Transfer(60, ALICE, 13, 25))
             assert ledger.account(13).balance == 25
