@@ -62,7 +62,16 @@ def test_a_removed_no_overdraft_flag_and_the_overdraft_are_caught(funded: Ledger
         "accounts 10: row differs from the one logged at registry seq 5 (changed after it was "
         "written)" in report.problems
     )
-    with pytest.raises(LedgerError, match="accounts 10: row differs"):
+    # The rule itself is checked too: only an issuer may go below zero.
+    assert (
+        "account 10: no DEBITS_MUST_NOT_EXCEED_CREDITS flag, which every account but an issuer "
+        "carries" in report.problems
+    )
+    assert (
+        "journal seq 2 (id 2): account 10: debits exceed credits on a "
+        "DEBITS_MUST_NOT_EXCEED_CREDITS account" in report.problems
+    ), report.problems
+    with pytest.raises(LedgerError, match="ledger invariant broken: account 10: no DEBITS"):
         report.raise_if_broken()
 
 

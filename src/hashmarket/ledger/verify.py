@@ -107,6 +107,11 @@ class _Problems:
 
 
 def _limits_hold(flags: int, state: list[int]) -> str | None:
+    # Only an issuer may be debited beyond its credits (the writer refuses any other account
+    # without the flag), so the rule is checked for every other account whatever its row says:
+    # a flag removed by SQL does not make an overdraft legal.
+    if not flags & _ISSUER:
+        flags |= _DMNEC
     if any(c < 0 or c > INT64_MAX for c in state[:4]):
         return "a balance counter is outside 0 … 2**63 - 1"
     if flags & _DMNEC and state[DP] + state[DPO] > state[CPO]:
@@ -163,6 +168,11 @@ def _load_accounts(
         is_issuer = assets.get(row[1]) == row[0]
         if bool(row[2] & _ISSUER) != is_issuer:
             problems.add(f"account {row[0]}: ISSUER flag does not match the asset's issuer")
+        elif not is_issuer and not row[2] & _DMNEC:
+            problems.add(
+                f"account {row[0]}: no DEBITS_MUST_NOT_EXCEED_CREDITS flag, which every account "
+                "but an issuer carries"
+            )
     for code, issuer in assets.items():
         if issuer not in accounts:
             problems.add(f"asset {code}: issuer account {issuer} does not exist")
