@@ -41,6 +41,7 @@ from hashmarket.ledger import (
     Ledger,
     ManualClock,
     Transfer,
+    token_store,
 )
 from hashmarket.ledger import tokens as tk
 from hashmarket.ledger.clock import day_start_ns
@@ -242,9 +243,8 @@ def build_holders(url: str) -> None:
             with ledger.transaction() as w:
                 w.create_accounts([Account(2_000_000 + i, "BTC") for i in ids])
                 w.create_accounts([Account(3_000_000 + i, "HT1") for i in ids])
-                w.store.executemany(
-                    "INSERT INTO token_holders VALUES (?, ?, ?, ?)",
-                    [(3_000_000 + i, "HT1", 2_000_000 + i, 0) for i in ids],
+                token_store.insert_holders(
+                    w.store, [(3_000_000 + i, "HT1", 2_000_000 + i, 0) for i in ids]
                 )
                 minted = [(3_000_000 + i, 1 + i % 7) for i in ids]
                 assert w.create_fan_out(101, minted, code=tk.CODE_MINT)[1] == -1

@@ -143,6 +143,7 @@ MESSAGES: dict[str, str] = {
     "asset_refused": "asset {asset} refused: {result_code} ({reason})",
     "import_refused": "import at {at} refused: {result_code} ({reason})",
     "ledger_invariant": "ledger invariant broken: {detail}",
+    "backup_unsupported": "cannot back up the ledger at {url} from here: {how}",
     "ledger_tampered": "the journal refused a change: {detail}",
     # hashrate tokens
     "token_series_unknown": "no token series {series!r}",

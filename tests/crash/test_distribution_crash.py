@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from hashmarket.ledger import Account, Ledger, ManualClock, Transfer
+from hashmarket.ledger import Account, Ledger, ManualClock, Transfer, token_store
 from hashmarket.ledger import tokens as tk
 from tests.conftest import PG_ENV, STORES, T0_NS, open_ledger, postgres_url
 
@@ -77,9 +77,8 @@ def build(url: str) -> None:
         with ledger.transaction() as w:
             w.create_accounts([Account(PAYOUT_BASE + i, "BTC") for i in range(HOLDERS)])
             w.create_accounts([Account(TOKEN_BASE + i, "HT1") for i in range(HOLDERS)])
-            w.store.executemany(
-                "INSERT INTO token_holders VALUES (?, ?, ?, ?)",
-                [(TOKEN_BASE + i, "HT1", PAYOUT_BASE + i, 0) for i in range(HOLDERS)],
+            token_store.insert_holders(
+                w.store, [(TOKEN_BASE + i, "HT1", PAYOUT_BASE + i, 0) for i in range(HOLDERS)]
             )
             minted = [(TOKEN_BASE + i, 1 + i % 7) for i in range(HOLDERS)]
             assert w.create_fan_out(101, minted, code=tk.CODE_MINT)[1] == -1

@@ -236,6 +236,9 @@ def test_verify_checks_each_paid_day_against_its_payouts(issued: Ledger, clock: 
     assert report.problems == (
         f"distribution HT1 2025-01-11: payouts add up to {record.pool_sats} sats, "
         f"the pool is {record.pool_sats + 1}",
+        # and the row was never logged by the ledger:
+        "token_distributions HT1 2025-01-11: row is not in the registry log (written by direct "
+        "SQL)",
     )
 
 

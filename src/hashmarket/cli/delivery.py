@@ -27,7 +27,7 @@ from hashmarket.cli.common import (
     print_table,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import DB_OPTION, ledger_url
+from hashmarket.cli.ledger_options import DB_OPTION, ledger_url
 from hashmarket.delivery.contract import HashpowerContract
 from hashmarket.delivery.heartbeats import read_heartbeats
 from hashmarket.delivery.jobs import JobFactory

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from hashmarket.cli import ledger_admin
 from hashmarket.cli.common import (
     DATA_DIR_OPTION,
     FORMAT_OPTION,
@@ -27,8 +26,8 @@ from hashmarket.cli.common import (
     emit_json,
     emit_records,
     print_table,
-    resolve_data_dir,
 )
+from hashmarket.cli.ledger_options import DB_OPTION, ledger_url, opened
 from hashmarket.errors import AccountRefusedError, UsageError
 from hashmarket.ledger import (
     Account,
@@ -46,13 +45,6 @@ app = typer.Typer(
     help="The double-entry ledger: accounts, transfers, balances.", no_args_is_help=True
 )
 
-LEDGER_FILE_NAME = "ledger.sqlite"
-DB_OPTION = typer.Option(
-    None,
-    "--db",
-    envvar="HASHMARKET_LEDGER_URL",
-    help="Ledger URL: sqlite:///PATH or postgresql://… (default: <data dir>/ledger.sqlite).",
-)
 DEFAULT_ASSETS = (("BTC", 8, "btc-issuer"), ("USD", 2, "usd-issuer"))
 AT_OPTION = typer.Option(
     None,
@@ -81,18 +73,6 @@ def parse_at(value: str | None) -> int | None:
         )
     since_epoch = when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return since_epoch // dt.timedelta(microseconds=1) * 1000
-
-
-def ledger_url(db: str | None, data_dir: Path | None) -> str:
-    if db:
-        return db
-    return f"sqlite:///{resolve_data_dir(data_dir) / LEDGER_FILE_NAME}"
-
-
-@contextmanager
-def opened(db: str | None, data_dir: Path | None, *, create: bool = False) -> Iterator[Ledger]:
-    with Ledger.open(ledger_url(db, data_dir), create=create) as ledger:
-        yield ledger
 
 
 def new_transfer_id() -> int:
@@ -337,36 +317,9 @@ def history_command(
     console().print(table)
 
 
-@app.command("verify")
-def verify_command(
-    db: str | None = DB_OPTION,
-    data_dir: Path | None = DATA_DIR_OPTION,
-    fmt: OutputFormat = FORMAT_OPTION,
-) -> None:
-    """Check every invariant: hash chain, balances = fold of the journal, Σ per asset = 0,
-    no limit broken. Exits 70 when something is wrong."""
-    with opened(db, data_dir) as ledger:
-        report = ledger.verify()
-        state = ledger.state_hash()
-    record = {
-        "ok": report.ok,
-        "journal_rows": report.entries,
-        "accounts": report.accounts,
-        "assets": report.assets,
-        "head_seq": report.head_seq,
-        "head_hash": report.head_hash,
-        "state_hash": state,
-        "problems": list(report.problems),
-    }
-    if fmt is OutputFormat.JSON:
-        emit_json(record)
-    else:
-        out = console()
-        status = "[green]ok[/green]" if report.ok else "[red]BROKEN[/red]"
-        out.print(
-            f"{status}: {report.entries:,} journal rows, {report.accounts:,} accounts, "
-            f"{report.assets} assets; head {report.head_hash[:16]}…; state {state[:16]}…"
-        )
-        for problem in report.problems:
-            out.print(f"  - {problem}")
-    report.raise_if_broken()
+app.command("verify")(ledger_admin.verify_command)
+app.command("keygen")(ledger_admin.keygen_command)
+app.command("checkpoint")(ledger_admin.checkpoint_command)
+app.command("backup")(ledger_admin.backup_command)
+app.command("restore")(ledger_admin.restore_command)
+app.command("grant")(ledger_admin.grant_command)

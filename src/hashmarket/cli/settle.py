@@ -30,7 +30,8 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, opened, parse_at
+from hashmarket.cli.ledger import AT_OPTION, parse_at
+from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import LedgerError, SettlementError, SpecError, UsageError
 from hashmarket.index.gpu_quotes import read_quotes
 from hashmarket.ledger import Ledger

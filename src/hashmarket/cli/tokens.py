@@ -28,7 +28,8 @@ from hashmarket.cli.common import (
     parse_date,
     resolve_data_dir,
 )
-from hashmarket.cli.ledger import AT_OPTION, DB_OPTION, new_transfer_id, opened, parse_at
+from hashmarket.cli.ledger import AT_OPTION, new_transfer_id, parse_at
+from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import TokenError, UsageError
 from hashmarket.index.fixings import day_fixings
 from hashmarket.ledger import Ledger, LedgerWriter

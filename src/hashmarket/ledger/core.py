@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hashmarket.errors import (
@@ -22,6 +23,7 @@ from hashmarket.errors import (
     LedgerError,
     LedgerUnavailableError,
     TransferRefusedError,
+    UsageError,
 )
 from hashmarket.ledger import journal
 from hashmarket.ledger.clock import Clock, SystemClock
@@ -36,6 +38,7 @@ from hashmarket.ledger.model import (
     Transfer,
 )
 from hashmarket.ledger.results import CreateAccountResult, CreateAssetResult, CreateTransferResult
+from hashmarket.ledger.roles import service_role_sql
 from hashmarket.ledger.store import Head, Store, parse_url
 from hashmarket.ledger.verify import VerifyReport, state_hash, verify
 from hashmarket.ledger.writer import LedgerWriter, import_refused
@@ -72,10 +75,12 @@ def migrate(store: Store, *, create: bool, now_ns: int) -> int:
             raise LedgerUnavailableError(
                 "schema_too_new", url=store.url.original, found=found, known=LATEST
             )
-        for step in MIGRATIONS[found:]:
+        for step in (m for m in MIGRATIONS if m.version > found):
             store.apply_migration(
                 step.version, step.name, step.statements(store.dialect), now_ns=now_ns
             )
+            if step.backfill is not None:
+                step.backfill(store)
         store.commit()
         return found
     except BaseException:
@@ -408,6 +413,30 @@ class Ledger:
         """Check every invariant (see :func:`hashmarket.ledger.verify.verify`)."""
         with self.snapshot() as store:
             return verify(store)
+
+    def backup(self, path: Path) -> None:
+        """Write a copy of the whole ledger, as of one moment, to the new file ``path``
+        (SQLite; a PostgreSQL ledger is backed up with ``pg_dump``)."""
+        with self._lock:
+            self._store.backup_to(path)
+
+    def grant_service_role(self, role: str) -> list[str]:
+        """Give the PostgreSQL ``role`` append-only rights on this ledger's tables (see
+        :mod:`hashmarket.ledger.roles`); return the statements run."""
+        if self.dialect != "postgresql":
+            raise UsageError("bad_option", option="--db", problem="roles are a PostgreSQL ledger's")
+        statements = service_role_sql(role, self._store.url.schema or "public")
+        with self._lock:
+            store = self._store
+            store.begin_migration()
+            try:
+                for statement in statements:
+                    store.execute(statement)
+                store.commit()
+            except BaseException:
+                store.rollback()
+                raise
+        return statements
 
     def state_hash(self) -> str:
         """SHA-256 of the whole ledger state; equal on SQLite and PostgreSQL for equal history."""

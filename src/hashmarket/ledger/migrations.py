@@ -13,13 +13,26 @@ Append-only is enforced in the database, not only in Python: triggers abort any 
 DELETE of journal rows, accounts, assets, token registrations, distributions and the version
 table (and TRUNCATE in PostgreSQL). The one table whose rows change is ``balances``, the cache
 of each account's counters and history head, and its rows are never deleted. Anyone with
-owner rights can still drop a trigger; the hash chain is what makes such tampering visible to
-``verify()``.
+owner rights can still drop a trigger: ``verify()`` compares the catalogue with the statements
+below (:mod:`.guards`), the hash chains (the journal's and the registry log's, step 5) make a
+rewritten row visible, and a signed checkpoint (:mod:`.checkpoint`) a re-chained one. On
+PostgreSQL the service can run as a role without UPDATE or DELETE rights (:mod:`.roles`).
+
+A step may carry a ``backfill``: Python run after its statements in the same transaction, for
+rows that need hashing (step 5 registers every row already in place).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hashmarket.ledger.registry import register_existing
+
+if TYPE_CHECKING:
+    from hashmarket.ledger.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,8 @@ class Migration:
     name: str
     sqlite: tuple[str, ...]
     postgresql: tuple[str, ...]
+    # Python run after the statements, in the same transaction (rows that need hashing).
+    backfill: Callable[[Store], None] | None = None
 
     def statements(self, dialect: str) -> tuple[str, ...]:
         return self.sqlite if dialect == "sqlite" else self.postgresql
@@ -36,6 +51,7 @@ class Migration:
 APPEND_ONLY_TABLES_V1 = ("schema_version", "assets", "accounts", "journal")
 APPEND_ONLY_TABLES_V2 = ("token_series", "token_holders", "token_distributions")
 APPEND_ONLY_TABLES_V3 = ("settlement_contracts", "settlement_events")
+APPEND_ONLY_TABLES_V5 = ("registry_log",)
 
 
 def _sqlite_append_only(table: str) -> tuple[str, ...]:
@@ -324,6 +340,20 @@ def _idempotency_tables(integer: str, blob: str) -> tuple[str, ...]:
     )
 
 
+def _registry_table(integer: str, blob: str) -> tuple[str, ...]:
+    """The registry log (``ledger.registry``): one entry per immutable row that directs money,
+    chained like the journal."""
+    return (
+        f"""CREATE TABLE registry_log (
+            seq {integer} PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            row_sha256 {blob} NOT NULL,
+            hash {blob} NOT NULL
+        )""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
     Migration(
@@ -356,6 +386,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         _idempotency_tables("INTEGER", "BLOB"),
         _idempotency_tables("BIGINT", "BYTEA"),
     ),
+    Migration(
+        5,
+        "registry log of immutable rows",
+        (
+            *_registry_table("INTEGER", "BLOB"),
+            *(s for t in APPEND_ONLY_TABLES_V5 for s in _sqlite_append_only(t)),
+        ),
+        (
+            *_registry_table("BIGINT", "BYTEA"),
+            *(s for t in APPEND_ONLY_TABLES_V5 for s in _pg_append_only(t)),
+        ),
+        backfill=register_existing,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
-assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions must be 1..N"
+# Versions increase; a gap is allowed (a step numbered ahead of one still being written
+# elsewhere) because a ledger records each step it applied and applies every higher one.
+assert all(a.version < b.version for a, b in itertools.pairwise(MIGRATIONS)), "versions rise"

@@ -178,6 +178,7 @@ def insert_contract(store: Store, row: ContractRow) -> None:
         f"INSERT INTO settlement_contracts ({CONTRACT_COLUMNS}) VALUES ({', '.join('?' * 16)})",
         row.values(),
     )
+    store.register("settlement_contracts", [row.values()])
 
 
 def insert_event(store: Store, row: SettlementEvent) -> None:
@@ -185,6 +186,7 @@ def insert_event(store: Store, row: SettlementEvent) -> None:
         f"INSERT INTO settlement_events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 16)})",
         row.values(),
     )
+    store.register("settlement_events", [row.values()])
 
 
 def load_contract(store: Store, contract_id: str) -> ContractRow | None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from hashmarket.errors import LedgerUnavailableError
-from hashmarket.ledger import journal
+from hashmarket.ledger import journal, registry
 
 # An account with its balances, in the layout of ``AccountBalance``.
 ACCOUNT_SELECT = (
@@ -187,6 +188,14 @@ class Store(abc.ABC):
         """Set (account id, credits_posted, last_seq) for accounts whose new credits the
         caller has checked (see ``LedgerWriter.create_fan_out``); returns the rows changed."""
 
+    def backup_to(self, path: Path) -> None:
+        """Copy the whole database, as of one consistent moment, to a new file at ``path``."""
+        raise LedgerUnavailableError(
+            "backup_unsupported",
+            url=self.url.original,
+            how="back a PostgreSQL ledger up with pg_dump and restore it with pg_restore",
+        )
+
     def savepoint(self, name: str) -> None:
         self.execute(f"SAVEPOINT {name}")
 
@@ -226,6 +235,40 @@ class Store(abc.ABC):
         )[0]
         return Head(seq, bytes(hash_), ts, expired)
 
+    # -- the registry log (see :mod:`hashmarket.ledger.registry`) ---------------------------
+
+    def registry_tip(self) -> tuple[int, bytes]:
+        """(seq, hash) of the registry log's last entry; (0, 32 zero bytes) when empty."""
+        rows = self.query("SELECT seq, hash FROM registry_log ORDER BY seq DESC LIMIT 1")
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, registry.GENESIS_HASH)
+
+    def register(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append new rows of a registered table (values in its column order) to the log,
+        in the caller's write transaction. Before the log's migration there is nothing to do."""
+        if not rows or not self.has_registry():
+            return
+        entries = registry.chain_entries(table, rows, self.registry_tip())
+        self.executemany("INSERT INTO registry_log VALUES (?, ?, ?, ?, ?)", entries)
+
+    def has_registry(self) -> bool:
+        found = getattr(self, "_has_registry", False)
+        if not found:
+            found = self.has_table("registry_log")
+            self._has_registry = found
+        return found
+
+    def registry_entry(self, seq: int) -> tuple[Any, ...] | None:
+        rows = self.query(
+            "SELECT seq, table_name, row_key, row_sha256, hash FROM registry_log WHERE seq = ?",
+            (seq,),
+        )
+        return rows[0] if rows else None
+
+    def stream_registry(self) -> Iterator[tuple[Any, ...]]:
+        return self.stream(
+            "SELECT seq, table_name, row_key, row_sha256, hash FROM registry_log ORDER BY seq"
+        )
+
     def entries_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         return self.query_in(f"SELECT {ENTRY_COLUMNS} FROM journal WHERE id {{in}}", ids)
 
@@ -251,10 +294,12 @@ class Store(abc.ABC):
         return [(r[0], r[1], r[2]) for r in rows]
 
     def insert_asset(self, code: str, scale: int, issuer_account_id: int, ts: int) -> None:
+        row = (code, scale, issuer_account_id, ts)
         self.execute(
             "INSERT INTO assets (code, scale, issuer_account_id, timestamp_ns) VALUES (?, ?, ?, ?)",
-            (code, scale, issuer_account_id, ts),
+            row,
         )
+        self.register("assets", [row])
 
     def accounts_by_id(self, ids: Sequence[int]) -> list[tuple[Any, ...]]:
         return self.query_in(f"{ACCOUNT_SELECT} WHERE a.id {{in}}", ids)
@@ -289,6 +334,7 @@ class Store(abc.ABC):
         """New accounts, (id, asset, flags, code, name, timestamp_ns), with zero balances."""
         self.executemany(ACCOUNT_INSERT, rows)
         self.executemany(BALANCES_INSERT, [(r[0],) for r in rows])
+        self.register("accounts", rows)
 
     def last_seq(self, account_id: int) -> int | None:
         """The seq of the account's newest journal row (0: none), ``None`` for no account."""

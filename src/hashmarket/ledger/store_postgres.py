@@ -80,7 +80,12 @@ class PostgresStore(Store):
                 "ledger_unreachable", url=url.original, reason=reason
             ) from error
         if url.schema is not None:
-            if create:
+            # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE right on the database
+            # even when the schema exists, which a service role (ledger.roles) does not have.
+            exists = self._conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (url.schema,)
+            ).fetchone()
+            if create and not exists:
                 self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{url.schema}"')
             self._conn.execute(f'SET search_path TO "{url.schema}"')
             self._conn.commit()

@@ -39,6 +39,30 @@ _UPDATE_BALANCES = (
 _CREDIT = "UPDATE balances SET credits_posted = ?, last_seq = ? WHERE account_id = ?"
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """Copy the SQLite database ``source`` to the new file ``target`` with the online backup
+    API, reading ``source`` read-only: restoring a backup never changes the backup."""
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise LedgerUnavailableError(
+            "ledger_unreachable", url=str(source), reason=str(error)
+        ) from error
+    try:
+        writer = sqlite3.connect(target)
+        try:
+            reader.backup(writer)
+        finally:
+            writer.close()
+    except sqlite3.Error as error:
+        target.unlink(missing_ok=True)  # a failed copy leaves nothing behind
+        raise LedgerUnavailableError(
+            "ledger_unreachable", url=str(source), reason=str(error)
+        ) from error
+    finally:
+        reader.close()
+
+
 class SQLiteStore(Store):
     dialect = "sqlite"
 
@@ -73,6 +97,20 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self._conn.close()
+
+    def backup_to(self, path: Path) -> None:
+        # SQLite's online backup API: a page-by-page copy of one snapshot (WAL included) that
+        # writers may keep working beside; the copy is a plain database file.
+        target = sqlite3.connect(path)
+        try:
+            self._conn.backup(target)
+        except sqlite3.Error as error:
+            target.close()
+            path.unlink(missing_ok=True)  # a failed copy leaves nothing behind
+            raise LedgerUnavailableError(
+                "ledger_unreachable", url=str(path), reason=str(error)
+            ) from error
+        target.close()
 
     def begin_write(self) -> Head:
         self._conn.execute("BEGIN IMMEDIATE")

@@ -74,25 +74,27 @@ def asset_scale(store: Store, code: str) -> int | None:
 
 
 def insert_series(store: Store, s: TokenSeries, *, timestamp_ns: int) -> None:
+    row = (
+        s.asset,
+        s.issuer_account_id,
+        s.reserve_account_id,
+        s.treasury_account_id,
+        str(s.ths_per_token),
+        str(s.efficiency_w_per_th),
+        str(s.power_price_usd_per_kwh),
+        str(s.service_fee_usd_per_th_day),
+        str(s.backing_hashrate_ths),
+        s.term_start.isoformat(),
+        s.term_end.isoformat(),
+        s.max_supply_units,
+        timestamp_ns,
+    )
     store.execute(
         f"INSERT INTO token_series ({_SERIES_COLUMNS}, timestamp_ns) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            s.asset,
-            s.issuer_account_id,
-            s.reserve_account_id,
-            s.treasury_account_id,
-            str(s.ths_per_token),
-            str(s.efficiency_w_per_th),
-            str(s.power_price_usd_per_kwh),
-            str(s.service_fee_usd_per_th_day),
-            str(s.backing_hashrate_ths),
-            s.term_start.isoformat(),
-            s.term_end.isoformat(),
-            s.max_supply_units,
-            timestamp_ns,
-        ),
+        row,
     )
+    store.register("token_series", [row])
 
 
 def holder_registration(store: Store, token_account_id: int) -> tuple[str, int] | None:
@@ -116,11 +118,18 @@ def is_holder(store: Store, asset: str, account_id: int) -> bool:
 def insert_holder(
     store: Store, *, token_account_id: int, asset: str, payout_account_id: int, timestamp_ns: int
 ) -> None:
-    store.execute(
+    insert_holders(store, [(token_account_id, asset, payout_account_id, timestamp_ns)])
+
+
+def insert_holders(store: Store, rows: Sequence[tuple[int, str, int, int]]) -> None:
+    """Holder registrations (token account, asset, payout account, timestamp_ns), logged in
+    the registry so that a redirected payout account is caught by ``verify()``."""
+    store.executemany(
         "INSERT INTO token_holders (token_account_id, asset, payout_account_id, timestamp_ns) "
         "VALUES (?, ?, ?, ?)",
-        (token_account_id, asset, payout_account_id, timestamp_ns),
+        rows,
     )
+    store.register("token_holders", rows)
 
 
 def first_seq_at(store: Store, cut_ns: int) -> int:
@@ -174,28 +183,30 @@ def load_distribution(store: Store, asset: str, day: dt.date) -> Distribution | 
 
 def insert_distribution(store: Store, record: Distribution) -> None:
     data = record.to_dict()
+    row = (
+        record.asset,
+        record.day.isoformat(),
+        data["hashprice_btc_per_ph_day"],
+        data["btc_price_usd"],
+        record.hashprice_fixing_sha256,
+        record.price_fixing_sha256,
+        data["uptime"],
+        record.cut_ns,
+        record.supply_units,
+        record.holder_count,
+        data["gross_sats"],
+        data["cost_sats"],
+        record.pool_sats,
+        data["dust_sats"],
+        data["shortfall_sats"],
+        record.first_seq,
+        record.last_seq,
+        record.reserves_root,
+        record.reserves_total,
+        record.timestamp_ns,
+    )
     store.execute(
         f"INSERT INTO token_distributions ({_DISTRIBUTION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
-        (
-            record.asset,
-            record.day.isoformat(),
-            data["hashprice_btc_per_ph_day"],
-            data["btc_price_usd"],
-            record.hashprice_fixing_sha256,
-            record.price_fixing_sha256,
-            data["uptime"],
-            record.cut_ns,
-            record.supply_units,
-            record.holder_count,
-            data["gross_sats"],
-            data["cost_sats"],
-            record.pool_sats,
-            data["dust_sats"],
-            data["shortfall_sats"],
-            record.first_seq,
-            record.last_seq,
-            record.reserves_root,
-            record.reserves_total,
-            record.timestamp_ns,
-        ),
+        row,
     )
+    store.register("token_distributions", [row])

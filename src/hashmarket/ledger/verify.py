@@ -15,7 +15,16 @@
 * per asset, the posted balances and the pending balances each sum to zero, and only the
   asset's issuer carries the ``ISSUER`` flag;
 * every paid token distribution day: its journal rows are payouts from the series' treasury
-  that add up to the day's pool.
+  that add up to the day's pool;
+* the registry log (:mod:`.registry`) chains, and the rows that direct money — assets,
+  accounts (flags, asset, code, name), token series and holders (payout accounts),
+  distributions, settlement contracts and events — are exactly the rows it logged;
+* the schema's guards (append-only triggers, keys, constraints) are the ones the migrations
+  created (:mod:`.guards`).
+
+A signed checkpoint (:mod:`.checkpoint`) adds what no unkeyed check can: a history rewritten
+and re-chained from the first row passes all of the above, but not a checkpoint kept
+elsewhere.
 
 ``state_hash`` digests the head (whose hash commits to every journal row) and every row of the
 other tables in key order, with a type-tagged encoding, so the same history gives the same
@@ -30,9 +39,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import LedgerInvariantError
-from hashmarket.ledger import journal
+from hashmarket.ledger import journal, registry, verify_store
+from hashmarket.ledger.guards import check_guards
 from hashmarket.ledger.model import INT64_MAX, NS_PER_S, AccountFlags, TransferFlags
-from hashmarket.ledger.store import JOURNAL_COLUMNS, Store
+from hashmarket.ledger.store import Store
 
 PROBLEMS_MAX = 50
 _PENDING = int(TransferFlags.PENDING)
@@ -49,9 +59,8 @@ _ISSUER = int(AccountFlags.ISSUER)
 # the seq of the account's newest row (its history's head).
 DP, DPO, CP, CPO, LAST = range(5)
 
-# Tables digested by state_hash besides the head, with their key columns. Integer keys are
-# ordered by the database; text keys are sorted in Python, because a PostgreSQL collation
-# other than C would order text differently from SQLite.
+# Tables digested by state_hash besides the head, with their key columns and whether the key
+# is an integer (see ``verify_store.table_rows`` for why the order matters).
 STATE_TABLES = (
     ("assets", "code", False),
     ("accounts", "id", True),
@@ -98,6 +107,11 @@ class _Problems:
 
 
 def _limits_hold(flags: int, state: list[int]) -> str | None:
+    # Only an issuer may be debited beyond its credits (the writer refuses any other account
+    # without the flag), so the rule is checked for every other account whatever its row says:
+    # a flag removed by SQL does not make an overdraft legal.
+    if not flags & _ISSUER:
+        flags |= _DMNEC
     if any(c < 0 or c > INT64_MAX for c in state[:4]):
         return "a balance counter is outside 0 … 2**63 - 1"
     if flags & _DMNEC and state[DP] + state[DPO] > state[CPO]:
@@ -109,62 +123,104 @@ def _limits_hold(flags: int, state: list[int]) -> str | None:
 
 def verify(store: Store) -> VerifyReport:
     problems = _Problems()
-    assets: dict[str, int] = dict(store.query("SELECT code, issuer_account_id FROM assets"))
-    cached: dict[int, tuple[Any, ...]] = {}
-    fold: dict[int, list[int]] = {}  # dp, dpo, cp, cpo, last seq
-    # LEFT JOIN: an account without its balances row shows up with NULL counters.
-    for row in store.stream(
-        "SELECT a.id, a.asset, a.flags, a.code, a.name, b.debits_pending, b.debits_posted, "
-        "b.credits_pending, b.credits_posted, a.timestamp_ns, b.last_seq FROM accounts AS a "
-        "LEFT JOIN balances AS b ON b.account_id = a.id ORDER BY a.id"
+    assets = verify_store.asset_issuers(store)
+    accounts = _load_accounts(store, assets, problems)
+    replay = _replay_journal(store, accounts, problems)
+    head = store.read_head()
+    if head.seq != replay.seq or head.hash != replay.previous:
+        problems.add(
+            f"head (seq {head.seq}) does not commit to the last journal row (seq {replay.seq})"
+        )
+    if head.timestamp_ns < replay.ts:
+        problems.add("head timestamp is before the last journal row's")
+    _check_balances(accounts, replay.fold, problems)
+    for text in (
+        *_check_distributions(store),
+        *_check_registry(store, accounts),
+        *check_guards(store),
     ):
+        problems.add(text)
+    found = problems.final()
+    return VerifyReport(
+        ok=not found,
+        problems=found,
+        entries=replay.entries,
+        accounts=len(accounts),
+        assets=len(assets),
+        head_seq=head.seq,
+        head_hash=head.hash.hex(),
+    )
+
+
+def _load_accounts(
+    store: Store, assets: dict[str, int], problems: _Problems
+) -> dict[int, tuple[Any, ...]]:
+    """Every account with its cached balances (zeros, and a problem, if the row is missing);
+    checks each account's asset and ISSUER flag, and that no balances row is an orphan."""
+    accounts: dict[int, tuple[Any, ...]] = {}
+    for row in verify_store.accounts_with_balances(store):
         if row[5] is None:
             problems.add(f"account {row[0]}: no balances row")
             row = (*row[:5], 0, 0, 0, 0, row[9], 0)
-        cached[row[0]] = row
-        fold[row[0]] = [0, 0, 0, 0, 0]
+        accounts[row[0]] = row
         if row[1] not in assets:
             problems.add(f"account {row[0]}: unknown asset {row[1]!r}")
         is_issuer = assets.get(row[1]) == row[0]
         if bool(row[2] & _ISSUER) != is_issuer:
             problems.add(f"account {row[0]}: ISSUER flag does not match the asset's issuer")
+        elif not is_issuer and not row[2] & _DMNEC:
+            problems.add(
+                f"account {row[0]}: no DEBITS_MUST_NOT_EXCEED_CREDITS flag, which every account "
+                "but an issuer carries"
+            )
     for code, issuer in assets.items():
-        if issuer not in cached:
+        if issuer not in accounts:
             problems.add(f"asset {code}: issuer account {issuer} does not exist")
-    (orphans,) = store.query(
-        "SELECT COUNT(*) FROM balances WHERE account_id NOT IN (SELECT id FROM accounts)"
-    )[0]
+    orphans = verify_store.orphan_balances(store)
     if orphans:
         problems.add(f"{orphans} balances rows belong to no account")
+    return accounts
 
-    seq = ts = entries = 0
-    previous = journal.GENESIS_HASH
+
+@dataclass
+class _Replay:
+    fold: dict[int, list[int]]  # per account: dp, dpo, cp, cpo, last seq
+    entries: int = 0
+    seq: int = 0
+    ts: int = 0
+    previous: bytes = journal.GENESIS_HASH
+
+
+def _replay_journal(
+    store: Store, accounts: dict[int, tuple[Any, ...]], problems: _Problems
+) -> _Replay:
+    """One pass over the journal: the chain, the sequence, the clock and every row's rules."""
+    replay = _Replay(fold={account_id: [0, 0, 0, 0, 0] for account_id in accounts})
     pendings: dict[int, tuple[int, int, int, int | None]] = {}  # id -> dr, cr, amount, expiry
     posted_moves: dict[int, tuple[int, int, int]] = {}  # reversible: id -> dr, cr, amount
     reversed_ids: set[int] = set()
-    for row in store.stream(f"SELECT {JOURNAL_COLUMNS} FROM journal ORDER BY seq"):
-        entries += 1
+    for row in store.stream_journal():
+        replay.entries += 1
         where = f"journal seq {row[journal.SEQ]} (id {journal.entry_id(row)})"
-        if row[journal.SEQ] != seq + 1:
-            problems.add(f"{where}: sequence gap after {seq}")
-        if row[journal.TIMESTAMP] <= ts:
+        if row[journal.SEQ] != replay.seq + 1:
+            problems.add(f"{where}: sequence gap after {replay.seq}")
+        if row[journal.TIMESTAMP] <= replay.ts:
             problems.add(f"{where}: timestamp not after the previous row's")
-        seq, ts = row[journal.SEQ], row[journal.TIMESTAMP]
-        expected = journal.row_hash(previous, row)
-        if bytes(row[journal.HASH]) != expected:
+        replay.seq, replay.ts = row[journal.SEQ], row[journal.TIMESTAMP]
+        if bytes(row[journal.HASH]) != journal.row_hash(replay.previous, row):
             problems.add(f"{where}: hash does not chain from the previous row")
-        previous = bytes(row[journal.HASH])
-        for text in _check_row(row, cached, fold, pendings, posted_moves, reversed_ids):
+        replay.previous = bytes(row[journal.HASH])
+        for text in _check_row(row, accounts, replay.fold, pendings, posted_moves, reversed_ids):
             problems.add(f"{where}: {text}")
+    return replay
 
-    head = store.read_head()
-    if head.seq != seq or head.hash != previous:
-        problems.add(f"head (seq {head.seq}) does not commit to the last journal row (seq {seq})")
-    if head.timestamp_ns < ts:
-        problems.add("head timestamp is before the last journal row's")
 
-    sums: dict[str, list[int]] = {code: [0, 0] for code in assets}
-    for account_id, row in cached.items():
+def _check_balances(
+    accounts: dict[int, tuple[Any, ...]], fold: dict[int, list[int]], problems: _Problems
+) -> None:
+    """Cached balances equal the fold, limits hold, and each asset sums to zero."""
+    sums: dict[str, list[int]] = {}
+    for account_id, row in accounts.items():
         state = list(row[5:9])
         if state != fold[account_id][:4]:
             problems.add(
@@ -183,19 +239,58 @@ def verify(store: Store) -> VerifyReport:
         if posted or pending:
             problems.add(f"asset {code}: balances sum to {posted} posted, {pending} pending, not 0")
 
-    for text in _check_distributions(store):
-        problems.add(text)
 
-    found = problems.final()
-    return VerifyReport(
-        ok=not found,
-        problems=found,
-        entries=entries,
-        accounts=len(cached),
-        assets=len(assets),
-        head_seq=head.seq,
-        head_hash=head.hash.hex(),
-    )
+def _check_registry(store: Store, accounts: dict[int, tuple[Any, ...]]) -> list[str]:
+    """The registry log chains, and every registered table's rows are the ones it logged."""
+    if not store.has_table("registry_log"):
+        return []  # check_guards reports the missing table
+    out: list[str] = []
+    logged = _registry_chain(store, out)
+    for table, _ in registry.REGISTRY_TABLES:
+        if table == "accounts":  # read already, with the balances: id … name, timestamp_ns
+            rows: Iterable[tuple[Any, ...]] = ((*r[:5], r[9]) for r in accounts.values())
+        elif store.has_table(table):
+            rows = verify_store.all_rows(store, table)
+        else:
+            continue
+        for row in rows:
+            key = registry.row_key(table, row)
+            found = logged.pop((table, key), None)
+            if found is None:
+                out.append(
+                    f"{registry.shown(table, key)}: row is not in the registry log (written by "
+                    "direct SQL)"
+                )
+            elif registry.row_digest(row) != found[1]:
+                out.append(
+                    f"{registry.shown(table, key)}: row differs from the one logged at registry "
+                    f"seq {found[0]} (changed after it was written)"
+                )
+    for (table, key), (logged_seq, _) in sorted(logged.items(), key=lambda kv: kv[1][0]):
+        where = registry.shown(table, key)
+        out.append(f"{where}: logged at registry seq {logged_seq} but the row is gone")
+    return out
+
+
+def _registry_chain(store: Store, out: list[str]) -> dict[tuple[str, str], tuple[int, bytes]]:
+    """Walk the log: seqs without gaps, each hash chained; (table, key) -> (seq, row digest)."""
+    seq, previous = 0, registry.GENESIS_HASH
+    logged: dict[tuple[str, str], tuple[int, bytes]] = {}
+    for entry_seq, table, key, digest, chained in store.stream_registry():
+        if entry_seq != seq + 1:
+            out.append(f"registry seq {entry_seq}: sequence gap after {seq}")
+        seq, digest = entry_seq, bytes(digest)
+        if bytes(chained) != registry.link(previous, table, key, digest):
+            out.append(f"registry seq {seq} ({registry.shown(table, key)}): hash does not chain")
+        previous = bytes(chained)
+        first = logged.get((table, key))
+        if first is not None:
+            out.append(
+                f"registry seq {seq}: {registry.shown(table, key)} is logged twice (first at "
+                f"seq {first[0]})"
+            )
+        logged[(table, key)] = (seq, digest)
+    return logged
 
 
 def _check_row(
@@ -273,58 +368,31 @@ def _check_row(
 
 def _check_distributions(store: Store) -> list[str]:
     """Each paid day's journal rows are its treasury's payouts and add up to its pool."""
-    if not store.has_table("token_distributions"):
-        return []
     out: list[str] = []
-    days = store.query(
-        "SELECT d.asset, d.day, d.pool_sats, d.first_seq, d.last_seq, s.treasury_account_id "
-        "FROM token_distributions AS d JOIN token_series AS s ON s.asset = d.asset"
-    )
-    for asset, day, pool, first, last, treasury in days:
+    for asset, day, pool, first, last, treasury in verify_store.paid_days(store):
         where = f"distribution {asset} {day}"
         if not first:
             if pool or last:
                 out.append(f"{where}: a pool of {pool} sats but no payout rows")
             continue
-        count, paid, low, high, codes = store.query(
-            "SELECT COUNT(*), SUM(amount), MIN(debit_account_id), MAX(debit_account_id), "
-            "COUNT(DISTINCT code) FROM journal WHERE seq >= ? AND seq <= ?",
-            (first, last),
-        )[0]
+        count, paid, low, high, codes = verify_store.journal_span(store, first, last)
         if count != last - first + 1 or (low, high) != (treasury, treasury) or codes != 1:
             out.append(f"{where}: rows {first}-{last} are not all payouts from the treasury")
-        elif int(paid) != pool:
+        elif paid != pool:
             out.append(f"{where}: payouts add up to {paid} sats, the pool is {pool}")
     return out
 
 
-def _encode(value: Any) -> bytes:
-    if value is None:
-        return b"\x00"
-    if isinstance(value, int):
-        return b"\x01" + value.to_bytes(9, "big", signed=True)
-    if isinstance(value, str):
-        data = value.encode("utf-8")
-        return b"\x02" + len(data).to_bytes(4, "big") + data
-    data = bytes(value)
-    return b"\x03" + len(data).to_bytes(4, "big") + data
-
-
 def state_hash(store: Store) -> str:
+    encode = registry.encode
     digest = hashlib.sha256(b"hashmarket ledger state v1\n")
     head = store.read_head()
     for value in (head.seq, head.hash, head.timestamp_ns, head.expired_through_ns):
-        digest.update(_encode(value))
+        digest.update(encode(value))
     for table, key, integer_key in STATE_TABLES:
         if not store.has_table(table):
             continue
-        digest.update(_encode(table))
-        if integer_key:
-            rows: Iterable[tuple[Any, ...]] = store.stream(f"SELECT * FROM {table} ORDER BY {key}")
-        else:
-            width = key.count(",") + 1
-            rows = sorted(store.query(f"SELECT {key}, * FROM {table}"))
-            rows = (row[width:] for row in rows)
-        for row in rows:
-            digest.update(b"".join(_encode(v) for v in row))
+        digest.update(encode(table))
+        for row in verify_store.table_rows(store, table, key, integer_key=integer_key):
+            digest.update(b"".join(encode(v) for v in row))
     return digest.hexdigest()
