@@ -15,8 +15,9 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import Instrument
+from hashmarket.instruments.terms import Instrument, SettlementCurrency
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
 from hashmarket.pricing.market import Market, with_past
@@ -65,6 +66,22 @@ class _Run:
         self.days = days
         self.progress = progress
         self.asof_day = np.datetime64(market.asof.isoformat(), "D")
+        # A BTC amount is worth its USD value at the BTC price of its day: under the USD
+        # measure the paths simulate, its BTC value today is E[D_usd(t) X_t S_t] / S_0, i.e.
+        # D_btc(t) E[X_t S_t / F_t] with F_t = E[S_t] the paths' forward.
+        self.btc_numeraire = (
+            config.measure == "risk_neutral" and instrument.currency is SettlementCurrency.BTC
+        )
+
+    def numeraire_weights(self, fixings: Fixings, future: npt.NDArray[np.bool_]) -> FloatArray:
+        """S_t / F_t on the paths' future days (mean 1): the change from the USD measure of the
+        simulation to BTC as the numeraire."""
+        days = (fixings.dates[future] - self.asof_day).astype(np.float64)
+        forward = self.market.state.price_usd * np.exp(
+            self.model.price.drift_per_year * days / DAYS_PER_YEAR_ACT365
+        )
+        price = fixings.values["price_usd"][:, future]
+        return np.asarray(price / forward, dtype=np.float64)
 
     def present_values(self, chunk: ScenarioSet) -> FloatArray:
         fixings = with_past(
@@ -76,7 +93,10 @@ class _Run:
         amounts = self.instrument.cashflows(fixings)
         future = fixings.dates > self.asof_day
         discount = self.market.discount_factors(self.instrument.currency, fixings.dates[future])
-        pv = amounts[:, future] @ discount
+        paid = amounts[:, future]
+        if self.btc_numeraire:
+            paid = paid * self.numeraire_weights(fixings, future)
+        pv = paid @ discount
         return np.asarray(np.broadcast_to(pv, (chunk.n_paths,)), dtype=np.float64)
 
     def batch(self, first_path: int, n_paths: int, total_hint: int, done: int) -> FloatArray:
@@ -129,15 +149,7 @@ def monte_carlo_price(
     first, last = instrument.fixing_window(asof=asof, height=market.state.height)
     currency = instrument.currency.value
     if last <= asof:
-        return PricingResult(
-            value=0.0,
-            std_error=0.0,
-            n_paths=0,
-            seed=config.seed,
-            currency=currency,
-            engine="mc",
-            diagnostics={"note": f"every fixing ({first} to {last}) is on or before {asof}"},
-        )
+        raise PricingError("expired", instrument=instrument.type_name, asof=asof, last=last)
     days = (last - asof).days
     sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     run = _Run(instrument, market, sim_model, config, days, progress)
@@ -170,6 +182,7 @@ def monte_carlo_price(
         "fixing_window": [first.isoformat(), last.isoformat()],
         "horizon_days": days,
         "measure": config.measure,
+        "numeraire": "btc" if run.btc_numeraire else instrument.currency.value,
         "btc_usd_drift_per_year": drift,
         "block_arrivals": model.block_arrivals.value,
         "antithetic": config.antithetic,
