@@ -17,10 +17,13 @@ import numpy.typing as npt
 
 from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
+from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
-from hashmarket.pricing.market import Market, with_past
+from hashmarket.pricing.efficient import efficient_price
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.pathvalue import present_values, uses_btc_numeraire
+from hashmarket.pricing.pathvalue import pricing_model as pricing_model  # re-exported
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
@@ -29,18 +32,6 @@ FloatArray = npt.NDArray[np.float64]
 SIMULATED_FIXINGS = tuple(f for f in FIELDS if f in FIXING_FIELDS)
 FIRST_BATCH_BLOCKS = 8  # a target-error run starts with this many stream blocks
 MAX_BATCHES = 5
-
-
-def pricing_model(
-    model: NetworkModel, market: Market, config: MonteCarloConfig, horizon_years: float
-) -> tuple[NetworkModel, float]:
-    """The model under the configured measure, and the BTC/USD drift it uses."""
-    if config.measure == "model":
-        return model, model.price.drift_per_year
-    years = max(horizon_years, 1.0 / DAYS_PER_YEAR_ACT365)
-    r_usd = market.usd_curve.zero_rate(years)
-    r_btc = market.btc_curve.zero_rate(years)
-    return model.risk_neutral(usd_rate=r_usd, btc_rate=r_btc), r_usd - r_btc
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -65,39 +56,16 @@ class _Run:
         self.config = config
         self.days = days
         self.progress = progress
-        self.asof_day = np.datetime64(market.asof.isoformat(), "D")
-        # A BTC amount is worth its USD value at the BTC price of its day: under the USD
-        # measure the paths simulate, its BTC value today is E[D_usd(t) X_t S_t] / S_0, i.e.
-        # D_btc(t) E[X_t S_t / F_t] with F_t = E[S_t] the paths' forward.
-        self.btc_numeraire = (
-            config.measure == "risk_neutral" and instrument.currency is SettlementCurrency.BTC
-        )
-
-    def numeraire_weights(self, fixings: Fixings, future: npt.NDArray[np.bool_]) -> FloatArray:
-        """S_t / F_t on the paths' future days (mean 1): the change from the USD measure of the
-        simulation to BTC as the numeraire."""
-        days = (fixings.dates[future] - self.asof_day).astype(np.float64)
-        forward = self.market.state.price_usd * np.exp(
-            self.model.price.drift_per_year * days / DAYS_PER_YEAR_ACT365
-        )
-        price = fixings.values["price_usd"][:, future]
-        return np.asarray(price / forward, dtype=np.float64)
+        self.btc_numeraire = uses_btc_numeraire(instrument, config.measure)
 
     def present_values(self, chunk: ScenarioSet) -> FloatArray:
-        fixings = with_past(
+        return present_values(
+            self.instrument,
             Fixings.from_scenarios(chunk),
-            self.market.past_fixings,
-            self.market.asof,
-            instrument=self.instrument.type_name,
+            market=self.market,
+            model=self.model,
+            btc_numeraire=self.btc_numeraire,
         )
-        amounts = self.instrument.cashflows(fixings)
-        future = fixings.dates > self.asof_day
-        discount = self.market.discount_factors(self.instrument.currency, fixings.dates[future])
-        paid = amounts[:, future]
-        if self.btc_numeraire:
-            paid = paid * self.numeraire_weights(fixings, future)
-        pv = paid @ discount
-        return np.asarray(np.broadcast_to(pv, (chunk.n_paths,)), dtype=np.float64)
 
     def batch(self, first_path: int, n_paths: int, total_hint: int, done: int) -> FloatArray:
         cfg = self.config
@@ -150,6 +118,10 @@ def monte_carlo_price(
     currency = instrument.currency.value
     if last <= asof:
         raise PricingError("expired", instrument=instrument.type_name, asof=asof, last=last)
+    if config.method != "plain":
+        return efficient_price(
+            instrument, market=market, model=model, config=config, progress=progress
+        )
     days = (last - asof).days
     sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     run = _Run(instrument, market, sim_model, config, days, progress)
@@ -178,6 +150,7 @@ def monte_carlo_price(
     value, error = _mean_and_error(samples)
     elapsed = time.perf_counter() - started
     diagnostics = {
+        "method": "plain",
         "asof": asof.isoformat(),
         "fixing_window": [first.isoformat(), last.isoformat()],
         "horizon_days": days,

@@ -1,0 +1,313 @@
+"""Monte Carlo methods ``pseudo`` and ``sobol``: simulate what the payoff reads, with
+control variates (see ``MonteCarloConfig.method``).
+
+The fields a payoff reads are found by calling its ``cashflows`` once on a one-path probe
+whose field mapping records every name looked up. A payoff that reads only the BTC price
+gets the price alone, stepped exactly between its fixing dates; any other gets the network
+model day by day with only its fields kept on its window's days. Each path's present value
+is the same function the ``plain`` method uses (``pathvalue.present_values``); the controls
+and the estimator are in :mod:`hashmarket.pricing.controls`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from threadpoolctl import threadpool_limits
+
+from hashmarket.instruments.fixings import Fixings
+from hashmarket.instruments.terms import Instrument
+from hashmarket.models.network import FIELDS, NetworkModel
+from hashmarket.models.reduced import PathChunk, ReducedPaths
+from hashmarket.models.streams import antithetic_pair_means
+from hashmarket.pricing.controls import ControlPlan, build_plan, fit_hashprice
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.pathvalue import present_values, pricing_model, uses_btc_numeraire
+from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
+from hashmarket.units import DAYS_PER_YEAR_ACT365
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+PILOT_PATHS = 2048  # paths of the pilot run that fits the hashprice proxy
+PILOT_FIRST_PATH = 2048 * 2**30  # its streams: far from any run's own paths
+FIRST_BATCH_PATHS = 16_384  # a target-error run starts with this many paths
+HASHPRICE_FIELDS = frozenset({"hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day"})
+
+
+class _Recording(dict[str, FloatArray]):
+    """A field mapping that remembers which names were looked up."""
+
+    def __init__(self, values: dict[str, FloatArray]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> FloatArray:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+
+def fields_read(
+    instrument: Instrument, market: Market, first: dt.date, last: dt.date
+) -> frozenset[str]:
+    """The simulated fields ``instrument.cashflows`` reads, from one call on a one-path
+    probe at the state's values over ``first … last``; every field if the probe fails."""
+    start = min(first, market.asof)
+    dates = np.datetime64(start.isoformat(), "D") + np.arange((last - start).days + 1)
+    state = market.state
+    level = {
+        "price_usd": state.price_usd,
+        "difficulty": state.difficulty,
+        "height": float(state.height),
+        "block_count": state.expected_blocks_per_day,
+        "subsidy_btc": state.subsidy_btc,
+        "fee_btc_per_block": state.fee_btc_per_block,
+        "hashprice_btc_per_ph_day": state.hashprice_btc_per_ph_day,
+        "hashprice_usd_per_ph_day": state.hashprice_usd_per_ph_day,
+    }
+    probe = Fixings(dates=dates, values={k: np.full((1, len(dates)), v) for k, v in level.items()})
+    recording = _Recording(dict(probe.values))
+    object.__setattr__(probe, "values", recording)
+    try:
+        instrument.cashflows(probe)
+    except Exception:  # any failure: simulate every field, as plain does
+        return frozenset(level)
+    return frozenset(recording.read & set(level))
+
+
+class _Sums:
+    """Running sums for the control-variate estimator, per randomization."""
+
+    def __init__(self, k: int, replicates: int) -> None:
+        self.count = np.zeros(replicates)
+        self.sum_y = np.zeros(replicates)
+        self.sum_x = np.zeros((replicates, k))
+        self.syy = 0.0
+        self.sxy = np.zeros(k)
+        self.sxx = np.zeros((k, k))
+        self.shift: float | None = None
+
+    def add(self, y: FloatArray, x: FloatArray, replicate: int) -> None:
+        if self.shift is None:
+            self.shift = float(y.mean())
+        yc = y - self.shift
+        self.count[replicate] += len(y)
+        self.sum_y[replicate] += yc.sum()
+        self.sum_x[replicate] += x.sum(axis=0)
+        self.syy += float(yc @ yc)
+        self.sxy += x.T @ yc
+        self.sxx += x.T @ x
+
+    def estimate(self, sobol: bool) -> tuple[float, float, float]:
+        """(value, standard error, variance ratio of plain to controlled samples)."""
+        m = float(self.count.sum())
+        y_bar = self.sum_y.sum() / m
+        x_bar = self.sum_x.sum(axis=0) / m
+        var_y = (self.syy - m * y_bar * y_bar) / (m - 1)
+        beta = np.zeros(len(x_bar))
+        var_adj = var_y
+        if len(x_bar):
+            cxx = (self.sxx - m * np.outer(x_bar, x_bar)) / (m - 1)
+            cxy = (self.sxy - m * x_bar * y_bar) / (m - 1)
+            scale = np.sqrt(np.maximum(np.diag(cxx), 0.0))
+            scale[scale == 0] = 1.0
+            solved, *_ = np.linalg.lstsq(cxx / np.outer(scale, scale), cxy / scale, rcond=1e-12)
+            beta = solved / scale
+            var_adj = max(var_y - 2 * beta @ cxy + beta @ cxx @ beta, 0.0)
+        shift = self.shift or 0.0
+        means = (self.sum_y - self.sum_x @ beta) / self.count + shift
+        ratio = var_y / var_adj if var_adj > 0 else math.inf
+        if sobol:
+            return float(means.mean()), float(means.std(ddof=1) / math.sqrt(len(means))), ratio
+        return float(means[0]), math.sqrt(var_adj / m), ratio
+
+
+def _power_of_two_at_least(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+
+class _Run:
+    def __init__(
+        self, instrument: Instrument, market: Market, model: NetworkModel, config: MonteCarloConfig
+    ) -> None:
+        self.instrument = instrument
+        self.market = market
+        self.config = config
+        asof = market.asof
+        first, last = instrument.fixing_window(asof=asof, height=market.state.height)
+        self.first, self.last = first, last
+        horizon = (last - asof).days
+        self.model, self.drift = pricing_model(
+            model, market, config, horizon / DAYS_PER_YEAR_ACT365
+        )
+        self.read = fields_read(instrument, market, first, last)
+        network = not self.read <= {"price_usd"}
+        record_from = 0 if market.past_fixings is not None else max((first - asof).days, 0)
+        controls = config.control_variates
+        simulated = {"price_usd"} | (set(self.read) if network else set())
+        if network and controls and self.read & HASHPRICE_FIELDS:
+            simulated.add("hashprice_btc_per_ph_day")
+        self.paths = ReducedPaths(
+            model=self.model,
+            state=market.state,
+            record_from=record_from,
+            last_day=horizon,
+            fields=tuple(f for f in FIELDS if f in simulated),
+            network=network,
+            sampler="sobol" if config.method == "sobol" else "pseudo",
+            seed=config.seed,
+            antithetic=config.antithetic and config.method == "pseudo",
+            stream_paths=config.stream_paths,
+        )
+        self.btc_numeraire = uses_btc_numeraire(instrument, config.measure)
+        days = np.arange(max((first - asof).days, 1), horizon + 1, dtype=np.int64)
+        self.plan: ControlPlan | None = None
+        if controls:
+            cols = days - record_from
+            fit = None
+            if network and self.read & HASHPRICE_FIELDS:
+                pilot = dataclasses.replace(self.paths, antithetic=False)
+                chunks = list(pilot.pseudo(PILOT_PATHS, first_path=PILOT_FIRST_PATH))
+                fit = fit_hashprice(chunks, cols, days, self.paths.segments)
+            self.plan = build_plan(
+                instrument,
+                model=self.model,
+                state=market.state,
+                days=days,
+                cols=cols,
+                segments=self.paths.segments,
+                network=network,
+                hashprice_fit=fit,
+                fields_read=self.read,
+            )
+
+    def samples(self, chunk: PathChunk) -> tuple[FloatArray, FloatArray]:
+        fixings = Fixings(dates=chunk.dates, values=chunk.data)
+        y = present_values(
+            self.instrument,
+            fixings,
+            market=self.market,
+            model=self.model,
+            btc_numeraire=self.btc_numeraire,
+        )
+        if self.plan is None:
+            x = np.zeros((len(y), 0))
+        else:
+            x = self.plan.values(chunk) - self.plan.means
+        if self.paths.antithetic:
+            return (
+                antithetic_pair_means(y, chunk.block_sizes),
+                antithetic_pair_means(x, chunk.block_sizes),
+            )
+        return y, x
+
+    def run(self, n_paths: int, progress: Progress | None) -> tuple[_Sums, int, int]:
+        """Sums over about ``n_paths`` paths; (sums, paths, paths per randomization)."""
+        k = 0 if self.plan is None else len(self.plan.names)
+        if self.config.method == "sobol":
+            replicates = self.config.randomizations
+            per = _power_of_two_at_least(math.ceil(n_paths / replicates))
+            chunks = self.paths.sobol(per, replicates)
+            total = per * replicates
+        else:
+            replicates, total = 1, n_paths + (n_paths % 2 if self.paths.antithetic else 0)
+            per = total
+            chunks = self.paths.pseudo(total)
+        sums = _Sums(k, replicates)
+        done = 0
+        for chunk in chunks:
+            y, x = self.samples(chunk)
+            sums.add(y, x, chunk.replicate)
+            done += chunk.n_paths
+            if progress is not None:
+                progress(done, total)
+        return sums, total, per
+
+
+def efficient_price(
+    instrument: Instrument,
+    *,
+    market: Market,
+    model: NetworkModel,
+    config: MonteCarloConfig,
+    progress: Progress | None = None,
+) -> PricingResult:
+    """Price ``instrument`` with ``config.method`` ``pseudo`` or ``sobol``."""
+    # The linear algebra here is small (tens of controls): BLAS threads only contend, and on
+    # a busy machine they make a millisecond product take a tenth of a second.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _efficient_price(instrument, market, model, config, progress)
+
+
+def _efficient_price(
+    instrument: Instrument,
+    market: Market,
+    model: NetworkModel,
+    config: MonteCarloConfig,
+    progress: Progress | None,
+) -> PricingResult:
+    started = time.perf_counter()
+    run = _Run(instrument, market, model, config)
+    sobol = config.method == "sobol"
+    if config.n_paths is not None:
+        sums, total, per = run.run(config.n_paths, progress)
+        value, error, ratio = sums.estimate(sobol)
+    else:
+        assert config.target_std_error is not None
+        first = min(FIRST_BATCH_PATHS, config.max_paths)
+        sums, total, per = run.run(first, progress)
+        value, error, ratio = sums.estimate(sobol)
+        if error > config.target_std_error and total < config.max_paths:
+            wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
+            sums, total, per = run.run(min(wanted, config.max_paths), progress)
+            value, error, ratio = sums.estimate(sobol)
+    elapsed = time.perf_counter() - started
+    paths = run.paths
+    diagnostics: dict[str, Any] = {
+        "method": config.method,
+        "asof": market.asof.isoformat(),
+        "fixing_window": [run.first.isoformat(), run.last.isoformat()],
+        "horizon_days": paths.last_day,
+        "measure": config.measure,
+        "numeraire": "btc" if run.btc_numeraire else instrument.currency.value,
+        "btc_usd_drift_per_year": run.drift,
+        "simulated": "network, daily" if paths.network else "BTC price, exact steps",
+        "fields": list(paths.fields),
+        "recorded_days": int(paths.last_day - paths.record_from + 1),
+        "price_steps": int(paths.last_day if paths.network else len(paths.step_days)),
+        "block_arrivals": model.block_arrivals.value,
+        "antithetic": paths.antithetic,
+        "control_variates": 0 if run.plan is None else len(run.plan.names),
+        "variance_ratio": ratio,
+        "elapsed_s": elapsed,
+    }
+    if sobol:
+        diagnostics["randomizations"] = config.randomizations
+        diagnostics["paths_per_randomization"] = per
+    if config.target_std_error is not None:
+        diagnostics["target_std_error"] = config.target_std_error
+        diagnostics["target_met"] = bool(error <= config.target_std_error)
+    return PricingResult(
+        value=value,
+        std_error=error,
+        n_paths=total,
+        seed=config.seed,
+        currency=instrument.currency.value,
+        engine="mc",
+        diagnostics=diagnostics,
+    )
