@@ -202,7 +202,9 @@ def build_plan(
     plan.proxies.append(Proxy("price_usd", True, np.zeros(len(days)), None))
     if hashprice_fit is not None:
         b, big_b = hashprice_fit
-        if "hashprice_usd_per_ph_day" in fields_read:
+        # The USD proxy serves BTC-settled hashprice too: their values weigh each BTC amount
+        # by the day's BTC price.
+        if fields_read & {"hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day"}:
             plan.proxies.append(Proxy("hashprice_usd_per_ph_day", True, b, big_b))
         if "hashprice_btc_per_ph_day" in fields_read:
             plan.proxies.append(Proxy("hashprice_btc_per_ph_day", False, b, big_b))
