@@ -17,6 +17,7 @@ segments: zero-mean quantities the pricing engine uses as control variates.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterator, Sequence
@@ -90,7 +91,7 @@ class PathChunk:
     data: dict[str, FloatArray]
     shock_sums: FloatArray
     arrival_surprises: FloatArray | None
-    replicate: int
+    replicates: npt.NDArray[np.int64]
     block_sizes: tuple[int, ...]
 
     @property
@@ -154,7 +155,7 @@ class ReducedPaths:
             blocks = chunk_blocks(
                 seed=self.seed, first_path=start, n_paths=count, stream_paths=self.stream_paths
             )
-            yield self._chunk(blocks, count, None, 0)
+            yield self._chunk(blocks, count, None, np.zeros(count, dtype=np.int64))
 
     # ---- quasi-random ----------------------------------------------------------------
 
@@ -168,21 +169,33 @@ class ReducedPaths:
             else self.step_days.astype(np.float64)
         )
         schedule = BridgeSchedule.build(times)
-        size = min(self.chunk_paths(), paths_per_replicate)
-        for r in range(randomizations):
-            engine = scrambled_sobol(self.factors * steps, seed=self.seed, randomization=r)
-            arrivals_seed = int(
-                np.random.SeedSequence(self.seed, spawn_key=(r, ARRIVALS_SEED)).generate_state(
-                    1, np.uint32
-                )[0]
-            )
-            for start in range(0, paths_per_replicate, size):
-                count = min(size, paths_per_replicate - start)
-                blocks = chunk_blocks(
-                    seed=arrivals_seed, first_path=start, n_paths=count, stream_paths=size
-                )
-                z = bridge_normals(engine, count, schedule, self.factors)
-                yield self._chunk(blocks, count, z, r)
+        size = self.chunk_paths()
+        # Small randomizations share a chunk (the day loop's cost is per chunk, not per path);
+        # large ones are cut into chunks. Either way each keeps its own points and streams.
+        group = max(1, size // paths_per_replicate)
+        per_chunk = min(size, paths_per_replicate)
+        for first in range(0, randomizations, group):
+            members = range(first, min(first + group, randomizations))
+            engines = {
+                r: scrambled_sobol(self.factors * steps, seed=self.seed, randomization=r)
+                for r in members
+            }
+            for start in range(0, paths_per_replicate, per_chunk):
+                count = min(per_chunk, paths_per_replicate - start)
+                blocks: list[PathBlock] = []
+                parts: list[list[FloatArray]] = []
+                for i, r in enumerate(members):
+                    (block,) = chunk_blocks(
+                        seed=_arrivals_seed(self.seed, r),
+                        first_path=start,
+                        n_paths=count,
+                        stream_paths=per_chunk,
+                    )
+                    blocks.append(dataclasses.replace(block, start=i * count))
+                    parts.append(bridge_normals(engines[r], count, schedule, self.factors))
+                z = [np.concatenate([p[f] for p in parts], axis=1) for f in range(self.factors)]
+                ids = np.repeat(np.asarray(list(members), dtype=np.int64), count)
+                yield self._chunk(blocks, len(ids), z, ids)
 
     # ---- one chunk -------------------------------------------------------------------
 
@@ -191,7 +204,7 @@ class ReducedPaths:
         blocks: Sequence[PathBlock],
         n: int,
         z: list[FloatArray] | None,
-        replicate: int,
+        replicates: npt.NDArray[np.int64],
     ) -> PathChunk:
         antithetic = self.antithetic and z is None
         if self.network:
@@ -204,7 +217,7 @@ class ReducedPaths:
             data=data,
             shock_sums=sums,
             arrival_surprises=surprises,
-            replicate=replicate,
+            replicates=replicates,
             block_sizes=tuple(b.size for b in blocks),
         )
 
@@ -281,6 +294,12 @@ class ReducedPaths:
             np.ascontiguousarray(shock_sums),
             None if surprises is None else np.ascontiguousarray(surprises.T),
         )
+
+
+def _arrivals_seed(seed: int, randomization: int) -> int:
+    """The seed of a randomization's block-arrival and jump streams."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(randomization, ARRIVALS_SEED))
+    return int(sequence.generate_state(1, np.uint32)[0])
 
 
 def _jumps(

@@ -102,13 +102,15 @@ class _Sums:
         self.sxx = np.zeros((k, k))
         self.shift: float | None = None
 
-    def add(self, y: FloatArray, x: FloatArray, replicate: int) -> None:
+    def add(self, y: FloatArray, x: FloatArray, replicates: IntArray) -> None:
         if self.shift is None:
             self.shift = float(y.mean())
         yc = y - self.shift
-        self.count[replicate] += len(y)
-        self.sum_y[replicate] += yc.sum()
-        self.sum_x[replicate] += x.sum(axis=0)
+        size = len(self.count)
+        self.count += np.bincount(replicates, minlength=size)
+        self.sum_y += np.bincount(replicates, weights=yc, minlength=size)
+        for r in np.unique(replicates):
+            self.sum_x[r] += x[replicates == r].sum(axis=0)
         self.syy += float(yc @ yc)
         self.sxy += x.T @ yc
         self.sxx += x.T @ x
@@ -137,8 +139,9 @@ class _Sums:
         return float(means[0]), math.sqrt(var_adj / m), ratio
 
 
-def _power_of_two_at_least(n: int) -> int:
-    return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+def _nearest_power_of_two(n: int) -> int:
+    """Sobol points keep their balance in runs of 2^m: the power of two nearest ``n``."""
+    return 1 << max(0, round(math.log2(max(n, 1))))
 
 
 class _Run:
@@ -196,7 +199,7 @@ class _Run:
                 fields_read=self.read,
             )
 
-    def samples(self, chunk: PathChunk) -> tuple[FloatArray, FloatArray]:
+    def samples(self, chunk: PathChunk) -> tuple[FloatArray, FloatArray, IntArray]:
         fixings = Fixings(dates=chunk.dates, values=chunk.data)
         y = present_values(
             self.instrument,
@@ -210,18 +213,20 @@ class _Run:
         else:
             x = self.plan.values(chunk) - self.plan.means
         if self.paths.antithetic:
+            pairs = antithetic_pair_means(y, chunk.block_sizes)
             return (
-                antithetic_pair_means(y, chunk.block_sizes),
+                pairs,
                 antithetic_pair_means(x, chunk.block_sizes),
+                np.zeros(len(pairs), dtype=np.int64),
             )
-        return y, x
+        return y, x, chunk.replicates
 
     def run(self, n_paths: int, progress: Progress | None) -> tuple[_Sums, int, int]:
         """Sums over about ``n_paths`` paths; (sums, paths, paths per randomization)."""
         k = 0 if self.plan is None else len(self.plan.names)
         if self.config.method == "sobol":
             replicates = self.config.randomizations
-            per = _power_of_two_at_least(math.ceil(n_paths / replicates))
+            per = _nearest_power_of_two(math.ceil(n_paths / replicates))
             chunks = self.paths.sobol(per, replicates)
             total = per * replicates
         else:
@@ -231,8 +236,8 @@ class _Run:
         sums = _Sums(k, replicates)
         done = 0
         for chunk in chunks:
-            y, x = self.samples(chunk)
-            sums.add(y, x, chunk.replicate)
+            y, x, ids = self.samples(chunk)
+            sums.add(y, x, ids)
             done += chunk.n_paths
             if progress is not None:
                 progress(done, total)
