@@ -316,10 +316,13 @@ def fit_hashprice(
     b = np.empty(len(days))
     big_b = np.zeros((len(days), zeta.shape[1]))
     log_hp = np.log(hp)
-    for i, t in enumerate(days):
-        use = np.flatnonzero(starts <= t)
+    # Days that have seen the same segments start share one design: one solve for them all.
+    started = np.searchsorted(segments.start, days, side="right")
+    for count in np.unique(started):
+        rows = np.flatnonzero(started == count)
+        use = np.flatnonzero(starts <= days[rows[0]])
         design = np.column_stack([np.ones(len(zeta)), zeta[:, use]])
-        coef, *_ = np.linalg.lstsq(design, log_hp[:, i], rcond=None)
-        b[i] = coef[0]
-        big_b[i, use] = coef[1:]
+        coef, *_ = np.linalg.lstsq(design, log_hp[:, rows], rcond=None)
+        b[rows] = coef[0]
+        big_b[np.ix_(rows, use)] = coef[1:].T
     return b, big_b
