@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from hashmarket.errors import PricingError
 from hashmarket.instruments import (
     AsianOption,
     BtcPriceSwap,
@@ -19,6 +20,7 @@ from hashmarket.instruments import (
     DualCurrencyNote,
     EpochValueFuture,
     EuropeanOption,
+    Fixings,
     HashpriceForward,
     OptionType,
     Underlying,
@@ -285,3 +287,20 @@ def test_brownian_bridge_has_the_covariance_of_brownian_motion() -> None:
     assert cov == pytest.approx(np.minimum.outer(times, times), rel=0.03, abs=0.05)
     with pytest.raises(ValueError, match="positive and increasing"):
         BridgeSchedule.build([2.0, 1.0])
+
+
+def test_a_started_contract_reads_its_realized_days_with_every_method() -> None:
+    start = ASOF - dt.timedelta(days=9)
+    asian = AsianOption(
+        Underlying.BTC_USD, OptionType.CALL, 90_000, start, ASOF + dt.timedelta(days=20), 1.0
+    )
+    for method in METHODS:
+        with pytest.raises(PricingError, match="price_usd"):
+            price(asian, market=MARKET, model=MODEL, config=config(method, 256))
+    dates = [start + dt.timedelta(days=i) for i in range(10)]
+    market = replace(MARKET, past_fixings=Fixings.from_arrays(dates, price_usd=np.full(10, 95e3)))
+    plain = price(asian, market=market, model=MODEL, config=config("plain", 20_000))
+    for method in METHODS:
+        r = price(asian, market=market, model=MODEL, config=config(method, 20_000))
+        assert r.diagnostics["recorded_days"] == 21  # the valuation date, then 20 days
+        assert abs(r.value - plain.value) <= 4 * math.hypot(r.std_error, plain.std_error)
