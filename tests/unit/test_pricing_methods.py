@@ -304,3 +304,9 @@ def test_a_started_contract_reads_its_realized_days_with_every_method() -> None:
         r = price(asian, market=market, model=MODEL, config=config(method, 20_000))
         assert r.diagnostics["recorded_days"] == 21  # the valuation date, then 20 days
         assert abs(r.value - plain.value) <= 4 * math.hypot(r.std_error, plain.std_error)
+
+
+def test_sobol_refuses_more_dimensions_than_its_sequence_has() -> None:
+    far = HashpriceForward(1, 30.0, ASOF + dt.timedelta(days=7100), ASOF + dt.timedelta(days=7101))
+    with pytest.raises(PricingError, match="at most 21,201 dimensions.*use method 'pseudo'"):
+        price(far, market=MARKET, model=MODEL, config=config("sobol", 64))

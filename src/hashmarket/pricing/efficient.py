@@ -21,9 +21,11 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
+from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
+from hashmarket.models.qmc import SOBOL_MAX_DIMENSION
 from hashmarket.models.reduced import PathChunk, ReducedPaths
 from hashmarket.models.streams import antithetic_pair_means
 from hashmarket.pricing.controls import ControlPlan, build_plan, fit_hashprice
@@ -177,6 +179,14 @@ class _Run:
             antithetic=config.antithetic and config.method == "pseudo",
             stream_paths=config.stream_paths,
         )
+        dimension = self.paths.factors * (horizon if network else len(self.paths.step_days))
+        if config.method == "sobol" and dimension > SOBOL_MAX_DIMENSION:
+            raise PricingError(
+                "mc_config",
+                problem=f"a Sobol sequence has at most {SOBOL_MAX_DIMENSION:,} dimensions and "
+                f"this contract needs {dimension:,} ({horizon:,} days of the network model); "
+                "use method 'pseudo'",
+            )
         self.btc_numeraire = uses_btc_numeraire(instrument, config.measure)
         days = np.arange(max((first - asof).days, 1), horizon + 1, dtype=np.int64)
         self.plan: ControlPlan | None = None
