@@ -5,11 +5,14 @@ means (a wrong mean would bias every price that uses it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from hashmarket.errors import PricingError
@@ -23,6 +26,7 @@ from hashmarket.instruments import (
     Fixings,
     HashpriceForward,
     OptionType,
+    SettlementCurrency,
     Underlying,
 )
 from hashmarket.models import (
@@ -41,6 +45,7 @@ from hashmarket.pricing import (
     MonteCarloConfig,
     black_scholes_price,
     merton_price,
+    monte_carlo_price,
     price,
 )
 from hashmarket.pricing.efficient import _Run, fields_read
@@ -308,5 +313,37 @@ def test_a_started_contract_reads_its_realized_days_with_every_method() -> None:
 
 def test_sobol_refuses_more_dimensions_than_its_sequence_has() -> None:
     far = HashpriceForward(1, 30.0, ASOF + dt.timedelta(days=7100), ASOF + dt.timedelta(days=7101))
-    with pytest.raises(PricingError, match="at most 21,201 dimensions.*use method 'pseudo'"):
+    with pytest.raises(PricingError, match=r"at most 21,201 dimensions.*use method 'pseudo'"):
         price(far, market=MARKET, model=MODEL, config=config("sobol", 64))
+
+
+@dataclasses.dataclass(frozen=True)
+class _KnockIn:
+    """Pays the day's difficulty / 1e12 at expiry, but only looks at it on paths whose BTC
+    price ended above 100,000: a read the flat probe path does not make."""
+
+    type_name: ClassVar[str] = "knock_in_test"
+    currency: ClassVar[SettlementCurrency] = SettlementCurrency.USD
+
+    def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
+        return EXPIRY, EXPIRY
+
+    def cashflows(self, fixings: Fixings) -> npt.NDArray[np.float64]:
+        out = fixings.zeros()
+        if not fixings.covers(EXPIRY):
+            return out
+        cols, s = fixings.window("price_usd", EXPIRY, EXPIRY, instrument=self.type_name)
+        if (s > 100_000).any():
+            _, d = fixings.window("difficulty", EXPIRY, EXPIRY, instrument=self.type_name)
+            out[:, cols.start] = np.where(s[:, 0] > 100_000, d[:, 0] / 1e12, 0.0)
+        return out
+
+
+def test_a_field_read_on_some_paths_only_is_simulated_after_all() -> None:
+    knock_in = _KnockIn()
+    assert fields_read(knock_in, MARKET, ASOF, EXPIRY) == {"price_usd"}
+    plain = monte_carlo_price(knock_in, market=MARKET, model=MODEL, config=config("plain", 8192))
+    for method in METHODS:
+        r = monte_carlo_price(knock_in, market=MARKET, model=MODEL, config=config(method, 8192))
+        assert r.diagnostics["simulated"] == "network, daily"
+        assert abs(r.value - plain.value) <= 4 * math.hypot(r.std_error, plain.std_error)

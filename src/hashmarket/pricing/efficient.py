@@ -40,6 +40,19 @@ IntArray = npt.NDArray[np.int64]
 PILOT_PATHS = 2048  # paths of the pilot run that fits the hashprice proxy
 PILOT_FIRST_PATH = 2048 * 2**30  # its streams: far from any run's own paths
 FIRST_BATCH_PATHS = 16_384  # a target-error run starts with this many paths
+# The fixing fields the network model simulates.
+NETWORK_FIXINGS = frozenset(
+    {
+        "price_usd",
+        "difficulty",
+        "height",
+        "block_count",
+        "subsidy_btc",
+        "fee_btc_per_block",
+        "hashprice_btc_per_ph_day",
+        "hashprice_usd_per_ph_day",
+    }
+)
 HASHPRICE_FIELDS = frozenset({"hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day"})
 
 
@@ -148,7 +161,13 @@ def _nearest_power_of_two(n: int) -> int:
 
 class _Run:
     def __init__(
-        self, instrument: Instrument, market: Market, model: NetworkModel, config: MonteCarloConfig
+        self,
+        instrument: Instrument,
+        market: Market,
+        model: NetworkModel,
+        config: MonteCarloConfig,
+        *,
+        read: frozenset[str] | None = None,
     ) -> None:
         self.instrument = instrument
         self.market = market
@@ -160,7 +179,7 @@ class _Run:
         self.model, self.drift = pricing_model(
             model, market, config, horizon / DAYS_PER_YEAR_ACT365
         )
-        self.read = fields_read(instrument, market, first, last)
+        self.read = fields_read(instrument, market, first, last) if read is None else read
         network = not self.read <= {"price_usd"}
         record_from = 0 if market.past_fixings is not None else max((first - asof).days, 0)
         controls = config.control_variates
@@ -269,6 +288,24 @@ def efficient_price(
         return _efficient_price(instrument, market, model, config, progress)
 
 
+def _estimate(
+    run: _Run, config: MonteCarloConfig, progress: Progress | None
+) -> tuple[float, float, float, int, int]:
+    """(value, standard error, variance ratio, paths, paths per randomization)."""
+    sobol = config.method == "sobol"
+    if config.n_paths is not None:
+        sums, total, per = run.run(config.n_paths, progress)
+        return (*sums.estimate(sobol), total, per)
+    assert config.target_std_error is not None
+    sums, total, per = run.run(min(FIRST_BATCH_PATHS, config.max_paths), progress)
+    value, error, ratio = sums.estimate(sobol)
+    if error > config.target_std_error and total < config.max_paths:
+        wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
+        sums, total, per = run.run(min(wanted, config.max_paths), progress)
+        value, error, ratio = sums.estimate(sobol)
+    return value, error, ratio, total, per
+
+
 def _efficient_price(
     instrument: Instrument,
     market: Market,
@@ -277,20 +314,18 @@ def _efficient_price(
     progress: Progress | None,
 ) -> PricingResult:
     started = time.perf_counter()
-    run = _Run(instrument, market, model, config)
     sobol = config.method == "sobol"
-    if config.n_paths is not None:
-        sums, total, per = run.run(config.n_paths, progress)
-        value, error, ratio = sums.estimate(sobol)
-    else:
-        assert config.target_std_error is not None
-        first = min(FIRST_BATCH_PATHS, config.max_paths)
-        sums, total, per = run.run(first, progress)
-        value, error, ratio = sums.estimate(sobol)
-        if error > config.target_std_error and total < config.max_paths:
-            wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
-            sums, total, per = run.run(min(wanted, config.max_paths), progress)
-            value, error, ratio = sums.estimate(sobol)
+    run = _Run(instrument, market, model, config)
+    try:
+        value, error, ratio, total, per = _estimate(run, config, progress)
+    except PricingError as problem:
+        # A payoff may read a field only on some paths (a branch the probe's flat path
+        # did not take): then simulate every field the network gives, as plain does.
+        missing = problem.fields.get("field") if problem.key == "missing_fixings" else None
+        if missing not in NETWORK_FIXINGS or missing in run.paths.fields:
+            raise
+        run = _Run(instrument, market, model, config, read=NETWORK_FIXINGS)
+        value, error, ratio, total, per = _estimate(run, config, progress)
     elapsed = time.perf_counter() - started
     paths = run.paths
     diagnostics: dict[str, Any] = {
