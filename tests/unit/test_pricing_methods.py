@@ -347,3 +347,15 @@ def test_a_field_read_on_some_paths_only_is_simulated_after_all() -> None:
         r = monte_carlo_price(knock_in, market=MARKET, model=MODEL, config=config(method, 8192))
         assert r.diagnostics["simulated"] == "network, daily"
         assert abs(r.value - plain.value) <= 4 * math.hypot(r.std_error, plain.std_error)
+
+
+def test_few_paths_keep_only_the_controls_they_can_carry() -> None:
+    asian = AsianOption(Underlying.HASHPRICE_USD, OptionType.PUT, 40.0, *JUNE, 3000.0)
+    reference = price(asian, market=MARKET, model=MODEL, config=config("pseudo", 16_384))
+    every = reference.diagnostics["control_variates"]
+    assert every > 50
+    few = price(asian, market=MARKET, model=MODEL, config=config("pseudo", 600))
+    # 300 antithetic pairs: the proxies and the geometric option, not the shock sums.
+    assert 0 < few.diagnostics["control_variates"] <= 300 / 20
+    assert abs(few.value - reference.value) <= 4 * math.hypot(few.std_error, reference.std_error)
+    assert few.std_error > reference.std_error

@@ -53,6 +53,8 @@ NETWORK_FIXINGS = frozenset(
         "hashprice_usd_per_ph_day",
     }
 )
+SAMPLES_PER_CONTROL = 20  # fewer independent samples per control: keep only the core ones
+SHOCK_CONTROLS = ("shocks_", "arrivals_", "price_x_")  # the many; the rest are the core
 HASHPRICE_FIELDS = frozenset({"hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day"})
 
 
@@ -108,7 +110,8 @@ def fields_read(
 class _Sums:
     """Running sums for the control-variate estimator, per randomization."""
 
-    def __init__(self, k: int, replicates: int) -> None:
+    def __init__(self, k: int, replicates: int, core: IntArray) -> None:
+        self.core = core  # the controls kept when samples are too few for all of them
         self.count = np.zeros(replicates)
         self.sum_y = np.zeros(replicates)
         self.sum_x = np.zeros((replicates, k))
@@ -130,28 +133,44 @@ class _Sums:
         self.sxy += x.T @ yc
         self.sxx += x.T @ x
 
-    def estimate(self, sobol: bool) -> tuple[float, float, float]:
-        """(value, standard error, variance ratio of plain to controlled samples)."""
+    def columns(self, m: float) -> IntArray:
+        """The controls ``m`` samples can carry: all, the core ones, or none. A regression on
+        too many controls for its samples fits the noise and understates the error."""
+        every = np.arange(self.sxy.shape[0])
+        for cols in (every, self.core):
+            if m >= SAMPLES_PER_CONTROL * len(cols):
+                return cols
+        return every[:0]
+
+    def estimate(self, sobol: bool) -> tuple[float, float, float, int]:
+        """(value, standard error, variance ratio of plain to controlled samples, controls
+        used)."""
         m = float(self.count.sum())
         y_bar = self.sum_y.sum() / m
-        x_bar = self.sum_x.sum(axis=0) / m
+        cols = self.columns(m)
+        sum_x = self.sum_x[:, cols]
+        x_bar = sum_x.sum(axis=0) / m
         var_y = (self.syy - m * y_bar * y_bar) / (m - 1)
-        beta = np.zeros(len(x_bar))
+        beta = np.zeros(len(cols))
         var_adj = var_y
-        if len(x_bar):
-            cxx = (self.sxx - m * np.outer(x_bar, x_bar)) / (m - 1)
-            cxy = (self.sxy - m * x_bar * y_bar) / (m - 1)
+        if len(cols):
+            sxx = self.sxx[np.ix_(cols, cols)]
+            cxx = (sxx - m * np.outer(x_bar, x_bar)) / (m - 1)
+            cxy = (self.sxy[cols] - m * x_bar * y_bar) / (m - 1)
             scale = np.sqrt(np.maximum(np.diag(cxx), 0.0))
             scale[scale == 0] = 1.0
             solved, *_ = np.linalg.lstsq(cxx / np.outer(scale, scale), cxy / scale, rcond=1e-12)
             beta = solved / scale
-            var_adj = max(var_y - 2 * beta @ cxy + beta @ cxx @ beta, 0.0)
+            residual = max(var_y - 2 * beta @ cxy + beta @ cxx @ beta, 0.0)
+            # Degrees of freedom: k coefficients were fitted on the same samples.
+            var_adj = residual * (m - 1) / max(m - len(cols) - 1, 1.0)
         shift = self.shift or 0.0
-        means = (self.sum_y - self.sum_x @ beta) / self.count + shift
+        means = (self.sum_y - sum_x @ beta) / self.count + shift
         ratio = var_y / var_adj if var_adj > 0 else math.inf
         if sobol:
-            return float(means.mean()), float(means.std(ddof=1) / math.sqrt(len(means))), ratio
-        return float(means[0]), math.sqrt(var_adj / m), ratio
+            error = float(means.std(ddof=1) / math.sqrt(len(means)))
+            return float(means.mean()), error, ratio, len(cols)
+        return float(means[0]), math.sqrt(var_adj / m), ratio, len(cols)
 
 
 def _nearest_power_of_two(n: int) -> int:
@@ -262,7 +281,17 @@ class _Run:
             replicates, total = 1, n_paths + (n_paths % 2 if self.paths.antithetic else 0)
             per = total
             chunks = self.paths.pseudo(total)
-        sums = _Sums(k, replicates)
+        core = np.zeros(0, dtype=np.int64)
+        if self.plan is not None:
+            core = np.asarray(
+                [
+                    i
+                    for i, name in enumerate(self.plan.names)
+                    if not name.startswith(SHOCK_CONTROLS)
+                ],
+                dtype=np.int64,
+            )
+        sums = _Sums(k, replicates, core)
         done = 0
         for chunk in chunks:
             y, x, ids = self.samples(chunk)
@@ -290,20 +319,21 @@ def efficient_price(
 
 def _estimate(
     run: _Run, config: MonteCarloConfig, progress: Progress | None
-) -> tuple[float, float, float, int, int]:
-    """(value, standard error, variance ratio, paths, paths per randomization)."""
+) -> tuple[float, float, float, int, int, int]:
+    """(value, standard error, variance ratio, controls used, paths, paths per
+    randomization)."""
     sobol = config.method == "sobol"
     if config.n_paths is not None:
         sums, total, per = run.run(config.n_paths, progress)
         return (*sums.estimate(sobol), total, per)
     assert config.target_std_error is not None
     sums, total, per = run.run(min(FIRST_BATCH_PATHS, config.max_paths), progress)
-    value, error, ratio = sums.estimate(sobol)
+    value, error, ratio, used = sums.estimate(sobol)
     if error > config.target_std_error and total < config.max_paths:
         wanted = math.ceil(total * (error / config.target_std_error) ** 2 * 1.1)
         sums, total, per = run.run(min(wanted, config.max_paths), progress)
-        value, error, ratio = sums.estimate(sobol)
-    return value, error, ratio, total, per
+        value, error, ratio, used = sums.estimate(sobol)
+    return value, error, ratio, used, total, per
 
 
 def _efficient_price(
@@ -317,7 +347,7 @@ def _efficient_price(
     sobol = config.method == "sobol"
     run = _Run(instrument, market, model, config)
     try:
-        value, error, ratio, total, per = _estimate(run, config, progress)
+        value, error, ratio, used, total, per = _estimate(run, config, progress)
     except PricingError as problem:
         # A payoff may read a field only on some paths (a branch the probe's flat path
         # did not take): then simulate every field the network gives, as plain does.
@@ -325,7 +355,7 @@ def _efficient_price(
         if missing not in NETWORK_FIXINGS or missing in run.paths.fields:
             raise
         run = _Run(instrument, market, model, config, read=NETWORK_FIXINGS)
-        value, error, ratio, total, per = _estimate(run, config, progress)
+        value, error, ratio, used, total, per = _estimate(run, config, progress)
     elapsed = time.perf_counter() - started
     paths = run.paths
     diagnostics: dict[str, Any] = {
@@ -342,7 +372,7 @@ def _efficient_price(
         "price_steps": int(paths.last_day if paths.network else len(paths.step_days)),
         "block_arrivals": model.block_arrivals.value,
         "antithetic": paths.antithetic,
-        "control_variates": 0 if run.plan is None else len(run.plan.names),
+        "control_variates": used,
         "variance_ratio": ratio,
         "elapsed_s": elapsed,
     }
