@@ -45,7 +45,12 @@ test: lint
 	bash scripts/ensure_chromium.sh
 	bash scripts/with_postgres.sh $(BIN)/pytest
 
-bench: $(VENV)/.installed-test
+# QuantLib is installed for the benchmarks only (the `bench` extra); no test depends on it.
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -130,6 +130,10 @@ MESSAGES: dict[str, str] = {
     "engine_model": "the {engine!r} engine for {instrument!r} needs {needs}",
     "mc_config": "Monte Carlo configuration: {problem}",
     "missing_fixings": "{instrument} needs fixings of {field!r} from {start} to {end}: {problem}",
+    "expired": (
+        "{instrument} has nothing left to value as of {asof}: its last fixing is {last} "
+        "(a contract settles on its realized fixings, it is not priced)"
+    ),
     "no_gpu_fixing": "no {gpu_model} {term} GPU-hour index fixing in {source}{when}",
     # ledger (result codes and their reasons: hashmarket.ledger.results)
     "bad_ledger_url": "{url!r} is not a ledger URL ({problem})",

@@ -251,6 +251,11 @@ def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
     closed = client.post("/api/v1/price", json={"spec": spec, "engine": "analytic"}).json()
     assert mc["n_paths"] == 20_000
     assert abs(mc["value"] - closed["value"]) < 4 * mc["std_error"]
+    for method in ("pseudo", "sobol"):
+        body = {"spec": spec, "paths": 4_096, "seed": 7, "method": method}
+        quick = client.post("/api/v1/price", json=body).json()
+        assert quick["diagnostics"]["method"] == method
+        assert abs(quick["value"] - closed["value"]) <= 4 * quick["std_error"] + 1e-6
     bad = client.post("/api/v1/price", json={"spec": dict(spec, quantity=-1)})
     assert bad.status_code == 422
     assert bad.json()["field"] == "quantity"

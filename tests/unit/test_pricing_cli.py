@@ -121,6 +121,21 @@ def test_price_refuses_bad_specs_with_the_field_named(tmp_path: Path) -> None:
     assert no_engine.returncode == 2 and "no 'analytic' engine" in no_engine.stderr
 
 
+def test_an_option_expired_before_the_asof_date_is_refused_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "old.json"
+    option = {
+        "type": "european_option", "underlying": "btc_usd", "option_type": "call",
+        "strike": 20000, "expiry": "2023-03-31", "quantity": 1,
+    }  # fmt: skip
+    spec.write_text(json.dumps(option), encoding="utf-8")
+    for engine in ("mc", "analytic"):
+        done = hashmarket("price", str(spec), "--asof", ASOF, "--engine", engine, data_dir=tmp_path)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1
+        assert "european_option has nothing left to value as of 2023-04-20" in done.stderr
+        assert "its last fixing is 2023-03-31" in done.stderr
+
+
 ALL_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".json", ".yaml"))
 
 

@@ -379,14 +379,25 @@ def test_started_contract_uses_the_realized_fixings_before_the_valuation_date() 
     )
 
 
-def test_expired_contracts_are_worth_nothing_and_engines_are_looked_up() -> None:
+def test_expired_contracts_are_refused_and_engines_are_looked_up() -> None:
     old = HashpriceForward(
         notional_phs=1,
         fixed_price_per_ph_day=1,
         start=ASOF - dt.timedelta(days=10),
         end=ASOF,
     )
-    assert price(old, market=MARKET, model=MODEL).value == 0.0
+    with pytest.raises(PricingError, match=f"nothing left to value as of {ASOF}: its last fix"):
+        price(old, market=MARKET, model=MODEL)
+    expired = EuropeanOption(
+        underlying=Underlying.BTC_USD,
+        option_type=OptionType.CALL,
+        strike=80_000,
+        expiry=ASOF - dt.timedelta(days=1),
+        quantity=1,
+    )
+    for engine in ("mc", "analytic"):
+        with pytest.raises(PricingError, match="european_option has nothing left to value"):
+            price(expired, market=MARKET, model=MODEL, engine=engine)
     assert engines_for(EuropeanOption) == ["analytic", "mc"]
     with pytest.raises(PricingError, match="no 'analytic' engine for 'hashprice_forward'"):
         price(old, market=MARKET, model=MODEL, engine="analytic")

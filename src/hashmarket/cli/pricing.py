@@ -76,6 +76,12 @@ class EngineChoice(enum.StrEnum):
     ANALYTIC = "analytic"
 
 
+class MethodChoice(enum.StrEnum):
+    PLAIN = "plain"
+    PSEUDO = "pseudo"
+    SOBOL = "sobol"
+
+
 class PriceFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -303,6 +309,13 @@ def price_command(
         EngineChoice.MC, "--engine", help="mc (every instrument) or analytic (closed forms)."
     ),
     greeks: bool = typer.Option(False, "--greeks", help="Add bumped Greeks (common paths)."),
+    method: MethodChoice = typer.Option(
+        MethodChoice.PLAIN,
+        "--method",
+        help="Monte Carlo paths: plain (every network field every day), pseudo (only what "
+        "the payoff reads, control variates) or sobol (as pseudo, scrambled Sobol points; "
+        "the error from 16 randomizations).",
+    ),
     price_model: PriceModelChoice = PRICE_MODEL_OPTION,
     vol: VolChoice = VOL_OPTION,
     usd_rate: float = USD_RATE_OPTION,
@@ -323,7 +336,9 @@ def price_command(
     positive(paths, "--paths")
     positive(workers, "--workers")
     instrument = load_spec(spec_path)
-    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, greeks=greeks)
+    config = MonteCarloConfig(
+        n_paths=paths, seed=seed, workers=workers, greeks=greeks, method=method.value
+    )
     if engine_for(type(instrument), engine.value).inputs is COMPUTE:
         assert isinstance(instrument, ComputeForward | ComputeLease)  # what COMPUTE prices
         _price_compute(instrument, gpu_quotes, asof, usd_rate, config, engine, fmt)

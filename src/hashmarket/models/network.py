@@ -387,6 +387,9 @@ class _DayStepper:
         difficulty (what the day's hashprice sees); retargets crossing paths in place."""
         to_switch = self.switch_height - self.height
         count = _poisson(self.blocks, expected) if self.poisson else expected
+        # The day's first draw and its mean: a martingale difference (mean zero given the
+        # past), which the pricing engine uses as a control variate.
+        self.first_count, self.expected = count, expected
         crossed = count >= to_switch
         self.elapsed_s += SECONDS_PER_DAY
         if not crossed.any():
@@ -437,8 +440,11 @@ class _DayStepper:
         self.halving_height[idx] += HALVING_INTERVAL_BLOCKS
         return day
 
-    def step(self) -> dict[str, FloatArray]:
-        z = standard_normals(self.blocks, 3, self.n, antithetic=self.antithetic)
+    def step(self, z: FloatArray | None = None) -> dict[str, FloatArray]:
+        """Advance one day; ``z`` ``[3, paths]`` are the day's price, hashrate and fee shocks
+        (by default drawn from the blocks' Gaussian streams)."""
+        if z is None:
+            z = standard_normals(self.blocks, 3, self.n, antithetic=self.antithetic)
         hashrate = np.exp(self.log_hashrate)
         expected = hashrate * BLOCKS_PER_DAY_PER_THS_PER_DIFFICULTY
         expected /= self.difficulty

@@ -325,7 +325,9 @@ def black_scholes_engine(
         )
     years = (instrument.expiry - market.asof).days / DAYS_PER_YEAR_ACT365
     if years <= 0:
-        return PricingResult(0.0, 0.0, 0, None, instrument.currency.value, "analytic")
+        raise PricingError(
+            "expired", instrument=instrument.type_name, asof=market.asof, last=instrument.expiry
+        )
     r = market.usd_curve.zero_rate(years)
     q = market.btc_curve.zero_rate(years)
     if config.measure == "model":

@@ -15,11 +15,15 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.terms import Instrument
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
-from hashmarket.pricing.market import Market, with_past
+from hashmarket.pricing.efficient import efficient_price
+from hashmarket.pricing.market import Market
+from hashmarket.pricing.pathvalue import present_values, uses_btc_numeraire
+from hashmarket.pricing.pathvalue import pricing_model as pricing_model  # re-exported
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
@@ -28,18 +32,6 @@ FloatArray = npt.NDArray[np.float64]
 SIMULATED_FIXINGS = tuple(f for f in FIELDS if f in FIXING_FIELDS)
 FIRST_BATCH_BLOCKS = 8  # a target-error run starts with this many stream blocks
 MAX_BATCHES = 5
-
-
-def pricing_model(
-    model: NetworkModel, market: Market, config: MonteCarloConfig, horizon_years: float
-) -> tuple[NetworkModel, float]:
-    """The model under the configured measure, and the BTC/USD drift it uses."""
-    if config.measure == "model":
-        return model, model.price.drift_per_year
-    years = max(horizon_years, 1.0 / DAYS_PER_YEAR_ACT365)
-    r_usd = market.usd_curve.zero_rate(years)
-    r_btc = market.btc_curve.zero_rate(years)
-    return model.risk_neutral(usd_rate=r_usd, btc_rate=r_btc), r_usd - r_btc
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -64,20 +56,16 @@ class _Run:
         self.config = config
         self.days = days
         self.progress = progress
-        self.asof_day = np.datetime64(market.asof.isoformat(), "D")
+        self.btc_numeraire = uses_btc_numeraire(instrument, config.measure)
 
     def present_values(self, chunk: ScenarioSet) -> FloatArray:
-        fixings = with_past(
+        return present_values(
+            self.instrument,
             Fixings.from_scenarios(chunk),
-            self.market.past_fixings,
-            self.market.asof,
-            instrument=self.instrument.type_name,
+            market=self.market,
+            model=self.model,
+            btc_numeraire=self.btc_numeraire,
         )
-        amounts = self.instrument.cashflows(fixings)
-        future = fixings.dates > self.asof_day
-        discount = self.market.discount_factors(self.instrument.currency, fixings.dates[future])
-        pv = amounts[:, future] @ discount
-        return np.asarray(np.broadcast_to(pv, (chunk.n_paths,)), dtype=np.float64)
 
     def batch(self, first_path: int, n_paths: int, total_hint: int, done: int) -> FloatArray:
         cfg = self.config
@@ -129,14 +117,10 @@ def monte_carlo_price(
     first, last = instrument.fixing_window(asof=asof, height=market.state.height)
     currency = instrument.currency.value
     if last <= asof:
-        return PricingResult(
-            value=0.0,
-            std_error=0.0,
-            n_paths=0,
-            seed=config.seed,
-            currency=currency,
-            engine="mc",
-            diagnostics={"note": f"every fixing ({first} to {last}) is on or before {asof}"},
+        raise PricingError("expired", instrument=instrument.type_name, asof=asof, last=last)
+    if config.method != "plain":
+        return efficient_price(
+            instrument, market=market, model=model, config=config, progress=progress
         )
     days = (last - asof).days
     sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
@@ -166,10 +150,12 @@ def monte_carlo_price(
     value, error = _mean_and_error(samples)
     elapsed = time.perf_counter() - started
     diagnostics = {
+        "method": "plain",
         "asof": asof.isoformat(),
         "fixing_window": [first.isoformat(), last.isoformat()],
         "horizon_days": days,
         "measure": config.measure,
+        "numeraire": "btc" if run.btc_numeraire else instrument.currency.value,
         "btc_usd_drift_per_year": drift,
         "block_arrivals": model.block_arrivals.value,
         "antithetic": config.antithetic,

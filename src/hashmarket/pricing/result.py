@@ -10,6 +10,8 @@ from hashmarket.errors import PricingError
 from hashmarket.models.scenarios import DEFAULT_STREAM_PATHS
 
 Measure = Literal["risk_neutral", "model"]
+Method = Literal["plain", "pseudo", "sobol"]
+METHODS: tuple[str, ...] = ("plain", "pseudo", "sobol")
 # Called with (paths done, paths in all) as a long run goes.
 Progress = Callable[[int, int], None]
 
@@ -55,6 +57,17 @@ class MonteCarloConfig:
     not traded); ``model`` uses the model's own drift. ``greeks`` adds bump-and-reprice Greeks
     with common random numbers. ``chunk_paths``, ``stream_paths`` and ``workers`` are passed
     to the scenario generator (see ``models.ScenarioConfig``).
+
+    ``method`` says how paths are drawn:
+
+    * ``plain`` — every field of the network model, every day, pseudo-random (antithetic if
+      asked), no control variates: the reference the others are measured against;
+    * ``pseudo`` — only the fields the payoff reads, on the days it reads them (the BTC
+      price stepped exactly between fixing dates when nothing else is read), the same
+      pseudo-random streams, and control variates with known means (``control_variates``);
+    * ``sobol`` — as ``pseudo`` with scrambled Sobol points laid out by a Brownian bridge:
+      ``randomizations`` independent scramblings of a power-of-two number of points each,
+      whose spread gives the standard error (antithetic pairs are not used).
     """
 
     n_paths: int | None = 20_000
@@ -67,6 +80,9 @@ class MonteCarloConfig:
     workers: int = 1
     measure: Measure = "risk_neutral"
     greeks: bool = False
+    method: Method = "plain"
+    control_variates: bool = True
+    randomizations: int = 16
 
     def __post_init__(self) -> None:
         def bad(problem: str) -> PricingError:
@@ -85,3 +101,7 @@ class MonteCarloConfig:
             raise bad(f"measure must be 'risk_neutral' or 'model', got {self.measure!r}")
         if self.seed < 0:
             raise bad(f"seed must not be negative, got {self.seed}")
+        if self.method not in METHODS:
+            raise bad(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.randomizations < 2:
+            raise bad(f"randomizations must be at least 2, got {self.randomizations}")

@@ -60,6 +60,11 @@ class PriceRequest(BaseModel):
     paths: int = Field(10_000, ge=100, le=MAX_PATHS)
     seed: int = Field(0, ge=0)
     engine: Literal["mc", "analytic"] = "mc"
+    method: Literal["plain", "pseudo", "sobol"] = Field(
+        "plain",
+        description="Monte Carlo paths: plain (every network field every day), pseudo (what "
+        "the contract reads, control variates) or sobol (as pseudo, scrambled Sobol points)",
+    )
     asof: dt.date | None = None
     greeks: bool = False
     price_model: Literal["gbm", "merton"] = "gbm"
@@ -86,7 +91,11 @@ def price_instrument(
         calibration=calibration,
         setup=setup,
         config=MonteCarloConfig(
-            n_paths=request.paths, seed=request.seed, workers=1, greeks=request.greeks
+            n_paths=request.paths,
+            seed=request.seed,
+            workers=1,
+            greeks=request.greeks,
+            method=request.method,
         ),
         engine=request.engine,
     )
