@@ -1,0 +1,437 @@
+"""The matching engine: a pure, deterministic state machine over commands.
+
+``MatchingEngine.apply(command)`` validates the command against the engine's state, then
+changes that state and returns what happened; a refused command raises
+:class:`~hashmarket.errors.MarketError` and changes nothing. The engine reads no clock, no
+file and no ledger: its state is a function of the configuration and the commands applied,
+which is what lets the command log rebuild it (:mod:`.log`) and the service
+(:mod:`.exchange`) derive every ledger effect from its events (:mod:`.clearing`).
+
+Events (trades, orders done, hashpower contracts opened, paid and ended, GPU fills, futures
+marks) accumulate in :attr:`MatchingEngine.events` until :meth:`MatchingEngine.take_events`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from hashmarket.errors import MarketError
+from hashmarket.market import checks
+from hashmarket.market.book import ACCOUNT, ID, PRICE, REMAINING, Fill, OrderBook
+from hashmarket.market.futures import FuturesState
+from hashmarket.market.gpu import GpuMarket
+from hashmarket.market.hashpower import (
+    ContractEnded,
+    ContractOpened,
+    HashpowerContract,
+    budget_share,
+    deliver,
+)
+from hashmarket.market.orders import (
+    Accepted,
+    AdvanceTime,
+    CancelOrder,
+    Command,
+    DoneReason,
+    MarkFutures,
+    OrderDone,
+    OrderType,
+    PlaceGpuOrder,
+    PlaceOrder,
+    RegisterGpus,
+    RegisterHashrate,
+    ReplaceOrder,
+    ReportDelivery,
+    Side,
+    TimeInForce,
+    Trade,
+)
+from hashmarket.market.products import HASHPOWER, MarketConfig
+
+_BUY = Side.BUY
+
+
+class MatchingEngine:
+    """Books, hashpower contracts, GPU blocks and futures positions of one exchange."""
+
+    def __init__(self, config: MarketConfig | None = None) -> None:
+        self.config = config or MarketConfig()
+        self.books: dict[str, OrderBook] = {HASHPOWER: OrderBook(HASHPOWER)}
+        self.futures = FuturesState(self.config.futures)
+        for spec in self.config.futures:
+            self.books[spec.symbol] = OrderBook(spec.symbol)
+        self.gpu = GpuMarket(self.config.gpu)
+        self.order_market: dict[int, str] = {}  # open spot/futures order → its market
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.next_contract_id = 1
+        self.seq = 0  # arrival counter: time priority
+        self.last_ts_ns = 0
+        # hashpower: a buy's [budget left, duration]; capacity registered and committed
+        self.hp_budget: dict[int, list[int]] = {}
+        self.hp_registered: dict[int, int] = {}
+        self.hp_committed: dict[int, int] = {}
+        self.contracts: dict[int, HashpowerContract] = {}
+        self.contract_ends: list[tuple[int, int]] = []  # heap of (end_ns, contract_id)
+        self.trades: list[Trade] = []
+        self.events: list[Any] = []
+        self._handlers: dict[type, Callable[[Any], Accepted]] = {
+            PlaceOrder: self._place,
+            CancelOrder: self._cancel,
+            ReplaceOrder: self._replace,
+            RegisterHashrate: self._register_hashrate,
+            RegisterGpus: self._register_gpus,
+            PlaceGpuOrder: self._place_gpu,
+            ReportDelivery: self._delivery,
+            AdvanceTime: self._advance,
+            MarkFutures: self._mark,
+        }
+
+    # -- the one entry point ----------------------------------------------------------------
+
+    def apply(self, command: Command) -> Accepted:
+        """Apply one command; raises MarketError (and changes nothing) if it is refused."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise MarketError(
+                "market_unknown",
+                command=type(command).__name__,
+                field="kind",
+                what="command",
+                value=type(command).__name__,
+                known=", ".join(t.__name__ for t in self._handlers),
+            )
+        ts = command.ts_ns
+        if type(ts) is not int or ts < self.last_ts_ns:
+            raise checks.refuse(
+                command.KIND, "ts_ns", ts, f"is before the last command's time {self.last_ts_ns}"
+            )
+        result = handler(command)
+        self.last_ts_ns = ts
+        return result
+
+    def take_events(self) -> list[Any]:
+        events, self.events = self.events, []
+        return events
+
+    # -- continuous books: hashpower spot and futures -----------------------------------------
+
+    def _check_place(self, c: PlaceOrder) -> OrderBook:
+        book = self.books.get(c.market)
+        if book is None:
+            checks.one_of("place", "market", c.market, self.books)
+            raise AssertionError  # one_of raised
+        checks.whole("place", "account_id", c.account_id)
+        checks.one_of("place", "side", c.side, Side)
+        checks.one_of("place", "order_type", c.order_type, OrderType)
+        checks.one_of("place", "tif", c.tif, TimeInForce)
+        hp = self.config.hashpower
+        tick = hp.tick_sats if c.market == HASHPOWER else self.futures.spec(c.market).tick_cents
+        if c.order_type is OrderType.MARKET:
+            if c.price is not None:
+                raise checks.refuse("place", "price", c.price, "must be empty for a market order")
+            if c.tif is TimeInForce.POST_ONLY:
+                raise checks.refuse("place", "tif", c.tif.value, "cannot apply to a market order")
+        else:
+            checks.on_tick("place", "price", c.price, tick)
+        if c.market == HASHPOWER:
+            self._check_hashpower(c)
+        else:
+            checks.whole("place", "size", c.size)
+            self.futures.check_order(c)
+        return book
+
+    def _check_hashpower(self, c: PlaceOrder) -> None:
+        hp = self.config.hashpower
+        checks.whole("place", "size", c.size, minimum=hp.min_lot_ths)
+        if c.side is _BUY:
+            budget = checks.whole("place", "budget_sats", c.budget_sats)
+            if budget < c.size:
+                raise checks.refuse(
+                    "place", "budget_sats", budget, f"must be at least 1 sat per TH/s ({c.size})"
+                )
+            duration = checks.whole("place", "duration_s", c.duration_s)
+            if not hp.min_duration_s <= duration <= hp.max_duration_s:
+                raise checks.refuse(
+                    "place",
+                    "duration_s",
+                    duration,
+                    f"must be between {hp.min_duration_s} and {hp.max_duration_s} seconds",
+                )
+            return
+        for name in ("budget_sats", "duration_s"):
+            if getattr(c, name) is not None:
+                raise checks.refuse("place", name, getattr(c, name), "is for buy orders only")
+        self._check_hashrate_free("place", c.account_id, c.size, 0)
+
+    def _check_hashrate_free(self, command: str, account: int, size: int, released: int) -> None:
+        free = self.hp_registered.get(account, 0) - self.hp_committed.get(account, 0) + released
+        if size > free:
+            raise MarketError(
+                "market_capacity",
+                command=command,
+                account=account,
+                free=free,
+                unit="TH/s",
+                where="for hashpower",
+                needed=size,
+            )
+
+    def _place(self, c: PlaceOrder) -> Accepted:
+        book = self._check_place(c)
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        if c.market == HASHPOWER:
+            if c.side is _BUY:
+                self.hp_budget[oid] = [c.budget_sats or 0, c.duration_s or 0]
+            else:
+                self.hp_committed[c.account_id] = self.hp_committed.get(c.account_id, 0) + c.size
+        return self._enter(book, oid, c.account_id, c.side is _BUY, c.price, c.size, c.tif, c.ts_ns)
+
+    def _enter(
+        self,
+        book: OrderBook,
+        oid: int,
+        account: int,
+        is_buy: bool,
+        price: int | None,
+        size: int,
+        tif: TimeInForce,
+        ts_ns: int,
+    ) -> Accepted:
+        self.seq += 1
+        fills: list[Fill] = []
+        left, reason = book.place(oid, account, is_buy, price, size, tif, self.seq, fills)
+        trades = (
+            self._trades(book.market, oid, account, is_buy, size, fills, ts_ns) if fills else ()
+        )
+        done = None
+        if reason is None:
+            self.order_market[oid] = book.market
+        else:
+            done = self._done(oid, account, book.market, reason, left)
+        return Accepted(oid, trades, 0 if reason else left, done)
+
+    def _trades(
+        self,
+        market: str,
+        oid: int,
+        account: int,
+        is_buy: bool,
+        size: int,
+        fills: list[Fill],
+        ts_ns: int,
+    ) -> tuple[Trade, ...]:
+        out = []
+        taker_side = Side.BUY if is_buy else Side.SELL
+        wanted = size  # the taker's size before each fill
+        hashpower = market == HASHPOWER
+        for maker, qty in fills:
+            maker_id = maker[ID]
+            if is_buy:
+                ids = (oid, maker_id, account, maker[ACCOUNT])
+            else:
+                ids = (maker_id, oid, maker[ACCOUNT], account)
+            trade = Trade(self.next_trade_id, market, ts_ns, maker[PRICE], qty, *ids, taker_side)
+            self.next_trade_id += 1
+            if hashpower:
+                self.events.append(trade)
+            else:
+                trade, moves = self.futures.on_trade(trade)
+                self.events.append(trade)
+                self.events.extend(moves)
+            out.append(trade)
+            self.trades.append(trade)
+            if hashpower:
+                buy_left = wanted if is_buy else maker[REMAINING] + qty
+                self._open_contract(trade, buy_left, maker_is_buyer=not is_buy)
+            wanted -= qty
+            if not maker[REMAINING]:
+                del self.order_market[maker_id]
+                self._done(maker_id, maker[ACCOUNT], market, DoneReason.FILLED, 0)
+        return tuple(out)
+
+    def _done(
+        self, oid: int, account: int, market: str, reason: DoneReason, left: int
+    ) -> OrderDone:
+        # a hashpower buy's budget goes with it; a sell's unfilled size frees its capacity
+        if market == HASHPOWER and self.hp_budget.pop(oid, None) is None and left:
+            self.hp_committed[account] -= left
+        done = OrderDone(oid, account, market, reason, left)
+        self.events.append(done)
+        return done
+
+    def _cancel(self, c: CancelOrder) -> Accepted:
+        checks.whole("cancel", "order_id", c.order_id)
+        market = self.order_market.get(c.order_id)
+        if market is None:
+            if self.gpu.owner(c.order_id) == c.account_id:
+                return Accepted(c.order_id, (), 0, self.gpu.cancel(c.order_id, self.events))
+            raise MarketError(
+                "market_order_unknown", command="cancel", order_id=c.order_id, account=c.account_id
+            )
+        book = self.books[market]
+        if book.orders[c.order_id][ACCOUNT] != c.account_id:
+            raise MarketError(
+                "market_order_unknown", command="cancel", order_id=c.order_id, account=c.account_id
+            )
+        order = book.cancel(c.order_id)
+        assert order is not None
+        del self.order_market[c.order_id]
+        done = self._done(c.order_id, c.account_id, market, DoneReason.CANCELLED, order[REMAINING])
+        return Accepted(c.order_id, (), 0, done)
+
+    def _replace(self, c: ReplaceOrder) -> Accepted:
+        market = self.order_market.get(c.order_id)
+        book = None if market is None else self.books[market]
+        if book is None or book.orders[c.order_id][ACCOUNT] != c.account_id:
+            raise MarketError(
+                "market_order_unknown", command="replace", order_id=c.order_id, account=c.account_id
+            )
+        order = book.orders[c.order_id]
+        is_buy, old_price, old_size = order[2], order[PRICE], order[REMAINING]
+        if market == HASHPOWER:
+            tick, lot = self.config.hashpower.tick_sats, self.config.hashpower.min_lot_ths
+        else:
+            tick, lot = self.futures.spec(book.market).tick_cents, 1
+        price = checks.on_tick("replace", "price", c.price, tick)
+        size = checks.whole("replace", "size", c.size, minimum=lot)
+        if market == HASHPOWER and is_buy and size > self.hp_budget[c.order_id][0]:
+            raise checks.refuse("replace", "size", size, "needs at least 1 sat of budget per TH/s")
+        if market == HASHPOWER and not is_buy and size > old_size:
+            self._check_hashrate_free("replace", c.account_id, size - old_size, 0)
+        if market != HASHPOWER:
+            self.futures.check_replace(c, is_buy)
+        if price == old_price and size <= old_size:
+            if size < old_size:
+                book.reduce(c.order_id, size)
+                if market == HASHPOWER and not is_buy:
+                    self.hp_committed[c.account_id] -= old_size - size
+            return Accepted(c.order_id, (), size, None)
+        book.cancel(c.order_id)
+        del self.order_market[c.order_id]
+        if market == HASHPOWER and not is_buy:
+            self.hp_committed[c.account_id] += size - old_size
+        return self._enter(
+            book, c.order_id, c.account_id, is_buy, price, size, TimeInForce.GTC, c.ts_ns
+        )
+
+    # -- hashpower contracts ------------------------------------------------------------------
+
+    def _register_hashrate(self, c: RegisterHashrate) -> Accepted:
+        checks.whole("register_hashrate", "account_id", c.account_id)
+        ths = checks.whole("register_hashrate", "hashrate_ths", c.hashrate_ths, minimum=0)
+        committed = self.hp_committed.get(c.account_id, 0)
+        if ths < committed:
+            raise checks.refuse(
+                "register_hashrate",
+                "hashrate_ths",
+                ths,
+                f"is below what open sell orders and running contracts commit ({committed})",
+            )
+        self.hp_registered[c.account_id] = ths
+        return Accepted(0)
+
+    def _open_contract(self, trade: Trade, buy_left: int, *, maker_is_buyer: bool) -> None:
+        hp = self.config.hashpower
+        budget = self.hp_budget[trade.buy_order_id]
+        share = budget_share(budget[0], buy_left, trade.size)
+        budget[0] -= share
+        contract = HashpowerContract(
+            contract_id=self.next_contract_id,
+            buy_order_id=trade.buy_order_id,
+            buyer_account_id=trade.buy_account_id,
+            seller_account_id=trade.sell_account_id,
+            price=trade.price,
+            hashrate_ths=trade.size,
+            budget_sats=share,
+            duration_s=budget[1],
+            start_ns=trade.ts_ns,
+            buyer_fee_ppm=hp.maker_fee_ppm if maker_is_buyer else hp.taker_fee_ppm,
+            seller_fee_ppm=hp.taker_fee_ppm if maker_is_buyer else hp.maker_fee_ppm,
+        )
+        self.next_contract_id += 1
+        self.contracts[contract.contract_id] = contract
+        heapq.heappush(self.contract_ends, (contract.end_ns, contract.contract_id))
+        self.events.append(
+            ContractOpened(
+                contract.contract_id,
+                trade.trade_id,
+                contract.buyer_account_id,
+                contract.seller_account_id,
+                contract.price,
+                contract.hashrate_ths,
+                contract.budget_sats,
+                contract.duration_s,
+                contract.start_ns,
+            )
+        )
+
+    def _delivery(self, c: ReportDelivery) -> Accepted:
+        checks.whole("delivery", "contract_id", c.contract_id)
+        more = checks.whole("delivery", "delivered_ths_s", c.delivered_ths_s)
+        contract = self.contracts.get(c.contract_id)
+        if contract is None:
+            raise MarketError(
+                "market_contract_unknown", command="delivery", contract_id=c.contract_id
+            )
+        payment, exhausted = deliver(contract, c.ts_ns, more)
+        self.events.append(payment)
+        if exhausted:
+            self._end_contract(contract, c.ts_ns, "budget")
+        return Accepted(0)
+
+    def _end_contract(self, contract: HashpowerContract, ts_ns: int, reason: str) -> None:
+        del self.contracts[contract.contract_id]
+        self.hp_committed[contract.seller_account_id] -= contract.hashrate_ths
+        self.events.append(
+            ContractEnded(
+                contract.contract_id,
+                ts_ns,
+                reason,
+                contract.budget_sats - contract.spent_sats,
+                contract.payments,
+            )
+        )
+
+    def _advance(self, c: AdvanceTime) -> Accepted:
+        ends = self.contract_ends
+        while ends and ends[0][0] <= c.ts_ns:
+            _, contract_id = heapq.heappop(ends)
+            contract = self.contracts.get(contract_id)
+            if contract is not None:  # else it ended on its budget already
+                self._end_contract(contract, c.ts_ns, "duration")
+        self.gpu.advance(c.ts_ns, self.events)
+        return Accepted(0)
+
+    # -- GPU blocks and futures live in their own modules -------------------------------------
+
+    def _register_gpus(self, c: RegisterGpus) -> Accepted:
+        self.gpu.register(c)
+        return Accepted(0)
+
+    def _place_gpu(self, c: PlaceGpuOrder) -> Accepted:
+        self.gpu.check(c)
+        oid = self.next_order_id
+        self.next_order_id += 1
+        self.seq += 1
+        return self.gpu.place(c, oid, self.seq, self)
+
+    def _mark(self, c: MarkFutures) -> Accepted:
+        self.futures.mark(c, self.events)
+        if c.final:  # the contract is closed: what still rests can never trade
+            book = self.books[c.market]
+            for order in book.resting():
+                book.cancel(order[ID])
+                del self.order_market[order[ID]]
+                self._done(
+                    order[ID], order[ACCOUNT], c.market, DoneReason.EXPIRED, order[REMAINING]
+                )
+        return Accepted(0)
+
+    def new_trade_id(self) -> int:
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        return trade_id

@@ -1,0 +1,187 @@
+"""Listed monthly hashprice futures: positions, margin and daily marks.
+
+Each contract month trades on its own continuous book (:mod:`.book`); this module keeps
+what the book does not: every account's position and collateral per contract.
+
+* **Margin.** An order reserves ``(initial margin + taker fee) × size`` on the ledger. At a
+  fill each side posts what its position's initial margin grew by, and the fee; a fill that
+  shrinks a position releases collateral above the new requirement.
+* **Variation.** ``MarkFutures`` books each position's gain since the last mark or trade,
+  ``(mark × position − basis) × contract days`` cents, where ``basis`` is the sum of
+  ``signed size × price`` since then. Gains and losses sum to zero (every trade adds the same
+  amount to the buyer's basis as it takes from the seller's). Winners are paid out of the
+  margin account; losers' collateral shrinks by their loss (it is already there). A position
+  whose collateral falls below maintenance margin gets a :class:`MarginCall` event; closing
+  out defaulters is not done by the engine.
+* **Final settlement.** ``MarkFutures(final=True)`` at the month's average index fixing
+  books the last variation, releases all collateral and closes the contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hashmarket.errors import MarketError
+from hashmarket.market import checks
+from hashmarket.market.orders import MarkFutures, PlaceOrder, ReplaceOrder, Side, Trade
+from hashmarket.market.products import NS_PER_S, FutureSpec
+
+
+@dataclass(frozen=True, slots=True)
+class MarginMove:
+    """Collateral of ``account_id`` in ``market`` changes by ``posted`` (from the order's
+    reservation, > 0) or ``released`` (back to the account, > 0) at a trade."""
+
+    market: str
+    trade_id: int
+    order_id: int
+    account_id: int
+    posted_cents: int
+    released_cents: int
+    fee_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Variation:
+    """A position's gain (> 0, paid from the margin account) or loss (< 0, taken from its
+    collateral) at a mark."""
+
+    market: str
+    ts_ns: int
+    account_id: int
+    amount_cents: int
+    mark: int
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    market: str
+    ts_ns: int
+    account_id: int
+    collateral_cents: int
+    maintenance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralReleased:
+    """Final settlement hands back what is left of an account's collateral."""
+
+    market: str
+    ts_ns: int
+    account_id: int
+    amount_cents: int
+
+
+def utc_day(ts_ns: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, tz=dt.UTC).date()
+
+
+class FuturesState:
+    def __init__(self, specs: Iterable[FutureSpec]) -> None:
+        self.specs = {s.symbol: s for s in specs}
+        self.position: dict[tuple[str, int], int] = {}
+        self.basis: dict[tuple[str, int], int] = {}
+        self.collateral: dict[tuple[str, int], int] = {}
+        self.last_mark: dict[str, int] = {}
+        self.closed: set[str] = set()
+
+    def spec(self, market: str) -> FutureSpec:
+        return self.specs[market]
+
+    def check_order(self, c: PlaceOrder) -> None:
+        spec = self.specs[c.market]
+        if c.market in self.closed or utc_day(c.ts_ns) > spec.last_trading_day:
+            raise checks.refuse(
+                "place",
+                "market",
+                c.market,
+                f"has stopped trading (last trading day {spec.last_trading_day})",
+            )
+        for name in ("budget_sats", "duration_s"):
+            if getattr(c, name) is not None:
+                raise checks.refuse("place", name, getattr(c, name), "is for hashpower buys only")
+
+    def check_replace(self, c: ReplaceOrder, is_buy: bool) -> None:
+        del is_buy  # margin is reserved by size, whatever the side
+
+    def reservation_cents(self, market: str, size: int) -> int:
+        """What an order of ``size`` contracts reserves: margin and the larger fee."""
+        spec = self.specs[market]
+        per = spec.initial_margin_cents + max(spec.taker_fee_cents, spec.maker_fee_cents)
+        return per * size
+
+    def on_trade(self, trade: Trade) -> tuple[Trade, list[MarginMove]]:
+        spec = self.specs[trade.market]
+        maker_fee, taker_fee = spec.maker_fee_cents * trade.size, spec.taker_fee_cents * trade.size
+        buyer_takes = trade.taker_side is Side.BUY
+        moves: list[MarginMove] = []
+        trade = dataclasses.replace(
+            trade,
+            buy_fee=taker_fee if buyer_takes else maker_fee,
+            sell_fee=maker_fee if buyer_takes else taker_fee,
+        )
+        for account, order_id, signed, fee_cents in (
+            (trade.buy_account_id, trade.buy_order_id, trade.size, trade.buy_fee),
+            (trade.sell_account_id, trade.sell_order_id, -trade.size, trade.sell_fee),
+        ):
+            key = (trade.market, account)
+            before = self.position.get(key, 0)
+            after = before + signed
+            self.position[key] = after
+            self.basis[key] = self.basis.get(key, 0) + signed * trade.price
+            need = abs(after) * spec.initial_margin_cents
+            have = self.collateral.get(key, 0)
+            posted = max(need - have, 0) if abs(after) > abs(before) else 0
+            released = max(have - need, 0) if abs(after) < abs(before) else 0
+            self.collateral[key] = have + posted - released
+            moves.append(
+                MarginMove(
+                    trade.market, trade.trade_id, order_id, account, posted, released, fee_cents
+                )
+            )
+        return trade, moves
+
+    def mark(self, c: MarkFutures, events: list[Any]) -> None:
+        spec = self.specs.get(c.market)
+        if spec is None:
+            checks.one_of("mark", "market", c.market, self.specs)
+        assert spec is not None
+        if c.market in self.closed:
+            raise MarketError(
+                "market_field",
+                command="mark",
+                field="market",
+                value=c.market,
+                problem="is already finally settled",
+            )
+        price = checks.whole("mark", "price", c.price, minimum=0)
+        for key in sorted(k for k in self.position if k[0] == c.market):
+            position = self.position[key]
+            gain = (price * position - self.basis[key]) * spec.contract_days
+            self.basis[key] = price * position
+            if gain:
+                if gain < 0:
+                    self.collateral[key] += gain
+                events.append(Variation(c.market, c.ts_ns, key[1], gain, price, c.final))
+            maintenance = abs(position) * spec.maintenance_margin_cents
+            if not c.final and self.collateral[key] < maintenance:
+                events.append(
+                    MarginCall(c.market, c.ts_ns, key[1], self.collateral[key], maintenance)
+                )
+        self.last_mark[c.market] = price
+        if c.final:
+            self._close(c, events)
+
+    def _close(self, c: MarkFutures, events: list[Any]) -> None:
+        for key in sorted(k for k in self.collateral if k[0] == c.market):
+            left = self.collateral.pop(key)
+            self.position.pop(key, None)
+            self.basis.pop(key, None)
+            if left > 0:
+                events.append(CollateralReleased(c.market, c.ts_ns, key[1], left))
+        self.closed.add(c.market)
