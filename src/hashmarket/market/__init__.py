@@ -8,7 +8,12 @@
 * :mod:`~hashmarket.market.engine` — ``MatchingEngine``, the pure state machine
   (:mod:`~hashmarket.market.book` is one continuous book, :mod:`~hashmarket.market.gpu` the
   GPU blocks, :mod:`~hashmarket.market.hashpower` running contracts,
-  :mod:`~hashmarket.market.futures` positions and marks).
+  :mod:`~hashmarket.market.futures` positions and marks);
+* :mod:`~hashmarket.market.log` — the hash-chained command log (``MemoryLog``, and the
+  ``market_log`` table of a ledger database);
+* :mod:`~hashmarket.market.exchange` — ``Exchange``: engine, log and ledger reservations in
+  one group-committed transaction per batch, recovery from snapshot + log
+  (:mod:`~hashmarket.market.clearing` turns events into transfers).
 """
 
 from typing import TYPE_CHECKING
@@ -17,7 +22,9 @@ from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashmarket.market.book import OrderBook
+    from hashmarket.market.clearing import ExchangeAccounts
     from hashmarket.market.engine import MatchingEngine
+    from hashmarket.market.exchange import Exchange, open_exchange_accounts
     from hashmarket.market.futures import (
         CollateralReleased,
         MarginCall,
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
         Delivery,
         HashpowerContract,
     )
+    from hashmarket.market.log import LogEntry, MemoryLog
     from hashmarket.market.orders import (
         Accepted,
         AdvanceTime,
@@ -75,16 +83,20 @@ __all__ = [
     "ContractOpened",
     "Delivery",
     "DoneReason",
+    "Exchange",
+    "ExchangeAccounts",
     "FutureSpec",
     "GpuSpec",
     "GpuTrade",
     "HashpowerContract",
     "HashpowerSpec",
+    "LogEntry",
     "MarginCall",
     "MarginMove",
     "MarkFutures",
     "MarketConfig",
     "MatchingEngine",
+    "MemoryLog",
     "OrderBook",
     "OrderDone",
     "OrderType",
@@ -102,6 +114,7 @@ __all__ = [
     "command_to_dict",
     "future_symbol",
     "monthly_futures",
+    "open_exchange_accounts",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -91,6 +91,24 @@ class MatchingEngine:
 
     # -- the one entry point ----------------------------------------------------------------
 
+    def validate(self, command: Command) -> None:
+        """Refuse (raise MarketError) what :meth:`apply` would refuse, changing nothing. The
+        exchange calls it before it reserves money for an order."""
+        self._check_time(command)
+        if isinstance(command, PlaceOrder):
+            self._check_place(command)
+        elif isinstance(command, PlaceGpuOrder):
+            self.gpu.check(command)
+        elif isinstance(command, ReplaceOrder):
+            self.check_replace(command)
+
+    def _check_time(self, command: Command) -> None:
+        ts = command.ts_ns
+        if type(ts) is not int or ts < self.last_ts_ns:
+            raise checks.refuse(
+                command.KIND, "ts_ns", ts, f"is before the last command's time {self.last_ts_ns}"
+            )
+
     def apply(self, command: Command) -> Accepted:
         """Apply one command; raises MarketError (and changes nothing) if it is refused."""
         handler = self._handlers.get(type(command))
@@ -103,13 +121,9 @@ class MatchingEngine:
                 value=type(command).__name__,
                 known=", ".join(t.__name__ for t in self._handlers),
             )
-        ts = command.ts_ns
-        if type(ts) is not int or ts < self.last_ts_ns:
-            raise checks.refuse(
-                command.KIND, "ts_ns", ts, f"is before the last command's time {self.last_ts_ns}"
-            )
+        self._check_time(command)
         result = handler(command)
-        self.last_ts_ns = ts
+        self.last_ts_ns = command.ts_ns
         return result
 
     def take_events(self) -> list[Any]:
@@ -283,27 +297,39 @@ class MatchingEngine:
         done = self._done(c.order_id, c.account_id, market, DoneReason.CANCELLED, order[REMAINING])
         return Accepted(c.order_id, (), 0, done)
 
-    def _replace(self, c: ReplaceOrder) -> Accepted:
+    def check_replace(self, c: ReplaceOrder) -> tuple[OrderBook, list[Any]]:
+        """The book and resting order a valid cancel-replace names (raises if invalid)."""
         market = self.order_market.get(c.order_id)
         book = None if market is None else self.books[market]
         if book is None or book.orders[c.order_id][ACCOUNT] != c.account_id:
+            if self.gpu.owner(c.order_id) == c.account_id:
+                raise checks.refuse(
+                    "replace", "order_id", c.order_id, "is a GPU block: cancel it and place anew"
+                )
             raise MarketError(
                 "market_order_unknown", command="replace", order_id=c.order_id, account=c.account_id
             )
         order = book.orders[c.order_id]
-        is_buy, old_price, old_size = order[2], order[PRICE], order[REMAINING]
+        is_buy, old_size = order[2], order[REMAINING]
         if market == HASHPOWER:
             tick, lot = self.config.hashpower.tick_sats, self.config.hashpower.min_lot_ths
         else:
             tick, lot = self.futures.spec(book.market).tick_cents, 1
-        price = checks.on_tick("replace", "price", c.price, tick)
+        checks.on_tick("replace", "price", c.price, tick)
         size = checks.whole("replace", "size", c.size, minimum=lot)
         if market == HASHPOWER and is_buy and size > self.hp_budget[c.order_id][0]:
             raise checks.refuse("replace", "size", size, "needs at least 1 sat of budget per TH/s")
         if market == HASHPOWER and not is_buy and size > old_size:
             self._check_hashrate_free("replace", c.account_id, size - old_size, 0)
         if market != HASHPOWER:
-            self.futures.check_replace(c, is_buy)
+            self.futures.check_open(book.market, c.ts_ns, "replace")
+        return book, order
+
+    def _replace(self, c: ReplaceOrder) -> Accepted:
+        book, order = self.check_replace(c)
+        market = book.market
+        is_buy, old_price, old_size = order[2], order[PRICE], order[REMAINING]
+        price, size = c.price, c.size
         if price == old_price and size <= old_size:
             if size < old_size:
                 book.reduce(c.order_id, size)
@@ -359,6 +385,7 @@ class MatchingEngine:
             ContractOpened(
                 contract.contract_id,
                 trade.trade_id,
+                contract.buy_order_id,
                 contract.buyer_account_id,
                 contract.seller_account_id,
                 contract.price,

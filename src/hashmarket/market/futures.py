@@ -27,7 +27,7 @@ from typing import Any
 
 from hashmarket.errors import MarketError
 from hashmarket.market import checks
-from hashmarket.market.orders import MarkFutures, PlaceOrder, ReplaceOrder, Side, Trade
+from hashmarket.market.orders import MarkFutures, PlaceOrder, Side, Trade
 from hashmarket.market.products import NS_PER_S, FutureSpec
 
 
@@ -93,21 +93,21 @@ class FuturesState:
     def spec(self, market: str) -> FutureSpec:
         return self.specs[market]
 
-    def check_order(self, c: PlaceOrder) -> None:
-        spec = self.specs[c.market]
-        if c.market in self.closed or utc_day(c.ts_ns) > spec.last_trading_day:
+    def check_open(self, market: str, ts_ns: int, command: str) -> None:
+        spec = self.specs[market]
+        if market in self.closed or utc_day(ts_ns) > spec.last_trading_day:
             raise checks.refuse(
-                "place",
+                command,
                 "market",
-                c.market,
+                market,
                 f"has stopped trading (last trading day {spec.last_trading_day})",
             )
+
+    def check_order(self, c: PlaceOrder) -> None:
+        self.check_open(c.market, c.ts_ns, "place")
         for name in ("budget_sats", "duration_s"):
             if getattr(c, name) is not None:
                 raise checks.refuse("place", name, getattr(c, name), "is for hashpower buys only")
-
-    def check_replace(self, c: ReplaceOrder, is_buy: bool) -> None:
-        del is_buy  # margin is reserved by size, whatever the side
 
     def reservation_cents(self, market: str, size: int) -> int:
         """What an order of ``size`` contracts reserves: margin and the larger fee."""

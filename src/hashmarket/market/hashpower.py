@@ -55,6 +55,7 @@ class HashpowerContract:
 class ContractOpened:
     contract_id: int
     trade_id: int
+    buy_order_id: int
     buyer_account_id: int
     seller_account_id: int
     price: int
