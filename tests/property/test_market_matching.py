@@ -52,13 +52,13 @@ class EngineVersusReference(RuleBasedStateMachine):
         self.ts = T0
         self.open_ids: list[int] = []
 
-    def _apply(self, command: PlaceOrder | CancelOrder | ReplaceOrder):  # type: ignore[no-untyped-def]
+    def _apply(self, command: PlaceOrder | CancelOrder | ReplaceOrder):
         result = self.engine.apply(command)
         self.log.append(command)
         self.engine.take_events()
         return result
 
-    def _check(self, result, ref) -> None:  # type: ignore[no-untyped-def]
+    def _check(self, result, ref) -> None:
         fills = [
             (t.sell_order_id if t.taker_side is Side.BUY else t.buy_order_id, t.price, t.size)
             for t in result.trades

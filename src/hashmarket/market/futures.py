@@ -19,20 +19,18 @@ what the book does not: every account's position and collateral per contract.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hashmarket.errors import MarketError
 from hashmarket.market import checks
-from hashmarket.market.orders import MarkFutures, PlaceOrder, Side, Trade
+from hashmarket.market.orders import MarkFutures, PlaceOrder, Trade
 from hashmarket.market.products import NS_PER_S, FutureSpec
 
 
-@dataclass(frozen=True, slots=True)
-class MarginMove:
+class MarginMove(NamedTuple):
     """Collateral of ``account_id`` in ``market`` changes by ``posted`` (from the order's
     reservation, > 0) or ``released`` (back to the account, > 0) at a trade."""
 
@@ -77,13 +75,17 @@ class CollateralReleased:
     amount_cents: int
 
 
-def utc_day(ts_ns: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, tz=dt.UTC).date()
+def day_start_ns(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * NS_PER_S
 
 
 class FuturesState:
     def __init__(self, specs: Iterable[FutureSpec]) -> None:
         self.specs = {s.symbol: s for s in specs}
+        # trading stops at 00:00 UTC after the last trading day
+        self.trading_ends_ns = {
+            s.symbol: day_start_ns(s.last_trading_day + dt.timedelta(days=1)) for s in specs
+        }
         self.position: dict[tuple[str, int], int] = {}
         self.basis: dict[tuple[str, int], int] = {}
         self.collateral: dict[tuple[str, int], int] = {}
@@ -95,7 +97,7 @@ class FuturesState:
 
     def check_open(self, market: str, ts_ns: int, command: str) -> None:
         spec = self.specs[market]
-        if market in self.closed or utc_day(ts_ns) > spec.last_trading_day:
+        if market in self.closed or ts_ns >= self.trading_ends_ns[market]:
             raise checks.refuse(
                 command,
                 "market",
@@ -115,36 +117,36 @@ class FuturesState:
         per = spec.initial_margin_cents + max(spec.taker_fee_cents, spec.maker_fee_cents)
         return per * size
 
-    def on_trade(self, trade: Trade) -> tuple[Trade, list[MarginMove]]:
-        spec = self.specs[trade.market]
-        maker_fee, taker_fee = spec.maker_fee_cents * trade.size, spec.taker_fee_cents * trade.size
-        buyer_takes = trade.taker_side is Side.BUY
-        moves: list[MarginMove] = []
-        trade = dataclasses.replace(
-            trade,
-            buy_fee=taker_fee if buyer_takes else maker_fee,
-            sell_fee=maker_fee if buyer_takes else taker_fee,
-        )
+    def fees(self, market: str, size: int, *, buyer_takes: bool) -> tuple[int, int]:
+        """(buyer's fee, seller's fee) in cents for ``size`` contracts."""
+        spec = self.specs[market]
+        maker, taker = spec.maker_fee_cents * size, spec.taker_fee_cents * size
+        return (taker, maker) if buyer_takes else (maker, taker)
+
+    def on_trade(self, trade: Trade, events: list[Any]) -> None:
+        """Move both sides' positions, basis and collateral; record the margin moves."""
+        margin = self.specs[trade.market].initial_margin_cents
+        market, size, price = trade.market, trade.size, trade.price
         for account, order_id, signed, fee_cents in (
-            (trade.buy_account_id, trade.buy_order_id, trade.size, trade.buy_fee),
-            (trade.sell_account_id, trade.sell_order_id, -trade.size, trade.sell_fee),
+            (trade.buy_account_id, trade.buy_order_id, size, trade.buy_fee),
+            (trade.sell_account_id, trade.sell_order_id, -size, trade.sell_fee),
         ):
-            key = (trade.market, account)
+            key = (market, account)
             before = self.position.get(key, 0)
             after = before + signed
             self.position[key] = after
-            self.basis[key] = self.basis.get(key, 0) + signed * trade.price
-            need = abs(after) * spec.initial_margin_cents
+            self.basis[key] = self.basis.get(key, 0) + signed * price
+            need = (after if after > 0 else -after) * margin
             have = self.collateral.get(key, 0)
-            posted = max(need - have, 0) if abs(after) > abs(before) else 0
-            released = max(have - need, 0) if abs(after) < abs(before) else 0
+            # a growing position posts up to its requirement, a shrinking one releases down to
+            # it (conditionals, not max(): this runs twice per fill)
+            grows = (after if after > 0 else -after) > (before if before > 0 else -before)
+            posted = need - have if grows and need > have else 0
+            released = have - need if not grows and after != before and have > need else 0
             self.collateral[key] = have + posted - released
-            moves.append(
-                MarginMove(
-                    trade.market, trade.trade_id, order_id, account, posted, released, fee_cents
-                )
+            events.append(
+                MarginMove(market, trade.trade_id, order_id, account, posted, released, fee_cents)
             )
-        return trade, moves
 
     def mark(self, c: MarkFutures, events: list[Any]) -> None:
         spec = self.specs.get(c.market)
