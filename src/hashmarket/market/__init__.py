@@ -13,7 +13,9 @@
   ``market_log`` table of a ledger database);
 * :mod:`~hashmarket.market.exchange` — ``Exchange``: engine, log and ledger reservations in
   one group-committed transaction per batch, recovery from snapshot + log
-  (:mod:`~hashmarket.market.clearing` turns events into transfers).
+  (:mod:`~hashmarket.market.clearing` turns events into transfers);
+* :mod:`~hashmarket.market.data` — market data: depth, trades, OHLCV bars, the premium to
+  the hashprice index, GPU trades as GPU-hour index quotes.
 """
 
 from typing import TYPE_CHECKING
@@ -23,6 +25,17 @@ from hashmarket._lazy import lazy_exports
 if TYPE_CHECKING:
     from hashmarket.market.book import OrderBook
     from hashmarket.market.clearing import ExchangeAccounts
+    from hashmarket.market.data import (
+        BAR_INTERVALS_S,
+        Bar,
+        Depth,
+        Premium,
+        bars,
+        depth,
+        gpu_quote_table,
+        premium,
+        trades,
+    )
     from hashmarket.market.engine import MatchingEngine
     from hashmarket.market.exchange import Exchange, open_exchange_accounts
     from hashmarket.market.futures import (
@@ -72,16 +85,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BAR_INTERVALS_S",
     "GPU_CATALOGUE",
     "HASHPOWER",
     "Accepted",
     "AdvanceTime",
+    "Bar",
     "CancelOrder",
     "CollateralReleased",
     "Command",
     "ContractEnded",
     "ContractOpened",
     "Delivery",
+    "Depth",
     "DoneReason",
     "Exchange",
     "ExchangeAccounts",
@@ -102,6 +118,7 @@ __all__ = [
     "OrderType",
     "PlaceGpuOrder",
     "PlaceOrder",
+    "Premium",
     "RegisterGpus",
     "RegisterHashrate",
     "ReplaceOrder",
@@ -110,11 +127,16 @@ __all__ = [
     "TimeInForce",
     "Trade",
     "Variation",
+    "bars",
     "command_from_dict",
     "command_to_dict",
+    "depth",
     "future_symbol",
+    "gpu_quote_table",
     "monthly_futures",
     "open_exchange_accounts",
+    "premium",
+    "trades",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.ledger.model import Transfer, TransferFlags
-from hashmarket.market.futures import CollateralReleased, MarginMove, Variation
+from hashmarket.market.futures import CollateralReleased, MarginMove
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import ContractEnded, ContractOpened, Delivery
 from hashmarket.market.orders import OrderDone
@@ -240,20 +240,6 @@ class Clearing:
                 )
             )
 
-    def _variation(self, e: Variation, out: list[Transfer]) -> None:
-        if e.amount_cents > 0:
-            key = ("variation", e.market, e.ts_ns, e.account_id)
-            out.append(
-                _plain(
-                    key,
-                    self.accounts.margin_usd,
-                    e.account_id,
-                    e.amount_cents,
-                    CODE_MARGIN,
-                    self.available_delta,
-                )
-            )
-
     def _released(self, e: CollateralReleased, out: list[Transfer]) -> None:
         key = ("collateral", e.market, e.ts_ns, e.account_id)
         out.append(
@@ -323,6 +309,5 @@ _HANDLERS: dict[type, Any] = {
     ContractEnded: Clearing._contract_ended,
     GpuTrade: Clearing._gpu_trade,
     MarginMove: Clearing._margin_move,
-    Variation: Clearing._variation,
     CollateralReleased: Clearing._released,
 }

@@ -8,11 +8,13 @@ what the book does not: every account's position and collateral per contract.
   shrinks a position releases collateral above the new requirement.
 * **Variation.** ``MarkFutures`` books each position's gain since the last mark or trade,
   ``(mark × position − basis) × contract days`` cents, where ``basis`` is the sum of
-  ``signed size × price`` since then. Gains and losses sum to zero (every trade adds the same
-  amount to the buyer's basis as it takes from the seller's). Winners are paid out of the
-  margin account; losers' collateral shrinks by their loss (it is already there). A position
-  whose collateral falls below maintenance margin gets a :class:`MarginCall` event; closing
-  out defaulters is not done by the engine.
+  ``signed size × price`` since then, to its collateral. Gains and losses sum to zero (every
+  trade adds the same amount to the buyer's basis as it takes from the seller's). A loss
+  larger than the collateral takes the collateral to zero and the rest is recorded as
+  uncovered, and winners then share what was covered, so the margin account always holds
+  exactly the sum of all collateral. A position whose collateral falls below maintenance
+  margin gets a :class:`MarginCall` event; closing out defaulters is not done by the engine.
+  Money leaves the margin account only when collateral is released.
 * **Final settlement.** ``MarkFutures(final=True)`` at the month's average index fixing
   books the last variation, releases all collateral and closes the contract.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from hashmarket.errors import MarketError
+from hashmarket.ledger.allocation import allocate
 from hashmarket.market import checks
 from hashmarket.market.orders import MarkFutures, PlaceOrder, Trade
 from hashmarket.market.products import NS_PER_S, FutureSpec
@@ -45,8 +48,10 @@ class MarginMove(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Variation:
-    """A position's gain (> 0, paid from the margin account) or loss (< 0, taken from its
-    collateral) at a mark."""
+    """A position's gain (> 0) or loss (< 0) at a mark, booked to its collateral.
+    ``uncovered_cents`` is the part of the gain or loss that could not be booked: a loss
+    beyond the collateral there was (owed by the account), or the part of a gain those
+    uncovered losses left unpaid."""
 
     market: str
     ts_ns: int
@@ -54,6 +59,7 @@ class Variation:
     amount_cents: int
     mark: int
     final: bool
+    uncovered_cents: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,22 +168,55 @@ class FuturesState:
                 problem="is already finally settled",
             )
         price = checks.whole("mark", "price", c.price, minimum=0)
-        for key in sorted(k for k in self.position if k[0] == c.market):
-            position = self.position[key]
-            gain = (price * position - self.basis[key]) * spec.contract_days
-            self.basis[key] = price * position
-            if gain:
-                if gain < 0:
-                    self.collateral[key] += gain
-                events.append(Variation(c.market, c.ts_ns, key[1], gain, price, c.final))
-            maintenance = abs(position) * spec.maintenance_margin_cents
-            if not c.final and self.collateral[key] < maintenance:
+        keys = sorted(k for k in self.position if k[0] == c.market)
+        gains = {}
+        for key in keys:
+            gains[key] = (price * self.position[key] - self.basis[key]) * spec.contract_days
+            self.basis[key] = price * self.position[key]
+        credits = self._cover(gains)
+        for key in keys:
+            if credits[key] or gains[key]:
+                self.collateral[key] += credits[key]
+                events.append(
+                    Variation(
+                        c.market,
+                        c.ts_ns,
+                        key[1],
+                        credits[key],
+                        price,
+                        c.final,
+                        gains[key] - credits[key],
+                    )
+                )
+            maintenance = abs(self.position[key]) * spec.maintenance_margin_cents
+            if not c.final and self.position[key] and self.collateral[key] < maintenance:
                 events.append(
                     MarginCall(c.market, c.ts_ns, key[1], self.collateral[key], maintenance)
                 )
         self.last_mark[c.market] = price
         if c.final:
             self._close(c, events)
+
+    def _cover(self, gains: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """What each position's collateral changes by: a loss up to the collateral there is
+        (never below zero), and gains in full if the losses covered them, else shares of what
+        was covered (largest remainders), so the margin account always holds exactly the sum
+        of the collateral."""
+        credits = {}
+        covered = 0
+        for key, gain in gains.items():
+            if gain < 0:
+                credits[key] = -min(-gain, max(self.collateral.get(key, 0), 0))
+                covered -= credits[key]
+        winners = [(i, g) for i, (k, g) in enumerate(gains.items()) if g > 0]
+        owed = sum(g for _, g in winners)
+        shares = allocate(min(covered, owed), winners) if winners else []
+        keys = list(gains)
+        for (i, _), share in zip(winners, shares, strict=True):
+            credits[keys[i]] = share
+        for key in gains:
+            credits.setdefault(key, 0)
+        return credits
 
     def _close(self, c: MarkFutures, events: list[Any]) -> None:
         for key in sorted(k for k in self.collateral if k[0] == c.market):

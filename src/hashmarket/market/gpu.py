@@ -168,10 +168,11 @@ class GpuMarket:
                 self.buys[model].remove(buy)
                 del self.orders[buy[OID]]
                 events.append(OrderDone(buy[OID], buy[ACCT], model, DoneReason.FILLED, 0))
-        if not self._has_pieces(model, oid):
-            del self.orders[oid]
-            events.append(OrderDone(oid, c.account_id, model, DoneReason.FILLED, 0))
-            return Accepted(oid, (), 0, events[-1])
+        if oid not in self.orders:  # sold out at once (its OrderDone is among the events)
+            done = next(
+                e for e in reversed(events) if isinstance(e, OrderDone) and e.order_id == oid
+            )
+            return Accepted(oid, (), 0, done)
         return Accepted(oid, (), c.gpus, None)
 
     def _insert_piece(self, model: str, piece: Piece) -> None:
