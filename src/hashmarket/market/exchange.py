@@ -118,8 +118,12 @@ class Exchange:
         accounts: ExchangeAccounts,
         config: MarketConfig,
         snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.ledger = ledger
+        # Called with each committed batch's events in order (trades, orders done, contract
+        # and margin events): a market-data feed subscribes here. Never called for replays.
+        self.listener = listener
         self.accounts = accounts
         self.config = config
         self.snapshot_every = snapshot_every
@@ -137,6 +141,7 @@ class Exchange:
         accounts: ExchangeAccounts,
         config: MarketConfig | None = None,
         snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
     ) -> Exchange:
         """The exchange as its log leaves it (from the newest snapshot, if any).
         ``snapshot_every`` > 0 writes a snapshot after that many commands."""
@@ -145,6 +150,7 @@ class Exchange:
             accounts=accounts,
             config=config or MarketConfig(),
             snapshot_every=snapshot_every,
+            listener=listener,
         )
         exchange.recover()
         return exchange
@@ -212,6 +218,7 @@ class Exchange:
         its log (a :class:`LedgerInvariantError`, which would be a bug)."""
         results: list[Accepted | MarketError] = []
         entries: list[mlog.LogEntry] = []
+        published: list[Any] = []
         head = self.head
         self.clearing.available_delta = {}
         try:
@@ -225,7 +232,10 @@ class Exchange:
                         entry = mlog.entry_for(head[1], head[0] + 1, command)
                         entries.append(entry)
                         head = (entry.seq, entry.hash)
-                        effects.extend(self.clearing.effects(self.engine.take_events()))
+                        events = self.engine.take_events()
+                        effects.extend(self.clearing.effects(events))
+                        if self.listener is not None:
+                            published.extend(events)
                 if effects:
                     self._write(writer, effects)
                 if entries:
@@ -235,6 +245,8 @@ class Exchange:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise
         self.head = head
+        if self.listener is not None and published:
+            self.listener(published)
         self._since_snapshot += len(entries)
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
             self.snapshot()

@@ -142,12 +142,17 @@ class FuturesState:
             after = before + signed
             self.position[key] = after
             self.basis[key] = self.basis.get(key, 0) + signed * price
-            need = (after if after > 0 else -after) * margin
+            size_after = after if after > 0 else -after  # conditionals, not abs()/max():
+            size_before = before if before > 0 else -before  # this runs twice per fill
+            need = size_after * margin
             have = self.collateral.get(key, 0)
-            # a growing position posts up to its requirement, a shrinking one releases down to
-            # it (conditionals, not max(): this runs twice per fill)
-            grows = (after if after > 0 else -after) > (before if before > 0 else -before)
+            # A growing position posts up to its requirement but at most the initial margin of
+            # the contracts it adds (what its order reserved: a shortfall from earlier losses
+            # is a margin call's business); a shrinking one releases down to the requirement.
+            grows = size_after > size_before
             posted = need - have if grows and need > have else 0
+            if grows and posted > (size_after - size_before) * margin:
+                posted = (size_after - size_before) * margin
             released = have - need if not grows and after != before and have > need else 0
             self.collateral[key] = have + posted - released
             events.append(

@@ -189,10 +189,15 @@ class GpuMarket:
         if takes is None:
             return None
         out = []
+        buyer_rate = self.spec.taker_fee_ppm if taker is Side.BUY else self.spec.maker_fee_ppm
+        seller_rate = self.spec.maker_fee_ppm if taker is Side.BUY else self.spec.taker_fee_ppm
+        # The buyer's fee is rounded up once on the fill's total (each piece pays the change in
+        # the rounded running total), so it never exceeds the fee its reservation allowed for.
+        running = 0
         for piece, gpus, a, z in takes:
             notional = piece[PRICE] * gpus * (z - a)
-            buyer_rate = self.spec.taker_fee_ppm if taker is Side.BUY else self.spec.maker_fee_ppm
-            seller_rate = self.spec.maker_fee_ppm if taker is Side.BUY else self.spec.taker_fee_ppm
+            buyer_fee = fee(running + notional, buyer_rate) - fee(running, buyer_rate)
+            running += notional
             trade = GpuTrade(
                 engine.new_trade_id(),
                 model,
@@ -207,7 +212,7 @@ class GpuMarket:
                 piece[ACCT],
                 taker,
                 notional,
-                fee(notional, buyer_rate),
+                buyer_fee,
                 fee(notional, seller_rate),
             )
             out.append(trade)

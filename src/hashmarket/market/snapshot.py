@@ -78,7 +78,7 @@ def engine_from_state(config: MarketConfig, state: dict[str, Any]) -> MatchingEn
         for order in orders:
             book.rest(order)
             engine.order_market[order[ID]] = market
-    engine.hp_budget = {oid: [budget, duration] for oid, budget, duration in state["hp_budget"]}
+    engine.hp_budget = {oid: list(terms) for oid, terms in state["hp_budget"]}
     engine.hp_registered = dict(map(tuple, state["hp_registered"]))
     engine.hp_committed = dict(map(tuple, state["hp_committed"]))
     for row in state["contracts"]:
