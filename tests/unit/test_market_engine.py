@@ -374,3 +374,14 @@ def test_futures_margin_variation_and_final_settlement() -> None:
     assert JAN in e.futures.closed
     with pytest.raises(MarketError, match="has stopped trading"):
         e.apply(PlaceOrder(T0 + 3 * 86_400 * S, BUYER, JAN, Side.BUY, 1, 5_000))
+
+
+def test_the_clearing_ids_are_the_money_modules_derived_ids() -> None:
+    from hashmarket.market.clearing import id_maker, reserve_id
+    from hashmarket.money import derived_id
+
+    make = id_maker("hashmarket.market.pay")
+    for parts in (("gpu", 12, "seller"), ("margin", 7, 2001, "fee"), ("delivery", 1, 1, "fee")):
+        assert make(*parts) == derived_id("hashmarket.market.pay", *parts)
+    assert reserve_id("order", 5, 0) == derived_id("hashmarket.market.reserve", "order", 5, 0)
+    assert reserve_id("order", 5, 0) != reserve_id("order", 5, 1)
