@@ -29,6 +29,7 @@ from pathlib import Path
 from benchmarks.market_flow import order_flow
 from hashmarket.ledger import Account, Asset, Ledger, ManualClock, Transfer
 from hashmarket.market import (
+    Command,
     Exchange,
     MarketConfig,
     MatchingEngine,
@@ -56,12 +57,12 @@ def _both(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _engine_run(commands: list[object]) -> Callable[[], None]:
+def _engine_run(commands: list[Command]) -> Callable[[], None]:
     def run() -> None:
         engine = MatchingEngine(CONFIG)
         apply, take = engine.apply, engine.take_events
         for i, command in enumerate(commands):
-            apply(command)  # type: ignore[arg-type]
+            apply(command)
             if not i & 1023:
                 take()
 
@@ -128,7 +129,7 @@ def durable() -> None:
 
                 def submit(exchange: Exchange = exchange, batch: int = batch) -> None:
                     for i in range(0, len(commands), batch):
-                        exchange.submit_many(commands[i : i + batch])  # type: ignore[arg-type]
+                        exchange.submit_many(commands[i : i + batch])
 
                 samples.append(_both(submit))
                 base.append(_both(_engine_run(commands)))
