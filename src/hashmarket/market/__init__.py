@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         TimeInForce,
         Trade,
         command_from_dict,
+        command_json,
         command_to_dict,
     )
     from hashmarket.market.products import (
@@ -129,6 +130,7 @@ __all__ = [
     "Variation",
     "bars",
     "command_from_dict",
+    "command_json",
     "command_to_dict",
     "depth",
     "future_symbol",
