@@ -385,3 +385,21 @@ def test_the_clearing_ids_are_the_money_modules_derived_ids() -> None:
         assert make(*parts) == derived_id("hashmarket.market.pay", *parts)
     assert reserve_id("order", 5, 0) == derived_id("hashmarket.market.reserve", "order", 5, 0)
     assert reserve_id("order", 5, 0) != reserve_id("order", 5, 1)
+
+
+def test_the_logs_json_is_the_canonical_json_of_the_command() -> None:
+    from hashmarket.market import command_from_dict, command_json, command_to_dict
+    from hashmarket.market.orders import canonical_json
+
+    commands = [
+        buy_hp(T0, 100, 45_000, 10**6),
+        buy_hp(T0, 100, None, 10**6),
+        PlaceOrder(T0, 1, 'odd "name" \\ é', Side.SELL, 1, 5_000),
+        MarkFutures(T0, JAN, 5_000, final=True),
+        CancelOrder(T0, 1, 2),
+        PlaceGpuOrder(T0, 2, Side.BUY, "nvidia h100", 3, HOUR0, HOUR0 + 3_600, 250),
+    ]
+    for command in commands:
+        data = command_json(command)
+        assert data == canonical_json(command_to_dict(command))
+        assert command_from_dict(command_to_dict(command)) == command

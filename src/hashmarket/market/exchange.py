@@ -89,16 +89,20 @@ class _Funds:
         self.delta = delta
         self.base: dict[int, tuple[str, bool, int]] = {}
 
+    def load(self, accounts: Iterable[int]) -> None:
+        """Read the stored balances of ``accounts`` (one query for a whole batch)."""
+        wanted = sorted({a for a in accounts if type(a) is int and a not in self.base})
+        for row in self.store.account_states(wanted) if wanted else ():
+            account, asset, flags, pending, posted, _, credits, _ = row
+            self.base[account] = (asset, bool(flags & _NO_OVERDRAFT), credits - posted - pending)
+
     def reserve(self, account: int, asset: str, amount: int) -> CreateTransferResult:
         """Check that ``account`` can reserve ``amount`` more; if so, count it as reserved."""
+        if account not in self.base:
+            self.load((account,))
         state = self.base.get(account)
         if state is None:
-            rows = self.store.account_states([account])
-            if not rows:
-                return CreateTransferResult.DEBIT_ACCOUNT_NOT_FOUND
-            _, found_asset, flags, pending, posted, _, credits, _ = rows[0]
-            limited = bool(flags & _NO_OVERDRAFT)
-            state = self.base[account] = (found_asset, limited, credits - posted - pending)
+            return CreateTransferResult.DEBIT_ACCOUNT_NOT_FOUND
         found_asset, limited, available = state
         if found_asset != asset:
             return CreateTransferResult.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
@@ -216,6 +220,7 @@ class Exchange:
         batch is written in one request at the end, which the ledger checks again: if it
         refused anything, nothing of the batch is written and the exchange is rebuilt from
         its log (a :class:`LedgerInvariantError`, which would be a bug)."""
+        commands = list(commands)
         results: list[Accepted | MarketError] = []
         entries: list[mlog.LogEntry] = []
         published: list[Any] = []
@@ -225,6 +230,11 @@ class Exchange:
             with self.ledger.transaction() as writer:
                 effects: list[Transfer] = []
                 funds = _Funds(writer.store, self.clearing.available_delta)
+                funds.load(
+                    c.account_id
+                    for c in commands
+                    if isinstance(c, (PlaceOrder, PlaceGpuOrder, ReplaceOrder))
+                )
                 for command in commands:
                     result = self._one(funds, command, effects)
                     results.append(result)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, fields
+from json.encoder import encode_basestring
 from typing import Any, ClassVar, NamedTuple
 
 
@@ -245,18 +246,28 @@ def canonical_json(data: dict[str, Any]) -> bytes:
 _COMMAND_KEYS = {
     cls: tuple(sorted(("kind", *(f.name for f in fields(cls))))) for cls in COMMAND_TYPES.values()
 }
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_JSON_VALUE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        return encode_basestring(value)  # enums are str subclasses: written as their values
+    return _JSON_VALUE(value)
 
 
 def command_json(command: Command) -> bytes:
-    """``canonical_json(command_to_dict(command))``, faster: the key order is computed once per
-    command type, and the enums are ``str`` subclasses, which JSON writes as their values."""
-    return _ENCODE(
-        {
-            k: command.KIND if k == "kind" else getattr(command, k)
-            for k in _COMMAND_KEYS[type(command)]
-        }
-    ).encode()
+    """``canonical_json(command_to_dict(command))``, byte for byte, faster: the key order is
+    computed once per command type and the values are written directly (a test compares)."""
+    keys = _COMMAND_KEYS[type(command)]
+    parts = [
+        f'"{k}":"{command.KIND}"' if k == "kind" else f'"{k}":{_json_value(getattr(command, k))}'
+        for k in keys
+    ]
+    return ("{" + ",".join(parts) + "}").encode()
 
 
 # -- events -----------------------------------------------------------------------------------
