@@ -388,10 +388,10 @@ def test_the_clearing_ids_are_the_money_modules_derived_ids() -> None:
 
 
 def test_the_logs_json_is_the_canonical_json_of_the_command() -> None:
-    from hashmarket.market import command_from_dict, command_json, command_to_dict
+    from hashmarket.market import Command, command_from_dict, command_json, command_to_dict
     from hashmarket.market.orders import canonical_json
 
-    commands = [
+    commands: list[Command] = [
         buy_hp(T0, 100, 45_000, 10**6),
         buy_hp(T0, 100, None, 10**6),
         PlaceOrder(T0, 1, 'odd "name" \\ é', Side.SELL, 1, 5_000),
