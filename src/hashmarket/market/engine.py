@@ -51,6 +51,9 @@ from hashmarket.market.orders import (
 from hashmarket.market.products import HASHPOWER, MarketConfig
 
 _BUY = Side.BUY
+# Events are named tuples; building them with tuple.__new__ skips the generated __new__, a
+# Python-level call, on the per-order path.
+_new = tuple.__new__
 _LIMIT = OrderType.LIMIT
 
 
@@ -268,7 +271,7 @@ class MatchingEngine:
             self.order_market[oid] = book.market
         else:
             done = self._done(oid, account, book.market, reason, left)
-        return Accepted(oid, trades, 0 if reason else left, done)
+        return _new(Accepted, (oid, trades, 0 if reason else left, done))
 
     def _trades(
         self,
@@ -291,14 +294,14 @@ class MatchingEngine:
             else:
                 ids = (maker_id, oid, maker[ACCOUNT], account)
             if hashpower:
-                trade = Trade(
-                    self.next_trade_id, market, ts_ns, maker[PRICE], qty, *ids, taker_side
-                )
-                self.events.append(trade)
+                buy_fee = sell_fee = 0  # paid on delivery
             else:
                 buy_fee, sell_fee = self.futures.fees(market, qty, buyer_takes=is_buy)
-                trade = Trade(
-                    self.next_trade_id,
+            trade_id = self.next_trade_id
+            trade = _new(
+                Trade,
+                (
+                    trade_id,
                     market,
                     ts_ns,
                     maker[PRICE],
@@ -308,8 +311,10 @@ class MatchingEngine:
                     0,
                     buy_fee,
                     sell_fee,
-                )
-                self.events.append(trade)
+                ),
+            )
+            self.events.append(trade)
+            if not hashpower:
                 self.futures.on_trade(trade, self.events)
             self.next_trade_id += 1
             out.append(trade)
@@ -329,7 +334,7 @@ class MatchingEngine:
         # a hashpower buy's budget goes with it; a sell's unfilled size frees its capacity
         if market == HASHPOWER and self.hp_budget.pop(oid, None) is None and left:
             self.hp_committed[account] -= left
-        done = OrderDone(oid, account, market, reason, left)
+        done: OrderDone = _new(OrderDone, (oid, account, market, reason, left))
         self.events.append(done)
         return done
 

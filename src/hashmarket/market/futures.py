@@ -156,7 +156,10 @@ class FuturesState:
             released = have - need if not grows and after != before and have > need else 0
             self.collateral[key] = have + posted - released
             events.append(
-                MarginMove(market, trade.trade_id, order_id, account, posted, released, fee_cents)
+                tuple.__new__(
+                    MarginMove,
+                    (market, trade.trade_id, order_id, account, posted, released, fee_cents),
+                )
             )
 
     def mark(self, c: MarkFutures, events: list[Any]) -> None:
