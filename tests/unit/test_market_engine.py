@@ -403,3 +403,81 @@ def test_the_logs_json_is_the_canonical_json_of_the_command() -> None:
         data = command_json(command)
         assert data == canonical_json(command_to_dict(command))
         assert command_from_dict(command_to_dict(command)) == command
+
+
+# -- market data --------------------------------------------------------------------------------
+
+
+def test_depth_bars_and_the_premium_to_the_index(engine: MatchingEngine) -> None:
+    from hashmarket.market import bars, depth, premium, trades
+
+    engine.apply(PlaceOrder(T0, SELLER, HP, Side.SELL, 500, 45_000))
+    engine.apply(PlaceOrder(T0, OTHER, HP, Side.SELL, 500, 45_100))
+    engine.apply(PlaceOrder(T0, SELLER, HP, Side.SELL, 300, 45_200))
+    assert premium(engine, hashprice_btc_per_ph_day=0.00045) is None  # one-sided, no trade
+    engine.apply(buy_hp(T0 + 10 * S, 600, 45_100, 10**6))  # 500 @ 45,000 and 100 @ 45,100
+    engine.apply(buy_hp(T0 + 70 * S, 200, 45_100, 10**6))  # next minute: 200 @ 45,100
+    engine.apply(buy_hp(T0 + 3_600 * S, 200, 44_000, 10**6))  # rests as the bid
+    book = depth(engine, market=HP, levels=5)
+    assert book.bids == ((44_000, 200),)
+    assert book.asks == ((45_100, 200), (45_200, 300))
+    assert book.spread == 1_100
+    fills = trades(engine, market=HP)
+    assert [(t.price, t.size) for t in fills] == [(45_000, 500), (45_100, 100), (45_100, 200)]
+    (minute_1, minute_2) = bars(fills, interval_s=60)
+    assert (minute_1.open, minute_1.high, minute_1.low, minute_1.close) == (
+        45_000,
+        45_100,
+        45_000,
+        45_100,
+    )
+    assert minute_1.volume == 600 and minute_1.trades == 2
+    assert minute_1.vwap == round((45_000 * 500 + 45_100 * 100) / 600)  # 45,016.67 → 45,017
+    assert (minute_2.open, minute_2.volume, minute_2.start_ns) == (45_100, 200, T0 + 60 * S)
+    (hour,) = bars(fills, interval_s=3_600)
+    assert hour.volume == 800 and hour.close == 45_100
+    # Last trade 45,100 sats against an index of 0.00045 BTC = 45,000 sats: +22.2 bps.
+    quoted = premium(engine, hashprice_btc_per_ph_day=0.00045)
+    assert quoted is not None and (quoted.premium_bps, quoted.source) == (22, "last_trade")
+    below = premium(engine, hashprice_btc_per_ph_day="0.00046")
+    assert below is not None and below.premium_bps == -196  # 45,100 / 46,000 − 1
+
+
+def test_gpu_trades_are_quotes_for_the_gpu_hour_index() -> None:
+    from hashmarket.index.compute import compute_fixings
+    from hashmarket.market import gpu_quote_table
+
+    e = MatchingEngine(CONFIG)
+    for seller in (SELLER, OTHER):
+        e.apply(RegisterGpus(T0, seller, "H100", 8, HOUR0, HOUR0 + 24 * 3_600))
+    e.apply(gpu(T0, SELLER, Side.SELL, 8, 0, 24, 240))
+    e.apply(gpu(T0, OTHER, Side.SELL, 8, 0, 24, 260))
+    e.apply(gpu(T0, BUYER, Side.BUY, 10, 0, 2, 300))  # 8 at $2.40, 2 at $2.60, 2 hours
+    quotes = gpu_quote_table(e.gpu.trades)
+    assert list(quotes.gpu_model) == ["H100", "H100"]
+    assert list(quotes.price_usd_per_gpu_hour) == [2.40, 2.60]
+    assert list(quotes.volume_gpu_hours) == [16.0, 4.0]
+    fixings, _ = compute_fixings(quotes)
+    assert len(fixings) == 1 and fixings[0].gpu_model == "H100"
+
+
+def test_final_settlement_is_the_months_average_fixing_in_cents() -> None:
+    from decimal import Decimal
+
+    from hashmarket.index.fixings import Fixing
+    from hashmarket.market.futures import final_settlement_cents
+
+    spec = FUT[0]  # January 2027: 31 days
+    days = [spec.month + dt.timedelta(days=i) for i in range(31)]
+
+    def fixing(day: dt.date, usd: str) -> Fixing:
+        return Fixing(day, Decimal(usd), "PH/s/day", "usd", "fpps", "1", True, {}, "0" * 64)
+
+    # 30 days at $50.00 and one at $51.55: (1,500 + 51.55) / 31 = 50.0500 → 5,005 cents
+    values = ["50.00"] * 30 + ["51.55"]
+    assert (
+        final_settlement_cents([fixing(d, v) for d, v in zip(days, values, strict=True)], spec)
+        == 5_005
+    )
+    with pytest.raises(MarketError, match="must be one for each of the 31 days of 2027-01"):
+        final_settlement_cents([fixing(d, "50") for d in days[:-1]], spec)

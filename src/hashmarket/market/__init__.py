@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         MarginCall,
         MarginMove,
         Variation,
+        final_settlement_cents,
     )
     from hashmarket.market.gpu import GpuTrade
     from hashmarket.market.hashpower import (
@@ -133,6 +134,7 @@ __all__ = [
     "command_json",
     "command_to_dict",
     "depth",
+    "final_settlement_cents",
     "future_symbol",
     "gpu_quote_table",
     "monthly_futures",

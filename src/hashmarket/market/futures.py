@@ -24,13 +24,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hashmarket.errors import MarketError
-from hashmarket.ledger.allocation import allocate
 from hashmarket.market import checks
 from hashmarket.market.orders import MarkFutures, PlaceOrder, Trade
 from hashmarket.market.products import NS_PER_S, FutureSpec
+from hashmarket.money import DECIMAL, Rounding, round_minor
+
+if TYPE_CHECKING:
+    from hashmarket.index.fixings import Fixing
 
 
 class MarginMove(NamedTuple):
@@ -210,6 +214,8 @@ class FuturesState:
         (never below zero), and gains in full if the losses covered them, else shares of what
         was covered (largest remainders), so the margin account always holds exactly the sum
         of the collateral."""
+        from hashmarket.ledger.allocation import allocate  # numpy: imported when a mark runs
+
         credits = {}
         covered = 0
         for key, gain in gains.items():
@@ -234,3 +240,27 @@ class FuturesState:
             if left > 0:
                 events.append(CollateralReleased(c.market, c.ts_ns, key[1], left))
         self.closed.add(c.market)
+
+
+def final_settlement_cents(fixings: Iterable[Fixing], spec: FutureSpec) -> int:
+    """The contract month's final settlement price: the average of the month's published USD
+    hashprice fixings (USD per PH/s per day), in cents, rounded half to even. Every day of
+    the month must have a fixing, or the month is not over: the price goes to the engine in
+    ``MarkFutures(final=True)``, so the log carries it and replays never recompute it."""
+    month = spec.month
+    days = [
+        f
+        for f in fixings
+        if f.currency == "usd" and (f.date.year, f.date.month) == (month.year, month.month)
+    ]
+    expected = (spec.last_trading_day - month).days + 1
+    if len({f.date for f in days}) != expected or len(days) != expected:
+        raise MarketError(
+            "market_field",
+            command="final settlement",
+            field="fixings",
+            value=f"{len(days)} USD fixings",
+            problem=f"must be one for each of the {expected} days of {month:%Y-%m}",
+        )
+    total = sum((f.value for f in days), Decimal(0))
+    return round_minor(DECIMAL.divide(total * 100, Decimal(expected)), Rounding.HALF_EVEN)

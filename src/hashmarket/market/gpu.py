@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import MarketError
-from hashmarket.index.gpu_quotes import canonical_model
 from hashmarket.market import checks
 from hashmarket.market.orders import (
     Accepted,
@@ -321,6 +320,14 @@ class GpuMarket:
             }:
                 _, _, account = self.orders.pop(oid)
                 events.append(OrderDone(oid, account, model, DoneReason.EXPIRED, 0))
+
+
+def canonical_model(raw: str) -> str:
+    """The GPU-hour index's spelling of a model name (imported on first use: the index
+    module brings numpy and pandas, which the rest of the engine does not need)."""
+    from hashmarket.index.gpu_quotes import canonical_model as canonical
+
+    return canonical(raw)
 
 
 def _piece_key(piece: Piece) -> tuple[int, int, int]:
