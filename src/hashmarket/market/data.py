@@ -111,7 +111,10 @@ class Premium:
 
 
 def premium(
-    engine: MatchingEngine, *, hashprice_btc_per_ph_day: float | Decimal, market: str = "HASHPOWER"
+    engine: MatchingEngine,
+    *,
+    hashprice_btc_per_ph_day: float | Decimal | str,
+    market: str = "HASHPOWER",
 ) -> Premium | None:
     """The premium (or, negative, the discount) of the hashpower market to the hashprice index
     value given (BTC per PH/s per day, e.g. the day's published fixing); None without a trade
