@@ -177,6 +177,37 @@ class MatchingEngine:
             self.futures.check_order(c)
         return book
 
+    def _hashpower_ok(self, c: PlaceOrder) -> bool:
+        """The common hashpower order in one expression: a well-formed limit order within
+        its seller's capacity, or a buy with a sound budget and duration. False sends it to
+        the full checks (which name what is wrong, or pass what this does not cover)."""
+        hp = self.config.hashpower
+        price, size, account = c.price, c.size, c.account_id
+        if not (
+            type(price) is int
+            and 0 < price <= checks.INT_MAX
+            and not price % hp.tick_sats
+            and type(size) is int
+            and hp.min_lot_ths <= size <= checks.INT_MAX
+            and type(account) is int
+            and 0 < account <= checks.INT_MAX
+            and c.order_type is _LIMIT
+            and type(c.tif) is TimeInForce
+        ):
+            return False
+        if c.side is _BUY:
+            budget, duration = c.budget_sats, c.duration_s
+            return (
+                type(budget) is int
+                and size <= budget <= checks.INT_MAX
+                and type(duration) is int
+                and hp.min_duration_s <= duration <= hp.max_duration_s
+            )
+        free = self.hp_registered.get(account, 0) - self.hp_committed.get(account, 0)
+        return (
+            c.side is Side.SELL and c.budget_sats is None and c.duration_s is None and size <= free
+        )
+
     def _check_hashpower(self, c: PlaceOrder) -> None:
         hp = self.config.hashpower
         checks.whole("place", "size", c.size, minimum=hp.min_lot_ths)
@@ -221,6 +252,8 @@ class MatchingEngine:
         if c is self._checked:
             book = self.books[c.market]
             self._checked = None
+        elif c.market == HASHPOWER and self._hashpower_ok(c):
+            book = self.books[HASHPOWER]
         elif (
             fast is not None
             and type(price) is int
