@@ -5,8 +5,8 @@ Targets: at least 200,000 orders/s matched in process on a realistic mixed flow;
 transaction per batch of commands: group commit); a GPU buy block matched in under 5 ms
 (median) against 10,000 resting blocks.
 
-Flows come from :mod:`benchmarks.market_flow` (seeded; 58 % resting limit orders, 22 %
-cancels, 8 % crossing limits, 6 % IOC/market, 4 % cancel-replace, 2 % FOK/post-only).
+Flows come from :mod:`benchmarks.market_flow` (seeded; about 73 % limit orders, 8 points of
+them crossing, 16 % cancels, 3 % cancel-replaces, 6 % IOC or market, 2 % FOK or post-only).
 Baselines in the same run: a bare ``heapq`` insert-then-pop loop over as many (price, seq)
 keys as the flow has commands (the cheapest sorted container there is, no matching at all);
 for the durable exchange, the engine alone on the same commands; for GPU blocks, one bare
