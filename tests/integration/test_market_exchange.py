@@ -267,3 +267,44 @@ def test_a_contracts_record_names_its_pending_transfer_and_delivery_pays_from_it
     )
     with pytest.raises(MarketError, match="or hashes must be given"):
         exchange.report_delivery(1, ts_ns=T0 + 3_600 * 10**9)
+
+
+def test_the_listener_hears_each_committed_batch_once_and_nothing_refused(ledger: Ledger) -> None:
+    from hashmarket.market import OrderDone, RegisterHashrate, Trade
+
+    heard: list[list[Any]] = []
+    exchange = new_exchange(ledger)
+    exchange.listener = heard.append
+    buyer, seller = BTC_ACCOUNTS[0], BTC_ACCOUNTS[1]
+    results = exchange.submit_many(
+        [
+            RegisterHashrate(T0, seller, 1_000),
+            PlaceOrder(T0, seller, "HASHPOWER", Side.SELL, 500, 45_000),
+            PlaceOrder(
+                T0,
+                buyer,
+                "HASHPOWER",
+                Side.BUY,
+                500,
+                45_000,
+                budget_sats=BTC_FUNDS + 1,
+                duration_s=3_600,
+            ),  # refused: funds
+            PlaceOrder(
+                T0, buyer, "HASHPOWER", Side.BUY, 200, 45_000, budget_sats=10_000, duration_s=3_600
+            ),
+        ]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "Accepted",
+        "Accepted",
+        "MarketError",
+        "Accepted",
+    ]
+    (batch,) = heard
+    assert [type(e).__name__ for e in batch] == ["Trade", "ContractOpened", "OrderDone"]
+    trade, _, done = batch
+    assert isinstance(trade, Trade) and trade.size == 200 and trade.buy_account_id == buyer
+    assert isinstance(done, OrderDone) and done.account_id == buyer
+    exchange.submit_many([PlaceOrder(T0, buyer, "HASHPOWER", Side.SELL, 150, 45_001)])  # off tick
+    assert len(heard) == 1  # nothing committed, nothing heard
