@@ -206,6 +206,21 @@ MESSAGES: dict[str, str] = {
     "heartbeat_file": "not a heartbeat line: {problem}",
     "lease_terms": "lease {lease!r}: {field}: {problem}",
     "delivery_refused": "{action} of {what!r} refused: {problem}",
+    # the exchange (hashmarket.market): every message names the command, field and value
+    "market_field": "{command}: field {field!r}: value {value!r} {problem}",
+    "market_unknown": "{command}: field {field!r}: unknown {what} {value!r} (known: {known})",
+    "market_order_unknown": "{command}: no open order {order_id} of account {account}",
+    "market_contract_unknown": "{command}: no running hashpower contract {contract_id}",
+    "market_funds": (
+        "{command}: account {account} cannot reserve {amount} {asset} for {what}: "
+        "{result_code} ({reason})"
+    ),
+    "market_capacity": (
+        "{command}: account {account} has {free} {unit} of registered capacity free {where}; "
+        "the order needs {needed}"
+    ),
+    "market_log": "command log {where}: {problem}",
+    "market_ledger": "ledger refused the exchange's {what}: {result_code} ({reason})",
 }
 
 
@@ -358,3 +373,12 @@ class SettlementError(LedgerError):
     without the funds for its initial margin), a day not over, fixings not published. A
     refused request has changed nothing; a payer short of funds is not an error but a
     margin call, recorded in the contract's state."""
+
+
+class MarketError(HashmarketError, ValueError):
+    """An exchange command refused (bad price, size or window, unknown market or order, not
+    enough funds, capacity or margin), or a command log that does not verify. A refused
+    command is not logged and reserves nothing; ``fields["field"]`` names the offending
+    field where there is one."""
+
+    exit_code = 65

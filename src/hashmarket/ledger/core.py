@@ -72,7 +72,7 @@ def migrate(store: Store, *, create: bool, now_ns: int) -> int:
             raise LedgerUnavailableError(
                 "schema_too_new", url=store.url.original, found=found, known=LATEST
             )
-        for step in MIGRATIONS[found:]:
+        for step in (m for m in MIGRATIONS if m.version > found):
             store.apply_migration(
                 step.version, step.name, step.statements(store.dialect), now_ns=now_ns
             )

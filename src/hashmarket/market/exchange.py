@@ -1,0 +1,386 @@
+"""The exchange as a service: the engine, its command log and its money on one ledger.
+
+``Exchange.open(ledger, accounts=…)`` rebuilds the engine from the ledger database: the
+newest snapshot, then every logged command after it, checked link by link against the hash
+chain. ``submit_many(commands)`` is group commit: one ledger transaction for the whole batch,
+in which each command is, in order,
+
+1. validated by the engine (a refusal changes nothing and is not logged);
+2. if it must be paid for, reserved on the ledger as a pending transfer, in one request with
+   the previous commands' effects so the check sees every balance as it now is (an account
+   that cannot fund it is refused: nothing is logged or reserved);
+3. applied by the engine, appended to the log, and its events turned into transfers
+   (:mod:`.clearing`).
+
+The log rows and every transfer commit together or not at all, so after a crash at any point
+the ledger holds exactly the effects of the logged commands: recovery replays the log
+through the engine (to rebuild the book and the reservations' state) and writes nothing.
+Transfer ids are derived from orders, contracts and trades, so applying the same events to
+the ledger twice would change nothing either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hashmarket.errors import LedgerInvariantError, MarketError
+from hashmarket.ledger import Account, AccountFlags, Ledger, LedgerWriter, Transfer
+from hashmarket.ledger.results import CreateTransferResult
+from hashmarket.ledger.store import Store
+from hashmarket.market import log as mlog
+from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts
+from hashmarket.market.engine import MatchingEngine
+from hashmarket.market.orders import (
+    Accepted,
+    Command,
+    PlaceGpuOrder,
+    PlaceOrder,
+    ReplaceOrder,
+    Side,
+    canonical_json,
+)
+from hashmarket.market.products import HASHPOWER, MarketConfig
+from hashmarket.market.snapshot import engine_from_state, engine_state
+from hashmarket.money import derived_id
+
+_OK = CreateTransferResult.OK
+_NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What a command must reserve before it is applied, and how to record it after."""
+
+    transfers: list[Transfer]
+    what: str
+    account_id: int
+    amount: int  # what will be reserved
+    needed: int  # by how much the account's available balance falls
+    asset: str
+    record: Callable[[], None]
+
+
+def open_exchange_accounts(
+    ledger: Ledger, *, btc: str = "BTC", usd: str = "USD"
+) -> ExchangeAccounts:
+    """Open (or find again: the ids are derived) the exchange's own accounts. The assets must
+    exist on the ledger."""
+    ids = {
+        name: derived_id("hashmarket.market.account", name)
+        for name in ("clearing_btc", "clearing_usd", "fees_btc", "fees_usd", "margin_usd")
+    }
+    ledger.create_accounts(
+        Account(id=i, asset=btc if name.endswith("btc") else usd, name=f"market:{name}")
+        for name, i in ids.items()
+    )
+    return ExchangeAccounts(**ids)
+
+
+class _Funds:
+    """Available balances as one batch leaves them: the stored balance (read once per account
+    per batch, before any of the batch is written) plus the batch's changes so far."""
+
+    def __init__(self, store: Store, delta: dict[int, int]) -> None:
+        self.store = store
+        self.delta = delta
+        self.base: dict[int, tuple[str, bool, int]] = {}
+
+    def load(self, accounts: Iterable[int]) -> None:
+        """Read the stored balances of ``accounts`` (one query for a whole batch)."""
+        wanted = sorted({a for a in accounts if type(a) is int and a not in self.base})
+        for row in self.store.account_states(wanted) if wanted else ():
+            account, asset, flags, pending, posted, _, credits, _ = row
+            self.base[account] = (asset, bool(flags & _NO_OVERDRAFT), credits - posted - pending)
+
+    def reserve(self, account: int, asset: str, amount: int) -> CreateTransferResult:
+        """Check that ``account`` can reserve ``amount`` more; if so, count it as reserved."""
+        if account not in self.base:
+            self.load((account,))
+        state = self.base.get(account)
+        if state is None:
+            return CreateTransferResult.DEBIT_ACCOUNT_NOT_FOUND
+        found_asset, limited, available = state
+        if found_asset != asset:
+            return CreateTransferResult.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
+        if limited and amount > available + self.delta.get(account, 0):
+            return CreateTransferResult.EXCEEDS_CREDITS
+        self.delta[account] = self.delta.get(account, 0) - amount
+        return _OK
+
+
+class Exchange:
+    """Books, log and money of one exchange on one ledger. Not thread-safe: one writer."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        accounts: ExchangeAccounts,
+        config: MarketConfig,
+        snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        # Called with each committed batch's events in order (trades, orders done, contract
+        # and margin events): a market-data feed subscribes here. Never called for replays.
+        self.listener = listener
+        self.accounts = accounts
+        self.config = config
+        self.snapshot_every = snapshot_every
+        self.genesis = mlog.genesis(config)
+        self.engine = MatchingEngine(config)
+        self.clearing = Clearing(accounts)
+        self.head: tuple[int, bytes] = (0, self.genesis)
+        self._since_snapshot = 0
+
+    @classmethod
+    def open(
+        cls,
+        ledger: Ledger,
+        *,
+        accounts: ExchangeAccounts,
+        config: MarketConfig | None = None,
+        snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
+    ) -> Exchange:
+        """The exchange as its log leaves it (from the newest snapshot, if any).
+        ``snapshot_every`` > 0 writes a snapshot after that many commands."""
+        exchange = cls(
+            ledger,
+            accounts=accounts,
+            config=config or MarketConfig(),
+            snapshot_every=snapshot_every,
+            listener=listener,
+        )
+        exchange.recover()
+        return exchange
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Rebuild the engine from the stored snapshot and log; returns commands replayed."""
+        self.engine = MatchingEngine(self.config)
+        self.clearing = Clearing(self.accounts)
+        self.head = (0, self.genesis)
+        replayed = 0
+        with self.ledger.snapshot() as store:
+            rows = store.query(
+                "SELECT seq, log_hash, state, state_sha256 FROM market_snapshots "
+                "ORDER BY seq DESC LIMIT 1"
+            )
+            if rows:
+                self._restore(rows[0], mlog.log_hash_at(store, rows[0][0], self.genesis))
+            seq, prev = self.head
+            for entry in mlog.verified(
+                mlog.read_log(store, after_seq=seq), prev=prev, after_seq=seq
+            ):
+                self._replay(entry.decode())
+                self.head = (entry.seq, entry.hash)
+                replayed += 1
+        return replayed
+
+    def _restore(self, row: Sequence[Any], log_hash: bytes | None) -> None:
+        seq, snap_hash, state, digest = row
+        text = str(state)
+        if hashlib.sha256(text.encode()).hexdigest() != digest or log_hash != bytes(snap_hash):
+            raise MarketError(
+                "market_log", where=f"snapshot at seq {seq}", problem="does not verify"
+            )
+        data = json.loads(text)
+        self.engine = engine_from_state(self.config, data["engine"])
+        self.clearing.restore(data["clearing"])
+        self.head = (int(seq), bytes(snap_hash))
+
+    def _replay(self, command: Command) -> None:
+        reservation = self._reservation(command)
+        if reservation is not None:
+            reservation.record()
+        self.engine.apply(command)
+        self.clearing.effects(self.engine.take_events())
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def submit(self, command: Command) -> Accepted:
+        """One command in its own transaction; raises MarketError if it is refused."""
+        (result,) = self.submit_many([command])
+        if isinstance(result, MarketError):
+            raise result
+        return result
+
+    def submit_many(self, commands: Iterable[Command]) -> list[Accepted | MarketError]:
+        """Group commit: every command's answer, in order; the accepted ones and their ledger
+        effects are durable together when this returns.
+
+        Reservations are checked against each account's stored balance plus what the batch
+        has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
+        batch is written in one request at the end, which the ledger checks again: if it
+        refused anything, nothing of the batch is written and the exchange is rebuilt from
+        its log (a :class:`LedgerInvariantError`, which would be a bug)."""
+        commands = list(commands)
+        results: list[Accepted | MarketError] = []
+        entries: list[mlog.LogEntry] = []
+        published: list[Any] = []
+        head = self.head
+        self.clearing.available_delta = {}
+        try:
+            with self.ledger.transaction() as writer:
+                effects: list[Transfer] = []
+                funds = _Funds(writer.store, self.clearing.available_delta)
+                funds.load(
+                    c.account_id
+                    for c in commands
+                    if isinstance(c, (PlaceOrder, PlaceGpuOrder, ReplaceOrder))
+                )
+                for command in commands:
+                    result = self._one(funds, command, effects)
+                    results.append(result)
+                    if isinstance(result, Accepted):
+                        entry = mlog.entry_for(head[1], head[0] + 1, command)
+                        entries.append(entry)
+                        head = (entry.seq, entry.hash)
+                        events = self.engine.take_events()
+                        effects.extend(self.clearing.effects(events))
+                        if self.listener is not None:
+                            published.extend(events)
+                if effects:
+                    self._write(writer, effects)
+                if entries:
+                    mlog.insert_entries(writer.store, entries)
+                    writer.applied += len(entries)  # log rows are writes: commit them
+        except BaseException:
+            self.recover()  # the engine ran ahead of what was committed: rebuild it
+            raise
+        self.head = head
+        if self.listener is not None and published:
+            self.listener(published)
+        self._since_snapshot += len(entries)
+        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            self.snapshot()
+        return results
+
+    def _one(
+        self, funds: _Funds, command: Command, effects: list[Transfer]
+    ) -> Accepted | MarketError:
+        try:
+            self.engine.validate(command)
+            reservation = self._reservation(command)
+        except MarketError as refused:
+            return refused
+        if reservation is not None:
+            code = funds.reserve(reservation.account_id, reservation.asset, reservation.needed)
+            if code is not _OK:
+                return MarketError(
+                    "market_funds",
+                    command=command.KIND,
+                    account=reservation.account_id,
+                    amount=reservation.amount,
+                    asset=reservation.asset,
+                    what=reservation.what,
+                    result_code=code.value,
+                    reason=code.reason,
+                )
+            effects.extend(reservation.transfers)
+            reservation.record()
+        try:
+            return self.engine.apply(command)
+        except MarketError as refused:
+            if reservation is not None:  # validate() let through what apply() refused
+                raise LedgerInvariantError(
+                    "market_ledger", what="reservation", result_code="engine", reason=str(refused)
+                ) from refused
+            return refused
+
+    @staticmethod
+    def _write(writer: LedgerWriter, effects: list[Transfer]) -> None:
+        codes = writer.create_transfers(effects)
+        for transfer, code in zip(effects, codes, strict=True):
+            if code is not _OK:
+                raise LedgerInvariantError(
+                    "market_ledger",
+                    what=f"transfer {transfer.id}",
+                    result_code=code.value,
+                    reason=code.reason,
+                )
+
+    def _reservation(self, command: Command) -> Reservation | None:
+        """The pending transfer(s) a valid command needs before it is applied, or None."""
+        engine, accounts = self.engine, self.accounts
+        if isinstance(command, PlaceOrder):
+            oid = engine.next_order_id
+            if command.market == HASHPOWER:
+                if command.side is not Side.BUY:
+                    return None
+                amount, credit, asset = command.budget_sats or 0, accounts.clearing_btc, "BTC"
+            else:
+                amount = engine.futures.reservation_cents(command.market, command.size)
+                credit, asset = accounts.margin_usd, "USD"
+            return self._new_chain(oid, command.account_id, amount, credit, asset, "the order")
+        if isinstance(command, PlaceGpuOrder) and command.side is Side.BUY:
+            amount = engine.gpu.reservation_cents(command)
+            return self._new_chain(
+                engine.next_order_id,
+                command.account_id,
+                amount,
+                accounts.clearing_usd,
+                "USD",
+                "the GPU block",
+            )
+        if isinstance(command, ReplaceOrder):
+            market = engine.order_market.get(command.order_id)
+            chain = self.clearing.orders.get(command.order_id)
+            if market is None or market == HASHPOWER or chain is None:
+                return None
+            amount = engine.futures.reservation_cents(market, command.size)
+            if amount == chain.reserved:
+                return None
+            resized = Chain.from_state(chain.state())
+            transfers = resized.resize(amount)
+            return Reservation(
+                transfers,
+                "the replaced order",
+                command.account_id,
+                amount,
+                amount - chain.reserved,
+                "USD",
+                lambda: self.clearing.orders.__setitem__(command.order_id, resized),
+            )
+        return None
+
+    def _new_chain(
+        self, oid: int, account: int, amount: int, credit: int, asset: str, what: str
+    ) -> Reservation:
+        chain = Chain("order", oid, amount, account, credit)
+        return Reservation(
+            [chain.opening()],
+            what,
+            account,
+            amount,
+            amount,
+            asset,
+            lambda: self.clearing.orders.__setitem__(oid, chain),
+        )
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Store the engine's state at the log head; returns its seq."""
+        seq, log_hash = self.head
+        state = canonical_json(
+            {"engine": engine_state(self.engine), "clearing": self.clearing.state()}
+        ).decode()
+        digest = hashlib.sha256(state.encode()).hexdigest()
+        with self.ledger.transaction() as writer:
+            found = writer.store.query("SELECT 1 FROM market_snapshots WHERE seq = ?", (seq,))
+            if not found:
+                writer.store.execute(
+                    "INSERT INTO market_snapshots (seq, log_hash, state, state_sha256) "
+                    "VALUES (?, ?, ?, ?)",
+                    (seq, log_hash, state, digest),
+                )
+                writer.applied += 1
+        self._since_snapshot = 0
+        return seq
