@@ -198,3 +198,55 @@ def test_standalone_and_exchange_pay_the_same_total_for_the_same_work() -> None:
     assert ledger.account(404).balance == 23_362 == meters[1].paid_total_sats
     ledger_payer.finish()
     assert ledger.verify().ok
+
+
+def test_a_gpu_block_bought_on_the_exchange_is_the_lease_its_heartbeats_prove() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hashmarket.delivery import GpuReading, NodeAgent, settle_refunds, sla_report
+    from hashmarket.delivery.market_link import gpu_lease
+    from hashmarket.ledger import ManualClock
+    from hashmarket.market import PlaceGpuOrder, RegisterGpus
+
+    clock = ManualClock(T0 * NS)
+    ledger = Ledger.open(f"sqlite:///{tempfile.mkdtemp()}/gpu.db", create=True, clock=clock)
+    ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="btc-issuer")
+    ledger.create_asset(Asset("USD", 2), issuer_account_id=2, name="usd-issuer")
+    ledger.create_accounts([Account(301, "USD"), Account(302, "USD")])
+    ledger.transfer(Transfer(2_000, 2, 301, 100_000))
+    exchange = Exchange.open(ledger, accounts=open_exchange_accounts(ledger))
+    start_s, end_s = T0 + 3_600, T0 + 3 * 3_600  # two whole hours, not yet begun
+    t = T0 * NS
+    exchange.submit(RegisterGpus(t, 302, "H100", 2, start_s, end_s))
+    exchange.submit(PlaceGpuOrder(t, 302, Side.SELL, "H100", 2, start_s, end_s, 250))
+    exchange.submit(PlaceGpuOrder(t, 301, Side.BUY, "H100", 2, start_s, end_s, 250))
+    (trade,) = exchange.engine.gpu.trades
+    # 2 GPUs × 2 h × 250 ¢ = 1,000 ¢; the buyer (taker) pays 2 ¢ fee, the seller 1 ¢.
+    assert ledger.account(301).balance == 100_000 - 1_002
+    assert ledger.account(302).balance == 999
+
+    agent = NodeAgent(
+        Ed25519PrivateKey.generate(),
+        lease_id=f"gpu-{trade.trade_id}",
+        block_id=f"trade-{trade.trade_id}",
+    )
+    with pytest.raises(DeliveryError, match="names 1 devices; the trade is for 2 GPUs"):
+        gpu_lease(trade, node_public_key=agent.public_key_hex, device_ids=["GPU-0"])
+    lease = gpu_lease(trade, node_public_key=agent.public_key_hex, device_ids=["GPU-0", "GPU-1"])
+    assert (lease.start_minute, lease.end_minute) == (start_s // 60, end_s // 60)
+    beats = []
+    for minute in range(lease.start_minute, lease.end_minute):
+        readings = {"GPU-0": GpuReading(9_000, 650)}
+        if minute % 10:  # GPU-1 misses one minute in ten: 228 of 240 device-minutes, 95 %
+            readings["GPU-1"] = GpuReading(8_000, 600)
+        beats += [hb.received(minute * 60 + 70) for hb in agent.beat(minute, readings)]
+    report = sla_report(lease, beats)
+    (block,) = report.blocks
+    assert block.up_minutes == 228 and block.refund_cents == 100  # 10 % of 1,000 ¢
+    with pytest.raises(DeliveryError, match="the lease settles from"):
+        settle_refunds(ledger, report)
+    clock.advance(end_s + 120 - T0)
+    settle_refunds(ledger, report)
+    assert ledger.account(301).balance == 100_000 - 1_002 + 100
+    assert ledger.account(302).balance == 999 - 100
+    assert ledger.verify().ok

@@ -20,15 +20,18 @@ the exchange's (``paid_sats`` of its contract, and its ``Delivery`` events).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hashmarket.delivery.contract import HashpowerContract
 from hashmarket.delivery.metering import IntervalRecord
+from hashmarket.delivery.sla import GpuLease, LeaseBlock
 from hashmarket.delivery.stratum import ContractEndpoint
 from hashmarket.errors import DeliveryError
 from hashmarket.market.clearing import reserve_id
 from hashmarket.market.exchange import Exchange
+from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import ContractOpened
 from hashmarket.market.hashpower import HashpowerContract as MarketContract
 from hashmarket.market.orders import ReportDelivery
@@ -137,3 +140,35 @@ class MarketPayer:
         self.reported_ths_s = total
         self._seen(contract)  # the same object: the engine updates it in place, even if ended
         self.running()
+
+
+def gpu_lease(
+    trade: GpuTrade,
+    *,
+    node_public_key: str,
+    device_ids: Sequence[str],
+    buyer_public_key: str | None = None,
+    late_grace_s: int = 120,
+) -> GpuLease:
+    """The lease a GPU trade on the exchange is delivered as: one block of ``trade.gpus``
+    devices (the seller names them and the node key that signs their heartbeats), the trade's
+    window and price, the default SLA. Its id is ``gpu-<trade id>`` and the block's
+    ``trade-<trade id>``; refunds settle between the trade's two USD accounts."""
+    if len(device_ids) != trade.gpus:
+        raise DeliveryError(
+            "lease_terms",
+            lease=f"gpu-{trade.trade_id}",
+            field="device_ids",
+            problem=f"names {len(device_ids)} devices; the trade is for {trade.gpus} GPUs",
+        )
+    return GpuLease(
+        lease_id=f"gpu-{trade.trade_id}",
+        buyer_account_id=trade.buy_account_id,
+        seller_account_id=trade.sell_account_id,
+        blocks=(LeaseBlock(f"trade-{trade.trade_id}", node_public_key, tuple(device_ids)),),
+        start_minute=trade.start_s // 60,
+        end_minute=trade.end_s // 60,
+        price_cents_per_gpu_hour=trade.price,
+        late_grace_s=late_grace_s,
+        buyer_public_key=buyer_public_key,
+    )
