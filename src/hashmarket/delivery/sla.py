@@ -123,6 +123,29 @@ class GpuLease:
                 share = refund
         return share
 
+    def to_dict(self) -> dict[str, Any]:
+        """The terms as JSON-safe values, in the shape :meth:`from_dict` reads."""
+        return {
+            "lease_id": self.lease_id,
+            "buyer_account_id": self.buyer_account_id,
+            "seller_account_id": self.seller_account_id,
+            "blocks": [
+                {
+                    "block_id": b.block_id,
+                    "node_public_key": b.node_public_key,
+                    "device_ids": list(b.device_ids),
+                }
+                for b in self.blocks
+            ],
+            "start_minute": self.start_minute,
+            "end_minute": self.end_minute,
+            "price_cents_per_gpu_hour": self.price_cents_per_gpu_hour,
+            "refund_schedule": [[str(t), str(s)] for t, s in self.refund_schedule],
+            "late_grace_s": self.late_grace_s,
+            "buyer_public_key": self.buyer_public_key,
+            "rounding": self.rounding.value,
+        }
+
     @classmethod
     def from_dict(cls, terms: dict[str, Any]) -> GpuLease:
         """Terms from JSON/YAML: datetimes or Unix minutes for the term."""
