@@ -250,3 +250,51 @@ def test_a_gpu_block_bought_on_the_exchange_is_the_lease_its_heartbeats_prove() 
     assert ledger.account(301).balance == 100_000 - 1_002 + 100
     assert ledger.account(302).balance == 999 - 100
     assert ledger.verify().ok
+
+
+def test_a_transferred_contract_is_paid_from_the_new_holders_reservation() -> None:
+    from hashmarket.errors import MarketError
+    from hashmarket.market import TransferContract
+
+    ledger, exchange = open_market(budget_sats=10_000)
+    ledger.create_accounts([Account(103, "BTC"), Account(104, "BTC")])
+    ledger.transfer(Transfer(1_002, 1, 103, 10_000))
+    ledger.transfer(Transfer(1_003, 1, 104, 100))
+    terms = delivery_terms(exchange.engine.contracts[1], interval_s=600)
+    meter = Meter(terms, interval_start_s=T0)
+    payer = MarketPayer(exchange, 1)
+    meter.credit(ASIC_SHARE, 20)
+    payer(meter.close(T0 + 600))  # 5,629 sats and a 12-sat fee: 4,359 of the budget left
+    t = (T0 + 600) * NS
+    refused = {
+        "does not hold it": TransferContract(t, 1, 103, 104),
+        "already holds or sells it": TransferContract(t, 1, BUYER, SELLER),
+        "no running hashpower contract 9": TransferContract(t, 9, BUYER, 103),
+        "cannot reserve 4459 BTC": TransferContract(t, 1, BUYER, 104, price_sats=100),
+    }
+    for message, command in refused.items():
+        with pytest.raises(MarketError, match=message):
+            exchange.submit(command)
+    exchange.submit(TransferContract(t, 1, BUYER, 103, price_sats=1_000))
+    buyer, holder = ledger.account(BUYER), ledger.account(103)
+    assert (buyer.balance, buyer.debits_pending) == (5_000_000 - 5_641 + 1_000, 0)
+    assert (holder.balance, holder.debits_pending) == (10_000 - 1_000, 4_359)
+    assert delivery_terms(exchange.engine.contracts[1]).buyer_account_id == 103
+    # A restart (from a snapshot and the log after it) carries on with the new holder.
+    exchange.snapshot()
+    payer.exchange = exchange = Exchange.open(ledger, accounts=exchange.accounts)
+    assert exchange.engine.contracts[1].buyer_account_id == 103
+
+    # 10 more shares: 8,444 TH·s in all, 2,815 more sats and a 6-sat fee, from the new holder.
+    meter.credit(ASIC_SHARE, 10)
+    payer(meter.close(T0 + 1_200))
+    holder = ledger.account(103)
+    assert (holder.balance, holder.debits_pending) == (9_000 - 2_821, 4_359 - 2_821)
+    assert ledger.account(SELLER).balance == 5_623 + 2_815 - 3
+    exchange.submit(AdvanceTime((T0 + 3_600) * NS))
+    holder = ledger.account(103)
+    assert (holder.balance, holder.debits_pending) == (6_179, 0)
+    assert ledger.verify().ok
+    # The log replays to the same state: the contract's holder and the reservations.
+    again = Exchange.open(ledger, accounts=exchange.accounts)
+    assert again.clearing.state() == exchange.clearing.state() and not again.engine.contracts

@@ -91,6 +91,19 @@ class ContractEnded:
     payments: int
 
 
+@dataclass(frozen=True, slots=True)
+class ContractTransferred:
+    """A running contract changed hands: ``budget_left_sats`` moves from the old holder's
+    reservation to the new holder's, who pays the old one ``price_sats``."""
+
+    contract_id: int
+    ts_ns: int
+    from_account_id: int
+    to_account_id: int
+    budget_left_sats: int
+    price_sats: int
+
+
 def budget_share(budget_left: int, wanted_left: int, filled: int) -> int:
     """The part of a buy's remaining budget that a fill of ``filled`` TH/s takes."""
     if filled >= wanted_left:
