@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import pytest
 
-from hashmarket.delivery import IntervalRecord, Meter, reserve_budget
+from hashmarket.delivery import ContractEndpoint, IntervalRecord, Meter, reserve_budget
 from hashmarket.delivery.market_link import (
     MarketPayer,
     contract_name,
@@ -152,11 +152,15 @@ def test_the_duration_ends_the_contract_and_releases_the_unspent_budget() -> Non
     ledger, exchange = open_market(budget_sats=1_000_000)
     terms = delivery_terms(exchange.engine.contracts[1], interval_s=600)
     meter = Meter(terms, interval_start_s=terms.start_s)
-    payer = MarketPayer(exchange, 1)
+    endpoint = ContractEndpoint(terms, now_s=lambda: T0 + 600, meter=meter)
+    payer = MarketPayer(exchange, 1, endpoint=endpoint)
     meter.credit(ASIC_SHARE, 10)  # 2,814.749… TH·s in ten minutes: 2,814 sats
     payer(meter.close(T0 + 600))
     assert ledger.account(BUYER).debits_pending == 1_000_000 - 2_814 - 6  # ⌈5.628⌉
     exchange.submit(AdvanceTime((T0 + 3_600) * NS))
+    assert not endpoint.ended
+    payer(meter.close(T0 + 900))  # an interval with no work: the endpoint learns of the end
+    assert endpoint.ended and endpoint.closed_reason() == "contract ended"
     assert not payer.running()
     buyer = ledger.account(BUYER)
     assert (buyer.balance, buyer.debits_pending) == (5_000_000 - 2_820, 0)

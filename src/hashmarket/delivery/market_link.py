@@ -128,7 +128,7 @@ class MarketPayer:
         self.work_total_hashes += record.work_hashes
         total = delivered_ths_s(self.work_total_hashes)
         more = total - self.reported_ths_s
-        if more <= 0 or not self.running():
+        if not self.running() or more <= 0:  # running() first: it tells the endpoint
             return
         contract = self.exchange.engine.contracts[self.contract_id]
         # The exchange's clock never runs backwards: a report is stamped at the interval's end
