@@ -45,8 +45,11 @@ NS = 10**9
 ASIC_SHARE = Fraction(2**16)  # 2⁴⁸ hashes = 281.47… TH·s
 
 
-def open_market(budget_sats: int, duration_s: int = 3_600) -> tuple[Ledger, Exchange]:
-    ledger = Ledger.open(f"sqlite:///{tempfile.mkdtemp()}/market.db", create=True)
+def open_market(
+    budget_sats: int, duration_s: int = 3_600, url: str | None = None
+) -> tuple[Ledger, Exchange]:
+    url = url or f"sqlite:///{tempfile.mkdtemp()}/market.db"
+    ledger = Ledger.open(url, create=True)
     ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="btc-issuer")
     ledger.create_accounts([Account(BUYER, "BTC", name="buyer"), Account(SELLER, "BTC")])
     ledger.transfer(Transfer(1_000, 1, BUYER, 5_000_000))
@@ -148,8 +151,8 @@ def test_a_miner_delivers_an_exchange_contract_until_its_budget_is_spent(
     assert ledger.verify().ok
 
 
-def test_the_duration_ends_the_contract_and_releases_the_unspent_budget() -> None:
-    ledger, exchange = open_market(budget_sats=1_000_000)
+def test_the_duration_ends_the_contract_and_releases_the_unspent_budget(ledger_url: str) -> None:
+    ledger, exchange = open_market(budget_sats=1_000_000, url=ledger_url)
     terms = delivery_terms(exchange.engine.contracts[1], interval_s=600)
     meter = Meter(terms, interval_start_s=terms.start_s)
     endpoint = ContractEndpoint(terms, now_s=lambda: T0 + 600, meter=meter)
@@ -256,11 +259,11 @@ def test_a_gpu_block_bought_on_the_exchange_is_the_lease_its_heartbeats_prove() 
     assert ledger.verify().ok
 
 
-def test_a_transferred_contract_is_paid_from_the_new_holders_reservation() -> None:
+def test_a_transferred_contract_is_paid_from_the_new_holders_reservation(ledger_url: str) -> None:
     from hashmarket.errors import MarketError
     from hashmarket.market import TransferContract
 
-    ledger, exchange = open_market(budget_sats=10_000)
+    ledger, exchange = open_market(budget_sats=10_000, url=ledger_url)
     ledger.create_accounts([Account(103, "BTC"), Account(104, "BTC")])
     ledger.transfer(Transfer(1_002, 1, 103, 10_000))
     ledger.transfer(Transfer(1_003, 1, 104, 100))
