@@ -305,3 +305,19 @@ def test_a_transferred_contract_is_paid_from_the_new_holders_reservation(ledger_
     # The log replays to the same state: the contract's holder and the reservations.
     again = Exchange.open(ledger, accounts=exchange.accounts)
     assert again.clearing.state() == exchange.clearing.state() and not again.engine.contracts
+
+
+def test_a_restarted_payer_carries_on_from_the_logged_intervals() -> None:
+    ledger, exchange = open_market(budget_sats=1_000_000)
+    terms = delivery_terms(exchange.engine.contracts[1], interval_s=600)
+    meter = Meter(terms, interval_start_s=T0)
+    meter.credit(ASIC_SHARE, 3)  # 844.42… TH·s: 844 reported, 0.42… TH·s carried
+    first = meter.close(T0 + 600)
+    MarketPayer(exchange, 1)(first)
+    restarted = MarketPayer(exchange, 1)
+    restarted.catch_up([first])
+    assert restarted.reported_ths_s == 844 and restarted.paid_sats == 844
+    meter.credit(ASIC_SHARE, 3)  # 1,688.84… TH·s in all: 844 more, not 845 or 1,688
+    restarted(meter.close(T0 + 1_200))
+    assert restarted.reports[-1].delivered_ths_s == 844 and restarted.paid_sats == 1_688
+    assert ledger.account(SELLER).balance == (844 - 1) + (844 - 1)  # ⌈0.844⌉ seller fee each
