@@ -199,6 +199,10 @@ def bench_tcp() -> None:
 
 
 def bench_heartbeats() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hashmarket.delivery.parallel import default_processes, verify_many
+
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     agent = NodeAgent(key, lease_id="bench", block_id="b0")
     devices = [f"GPU-{i:02d}" for i in range(8)]
@@ -228,11 +232,43 @@ def bench_heartbeats() -> None:
         for signature, message in messages:
             public.verify(signature, message)
 
-    rate = len(beats) / median_seconds(run, repeat=3)
-    base = len(beats) / median_seconds(baseline, repeat=3)
+    workers = default_processes()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(abs, range(workers * 4)))  # start the workers before timing
+
+        def parallel() -> None:
+            report = sla_report(lease, beats, executor=pool)
+            assert report.blocks[0].up_minutes == len(beats)
+
+        raw = public.public_bytes_raw()
+        items = [(raw, signature, message) for signature, message in messages]
+
+        def bare_parallel() -> None:
+            assert all(verify_many(items, executor=pool))
+
+        # Interleaved, so load changes on the shared machine hit all three alike.
+        rates: dict[str, list[float]] = {"base": [], "one": [], "many": [], "bare_many": []}
+        contenders = (
+            ("base", baseline),
+            ("one", run),
+            ("many", parallel),
+            ("bare_many", bare_parallel),
+        )
+        for _, fn in contenders:
+            fn()  # warm up
+        for _ in range(3):
+            for name, fn in contenders:
+                rates[name].append(len(beats) / median_seconds(fn, repeat=1, warmup=0))
+    base, rate, many, bare_many = (
+        statistics.median(rates[k]) for k in ("base", "one", "many", "bare_many")
+    )
     print(
-        f"heartbeats: {rate:,.0f}/s verified into an SLA report ({len(beats):,}); "
-        f"bare Ed25519 verify {base:,.0f}/s (report = {rate / base:.0%} of it)"
+        f"heartbeats: {rate:,.0f}/s verified into an SLA report in one process "
+        f"({len(beats):,}); {many:,.0f}/s over {workers} worker processes "
+        f"(runs {min(rates['many']):,.0f}–{max(rates['many']):,.0f}); "
+        f"bare Ed25519 verify {base:,.0f}/s in one process, {bare_many:,.0f}/s over "
+        f"{workers} processes (report = {rate / base:.0%}, parallel report = "
+        f"{many / base:.2f}× of the one-process bare verify)"
     )
 
 

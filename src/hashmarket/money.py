@@ -10,6 +10,8 @@ an amount becomes such an integer, and every caller names the rule it rounds by
   decimal strings are taken as they are. NaN and infinities are refused.
 * All arithmetic runs in :data:`DECIMAL`, a fixed 50-digit context, so results are exact for
   any amount the ledger can hold and do not depend on the thread's default context.
+* :func:`delivered_ths_s` and :func:`hashpower_value_sats` are the one rule by which
+  delivered hashpower is paid, by the exchange's contracts and by standalone delivery alike.
 * :func:`derived_id` is the one recipe for deterministic ledger ids (transfers, accounts):
   replaying the step that made an id names the same id, so the ledger applies it once.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 from collections.abc import Iterable
 from decimal import (
     ROUND_CEILING,
@@ -30,6 +33,7 @@ from decimal import (
     Decimal,
     InvalidOperation,
 )
+from fractions import Fraction
 
 __all__ = [
     "DECIMAL",
@@ -153,6 +157,32 @@ def cumulative_minor(
         total = DECIMAL.add(total, exact_minor(amount, scale, noise_minor=noise_minor))
     rounded = round_minor(total, rounding)
     return rounded, DECIMAL.subtract(total, Decimal(rounded))
+
+
+# A PH/s for a day is 1,000 TH/s × 86,400 s of hashing.
+THS_S_PER_PH_DAY = 86_400_000
+HASHES_PER_THS_S = 10**12
+
+
+def delivered_ths_s(work_hashes: Fraction | int) -> int:
+    """A running total of delivered work in whole TH·s (10¹² hashes), rounded down: the unit
+    in which delivered hashpower is counted for payment. What is under one TH·s is not lost:
+    the next total counts it, because the rule is applied to running totals only."""
+    return math.floor(Fraction(work_hashes) / HASHES_PER_THS_S)
+
+
+def hashpower_value_sats(
+    price_sats_per_ph_day: int, delivered_ths_s: int, rounding: Rounding = Rounding.DOWN
+) -> int:
+    """What ``delivered_ths_s`` of hashing is worth at ``price_sats_per_ph_day``, in whole
+    sats: ``price × delivered ÷ 86,400,000`` rounded by ``rounding`` (``DOWN`` by default,
+    which never pays a fraction of a sat for work not yet delivered). Applied to a contract's
+    running total, so the sum of its payments is the whole delivery's value rounded once."""
+    amount = price_sats_per_ph_day * delivered_ths_s
+    if rounding is Rounding.DOWN and amount >= 0:
+        return amount // THS_S_PER_PH_DAY
+    exact_sats = DECIMAL.divide(Decimal(amount), Decimal(THS_S_PER_PH_DAY))
+    return round_minor(exact_sats, rounding)
 
 
 def derived_id(domain: str, *parts: str | int, separator: str = "\x00") -> int:

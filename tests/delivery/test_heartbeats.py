@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -16,9 +17,10 @@ from hashmarket.delivery.heartbeats import (
     NodeAgent,
     SignedHeartbeat,
     countersign,
+    public_key_hex,
     read_heartbeats,
 )
-from hashmarket.delivery.sla import GpuLease, LeaseBlock, settle_refunds, sla_report
+from hashmarket.delivery.sla import GpuLease, LeaseBlock, SlaReport, settle_refunds, sla_report
 from hashmarket.errors import DataError, DeliveryError
 from hashmarket.ledger import Account, Ledger, ManualClock
 from tests.conftest import fund
@@ -186,3 +188,43 @@ def test_the_signed_message_is_the_canonical_json_of_the_fields(
     hb = Heartbeat(names[0], names[1], names[2], START_MINUTE, 7_500, 612)
     canonical = json.dumps(hb.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     assert hb.message() == b"hashmarket heartbeat v1\n" + canonical
+
+
+def test_parallel_verification_gives_the_same_report() -> None:
+    """Signatures checked over two worker processes: the same statuses, counted the same."""
+    from hashmarket.delivery.parallel import verify_chunk, verify_many
+
+    report_one, beats = _mixed_report()
+    report_two = sla_report(report_one.lease, beats, processes=2)
+    assert report_two.to_dict() == report_one.to_dict()
+    assert report_one.blocks[0].rejected == {"bad_signature": 1, "bad_countersignature": 10}
+    assert report_one.blocks[0].up_minutes == 200 - 11
+    good = beats[0]
+    key = bytes.fromhex(report_one.lease.blocks[0].node_public_key)
+    items = [
+        (key, good.signature, good.heartbeat.message()),
+        (key, good.signature, good.heartbeat.message() + b"x"),  # another message
+        (b"short", good.signature, good.heartbeat.message()),  # not a key
+        (key, good.signature[:10], good.heartbeat.message()),  # not a signature
+    ]
+    assert (
+        verify_chunk(items)
+        == verify_many(items * 3, processes=2)[:4]
+        == [
+            True,
+            False,
+            False,
+            False,
+        ]
+    )
+
+
+def _mixed_report() -> tuple[SlaReport, list[SignedHeartbeat]]:
+    """Block A's heartbeats, one with a forged signature; with the buyer's key required,
+    all but the first 10 countersigned (those fail as ``bad_countersignature``)."""
+    terms = lease(buyer_public_key=public_key_hex(BUYER_KEY))
+    term = range(START_MINUTE, START_MINUTE + MINUTES)
+    beats = run(NodeAgent(NODE_A, lease_id="L1", block_id="A"), ["gpu-0", "gpu-1"], term)
+    beats = beats[:10] + [countersign(BUYER_KEY, hb) for hb in beats[10:]]
+    beats[11] = dataclasses.replace(beats[11], signature=bytes(64))
+    return sla_report(terms, beats), beats

@@ -1,5 +1,6 @@
 """Metering pays exactly: whatever the shares and intervals, the total paid is the delivered
-work's value rounded down once, capped at the budget, and no interval pays a negative
+work, counted in whole TH·s, times the price, rounded down once, capped at the budget (the
+exchange's rule, ``hashmarket.money.hashpower_value_sats``), and no interval pays a negative
 amount or more than its work is worth plus the carried remainder."""
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def test_paid_total_is_the_value_rounded_down_once(
         assert record.paid_sats >= 0
         paid += record.paid_sats
         value = work * price / HASHES_PER_PH_DAY
-        assert paid == record.paid_total_sats == min(math.floor(value), budget)
+        counted_ths_s = math.floor(work / 10**12)
+        assert paid == record.paid_total_sats == min(price * counted_ths_s // 86_400_000, budget)
+        # What the uncounted part (under one TH·s) and the rounding leave unpaid:
+        assert paid == budget or 0 <= value - paid < 1 + Fraction(price, 86_400_000)
         assert record.budget_left_sats == budget - paid
         if paid < budget:  # the carried remainder: exact to 50 significant digits
             assert abs(Fraction(record.remainder_sats) - (value - paid)) < Fraction(1, 10**30)

@@ -161,3 +161,21 @@ def test_derived_ids_are_deterministic_positive_63_bit_and_distinct():
     assert derived_id("d", "K1") == derived_id("d", "K1")
     # Parts are separated: ("ab", "c") and ("a", "bc") are different steps.
     assert derived_id("d", "ab", "c") != derived_id("d", "a", "bc")
+
+
+def test_hashpower_is_paid_on_whole_ths_of_the_running_total() -> None:
+    from fractions import Fraction
+
+    from hashmarket.money import delivered_ths_s, hashpower_value_sats
+
+    # 2⁴⁸ hashes = 281.474976710656 TH·s: 281 counted, the rest carried in the total.
+    assert delivered_ths_s(2**48) == 281
+    assert delivered_ths_s(Fraction(10**12 - 1)) == 0 and delivered_ths_s(10**12) == 1
+    # 45,000 sats per PH/s·day for 1 PH/s over one hour: 3,600,000 TH·s → 1,875 sats exactly.
+    assert hashpower_value_sats(45_000, 3_600_000) == 1_875
+    # 1 TH·s at 86,400,001 sats per PH/s·day is worth 1.0000000116 sats.
+    assert hashpower_value_sats(86_400_001, 1) == 1
+    assert hashpower_value_sats(86_400_001, 1, Rounding.UP) == 2
+    # 43,200,000 × 1 ÷ 86,400,000 = ½: half-even gives 0, half-up 1.
+    assert hashpower_value_sats(43_200_000, 1, Rounding.HALF_EVEN) == 0
+    assert hashpower_value_sats(43_200_000, 1, Rounding.HALF_UP) == 1

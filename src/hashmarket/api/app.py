@@ -13,7 +13,7 @@ from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
-from hashmarket.api.routers import index, keys, ledger, operations, pricing, risk
+from hashmarket.api.routers import delivery, index, keys, ledger, operations, pricing, risk
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -63,6 +63,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(pricing.router)
     app.include_router(ledger.router)
     app.include_router(risk.router)
+    app.include_router(delivery.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

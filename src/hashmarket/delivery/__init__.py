@@ -5,7 +5,9 @@ seller's miners submit against the real block header it commits to (:mod:`.share
 the work per contract and interval (:mod:`.metering`), and pays each interval out of the
 contract's reserved budget on the ledger (:mod:`.payments`). GPU time: a node agent signs a
 heartbeat per GPU per minute (:mod:`.heartbeats`), and a lease's SLA turns the verified minutes
-into uptime, load and refunds settled on the ledger (:mod:`.sla`).
+into uptime, load and refunds settled on the ledger (:mod:`.sla`). A contract the exchange
+opened is paid through the exchange's ``ReportDelivery`` (:mod:`.market_link`), a GPU block it
+sold is delivered as a lease; heartbeats are verified over processes (:mod:`.parallel`).
 """
 
 from typing import TYPE_CHECKING
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
         read_heartbeats,
     )
     from hashmarket.delivery.jobs import JobFactory
+    from hashmarket.delivery.market_link import MarketPayer, delivery_terms, gpu_lease
     from hashmarket.delivery.metering import IntervalRecord, Meter
+    from hashmarket.delivery.parallel import verify_many
     from hashmarket.delivery.payments import (
         LedgerPayer,
         Reservation,
@@ -69,6 +73,7 @@ __all__ = [
     "JobFactory",
     "LeaseBlock",
     "LedgerPayer",
+    "MarketPayer",
     "Meter",
     "NodeAgent",
     "Reservation",
@@ -78,8 +83,10 @@ __all__ = [
     "StratumSession",
     "countersign",
     "delivery_report",
+    "delivery_terms",
     "difficulty_target",
     "dsha256",
+    "gpu_lease",
     "header_bytes",
     "merkle_branch",
     "merkle_root",
@@ -92,6 +99,7 @@ __all__ = [
     "share_hash",
     "share_work_hashes",
     "sla_report",
+    "verify_many",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -6,8 +6,10 @@ ledger account with a pending transfer to the seller's (``pending_transfer_id``)
 meters the seller's shares and pays the seller out of that reservation, per delivered hash.
 
 What one hash is worth follows from the price: a PH/s for a day is 10¹⁵ × 86,400 hashes, so
-``value_sats = work_hashes × price_sats_per_ph_day / (10¹⁵ × 86,400)`` exactly. The contract
-pays the running total rounded by ``rounding`` (:class:`hashmarket.money.Rounding`; the
+``value_sats = work_hashes × price_sats_per_ph_day / (10¹⁵ × 86,400)`` exactly. Payment
+follows the rule the exchange pays its contracts by (:func:`hashmarket.money.hashpower_value_sats`):
+the running total of work counted in whole TH·s, times the price, ÷ 86,400,000, rounded by
+``rounding`` (:class:`hashmarket.money.Rounding`; the
 default ``DOWN`` never pays a fraction of a sat for work not yet delivered) and carries the
 remainder to the next interval, so the total paid is the whole delivered work's value rounded
 once, capped at the budget.
@@ -22,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from hashmarket.errors import SpecError
-from hashmarket.money import DECIMAL, Rounding, round_minor
+from hashmarket.money import DECIMAL, Rounding, delivered_ths_s, hashpower_value_sats
 from hashmarket.units import HASHES_PER_PH, HASHES_PER_TH, SECONDS_PER_DAY
 
 HASHES_PER_PH_DAY = HASHES_PER_PH * SECONDS_PER_DAY  # 8.64 × 10¹⁹
@@ -158,5 +160,9 @@ class HashpowerContract:
         once it is spent, the value of the work it could not pay."""
         value = self.value_sats_exact(work_hashes)
         exact = DECIMAL.divide(Decimal(value.numerator), Decimal(value.denominator))
-        rounded = min(round_minor(exact, self.rounding), self.budget_sats)
+        counted = delivered_ths_s(work_hashes)
+        rounded = min(
+            hashpower_value_sats(self.price_sats_per_ph_day, counted, self.rounding),
+            self.budget_sats,
+        )
         return rounded, DECIMAL.subtract(exact, Decimal(rounded))

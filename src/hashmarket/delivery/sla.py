@@ -20,8 +20,10 @@ and the block, so settling twice pays once.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -35,6 +37,7 @@ from hashmarket.delivery.heartbeats import (
     load_public_key,
     verify_signature,
 )
+from hashmarket.delivery.parallel import Item, verify_many
 from hashmarket.errors import DeliveryError, TransferRefusedError
 from hashmarket.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
 from hashmarket.money import DECIMAL, Rounding, derived_id, round_minor
@@ -119,6 +122,29 @@ class GpuLease:
             if uptime < Fraction(threshold):
                 share = refund
         return share
+
+    def to_dict(self) -> dict[str, Any]:
+        """The terms as JSON-safe values, in the shape :meth:`from_dict` reads."""
+        return {
+            "lease_id": self.lease_id,
+            "buyer_account_id": self.buyer_account_id,
+            "seller_account_id": self.seller_account_id,
+            "blocks": [
+                {
+                    "block_id": b.block_id,
+                    "node_public_key": b.node_public_key,
+                    "device_ids": list(b.device_ids),
+                }
+                for b in self.blocks
+            ],
+            "start_minute": self.start_minute,
+            "end_minute": self.end_minute,
+            "price_cents_per_gpu_hour": self.price_cents_per_gpu_hour,
+            "refund_schedule": [[str(t), str(s)] for t, s in self.refund_schedule],
+            "late_grace_s": self.late_grace_s,
+            "buyer_public_key": self.buyer_public_key,
+            "rounding": self.rounding.value,
+        }
 
     @classmethod
     def from_dict(cls, terms: dict[str, Any]) -> GpuLease:
@@ -230,21 +256,50 @@ class _Verifier:
             None if lease.buyer_public_key is None else load_public_key(lease.buyer_public_key)
         )
         self.seen: set[tuple[str, str, int]] = set()
+        self.raw_keys = {b.block_id: bytes.fromhex(b.node_public_key) for b in lease.blocks}
+        self.buyer_raw = (
+            None if lease.buyer_public_key is None else bytes.fromhex(lease.buyer_public_key)
+        )
 
-    def status(self, signed: SignedHeartbeat) -> str:
-        """``ok`` or the reason the heartbeat proves nothing."""
+    def signed_items(self, signed: SignedHeartbeat) -> list[Item]:
+        """The signature checks ``signed`` needs, as bytes for :func:`verify_many`: the
+        node's, then the buyer's if the lease requires one (an unknown block has no key, and
+        fails)."""
+        hb = signed.heartbeat
+        block = self.raw_keys.get(hb.block_id, b"")
+        message = hb.message()
+        items = [(block, signed.signature, message)]
+        if self.buyer_raw is not None:
+            items.append(
+                (self.buyer_raw, signed.buyer_signature or b"", message + signed.signature)
+            )
+        return items
+
+    def status(self, signed: SignedHeartbeat, checked: Sequence[bool] | None = None) -> str:
+        """``ok`` or the reason the heartbeat proves nothing. ``checked`` holds the results
+        of :meth:`signed_items`' checks when they were done elsewhere (in parallel)."""
         hb, lease = signed.heartbeat, self.lease
         key = self.keys.get(hb.block_id)
         if key is None or hb.device_id not in self.devices[hb.block_id]:
             return "unknown_device"
-        message = hb.message()
-        if not verify_signature(key, signed.signature, message):
+        # Checked elsewhere, the message need not be built again here.
+        message = b"" if checked is not None else hb.message()
+        node_ok = (
+            checked[0] if checked is not None else verify_signature(key, signed.signature, message)
+        )
+        if not node_ok:
             return "bad_signature"
         if hb.lease_id != lease.lease_id:
             return "other_lease"
         if self.buyer is not None and (
             signed.buyer_signature is None
-            or not verify_signature(self.buyer, signed.buyer_signature, message + signed.signature)
+            or not (
+                checked[1]
+                if checked is not None
+                else verify_signature(
+                    self.buyer, signed.buyer_signature, message + signed.signature
+                )
+            )
         ):
             return "bad_countersignature"
         if not lease.start_minute <= hb.minute < lease.end_minute:
@@ -260,9 +315,26 @@ class _Verifier:
         return "ok"
 
 
-def sla_report(lease: GpuLease, heartbeats: Iterable[SignedHeartbeat]) -> SlaReport:
-    """Verify every heartbeat and compute each block's uptime, load, energy and refund."""
+def sla_report(
+    lease: GpuLease,
+    heartbeats: Iterable[SignedHeartbeat],
+    *,
+    processes: int = 1,
+    executor: Executor | None = None,
+) -> SlaReport:
+    """Verify every heartbeat and compute each block's uptime, load, energy and refund.
+
+    With ``processes`` > 1 or an ``executor`` (a process pool), the signatures are checked
+    in parallel first (:func:`~hashmarket.delivery.parallel.verify_many`); the report is the
+    same."""
     verifier = _Verifier(lease)
+    checks: Iterator[Sequence[bool] | None] = itertools.repeat(None)
+    if processes > 1 or executor is not None:
+        heartbeats = list(heartbeats)
+        per = 1 if lease.buyer_public_key is None else 2
+        items = [item for hb in heartbeats for item in verifier.signed_items(hb)]
+        flat = verify_many(items, executor=executor, processes=processes)
+        checks = (flat[i : i + per] for i in range(0, len(flat), per))
     reports = {
         b.block_id: BlockReport(
             b.block_id, len(b.device_ids), lease.minutes, fee_cents_exact=lease.fee_cents_exact(b)
@@ -270,8 +342,8 @@ def sla_report(lease: GpuLease, heartbeats: Iterable[SignedHeartbeat]) -> SlaRep
         for b in lease.blocks
     }
     unattributed: Counter[str] = Counter()
-    for signed in heartbeats:
-        status = verifier.status(signed)
+    for signed, checked in zip(heartbeats, checks, strict=False):
+        status = verifier.status(signed, checked)
         report = reports.get(signed.heartbeat.block_id)
         if status != "ok":
             (report.rejected if report is not None else unattributed)[status] += 1

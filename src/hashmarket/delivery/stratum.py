@@ -108,10 +108,14 @@ class ContractEndpoint:
         self.current: Job | None = None
         self._extranonce1 = itertools.count(extranonce1_prefix << 24)
         self.sessions: set[StratumSession] = set()
+        # Set when whoever pays the contract ended it (the exchange: budget or duration).
+        self.ended_elsewhere = False
 
     @property
     def ended(self) -> bool:
-        return self.meter.budget_spent or self.now_s() >= self.contract.end_s
+        return (
+            self.ended_elsewhere or self.meter.budget_spent or self.now_s() >= self.contract.end_s
+        )
 
     def closed_reason(self) -> str | None:
         """Why no work is accepted now, if it is not."""

@@ -49,6 +49,10 @@ class CollateralKind(enum.StrEnum):
     BTC = "btc"
     TOKEN = "token"
     HASHRATE_FORWARD = "hashrate_forward"
+    # A running hashpower contract or the unused part of a GPU block bought on the exchange:
+    # marked from the exchange's prices and the GPU-hour index, not simulated on paths
+    # (hashmarket.risk.compute_collateral values it and applies the haircut).
+    COMPUTE_CONTRACT = "compute_contract"
 
 
 def _bad(field_name: str, problem: str) -> RiskError:
@@ -87,7 +91,12 @@ class Collateral:
 
     @property
     def unit(self) -> str:
-        return {"btc": "BTC", "token": "tokens", "hashrate_forward": "PH/s"}[self.kind.value]
+        return {
+            "btc": "BTC",
+            "token": "tokens",
+            "hashrate_forward": "PH/s",
+            "compute_contract": "contracts",
+        }[self.kind.value]
 
 
 @dataclass(frozen=True)
@@ -301,6 +310,13 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
     price = _column(fixings, "price_usd", col)
     if kind is CollateralKind.BTC:
         return price
+    if kind is CollateralKind.COMPUTE_CONTRACT:
+        raise RiskError(
+            "risk_option",
+            name="collateral",
+            problem="a compute contract is marked from the exchange "
+            "(hashmarket.risk.compute_collateral), not simulated on paths",
+        )
     if kind is CollateralKind.TOKEN:
         token = loan.collateral.token
         assert token is not None

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from hashmarket.market.hashpower import (
         ContractEnded,
         ContractOpened,
+        ContractTransferred,
         Delivery,
         HashpowerContract,
     )
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         Side,
         TimeInForce,
         Trade,
+        TransferContract,
         command_from_dict,
         command_json,
         command_to_dict,
@@ -98,6 +100,7 @@ __all__ = [
     "Command",
     "ContractEnded",
     "ContractOpened",
+    "ContractTransferred",
     "Delivery",
     "Depth",
     "DoneReason",
@@ -128,6 +131,7 @@ __all__ = [
     "Side",
     "TimeInForce",
     "Trade",
+    "TransferContract",
     "Variation",
     "bars",
     "command_from_dict",

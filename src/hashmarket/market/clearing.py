@@ -27,7 +27,12 @@ from typing import Any
 from hashmarket.ledger.model import Transfer, TransferFlags
 from hashmarket.market.futures import CollateralReleased, MarginMove
 from hashmarket.market.gpu import GpuTrade
-from hashmarket.market.hashpower import ContractEnded, ContractOpened, Delivery
+from hashmarket.market.hashpower import (
+    ContractEnded,
+    ContractOpened,
+    ContractTransferred,
+    Delivery,
+)
 from hashmarket.market.orders import OrderDone
 from hashmarket.money import ID_MAX
 
@@ -216,6 +221,24 @@ class Clearing:
             self.available_delta,
         )
 
+    def _contract_transferred(self, e: ContractTransferred, out: list[Transfer]) -> None:
+        """Release the old holder's reservation, reserve the budget left from the new holder
+        (the same chain of ids, one step on) and pay the old holder the price. The exchange
+        checked the new holder's funds for both before the command was applied."""
+        old = self.contracts[e.contract_id]
+        old.close(out, self.available_delta)
+        chain = Chain("contract", e.contract_id, e.budget_left_sats, e.to_account_id, old.credit)
+        chain.k = old.k
+        self.contracts[e.contract_id] = chain
+        if e.budget_left_sats:
+            out.append(chain.opening())
+        if e.price_sats:
+            key = ("contract-transfer", e.contract_id, old.k)
+            # Counted in the funds check with the reservation: not counted again here.
+            out.append(_plain(key, e.to_account_id, e.from_account_id, e.price_sats, CODE_PAY, {}))
+            gained = self.available_delta.get(e.from_account_id, 0) + e.price_sats
+            self.available_delta[e.from_account_id] = gained
+
     def _contract_ended(self, e: ContractEnded, out: list[Transfer]) -> None:
         self.contracts.pop(e.contract_id).close(out, self.available_delta)
 
@@ -327,6 +350,7 @@ _HANDLERS: dict[type, Any] = {
     ContractOpened: Clearing._contract_opened,
     Delivery: Clearing._delivery,
     ContractEnded: Clearing._contract_ended,
+    ContractTransferred: Clearing._contract_transferred,
     GpuTrade: Clearing._gpu_trade,
     MarginMove: Clearing._margin_move,
     CollateralReleased: Clearing._released,

@@ -25,6 +25,7 @@ from hashmarket.market.gpu import GpuMarket
 from hashmarket.market.hashpower import (
     ContractEnded,
     ContractOpened,
+    ContractTransferred,
     HashpowerContract,
     budget_share,
     deliver,
@@ -47,6 +48,7 @@ from hashmarket.market.orders import (
     Side,
     TimeInForce,
     Trade,
+    TransferContract,
 )
 from hashmarket.market.products import HASHPOWER, MarketConfig
 
@@ -100,6 +102,7 @@ class MatchingEngine:
             RegisterGpus: self._register_gpus,
             PlaceGpuOrder: self._place_gpu,
             ReportDelivery: self._delivery,
+            TransferContract: self._transfer_contract,
             AdvanceTime: self._advance,
             MarkFutures: self._mark,
         }
@@ -118,6 +121,8 @@ class MatchingEngine:
             self.gpu.check(command)
         elif isinstance(command, ReplaceOrder):
             self.check_replace(command)
+        elif isinstance(command, TransferContract):
+            self.check_transfer(command)
 
     def _check_time(self, command: Command) -> None:
         ts = command.ts_ns
@@ -503,6 +508,37 @@ class MatchingEngine:
         self.events.append(payment)
         if exhausted:
             self._end_contract(contract, c.ts_ns, "budget")
+        return Accepted(0)
+
+    def check_transfer(self, c: TransferContract) -> HashpowerContract:
+        """The running contract ``c`` hands over, if its holder may hand it to that account."""
+        cmd = "transfer_contract"
+        checks.whole(cmd, "contract_id", c.contract_id)
+        checks.whole(cmd, "from_account_id", c.from_account_id)
+        to = checks.whole(cmd, "to_account_id", c.to_account_id)
+        checks.whole(cmd, "price_sats", c.price_sats, minimum=0)
+        contract = self.contracts.get(c.contract_id)
+        if contract is None:
+            raise MarketError("market_contract_unknown", command=cmd, contract_id=c.contract_id)
+        if c.from_account_id != contract.buyer_account_id:
+            raise checks.refuse(cmd, "from_account_id", c.from_account_id, "does not hold it")
+        if to in (contract.buyer_account_id, contract.seller_account_id):
+            raise checks.refuse(cmd, "to_account_id", to, "already holds or sells it")
+        return contract
+
+    def _transfer_contract(self, c: TransferContract) -> Accepted:
+        contract = self.check_transfer(c)
+        contract.buyer_account_id = c.to_account_id
+        self.events.append(
+            ContractTransferred(
+                contract.contract_id,
+                c.ts_ns,
+                c.from_account_id,
+                c.to_account_id,
+                contract.budget_sats - contract.spent_sats,
+                c.price_sats,
+            )
+        )
         return Accepted(0)
 
     def _end_contract(self, contract: HashpowerContract, ts_ns: int, reason: str) -> None:

@@ -42,6 +42,7 @@ from hashmarket.market.orders import (
     ReplaceOrder,
     ReportDelivery,
     Side,
+    TransferContract,
     canonical_json,
 )
 from hashmarket.market.products import HASHPOWER, MarketConfig
@@ -329,6 +330,14 @@ class Exchange:
                 accounts.clearing_usd,
                 "USD",
                 "the GPU block",
+            )
+        if isinstance(command, TransferContract):
+            # The new holder funds the budget left and the price; the reservation itself is
+            # made when the transfer is applied (clearing), so nothing is recorded here.
+            contract = engine.contracts[command.contract_id]
+            needed = contract.budget_sats - contract.spent_sats + command.price_sats
+            return Reservation(
+                [], "the contract", command.to_account_id, needed, needed, "BTC", lambda: None
             )
         if isinstance(command, ReplaceOrder):
             market = engine.order_market.get(command.order_id)

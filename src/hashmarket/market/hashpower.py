@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from hashmarket.market.products import NS_PER_S, S_PER_DAY, TH_PER_PH, fee
+from hashmarket.money import hashpower_value_sats
 
 THS_S_PER_PH_DAY = TH_PER_PH * S_PER_DAY
 
@@ -90,6 +91,19 @@ class ContractEnded:
     payments: int
 
 
+@dataclass(frozen=True, slots=True)
+class ContractTransferred:
+    """A running contract changed hands: ``budget_left_sats`` moves from the old holder's
+    reservation to the new holder's, who pays the old one ``price_sats``."""
+
+    contract_id: int
+    ts_ns: int
+    from_account_id: int
+    to_account_id: int
+    budget_left_sats: int
+    price_sats: int
+
+
 def budget_share(budget_left: int, wanted_left: int, filled: int) -> int:
     """The part of a buy's remaining budget that a fill of ``filled`` TH/s takes."""
     if filled >= wanted_left:
@@ -104,7 +118,7 @@ def deliver(contract: HashpowerContract, ts_ns: int, more_ths_s: int) -> tuple[D
     ceiling = contract.hashrate_ths * max(elapsed_s, 0)
     delivered = min(contract.delivered_ths_s + more_ths_s, ceiling)
     contract.delivered_ths_s = max(delivered, contract.delivered_ths_s)
-    earned = contract.price * contract.delivered_ths_s // THS_S_PER_PH_DAY
+    earned = hashpower_value_sats(contract.price, contract.delivered_ths_s)  # the one rule
     gross = earned - contract.paid_sats
     buyer_fee = fee(gross, contract.buyer_fee_ppm)
     left = contract.budget_sats - contract.spent_sats

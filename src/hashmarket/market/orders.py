@@ -161,6 +161,21 @@ class ReportDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferContract:
+    """Hand a running hashpower contract, with what is left of its budget and term, from its
+    holder (the buyer) to another account, which pays ``price_sats`` for it (0 for a plain
+    transfer). The new holder reserves the budget left; the old holder's reservation is
+    released; deliveries from then on are paid from the new holder's reservation."""
+
+    KIND: ClassVar[str] = "transfer_contract"
+    ts_ns: int
+    contract_id: int
+    from_account_id: int
+    to_account_id: int
+    price_sats: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AdvanceTime:
     """Time passes to ``ts_ns``: hashpower contracts past their duration end, GPU orders whose
     window has begun are trimmed to the next whole hour or expire."""
@@ -191,6 +206,7 @@ Command = (
     | RegisterGpus
     | PlaceGpuOrder
     | ReportDelivery
+    | TransferContract
     | AdvanceTime
     | MarkFutures
 )
@@ -204,6 +220,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         RegisterGpus,
         PlaceGpuOrder,
         ReportDelivery,
+        TransferContract,
         AdvanceTime,
         MarkFutures,
     )
