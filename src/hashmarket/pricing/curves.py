@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from hashmarket.errors import UsageError
 from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.models.backend import backend_for
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
 from hashmarket.pricing.market import Market
@@ -195,7 +196,9 @@ def hashprice_curve(
     def summarize(chunk: ScenarioSet) -> FloatArray:
         return monthly_means(chunk.field(name), chunk.dates, month_keys)
 
-    averages = scenarios.map_paths(summarize, progress=progress)  # [paths, months]
+    backend = backend_for(config.scheduler)
+    parts = backend.map_chunks(scenarios, summarize, progress=progress)
+    averages = np.concatenate(parts, axis=0)  # [paths, months], in path order
     means = averages.mean(axis=0)
     errors = _standard_errors(averages, scenarios, config.antithetic)
     bands = np.quantile(averages, BANDS, axis=0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hashmarket.errors import PricingError
+from hashmarket.models.backend import parse_scheduler
 from hashmarket.models.scenarios import DEFAULT_STREAM_PATHS
 
 Measure = Literal["risk_neutral", "model"]
@@ -54,7 +55,9 @@ class MonteCarloConfig:
     ``risk_neutral`` drifts BTC/USD at r_usd − r_btc (hashrate keeps its model dynamics: it is
     not traded); ``model`` uses the model's own drift. ``greeks`` adds bump-and-reprice Greeks
     with common random numbers. ``chunk_paths``, ``stream_paths`` and ``workers`` are passed
-    to the scenario generator (see ``models.ScenarioConfig``).
+    to the scenario generator (see ``models.ScenarioConfig``). ``scheduler`` runs the chunks on
+    a Dask cluster — ``"local"``, ``"local:N"`` or a scheduler address (see
+    ``models.backend``); the numbers are the same as in process, bit for bit.
     """
 
     n_paths: int | None = 20_000
@@ -67,6 +70,7 @@ class MonteCarloConfig:
     workers: int = 1
     measure: Measure = "risk_neutral"
     greeks: bool = False
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         def bad(problem: str) -> PricingError:
@@ -85,3 +89,5 @@ class MonteCarloConfig:
             raise bad(f"measure must be 'risk_neutral' or 'model', got {self.measure!r}")
         if self.seed < 0:
             raise bad(f"seed must not be negative, got {self.seed}")
+        if self.scheduler is not None:
+            parse_scheduler(self.scheduler)
