@@ -243,15 +243,30 @@ def _connect(address: str, n_workers: int | None) -> Client:
     return Client(cluster, set_as_default=False)
 
 
+def _close(backend: DaskBackend) -> None:
+    cluster = backend.client.cluster
+    backend.client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def close(scheduler: str) -> None:
+    """Close the client of ``scheduler`` (and its local cluster, if this process started one)."""
+    address, n_workers = parse_scheduler(scheduler)
+    name = address if n_workers is None else f"{address}:{n_workers}"
+    with _LOCK:
+        backend = _CLIENTS.pop(name, None)
+    if backend is not None:
+        _close(backend)
+
+
 def close_all() -> None:
     """Close every client (and local cluster) this process opened."""
     with _LOCK:
-        for backend in _CLIENTS.values():
-            cluster = backend.client.cluster
-            backend.client.close()
-            if cluster is not None:
-                cluster.close()
+        backends = list(_CLIENTS.values())
         _CLIENTS.clear()
+    for backend in backends:
+        _close(backend)
 
 
 atexit.register(close_all)
