@@ -192,7 +192,8 @@ def risk_in_process() -> RiskResult:
 
 
 def risk_on(scheduler: str) -> RiskResult:
-    # Chunks of 2,048 scenarios (5, the last short) and ranges of 256 positions (3 ranges).
+    # Chunks of 2,048 scenarios (5, the last short), ranges of 256 positions (3 ranges) and
+    # runs of 8 contracts to probe (4).
     pnl, _, _ = distributed_pnl(
         book(),
         market=MARKET,
@@ -203,6 +204,7 @@ def risk_on(scheduler: str) -> RiskResult:
         scheduler=scheduler,
         chunk_paths=2_048,
         position_chunk=256,
+        contract_chunk=8,
     )
     assert len(pnl.factors) == 5
     result = portfolio_risk(pnl, [0.99, 0.95], method="monte_carlo")

@@ -4,6 +4,9 @@ The in-process pass (:func:`~hashmarket.pricing.revaluation.engine.fit_and_value
 scenario chunks once: each adds its cross-products to the fit and keeps its per-path pieces.
 Here the same steps run where the chunks are:
 
+0. **Plan, contract run by contract run.** Each unique contract's method is chosen by probing
+   its payoff, a pure function of the contract: runs of contracts are probed as tasks and
+   their plans put back in order.
 1. **Fit, scenario chunk by chunk.** Chunk 0 is valued first (its state variables set the
    feature scaling, as in process); then every other chunk, given that scaling, on whichever
    worker is free. A chunk's simulated arrays (paths × days × fields) never leave its worker:
@@ -25,7 +28,9 @@ on every scenario (``block × n_scenarios`` floats), whatever the size of the bo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,7 +61,14 @@ from hashmarket.pricing.revaluation.marks import (
     total_pnl,
     total_weights,
 )
-from hashmarket.pricing.revaluation.plan import Book, Progress, RevaluationPlan, plan_valuation
+from hashmarket.pricing.revaluation.plan import (
+    Book,
+    ContractJob,
+    ContractPlan,
+    Progress,
+    RevaluationPlan,
+    plan_valuation,
+)
 from hashmarket.pricing.revaluation.probe import FloatArray
 
 if TYPE_CHECKING:
@@ -64,6 +76,29 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 POSITION_CHUNK = 4096  # positions per task of the per-position figures
+CONTRACT_CHUNK = 2048  # unique contracts per task of the plan's probing
+
+
+def _plan_on(backend: DaskBackend, size: int, job: ContractJob) -> list[ContractPlan]:
+    """Probe the contracts in runs of ``size``, one task each; plans in order."""
+    runs = [
+        dataclasses.replace(job, contracts=job.contracts[i : i + size])
+        for i in range(0, len(job.contracts), size)
+    ]
+    if len(runs) <= 1:
+        return job()
+    key = backend.key("plan")
+    futures = [backend.client.submit(run, key=f"{key}-{i}") for i, run in enumerate(runs)]
+    return [plan for part in backend.gather_in_order(futures) for plan in part]
+
+
+def _for_paths(setup: RevaluationPlan) -> RevaluationPlan:
+    """The plan as the path tasks need it: affine contracts are valued through the summed
+    weights, so their forms (a row per fixing day each) stay on the client."""
+    contracts = tuple(
+        dataclasses.replace(c, affine=None) if c.method == "affine" else c for c in setup.contracts
+    )
+    return dataclasses.replace(setup, contracts=contracts)
 
 
 def _fit_span(
@@ -258,16 +293,23 @@ def distributed_pnl(
     chunk_paths: int | None = None,
     progress: Progress | None = None,
     position_chunk: int = POSITION_CHUNK,
+    contract_chunk: int = CONTRACT_CHUNK,
 ) -> tuple[DistributedPnL, FittedMarks, RevaluationPlan]:
     """:func:`~hashmarket.pricing.revaluation.monte_carlo_pnl` on the cluster ``scheduler``
     names: the same numbers, bit for bit (module docstring)."""
     backend = dask_backend(scheduler)
     client = backend.client
-    setup = plan_valuation(portfolio, market=market, model=model, horizon_days=horizon_days)
+    setup = plan_valuation(
+        portfolio,
+        market=market,
+        model=model,
+        horizon_days=horizon_days,
+        run_job=functools.partial(_plan_on, backend, contract_chunk),
+    )
     config = ScenarioConfig(n_paths=n_paths, seed=seed, chunk_paths=chunk_paths)
     scenarios = Scenarios(model, market.state, setup.last_day, config)
     spans = chunk_spans(scenarios)
-    (plan,) = client.scatter([setup], broadcast=True, hash=False)
+    (plan,) = client.scatter([_for_paths(setup)], broadcast=True, hash=False)
     run = backend.key("fit")
     first = client.submit(_fit_span, scenarios, *spans[0], plan, None, key=f"{run}-0")
     scaling = client.submit(_scaling_of, first, key=f"{run}-scaling")
