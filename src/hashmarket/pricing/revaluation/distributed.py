@@ -76,11 +76,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 POSITION_CHUNK = 4096  # positions per task of the per-position figures
-CONTRACT_CHUNK = 2048  # unique contracts per task of the plan's probing
 
 
-def _plan_on(backend: DaskBackend, size: int, job: ContractJob) -> list[ContractPlan]:
-    """Probe the contracts in runs of ``size``, one task each; plans in order."""
+def _plan_on(backend: DaskBackend, size: int | None, job: ContractJob) -> list[ContractPlan]:
+    """Probe the contracts in runs of ``size`` (``None``: two runs per worker, as each run
+    builds its own probe paths), one task each; plans in order."""
+    if size is None:
+        size = max(256, -(-len(job.contracts) // (2 * backend.n_workers)))
     runs = [
         dataclasses.replace(job, contracts=job.contracts[i : i + size])
         for i in range(0, len(job.contracts), size)
@@ -293,7 +295,7 @@ def distributed_pnl(
     chunk_paths: int | None = None,
     progress: Progress | None = None,
     position_chunk: int = POSITION_CHUNK,
-    contract_chunk: int = CONTRACT_CHUNK,
+    contract_chunk: int | None = None,
 ) -> tuple[DistributedPnL, FittedMarks, RevaluationPlan]:
     """:func:`~hashmarket.pricing.revaluation.monte_carlo_pnl` on the cluster ``scheduler``
     names: the same numbers, bit for bit (module docstring)."""
