@@ -318,6 +318,20 @@ def test_price_command_on_a_cluster_prints_the_in_process_price(cli_cluster: str
     assert (b["value"], b["std_error"]) == (a["value"], a["std_error"])
 
 
+def test_risk_command_on_a_cluster_prints_the_in_process_var_es(cli_cluster: str) -> None:
+    portfolio = str(ROOT / "examples" / "risk" / "portfolio.json")
+    args = ["risk", portfolio, "--asof", "2025-12-29", "--paths", "3000", "--no-historical"]
+    args += ["--confidence", "0.99", "--confidence", "0.95", "--format", "json"]
+    runner = CliRunner()
+    here = runner.invoke(app, args)
+    there = runner.invoke(app, [*args, "--scheduler", cli_cluster])
+    assert here.exit_code == 0, here.output
+    assert there.exit_code == 0, there.output
+    a, b = (json.loads(r.stdout[: r.stdout.rindex("}") + 1])["monte_carlo"] for r in (here, there))
+    assert a["estimates"][0]["es_usd"] >= a["estimates"][0]["var_usd"] > 0
+    assert b == a  # VaR/ES, intervals and every position's figures
+
+
 def test_bad_scheduler_option_is_a_usage_error() -> None:
     spec = str(ROOT / "examples" / "specs" / "asian_option_hashprice.json")
     runner = CliRunner()

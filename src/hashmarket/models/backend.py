@@ -111,14 +111,12 @@ class DaskBackend:
         return f"hashmarket-{name}-{uuid.uuid4().hex}"
 
     def submit_chunks(
-        self, scenarios: Scenarios, fn: Callable[[ScenarioSet], T], *extra: Any
+        self, scenarios: Scenarios, fn: Callable[[ScenarioSet], T]
     ) -> list[Future[T]]:
-        """One task per chunk, ``fn(chunk, *extra)``, left on the workers (futures in chunk
-        order)."""
+        """One task per chunk, ``fn(chunk)``, left on the workers (futures in chunk order)."""
         run = self.key("chunk")
-        call = fn if not extra else _Bound(fn, extra)
         return [
-            self.client.submit(_apply, scenarios, first, count, call, key=f"{run}-{i}", pure=False)
+            self.client.submit(_apply, scenarios, first, count, fn, key=f"{run}-{i}", pure=False)
             for i, (first, count) in enumerate(chunk_spans(scenarios))
         ]
 
@@ -155,17 +153,6 @@ class DaskBackend:
         futures = self.submit_chunks(scenarios, fn)
         sizes = [count for _, count in chunk_spans(scenarios)]
         return self.gather_in_order(futures, sizes=sizes, progress=progress)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Bound:
-    """``fn(chunk, *extra)`` as a one-argument function (picklable, unlike a lambda)."""
-
-    fn: Callable[..., Any]
-    extra: tuple[Any, ...]
-
-    def __call__(self, chunk: ScenarioSet) -> Any:
-        return self.fn(chunk, *self.extra)
 
 
 _CLIENTS: dict[str, DaskBackend] = {}

@@ -338,9 +338,8 @@ def distributed_pnl(
         for i, f in enumerate(fits)
     ]
     # The factors hold what the P&L needs; the fits can go once they are made.
-    for done in fits + sums:
+    for done in (*fits, *sums, scaling, plan):
         done.release()
-    scaling.release()
     totals = [
         client.submit(_total_of, f, summed, offset, key=f"{run}-total-{i}")
         for i, f in enumerate(factors)
