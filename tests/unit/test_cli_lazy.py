@@ -23,7 +23,7 @@ from hashmarket._lazy import exported_names
 from hashmarket.cli.app import app
 from hashmarket.cli.lazy import LazyGroup
 
-HEAVY = ("numpy", "pandas", "scipy", "fastapi", "hashmarket.cli.index")
+HEAVY = ("numpy", "pandas", "scipy", "fastapi", "dask", "distributed", "hashmarket.cli.index")
 
 
 def modules_loaded_by(*args: str) -> tuple[str, list[str]]:
@@ -65,6 +65,15 @@ def test_the_index_command_loads_pandas_but_not_scipy_or_fastapi() -> None:
     assert len(json.loads(output)) == 3
     assert "pandas" in loaded
     assert "scipy" not in loaded and "fastapi" not in loaded
+
+
+@pytest.mark.parametrize("command", ["price", "risk", "curve"])
+def test_monte_carlo_commands_import_dask_only_when_a_cluster_is_used(command: str) -> None:
+    # The command's module (and the Monte Carlo engine with its --scheduler option) is loaded
+    # to print its help; the Dask client is not.
+    output, loaded = modules_loaded_by(command, "--help")
+    assert "Usage" in output
+    assert "dask" not in loaded and "distributed" not in loaded
 
 
 def lazy_groups(group: TyperGroup) -> list[tuple[str, LazyGroup]]:

@@ -22,8 +22,10 @@ from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
+    DASK_WORKERS_OPTION,
     DATA_DIR_OPTION,
     PRICE_MODEL_OPTION,
+    SCHEDULER_OPTION,
     SEED_OPTION,
     USD_RATE_OPTION,
     WORKERS_OPTION,
@@ -38,6 +40,7 @@ from hashmarket.cli.common import (
     positive,
     print_asof,
     progress_bar,
+    resolve_scheduler,
 )
 from hashmarket.errors import UsageError
 from hashmarket.index.gpu_quotes import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
@@ -202,6 +205,8 @@ def curve_hashprice_command(
     usd_rate: float = USD_RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    dask_workers: int | None = DASK_WORKERS_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", help="Output format."),
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -216,7 +221,8 @@ def curve_hashprice_command(
     _, calibration, resolved = _calibrated(
         data_dir, commercial_only, setup, asof, allow_subsidy_only
     )
-    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers)
+    cluster = resolve_scheduler(scheduler, dask_workers)
+    config = MonteCarloConfig(n_paths=paths, seed=seed, workers=workers, scheduler=cluster)
     with progress_bar("simulating", paths * months * 31, paths) as progress:
         curve = forward_curve(
             calibration=calibration,
@@ -321,6 +327,8 @@ def price_command(
     usd_rate: float = USD_RATE_OPTION,
     btc_rate: float = BTC_RATE_OPTION,
     workers: int = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    dask_workers: int | None = DASK_WORKERS_OPTION,
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     fmt: PriceFormat = typer.Option(PriceFormat.TABLE, "--format", help="table or json."),
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -336,8 +344,14 @@ def price_command(
     positive(paths, "--paths")
     positive(workers, "--workers")
     instrument = load_spec(spec_path)
+    cluster = resolve_scheduler(scheduler, dask_workers)
     config = MonteCarloConfig(
-        n_paths=paths, seed=seed, workers=workers, greeks=greeks, method=method.value
+        n_paths=paths,
+        seed=seed,
+        workers=workers,
+        greeks=greeks,
+        method=method.value,
+        scheduler=cluster,
     )
     if engine_for(type(instrument), engine.value).inputs is COMPUTE:
         assert isinstance(instrument, ComputeForward | ComputeLease)  # what COMPUTE prices

@@ -18,9 +18,11 @@ from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
     COMMERCIAL_ONLY_OPTION,
+    DASK_WORKERS_OPTION,
     DATA_DIR_OPTION,
     PRICE_MODEL_OPTION,
     REPORT_OPTION,
+    SCHEDULER_OPTION,
     SEED_OPTION,
     USD_RATE_OPTION,
     WORKERS_OPTION,
@@ -31,6 +33,7 @@ from hashmarket.cli.common import (
     positive,
     print_asof,
     progress_bar,
+    resolve_scheduler,
     write_report,
 )
 from hashmarket.instruments.loans import CollateralKind
@@ -172,6 +175,8 @@ def risk_command(
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     usd_rate: float = USD_RATE_OPTION,
     workers: int = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    dask_workers: int | None = DASK_WORKERS_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -179,6 +184,7 @@ def risk_command(
     positive(paths, "--paths")
     positive(horizon_days, "--horizon-days")
     positive(workers, "--workers")
+    cluster = resolve_scheduler(scheduler, dask_workers)
     history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
@@ -200,6 +206,7 @@ def risk_command(
             n_paths=paths,
             seed=seed,
             workers=workers,
+            scheduler=cluster,
             historical=historical,
             block_days=block_days,
             window_days=window_days,

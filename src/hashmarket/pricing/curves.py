@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from hashmarket.errors import UsageError
 from hashmarket.instruments.terms import SettlementCurrency
+from hashmarket.models.backend import backend_for
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
 from hashmarket.pricing.market import Market
@@ -243,7 +244,9 @@ def hashprice_curve(
     def summarize(chunk: ScenarioSet) -> FloatArray:
         return monthly_means(chunk.field(name), chunk.dates, month_keys)
 
-    averages = scenarios.map_paths(summarize, progress=progress)  # [paths, months]
+    backend = backend_for(config.scheduler)
+    parts = backend.map_chunks(scenarios, summarize, progress=progress)
+    averages = np.concatenate(parts, axis=0)  # [paths, months], in path order
     spot = (
         market.state.hashprice_usd_per_ph_day
         if currency == SettlementCurrency.USD

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from hashmarket.errors import PricingError
 from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
 from hashmarket.instruments.terms import Instrument
+from hashmarket.models.backend import backend_for
 from hashmarket.models.network import FIELDS, NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
 from hashmarket.pricing.efficient import efficient_price
@@ -89,11 +90,16 @@ class _Run:
             if self.progress is not None:
                 self.progress(done + paths_done, max(total_hint, done + paths_done))
 
-        samples = [
-            chunk.pair_means(self.present_values(chunk))
-            for chunk in scenarios.chunks(report, reuse_buffers=True)
-        ]
-        return np.concatenate(samples)
+        backend = backend_for(cfg.scheduler)
+        return np.concatenate(backend.map_chunks(scenarios, self.samples, progress=report))
+
+    def samples(self, chunk: ScenarioSet) -> FloatArray:
+        """The chunk's independent samples (antithetic pair means, or per-path values)."""
+        return chunk.pair_means(self.present_values(chunk))
+
+    def __getstate__(self) -> dict[str, object]:
+        # A run is shipped to cluster workers without the caller's progress callback.
+        return {**self.__dict__, "progress": None}
 
 
 def _mean_and_error(samples: FloatArray) -> tuple[float, float]:

@@ -28,6 +28,7 @@ from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation import monte_carlo_pnl, value_paths
+from hashmarket.pricing.revaluation.distributed import distributed_pnl
 from hashmarket.risk.credit import (
     HaircutPolicy,
     LoanSummary,
@@ -100,26 +101,44 @@ def portfolio_report(
     n_paths: int = 10_000,
     seed: int = 0,
     workers: int = 1,
+    scheduler: str | None = None,
     historical: bool = True,
     historical_paths: int | None = None,
     block_days: int | None = None,
     window_days: int = 4 * 365,
     progress: Progress | None = None,
 ) -> PortfolioRiskReport:
-    """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios."""
+    """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios.
+
+    ``scheduler`` runs the Monte Carlo revaluation on a Dask cluster (``"local"``,
+    ``"local:N"`` or a scheduler address): the same numbers, bit for bit."""
     if n_paths < 100:
         raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
-    pnl, fitted, setup = monte_carlo_pnl(
-        portfolio,
-        market=market,
-        model=model,
-        horizon_days=horizon_days,
-        n_paths=n_paths,
-        seed=seed,
-        workers=workers,
-        progress=progress,
-    )
-    mc = portfolio_risk(pnl, confidences, method="monte_carlo")
+    if scheduler is None:
+        pnl, fitted, setup = monte_carlo_pnl(
+            portfolio,
+            market=market,
+            model=model,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+        mc = portfolio_risk(pnl, confidences, method="monte_carlo")
+    else:
+        on_cluster, fitted, setup = distributed_pnl(
+            portfolio,
+            market=market,
+            model=model,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            scheduler=scheduler,
+            progress=progress,
+        )
+        mc = portfolio_risk(on_cluster, confidences, method="monte_carlo")
+        on_cluster.release()
     hist = None
     methods = {
         "monte_carlo": (

@@ -14,6 +14,7 @@ add up to the portfolio ES exactly).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from hashmarket.errors import RiskError
 from hashmarket.pricing.revaluation import PnLModel
+from hashmarket.pricing.revaluation.distributed import DistributedPnL
 
 FloatArray = npt.NDArray[np.float64]
 Z_95 = 1.959963984540054
@@ -164,8 +166,29 @@ class RiskResult:
         return out
 
 
+def position_figures(pnl: PnLModel, *, k: int) -> FloatArray:
+    """Per position of ``pnl``: mean, standard deviation, standalone VaR and ES over the ``k``
+    worst scenarios — ``[4, positions]``. Positions are taken ``POSITION_BLOCK`` at a time and
+    each one's figures depend on its own P&L alone, so the figures of a range of positions
+    that starts on a block boundary are those of the whole book there."""
+    n_pos = pnl.n_positions
+    mean = np.zeros(n_pos)
+    std = np.zeros(n_pos)
+    var = np.full(n_pos, math.nan)
+    es = np.full(n_pos, math.nan)
+    for columns, block in pnl.position_blocks(POSITION_BLOCK):
+        mean[columns] = block.mean(axis=1)
+        std[columns] = block.std(axis=1)
+        # Order statistics in float32 (7 significant digits, far below Monte Carlo
+        # error) halve the memory traffic of the partition, the costliest step.
+        worst = -np.partition(block.astype(np.float32), k - 1, axis=1)[:, :k]
+        var[columns] = worst.min(axis=1)
+        es[columns] = worst.mean(axis=1, dtype=np.float64)
+    return np.stack([mean, std, var, es])
+
+
 def portfolio_risk(
-    pnl: PnLModel,
+    pnl: PnLModel | DistributedPnL,
     confidences: Sequence[float],
     *,
     method: str,
@@ -173,7 +196,13 @@ def portfolio_risk(
     position_stats: bool = True,
 ) -> RiskResult:
     """VaR/ES of the total at each confidence; per position (standalone VaR/ES at the first
-    confidence, ES contribution at it) when ``position_stats``."""
+    confidence, ES contribution at it) when ``position_stats``.
+
+    A :class:`DistributedPnL` is reduced on its cluster: only the total P&L per scenario
+    comes back to compute VaR/ES, and the factors of the ``k`` tail scenarios for the ES
+    contributions; the per-position figures are computed on the workers, a range of positions
+    per task, with the same arithmetic as here — the numbers are the same, bit for bit.
+    """
     if not confidences:
         raise RiskError("risk_option", name="--confidence", problem="give at least one level")
     for c in confidences:
@@ -182,22 +211,19 @@ def portfolio_risk(
     estimates = tuple(var_es(total, c) for c in confidences)
     first = confidences[0]
     tail = tail_rows(total, first)
-    contributions = -pnl.position_pnl(tail).mean(axis=0)
+    k = tail_count(pnl.n_paths, first)
+    if isinstance(pnl, PnLModel):
+        contributions = -pnl.position_pnl(tail).mean(axis=0)
+    else:
+        contributions = -pnl.on_rows(tail).position_pnl().mean(axis=0)
     n_pos = pnl.n_positions
-    mean = np.zeros(n_pos)
-    std = np.zeros(n_pos)
-    var = np.full(n_pos, math.nan)
-    es = np.full(n_pos, math.nan)
-    if position_stats:
-        k = tail_count(pnl.n_paths, first)
-        for columns, block in pnl.position_blocks(POSITION_BLOCK):
-            mean[columns] = block.mean(axis=1)
-            std[columns] = block.std(axis=1)
-            # Order statistics in float32 (7 significant digits, far below Monte Carlo
-            # error) halve the memory traffic of the partition, the costliest step.
-            worst = -np.partition(block.astype(np.float32), k - 1, axis=1)[:, :k]
-            var[columns] = worst.min(axis=1)
-            es[columns] = worst.mean(axis=1, dtype=np.float64)
+    mean, std = np.zeros(n_pos), np.zeros(n_pos)
+    var, es = np.full(n_pos, math.nan), np.full(n_pos, math.nan)
+    if position_stats and isinstance(pnl, PnLModel):
+        mean, std, var, es = position_figures(pnl, k=k)
+    elif position_stats and isinstance(pnl, DistributedPnL):
+        figures = pnl.map_positions(functools.partial(position_figures, k=k), block=POSITION_BLOCK)
+        mean, std, var, es = np.concatenate(figures, axis=1)
     positions = tuple(
         PositionRisk(
             name=pnl.names[j],
@@ -209,7 +235,7 @@ def portfolio_risk(
             es_usd=float(es[j]),
             es_contribution_usd=float(contributions[j]),
         )
-        for j in range(n_pos)
+        for j in range(pnl.n_positions)
     )
     return RiskResult(
         method=method,

@@ -180,55 +180,99 @@ def _fill_nonaffine(
     return flows
 
 
-def fit_and_value(
-    setup: RevaluationPlan,
-    scenarios: Scenarios,
-    *,
-    progress: Progress | None = None,
-) -> tuple[PnLModel, FittedMarks]:
-    """The Monte Carlo pass: fit the marks on ``scenarios`` and value every path."""
-    acc: _Accumulator | None = None
-    scaling: FeatureScaling | None = None
-    bounds: FloatArray | None = None
-    parts_list: list[_PathParts] = []
-    h = setup.horizon_days
-    t_last = setup.last_day
+@dataclass
+class ChunkFit:
+    """What one chunk contributes to the fit: its partial sums, the largest standardized state
+    it saw, the feature scaling used (the first chunk's), and the per-path pieces the P&L needs.
+    Partial sums of chunks are added in chunk order (:func:`add_fit`), so the fit is the same
+    wherever the chunks were valued."""
+
+    acc: _Accumulator
+    bounds: FloatArray
+    scaling: FeatureScaling
+    parts: _PathParts
+
+
+def _regressed(setup: RevaluationPlan) -> tuple[list[int], list[int]]:
     regressed = [i for i in _nonaffine(setup) if setup.contracts[i].method == "regression"]
     ending = [i for i in regressed if isinstance(setup.contracts[i].instrument, EndsOnPaths)]
-    for chunk in scenarios.chunks(progress, reuse_buffers=True):
-        parts, fixings = _parts(setup, chunk)
-        if scaling is None:
-            scaling = _scaling(parts.raw)
-        x = features(parts.raw, scaling)
-        seen = np.abs((parts.raw - scaling.mean) / scaling.std).max(axis=0)
-        bounds = seen if bounds is None else np.maximum(bounds, seen)
-        if acc is None:
-            acc = _Accumulator(
-                xtx=np.zeros((N_FEATURES, N_FEATURES)),
-                xtf={f: np.zeros((N_LINEAR, t_last - h)) for f in setup.affine_fields},
-                sum_f={f: np.zeros(t_last) for f in setup.affine_fields},
-                xty={i: np.zeros(N_FEATURES) for i in regressed},
-                own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in ending},
-                sum_v0=dict.fromkeys(regressed, 0.0),
-            )
-        acc.xtx += x.T @ x
-        acc.n += len(x)
-        for name in setup.affine_fields:
-            values = chunk.data[name]
-            acc.xtf[name] += x[:, :N_LINEAR].T @ values[:, h + 1 : t_last + 1]
-            acc.sum_f[name] += values[:, 1 : t_last + 1].sum(axis=0)
-        flows = _fill_nonaffine(setup, parts, fixings)
-        for i in regressed:
-            f = flows[i]
-            acc.sum_v0[i] += float(f.today.sum())
-            if i in acc.own_xtx:
-                live = x[f.alive]
-                acc.own_xtx[i] += live.T @ live
-                acc.xty[i] += live.T @ f.future[f.alive]
-            else:
-                acc.xty[i] += x.T @ f.future
-        parts_list.append(_compact(parts))
-    assert acc is not None and scaling is not None and bounds is not None
+    return regressed, ending
+
+
+def fit_chunk(
+    setup: RevaluationPlan, chunk: PathSource, scaling: FeatureScaling | None
+) -> ChunkFit:
+    """One chunk's part of the Monte Carlo pass; ``scaling`` ``None`` for the first chunk,
+    whose state variables then set it."""
+    h = setup.horizon_days
+    regressed, ending = _regressed(setup)
+    parts, fixings = _parts(setup, chunk)
+    if scaling is None:
+        scaling = _scaling(parts.raw)
+    x = features(parts.raw, scaling)
+    data = chunk.data
+    acc = _Accumulator(
+        xtx=x.T @ x,
+        xtf={
+            f: x[:, :N_LINEAR].T @ data[f][:, h + 1 : setup.last_day + 1]
+            for f in setup.affine_fields
+        },
+        sum_f={f: data[f][:, 1 : setup.last_day + 1].sum(axis=0) for f in setup.affine_fields},
+        xty={},
+        own_xtx={},
+        sum_v0={},
+        n=len(x),
+    )
+    flows = _fill_nonaffine(setup, parts, fixings)
+    for i in regressed:
+        f = flows[i]
+        acc.sum_v0[i] = float(f.today.sum())
+        if i in ending:
+            live = x[f.alive]
+            acc.own_xtx[i] = live.T @ live
+            acc.xty[i] = live.T @ f.future[f.alive]
+        else:
+            acc.xty[i] = x.T @ f.future
+    bounds = np.abs((parts.raw - scaling.mean) / scaling.std).max(axis=0)
+    return ChunkFit(acc=acc, bounds=bounds, scaling=scaling, parts=_compact(parts))
+
+
+def empty_fit(setup: RevaluationPlan) -> _Accumulator:
+    """Zero sums, to which the chunks' partial sums are added in chunk order."""
+    t_last = setup.last_day
+    regressed, ending = _regressed(setup)
+    return _Accumulator(
+        xtx=np.zeros((N_FEATURES, N_FEATURES)),
+        xtf={f: np.zeros((N_LINEAR, t_last - setup.horizon_days)) for f in setup.affine_fields},
+        sum_f={f: np.zeros(t_last) for f in setup.affine_fields},
+        xty={i: np.zeros(N_FEATURES) for i in regressed},
+        own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in ending},
+        sum_v0=dict.fromkeys(regressed, 0.0),
+    )
+
+
+def add_fit(acc: _Accumulator, part: _Accumulator) -> None:
+    """Add one chunk's partial sums into ``acc`` (in place)."""
+    acc.xtx += part.xtx
+    acc.n += part.n
+    for name in acc.xtf:
+        acc.xtf[name] += part.xtf[name]
+        acc.sum_f[name] += part.sum_f[name]
+    for i in acc.xty:
+        acc.xty[i] += part.xty[i]
+        acc.sum_v0[i] += part.sum_v0[i]
+    for i in acc.own_xtx:
+        acc.own_xtx[i] += part.own_xtx[i]
+
+
+def fitted_marks(
+    setup: RevaluationPlan,
+    acc: _Accumulator,
+    scaling: FeatureScaling,
+    bounds: FloatArray,
+    seed: int | None,
+) -> FittedMarks:
+    """The marks from the summed cross-products of every chunk."""
     regress = setup.needs_regression
     gamma = {
         name: _conditional_forward(acc.xtx, acc.xtf[name], acc.n, FIELD_BASIS.get(name))
@@ -240,19 +284,40 @@ def fit_and_value(
         i: _regression(acc.own_xtx.get(i, acc.xtx), acc.xty[i], acc.n, setup.contracts[i].basis)
         if regress
         else np.zeros(N_FEATURES)
-        for i in regressed
+        for i in acc.xty
     }
     mean_f = {name: acc.sum_f[name] / acc.n for name in setup.affine_fields}
     value0 = _values_today(setup, mean_f, acc.sum_v0, acc.n)
-    fitted = FittedMarks(
+    return FittedMarks(
         scaling=scaling,
         bounds=bounds,
         gamma=gamma,
         beta=beta,
         value0=value0,
         n_paths=acc.n,
-        seed=scenarios.config.seed,
+        seed=seed,
     )
+
+
+def fit_and_value(
+    setup: RevaluationPlan,
+    scenarios: Scenarios,
+    *,
+    progress: Progress | None = None,
+) -> tuple[PnLModel, FittedMarks]:
+    """The Monte Carlo pass: fit the marks on ``scenarios`` and value every path."""
+    acc = empty_fit(setup)
+    scaling: FeatureScaling | None = None
+    bounds: FloatArray | None = None
+    parts_list: list[_PathParts] = []
+    for chunk in scenarios.chunks(progress, reuse_buffers=True):
+        fit = fit_chunk(setup, chunk, scaling)
+        scaling = fit.scaling
+        bounds = fit.bounds if bounds is None else np.maximum(bounds, fit.bounds)
+        add_fit(acc, fit.acc)
+        parts_list.append(fit.parts)
+    assert scaling is not None and bounds is not None
+    fitted = fitted_marks(setup, acc, scaling, bounds, scenarios.config.seed)
     model = _assemble(
         setup, fitted, parts_list, source="monte_carlo", seed=scenarios.config.seed, notes=()
     )
@@ -346,15 +411,33 @@ def value_paths(
     return _assemble(setup, fitted, parts_list, source=source, seed=None, notes=notes)
 
 
-def _assemble(
-    setup: RevaluationPlan,
-    fitted: FittedMarks,
-    parts_list: list[_PathParts],
-    *,
-    source: str,
-    seed: int | None,
-    notes: tuple[str, ...],
-) -> PnLModel:
+@dataclass(frozen=True)
+class BookWeights:
+    """The path-independent half of a :class:`PnLModel`: every position's weights on the
+    factors, constant, currency, value today and column of non-affine values."""
+
+    w: FloatArray
+    const: FloatArray
+    btc: npt.NDArray[np.bool_]
+    value0_usd: FloatArray
+    nl_col: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class PathFactors:
+    """The per-path half of a :class:`PnLModel` for some paths: the factors ``z``, the
+    non-affine contracts' values ``nl`` and the BTC price on day h."""
+
+    z: FloatArray
+    nl: FloatArray
+    price_h: FloatArray
+
+
+def path_factors(
+    setup: RevaluationPlan, fitted: FittedMarks, parts_list: list[_PathParts]
+) -> PathFactors:
+    """The factors of the paths in ``parts_list`` (row by row: the factors of a run of chunks
+    are those of each chunk, stacked)."""
     h = setup.horizon_days
     raw = np.concatenate([p.raw for p in parts_list])
     realized = np.concatenate([p.realized for p in parts_list])
@@ -362,16 +445,9 @@ def _assemble(
     n = len(raw)
     x = features(raw, fitted.scaling) if fitted.scaling is not None else np.zeros((n, N_FEATURES))
     z = np.concatenate([realized, x, price_h[:, None]], axis=1)
-    n_real = realized.shape[1]
-    n_pos = len(setup.names)
-    w = np.zeros((z.shape[1], n_pos))
-    const = np.zeros(n_pos)
-    btc = np.zeros(n_pos, dtype=bool)
-    value0_usd = np.zeros(n_pos)
     nonaffine = _nonaffine(setup)
-    nl_index = {c: k for k, c in enumerate(nonaffine)}
     nl = np.zeros((n, len(nonaffine)))
-    for c, k in nl_index.items():
+    for k, c in enumerate(nonaffine):
         realized_c = np.concatenate([p.nl_realized[c] for p in parts_list])
         future_c = np.concatenate([p.nl_future[c] for p in parts_list])
         if setup.contracts[c].method == "regression" and c in fitted.beta:
@@ -382,6 +458,19 @@ def _assemble(
             live = day_index(setup.asof, setup.contracts[c].last) > h
             future_c = np.where(alive_c, x @ fitted.beta[c], 0.0) if live else np.zeros(n)
         nl[:, k] = realized_c + future_c
+    return PathFactors(z=z, nl=nl, price_h=price_h)
+
+
+def book_weights(setup: RevaluationPlan, fitted: FittedMarks) -> BookWeights:
+    """Every position's weights on the factors (see :class:`BookWeights`)."""
+    h = setup.horizon_days
+    n_real = h * len(setup.affine_fields)
+    n_pos = len(setup.names)
+    w = np.zeros((n_real + N_FEATURES + 1, n_pos))
+    const = np.zeros(n_pos)
+    btc = np.zeros(n_pos, dtype=bool)
+    value0_usd = np.zeros(n_pos)
+    nl_index = {c: k for k, c in enumerate(_nonaffine(setup))}
     nl_col = np.full(n_pos, -1, dtype=np.int64)
     field_offset = {name: i * h for i, name in enumerate(setup.affine_fields)}
     for j, c in enumerate(setup.position_contract):
@@ -400,25 +489,51 @@ def _assemble(
             _affine_weights(w[:, j], contract.affine, q, fitted, field_offset, n_real, h)
         elif contract.method in ("regression", "analytic"):
             nl_col[j] = nl_index[c]
+    return BookWeights(w=w, const=const, btc=btc, value0_usd=value0_usd, nl_col=nl_col)
+
+
+def pnl_model(
+    setup: RevaluationPlan,
+    weights: BookWeights,
+    factors: PathFactors,
+    *,
+    source: str,
+    seed: int | None,
+    notes: tuple[str, ...],
+) -> PnLModel:
     return PnLModel(
         names=setup.names,
         kinds=setup.kinds,
         quantities=setup.quantities,
-        btc=btc,
-        value0_usd=value0_usd,
-        z=z,
-        w=w,
-        const=const,
-        nl=nl,
-        nl_col=nl_col,
-        price_h_usd=price_h,
-        horizon_days=h,
+        btc=weights.btc,
+        value0_usd=weights.value0_usd,
+        z=factors.z,
+        w=weights.w,
+        const=weights.const,
+        nl=factors.nl,
+        nl_col=weights.nl_col,
+        price_h_usd=factors.price_h,
+        horizon_days=setup.horizon_days,
         asof=setup.asof,
         source=source,
-        n_paths=n,
+        n_paths=len(factors.z),
         seed=seed,
         notes=notes,
     )
+
+
+def _assemble(
+    setup: RevaluationPlan,
+    fitted: FittedMarks,
+    parts_list: list[_PathParts],
+    *,
+    source: str,
+    seed: int | None,
+    notes: tuple[str, ...],
+) -> PnLModel:
+    factors = path_factors(setup, fitted, parts_list)
+    weights = book_weights(setup, fitted)
+    return pnl_model(setup, weights, factors, source=source, seed=seed, notes=notes)
 
 
 def _affine_weights(
@@ -451,15 +566,17 @@ def monte_carlo_pnl(
     n_paths: int,
     seed: int,
     workers: int = 1,
+    chunk_paths: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[PnLModel, FittedMarks, RevaluationPlan]:
-    """Plan, simulate and value: the P&L distribution at ``horizon_days`` on ``n_paths``."""
+    """Plan, simulate and value: the P&L distribution at ``horizon_days`` on ``n_paths``
+    (``chunk_paths`` at a time; ``None`` picks a size)."""
     setup = plan_valuation(portfolio, market=market, model=model, horizon_days=horizon_days)
     scenarios = Scenarios(
         model,
         market.state,
         setup.last_day,
-        ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers),
+        ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, chunk_paths=chunk_paths),
     )
     pnl, fitted = fit_and_value(setup, scenarios, progress=progress)
     return pnl, fitted, setup

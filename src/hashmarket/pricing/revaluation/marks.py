@@ -135,20 +135,10 @@ class PnLModel:
     total_usd: FloatArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # The total is linear in the factors: sum the weights first (one pass over the
-        # paths, whatever the number of positions), then scale the BTC part by the price.
-        total = np.full(self.n_paths, -float(self.value0_usd.sum()))
-        for btc in (False, True):
-            mask = self.btc == btc
-            if not mask.any():
-                continue
-            value = self.z @ self.w[:, mask].sum(axis=1) + float(self.const[mask].sum())
-            has = mask & (self.nl_col >= 0)
-            if has.any():
-                weights = np.zeros(self.nl.shape[1])
-                np.add.at(weights, self.nl_col[has], self.quantities[has])
-                value += self.nl @ weights
-            total += value * self.price_h_usd if btc else value
+        weights = total_weights(
+            self.w, self.const, self.btc, self.nl_col, self.quantities, self.nl.shape[1]
+        )
+        total = total_pnl(weights, -float(self.value0_usd.sum()), self.z, self.nl, self.price_h_usd)
         object.__setattr__(self, "total_usd", total)
 
     @property
@@ -188,6 +178,62 @@ class PnLModel:
                 value[btc] *= self.price_h_usd[None, :]
             value -= self.value0_usd[c, None]
             yield c, value
+
+
+@dataclass(frozen=True)
+class TotalWeights:
+    """The whole book's weights on the factors, summed over positions: the USD positions'
+    and the BTC positions' (``None`` where there are none) — what a path's total P&L needs."""
+
+    usd: tuple[FloatArray, float, FloatArray | None] | None
+    btc: tuple[FloatArray, float, FloatArray | None] | None
+
+
+def total_weights(
+    w: FloatArray,
+    const: FloatArray,
+    btc: npt.NDArray[np.bool_],
+    nl_col: npt.NDArray[np.int64],
+    quantities: FloatArray,
+    n_nl: int,
+) -> TotalWeights:
+    """Sum the positions' weights (see :class:`TotalWeights`); ``n_nl`` columns of
+    non-affine values."""
+    sums: list[tuple[FloatArray, float, FloatArray | None] | None] = []
+    for in_btc in (False, True):
+        mask = btc == in_btc
+        if not mask.any():
+            sums.append(None)
+            continue
+        has = mask & (nl_col >= 0)
+        nl_weights = None
+        if has.any():
+            nl_weights = np.zeros(n_nl)
+            np.add.at(nl_weights, nl_col[has], quantities[has])
+        sums.append((w[:, mask].sum(axis=1), float(const[mask].sum()), nl_weights))
+    return TotalWeights(usd=sums[0], btc=sums[1])
+
+
+def total_pnl(
+    weights: TotalWeights, offset: float, z: FloatArray, nl: FloatArray, price_h: FloatArray
+) -> FloatArray:
+    """Total P&L of the book on each path of the factors (``offset``: minus its value today).
+
+    The total is linear in the factors: the weights are summed first (one pass over the
+    paths, whatever the number of positions), then the BTC part is scaled by the price. Each
+    path's total depends on that path's factors alone, so totals of chunks of paths, stacked,
+    are the total of the run.
+    """
+    total = np.full(len(z), offset)
+    for sums, in_btc in ((weights.usd, False), (weights.btc, True)):
+        if sums is None:
+            continue
+        w_sum, const_sum, nl_weights = sums
+        value = z @ w_sum + const_sum
+        if nl_weights is not None:
+            value += nl @ nl_weights
+        total += value * price_h if in_btc else value
+    return total
 
 
 # ---- the passes over paths -------------------------------------------------------------------

@@ -126,14 +126,33 @@ class RevaluationPlan:
         )
 
 
+@dataclass(frozen=True)
+class ContractJob:
+    """Choosing the method of a run of unique contracts (``(instrument, first, last)``): a
+    pure function of its fields, so runs of contracts can be planned anywhere (a task on a
+    cluster) and their plans put back in order."""
+
+    contracts: tuple[tuple[Any, dt.date, dt.date], ...]
+    base: Fixings
+    discount: Mapping[str, FloatArray]
+    model: NetworkModel
+    asof: dt.date
+
+    def __call__(self) -> list[ContractPlan]:
+        prober = Prober(self.base, self.asof)
+        return [_method(c, prober, self.discount, self.model, self.asof) for c in self.contracts]
+
+
 def plan_valuation(
     portfolio: Book,
     *,
     market: Market,
     model: NetworkModel,
     horizon_days: int,
+    run_job: Callable[[ContractJob], list[ContractPlan]] | None = None,
 ) -> RevaluationPlan:
-    """Decide how every unique contract of ``portfolio`` is valued (module docstring)."""
+    """Decide how every unique contract of ``portfolio`` is valued (module docstring);
+    ``run_job`` runs the probing (by default here, in one go)."""
     if horizon_days < 1:
         raise RiskError("risk_option", name="--horizon-days", problem="must be at least 1")
     state = market.state
@@ -164,8 +183,8 @@ def plan_valuation(
         "df_usd_0": market.usd_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
         "df_btc_0": market.btc_curve.discount_factor(days / DAYS_PER_YEAR_ACT365),
     }
-    prober = Prober(base, asof)
-    contracts = [_method(c, prober, discount, model, asof) for c in raw]
+    job = ContractJob(tuple(raw), base, discount, model, asof)
+    contracts = job() if run_job is None else run_job(job)
     fields = sorted({f for c in contracts if c.affine for f in c.affine.fields})
     past = market.past_fixings
     return RevaluationPlan(
