@@ -249,7 +249,7 @@ def test_an_expired_compute_contract_is_refused_in_one_line() -> None:
     for contract, name, last in cases:
         for engine in ("analytic", "mc"):
             with pytest.raises(PricingError) as refused:
-                price(contract, market=MARKET, model=MODEL, engine=engine)  # type: ignore[call-overload]
+                price(contract, market=MARKET, model=MODEL, engine=engine)
             message = str(refused.value)
             assert "\n" not in message
             assert f"{name} has nothing left to value as of {ASOF}" in message
@@ -261,7 +261,7 @@ def test_compute_monte_carlo_refuses_a_method_it_does_not_run(method: str) -> No
     config = MonteCarloConfig(n_paths=1_000, seed=1, method=method)  # type: ignore[arg-type]
     for contract in (forward(), lease()):
         with pytest.raises(PricingError, match=f"method '{method}' is not available for comp"):
-            price(contract, market=MARKET, model=MODEL, config=config)  # type: ignore[call-overload]
+            price(contract, market=MARKET, model=MODEL, config=config)
     # The plain method, the default, and the analytic engine are unaffected (antithetic
     # pairs make the linear forward exact).
     plain = price(forward(), market=MARKET, model=MODEL, config=replace(config, method="plain"))
