@@ -249,23 +249,13 @@ def fit_and_value(
         parts_list.append(_compact(parts))
     assert acc is not None and scaling is not None and bounds is not None
     regress = setup.needs_regression
-    gamma = {
-        name: _conditional_forward(acc.xtx, acc.xtf[name], acc.n, FIELD_BASIS.get(name))
-        if regress
-        else np.zeros((0, 0))
-        for name in setup.affine_fields
-    }
+    gamma = _forwards(acc, acc.xtf, regress)
+    gamma_btc = _forwards(acc, acc.xtf_btc, regress)
     beta = {
         i: _regression(acc.own_xtx.get(i, acc.xtx), acc.xty[i], acc.n, setup.contracts[i].basis)
         if regress
         else np.zeros(N_FEATURES)
         for i in regressed
-    }
-    gamma_btc = {
-        name: _conditional_forward(acc.xtx, acc.xtf_btc[name], acc.n, FIELD_BASIS.get(name))
-        if regress
-        else np.zeros((0, 0))
-        for name in setup.btc_affine_fields
     }
     mean_f = {name: acc.sum_f[name] / acc.n for name in setup.affine_fields}
     mean_f_btc = {name: acc.sum_f_btc[name] / acc.n for name in setup.btc_affine_fields}
@@ -284,6 +274,18 @@ def fit_and_value(
         setup, fitted, parts_list, source="monte_carlo", seed=scenarios.config.seed, notes=()
     )
     return model, fitted
+
+
+def _forwards(
+    acc: _Accumulator, xtf: Mapping[str, FloatArray], regress: bool
+) -> dict[str, FloatArray]:
+    """The conditional forwards of each field accumulated in ``xtf`` (empty without a fit)."""
+    return {
+        name: _conditional_forward(acc.xtx, cross, acc.n, FIELD_BASIS.get(name))
+        if regress
+        else np.zeros((0, 0))
+        for name, cross in xtf.items()
+    }
 
 
 def _accumulate_btc(
