@@ -324,18 +324,19 @@ def test_a_refused_fan_out_names_the_first_refusal_and_applies_nothing(
 
 # The 2025 days the payoff is checked on: 10 January, a week of April with a negative day
 # (20 April: 0.00051749 BTC/PH/day at 85,101.75 USD/BTC does not cover 20 W/TH at
-# $0.10/kWh) and 30 June.
-PAID_DAYS = [
-    dt.date(2025, 1, 10),
-    *(dt.date(2025, 4, 16) + dt.timedelta(days=i) for i in range(9)),
-    dt.date(2025, 6, 30),
-]
+# $0.10/kWh), and 23 to 30 June, every day of which pays (the BTC price rising from about
+# 100,000 to 107,000 USD over them).
+APRIL = [dt.date(2025, 4, 16) + dt.timedelta(days=i) for i in range(9)]
+JUNE = [dt.date(2025, 6, 23) + dt.timedelta(days=i) for i in range(8)]
+PAID_DAYS = [dt.date(2025, 1, 10), *APRIL, *JUNE]
 
 
 def test_the_token_prices_what_the_series_pays(ledger: Ledger, clock: ManualClock):
     """The hashrate_token spec with the series' terms, for the outstanding 800 TH/s, pays on
     each day's published fixings exactly the pool the ledger distributes, and the Monte Carlo
-    engine's value of it on that one realized path is the sum paid."""
+    engine's value of it on one realized path is what the series paid on it: the sum of the
+    sats under the model measure, and with BTC as the numeraire each day's sats at that day's
+    price over today's (zero rates and drift: F_t = S_0)."""
     series = terms(power_price_usd_per_kwh=Decimal("0.1"), term_end=dt.date(2025, 12, 31))
     issue_with_holders(ledger, series.validated())
     uptime = Decimal("0.97")
@@ -344,17 +345,17 @@ def test_the_token_prices_what_the_series_pays(ledger: Ledger, clock: ManualCloc
         f.name: str(getattr(series, f.name)) for f in dataclasses.fields(TokenTerms)
     }
     spec |= {"type": "hashrate_token", "ths_per_token": 800, "uptime": 0.97}
-    token = parse_spec({**spec, "start": "2025-04-16", "end": "2025-04-24"})
+    token = parse_spec({**spec, "start": "2025-06-23", "end": "2025-06-30"})
     assert isinstance(token, HashrateToken) and token.terms == dataclasses.replace(
         series.terms, ths_per_token=Decimal(800)
     )
 
     history = NetworkHistory.load(include_noncommercial=True)
     paid: dict[dt.date, int] = {}
-    published = []
+    published = {}
     for day in PAID_DAYS:
         btc, usd = day_fixings(history, day)
-        published.append((btc, usd))
+        published[day] = (btc, usd)
         after_day(clock, day)
         record = tk.distribute(ledger, SERIES, tk.DayRate.from_fixings(btc, usd), uptime=uptime)
         paid[day] = record.pool_sats
@@ -362,27 +363,37 @@ def test_the_token_prices_what_the_series_pays(ledger: Ledger, clock: ManualCloc
         cashflow = one_day.cashflows(Fixings.from_published(usd=[usd], btc=[btc]))
         assert to_minor(float(cashflow[0, 0]), 8, Rounding.DOWN) == record.pool_sats, day
     assert paid[dt.date(2025, 4, 20)] == 0 and min(paid.values()) == 0 < max(paid.values())
+    assert all(paid[day] > 1_000 for day in JUNE)
     assert sum(ledger.account(p).balance for p in HOLDERS.values()) == sum(paid.values())
 
-    # The Monte Carlo engine's present value on the realized April week (zero rates, valued
-    # the day before it starts) is what the series paid for those days.
-    btc_asof, usd_asof = day_fixings(history, dt.date(2025, 4, 15))
-    april = Fixings.from_published(
-        usd=[usd_asof, *(u for _, u in published[1:-1])],
-        btc=[btc_asof, *(b for b, _ in published[1:-1])],
+    # The engine's present value on the realized June days, valued the day before they start.
+    asof = JUNE[0] - dt.timedelta(days=1)
+    btc_asof, usd_asof = day_fixings(history, asof)
+    june = Fixings.from_published(
+        usd=[usd_asof, *(published[d][1] for d in JUNE)],
+        btc=[btc_asof, *(published[d][0] for d in JUNE)],
     )
+    prices = june.values["price_usd"][0]
     state = NetworkState(
-        asof=dt.date(2025, 4, 15),
-        price_usd=85_000.0,
+        asof=asof,
+        price_usd=float(prices[0]),
         hashrate_ths=8e8,
         difficulty=1.2e14,
-        height=893_000,
+        height=903_000,
         epoch_elapsed_s=0,
         fee_btc_per_block=0.02,
     )
-    run = _Run(token, Market(state=state), NetworkModel(), MonteCarloConfig(n_paths=2), 9, None)
     # The realized days as the engine's one-path chunk (column 0 is the as-of day).
-    realized = ScenarioSet(april.dates, 0, 0, False, (1,), dict(april.values))
-    (value,) = run.present_values(realized)
-    april_paid = sum(sats for day, sats in paid.items() if day.month == 4)
-    assert round(value * 10**8) == april_paid and value == pytest.approx(april_paid / 1e8)
+    realized = ScenarioSet(june.dates, 0, 0, False, (1,), dict(june.values))
+    sats = [paid[day] for day in JUNE]
+    values = {}
+    for measure in ("model", "risk_neutral"):
+        config = MonteCarloConfig(n_paths=2, measure=measure)
+        run = _Run(token, Market(state=state), NetworkModel(), config, len(JUNE), None)
+        (values[measure],) = run.present_values(realized)
+    # Pools are floored to whole sats: each day's value is at most one sat above what was paid.
+    assert 0 <= values["model"] * 1e8 - sum(sats) < len(JUNE)
+    weighted = sum(s * float(p) / float(prices[0]) for s, p in zip(sats, prices[1:], strict=True))
+    assert 0 <= values["risk_neutral"] * 1e8 - weighted < 1.1 * len(JUNE)
+    # The weights matter here: the BTC paid late in the week is worth more of today's BTC.
+    assert weighted - sum(sats) > 10 * len(JUNE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -239,10 +240,33 @@ def test_a_started_average_forward_uses_the_realized_days() -> None:
         price(fwd, market=MARKET, model=MODEL, engine="analytic")
 
 
-def test_an_expired_forward_is_worth_nothing_now() -> None:
+def test_an_expired_compute_contract_is_refused_in_one_line() -> None:
+    # Its last fixing on or before the valuation date: it settles, it is not priced (it was
+    # valued at 0 without a word).
     fwd = forward(start=D(2026, 1, 1), end=D(2026, 1, 31))
-    assert price(fwd, market=MARKET, model=MODEL, engine="analytic").value == 0.0
-    assert price(fwd, market=MARKET, model=MODEL, engine="mc").value == 0.0
+    old_lease = lease(start=dt.datetime(2026, 1, 20, 8, tzinfo=dt.UTC))
+    cases = ((fwd, "compute_forward", "2026-01-31"), (old_lease, "compute_lease", "2026-01-21"))
+    for contract, name, last in cases:
+        for engine in ("analytic", "mc"):
+            with pytest.raises(PricingError) as refused:
+                price(contract, market=MARKET, model=MODEL, engine=engine)
+            message = str(refused.value)
+            assert "\n" not in message
+            assert f"{name} has nothing left to value as of {ASOF}" in message
+            assert f"its last fixing is {last}" in message
+
+
+@pytest.mark.parametrize("method", ["pseudo", "sobol"])
+def test_compute_monte_carlo_refuses_a_method_it_does_not_run(method: str) -> None:
+    config = MonteCarloConfig(n_paths=1_000, seed=1, method=method)  # type: ignore[arg-type]
+    for contract in (forward(), lease()):
+        with pytest.raises(PricingError, match=f"method '{method}' is not available for comp"):
+            price(contract, market=MARKET, model=MODEL, config=config)
+    # The plain method, the default, and the analytic engine are unaffected (antithetic
+    # pairs make the linear forward exact).
+    plain = price(forward(), market=MARKET, model=MODEL, config=replace(config, method="plain"))
+    exact = price(forward(), market=MARKET, model=MODEL, engine="analytic", config=config)
+    assert plain.value == pytest.approx(exact.value, rel=1e-9)
 
 
 # -- the lease ----------------------------------------------------------------------------------

@@ -136,6 +136,20 @@ def test_an_option_expired_before_the_asof_date_is_refused_in_one_line(tmp_path:
         assert "its last fixing is 2023-03-31" in done.stderr
 
 
+def test_compute_contracts_refuse_an_expired_date_and_an_unsupported_method(
+    tmp_path: Path,
+) -> None:
+    spec = str(EXAMPLES / "compute_forward.json")  # March 2026
+    expired = hashmarket("price", spec, "--asof", "2027-06-01", data_dir=tmp_path)
+    assert expired.returncode == 2 and expired.stdout == ""
+    assert expired.stderr.count("\n") == 1
+    assert "compute_forward has nothing left to value as of 2027-06-01" in expired.stderr
+    assert "its last fixing is 2026-03-31" in expired.stderr
+    sobol = hashmarket("price", spec, "--method", "sobol", data_dir=tmp_path)
+    assert sobol.returncode == 2 and sobol.stdout == ""
+    assert "method 'sobol' is not available for compute_forward" in sobol.stderr
+
+
 ALL_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".json", ".yaml"))
 
 

@@ -139,7 +139,8 @@ def test_a_started_lease_counts_only_the_days_after_the_valuation_date() -> None
     mc = price(LEASE, market=market, model=GPU_MODEL, config=MonteCarloConfig(n_paths=64))
     assert mc.value == pytest.approx(exact.value, rel=1e-10)
     ended = ComputeMarket(asof=dt.date(2026, 3, 2), gpu_price_usd_per_gpu_hour=3.0)
-    assert price(LEASE, market=ended, model=GPU_MODEL).value == 0.0
+    with pytest.raises(PricingError, match="compute_lease has nothing left to value as of 2026"):
+        price(LEASE, market=ended, model=GPU_MODEL)
 
 
 # ---- the GPU model and market from quotes --------------------------------------------------

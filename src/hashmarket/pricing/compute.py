@@ -15,7 +15,14 @@ is no model of delivery, so the engines take it as contracted — no refund is d
 the diagnostics; the value is then a daily forward on the lease's GPU-hours at its price.
 
 Every engine follows the conventions: amounts paid on or before the valuation date are not
-counted; every result carries ``std_error``, ``n_paths`` and ``seed``.
+counted; every result carries ``std_error``, ``n_paths`` and ``seed``. A contract whose last
+fixing is on or before the valuation date is refused in one line, as the network engines
+refuse it (it settles on its realized fixings, it is not priced).
+
+The Monte Carlo engine simulates the plain way only (pseudo-random OU steps, antithetic if
+asked) and refuses the ``pseudo`` and ``sobol`` methods by name rather than ignore them: the
+cash flows of these contracts are linear in the simulated prices, so the ``analytic`` engine
+already values them exactly and a variance-reduced simulation would only reproduce it.
 """
 
 from __future__ import annotations
@@ -72,6 +79,23 @@ class ComputeMarket:
         return self.usd_curve.discount_factor(self.years_to(dates))
 
 
+def _refuse_expired(
+    instrument: ComputeForward | ComputeLease, asof: dt.date, last: dt.date
+) -> None:
+    if last <= asof:
+        raise PricingError("expired", instrument=instrument.type_name, asof=asof, last=last)
+
+
+def _refuse_method(instrument: ComputeForward | ComputeLease, config: MonteCarloConfig) -> None:
+    if config.method != "plain":
+        raise PricingError(
+            "mc_config",
+            problem=f"method {config.method!r} is not available for {instrument.type_name} "
+            "(compute contracts are simulated with method 'plain'; their 'analytic' engine "
+            "is exact)",
+        )
+
+
 def _window_dates(fwd: ComputeForward) -> np.ndarray:
     return np.arange(to_day(fwd.start), to_day(fwd.end) + 1)
 
@@ -116,6 +140,7 @@ def analytic_forward(
 ) -> PricingResult:
     """Closed-form value and spot delta of a compute forward under the OU model."""
     fwd = instrument
+    _refuse_expired(fwd, market.asof, fwd.end)
     asof_day = to_day(market.asof)
     dates = _window_dates(fwd)
     future = dates > asof_day
@@ -126,12 +151,7 @@ def analytic_forward(
     scale = fwd.side.sign * fwd.gpu_hours_per_day
     k = fwd.fixed_price_usd_per_gpu_hour
     diagnostics = _diagnostics(market, model, int(future.sum()))
-    if not future.any():
-        value, delta, fair = 0.0, 0.0, math.nan
-        diagnostics["note"] = (
-            f"every fixing ({fwd.start} to {fwd.end}) is on or before {market.asof}"
-        )
-    elif fwd.settlement is ForwardSettlement.DAILY:
+    if fwd.settlement is ForwardSettlement.DAILY:
         df = market.discount_factors(dates[future])
         value = float(scale * (df * (expected - k)).sum())
         delta = float(scale * (df * sensitivity).sum())
@@ -255,8 +275,8 @@ def monte_carlo_forward(
     """Monte Carlo value: simulated fixings through the contract's own ``cashflows``."""
     started = time.perf_counter()
     fwd = instrument
-    if fwd.end <= market.asof:
-        return PricingResult(0.0, 0.0, 0, config.seed, fwd.currency.value, "mc")
+    _refuse_expired(fwd, market.asof, fwd.end)
+    _refuse_method(fwd, config)
     days = (fwd.end - market.asof).days
     asof_day = to_day(market.asof)
     sim_dates = asof_day + np.arange(days + 1)
@@ -312,6 +332,7 @@ def analytic_lease(
     """Closed-form value and spot delta of a lease with full delivery: each future day's
     contracted GPU-hours × (E[P_t] − price), discounted, from the holder's side."""
     lease = instrument
+    _refuse_expired(lease, market.asof, lease.last_day)
     dates = _lease_days(lease)
     future = dates > to_day(market.asof)
     hours = lease.contracted_gpu_hours_by_day()[future]
@@ -343,8 +364,8 @@ def monte_carlo_lease(
     refunds) on simulated fixings."""
     started = time.perf_counter()
     lease = instrument
-    if lease.last_day <= market.asof:
-        return PricingResult(0.0, 0.0, 0, config.seed, lease.currency.value, "mc")
+    _refuse_expired(lease, market.asof, lease.last_day)
+    _refuse_method(lease, config)
     days = (lease.last_day - market.asof).days
     asof_day = to_day(market.asof)
     lease_days = _lease_days(lease)

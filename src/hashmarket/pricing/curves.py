@@ -10,6 +10,22 @@ at r_usd − r_btc) and streams over chunks: memory is paths × months, not path
 Day 0 is the as-of day itself: ``spot`` is its published fixing (the calibrated state carries
 it), so the curve starts from the index value the same day's contracts settle on.
 
+In BTC, the forward of a fixing paid in BTC is taken with BTC as the numeraire, as the pricing
+engine values BTC amounts (``pricing.pathvalue``). A forward paying ``X_t − K`` BTC on day t is
+worth ``E_usd[D_usd(t) (X_t − K) S_t]`` USD; it is worth nothing at
+
+    K = E_usd[D_usd(t) X_t S_t] / E_usd[D_usd(t) S_t] = E_usd[D_usd(t) X_t S_t] / (S_0 D_btc(t))
+      = E_usd[X_t S_t / F_t],   F_t = E_usd[S_t] = S_0 D_btc(t) / D_usd(t)
+
+(deterministic rates; ``E[D_usd(t) S_t] = S_0 D_btc(t)`` is a BTC bond). So each path's BTC
+hashprice is weighted by ``S_t / F_t`` before the month's mean, not averaged as simulated —
+the paths' plain mean, ``E_usd[X_t]``, misses the covariance of the hashprice with the price.
+A month's point is the mean over its days of these daily forwards, which is the price of a
+zero-strike BTC forward on that month per PH/s-day when rates are zero. Its bands are the
+quantiles of the month's average fixing under the measure with density ``S_T / F_T`` (T the
+month's last day), under which that average's mean is the point above (``S_t / F_t`` is a
+martingale). Under the ``model`` measure the paths are averaged as simulated, as pricing does.
+
 Quoted forwards, if given for some months, shift the curve multiplicatively: each quoted
 month's factor is quote / model mean; months between quotes interpolate the log factor
 linearly, months outside take the nearest quote's factor; the bands move with the mean.
@@ -33,6 +49,7 @@ from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.montecarlo import pricing_model
+from hashmarket.pricing.pathvalue import forward_usd
 from hashmarket.pricing.result import MonteCarloConfig, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
@@ -161,9 +178,14 @@ def _quotes_by_month(
 
 
 def _curve_scenarios(
-    model: NetworkModel, market: Market, config: MonteCarloConfig, days: int, field: str
-) -> tuple[Scenarios, float]:
-    """The scenarios the curve averages (only ``field`` simulated), and the BTC drift used."""
+    model: NetworkModel,
+    market: Market,
+    config: MonteCarloConfig,
+    days: int,
+    fields: tuple[str, ...],
+) -> tuple[Scenarios, NetworkModel, float]:
+    """The scenarios the curve averages (only ``fields`` simulated), their model, and the BTC
+    drift used."""
     sim_model, drift = pricing_model(model, market, config, days / DAYS_PER_YEAR_ACT365)
     n_paths = config.n_paths or config.max_paths
     n_paths += n_paths % 2 if config.antithetic else 0
@@ -178,10 +200,10 @@ def _curve_scenarios(
             chunk_paths=config.chunk_paths,
             stream_paths=config.stream_paths,
             workers=config.workers,
-            fields=(field,),
+            fields=fields,
         ),
     )
-    return scenarios, drift
+    return scenarios, sim_model, drift
 
 
 def _curve_points(
@@ -191,11 +213,21 @@ def _curve_points(
     periods: list[tuple[dt.date, dt.date]],
     labels: list[str],
     by_month: Mapping[str, float],
+    numeraire: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[CurvePoint, ...]:
-    """One point per month from the paths' monthly averages ``[paths, months]``."""
-    means = averages.mean(axis=0)
-    errors = _standard_errors(averages, scenarios, config.antithetic)
-    bands = np.quantile(averages, BANDS, axis=0)
+    """One point per month from the paths' monthly averages ``[paths, months]``; with
+    ``numeraire`` (the monthly averages of ``X_t S_t / F_t`` and the weights ``S_T / F_T`` of
+    each month's last day), the BTC forward and the bands under that measure."""
+    if numeraire is None:
+        estimates = averages
+        bands = np.quantile(averages, BANDS, axis=0)
+    else:
+        estimates, weights = numeraire
+        bands = np.column_stack(
+            [_weighted_quantiles(averages[:, j], weights[:, j]) for j in range(len(labels))]
+        )
+    means = estimates.mean(axis=0)
+    errors = _standard_errors(estimates, scenarios, config.antithetic)
     quote_list = [by_month.get(label) for label in labels]
     factors = shift_factors(means, quote_list)
     return tuple(
@@ -238,15 +270,29 @@ def hashprice_curve(
     by_month = _quotes_by_month(quotes, market.asof, labels)
     days = (periods[-1][1] - market.asof).days
     name = f"hashprice_{SettlementCurrency(currency).value}_per_ph_day"
-    scenarios, drift = _curve_scenarios(model, market, config, days, name)
+    btc_numeraire = currency == SettlementCurrency.BTC and config.measure == "risk_neutral"
+    fields = (name, "price_usd") if btc_numeraire else (name,)
+    scenarios, sim_model, drift = _curve_scenarios(model, market, config, days, fields)
     month_keys = [np.datetime64(label, "M") for label in labels]
+    ends = np.array([np.datetime64(end, "D") for _, end in periods])
 
     def summarize(chunk: ScenarioSet) -> FloatArray:
-        return monthly_means(chunk.field(name), chunk.dates, month_keys)
+        plain = monthly_means(chunk.field(name), chunk.dates, month_keys)
+        if not btc_numeraire:
+            return plain
+        # S_t / F_t on every day, F_t the paths' forward (pricing.pathvalue.forward_usd).
+        elapsed = (chunk.dates - chunk.dates[0]).astype(np.float64)
+        weights = chunk.field("price_usd") / forward_usd(market, sim_model, elapsed)
+        weighted = monthly_means(chunk.field(name) * weights, chunk.dates, month_keys)
+        at_end = weights[:, np.searchsorted(chunk.dates, ends)]
+        return np.concatenate([plain, weighted, at_end], axis=1)
 
     backend = backend_for(config.scheduler)
     parts = backend.map_chunks(scenarios, summarize, progress=progress)
-    averages = np.concatenate(parts, axis=0)  # [paths, months], in path order
+    summaries = np.concatenate(parts, axis=0)  # in path order
+    n = len(labels)
+    averages = summaries[:, :n]  # [paths, months]
+    numeraire = (summaries[:, n : 2 * n], summaries[:, 2 * n :]) if btc_numeraire else None
     spot = (
         market.state.hashprice_usd_per_ph_day
         if currency == SettlementCurrency.USD
@@ -255,12 +301,13 @@ def hashprice_curve(
     return HashpriceCurve(
         asof=market.asof,
         currency=SettlementCurrency(currency).value,
-        points=_curve_points(averages, scenarios, config, periods, labels, by_month),
+        points=_curve_points(averages, scenarios, config, periods, labels, by_month, numeraire),
         n_paths=scenarios.config.n_paths,
         seed=config.seed,
         spot=spot,
         diagnostics={
             "measure": config.measure,
+            "numeraire": "btc" if btc_numeraire else SettlementCurrency(currency).value,
             "btc_usd_drift_per_year": drift,
             "horizon_days": days,
             "block_arrivals": model.block_arrivals.value,
@@ -280,6 +327,15 @@ def _standard_errors(averages: FloatArray, scenarios: Scenarios, antithetic: boo
         pairs.append(0.5 * (averages[start : start + half] + averages[start + half : start + size]))
         start += size
     return _error_of_mean(np.concatenate(pairs, axis=0))
+
+
+def _weighted_quantiles(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The :data:`BANDS` quantiles of ``values`` under probabilities proportional to
+    ``weights``: the weighted empirical distribution, each sample at the middle of its mass."""
+    order = np.argsort(values)
+    mass = weights[order] / weights.sum()
+    middle = np.cumsum(mass) - 0.5 * mass
+    return np.asarray(np.interp(BANDS, middle, values[order]), dtype=np.float64)
 
 
 def _error_of_mean(samples: FloatArray) -> FloatArray:

@@ -8,6 +8,13 @@ The P&L of a position over ``h`` days on a path is ``u_h · V_h − u_0 · V_0``
 * ``V_0`` = its value today: the mean over paths of every cash flow after today, discounted to
   today (the Monte Carlo price on the same paths; at zero drift and rates the pricing measure).
 
+BTC amounts are valued with BTC as the numeraire, by the pricing engine's rule
+(``pricing.pathvalue``): X_t BTC paid after day d is weighted by ``S_t / E[S_t | day d]``
+(``E[S_t | day d] = S_d e^{μ (t − d)}``, μ the paths' BTC/USD drift), so a BTC position's
+``V_0`` is ``E[D_usd X_t S_t] / S_0`` and agrees with ``pricing.price`` on the same paths, and
+its mark on day h is worth, at ``S_h``, what its future BTC is worth in USD. The P&L stays in
+USD: ``u_h · V_h − u_0 · V_0``.
+
 Cash flows always come from the instrument's own ``cashflows(fixings)`` — the payoff that
 pricing and settlement use. The mark-to-market on day h is a conditional expectation given the
 path so far, estimated three ways:
@@ -20,7 +27,8 @@ path so far, estimated three ways:
   contract reads, and two random paths that must be predicted exactly. Their value is then a
   linear functional of the fixings, so only the conditional forward of each fixing is needed:
   ``E[F_t | day h] ≈ X_h · γ_t``, one least-squares regression per field and day on features
-  ``X_h`` of the path's state (below), shared by every affine position;
+  ``X_h`` of the path's state (below), shared by every affine position (for BTC-settled ones,
+  the BTC-numeraire forward ``E[F_t S_t | day h] / E[S_t | day h]``, regressed the same way);
 * **regression** for every other contract (options on averages, tokens, notes, loans): the
   path's own discounted future cash flows regressed on ``X_h`` (Longstaff–Schwartz style).
 

@@ -53,6 +53,8 @@ class _Accumulator:
     xtx: FloatArray
     xtf: dict[str, FloatArray]
     sum_f: dict[str, FloatArray]
+    xtf_btc: dict[str, FloatArray]  # the same, each fixing weighted by S_t / E[S_t | h]
+    sum_f_btc: dict[str, FloatArray]  # … by S_t / E[S_t]
     xty: dict[int, FloatArray]
     own_xtx: dict[int, FloatArray]  # contracts that can end before h: fit on live paths only
     sum_v0: dict[int, float]
@@ -117,8 +119,15 @@ def _parts(setup: RevaluationPlan, source: PathSource) -> tuple[_PathParts, Fixi
     return parts, path_fixings(source, past=setup.past, asof=setup.asof)
 
 
-def _contract_flows(setup: RevaluationPlan, contract: ContractPlan, fixings: Fixings) -> _Flows:
-    """The contract's cash flows on every path of ``fixings`` (see :class:`_Flows`)."""
+def _contract_flows(
+    setup: RevaluationPlan, contract: ContractPlan, fixings: Fixings, price_h: FloatArray
+) -> _Flows:
+    """The contract's cash flows on every path of ``fixings`` (see :class:`_Flows`).
+
+    A BTC amount paid after the horizon (after today) is valued with BTC as the numeraire,
+    as the pricing engine values it: weighted by ``S_t / E[S_t | day h]`` (``S_t / E[S_t]``),
+    so its value in BTC is ``E[D_usd X_t S_t] / S_h`` and in USD at ``S_h`` what the same
+    BTC is worth in USD. What is paid by day h is held to the horizon at face."""
     lo = max(contract.first, fixings.first_date)
     hi = min(contract.last, fixings.last_date)
     window = fixings.between(lo, hi)
@@ -139,10 +148,17 @@ def _contract_flows(setup: RevaluationPlan, contract: ContractPlan, fixings: Fix
     df_0 = setup.df_btc_0 if contract.btc else setup.df_usd_0
     real = (days >= 1) & (days <= h)
     fut = days > h
+    paid = days >= 1
+    future, today = amounts[:, fut], amounts[:, paid]
+    if contract.btc:
+        price = np.broadcast_to(window.values["price_usd"], (n, window.n_periods))
+        spot = np.full(n, setup.spot_usd)
+        future = future * setup.btc_weights(price[:, fut], days[fut], h, price_h)
+        today = today * setup.btc_weights(price[:, paid], days[paid], 0, spot)
     return _Flows(
         realized=np.asarray(amounts[:, real].sum(axis=1), dtype=np.float64),
-        future=np.asarray(amounts[:, fut] @ df_h[clip[fut]], dtype=np.float64),
-        today=np.asarray(amounts[:, days >= 1] @ df_0[clip[days >= 1]], dtype=np.float64),
+        future=np.asarray(future @ df_h[clip[fut]], dtype=np.float64),
+        today=np.asarray(today @ df_0[clip[paid]], dtype=np.float64),
         alive=alive,
     )
 
@@ -171,7 +187,7 @@ def _fill_nonaffine(
             parts.nl_alive[i] = flows[i].alive
             parts.nl_future[i] = _analytic_value(setup, contract, parts.price_h, h)
             continue
-        f = _contract_flows(setup, contract, fixings)
+        f = _contract_flows(setup, contract, fixings, parts.price_h)
         flows[i] = f
         parts.nl_realized[i] = f.realized
         parts.nl_alive[i] = f.alive
@@ -218,11 +234,14 @@ def fit_chunk(
             for f in setup.affine_fields
         },
         sum_f={f: data[f][:, 1 : setup.last_day + 1].sum(axis=0) for f in setup.affine_fields},
+        xtf_btc={f: np.zeros((N_LINEAR, setup.last_day - h)) for f in setup.btc_affine_fields},
+        sum_f_btc={f: np.zeros(setup.last_day) for f in setup.btc_affine_fields},
         xty={},
         own_xtx={},
         sum_v0={},
         n=len(x),
     )
+    _accumulate_btc(setup, acc, x, data)
     flows = _fill_nonaffine(setup, parts, fixings)
     for i in regressed:
         f = flows[i]
@@ -245,6 +264,10 @@ def empty_fit(setup: RevaluationPlan) -> _Accumulator:
         xtx=np.zeros((N_FEATURES, N_FEATURES)),
         xtf={f: np.zeros((N_LINEAR, t_last - setup.horizon_days)) for f in setup.affine_fields},
         sum_f={f: np.zeros(t_last) for f in setup.affine_fields},
+        xtf_btc={
+            f: np.zeros((N_LINEAR, t_last - setup.horizon_days)) for f in setup.btc_affine_fields
+        },
+        sum_f_btc={f: np.zeros(t_last) for f in setup.btc_affine_fields},
         xty={i: np.zeros(N_FEATURES) for i in regressed},
         own_xtx={i: np.zeros((N_FEATURES, N_FEATURES)) for i in ending},
         sum_v0=dict.fromkeys(regressed, 0.0),
@@ -258,6 +281,9 @@ def add_fit(acc: _Accumulator, part: _Accumulator) -> None:
     for name in acc.xtf:
         acc.xtf[name] += part.xtf[name]
         acc.sum_f[name] += part.sum_f[name]
+    for name in acc.xtf_btc:
+        acc.xtf_btc[name] += part.xtf_btc[name]
+        acc.sum_f_btc[name] += part.sum_f_btc[name]
     for i in acc.xty:
         acc.xty[i] += part.xty[i]
         acc.sum_v0[i] += part.sum_v0[i]
@@ -274,12 +300,8 @@ def fitted_marks(
 ) -> FittedMarks:
     """The marks from the summed cross-products of every chunk."""
     regress = setup.needs_regression
-    gamma = {
-        name: _conditional_forward(acc.xtx, acc.xtf[name], acc.n, FIELD_BASIS.get(name))
-        if regress
-        else np.zeros((0, 0))
-        for name in setup.affine_fields
-    }
+    gamma = _forwards(acc, acc.xtf, regress)
+    gamma_btc = _forwards(acc, acc.xtf_btc, regress)
     beta = {
         i: _regression(acc.own_xtx.get(i, acc.xtx), acc.xty[i], acc.n, setup.contracts[i].basis)
         if regress
@@ -287,7 +309,8 @@ def fitted_marks(
         for i in acc.xty
     }
     mean_f = {name: acc.sum_f[name] / acc.n for name in setup.affine_fields}
-    value0 = _values_today(setup, mean_f, acc.sum_v0, acc.n)
+    mean_f_btc = {name: acc.sum_f_btc[name] / acc.n for name in setup.btc_affine_fields}
+    value0 = _values_today(setup, mean_f, mean_f_btc, acc.sum_v0, acc.n)
     return FittedMarks(
         scaling=scaling,
         bounds=bounds,
@@ -296,6 +319,7 @@ def fitted_marks(
         value0=value0,
         n_paths=acc.n,
         seed=seed,
+        gamma_btc=gamma_btc,
     )
 
 
@@ -322,6 +346,38 @@ def fit_and_value(
         setup, fitted, parts_list, source="monte_carlo", seed=scenarios.config.seed, notes=()
     )
     return model, fitted
+
+
+def _forwards(
+    acc: _Accumulator, xtf: Mapping[str, FloatArray], regress: bool
+) -> dict[str, FloatArray]:
+    """The conditional forwards of each field accumulated in ``xtf`` (empty without a fit)."""
+    return {
+        name: _conditional_forward(acc.xtx, cross, acc.n, FIELD_BASIS.get(name))
+        if regress
+        else np.zeros((0, 0))
+        for name, cross in xtf.items()
+    }
+
+
+def _accumulate_btc(
+    setup: RevaluationPlan, acc: _Accumulator, x: FloatArray, data: Mapping[str, FloatArray]
+) -> None:
+    """Add a chunk's BTC-numeraire fixings of the fields BTC-settled affine contracts read:
+    ``F_t S_t / E[S_t | h]`` for the conditional forwards after h, ``F_t S_t / E[S_t]`` for
+    the means today."""
+    if not setup.btc_affine_fields:
+        return
+    h, t_last = setup.horizon_days, setup.last_day
+    price = data["price_usd"]
+    after_h = np.arange(h + 1, t_last + 1)
+    from_1 = np.arange(1, t_last + 1)
+    w_h = setup.btc_weights(price[:, h + 1 : t_last + 1], after_h, h, price[:, h])
+    w_0 = setup.btc_weights(price[:, 1 : t_last + 1], from_1, 0, np.full(len(x), setup.spot_usd))
+    for name in setup.btc_affine_fields:
+        values = data[name]
+        acc.xtf_btc[name] += x[:, :N_LINEAR].T @ (values[:, h + 1 : t_last + 1] * w_h)
+        acc.sum_f_btc[name] += (values[:, 1 : t_last + 1] * w_0).sum(axis=0)
 
 
 def _conditional_forward(
@@ -364,17 +420,22 @@ def _compact(parts: _PathParts) -> _PathParts:
 def _values_today(
     setup: RevaluationPlan,
     mean_f: Mapping[str, FloatArray],
+    mean_f_btc: Mapping[str, FloatArray],
     sum_v0: Mapping[int, float],
     n: int,
 ) -> FloatArray:
+    """Every contract's value today in its currency; a BTC-settled affine contract's on the
+    fixings' BTC-numeraire means ``E[F_t S_t] / E[S_t]`` (its constant is exact: the weights
+    have mean one)."""
     value0 = np.zeros(len(setup.contracts))
     for i, contract in enumerate(setup.contracts):
         if contract.method == "affine":
             form = contract.affine
             assert form is not None
             total = form.const_0
+            means = mean_f_btc if contract.btc else mean_f
             for k, name in enumerate(form.fields):
-                total += float(form.g_0[k] @ mean_f[name][form.first_day - 1 : form.last_day])
+                total += float(form.g_0[k] @ means[name][form.first_day - 1 : form.last_day])
             value0[i] = total
         elif contract.method == "analytic":
             spot = np.array([setup.spot_usd])
@@ -486,7 +547,8 @@ def book_weights(setup: RevaluationPlan, fitted: FittedMarks) -> BookWeights:
         if contract.method == "affine":
             assert contract.affine is not None
             const[j] = contract.affine.const_h * q
-            _affine_weights(w[:, j], contract.affine, q, fitted, field_offset, n_real, h)
+            gamma = fitted.gamma_btc if contract.btc else fitted.gamma
+            _affine_weights(w[:, j], contract.affine, q, gamma, field_offset, n_real, h)
         elif contract.method in ("regression", "analytic"):
             nl_col[j] = nl_index[c]
     return BookWeights(w=w, const=const, btc=btc, value0_usd=value0_usd, nl_col=nl_col)
@@ -540,7 +602,7 @@ def _affine_weights(
     w: FloatArray,
     form: AffineForm,
     q: float,
-    fitted: FittedMarks,
+    gamma_by_field: Mapping[str, FloatArray],
     field_offset: Mapping[str, int],
     n_real: int,
     h: int,
@@ -553,7 +615,7 @@ def _affine_weights(
         in_real = days <= h
         w[field_offset[name] + days[in_real] - 1] += g[in_real]
         if (~in_real).any():
-            gamma = fitted.gamma[name]
+            gamma = gamma_by_field[name]
             w[n_real : n_real + N_LINEAR] += gamma[:, days[~in_real] - h - 1] @ g[~in_real]
 
 

@@ -93,8 +93,10 @@ def _scaling(raw: FloatArray) -> FeatureScaling:
 @dataclass(frozen=True)
 class FittedMarks:
     """What the Monte Carlo pass learned: feature scaling, conditional forwards of the affine
-    fields (``gamma[field]``: features → day), regression coefficients of the other contracts,
-    and every contract's value today (in its currency)."""
+    fields (``gamma[field]``: features → day), the same with BTC as the numeraire for the
+    fields BTC-settled contracts read (``gamma_btc[field]``: ``E[F_t S_t | h] / E[S_t | h]``),
+    regression coefficients of the other contracts, and every contract's value today (in its
+    currency)."""
 
     scaling: FeatureScaling | None
     bounds: FloatArray  # largest |standardized state variable| among the fitted paths
@@ -103,6 +105,7 @@ class FittedMarks:
     value0: FloatArray  # per contract
     n_paths: int
     seed: int | None
+    gamma_btc: Mapping[str, FloatArray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

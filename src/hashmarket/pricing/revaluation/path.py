@@ -1,7 +1,9 @@
 """The value at a horizon on one deterministic path (a stress scenario): what the path pays
 on days 1 … H at face, plus the rest discounted to day H — or the pricing registry's closed
-form at the day-H price where it has one. On a single named path the path's own future is
-the scenario, so no regression mark is needed (compare :mod:`.engine`)."""
+form at the day-H price where it has one. BTC amounts after H are weighted by the path's
+``S_t / E[S_t | H]``, the pricing engine's BTC numeraire (1 on a path whose price grows at the
+model's drift after H). On a single named path the path's own future is the scenario, so no
+regression mark is needed (compare :mod:`.engine`)."""
 
 from __future__ import annotations
 
@@ -60,6 +62,13 @@ def value_on_path(
     days = (window.dates - np.datetime64(asof, "D")).astype(np.int64)
     real = (days >= 1) & (days <= horizon_days)
     fut = days > horizon_days
-    discount = curve.discount_factor((days[fut] - horizon_days) / DAYS_PER_YEAR_ACT365)
-    value = float(amounts[real].sum() + amounts[fut] @ discount)
+    years_after_h = (days[fut] - horizon_days) / DAYS_PER_YEAR_ACT365
+    future = amounts[fut]
+    if btc:
+        # BTC paid after H with BTC as the numeraire, as the pricing engine values it:
+        # weighted by S_t / E[S_t | H] (the model's drift for the forward).
+        price = np.broadcast_to(window.values["price_usd"], (1, window.n_periods))[0]
+        forward = price_h * np.exp(model.price.drift_per_year * years_after_h)
+        future = future * price[fut] / forward
+    value = float(amounts[real].sum() + future @ curve.discount_factor(years_after_h))
     return value * (price_h if btc else 1.0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings
@@ -104,6 +105,7 @@ class RevaluationPlan:
     names: tuple[str, ...]
     kinds: tuple[str, ...]
     affine_fields: tuple[str, ...]
+    btc_affine_fields: tuple[str, ...]  # the affine fields a BTC-settled contract reads
     spot_usd: float
     df_usd_h: FloatArray  # [last_day + 1]: discount from h to day d (1 for d <= h)
     df_btc_h: FloatArray
@@ -112,10 +114,22 @@ class RevaluationPlan:
     vol_per_year: float
     usd_rate: float
     btc_rate: float
+    price_drift_per_year: float  # the paths' BTC/USD drift: E[S_t | day h] = S_h e^{μ(t − h)}
 
     @property
     def dates(self) -> DateArray:
         return np.datetime64(self.asof, "D") + np.arange(self.last_day + 1)
+
+    def btc_weights(
+        self, price_usd: FloatArray, days: npt.NDArray[np.int64], day: int, price_day: FloatArray
+    ) -> FloatArray:
+        """``S_t / E[S_t | day]`` on ``days`` ``[paths, len(days)]``, from the paths' BTC/USD
+        ``price_usd`` on those days and ``price_day`` on ``day``: the change from the measure
+        the paths are simulated in to BTC as the numeraire (mean one), the pricing engine's
+        rule (``pricing.pathvalue``) with the paths' own drift for the forward."""
+        years = (np.asarray(days, dtype=np.float64) - day) / DAYS_PER_YEAR_ACT365
+        forward = price_day[:, None] * np.exp(self.price_drift_per_year * years)[None, :]
+        return np.asarray(price_usd / forward, dtype=np.float64)
 
     @property
     def needs_regression(self) -> bool:
@@ -186,6 +200,7 @@ def plan_valuation(
     job = ContractJob(tuple(raw), base, discount, model, asof)
     contracts = job() if run_job is None else run_job(job)
     fields = sorted({f for c in contracts if c.affine for f in c.affine.fields})
+    btc_fields = sorted({f for c in contracts if c.affine and c.btc for f in c.affine.fields})
     past = market.past_fixings
     return RevaluationPlan(
         asof=asof,
@@ -198,10 +213,12 @@ def plan_valuation(
         names=portfolio.names,
         kinds=tuple(p.kind.value for p in portfolio.positions),
         affine_fields=tuple(fields),
+        btc_affine_fields=tuple(btc_fields),
         spot_usd=state.price_usd,
         vol_per_year=model.price.vol_per_year,
         usd_rate=usd_rate,
         btc_rate=btc_rate,
+        price_drift_per_year=model.price.drift_per_year,
         df_usd_h=discount["df_usd_h"],
         df_btc_h=discount["df_btc_h"],
         df_usd_0=discount["df_usd_0"],
