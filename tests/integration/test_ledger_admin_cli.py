@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from hashmarket.cli.app import main
-from hashmarket.ledger import Account, Ledger, Transfer, journal
+from hashmarket.ledger import Account, Ledger, Transfer, idempotency, journal
 from hashmarket.ledger.migrations import _sqlite_append_only
 from tests.conftest import PG_ENV, STORES, UrlFactory, open_ledger
 from tests.integration.test_ledger_cli import Cli, Done, ok_json, refused
@@ -219,6 +219,15 @@ def test_the_service_role_appends_but_cannot_rewrite(cli: Cli, new_url: UrlFacto
             ledger.transfer(Transfer(60, ALICE, 13, 25))
             assert ledger.account(13).balance == 25
             assert ledger.verify().ok
+            # The HTTP service's request claims: claimed, completed, and released on failure.
+            won = idempotency.claim(ledger, "k1", "key-a", "0" * 64, lease_ns=10**9)
+            assert won.outcome is idempotency.Outcome.CLAIMED
+            response = idempotency.StoredResponse(201, "application/json", b"{}")
+            assert won.token is not None
+            assert idempotency.complete(ledger, "k1", "key-a", won.token, response)
+            failed = idempotency.claim(ledger, "k1", "key-b", "0" * 64, lease_ns=10**9)
+            assert failed.token is not None and won.token is not None
+            idempotency.release(ledger, "k1", "key-b", failed.token)
             store = ledger._store
             for sql in (
                 "UPDATE journal SET amount = 1",
