@@ -22,13 +22,6 @@ MAX_FUNCTION_LINES = 80
 # `# long:` followed by a reason (at least one word character).
 LONG = re.compile(r"#\s*long:\s*\w")
 
-# Functions being reworked as a whole elsewhere; each entry leaves this list when that lands.
-ALLOWED_FUNCTIONS = {
-    # the request guard's one entry point, under rework
-    ("api/guard.py", "GuardMiddleware.dispatch"),
-    # the ledger verifier's one pass, under rework
-    ("ledger/verify.py", "verify"),
-}
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -82,9 +75,7 @@ def long_functions(source: str, name: str) -> list[str]:
     return [
         f"{name}:{f.line} {f.qualname} is {f.length} lines"
         for f in function_lengths(source)
-        if f.length > MAX_FUNCTION_LINES
-        and (name, f.qualname) not in ALLOWED_FUNCTIONS
-        and not _marked(lines, f)
+        if f.length > MAX_FUNCTION_LINES and not _marked(lines, f)
     ]
 
 
@@ -122,13 +113,6 @@ def test_the_check_flags_a_long_module_unless_it_says_why() -> None:
     assert long_module("# long:\n" + body, "m.py") == "m.py is 602 lines"
 
 
-def test_the_allow_list_names_functions_that_exist() -> None:
-    """An entry for a function that was renamed or removed would hide nothing and mislead."""
-    for module, qualname in ALLOWED_FUNCTIONS:
-        names = {f.qualname for f in function_lengths((SRC / module).read_text(encoding="utf-8"))}
-        assert qualname in names, f"{module} has no function {qualname}"
-
-
 LONG_BODY = "\n".join(f"    x{i} = {i}" for i in range(81))
 
 
@@ -155,15 +139,6 @@ def test_a_function_of_80_lines_passes() -> None:
     source = "def f() -> None:\n" + "\n".join(f"    x{i} = {i}" for i in range(79)) + "\n"
     assert function_lengths(source) == [("f", 1, 80, 1)]
     assert long_functions(source, "example.py") == []
-
-
-def test_the_allow_list_exempts_only_its_own_module() -> None:
-    source = "class GuardMiddleware:\n    async def dispatch(self) -> None:\n"
-    source += "\n".join(f"        x{i} = {i}" for i in range(81)) + "\n"
-    assert long_functions(source, "api/guard.py") == []
-    assert long_functions(source, "api/other.py") == [
-        "api/other.py:2 GuardMiddleware.dispatch is 82 lines"
-    ]
 
 
 def test_lengths_count_methods_and_nested_functions() -> None:

@@ -27,7 +27,12 @@ from hashmarket.instruments.loans import CollateralKind, Loan, collateral_unit_v
 from hashmarket.models.network import NetworkModel, NetworkState
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.revaluation import monte_carlo_pnl, value_paths
+from hashmarket.pricing.revaluation import (
+    FittedMarks,
+    RevaluationPlan,
+    monte_carlo_pnl,
+    value_paths,
+)
 from hashmarket.pricing.revaluation.distributed import distributed_pnl
 from hashmarket.risk.credit import (
     HaircutPolicy,
@@ -114,31 +119,18 @@ def portfolio_report(
     ``"local:N"`` or a scheduler address): the same numbers, bit for bit."""
     if n_paths < 100:
         raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
-    if scheduler is None:
-        pnl, fitted, setup = monte_carlo_pnl(
-            portfolio,
-            market=market,
-            model=model,
-            horizon_days=horizon_days,
-            n_paths=n_paths,
-            seed=seed,
-            workers=workers,
-            progress=progress,
-        )
-        mc = portfolio_risk(pnl, confidences, method="monte_carlo")
-    else:
-        on_cluster, fitted, setup = distributed_pnl(
-            portfolio,
-            market=market,
-            model=model,
-            horizon_days=horizon_days,
-            n_paths=n_paths,
-            seed=seed,
-            scheduler=scheduler,
-            progress=progress,
-        )
-        mc = portfolio_risk(on_cluster, confidences, method="monte_carlo")
-        on_cluster.release()
+    mc, fitted, setup = _monte_carlo_risk(
+        portfolio,
+        market=market,
+        model=model,
+        confidences=confidences,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
     hist = None
     methods = {
         "monte_carlo": (
@@ -148,21 +140,19 @@ def portfolio_report(
         ),
     }
     if historical:
-        table = change_table(history, asof=market.asof, window_days=window_days)
-        bootstrap = Bootstrap(
-            table=table,
-            state=market.state,
+        hist, methods["historical"] = _historical_risk(
+            history,
+            market=market,
             model=model,
+            setup=setup,
+            fitted=fitted,
+            confidences=confidences,
             horizon_days=horizon_days,
-            last_day=setup.last_day,
             n_paths=historical_paths or n_paths,
             block_days=block_days or horizon_days,
+            window_days=window_days,
             seed=seed,
         )
-        window = bootstrap.describe()
-        hist_pnl = value_paths(setup, fitted, bootstrap.chunks(), source="historical")
-        hist = portfolio_risk(hist_pnl, confidences, method="historical", window=window)
-        methods["historical"] = window
     stress = run_stress(
         portfolio,
         market=market,
@@ -183,6 +173,79 @@ def portfolio_report(
         stress=stress,
         methods=methods,
     )
+
+
+def _monte_carlo_risk(
+    portfolio: Portfolio,
+    *,
+    market: Market,
+    model: NetworkModel,
+    confidences: Sequence[float],
+    horizon_days: int,
+    n_paths: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> tuple[RiskResult, FittedMarks, RevaluationPlan]:
+    """VaR/ES of the Monte Carlo revaluation, in process or on a Dask cluster."""
+    if scheduler is None:
+        pnl, fitted, setup = monte_carlo_pnl(
+            portfolio,
+            market=market,
+            model=model,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+        return portfolio_risk(pnl, confidences, method="monte_carlo"), fitted, setup
+    on_cluster, fitted, setup = distributed_pnl(
+        portfolio,
+        market=market,
+        model=model,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    try:
+        return portfolio_risk(on_cluster, confidences, method="monte_carlo"), fitted, setup
+    finally:
+        on_cluster.release()
+
+
+def _historical_risk(
+    history: NetworkHistory,
+    *,
+    market: Market,
+    model: NetworkModel,
+    setup: RevaluationPlan,
+    fitted: FittedMarks,
+    confidences: Sequence[float],
+    horizon_days: int,
+    n_paths: int,
+    block_days: int,
+    window_days: int,
+    seed: int,
+) -> tuple[RiskResult, str]:
+    """VaR/ES on block-bootstrapped historical changes, valued with the Monte Carlo fit."""
+    table = change_table(history, asof=market.asof, window_days=window_days)
+    bootstrap = Bootstrap(
+        table=table,
+        state=market.state,
+        model=model,
+        horizon_days=horizon_days,
+        last_day=setup.last_day,
+        n_paths=n_paths,
+        block_days=block_days,
+        seed=seed,
+    )
+    window = bootstrap.describe()
+    hist_pnl = value_paths(setup, fitted, bootstrap.chunks(), source="historical")
+    return portfolio_risk(hist_pnl, confidences, method="historical", window=window), window
 
 
 # ---- loans ---------------------------------------------------------------------------------

@@ -42,16 +42,18 @@ from hashmarket.models.backend import DaskBackend, chunk_spans, dask_backend, si
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.scenarios import ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
-from hashmarket.pricing.revaluation.engine import (
+from hashmarket.pricing.revaluation.book import (
     BookWeights,
-    ChunkFit,
     PathFactors,
-    add_fit,
     book_weights,
+    path_factors,
+)
+from hashmarket.pricing.revaluation.engine import (
+    ChunkFit,
+    add_fit,
     empty_fit,
     fit_chunk,
     fitted_marks,
-    path_factors,
 )
 from hashmarket.pricing.revaluation.marks import (
     FeatureScaling,
