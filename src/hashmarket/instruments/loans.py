@@ -51,7 +51,7 @@ class CollateralKind(enum.StrEnum):
     HASHRATE_FORWARD = "hashrate_forward"
     # A running hashpower contract or the unused part of a GPU block bought on the exchange:
     # marked from the exchange's prices and the GPU-hour index, not simulated on paths
-    # (hashmarket.risk.compute_collateral values it and applies the haircut).
+    # (hashmarket.market.collateral values it and applies the haircut).
     COMPUTE_CONTRACT = "compute_contract"
 
 
@@ -315,7 +315,7 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
             "risk_option",
             name="collateral",
             problem="a compute contract is marked from the exchange "
-            "(hashmarket.risk.compute_collateral), not simulated on paths",
+            "(hashmarket.market.collateral), not simulated on paths",
         )
     if kind is CollateralKind.TOKEN:
         token = loan.collateral.token

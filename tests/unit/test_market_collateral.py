@@ -15,8 +15,7 @@ from hashmarket.index.compute import GpuFixing
 from hashmarket.instruments.loans import Collateral, CollateralKind
 from hashmarket.ledger import Account, Asset, Ledger, Transfer
 from hashmarket.market import Exchange, PlaceOrder, RegisterHashrate, Side, open_exchange_accounts
-from hashmarket.market.gpu import GpuTrade
-from hashmarket.risk.compute_collateral import (
+from hashmarket.market.collateral import (
     Mark,
     gpu_block_value,
     gpu_index_volatility,
@@ -25,6 +24,7 @@ from hashmarket.risk.compute_collateral import (
     hashpower_mark,
     with_haircut,
 )
+from hashmarket.market.gpu import GpuTrade
 from hashmarket.risk.credit import HaircutPolicy
 
 T0 = 1_800_000_000

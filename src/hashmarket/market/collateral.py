@@ -1,6 +1,10 @@
 """Compute contracts as collateral: a running hashpower contract or the unused part of a GPU
 block, marked from the exchange and the GPU-hour index, lent against with haircuts.
 
+It lives with the exchange because the marks are the exchange's own (its book's mid, its
+last trades); the haircut rule is the lending module's (:mod:`hashmarket.risk.credit`), which
+sits to the exchange's left.
+
 **A hashpower contract** is the right to the rest of its hashing, prepaid from its reserved
 budget. Its holder gets back, at the end, whatever of the budget is not spent. So its value
 at a mark price ``m`` (sats per PH/s per day) is
