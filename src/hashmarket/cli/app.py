@@ -80,6 +80,10 @@ COMMANDS = {
         "hashmarket.cli.miner:app",
         "Fleet economics: breakeven, profit on the hashprice index, payback.",
     ),
+    "market": LazyCommand(
+        "hashmarket.cli.market:app",
+        "The exchange: orders, books, trades, bars, capacity and hashpower delivery.",
+    ),
     "keys": LazyCommand("hashmarket.cli.serve:keys_app", "API keys for the HTTP service."),
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
