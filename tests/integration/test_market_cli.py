@@ -65,8 +65,16 @@ def test_market_flow_and_refusals(cli: Cli, tmp_path: Path) -> None:  # noqa: F8
     # One hour of 500 TH/s: 1,800,000 TH/s·s pay 50,000 × 1,800,000 ÷ 86,400,000 = 1,041 sats,
     # less the seller's (maker's) fee of 0.1 % rounded up: 2 sats.
     paid = json.loads(
-        run("market", "report-delivery", "1", "1800000", "--at", "2026-12-01T01:00:00Z",
-            "--format", "json")  # fmt: skip
+        run(
+            "market",
+            "report-delivery",
+            "1",
+            "1800000",
+            "--at",
+            "2026-12-01T01:00:00Z",
+            "--format",
+            "json",
+        )
     )
     assert paid["paid_sats"] == 1_041
     with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
