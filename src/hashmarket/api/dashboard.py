@@ -20,6 +20,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/tokens", "tokens", "Tokens", "Hashrate tokens"),
     ("/miner", "miner", "Miner", "Miner economics"),
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
+    ("/market", "market", "Market", "Exchange order books and trades"),
 )
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",

@@ -190,6 +190,11 @@ async def report_delivery(
     return {"contract_id": body.contract_id, "running": terms is not None, "contract": terms}
 
 
+@router.get("/markets", summary="The markets the exchange lists")
+def list_markets(_: ApiKey = READ, market: MarketService = MARKET) -> list[str]:
+    return sorted(market.markets())
+
+
 def _own(key: ApiKey, account_id: int | None) -> set[int] | None:
     """The accounts a listing may show: the key's own, or the one asked for if it may."""
     if account_id is not None:
