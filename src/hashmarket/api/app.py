@@ -41,6 +41,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     store = ServiceStore.in_data_dir(config.data_dir)
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
+    app.router.on_shutdown.append(app.state.market.stop)
     install_handlers(app)
     # Inside the guard: a request is authenticated and counted before it waits for a turn.
     app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)

@@ -71,7 +71,8 @@ class MarketService:
                 ready.result()  # the exchange is open (or this raises why not)
 
     async def submit(self, command: Command) -> Accepted | MarketError:
-        self.start()
+        if self._thread is None:  # the first command opens the exchange: not on the loop
+            await asyncio.to_thread(self.start)
         self.feed.loop = asyncio.get_running_loop()
         future: Future[Accepted | MarketError] = Future()
         self._queue.put((command, future))
