@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -56,7 +57,17 @@ def app_factory() -> Any:
     if os.environ.get("BENCH_MARKET_DIAGNOSTIC"):
         app.IDEMPOTENCY_EXEMPT = app.IDEMPOTENCY_EXEMPT | {"/api/v1/market/orders"}
     data_dir = Path(os.environ["HASHMARKET_DATA_DIR"])
-    return create_app(ServiceConfig(data_dir=data_dir, rate_limit_per_s=1e9, rate_limit_burst=1e9))
+    served = create_app(
+        ServiceConfig(data_dir=data_dir, rate_limit_per_s=1e9, rate_limit_burst=1e9)
+    )
+    if os.environ.get("BENCH_MARKET_DIAGNOSTIC"):
+
+        def drive(rate: int, seconds: float) -> dict[str, str]:
+            threading.Thread(target=_drive, args=(served, rate, seconds), daemon=True).start()
+            return {"driving": "started"}
+
+        served.add_api_route("/bench/drive", drive, methods=["POST"])
+    return served
 
 
 def _prepare(data_dir: Path) -> dict[str, list[str]]:
@@ -160,9 +171,9 @@ def _subscribers(port: int, key: str, count: int, ready: Any, done: Any, out: An
     """One client process: ``count`` subscribers; reports lags (ms), gaps and last seqs."""
     import websockets
 
-    async def one(lags: list[float]) -> tuple[int, int, int]:
+    async def one(lags: list[float]) -> tuple[int, int, int, int]:
         url = f"ws://127.0.0.1:{port}/api/v1/market/ws?key={key}"
-        gaps = 0
+        gaps = changes = 0
         async with websockets.connect(url, max_queue=None) as ws:
             await ws.send(json.dumps({"op": "subscribe", "market": "HASHPOWER"}))
             (snapshot,) = json.loads(await ws.recv())
@@ -173,12 +184,14 @@ def _subscribers(port: int, key: str, count: int, ready: Any, done: Any, out: An
                     frame = await asyncio.wait_for(ws.recv(), timeout=3)
                 except TimeoutError:
                     if done.is_set():
-                        return gaps, seq, first
+                        return gaps, seq, first, changes
                     continue
                 now = time.time_ns()
                 for message in json.loads(frame):
                     gaps += message["seq"] != seq + 1
                     seq = message["seq"]
+                    is_book = message["type"] == "book"
+                    changes += len(message["bids"]) + len(message["asks"]) if is_book else 1
                     lags.append((now - message["published_ns"]) / 1e6)
 
     async def run() -> None:
@@ -279,6 +292,67 @@ def _diagnostic(port: int, keys: dict[str, list[str]]) -> None:
     print("diagnostic server: the same, but orders skip the idempotency record")
     _summary("POST orders without the idempotency record", *asyncio.run(_load(port, orders, RATE)))
 
+    def in_server() -> float:
+        drive = _request("POST", f"/bench/drive?rate={RATE}&seconds={SECONDS:g}", "", None, 0)
+        asyncio.run(_load(port, [drive], 1))
+        time.sleep(SECONDS + 1)  # the drive, and a second for the last frames
+        return SECONDS
+
+    _feed(f"orders submitted inside the server at {RATE:,}/s", port, keys, in_server)
+
+
+def _drive(app: Any, rate: int, seconds: float) -> None:
+    """Benchmark only: hand orders to the sequencer at ``rate`` per second, without HTTP."""
+    from hashmarket.market.orders import PlaceOrder, Side
+
+    market = app.state.market
+    no_keys: dict[str, list[str]] = {"buyers": [""] * TRADERS, "sellers": [""] * TRADERS}
+    start = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        _, b = _order(10**6 + n, no_keys)
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        market.submit_nowait(
+            PlaceOrder(0, b["account_id"], "HASHPOWER", Side(b["side"]), b["size"], b["price"],
+                       budget_sats=b.get("budget_sats"), duration_s=b.get("duration_s"))
+        )  # fmt: skip
+
+
+def _feed(what: str, port: int, keys: dict[str, list[str]], load: Any) -> None:
+    """Subscribers in client processes while ``load()`` makes the updates (it returns how
+    long it made them for)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, done, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    per = SUBSCRIBERS // CLIENT_PROCESSES
+    clients = [
+        ctx.Process(target=_subscribers, args=(port, keys["viewer"][0], per, ready, done, out))
+        for _ in range(CLIENT_PROCESSES)
+    ]
+    for c in clients:
+        c.start()
+    for _ in range(per * CLIENT_PROCESSES):
+        ready.acquire(timeout=120)
+    elapsed = load()
+    done.set()
+    reports = [out.get(timeout=300) for _ in clients]
+    for c in clients:
+        c.join(timeout=30)
+    lags = [lag for r in reports for lag in r["lags"]]
+    results = [x for r in reports for x in r["results"]]
+    last = max(r[1] for r in results)
+    messages = last - min(r[2] for r in results)
+    updates = max(r[3] for r in results)  # level changes and trades
+    behind = sum(r[1] != last for r in results)
+    gaps = sum(r[0] for r in results)
+    print(
+        f"feed ({what}): {len(results)} subscribers, {updates:,} updates (level changes and "
+        f"trades; {updates / elapsed:,.0f}/s) in {messages:,} messages over {elapsed:.1f} s, "
+        f"{len(lags):,} message deliveries; lag p50 "
+        f"{_pct(lags, 50):.1f} ms, p90 {_pct(lags, 90):.1f} ms, p99 {_pct(lags, 99):.1f} ms, "
+        f"max {max(lags):.1f} ms; gaps {gaps}, subscribers behind at the end {behind}"
+    )
+
 
 def _wait_up(port: int, keys: dict[str, list[str]]) -> None:
     url = f"http://127.0.0.1:{port}/api/v1/market/HASHPOWER/book?levels=1"
@@ -316,36 +390,11 @@ def _run(port: int, keys: dict[str, list[str]]) -> None:
     _summary("POST orders at the low rate", *asyncio.run(_load(port, low, LOW_RATE)))
 
     # The feed: subscribers in client processes while the second half of the orders arrives.
-    ctx = multiprocessing.get_context("spawn")
-    ready, done, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
-    per = SUBSCRIBERS // CLIENT_PROCESSES
-    clients = [
-        ctx.Process(target=_subscribers, args=(port, keys["viewer"][0], per, ready, done, out))
-        for _ in range(CLIENT_PROCESSES)
-    ]
-    for c in clients:
-        c.start()
-    for _ in range(per * CLIENT_PROCESSES):
-        ready.acquire(timeout=120)
-    feed_orders = orders[n_orders // 2 :]
-    started = time.perf_counter()
-    latencies, statuses, rate = asyncio.run(_load(port, feed_orders, RATE))
-    elapsed = time.perf_counter() - started
-    done.set()
-    reports = [out.get(timeout=120) for _ in clients]
-    for c in clients:
-        c.join(timeout=30)
-    _summary("POST orders with the subscribers", latencies, statuses, rate)
-    lags = [lag for r in reports for lag in r["lags"]]
-    results = [x for r in reports for x in r["results"]]
-    last = max(seq for _, seq, _ in results)
-    updates = last - min(first for _, _, first in results)
-    behind = sum(seq != last for _, seq, _ in results)
-    gaps = sum(g for g, _, _ in results)
-    print(
-        f"feed: {len(results)} subscribers, {updates:,} updates in {elapsed:.1f} s "
-        f"({updates / elapsed:,.0f} updates/s), {len(lags):,} deliveries; lag p50 "
-        f"{_pct(lags, 50):.1f} ms, p90 {_pct(lags, 90):.1f} ms, p99 {_pct(lags, 99):.1f} ms, "
-        f"max {max(lags):.1f} ms; gaps {gaps}, subscribers behind at the end {behind}"
-    )
+    def over_http() -> float:
+        started = time.perf_counter()
+        second_half = orders[n_orders // 2 :]
+        _summary("POST orders with the subscribers", *asyncio.run(_load(port, second_half, RATE)))
+        return time.perf_counter() - started
+
+    _feed("orders over HTTP", port, keys, over_http)
     print("targets: order p99 < 20 ms at 1,000/s; feed: no gaps, no subscriber behind")

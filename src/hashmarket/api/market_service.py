@@ -78,6 +78,13 @@ class MarketService:
         self._queue.put((command, future))
         return await asyncio.wrap_future(future)
 
+    def submit_nowait(self, command: Command) -> Future[Accepted | MarketError]:
+        """Queue a command from any thread; the future holds its answer."""
+        self.start()
+        future: Future[Accepted | MarketError] = Future()
+        self._queue.put((command, future))
+        return future
+
     @contextmanager
     def reading(self) -> Iterator[Exchange]:
         """The exchange between two batches, for reads from the routes' threads."""
