@@ -95,6 +95,8 @@ def test_orders_roles_and_money(setup) -> None:
     (bar,) = call(client, "GET", "/HASHPOWER/bars?interval=1d", keys["other"]).json()
     assert (bar["open"], bar["close"], bar["volume"], bar["trades"]) == (50_000, 50_000, 100, 1)
     assert call(client, "GET", "/NOPE/book", keys["viewer"]).status_code == 422
+    # Trades stamped by today's clock lie past the bundled history: no fixing, no premium day.
+    assert call(client, "GET", "/HASHPOWER/premium", keys["viewer"]).json() == []
     # Another trader cannot cancel the seller's order; the seller can.
     gone = call(client, "DELETE", f"/orders/{sell_id}?account_id={OTHER}", keys["other"])
     assert gone.status_code == 422

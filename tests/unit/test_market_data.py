@@ -108,6 +108,24 @@ def test_premium_to_the_hashprice_fixing() -> None:
     assert hashpower_premium(later, index_btc_per_ph_day={}) == []
 
 
+def test_premium_against_the_published_fixing() -> None:
+    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.market.marketdata import published_btc_fixings, trade_days
+
+    # 2025-01-10's FPPS fixing, fees included, is 0.00058154 BTC/PH/day (as the README's
+    # token payout uses it); a day past the bundled history has none.
+    day = dt.date(2025, 1, 10)
+    at_s = int(dt.datetime(2025, 1, 10, 12, tzinfo=dt.UTC).timestamp()) - DAY0
+    trades = [_trade(1, at_s, 58_000, 100), _trade(2, at_s + 60, 59_000, 300)]
+    assert trade_days(trades) == {day}
+    index = published_btc_fixings(NetworkHistory.load(), {day, dt.date(2031, 1, 1)})
+    assert index == {day: Decimal("0.00058154")}
+    (premium,) = hashpower_premium(trades, index_btc_per_ph_day=index)
+    # VWAP (58,000 × 100 + 59,000 × 300) ÷ 400 = 58,750 against 58,154 sats: +1.0249 %
+    assert premium.vwap_sats_per_ph_day == Decimal("58750.00")
+    assert premium.premium == Decimal("0.010249")
+
+
 def _gpu(trade_id: int, price: int, gpus: int, hours: int) -> GpuTrade:
     start = DAY0 + 86_400
     notional = price * gpus * hours

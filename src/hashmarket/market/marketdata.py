@@ -30,6 +30,7 @@ from hashmarket.market.orders import Trade
 from hashmarket.market.products import HASHPOWER, NS_PER_S, S_PER_DAY, S_PER_HOUR
 
 if TYPE_CHECKING:
+    from hashmarket.chain.history import NetworkHistory
     from hashmarket.index.gpu_quotes import QuoteTable
 
 SATS_PER_BTC = 100_000_000
@@ -201,6 +202,31 @@ def hashpower_premium(
                 day, vwap.quantize(VWAP_QUANTUM), volume[day], count[day], index_sats, premium
             )
         )
+    return out
+
+
+def trade_days(trades: Iterable[Trade]) -> set[dt.date]:
+    """The UTC days on which hashpower traded."""
+    return {
+        dt.datetime.fromtimestamp(t.ts_ns // NS_PER_S, dt.UTC).date()
+        for t in trades
+        if t.market == HASHPOWER
+    }
+
+
+def published_btc_fixings(
+    history: NetworkHistory, days: Iterable[dt.date]
+) -> dict[dt.date, Decimal]:
+    """The published FPPS fixing in BTC per PH/s per day (at the index's tick) of each day
+    that has one; days outside the history or without a value are left out."""
+    from hashmarket.index.fixings import fixings  # pandas: only when asked for
+
+    out = {}
+    for day in sorted(days):
+        if history.first_date <= day <= history.last_date:
+            found = fixings(history.between(day, day), currency="btc")
+            if found:
+                out[day] = found[0].value
     return out
 
 

@@ -26,6 +26,7 @@ from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.market_feed import Subscriber
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.security import check_account, require
+from hashmarket.api.state import ServiceState, service
 from hashmarket.errors import MarketError
 from hashmarket.market import marketdata as md
 from hashmarket.market.orders import (
@@ -276,6 +277,18 @@ def get_bars(
     with market.reading() as exchange:
         trades = [t for t in exchange.engine.trades if t.market == name]
     return [b.to_dict() for b in md.bars(trades, interval=interval)]
+
+
+@router.get("/HASHPOWER/premium", summary="Hashpower price against the hashprice index, per day")
+def get_premium(
+    _: ApiKey = READ, market: MarketService = MARKET, state: ServiceState = Depends(service)
+) -> list[dict[str, Any]]:
+    """Each UTC day's volume-weighted hashpower price (sats/PH/s/day) and its premium to the
+    day's published FPPS fixing; days without a published fixing are left out."""
+    with market.reading() as exchange:
+        trades = [t for t in exchange.engine.trades if t.market == "HASHPOWER"]
+    index = md.published_btc_fixings(state.history, md.trade_days(trades))
+    return [d.to_dict() for d in md.hashpower_premium(trades, index_btc_per_ph_day=index)]
 
 
 # -- the feed ---------------------------------------------------------------------------------
