@@ -3,8 +3,6 @@ catches up before it writes, and a race for the next seq is retried, not lost or
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hashmarket.ledger import Account, Asset, Ledger, Transfer
@@ -17,8 +15,7 @@ from hashmarket.market.venue import catch_up, open_orders, open_venue, submit_se
 BUYER, SELLER = 10, 20
 
 
-def _ledger(path: Path) -> str:
-    url = f"sqlite:///{path / 'ledger.sqlite'}"
+def _ledger(url: str) -> str:
     with Ledger.open(url, create=True) as ledger:
         ledger.create_asset(Asset("BTC", 8), issuer_account_id=1, name="BTC issuer")
         ledger.create_asset(Asset("USD", 2), issuer_account_id=2, name="USD issuer")
@@ -33,9 +30,9 @@ def _sell(ts: int, price: int) -> PlaceOrder:
 
 
 def test_a_stale_worker_catches_up_and_retries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = _ledger(tmp_path)
+    url = _ledger(ledger_url)
     with Ledger.open(url) as first_ledger, Ledger.open(url) as second_ledger:
         first, second = open_venue(first_ledger), open_venue(second_ledger)
         assert submit_sequenced(first, [RegisterHashrate(1, SELLER, 1_000)])[0].order_id == 0

@@ -47,7 +47,7 @@ from hashmarket.market.orders import (
     TimeInForce,
 )
 from hashmarket.market.products import GPU_CATALOGUE, HASHPOWER, NS_PER_S, S_PER_HOUR
-from hashmarket.market.venue import open_orders, open_venue
+from hashmarket.market.venue import open_orders, open_venue, submit_sequenced
 
 app = typer.Typer(
     help="The exchange: orders, books, trades, bars, capacity and hashpower delivery.",
@@ -75,7 +75,12 @@ def _stamp(exchange: Exchange, at: str | None) -> int:
 
 
 def _submit(exchange: Exchange, command: Command) -> Accepted:
-    return exchange.submit(command)  # a refusal raises MarketError: one line, exit non-zero
+    """Submit in log order even beside a running service on the same ledger; a refusal
+    raises MarketError (one line, exit non-zero)."""
+    (result,) = submit_sequenced(exchange, [command])
+    if isinstance(result, MarketError):
+        raise result
+    return result
 
 
 def _emit(records: list[dict[str, Any]], fmt: OutputFormat, title: str, columns: list[str]) -> None:
