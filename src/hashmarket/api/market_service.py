@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import queue
 import threading
 import time
@@ -39,6 +40,7 @@ from hashmarket.market.orders import (
 )
 from hashmarket.market.venue import catch_up, open_venue, submit_sequenced
 
+LOG = logging.getLogger(__name__)
 MAX_BATCH = 512
 FOLLOW_S = 0.25
 
@@ -121,7 +123,10 @@ class MarketService:
             try:
                 first = self._queue.get(timeout=FOLLOW_S)
             except queue.Empty:
-                self._follow()
+                try:
+                    self._follow()
+                except Exception:  # the thread must outlive a failed read; the next tries again
+                    LOG.exception("market sequencer: following the command log failed")
                 continue
             if first is None:
                 return
@@ -135,7 +140,13 @@ class MarketService:
                     self._queue.put(None)
                     break
                 batch.append(item)
-            self._batch(batch)
+            try:
+                self._batch(batch)
+            except Exception as error:  # answered already, or answer every waiter now
+                LOG.exception("market sequencer: a batch failed")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
 
     def _follow(self) -> None:
         exchange = self._exchange
