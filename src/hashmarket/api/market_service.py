@@ -181,9 +181,9 @@ class MarketService:
                 future.set_exception(error)
             return
         self.batches += 1
-        self._publish(markets)
         for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+            future.set_result(result)  # committed: answered even if publishing fails
+        self._publish(markets)
 
     def _publish(self, markets: set[str]) -> None:
         exchange = self._exchange
