@@ -13,15 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.test_dashboard import (  # the browser fixture and helpers
-    By,
-    WebDriverWait,
-    browser,  # noqa: F401
+from tests.browser.conftest import screenshot
+from tests.browser.test_dashboard import (  # skips this module too when Chromium is missing
+    browser,  # noqa: F401  (the fixture)
     enter_key,
     free_port,
-    screenshot,
-    webdriver,
 )
 
 BUYER, SELLER = 1001, 1002
@@ -85,7 +85,7 @@ def post(url: str, path: str, key: str, body: dict[str, Any]) -> Any:
         return json.loads(response.read())
 
 
-def ladder(driver: webdriver.Chrome) -> list[tuple[str, str, str]]:
+def ladder(driver: webdriver.Chrome) -> list[tuple[str, ...]]:
     rows = driver.find_elements(By.CSS_SELECTOR, "#ladder tbody tr[data-price]")
     return [tuple(td.text for td in r.find_elements(By.TAG_NAME, "td")[:3]) for r in rows]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from hashmarket.errors import MarketError
 from hashmarket.ledger import Account, Asset, Ledger, Transfer
 from hashmarket.market import log as mlog
 from hashmarket.market import venue
 from hashmarket.market.exchange import Exchange
-from hashmarket.market.orders import PlaceOrder, RegisterHashrate, Side
+from hashmarket.market.orders import Accepted, PlaceOrder, RegisterHashrate, Side
 from hashmarket.market.venue import catch_up, open_orders, open_venue, submit_sequenced
 
 BUYER, SELLER = 10, 20
@@ -25,6 +26,12 @@ def _ledger(url: str) -> str:
     return url
 
 
+def _order_id(results: list[Accepted | MarketError]) -> int:
+    (result,) = results
+    assert isinstance(result, Accepted), result
+    return result.order_id
+
+
 def _sell(ts: int, price: int) -> PlaceOrder:
     return PlaceOrder(ts, SELLER, "HASHPOWER", Side.SELL, 100, price)
 
@@ -35,13 +42,12 @@ def test_a_stale_worker_catches_up_and_retries(
     url = _ledger(ledger_url)
     with Ledger.open(url) as first_ledger, Ledger.open(url) as second_ledger:
         first, second = open_venue(first_ledger), open_venue(second_ledger)
-        assert submit_sequenced(first, [RegisterHashrate(1, SELLER, 1_000)])[0].order_id == 0
-        assert submit_sequenced(first, [_sell(2, 50_000)])[0].order_id == 1
+        assert _order_id(submit_sequenced(first, [RegisterHashrate(1, SELLER, 1_000)])) == 0
+        assert _order_id(submit_sequenced(first, [_sell(2, 50_000)])) == 1
         # The second worker has not seen either command: its plain submit would race for
         # seq 1 and fail as a whole (and rebuild from the log); the sequenced one catches up
         # first and writes seq 3.
-        (placed,) = submit_sequenced(second, [_sell(3, 50_010)])
-        assert placed.order_id == 2
+        assert _order_id(submit_sequenced(second, [_sell(3, 50_010)])) == 2
         assert second.head[0] == 3
         # A race: the first worker appends seq 4 between the second's catching up and its
         # write (here: its first catch-up sees nothing). The second's transaction fails on
@@ -54,9 +60,9 @@ def test_a_stale_worker_catches_up_and_retries(
             return 0 if len(calls) == 1 else catch_up(exchange)
 
         monkeypatch.setattr(venue, "catch_up", late_catch_up)
-        (raced,) = submit_sequenced(second, [_sell(5, 50_030)])
+        raced = _order_id(submit_sequenced(second, [_sell(5, 50_030)]))
         assert calls[0] == 3 and len(calls) == 2  # the retry caught up from the log
-        assert raced.order_id == 4  # applied after order 3, as the log orders them
+        assert raced == 4  # applied after order 3, as the log orders them
         assert catch_up(first) == 1
         books = [
             [(o.order_id, o.price) for o in open_orders(x, market="HASHPOWER")]

@@ -61,7 +61,7 @@ class RefBook:
                 available += o.remaining
             if available < size:
                 return RefResult([], size, "unfilled")
-        fills = []
+        fills: list[tuple[int, int, int]] = []
         left = size
         for o in crossing:
             if o.account_id == account_id:

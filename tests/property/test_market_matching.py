@@ -5,7 +5,8 @@ prevention triggers often), on a narrow price range (so orders cross often), wit
 cancel-replaces, go through the engine and through :class:`RefBook` side by side. After every
 step the fills (maker, price, size), the order's fate, every resting order in arrival order
 and the L2 depth must be equal. The same flow replayed from the command log must rebuild the
-same book.
+same engine (book, trades, contracts, budgets), and so must its snapshot. It runs on a futures
+book and on the hashpower book, where every fill also opens a contract.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from hashmarket.market import (
     MemoryLog,
     OrderType,
     PlaceOrder,
+    RegisterHashrate,
     ReplaceOrder,
     Side,
     TimeInForce,
     monthly_futures,
 )
+from hashmarket.market.products import HASHPOWER
 from hashmarket.market.snapshot import engine_from_state, engine_state
 from tests.property.reference_book import RefBook
 
@@ -37,13 +40,17 @@ MARKET = CONFIG.futures[0].symbol
 TICK = CONFIG.futures[0].tick_cents
 T0 = 1_800_000_000 * 10**9  # 2027-01-15: before the 2030-01 contract's last trading day
 
-prices = st.integers(min_value=196, max_value=204).map(lambda p: p * TICK)
-sizes = st.integers(min_value=1, max_value=12)
+prices = st.integers(min_value=196, max_value=204)  # in ticks
+sizes = st.integers(min_value=1, max_value=12)  # in lots
 accounts = st.sampled_from([1, 2, 3])
 tifs = st.sampled_from(list(TimeInForce))
 
 
 class EngineVersusReference(RuleBasedStateMachine):
+    """On a futures book: prices in ticks of 25 cents, sizes in contracts."""
+
+    MARKET, TICK, LOT = MARKET, TICK, 1
+
     def __init__(self) -> None:
         super().__init__()
         self.engine = MatchingEngine(CONFIG)
@@ -51,14 +58,43 @@ class EngineVersusReference(RuleBasedStateMachine):
         self.log = MemoryLog(CONFIG)
         self.ts = T0
         self.open_ids: list[int] = []
+        self.setup()
 
-    def _apply(self, command: PlaceOrder | CancelOrder | ReplaceOrder):  # type: ignore[no-untyped-def]
+    def setup(self) -> None:
+        pass
+
+    def terms(self, buy: bool, size: int) -> dict[str, int]:
+        del buy, size
+        return {}
+
+    def place(
+        self,
+        account: int,
+        side: Side,
+        size: int,
+        price: int | None,
+        order_type: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+    ) -> PlaceOrder:
+        return PlaceOrder(
+            self.ts,
+            account,
+            self.MARKET,
+            side,
+            size,
+            price,
+            order_type,
+            tif,
+            **self.terms(side is Side.BUY, size),
+        )
+
+    def _apply(self, command: PlaceOrder | CancelOrder | ReplaceOrder):
         result = self.engine.apply(command)
         self.log.append(command)
         self.engine.take_events()
         return result
 
-    def _check(self, result, ref) -> None:  # type: ignore[no-untyped-def]
+    def _check(self, result, ref) -> None:
         fills = [
             (t.sell_order_id if t.taker_side is Side.BUY else t.buy_order_id, t.price, t.size)
             for t in result.trades
@@ -75,7 +111,8 @@ class EngineVersusReference(RuleBasedStateMachine):
     def limit(self, account: int, buy: bool, price: int, size: int, tif: TimeInForce) -> None:
         self.ts += 1
         side = Side.BUY if buy else Side.SELL
-        result = self._apply(PlaceOrder(self.ts, account, MARKET, side, size, price, tif=tif))
+        price, size = price * self.TICK, size * self.LOT
+        result = self._apply(self.place(account, side, size, price, tif=tif))
         ref = self.ref.place(result.order_id, account, buy, price, size, tif.value)
         self._check(result, ref)
         if result.done is None:
@@ -86,8 +123,8 @@ class EngineVersusReference(RuleBasedStateMachine):
         self.ts += 1
         side = Side.BUY if buy else Side.SELL
         tif = TimeInForce.FOK if fok else TimeInForce.IOC
-        command = PlaceOrder(self.ts, account, MARKET, side, size, None, OrderType.MARKET, tif)
-        result = self._apply(command)
+        size *= self.LOT
+        result = self._apply(self.place(account, side, size, None, OrderType.MARKET, tif))
         ref = self.ref.place(result.order_id, account, buy, None, size, tif.value)
         self._check(result, ref)
 
@@ -118,6 +155,7 @@ class EngineVersusReference(RuleBasedStateMachine):
         if ref_order is None:
             self.open_ids.remove(order_id)
             return
+        price, size = price * self.TICK, size * self.LOT
         if same_price:
             price = ref_order.price
         command = ReplaceOrder(self.ts, ref_order.account_id, order_id, price, size)
@@ -136,7 +174,7 @@ class EngineVersusReference(RuleBasedStateMachine):
 
     @invariant()
     def same_book(self) -> None:
-        book = self.engine.books[MARKET]
+        book = self.engine.books[self.MARKET]
         assert [tuple(o[:5]) for o in book.resting()] == self.ref.orders()
         assert book.depth() == self.ref.depth()
         bids, asks = self.ref.depth()
@@ -153,10 +191,29 @@ class EngineVersusReference(RuleBasedStateMachine):
         assert engine_state(restored) == engine_state(self.engine)
 
 
-EngineVersusReference.TestCase.settings = settings(
+class HashpowerVersusReference(EngineVersusReference):
+    """On the hashpower book: ticks of 10 sats, lots of 100 TH/s, buys with budgets (every
+    fill opens a contract) and sellers with registered hashrate."""
+
+    MARKET, TICK, LOT = HASHPOWER, CONFIG.hashpower.tick_sats, CONFIG.hashpower.min_lot_ths
+
+    def setup(self) -> None:
+        for account in (1, 2, 3):
+            command = RegisterHashrate(self.ts, account, 10**9)
+            self.engine.apply(command)
+            self.log.append(command)
+
+    def terms(self, buy: bool, size: int) -> dict[str, int]:
+        return {"budget_sats": size * 1_000, "duration_s": 86_400} if buy else {}
+
+
+SETTINGS = settings(
     max_examples=60,
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+EngineVersusReference.TestCase.settings = SETTINGS
+HashpowerVersusReference.TestCase.settings = SETTINGS
 TestEngineVersusReference = EngineVersusReference.TestCase
+TestHashpowerVersusReference = HashpowerVersusReference.TestCase

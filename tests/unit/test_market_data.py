@@ -1,4 +1,5 @@
-"""Market data from a known book and a known trade list, computed by hand."""
+"""Market data as the interfaces publish it, from a known book and a known trade list, computed
+by hand (the engine's own market data is tested in test_market_engine.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ import pytest
 
 from hashmarket.errors import MarketError
 from hashmarket.index.compute import gpu_fixings
-from hashmarket.market.book import OrderBook
+from hashmarket.index.gpu_quotes import QuoteTable
+from hashmarket.market.data import Bar
+from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.marketdata import (
-    Bar,
-    bars,
-    depth,
-    gpu_trade_quotes,
+    Interval,
+    bar_record,
+    book_depth,
+    depth_record,
     hashpower_premium,
+    interval_bars,
     tape,
     with_exchange_quotes,
 )
-from hashmarket.market.orders import Side, TimeInForce, Trade
+from hashmarket.market.orders import PlaceOrder, RegisterHashrate, Side, Trade
 
 DAY0 = int(dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp())  # 2026-01-05 00:00 UTC
 NS = 1_000_000_000
@@ -39,48 +43,53 @@ TRADES = [
 ]
 
 
-def test_depth_aggregates_levels_best_first() -> None:
-    book = OrderBook("HASHPOWER")
-    orders = [  # (is_buy, price, size)
-        (True, 1_000, 100),
-        (True, 1_000, 200),
-        (True, 990, 150),
-        (True, 980, 100),
-        (False, 1_010, 100),
-        (False, 1_020, 300),
-        (False, 1_020, 100),
+def test_book_depth_every_level_or_the_best() -> None:
+    engine = MatchingEngine()
+    engine.apply(RegisterHashrate(1, 20, 10_000))
+    orders = [  # (side, price, size)
+        (Side.BUY, 1_000, 100),
+        (Side.BUY, 1_000, 200),
+        (Side.BUY, 990, 150),
+        (Side.BUY, 980, 100),
+        (Side.SELL, 1_010, 100),
+        (Side.SELL, 1_020, 300),
+        (Side.SELL, 1_020, 100),
     ]
-    for i, (is_buy, price, size) in enumerate(orders, start=1):
-        left, reason = book.place(i, i, is_buy, price, size, TimeInForce.GTC, i, [])
-        assert (left, reason) == (size, None)
-    two = depth(book, levels=2)
+    for i, (side, price, size) in enumerate(orders, start=2):
+        buy = side is Side.BUY
+        engine.apply(PlaceOrder(i, 10 if buy else 20, "HASHPOWER", side, size, price,
+                                budget_sats=10**6 if buy else None,
+                                duration_s=3_600 if buy else None))  # fmt: skip
+    two = book_depth(engine, market="HASHPOWER", levels=2)
     assert two.bids == ((1_000, 300), (990, 150))
     assert two.asks == ((1_010, 100), (1_020, 400))
-    every = depth(book, levels=None)
-    assert every.bids[-1] == (980, 100) and len(every.asks) == 2
-    assert every.to_dict()["asks"] == [[1_010, 100], [1_020, 400]]
-    book.cancel(1)
-    assert depth(book, levels=1).bids == ((1_000, 200),)
+    every = book_depth(engine, market="HASHPOWER", levels=None)
+    assert every.bids == ((1_000, 300), (990, 150), (980, 100)) and len(every.asks) == 2
+    assert depth_record(every)["asks"] == [[1_010, 100], [1_020, 400]]
     with pytest.raises(MarketError, match="levels"):
-        depth(book, levels=0)
+        book_depth(engine, market="HASHPOWER", levels=0)
 
 
 def test_minute_hour_and_day_bars() -> None:
     t = DAY0 * NS
-    assert bars(TRADES, interval="1m") == [
-        Bar(t, 50_000, 51_000, 49_500, 49_500, 400, 3),
-        Bar(t + 60 * NS, 50_500, 50_500, 50_500, 50_500, 300, 1),
-        Bar(t + 5_400 * NS, 52_500, 52_500, 52_500, 52_500, 100, 1),
+    # VWAPs: (50,000×100 + 51,000×200 + 49,500×100) ÷ 400 = 50,375; with 50,500×300 the hour
+    # is 35,300,000 ÷ 700 = 50,428.57… → 50,429; the day 40,550,000 ÷ 800 = 50,687.5 → 50,688
+    # (half to even).
+    assert interval_bars(TRADES, interval="1m") == [
+        Bar(t, 50_000, 51_000, 49_500, 49_500, 400, 50_375, 3),
+        Bar(t + 60 * NS, 50_500, 50_500, 50_500, 50_500, 300, 50_500, 1),
+        Bar(t + 5_400 * NS, 52_500, 52_500, 52_500, 52_500, 100, 52_500, 1),
     ]
-    assert bars(TRADES, interval="1h") == [
-        Bar(t, 50_000, 51_000, 49_500, 50_500, 700, 4),
-        Bar(t + 3_600 * NS, 52_500, 52_500, 52_500, 52_500, 100, 1),
+    assert interval_bars(TRADES, interval="1h") == [
+        Bar(t, 50_000, 51_000, 49_500, 50_500, 700, 50_429, 4),
+        Bar(t + 3_600 * NS, 52_500, 52_500, 52_500, 52_500, 100, 52_500, 1),
     ]
-    assert bars(TRADES, interval="1d") == [Bar(t, 50_000, 52_500, 49_500, 52_500, 800, 5)]
-    assert bars([], interval="1d") == []
-    assert bars(TRADES, interval="1d")[0].to_dict()["start_utc"] == "2026-01-05T00:00:00+00:00"
+    (day,) = interval_bars(TRADES, interval=Interval.DAY)
+    assert day == Bar(t, 50_000, 52_500, 49_500, 52_500, 800, 50_688, 5)
+    assert interval_bars([], interval="1d") == []
+    assert bar_record(day)["start_utc"] == "2026-01-05T00:00:00+00:00"
     with pytest.raises(MarketError, match="'5m'"):
-        bars(TRADES, interval="5m")
+        interval_bars(TRADES, interval="5m")
 
 
 def test_tape_is_newest_first_per_market() -> None:
@@ -135,28 +144,27 @@ def _gpu(trade_id: int, price: int, gpus: int, hours: int) -> GpuTrade:
     )  # fmt: skip
 
 
-def test_gpu_trades_become_index_quotes() -> None:
-    trades = [_gpu(1, 245, 8, 4), _gpu(2, 199, 2, 30 * 24)]
-    quotes = gpu_trade_quotes(trades)
-    assert list(quotes.gpu_model) == ["H100", "H100"]
-    assert list(quotes.term) == ["on-demand", "reserved"]
-    assert list(quotes.price_usd_per_gpu_hour) == [2.45, 1.99]
-    assert list(quotes.volume_gpu_hours) == [32.0, 1_440.0]
-    assert list(quotes.time_s) == [DAY0 + 600, DAY0 + 600]
-    # Beside three published on-demand quotes of the day the exchange's trade is one more
-    # quote of the same group: the volume-weighted median moves to the heavier exchange quote.
-    published = gpu_trade_quotes([_gpu(3, 300, 1, 1), _gpu(4, 310, 1, 1), _gpu(5, 320, 1, 1)],
-                                 provider="cloud-a")  # fmt: skip
-    alone = [f for f in gpu_fixings(published) if f.term == "on-demand"]
-    both = [
-        f for f in gpu_fixings(with_exchange_quotes(published, trades)) if f.term == "on-demand"
-    ]
-    assert [f.n_quotes for f in alone] == [3] and [f.n_quotes for f in both] == [4]
-    assert alone[0].value == Decimal("3.10")
-    assert both[0].value == Decimal("2.45")  # 32 GPU-hours outweigh the three single hours
-    # Every other quote is then more than the MAD screen from the centre (the weighted MAD is
-    # 0 when one quote holds most of the weight): only the exchange's 32 GPU-hours are kept.
-    assert both[0].n_outliers == 3 and both[0].volume_gpu_hours == 32.0
+def test_gpu_trades_join_the_published_quotes() -> None:
+    # Three providers' reserved H100 prices of the day, one GPU-hour each, fix at the median
+    # 2.10 USD; an exchange trade of 1 GPU for 2 hours at 2.05 weighs 2 GPU-hours and moves
+    # the volume-weighted median to itself (cumulative weight 1, 3 of 5).
+    published = QuoteTable.from_arrays(
+        time_s=[DAY0 + 60, DAY0 + 120, DAY0 + 180],
+        provider=["cloud-a", "cloud-b", "cloud-c"],
+        gpu_model=["H100"] * 3,
+        region=["us"] * 3,
+        term=["reserved"] * 3,
+        price_usd_per_gpu_hour=[2.00, 2.10, 2.20],
+        volume_gpu_hours=[1, 1, 1],
+    )
+    trades = [_gpu(1, 205, 1, 2)]
+    combined = with_exchange_quotes(published, trades)
+    assert len(combined) == 4
+    assert list(combined.provider)[-1] == "hashmarket"
+    assert list(combined.volume_gpu_hours) == [1.0, 1.0, 1.0, 2.0]
+    (alone,) = gpu_fixings(published)
+    (both,) = gpu_fixings(combined)
+    assert (alone.value, alone.n_quotes) == (Decimal("2.10"), 3)
+    assert (both.value, both.n_quotes, both.n_outliers) == (Decimal("2.05"), 4, 0)
+    assert both.volume_gpu_hours == 5.0
     assert with_exchange_quotes(published, []) is published
-    # Bars of GPU trades count GPU-hours
-    assert bars(trades, interval="1d")[0].volume == 32 + 1_440

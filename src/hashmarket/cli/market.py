@@ -322,9 +322,9 @@ def book_command(
     """The order book: total size at each of the best price levels per side."""
     with venue(db, data_dir) as exchange:
         _check_market(exchange, market)
-        book = md.depth(exchange.engine.books[market], levels=levels)
+        book = md.book_depth(exchange.engine, market=market, levels=levels)
     if fmt is OutputFormat.JSON:
-        emit_json(book.to_dict())
+        emit_json(md.depth_record(book))
         return
     rows = [{"side": "ask", "price": p, "size": s} for p, s in reversed(book.asks)]
     rows += [{"side": "bid", "price": p, "size": s} for p, s in book.bids]
@@ -363,7 +363,7 @@ def bars_command(
     """OHLCV bars from the trades (volume in the market's size unit)."""
     with venue(db, data_dir) as exchange:
         _check_market(exchange, market)
-        found = md.bars([t for t in exchange.engine.trades if t.market == market],
-                        interval=interval)  # fmt: skip
-    columns = ["start_utc", "open", "high", "low", "close", "volume", "trades"]
-    _emit([b.to_dict() for b in found], fmt, f"{market} {interval.value} bars", columns)
+        mine = [t for t in exchange.engine.trades if t.market == market]
+        found = md.interval_bars(mine, interval=interval)
+    columns = ["start_utc", "open", "high", "low", "close", "volume", "vwap", "trades"]
+    _emit([md.bar_record(b) for b in found], fmt, f"{market} {interval.value} bars", columns)

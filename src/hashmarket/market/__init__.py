@@ -13,7 +13,9 @@
   ``market_log`` table of a ledger database);
 * :mod:`~hashmarket.market.exchange` — ``Exchange``: engine, log and ledger reservations in
   one group-committed transaction per batch, recovery from snapshot + log
-  (:mod:`~hashmarket.market.clearing` turns events into transfers).
+  (:mod:`~hashmarket.market.clearing` turns events into transfers);
+* :mod:`~hashmarket.market.data` — market data: depth, trades, OHLCV bars, the premium to
+  the hashprice index, GPU trades as GPU-hour index quotes.
 """
 
 from typing import TYPE_CHECKING
@@ -23,6 +25,17 @@ from hashmarket._lazy import lazy_exports
 if TYPE_CHECKING:
     from hashmarket.market.book import OrderBook
     from hashmarket.market.clearing import ExchangeAccounts
+    from hashmarket.market.data import (
+        BAR_INTERVALS_S,
+        Bar,
+        Depth,
+        Premium,
+        bars,
+        depth,
+        gpu_quote_table,
+        premium,
+        trades,
+    )
     from hashmarket.market.engine import MatchingEngine
     from hashmarket.market.exchange import Exchange, open_exchange_accounts
     from hashmarket.market.futures import (
@@ -30,6 +43,7 @@ if TYPE_CHECKING:
         MarginCall,
         MarginMove,
         Variation,
+        final_settlement_cents,
     )
     from hashmarket.market.gpu import GpuTrade
     from hashmarket.market.hashpower import (
@@ -58,6 +72,7 @@ if TYPE_CHECKING:
         TimeInForce,
         Trade,
         command_from_dict,
+        command_json,
         command_to_dict,
     )
     from hashmarket.market.products import (
@@ -72,16 +87,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BAR_INTERVALS_S",
     "GPU_CATALOGUE",
     "HASHPOWER",
     "Accepted",
     "AdvanceTime",
+    "Bar",
     "CancelOrder",
     "CollateralReleased",
     "Command",
     "ContractEnded",
     "ContractOpened",
     "Delivery",
+    "Depth",
     "DoneReason",
     "Exchange",
     "ExchangeAccounts",
@@ -102,6 +120,7 @@ __all__ = [
     "OrderType",
     "PlaceGpuOrder",
     "PlaceOrder",
+    "Premium",
     "RegisterGpus",
     "RegisterHashrate",
     "ReplaceOrder",
@@ -110,11 +129,18 @@ __all__ = [
     "TimeInForce",
     "Trade",
     "Variation",
+    "bars",
     "command_from_dict",
+    "command_json",
     "command_to_dict",
+    "depth",
+    "final_settlement_cents",
     "future_symbol",
+    "gpu_quote_table",
     "monthly_futures",
     "open_exchange_accounts",
+    "premium",
+    "trades",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -6,6 +6,7 @@ contracts and the capacity exactly as they were (and is never logged).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,6 +50,13 @@ def one_of(command: str, field: str, value: object, known: Iterable[Any]) -> Any
             known=", ".join(str(getattr(o, "value", o)) for o in options),
         )
     return value
+
+
+def member(command: str, field: str, value: object, enum_type: type[enum.Enum]) -> Any:
+    """A member of ``enum_type`` (a type check: no iteration on the hot path)."""
+    if type(value) is enum_type:
+        return value
+    return one_of(command, field, value, list(enum_type))
 
 
 def hour_window(command: str, start_s: object, end_s: object, now_s: int) -> tuple[int, int]:

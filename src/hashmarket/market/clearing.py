@@ -19,20 +19,25 @@ so replaying the same events names the same transfers and the ledger applies the
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.ledger.model import Transfer, TransferFlags
-from hashmarket.market.futures import CollateralReleased, MarginMove, Variation
+from hashmarket.market.futures import CollateralReleased, MarginMove
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import ContractEnded, ContractOpened, Delivery
 from hashmarket.market.orders import OrderDone
-from hashmarket.money import derived_id
+from hashmarket.money import ID_MAX
 
-_PENDING = TransferFlags.PENDING
-_POST = TransferFlags.POST_PENDING
-_VOID = TransferFlags.VOID_PENDING
-_LINKED = TransferFlags.LINKED
+# Plain ints, which the ledger accepts as flags: IntFlag's operators are Python-level and the
+# ledger tests every transfer's flags several times per batch.
+_NONE: TransferFlags = 0  # type: ignore[assignment]
+_PENDING: TransferFlags = int(TransferFlags.PENDING)  # type: ignore[assignment]
+_POST: TransferFlags = int(TransferFlags.POST_PENDING)  # type: ignore[assignment]
+_VOID: TransferFlags = int(TransferFlags.VOID_PENDING)  # type: ignore[assignment]
+_LINKED = int(TransferFlags.LINKED)
 
 # Transfer codes (the ledger's user category) so an auditor can tell the exchange's rows apart.
 CODE_RESERVE = 101
@@ -62,8 +67,26 @@ class ExchangeAccounts:
         return self.fees_btc if asset == "BTC" else self.fees_usd
 
 
+def id_maker(domain: str) -> Callable[..., int]:
+    """``derived_id(domain, *parts)`` with the domain's hash state computed once: the same
+    ids (a test compares them), for a few hundred thousand transfers a second."""
+    prefix = hashlib.sha256(f"{domain}\x00".encode())
+
+    def make(*parts: str | int) -> int:
+        digest = prefix.copy()
+        digest.update("\x00".join(map(str, parts)).encode())
+        return int.from_bytes(digest.digest()[:8], "big") & ID_MAX or 1
+
+    return make
+
+
+_reserve_id = id_maker("hashmarket.market.reserve")
+_step_id = id_maker("hashmarket.market.step")
+_pay_id = id_maker("hashmarket.market.pay")
+
+
 def reserve_id(kind: str, owner: int, k: int) -> int:
-    return derived_id("hashmarket.market.reserve", kind, owner, k)
+    return _reserve_id(kind, owner, k)
 
 
 class Chain:
@@ -78,25 +101,28 @@ class Chain:
     def opening(self) -> Transfer:
         return self._pending()
 
-    def _pending(self, flags: TransferFlags = TransferFlags.NONE) -> Transfer:
+    def _pending(self) -> Transfer:
         return Transfer(
             id=reserve_id(self.kind, self.owner, self.k),
             debit_account_id=self.debit,
             credit_account_id=self.credit,
             amount=self.reserved,
-            flags=_PENDING | flags,
+            flags=_PENDING,
             code=CODE_RESERVE,
         )
 
     def draw(self, amount: int, out: list[Transfer], *, post: bool = True) -> None:
         """Use ``amount`` (posted, or with ``post=False`` released to be reserved
-        elsewhere) and reserve the rest again."""
+        elsewhere) and reserve the rest again. The account's available balance does not
+        change: what leaves the reservation is either paid or reserved again."""
         current = reserve_id(self.kind, self.owner, self.k)
         step = "post" if post else "void"
         out.append(
             Transfer(
-                id=derived_id("hashmarket.market.step", self.kind, self.owner, self.k, step),
-                amount=amount if post else 0,
+                id=_step_id(self.kind, self.owner, self.k, step),
+                debit_account_id=self.debit,
+                credit_account_id=self.credit,
+                amount=amount if post else self.reserved,
                 flags=_POST if post else _VOID,
                 pending_id=current,
                 code=CODE_DRAW if post else CODE_RELEASE,
@@ -111,7 +137,10 @@ class Chain:
         """Void the reservation and reserve ``reserved`` instead, as one linked pair (both
         or neither: a larger reservation the account cannot fund leaves the old one)."""
         void = Transfer(
-            id=derived_id("hashmarket.market.step", self.kind, self.owner, self.k, "resize"),
+            id=_step_id(self.kind, self.owner, self.k, "resize"),
+            debit_account_id=self.debit,
+            credit_account_id=self.credit,
+            amount=self.reserved,
             flags=_VOID | _LINKED,
             pending_id=reserve_id(self.kind, self.owner, self.k),
             code=CODE_RELEASE,
@@ -120,9 +149,10 @@ class Chain:
         self.reserved = reserved
         return [void, self._pending()]
 
-    def close(self, out: list[Transfer]) -> None:
-        """Release what is still reserved."""
+    def close(self, out: list[Transfer], freed: dict[int, int]) -> None:
+        """Release what is still reserved (it becomes available to the account again)."""
         if self.reserved:
+            freed[self.debit] = freed.get(self.debit, 0) + self.reserved
             self.draw(self.reserved, out, post=False)
 
     def state(self) -> list[Any]:
@@ -143,6 +173,10 @@ class Clearing:
         self.accounts = accounts
         self.orders: dict[int, Chain] = {}
         self.contracts: dict[int, Chain] = {}
+        # Change of each account's available balance by the effects made since the last
+        # reset: releases and plain transfers (draws leave it as it is). The exchange checks
+        # reservations against the stored balance plus this, before the effects are written.
+        self.available_delta: dict[int, int] = {}
 
     def effects(self, events: list[Any]) -> list[Transfer]:
         out: list[Transfer] = []
@@ -155,7 +189,7 @@ class Clearing:
     def _order_done(self, e: OrderDone, out: list[Transfer]) -> None:
         chain = self.orders.pop(e.order_id, None)
         if chain is not None:
-            chain.close(out)
+            chain.close(out, self.available_delta)
 
     def _contract_opened(self, e: ContractOpened, out: list[Transfer]) -> None:
         order = self.orders[e.buy_order_id]
@@ -179,10 +213,11 @@ class Clearing:
             e.gross_sats - e.seller_fee_sats,
             e.buyer_fee_sats + e.seller_fee_sats,
             out,
+            self.available_delta,
         )
 
     def _contract_ended(self, e: ContractEnded, out: list[Transfer]) -> None:
-        self.contracts.pop(e.contract_id).close(out)
+        self.contracts.pop(e.contract_id).close(out, self.available_delta)
 
     def _gpu_trade(self, e: GpuTrade, out: list[Transfer]) -> None:
         self.orders[e.buy_order_id].draw(e.notional_cents + e.buy_fee_cents, out)
@@ -194,6 +229,7 @@ class Clearing:
             e.notional_cents - e.sell_fee_cents,
             e.buy_fee_cents + e.sell_fee_cents,
             out,
+            self.available_delta,
         )
 
     def _margin_move(self, e: MarginMove, out: list[Transfer]) -> None:
@@ -202,22 +238,40 @@ class Clearing:
             self.orders[e.order_id].draw(e.posted_cents + e.fee_cents, out)
         key = ("margin", e.trade_id, e.account_id)
         if e.fee_cents:
-            out.append(_plain((*key, "fee"), margin, self.accounts.fees_usd, e.fee_cents, CODE_FEE))
+            out.append(
+                _plain(
+                    (*key, "fee"),
+                    margin,
+                    self.accounts.fees_usd,
+                    e.fee_cents,
+                    CODE_FEE,
+                    self.available_delta,
+                )
+            )
         if e.released_cents:
             out.append(
-                _plain((*key, "release"), margin, e.account_id, e.released_cents, CODE_MARGIN)
-            )
-
-    def _variation(self, e: Variation, out: list[Transfer]) -> None:
-        if e.amount_cents > 0:
-            key = ("variation", e.market, e.ts_ns, e.account_id)
-            out.append(
-                _plain(key, self.accounts.margin_usd, e.account_id, e.amount_cents, CODE_MARGIN)
+                _plain(
+                    (*key, "release"),
+                    margin,
+                    e.account_id,
+                    e.released_cents,
+                    CODE_MARGIN,
+                    self.available_delta,
+                )
             )
 
     def _released(self, e: CollateralReleased, out: list[Transfer]) -> None:
         key = ("collateral", e.market, e.ts_ns, e.account_id)
-        out.append(_plain(key, self.accounts.margin_usd, e.account_id, e.amount_cents, CODE_MARGIN))
+        out.append(
+            _plain(
+                key,
+                self.accounts.margin_usd,
+                e.account_id,
+                e.amount_cents,
+                CODE_MARGIN,
+                self.available_delta,
+            )
+        )
 
     @staticmethod
     def _pay_out(
@@ -228,11 +282,12 @@ class Clearing:
         net: int,
         fee_total: int,
         out: list[Transfer],
+        delta: dict[int, int],
     ) -> None:
         if net:
-            out.append(_plain((*key, "seller"), clearing, seller, net, CODE_PAY))
+            out.append(_plain((*key, "seller"), clearing, seller, net, CODE_PAY, delta))
         if fee_total:
-            out.append(_plain((*key, "fee"), clearing, fees, fee_total, CODE_FEE))
+            out.append(_plain((*key, "fee"), clearing, fees, fee_total, CODE_FEE, delta))
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -247,12 +302,22 @@ class Clearing:
         self.contracts = {s[1]: Chain.from_state(s) for s in state["contracts"]}
 
 
-def _plain(key: tuple[str | int, ...], debit: int, credit: int, amount: int, code: int) -> Transfer:
+def _plain(
+    key: tuple[str | int, ...],
+    debit: int,
+    credit: int,
+    amount: int,
+    code: int,
+    delta: dict[int, int],
+) -> Transfer:
+    delta[debit] = delta.get(debit, 0) - amount
+    delta[credit] = delta.get(credit, 0) + amount
     return Transfer(
-        id=derived_id("hashmarket.market.pay", *key),
+        id=_pay_id(*key),
         debit_account_id=debit,
         credit_account_id=credit,
         amount=amount,
+        flags=_NONE,
         code=code,
     )
 
@@ -264,6 +329,5 @@ _HANDLERS: dict[type, Any] = {
     ContractEnded: Clearing._contract_ended,
     GpuTrade: Clearing._gpu_trade,
     MarginMove: Clearing._margin_move,
-    Variation: Clearing._variation,
     CollateralReleased: Clearing._released,
 }

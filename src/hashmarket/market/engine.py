@@ -51,6 +51,10 @@ from hashmarket.market.orders import (
 from hashmarket.market.products import HASHPOWER, MarketConfig
 
 _BUY = Side.BUY
+# Events are named tuples; building them with tuple.__new__ skips the generated __new__, a
+# Python-level call, on the per-order path.
+_new = tuple.__new__
+_LIMIT = OrderType.LIMIT
 
 
 class MatchingEngine:
@@ -63,6 +67,17 @@ class MatchingEngine:
         for spec in self.config.futures:
             self.books[spec.symbol] = OrderBook(spec.symbol)
         self.gpu = GpuMarket(self.config.gpu)
+        self._hp_tick = self.config.hashpower.tick_sats
+        self._checked: PlaceOrder | None = None  # validated, and nothing applied since
+        # futures books open for trading: (tick, trading ends at, book)
+        self._fast_books: dict[str, tuple[int, int, OrderBook]] = {
+            spec.symbol: (
+                spec.tick_cents,
+                self.futures.trading_ends_ns[spec.symbol],
+                self.books[spec.symbol],
+            )
+            for spec in self.config.futures
+        }
         self.order_market: dict[int, str] = {}  # open spot/futures order → its market
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -97,6 +112,7 @@ class MatchingEngine:
         self._check_time(command)
         if isinstance(command, PlaceOrder):
             self._check_place(command)
+            self._checked = command  # apply() need not check it again
         elif isinstance(command, PlaceGpuOrder):
             self.gpu.check(command)
         elif isinstance(command, ReplaceOrder):
@@ -121,9 +137,13 @@ class MatchingEngine:
                 value=type(command).__name__,
                 known=", ".join(t.__name__ for t in self._handlers),
             )
-        self._check_time(command)
+        ts = command.ts_ns
+        if type(ts) is not int or ts < self.last_ts_ns:
+            self._check_time(command)
+        if self._checked is not None and command is not self._checked:
+            self._checked = None
         result = handler(command)
-        self.last_ts_ns = command.ts_ns
+        self.last_ts_ns = ts
         return result
 
     def take_events(self) -> list[Any]:
@@ -138,11 +158,11 @@ class MatchingEngine:
             checks.one_of("place", "market", c.market, self.books)
             raise AssertionError  # one_of raised
         checks.whole("place", "account_id", c.account_id)
-        checks.one_of("place", "side", c.side, Side)
-        checks.one_of("place", "order_type", c.order_type, OrderType)
-        checks.one_of("place", "tif", c.tif, TimeInForce)
-        hp = self.config.hashpower
-        tick = hp.tick_sats if c.market == HASHPOWER else self.futures.spec(c.market).tick_cents
+        checks.member("place", "side", c.side, Side)
+        checks.member("place", "order_type", c.order_type, OrderType)
+        checks.member("place", "tif", c.tif, TimeInForce)
+        hashpower = c.market == HASHPOWER
+        tick = self._hp_tick if hashpower else self.futures.specs[c.market].tick_cents
         if c.order_type is OrderType.MARKET:
             if c.price is not None:
                 raise checks.refuse("place", "price", c.price, "must be empty for a market order")
@@ -150,12 +170,43 @@ class MatchingEngine:
                 raise checks.refuse("place", "tif", c.tif.value, "cannot apply to a market order")
         else:
             checks.on_tick("place", "price", c.price, tick)
-        if c.market == HASHPOWER:
+        if hashpower:
             self._check_hashpower(c)
         else:
             checks.whole("place", "size", c.size)
             self.futures.check_order(c)
         return book
+
+    def _hashpower_ok(self, c: PlaceOrder) -> bool:
+        """The common hashpower order in one expression: a well-formed limit order within
+        its seller's capacity, or a buy with a sound budget and duration. False sends it to
+        the full checks (which name what is wrong, or pass what this does not cover)."""
+        hp = self.config.hashpower
+        price, size, account = c.price, c.size, c.account_id
+        if not (
+            type(price) is int
+            and 0 < price <= checks.INT_MAX
+            and not price % hp.tick_sats
+            and type(size) is int
+            and hp.min_lot_ths <= size <= checks.INT_MAX
+            and type(account) is int
+            and 0 < account <= checks.INT_MAX
+            and c.order_type is _LIMIT
+            and type(c.tif) is TimeInForce
+        ):
+            return False
+        if c.side is _BUY:
+            budget, duration = c.budget_sats, c.duration_s
+            return (
+                type(budget) is int
+                and size <= budget <= checks.INT_MAX
+                and type(duration) is int
+                and hp.min_duration_s <= duration <= hp.max_duration_s
+            )
+        free = self.hp_registered.get(account, 0) - self.hp_committed.get(account, 0)
+        return (
+            c.side is Side.SELL and c.budget_sats is None and c.duration_s is None and size <= free
+        )
 
     def _check_hashpower(self, c: PlaceOrder) -> None:
         hp = self.config.hashpower
@@ -194,7 +245,34 @@ class MatchingEngine:
             )
 
     def _place(self, c: PlaceOrder) -> Accepted:
-        book = self._check_place(c)
+        # The common case — a well-formed limit order on an open futures book — is checked in
+        # one expression; anything else takes the full checks, which name what is wrong.
+        price, size, account = c.price, c.size, c.account_id
+        fast = self._fast_books.get(c.market)
+        if c is self._checked:
+            book = self.books[c.market]
+            self._checked = None
+        elif c.market == HASHPOWER and self._hashpower_ok(c):
+            book = self.books[HASHPOWER]
+        elif (
+            fast is not None
+            and type(price) is int
+            and 0 < price <= checks.INT_MAX
+            and not price % fast[0]
+            and type(size) is int
+            and 0 < size <= checks.INT_MAX
+            and type(account) is int
+            and 0 < account <= checks.INT_MAX
+            and c.order_type is _LIMIT
+            and type(c.side) is Side
+            and type(c.tif) is TimeInForce
+            and c.ts_ns < fast[1]
+            and c.budget_sats is None
+            and c.duration_s is None
+        ):
+            book = fast[2]
+        else:
+            book = self._check_place(c)
         oid = self.next_order_id
         self.next_order_id = oid + 1
         if c.market == HASHPOWER:
@@ -226,7 +304,7 @@ class MatchingEngine:
             self.order_market[oid] = book.market
         else:
             done = self._done(oid, account, book.market, reason, left)
-        return Accepted(oid, trades, 0 if reason else left, done)
+        return _new(Accepted, (oid, trades, 0 if reason else left, done))
 
     def _trades(
         self,
@@ -248,14 +326,30 @@ class MatchingEngine:
                 ids = (oid, maker_id, account, maker[ACCOUNT])
             else:
                 ids = (maker_id, oid, maker[ACCOUNT], account)
-            trade = Trade(self.next_trade_id, market, ts_ns, maker[PRICE], qty, *ids, taker_side)
-            self.next_trade_id += 1
             if hashpower:
-                self.events.append(trade)
+                buy_fee = sell_fee = 0  # paid on delivery
             else:
-                trade, moves = self.futures.on_trade(trade)
-                self.events.append(trade)
-                self.events.extend(moves)
+                buy_fee, sell_fee = self.futures.fees(market, qty, buyer_takes=is_buy)
+            trade_id = self.next_trade_id
+            trade = _new(
+                Trade,
+                (
+                    trade_id,
+                    market,
+                    ts_ns,
+                    maker[PRICE],
+                    qty,
+                    *ids,
+                    taker_side,
+                    0,
+                    buy_fee,
+                    sell_fee,
+                ),
+            )
+            self.events.append(trade)
+            if not hashpower:
+                self.futures.on_trade(trade, self.events)
+            self.next_trade_id += 1
             out.append(trade)
             self.trades.append(trade)
             if hashpower:
@@ -273,7 +367,7 @@ class MatchingEngine:
         # a hashpower buy's budget goes with it; a sell's unfilled size frees its capacity
         if market == HASHPOWER and self.hp_budget.pop(oid, None) is None and left:
             self.hp_committed[account] -= left
-        done = OrderDone(oid, account, market, reason, left)
+        done: OrderDone = _new(OrderDone, (oid, account, market, reason, left))
         self.events.append(done)
         return done
 
@@ -449,6 +543,7 @@ class MatchingEngine:
     def _mark(self, c: MarkFutures) -> Accepted:
         self.futures.mark(c, self.events)
         if c.final:  # the contract is closed: what still rests can never trade
+            self._fast_books.pop(c.market, None)
             book = self.books[c.market]
             for order in book.resting():
                 book.cancel(order[ID])

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import LedgerInvariantError, MarketError
-from hashmarket.ledger import Account, Ledger, LedgerWriter, Transfer
+from hashmarket.ledger import Account, AccountFlags, Ledger, LedgerWriter, Transfer
 from hashmarket.ledger.results import CreateTransferResult
+from hashmarket.ledger.store import Store
 from hashmarket.market import log as mlog
 from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts
 from hashmarket.market.engine import MatchingEngine
@@ -47,6 +48,7 @@ from hashmarket.market.snapshot import engine_from_state, engine_state
 from hashmarket.money import derived_id
 
 _OK = CreateTransferResult.OK
+_NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,8 @@ class Reservation:
     transfers: list[Transfer]
     what: str
     account_id: int
-    amount: int
+    amount: int  # what will be reserved
+    needed: int  # by how much the account's available balance falls
     asset: str
     record: Callable[[], None]
 
@@ -77,6 +80,38 @@ def open_exchange_accounts(
     return ExchangeAccounts(**ids)
 
 
+class _Funds:
+    """Available balances as one batch leaves them: the stored balance (read once per account
+    per batch, before any of the batch is written) plus the batch's changes so far."""
+
+    def __init__(self, store: Store, delta: dict[int, int]) -> None:
+        self.store = store
+        self.delta = delta
+        self.base: dict[int, tuple[str, bool, int]] = {}
+
+    def load(self, accounts: Iterable[int]) -> None:
+        """Read the stored balances of ``accounts`` (one query for a whole batch)."""
+        wanted = sorted({a for a in accounts if type(a) is int and a not in self.base})
+        for row in self.store.account_states(wanted) if wanted else ():
+            account, asset, flags, pending, posted, _, credits, _ = row
+            self.base[account] = (asset, bool(flags & _NO_OVERDRAFT), credits - posted - pending)
+
+    def reserve(self, account: int, asset: str, amount: int) -> CreateTransferResult:
+        """Check that ``account`` can reserve ``amount`` more; if so, count it as reserved."""
+        if account not in self.base:
+            self.load((account,))
+        state = self.base.get(account)
+        if state is None:
+            return CreateTransferResult.DEBIT_ACCOUNT_NOT_FOUND
+        found_asset, limited, available = state
+        if found_asset != asset:
+            return CreateTransferResult.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
+        if limited and amount > available + self.delta.get(account, 0):
+            return CreateTransferResult.EXCEEDS_CREDITS
+        self.delta[account] = self.delta.get(account, 0) - amount
+        return _OK
+
+
 class Exchange:
     """Books, log and money of one exchange on one ledger. Not thread-safe: one writer."""
 
@@ -87,8 +122,12 @@ class Exchange:
         accounts: ExchangeAccounts,
         config: MarketConfig,
         snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.ledger = ledger
+        # Called with each committed batch's events in order (trades, orders done, contract
+        # and margin events): a market-data feed subscribes here. Never called for replays.
+        self.listener = listener
         self.accounts = accounts
         self.config = config
         self.snapshot_every = snapshot_every
@@ -106,6 +145,7 @@ class Exchange:
         accounts: ExchangeAccounts,
         config: MarketConfig | None = None,
         snapshot_every: int = 0,
+        listener: Callable[[list[Any]], None] | None = None,
     ) -> Exchange:
         """The exchange as its log leaves it (from the newest snapshot, if any).
         ``snapshot_every`` > 0 writes a snapshot after that many commands."""
@@ -114,6 +154,7 @@ class Exchange:
             accounts=accounts,
             config=config or MarketConfig(),
             snapshot_every=snapshot_every,
+            listener=listener,
         )
         exchange.recover()
         return exchange
@@ -172,22 +213,41 @@ class Exchange:
 
     def submit_many(self, commands: Iterable[Command]) -> list[Accepted | MarketError]:
         """Group commit: every command's answer, in order; the accepted ones and their ledger
-        effects are durable together when this returns."""
+        effects are durable together when this returns.
+
+        Reservations are checked against each account's stored balance plus what the batch
+        has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
+        batch is written in one request at the end, which the ledger checks again: if it
+        refused anything, nothing of the batch is written and the exchange is rebuilt from
+        its log (a :class:`LedgerInvariantError`, which would be a bug)."""
+        commands = list(commands)
         results: list[Accepted | MarketError] = []
         entries: list[mlog.LogEntry] = []
+        published: list[Any] = []
         head = self.head
+        self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
                 effects: list[Transfer] = []
+                funds = _Funds(writer.store, self.clearing.available_delta)
+                funds.load(
+                    c.account_id
+                    for c in commands
+                    if isinstance(c, (PlaceOrder, PlaceGpuOrder, ReplaceOrder))
+                )
                 for command in commands:
-                    result = self._one(writer, command, effects)
+                    result = self._one(funds, command, effects)
                     results.append(result)
                     if isinstance(result, Accepted):
                         entry = mlog.entry_for(head[1], head[0] + 1, command)
                         entries.append(entry)
                         head = (entry.seq, entry.hash)
-                        effects.extend(self.clearing.effects(self.engine.take_events()))
-                self._send(writer, effects, [])
+                        events = self.engine.take_events()
+                        effects.extend(self.clearing.effects(events))
+                        if self.listener is not None:
+                            published.extend(events)
+                if effects:
+                    self._write(writer, effects)
                 if entries:
                     mlog.insert_entries(writer.store, entries)
                     writer.applied += len(entries)  # log rows are writes: commit them
@@ -195,13 +255,15 @@ class Exchange:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise
         self.head = head
+        if self.listener is not None and published:
+            self.listener(published)
         self._since_snapshot += len(entries)
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
             self.snapshot()
         return results
 
     def _one(
-        self, writer: LedgerWriter, command: Command, effects: list[Transfer]
+        self, funds: _Funds, command: Command, effects: list[Transfer]
     ) -> Accepted | MarketError:
         try:
             self.engine.validate(command)
@@ -209,8 +271,7 @@ class Exchange:
         except MarketError as refused:
             return refused
         if reservation is not None:
-            code = self._send(writer, effects, reservation.transfers)
-            effects.clear()
+            code = funds.reserve(reservation.account_id, reservation.asset, reservation.needed)
             if code is not _OK:
                 return MarketError(
                     "market_funds",
@@ -222,6 +283,7 @@ class Exchange:
                     result_code=code.value,
                     reason=code.reason,
                 )
+            effects.extend(reservation.transfers)
             reservation.record()
         try:
             return self.engine.apply(command)
@@ -233,16 +295,9 @@ class Exchange:
             return refused
 
     @staticmethod
-    def _send(
-        writer: LedgerWriter, effects: list[Transfer], reservation: list[Transfer]
-    ) -> CreateTransferResult:
-        """Write the pending effects (each must apply) and a reservation; return the
-        reservation's answer (its last transfer's, for a linked pair)."""
-        batch = effects + reservation
-        if not batch:
-            return _OK
-        codes = writer.create_transfers(batch)
-        for transfer, code in zip(effects, codes, strict=False):
+    def _write(writer: LedgerWriter, effects: list[Transfer]) -> None:
+        codes = writer.create_transfers(effects)
+        for transfer, code in zip(effects, codes, strict=True):
             if code is not _OK:
                 raise LedgerInvariantError(
                     "market_ledger",
@@ -250,7 +305,6 @@ class Exchange:
                     result_code=code.value,
                     reason=code.reason,
                 )
-        return codes[-1] if reservation else _OK
 
     def _reservation(self, command: Command) -> Reservation | None:
         """The pending transfer(s) a valid command needs before it is applied, or None."""
@@ -290,6 +344,7 @@ class Exchange:
                 "the replaced order",
                 command.account_id,
                 amount,
+                amount - chain.reserved,
                 "USD",
                 lambda: self.clearing.orders.__setitem__(command.order_id, resized),
             )
@@ -303,6 +358,7 @@ class Exchange:
             [chain.opening()],
             what,
             account,
+            amount,
             amount,
             asset,
             lambda: self.clearing.orders.__setitem__(oid, chain),

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import MarketError
-from hashmarket.index.gpu_quotes import canonical_model
 from hashmarket.market import checks
 from hashmarket.market.orders import (
     Accepted,
@@ -168,10 +167,11 @@ class GpuMarket:
                 self.buys[model].remove(buy)
                 del self.orders[buy[OID]]
                 events.append(OrderDone(buy[OID], buy[ACCT], model, DoneReason.FILLED, 0))
-        if not self._has_pieces(model, oid):
-            del self.orders[oid]
-            events.append(OrderDone(oid, c.account_id, model, DoneReason.FILLED, 0))
-            return Accepted(oid, (), 0, events[-1])
+        if oid not in self.orders:  # sold out at once (its OrderDone is among the events)
+            done = next(
+                e for e in reversed(events) if isinstance(e, OrderDone) and e.order_id == oid
+            )
+            return Accepted(oid, (), 0, done)
         return Accepted(oid, (), c.gpus, None)
 
     def _insert_piece(self, model: str, piece: Piece) -> None:
@@ -188,10 +188,15 @@ class GpuMarket:
         if takes is None:
             return None
         out = []
+        buyer_rate = self.spec.taker_fee_ppm if taker is Side.BUY else self.spec.maker_fee_ppm
+        seller_rate = self.spec.maker_fee_ppm if taker is Side.BUY else self.spec.taker_fee_ppm
+        # The buyer's fee is rounded up once on the fill's total (each piece pays the change in
+        # the rounded running total), so it never exceeds the fee its reservation allowed for.
+        running = 0
         for piece, gpus, a, z in takes:
             notional = piece[PRICE] * gpus * (z - a)
-            buyer_rate = self.spec.taker_fee_ppm if taker is Side.BUY else self.spec.maker_fee_ppm
-            seller_rate = self.spec.maker_fee_ppm if taker is Side.BUY else self.spec.taker_fee_ppm
+            buyer_fee = fee(running + notional, buyer_rate) - fee(running, buyer_rate)
+            running += notional
             trade = GpuTrade(
                 engine.new_trade_id(),
                 model,
@@ -206,7 +211,7 @@ class GpuMarket:
                 piece[ACCT],
                 taker,
                 notional,
-                fee(notional, buyer_rate),
+                buyer_fee,
                 fee(notional, seller_rate),
             )
             out.append(trade)
@@ -315,6 +320,14 @@ class GpuMarket:
             }:
                 _, _, account = self.orders.pop(oid)
                 events.append(OrderDone(oid, account, model, DoneReason.EXPIRED, 0))
+
+
+def canonical_model(raw: str) -> str:
+    """The GPU-hour index's spelling of a model name (imported on first use: the index
+    module brings numpy and pandas, which the rest of the engine does not need)."""
+    from hashmarket.index.gpu_quotes import canonical_model as canonical
+
+    return canonical(raw)
 
 
 def _piece_key(piece: Piece) -> tuple[int, int, int]:

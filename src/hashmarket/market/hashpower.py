@@ -17,6 +17,7 @@ when the budget cannot cover the next payment in full the contract pays what it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hashmarket.market.products import NS_PER_S, S_PER_DAY, TH_PER_PH, fee
 
@@ -51,8 +52,7 @@ class HashpowerContract:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-@dataclass(frozen=True, slots=True)
-class ContractOpened:
+class ContractOpened(NamedTuple):
     contract_id: int
     trade_id: int
     buy_order_id: int

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from hashmarket.errors import MarketError
 from hashmarket.ledger.store import Store
-from hashmarket.market.orders import Command, canonical_json, command_from_dict, command_to_dict
+from hashmarket.market.orders import Command, canonical_json, command_from_dict, command_json
 from hashmarket.market.products import MarketConfig
 
 
@@ -44,7 +44,7 @@ def chain(prev: bytes, seq: int, command_json: bytes) -> bytes:
 
 
 def entry_for(prev: bytes, seq: int, command: Command) -> LogEntry:
-    data = canonical_json(command_to_dict(command))
+    data = command_json(command)
     return LogEntry(seq, command.ts_ns, data, chain(prev, seq, data))
 
 

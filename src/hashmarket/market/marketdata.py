@@ -1,15 +1,16 @@
-"""Market data: what the exchange publishes, as pure functions of its book and its trades.
+"""Market data as the command line, the HTTP service and the feed publish it, on top of the
+engine's own :mod:`hashmarket.market.data` (depth, trades, bars, GPU quotes):
 
-* :func:`depth` — the L2 book: per side the best ``levels`` prices with the total size
-  resting at each (the book's own :meth:`~hashmarket.market.book.OrderBook.depth`);
-* :func:`tape` — the trade tape of one market, newest first;
-* :func:`bars` — OHLCV bars of 1 minute, 1 hour or 1 day from trades: integer prices in the
-  product's unit, volume in its size unit (TH/s for hashpower, contracts for futures,
-  GPU-hours for GPU blocks); only intervals with a trade get a bar;
-* :func:`hashpower_premium` — each UTC day's volume-weighted hashpower price (sats per PH/s
-  per day) against that day's published hashprice fixing (BTC per PH/s per day);
-* :func:`gpu_trade_quotes` — GPU block trades as quotes the GPU-hour index can take beside the
-  providers' published prices (:mod:`hashmarket.index.gpu_quotes`).
+* :func:`book_depth` — L2 depth of one market, every level when ``levels`` is None;
+* :func:`tape` — the trade tape, newest first, at most ``limit``;
+* :class:`Interval` — bar widths by name (``1m``, ``1h``, ``1d``) for :func:`interval_bars`;
+* :func:`hashpower_premium` — per UTC day, the volume-weighted hashpower price against that
+  day's published hashprice fixing (:func:`~hashmarket.market.data.premium` compares one
+  price with one index value; a day's trades are compared with the day's fixing here), with
+  :func:`trade_days` and :func:`published_btc_fixings` to find the fixings;
+* :func:`with_exchange_quotes` — the providers' published GPU-hour quotes and the exchange's
+  GPU trades (:func:`~hashmarket.market.data.gpu_quote_table`) in one quote table;
+* ``…_record`` — JSON-ready forms.
 
 Nothing here reads a clock or a store: the same trades give the same numbers.
 """
@@ -24,52 +25,49 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import MarketError
-from hashmarket.market.book import OrderBook
+from hashmarket.market import data
+from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.orders import Trade
-from hashmarket.market.products import HASHPOWER, NS_PER_S, S_PER_DAY, S_PER_HOUR
+from hashmarket.market.products import HASHPOWER, NS_PER_S
 
 if TYPE_CHECKING:
     from hashmarket.chain.history import NetworkHistory
     from hashmarket.index.gpu_quotes import QuoteTable
 
 SATS_PER_BTC = 100_000_000
-# GPU blocks of at least this many hours are quoted as reserved capacity, shorter ones as
-# on-demand; none is spot, since a block on the exchange cannot be taken back.
-RESERVED_MIN_HOURS = 30 * 24
-EXCHANGE_PROVIDER = "hashmarket-exchange"
-EXCHANGE_REGION = "exchange"
+PREMIUM_QUANTUM = Decimal("0.000001")
+VWAP_QUANTUM = Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
-class Depth:
-    """The aggregated book: ``(price, size)`` per level, best first on each side."""
-
-    market: str
-    bids: tuple[tuple[int, int], ...]
-    asks: tuple[tuple[int, int], ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "market": self.market,
-            "bids": [list(level) for level in self.bids],
-            "asks": [list(level) for level in self.asks],
-        }
+def _utc(ts_ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, dt.UTC)
 
 
-def depth(book: OrderBook, *, levels: int | None = 10) -> Depth:
-    """The best ``levels`` price levels per side (all of them for ``None``)."""
+def book_depth(engine: MatchingEngine, *, market: str, levels: int | None = 10) -> data.Depth:
+    """The best ``levels`` price levels per side (every level for ``None``)."""
     if levels is not None and levels < 1:
         raise MarketError("market_field", command="depth", field="levels", value=levels,
                           problem="must be at least 1")  # fmt: skip
-    bids, asks = book.depth(levels)
-    return Depth(book.market, tuple(bids), tuple(asks))
+    if levels is None:
+        book = engine.books[market]
+        levels = max(len(book.bid_size), len(book.ask_size), 1)
+    return data.depth(engine, market=market, levels=levels)
+
+
+def depth_record(depth: data.Depth) -> dict[str, Any]:
+    return {
+        "market": depth.market,
+        "bids": [list(level) for level in depth.bids],
+        "asks": [list(level) for level in depth.asks],
+    }
 
 
 def tape(
     trades: Sequence[Trade], *, market: str, limit: int = 100, after_trade_id: int = 0
 ) -> list[Trade]:
-    """The market's trades after ``after_trade_id``, newest first, at most ``limit``."""
+    """The market's trades after ``after_trade_id``, newest first, at most ``limit`` (reads
+    from the end: the cost is the tape's length, not the history's)."""
     out: list[Trade] = []
     for trade in reversed(trades):
         if trade.trade_id <= after_trade_id or len(out) >= limit:
@@ -86,64 +84,32 @@ class Interval(enum.StrEnum):
 
     @property
     def seconds(self) -> int:
-        return {"1m": 60, "1h": S_PER_HOUR, "1d": S_PER_DAY}[self.value]
+        return data.BAR_INTERVALS_S[self.value]
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """Open, high, low and close prices of the interval starting at ``start_ns``, the volume
-    traded in it (the product's size unit) and the number of trades."""
-
-    start_ns: int
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    trades: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start_ns": self.start_ns,
-            "start_utc": dt.datetime.fromtimestamp(self.start_ns // NS_PER_S, dt.UTC).isoformat(),
-            "open": self.open,
-            "high": self.high,
-            "low": self.low,
-            "close": self.close,
-            "volume": self.volume,
-            "trades": self.trades,
-        }
-
-
-def _volume(trade: Trade | GpuTrade) -> int:
-    if isinstance(trade, GpuTrade):  # GPU-hours: GPUs × whole hours of the block
-        return trade.gpus * (trade.end_s - trade.start_s) // S_PER_HOUR
-    return trade.size
-
-
-def bars(trades: Iterable[Trade | GpuTrade], *, interval: Interval | str) -> list[Bar]:
-    """OHLCV bars of ``trades`` (one market's, in the order they traded), oldest first."""
+def interval_bars(trades: Iterable[Trade], *, interval: Interval | str) -> list[data.Bar]:
+    """OHLCV bars of one market's trades (in trade order) by interval name."""
     try:
-        step_ns = Interval(interval).seconds * NS_PER_S
+        width = Interval(interval)
     except ValueError:
         known = ", ".join(i.value for i in Interval)
         raise MarketError("market_unknown", command="bars", field="interval", what="interval",
                           value=interval, known=known) from None  # fmt: skip
-    out: list[Bar] = []
-    start = o = h = lo = c = v = n = 0
-    for trade in trades:
-        bucket = trade.ts_ns - trade.ts_ns % step_ns
-        if n and bucket != start:
-            out.append(Bar(start, o, h, lo, c, v, n))
-            n = 0
-        if not n:
-            start, o, h, lo, v = bucket, trade.price, trade.price, trade.price, 0
-        h, lo, c = max(h, trade.price), min(lo, trade.price), trade.price
-        v += _volume(trade)
-        n += 1
-    if n:
-        out.append(Bar(start, o, h, lo, c, v, n))
-    return out
+    return data.bars(trades, interval_s=width.seconds)
+
+
+def bar_record(bar: data.Bar) -> dict[str, Any]:
+    return {
+        "start_ns": bar.start_ns,
+        "start_utc": _utc(bar.start_ns).isoformat(),
+        "open": bar.open,
+        "high": bar.high,
+        "low": bar.low,
+        "close": bar.close,
+        "volume": bar.volume,
+        "vwap": bar.vwap,
+        "trades": bar.trades,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +136,6 @@ class PremiumDay:
         }
 
 
-PREMIUM_QUANTUM = Decimal("0.000001")
-VWAP_QUANTUM = Decimal("0.01")
-
-
 def hashpower_premium(
     trades: Iterable[Trade], *, index_btc_per_ph_day: Mapping[dt.date, Decimal]
 ) -> list[PremiumDay]:
@@ -185,7 +147,7 @@ def hashpower_premium(
     for trade in trades:
         if trade.market != HASHPOWER:
             continue
-        day = dt.datetime.fromtimestamp(trade.ts_ns // NS_PER_S, dt.UTC).date()
+        day = _utc(trade.ts_ns).date()
         notional[day] = notional.get(day, 0) + trade.price * trade.size
         volume[day] = volume.get(day, 0) + trade.size
         count[day] = count.get(day, 0) + 1
@@ -207,11 +169,7 @@ def hashpower_premium(
 
 def trade_days(trades: Iterable[Trade]) -> set[dt.date]:
     """The UTC days on which hashpower traded."""
-    return {
-        dt.datetime.fromtimestamp(t.ts_ns // NS_PER_S, dt.UTC).date()
-        for t in trades
-        if t.market == HASHPOWER
-    }
+    return {_utc(t.ts_ns).date() for t in trades if t.market == HASHPOWER}
 
 
 def published_btc_fixings(
@@ -230,34 +188,14 @@ def published_btc_fixings(
     return out
 
 
-def gpu_trade_quotes(
-    trades: Sequence[GpuTrade], *, provider: str = EXCHANGE_PROVIDER
-) -> QuoteTable:
-    """GPU block trades as index quotes: the trade's time, the model, the exchange as provider
-    and region, the term from the block's length, USD per GPU-hour and the GPU-hours traded
-    as volume (so the index's volume weighting counts a trade by its size)."""
-    from hashmarket.index.gpu_quotes import QuoteTable, Term  # numpy: only when asked for
-
-    hours = [(t.end_s - t.start_s) // S_PER_HOUR for t in trades]
-    return QuoteTable.from_arrays(
-        time_s=[t.ts_ns // NS_PER_S for t in trades],
-        provider=[provider] * len(trades),
-        gpu_model=[t.model for t in trades],
-        region=[EXCHANGE_REGION] * len(trades),
-        term=[(Term.RESERVED if h >= RESERVED_MIN_HOURS else Term.ON_DEMAND).value for h in hours],
-        price_usd_per_gpu_hour=[t.price / 100 for t in trades],
-        volume_gpu_hours=[t.gpus * h for t, h in zip(trades, hours, strict=True)],
-        path="<exchange trades>",
-    )
-
-
 def with_exchange_quotes(published: QuoteTable, trades: Sequence[GpuTrade]) -> QuoteTable:
-    """The published quotes followed by the exchange's trades as quotes, in one table."""
+    """The published quotes followed by the exchange's GPU trades as quotes, in one table:
+    the GPU-hour index then fixes on both, each trade weighted by its GPU-hours."""
     from hashmarket.index.gpu_quotes import QuoteTable
 
     if not trades:
         return published
-    ours = gpu_trade_quotes(trades)
+    ours = data.gpu_quote_table(trades)
     return QuoteTable.from_arrays(
         time_s=[*published.time_s, *ours.time_s],
         provider=[*published.provider, *ours.provider],

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, fields
+from json.encoder import encode_basestring
+from typing import Any, ClassVar, NamedTuple
 
 
 class Side(enum.StrEnum):
@@ -242,16 +243,43 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_COMMAND_KEYS = {
+    cls: tuple(sorted(("kind", *(f.name for f in fields(cls))))) for cls in COMMAND_TYPES.values()
+}
+_JSON_VALUE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str):
+        return encode_basestring(value)  # enums are str subclasses: written as their values
+    return _JSON_VALUE(value)
+
+
+def command_json(command: Command) -> bytes:
+    """``canonical_json(command_to_dict(command))``, byte for byte, faster: the key order is
+    computed once per command type and the values are written directly (a test compares)."""
+    keys = _COMMAND_KEYS[type(command)]
+    parts = [
+        f'"{k}":"{command.KIND}"' if k == "kind" else f'"{k}":{_json_value(getattr(command, k))}'
+        for k in keys
+    ]
+    return ("{" + ",".join(parts) + "}").encode()
+
+
 # -- events -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(NamedTuple):
     """One fill between a resting (maker) and an incoming (taker) order.
 
     ``notional`` is what the buyer pays the seller for this fill in the market's money unit
     (sats for hashpower — 0 at the fill, paid on delivery —, cents for GPUs, 0 for futures,
-    whose money moves as margin); fees are the maker's and the taker's, in the same unit."""
+    whose money moves as margin); fees are the buyer's and the seller's, in the same unit.
+    Events are named tuples: immutable, and cheap enough to make one per fill."""
 
     trade_id: int
     market: str
@@ -268,13 +296,12 @@ class Trade:
     sell_fee: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = self._asdict()
         out["taker_side"] = self.taker_side.value
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class OrderDone:
+class OrderDone(NamedTuple):
     """An order left the book, or never rested: ``remaining`` was not traded."""
 
     order_id: int
@@ -284,8 +311,7 @@ class OrderDone:
     remaining: int
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
     """A command's answer: the order id (for orders), what traded at once, and the order's
     state afterwards (``resting`` size still on the book)."""
 

@@ -27,7 +27,8 @@ def _rows(mapping: dict[Any, Any]) -> list[list[Any]]:
 
 
 def _trade_row(trade: Trade | GpuTrade) -> list[Any]:
-    return [v.value if isinstance(v, Side) else v for v in dataclasses.astuple(trade)]
+    values = trade if isinstance(trade, Trade) else dataclasses.astuple(trade)
+    return [v.value if isinstance(v, Side) else v for v in values]
 
 
 def engine_state(engine: MatchingEngine) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def engine_from_state(config: MarketConfig, state: dict[str, Any]) -> MatchingEn
         for order in orders:
             book.rest(order)
             engine.order_market[order[ID]] = market
-    engine.hp_budget = {oid: [budget, duration] for oid, budget, duration in state["hp_budget"]}
+    engine.hp_budget = {oid: list(terms) for oid, terms in state["hp_budget"]}
     engine.hp_registered = dict(map(tuple, state["hp_registered"]))
     engine.hp_committed = dict(map(tuple, state["hp_committed"]))
     for row in state["contracts"]:
@@ -102,7 +103,7 @@ def engine_from_state(config: MarketConfig, state: dict[str, Any]) -> MatchingEn
 
 
 def _trade(cls: type[Any], row: list[Any]) -> Any:
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = cls._fields if cls is Trade else [f.name for f in dataclasses.fields(cls)]
     values = dict(zip(names, row, strict=True))
     values["taker_side"] = Side(values["taker_side"])
     return cls(**values)

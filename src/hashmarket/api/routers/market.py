@@ -248,7 +248,7 @@ def get_book(
 ) -> dict[str, Any]:
     _known(market, name)
     with market.reading() as exchange:
-        return md.depth(exchange.engine.books[name], levels=levels).to_dict()
+        return md.depth_record(md.book_depth(exchange.engine, market=name, levels=levels))
 
 
 @router.get("/{name}/trades", summary="The trade tape, newest first")
@@ -276,7 +276,7 @@ def get_bars(
     _known(market, name)
     with market.reading() as exchange:
         trades = [t for t in exchange.engine.trades if t.market == name]
-    return [b.to_dict() for b in md.bars(trades, interval=interval)]
+    return [md.bar_record(b) for b in md.interval_bars(trades, interval=interval)]
 
 
 @router.get("/HASHPOWER/premium", summary="Hashpower price against the hashprice index, per day")
