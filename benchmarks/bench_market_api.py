@@ -171,10 +171,16 @@ def _subscribers(port: int, key: str, count: int, ready: Any, done: Any, out: An
     """One client process: ``count`` subscribers; reports lags (ms), gaps and last seqs."""
     import websockets
 
-    async def one(lags: list[float]) -> tuple[int, int, int, int]:
+    async def one(lags: list[float]) -> tuple[int, int, int, int, str]:
+        try:
+            return await subscribe(lags)
+        except Exception as error:  # a dropped connection is a result, reported
+            return 0, -1, 0, 0, type(error).__name__
+
+    async def subscribe(lags: list[float]) -> tuple[int, int, int, int, str]:
         url = f"ws://127.0.0.1:{port}/api/v1/market/ws?key={key}"
         gaps = changes = 0
-        async with websockets.connect(url, max_queue=None) as ws:
+        async with websockets.connect(url, max_queue=None, ping_interval=None) as ws:
             await ws.send(json.dumps({"op": "subscribe", "market": "HASHPOWER"}))
             (snapshot,) = json.loads(await ws.recv())
             seq = first = snapshot["seq"]
@@ -184,7 +190,7 @@ def _subscribers(port: int, key: str, count: int, ready: Any, done: Any, out: An
                     frame = await asyncio.wait_for(ws.recv(), timeout=3)
                 except TimeoutError:
                     if done.is_set():
-                        return gaps, seq, first, changes
+                        return gaps, seq, first, changes, ""
                     continue
                 now = time.time_ns()
                 for message in json.loads(frame):
@@ -249,8 +255,10 @@ def _in_process() -> None:
 
 
 def main() -> None:
-    _in_process()
-    for diagnostic in (False, True):
+    only_feed = os.environ.get("BENCH_MARKET_ONLY") == "feed"  # the in-server feed run only
+    if not only_feed:
+        _in_process()
+    for diagnostic in (True,) if only_feed else (False, True):
         with tempfile.TemporaryDirectory() as tmp:
             data_dir = Path(tmp)
             keys = _prepare(data_dir)
@@ -285,6 +293,9 @@ def _register(port: int, keys: dict[str, list[str]]) -> None:
 
 def _diagnostic(port: int, keys: dict[str, list[str]]) -> None:
     _register(port, keys)
+    if os.environ.get("BENCH_MARKET_ONLY") == "feed":
+        _feed(f"orders submitted inside the server at {RATE:,}/s", port, keys, _in_server(port))
+        return
     n_orders = int(RATE * SECONDS / 2)
     orders = [
         _request("POST", "/api/v1/market/orders", *_order(n, keys), n) for n in range(n_orders)
@@ -292,13 +303,17 @@ def _diagnostic(port: int, keys: dict[str, list[str]]) -> None:
     print("diagnostic server: the same, but orders skip the idempotency record")
     _summary("POST orders without the idempotency record", *asyncio.run(_load(port, orders, RATE)))
 
-    def in_server() -> float:
+    _feed(f"orders submitted inside the server at {RATE:,}/s", port, keys, _in_server(port))
+
+
+def _in_server(port: int) -> Any:
+    def load() -> float:
         drive = _request("POST", f"/bench/drive?rate={RATE}&seconds={SECONDS:g}", "", None, 0)
         asyncio.run(_load(port, [drive], 1))
         time.sleep(SECONDS + 1)  # the drive, and a second for the last frames
         return SECONDS
 
-    _feed(f"orders submitted inside the server at {RATE:,}/s", port, keys, in_server)
+    return load
 
 
 def _drive(app: Any, rate: int, seconds: float) -> None:
@@ -339,7 +354,9 @@ def _feed(what: str, port: int, keys: dict[str, list[str]], load: Any) -> None:
     for c in clients:
         c.join(timeout=30)
     lags = [lag for r in reports for lag in r["lags"]]
-    results = [x for r in reports for x in r["results"]]
+    everyone = [x for r in reports for x in r["results"]]
+    results = [x for x in everyone if not x[4]]
+    dropped = sorted({x[4] for x in everyone if x[4]})
     last = max(r[1] for r in results)
     messages = last - min(r[2] for r in results)
     updates = max(r[3] for r in results)  # level changes and trades
@@ -350,7 +367,8 @@ def _feed(what: str, port: int, keys: dict[str, list[str]], load: Any) -> None:
         f"trades; {updates / elapsed:,.0f}/s) in {messages:,} messages over {elapsed:.1f} s, "
         f"{len(lags):,} message deliveries; lag p50 "
         f"{_pct(lags, 50):.1f} ms, p90 {_pct(lags, 90):.1f} ms, p99 {_pct(lags, 99):.1f} ms, "
-        f"max {max(lags):.1f} ms; gaps {gaps}, subscribers behind at the end {behind}"
+        f"max {max(lags):.1f} ms; gaps {gaps}, subscribers behind at the end {behind}, "
+        f"connections lost {len(everyone) - len(results)} {dropped or ''}"
     )
 
 

@@ -8,8 +8,10 @@ subscriber gets a ``snapshot`` (the whole book, the recent trades and the ``seq`
 current to) and then every message with a higher ``seq``, so it can tell a gap (a message
 whose ``seq`` is not one more than the last) and ask for a new snapshot.
 
-Messages are JSON objects; a WebSocket frame is a JSON array of them (a subscriber that is
-behind receives what queued up in one frame). A level whose size is 0 has gone. A subscriber
+Messages are JSON objects; a WebSocket frame is a JSON array of them. A subscriber gets at
+most one frame every :data:`FRAME_INTERVAL_S` (50 ms): what was published meanwhile goes out
+together in its next frame, so a busy market costs the server a send per subscriber per
+interval rather than per batch. A level whose size is 0 has gone. A subscriber
 more than :data:`MAX_BACKLOG` frames behind loses its oldest frames: its next ``seq`` jumps,
 and it resyncs.
 
@@ -34,6 +36,7 @@ from hashmarket.market.orders import Trade
 
 RECENT_TRADES = 50
 MAX_BACKLOG = 2_000
+FRAME_INTERVAL_S = 0.05  # a subscriber's frames are at least this far apart
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, StrictInt
 from starlette.websockets import WebSocketDisconnect
 
 from hashmarket.api.keys import ApiKey, Permission
-from hashmarket.api.market_feed import Subscriber
+from hashmarket.api.market_feed import FRAME_INTERVAL_S, Subscriber
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
@@ -339,5 +339,9 @@ async def market_feed(websocket: WebSocket) -> None:
 
 
 async def _send(websocket: WebSocket, subscriber: Subscriber) -> None:
+    # At most one frame per FRAME_INTERVAL_S: what arrives meanwhile goes out together in the
+    # next frame, every message in order. An idle feed sends at once; a busy one costs the
+    # server one send per subscriber per interval, not one per batch.
     while True:
         await websocket.send_text(await subscriber.next_frame())
+        await asyncio.sleep(FRAME_INTERVAL_S)
