@@ -1,25 +1,30 @@
 """SIGKILL the exchange at random points of a random flow, restart, finish: same result.
 
-A template ledger holds funded participants. A reference run submits a seeded flow of every
-product (hashpower, deliveries, GPU blocks, futures and marks, cancels, replaces, time) in
-batches, uninterrupted. Then child processes run the same flow on fresh copies and are killed
-with SIGKILL after a random delay (fixed seed) spread over the whole run. After each kill the
-exchange is reopened (it replays its log), the flow resumes after the last batch the log
-holds, and the result must equal the reference: the same log head, the same book, trades,
-contracts and reservations (no fill lost or doubled), and the same ledger byte for byte (its
-state hash), which also passes ``verify()``.
+A template ledger (SQLite, and PostgreSQL when a server is given) holds funded participants.
+A reference run submits a seeded flow of every product (hashpower, deliveries, GPU blocks,
+futures and marks, cancels, replaces, time) in batches, uninterrupted. Then child processes
+run the same flow on fresh copies and are killed with SIGKILL after a random delay (fixed
+seed) spread over the whole run. After each kill the exchange is reopened (it replays its
+log), the flow resumes after the last batch the log holds, and the result must equal the
+reference: the same log head, the same book, trades, contracts and reservations (no fill lost
+or doubled), and the same ledger byte for byte (its state hash), which also passes
+``verify()``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -27,7 +32,7 @@ from hashmarket.ledger import Ledger, ManualClock
 from hashmarket.market import Exchange, command_json, open_exchange_accounts
 from hashmarket.market.log import read_log
 from hashmarket.market.snapshot import engine_state
-from tests.conftest import T0_NS, open_ledger
+from tests.conftest import PG_ENV, STORES, T0_NS, open_ledger, postgres_url
 from tests.integration.market_flows import CONFIG, fund, random_flow
 
 SEED, COMMANDS, BATCH = 20261207, 600, 10
@@ -90,16 +95,47 @@ def outcome(url: str) -> tuple[Any, ...]:
         )
 
 
-def kill_and_check(tmp_path: Path, kills: int, *, seed: int) -> list[int]:
-    template = tmp_path / "template.sqlite"
-    build(f"sqlite:///{template}")
-    copies = iter(range(1_000))
+@pytest.fixture(params=STORES)
+def fresh_copy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A function returning the URL of a new copy of the funded template ledger."""
+    if request.param == "sqlite":
+        template = tmp_path / "template.sqlite"
+        build(f"sqlite:///{template}")
+        copies = iter(range(1_000))
 
-    def fresh() -> str:
-        target = tmp_path / f"copy-{next(copies)}.sqlite"
-        shutil.copyfile(template, target)
-        return f"sqlite:///{target}"
+        def copy_sqlite() -> str:
+            target = tmp_path / f"copy-{next(copies)}.sqlite"
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
 
+        yield copy_sqlite
+        return
+    import psycopg
+
+    base = postgres_url()
+    admin = psycopg.connect(os.environ[PG_ENV], autocommit=True)
+    template_db = f"market_crash_{uuid.uuid4().hex[:10]}"
+    created = [template_db]
+    admin.execute(f'CREATE DATABASE "{template_db}"')
+    build(_database_url(base, template_db))
+
+    def copy_postgres() -> str:
+        name = f"{template_db}_{len(created)}"
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        created.append(name)
+        return _database_url(base, name)
+
+    yield copy_postgres
+    for name in reversed(created):
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+def _database_url(base: str, name: str) -> str:
+    return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+
+
+def kill_and_check(fresh: Callable[[], str], kills: int, *, seed: int) -> list[int]:
     reference_url = fresh()
     began = time.perf_counter()
     child = run_child(reference_url)
@@ -129,13 +165,15 @@ def kill_and_check(tmp_path: Path, kills: int, *, seed: int) -> list[int]:
     return resumed_at
 
 
-def test_sigkill_during_a_flow_then_restart_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    resumed_at = kill_and_check(tmp_path, KILLS, seed=SEED)
+def test_sigkill_during_a_flow_then_restart_equals_an_uninterrupted_run(
+    fresh_copy: Callable[[], str],
+) -> None:
+    resumed_at = kill_and_check(fresh_copy, KILLS, seed=SEED)
     assert len(resumed_at) == KILLS
 
 
 @pytest.mark.slow
-def test_sigkill_soak(tmp_path: Path) -> None:
-    resumed_at = kill_and_check(tmp_path, SOAK_KILLS, seed=SEED + 1)
+def test_sigkill_soak(fresh_copy: Callable[[], str]) -> None:
+    resumed_at = kill_and_check(fresh_copy, SOAK_KILLS, seed=SEED + 1)
     # the kills landed at different points: before, during and after the flow
     assert len(set(resumed_at)) > 3

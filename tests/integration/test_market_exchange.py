@@ -232,3 +232,79 @@ def test_the_same_log_gives_the_same_ledger_on_sqlite_and_postgresql(new_url: Ur
                 [r.trades if isinstance(r, Accepted) else str(r) for r in results],
             )
     assert found["sqlite"] == found["postgresql"]
+
+
+def test_a_contracts_record_names_its_pending_transfer_and_delivery_pays_from_it(
+    ledger: Ledger,
+) -> None:
+    from hashmarket.market import RegisterHashrate
+
+    exchange = new_exchange(ledger)
+    buyer, seller = BTC_ACCOUNTS[0], BTC_ACCOUNTS[1]
+    exchange.submit(RegisterHashrate(T0, seller, 1_000))
+    exchange.submit(PlaceOrder(T0, seller, "HASHPOWER", Side.SELL, 1_000, 45_000))
+    exchange.submit(
+        PlaceOrder(
+            T0, buyer, "HASHPOWER", Side.BUY, 1_000, 45_000, budget_sats=100_000, duration_s=86_400
+        )
+    )
+    record = exchange.contract(1)
+    assert (record["buyer_account_id"], record["seller_account_id"]) == (buyer, seller)
+    assert (record["price"], record["hashrate_ths"], record["budget_sats"]) == (
+        45_000,
+        1_000,
+        100_000,
+    )
+    pending = ledger.lookup_transfer(record["pending_transfer_id"])
+    assert pending is not None and pending.kind == "pending" and pending.amount == 100_000
+    # Half an hour at 1 PH/s, in hashes: 1.8e18 hashes = 1,800,000 TH/s·s → 937.5 → 937 sats.
+    exchange.report_delivery(1, ts_ns=T0 + 1_800 * 10**9, hashes=1_800 * 1_000 * 10**12 + 5)
+    after = exchange.contract(1)
+    assert after["paid_sats"] == 937 and after["delivered_ths_s"] == 1_800_000
+    assert after["reserved_sats"] == 100_000 - 937 - fee(937, CONFIG.hashpower.taker_fee_ppm)
+    assert ledger.account(seller).balance == BTC_FUNDS + 937 - fee(
+        937, CONFIG.hashpower.maker_fee_ppm
+    )
+    with pytest.raises(MarketError, match="or hashes must be given"):
+        exchange.report_delivery(1, ts_ns=T0 + 3_600 * 10**9)
+
+
+def test_the_listener_hears_each_committed_batch_once_and_nothing_refused(ledger: Ledger) -> None:
+    from hashmarket.market import OrderDone, RegisterHashrate, Trade
+
+    heard: list[list[Any]] = []
+    exchange = new_exchange(ledger)
+    exchange.listener = heard.append
+    buyer, seller = BTC_ACCOUNTS[0], BTC_ACCOUNTS[1]
+    results = exchange.submit_many(
+        [
+            RegisterHashrate(T0, seller, 1_000),
+            PlaceOrder(T0, seller, "HASHPOWER", Side.SELL, 500, 45_000),
+            PlaceOrder(
+                T0,
+                buyer,
+                "HASHPOWER",
+                Side.BUY,
+                500,
+                45_000,
+                budget_sats=BTC_FUNDS + 1,
+                duration_s=3_600,
+            ),  # refused: funds
+            PlaceOrder(
+                T0, buyer, "HASHPOWER", Side.BUY, 200, 45_000, budget_sats=10_000, duration_s=3_600
+            ),
+        ]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "Accepted",
+        "Accepted",
+        "MarketError",
+        "Accepted",
+    ]
+    (batch,) = heard
+    assert [type(e).__name__ for e in batch] == ["Trade", "ContractOpened", "OrderDone"]
+    trade, _, done = batch
+    assert isinstance(trade, Trade) and trade.size == 200 and trade.buy_account_id == buyer
+    assert isinstance(done, OrderDone) and done.account_id == buyer
+    exchange.submit_many([PlaceOrder(T0, buyer, "HASHPOWER", Side.SELL, 150, 45_001)])  # off tick
+    assert len(heard) == 1  # nothing committed, nothing heard

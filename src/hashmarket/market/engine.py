@@ -109,6 +109,7 @@ class MatchingEngine:
     def validate(self, command: Command) -> None:
         """Refuse (raise MarketError) what :meth:`apply` would refuse, changing nothing. The
         exchange calls it before it reserves money for an order."""
+        self._checked = None
         self._check_time(command)
         if isinstance(command, PlaceOrder):
             self._check_place(command)

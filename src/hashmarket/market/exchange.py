@@ -32,7 +32,7 @@ from hashmarket.ledger import Account, AccountFlags, Ledger, LedgerWriter, Trans
 from hashmarket.ledger.results import CreateTransferResult
 from hashmarket.ledger.store import Store
 from hashmarket.market import log as mlog
-from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts
+from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts, reserve_id
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.orders import (
     Accepted,
@@ -40,6 +40,7 @@ from hashmarket.market.orders import (
     PlaceGpuOrder,
     PlaceOrder,
     ReplaceOrder,
+    ReportDelivery,
     Side,
     canonical_json,
 )
@@ -363,6 +364,56 @@ class Exchange:
             asset,
             lambda: self.clearing.orders.__setitem__(oid, chain),
         )
+
+    # -- conveniences ------------------------------------------------------------------------
+
+    def report_delivery(
+        self,
+        contract_id: int,
+        *,
+        ts_ns: int,
+        delivered_ths_s: int | None = None,
+        hashes: int | None = None,
+    ) -> Accepted:
+        """Metered delivery on a running hashpower contract, in TH/s·s or in hashes (10¹²
+        hashes are 1 TH/s·s; a remainder under one TH/s·s, worth under a thousandth of a sat
+        at any price the market has seen, is not counted). Pays the matching part of the
+        budget; raises MarketError if refused."""
+        if (delivered_ths_s is None) == (hashes is None):
+            raise MarketError(
+                "market_field",
+                command="delivery",
+                field="delivered_ths_s",
+                value=delivered_ths_s,
+                problem="or hashes must be given (one of them)",
+            )
+        if hashes is not None:
+            if type(hashes) is not int or hashes <= 0:
+                raise MarketError(
+                    "market_field",
+                    command="delivery",
+                    field="hashes",
+                    value=hashes,
+                    problem="must be a positive whole number",
+                )
+            delivered_ths_s = hashes // 10**12
+        return self.submit(ReportDelivery(ts_ns, contract_id, delivered_ths_s))  # type: ignore[arg-type]
+
+    def contract(self, contract_id: int) -> dict[str, int]:
+        """A running hashpower contract's record: its terms and totals, what is still reserved
+        for it and the id of the pending transfer that holds it on the ledger."""
+        contract = self.engine.contracts.get(contract_id)
+        chain = self.clearing.contracts.get(contract_id)
+        if contract is None or chain is None:
+            raise MarketError(
+                "market_contract_unknown", command="contract", contract_id=contract_id
+            )
+        return {
+            **contract.to_dict(),
+            "end_ns": contract.end_ns,
+            "reserved_sats": chain.reserved,
+            "pending_transfer_id": reserve_id("contract", contract_id, chain.k),
+        }
 
     # -- snapshots --------------------------------------------------------------------------
 
