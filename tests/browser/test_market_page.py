@@ -85,9 +85,19 @@ def post(url: str, path: str, key: str, body: dict[str, Any]) -> Any:
         return json.loads(response.read())
 
 
+def rows(driver: webdriver.Chrome, table: str) -> list[list[str]]:
+    """The table's body rows as cell texts, read in one script (the page redraws the rows on
+    every feed frame, so element handles would go stale between reads)."""
+    script = (
+        "return [...document.querySelectorAll(`#${arguments[0]} tbody tr[data-price]`)]"
+        ".map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))"
+    )
+    found: list[list[str]] = driver.execute_script(script, table)
+    return found
+
+
 def ladder(driver: webdriver.Chrome) -> list[tuple[str, ...]]:
-    rows = driver.find_elements(By.CSS_SELECTOR, "#ladder tbody tr[data-price]")
-    return [tuple(td.text for td in r.find_elements(By.TAG_NAME, "td")[:3]) for r in rows]
+    return [tuple(r[:3]) for r in rows(driver, "ladder")]
 
 
 def test_ladder_and_tape_follow_orders(
@@ -117,13 +127,9 @@ def test_ladder_and_tape_follow_orders(
     ]
     # The buyer lifts part of the best ask: a trade on the tape, the level shrinks.
     post(url, "/orders", keys["buyer"], dict(bid, price=50_100, size=100))
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#tape tbody tr"))
-    (trade,) = browser.find_elements(By.CSS_SELECTOR, "#tape tbody tr")
-    assert [td.text for td in trade.find_elements(By.TAG_NAME, "td")[1:]] == [
-        "50,100",
-        "100",
-        "buy",
-    ]
+    wait.until(lambda d: rows(d, "tape"))
+    ((_, *trade),) = rows(browser, "tape")
+    assert trade == ["50,100", "100", "buy"]
     wait.until(lambda d: ("ask", "50,100", "200") in ladder(d))
     # The depth chart holds both sides: two ask levels and one bid level.
     depth = browser.execute_script(
@@ -146,5 +152,9 @@ def test_market_page_is_in_the_navigation(
 ) -> None:
     url, _ = market_server
     browser.get(f"{url}/")
-    links = browser.find_elements(By.CSS_SELECTOR, "header nav a")
-    assert "Market" in [a.text for a in links]
+    script = "return [...document.querySelectorAll('header nav a')].map((a) => a.textContent)"
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(script))
+    assert "Market" in browser.execute_script(script)
+    with urllib.request.urlopen(f"{url}/market", timeout=30) as response:
+        page = response.read().decode()
+    assert '<a href="/market" class="active" aria-current="page">Market</a>' in page
