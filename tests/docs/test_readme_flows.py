@@ -292,6 +292,16 @@ CHECKS = [
         lambda b, a, _: paid(b, a, "USD") > 0,
     ),
     Check(
+        r"hashmarket market place \S+ buy ",
+        "the order filled and its budget was reserved on the ledger",
+        lambda b, a, out: "filled 500 in 1 trade(s)" in out and moved(b, a),
+    ),
+    Check(
+        r"hashmarket market report-delivery 1 1800000 ",
+        "the seller (account 21) was paid 1,039 sats",
+        lambda b, a, _: a[21][1] - b[21][1] == 1_039,
+    ),
+    Check(
         r"hashmarket ledger verify\s*(#|$)",
         "the ledger verified",
         lambda b, a, out: out.startswith("ok: "),

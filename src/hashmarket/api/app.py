@@ -12,8 +12,9 @@ from hashmarket.api.compute import ComputeGate, ComputeGateMiddleware
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
+from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
-from hashmarket.api.routers import delivery, index, keys, ledger, operations, pricing, risk
+from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -42,6 +43,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     )
     store = ServiceStore.in_data_dir(config.data_dir)
     app.state.service = ServiceState(config=config, store=store)
+    app.state.market = MarketService(app.state.service)  # the exchange opens at first use
+    app.router.on_shutdown.append(app.state.market.stop)
     install_handlers(app)
     # Inside the guard: a request is authenticated and counted before it waits for a turn.
     app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)
@@ -64,6 +67,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(risk.router)
     app.include_router(delivery.router)
+    app.include_router(market.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

@@ -21,6 +21,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/miner", "miner", "Miner", "Miner economics"),
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
     ("/delivery", "delivery", "Delivery", "Delivered against ordered work"),
+    ("/market", "market", "Market", "Exchange order books and trades"),
 )
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",

@@ -84,6 +84,10 @@ COMMANDS = {
         "hashmarket.cli.delivery:app",
         "Proof of delivery: Stratum share metering (hashpower), heartbeats and SLAs (GPU time).",
     ),
+    "market": LazyCommand(
+        "hashmarket.cli.market:app",
+        "The exchange: orders, books, trades, bars, capacity and hashpower delivery.",
+    ),
     "keys": LazyCommand("hashmarket.cli.serve:keys_app", "API keys for the HTTP service."),
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
