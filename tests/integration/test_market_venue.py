@@ -73,3 +73,20 @@ def test_a_stale_worker_catches_up_and_retries(
             seqs = [e.seq for e in mlog.verified(mlog.read_log(store), prev=first.genesis)]
         assert seqs == [1, 2, 3, 4, 5]
         assert first_ledger.verify().ok
+
+
+def test_a_refused_first_command_leaves_a_new_ledger_as_it_was(ledger_url: str) -> None:
+    """Opening the venue writes nothing; its own accounts come with the first accepted command
+    (a refused one, even the very first, leaves the ledger's state hash unchanged)."""
+    url = _ledger(ledger_url)
+    with Ledger.open(url) as ledger:
+        before = ledger.state_hash()
+        exchange = open_venue(ledger)
+        (refused,) = submit_sequenced(exchange, [_sell(1, 50_000)])  # no registered capacity
+        assert isinstance(refused, MarketError)
+        assert ledger.state_hash() == before
+        fees = exchange.accounts.fees_btc
+        assert _order_id(submit_sequenced(exchange, [RegisterHashrate(2, SELLER, 1_000)])) == 0
+        assert ledger.state_hash() != before
+        assert ledger.account(fees).balance == 0  # opened with the accepted command
+        assert ledger.verify().ok

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         trades,
     )
     from hashmarket.market.engine import MatchingEngine
-    from hashmarket.market.exchange import Exchange, open_exchange_accounts
+    from hashmarket.market.exchange import Exchange, exchange_accounts, open_exchange_accounts
     from hashmarket.market.futures import (
         CollateralReleased,
         MarginCall,
@@ -138,6 +138,7 @@ __all__ = [
     "command_json",
     "command_to_dict",
     "depth",
+    "exchange_accounts",
     "final_settlement_cents",
     "future_symbol",
     "gpu_quote_table",

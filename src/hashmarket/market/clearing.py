@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashmarket.ledger.model import Transfer, TransferFlags
+from hashmarket.ledger.model import Account, Transfer, TransferFlags
 from hashmarket.market.futures import CollateralReleased, MarginMove
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import (
@@ -64,6 +64,20 @@ class ExchangeAccounts:
     fees_btc: int
     fees_usd: int
     margin_usd: int
+    btc_asset: str = "BTC"
+    usd_asset: str = "USD"
+
+    def records(self) -> list[Account]:
+        """The accounts as the ledger holds them (names ``market:<role>``)."""
+        roles = ("clearing_btc", "clearing_usd", "fees_btc", "fees_usd", "margin_usd")
+        return [
+            Account(
+                id=getattr(self, role),
+                asset=self.btc_asset if role.endswith("btc") else self.usd_asset,
+                name=f"market:{role}",
+            )
+            for role in roles
+        ]
 
     def clearing(self, asset: str) -> int:
         return self.clearing_btc if asset == "BTC" else self.clearing_usd

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import LedgerInvariantError, MarketError
-from hashmarket.ledger import Account, AccountFlags, Ledger, LedgerWriter, Transfer
+from hashmarket.ledger import AccountFlags, Ledger, LedgerWriter, Transfer
 from hashmarket.ledger.results import CreateTransferResult
 from hashmarket.ledger.store import Store
 from hashmarket.market import log as mlog
@@ -66,20 +66,25 @@ class Reservation:
     record: Callable[[], None]
 
 
-def open_exchange_accounts(
-    ledger: Ledger, *, btc: str = "BTC", usd: str = "USD"
-) -> ExchangeAccounts:
-    """Open (or find again: the ids are derived) the exchange's own accounts. The assets must
-    exist on the ledger."""
+def exchange_accounts(*, btc: str = "BTC", usd: str = "USD") -> ExchangeAccounts:
+    """The exchange's own accounts (their ids are derived, so this writes nothing): an
+    :class:`Exchange` opens them in the transaction of the first command it accepts, so a
+    refused command leaves a ledger that never traded exactly as it was."""
     ids = {
         name: derived_id("hashmarket.market.account", name)
         for name in ("clearing_btc", "clearing_usd", "fees_btc", "fees_usd", "margin_usd")
     }
-    ledger.create_accounts(
-        Account(id=i, asset=btc if name.endswith("btc") else usd, name=f"market:{name}")
-        for name, i in ids.items()
-    )
-    return ExchangeAccounts(**ids)
+    return ExchangeAccounts(**ids, btc_asset=btc, usd_asset=usd)
+
+
+def open_exchange_accounts(
+    ledger: Ledger, *, btc: str = "BTC", usd: str = "USD"
+) -> ExchangeAccounts:
+    """Open (or find again: the ids are derived) the exchange's own accounts now. The assets
+    must exist on the ledger."""
+    accounts = exchange_accounts(btc=btc, usd=usd)
+    ledger.create_accounts(accounts.records())
+    return accounts
 
 
 class _Funds:
@@ -131,6 +136,7 @@ class Exchange:
         # and margin events): a market-data feed subscribes here. Never called for replays.
         self.listener = listener
         self.accounts = accounts
+        self._accounts_open = False  # opened with the first accepted command (see submit_many)
         self.config = config
         self.snapshot_every = snapshot_every
         self.genesis = mlog.genesis(config)
@@ -248,6 +254,9 @@ class Exchange:
                         effects.extend(self.clearing.effects(events))
                         if self.listener is not None:
                             published.extend(events)
+                if entries and not self._accounts_open:
+                    # Existing accounts answer "exists" and are left as they are.
+                    writer.create_accounts(self.accounts.records())
                 if effects:
                     self._write(writer, effects)
                 if entries:
@@ -257,6 +266,7 @@ class Exchange:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise
         self.head = head
+        self._accounts_open = self._accounts_open or bool(entries)
         if self.listener is not None and published:
             self.listener(published)
         self._since_snapshot += len(entries)

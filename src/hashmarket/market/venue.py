@@ -24,7 +24,7 @@ from hashmarket.errors import HashmarketError, MarketError
 from hashmarket.ledger import Ledger
 from hashmarket.market import log as mlog
 from hashmarket.market.book import ACCOUNT, ID, IS_BUY, PRICE, REMAINING
-from hashmarket.market.exchange import Exchange, open_exchange_accounts
+from hashmarket.market.exchange import Exchange, exchange_accounts
 from hashmarket.market.orders import Accepted, Command, Side
 from hashmarket.market.products import MarketConfig, monthly_futures
 
@@ -33,9 +33,9 @@ SEQUENCE_RETRIES = 5
 
 
 def open_venue(ledger: Ledger, *, config: MarketConfig = VENUE_CONFIG) -> Exchange:
-    """The exchange on ``ledger`` as its log leaves it (its accounts opened if new)."""
-    accounts = open_exchange_accounts(ledger)
-    return Exchange.open(ledger, accounts=accounts, config=config)
+    """The exchange on ``ledger`` as its log leaves it. Opening it writes nothing: its own
+    accounts are opened with the first command it accepts."""
+    return Exchange.open(ledger, accounts=exchange_accounts(), config=config)
 
 
 def catch_up(exchange: Exchange) -> int:
