@@ -33,7 +33,13 @@ from hashmarket.delivery.heartbeats import read_heartbeats
 from hashmarket.delivery.jobs import JobFactory
 from hashmarket.delivery.metering import IntervalRecord
 from hashmarket.delivery.payments import LedgerPayer, post_id, reserve_budget
-from hashmarket.delivery.report import DeliveryLog, delivery_report, read_log, resume
+from hashmarket.delivery.report import (
+    DeliveryLog,
+    delivery_report,
+    read_delivery,
+    read_log,
+    resume,
+)
 from hashmarket.delivery.server import StratumEndpoint
 from hashmarket.delivery.sla import GpuLease, settle_refunds, sla_report
 from hashmarket.delivery.stratum import ContractEndpoint
@@ -215,8 +221,9 @@ def report_command(
     path = Path(contract)
     if not path.exists():
         path = resolve_data_dir(data_dir) / LOG_DIR / f"{contract}.jsonl"
-    terms, records = read_log(path)
-    report = delivery_report(terms, records)
+    read = read_delivery(path)
+    terms, records = read.terms, read.records
+    report = delivery_report(terms, records, read.holders)
     out: dict[str, Any] = report.to_dict()
     if check_ledger:
         with Ledger.open(ledger_url(db, data_dir)) as ledger:
