@@ -10,6 +10,8 @@ A listing rests, so on a sale the lister pays the maker's 0.1 % and the buyer th
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from hashmarket.market import (
     CancelListing,
     Command,
     ContractTransferred,
+    Delivery,
     Exchange,
     ListContract,
     PlaceOrder,
@@ -32,10 +35,11 @@ from hashmarket.market import (
     contract_listings,
     open_exchange_accounts,
 )
+from hashmarket.market.products import fee
 from hashmarket.market.resale import ContractListed, ListingDone
 from hashmarket.market.snapshot import engine_state
 from tests.conftest import STORES, T0_NS, UrlFactory, open_ledger
-from tests.integration.market_flows import BTC_FUNDS, CONFIG, fund
+from tests.integration.market_flows import BTC_ACCOUNTS, BTC_FUNDS, CONFIG, fund, random_flow
 
 S = 10**9
 T0 = 1_800_000_000 * S
@@ -181,3 +185,76 @@ def test_listings_survive_replay_and_snapshots(ledger: Ledger) -> None:
     restored.submit(BuyContract(t, 2, BUYER, 20_000))
     assert balances(ledger, BUYER) == [(BTC_FUNDS - 20_000 - 40, 398_800)]
     assert ledger.account(HOLDER).balance == BTC_FUNDS - 601_200 + 20_000 - 20
+
+
+def resale_commands(rng: random.Random, exchange: Exchange, ts: int) -> list[Command]:
+    """Listings, buys and cancels on what the exchange runs now, some of them refused."""
+    engine = exchange.engine
+    out: list[Command] = []
+    for contract in list(engine.contracts.values())[:6]:
+        holder = contract.buyer_account_id if rng.random() < 0.8 else rng.choice(BTC_ACCOUNTS)
+        out.append(ListContract(ts, contract.contract_id, holder, rng.randint(0, 30) * 1_000))
+    for listing in list(engine.resale.open.values())[:6]:
+        roll = rng.random()
+        if roll < 0.5:
+            most = listing.ask_sats + rng.randint(-2, 10) * 500
+            out.append(BuyContract(ts, listing.listing_id, rng.choice(BTC_ACCOUNTS), most))
+        elif roll < 0.6:
+            out.append(CancelListing(ts, listing.listing_id, listing.account_id))
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_random_resales_conserve_money_and_replay_to_the_same_state(
+    ledger: Ledger, seed: int
+) -> None:
+    events: list[Any] = []
+    fund(ledger)
+    exchange = Exchange.open(
+        ledger,
+        accounts=open_exchange_accounts(ledger),
+        config=CONFIG,
+        listener=events.extend,
+        snapshot_every=60,
+    )
+    rng = random.Random(seed)
+    flow = random_flow(seed, 400)
+    for i in range(0, len(flow), 20):
+        batch = flow[i : i + 20]
+        exchange.submit_many([*batch, *resale_commands(rng, exchange, batch[-1].ts_ns)])
+    sales = [e for e in events if isinstance(e, ContractTransferred)]
+    assert len(sales) >= 3 and any(isinstance(e, ListingDone) for e in events)
+    # Each account's balance: deliveries as paid, and every sale's ask and fees by hand.
+    hp = CONFIG.hashpower
+    net: dict[int, int] = defaultdict(int)
+    fees = 0
+    for e in events:
+        if isinstance(e, Delivery):
+            net[e.buyer_account_id] -= e.gross_sats + e.buyer_fee_sats
+            net[e.seller_account_id] += e.gross_sats - e.seller_fee_sats
+            fees += e.buyer_fee_sats + e.seller_fee_sats
+        elif isinstance(e, ContractTransferred):
+            assert (e.buyer_fee_sats, e.seller_fee_sats) == (
+                fee(e.price_sats, hp.taker_fee_ppm),
+                fee(e.price_sats, hp.maker_fee_ppm),
+            )
+            net[e.to_account_id] -= e.price_sats + e.buyer_fee_sats
+            net[e.from_account_id] += e.price_sats - e.seller_fee_sats
+            fees += e.buyer_fee_sats + e.seller_fee_sats
+    for a in BTC_ACCOUNTS:
+        assert ledger.account(a).balance == BTC_FUNDS + net[a], a
+    assert ledger.account(exchange.accounts.fees_btc).balance == fees
+    assert ledger.account(exchange.accounts.clearing_btc).balance == 0
+    # Each contract's budget left is reserved from its current holder, and only from it.
+    for cid, contract in exchange.engine.contracts.items():
+        chain = exchange.clearing.contracts[cid]
+        assert (chain.debit, chain.reserved) == (
+            contract.buyer_account_id,
+            contract.budget_sats - contract.spent_sats,
+        )
+    for listing in exchange.engine.resale.open.values():
+        assert exchange.engine.contracts[listing.contract_id].buyer_account_id == listing.account_id
+    reopened = Exchange.open(ledger, accounts=exchange.accounts, config=CONFIG)
+    assert engine_state(reopened.engine) == engine_state(exchange.engine)
+    assert reopened.clearing.state() == exchange.clearing.state()
+    assert ledger.verify().ok
