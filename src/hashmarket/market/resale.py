@@ -40,6 +40,8 @@ class Listing:
 
 @dataclass(frozen=True, slots=True)
 class ContractListed:
+    """A holder offered its running contract for sale (the listing's terms)."""
+
     listing_id: int
     contract_id: int
     account_id: int
@@ -61,9 +63,9 @@ class ListingDone:
 
 @dataclass(frozen=True, slots=True)
 class ListingQuote:
-    """What a buyer of a listed contract gets, for market data: the ask, the budget left
-    (which the buyer reserves), the TH·s still deliverable in its term at its speed, and its
-    price per PH/s per day."""
+    """A listing as market data shows it: the ask, and what the buyer gets for it — the
+    contract's price (sats per PH/s per day) and speed, the budget left (which the buyer
+    reserves) and the whole seconds left in its term."""
 
     listing_id: int
     contract_id: int
