@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import signal
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,9 @@ def market_hooks(
     )
 
 
-def _stratum_market(contract_id: int, *, db: str | None, data_dir: Path | None, serve: Any) -> Path:
+def _stratum_market(
+    contract_id: int, *, db: str | None, data_dir: Path | None, serve: _Serve
+) -> Path:
     """Run the endpoint of an exchange contract, paid through the exchange on ``db``."""
     log_path = _log_path(data_dir, contract_name(contract_id))
     with Ledger.open(ledger_url(db, data_dir)) as ledger:
@@ -200,7 +203,7 @@ class _Serve:
     job_every_s: float
     duration_s: float | None
 
-    def run(self, core: ContractEndpoint, on_interval: Any) -> None:
+    def run(self, core: ContractEndpoint, on_interval: Callable[[IntervalRecord], None]) -> None:
         factory = JobFactory(
             core.contract.contract_id,
             prevhash=bytes.fromhex(DEFAULT_PREVHASH)[::-1],
