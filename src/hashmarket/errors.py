@@ -216,6 +216,7 @@ MESSAGES: dict[str, str] = {
     "market_unknown": "{command}: field {field!r}: unknown {what} {value!r} (known: {known})",
     "market_order_unknown": "{command}: no open order {order_id} of account {account}",
     "market_contract_unknown": "{command}: no running hashpower contract {contract_id}",
+    "market_listing_unknown": "{command}: no open contract listing {listing_id}",
     "market_funds": (
         "{command}: account {account} cannot reserve {amount} {asset} for {what}: "
         "{result_code} ({reason})"

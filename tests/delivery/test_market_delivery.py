@@ -13,18 +13,27 @@ import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from hashmarket.delivery import ContractEndpoint, IntervalRecord, Meter, reserve_budget
 from hashmarket.delivery.market_link import (
+    HolderLog,
     MarketPayer,
     contract_name,
     delivery_terms,
     market_contract_id,
 )
 from hashmarket.delivery.payments import LedgerPayer
-from hashmarket.errors import DeliveryError
+from hashmarket.delivery.report import (
+    DeliveryLog,
+    Holder,
+    delivery_report,
+    read_delivery,
+    read_log,
+)
+from hashmarket.errors import DataError, DeliveryError
 from hashmarket.ledger import Account, Asset, Ledger, Transfer
 from hashmarket.market import (
     AdvanceTime,
@@ -321,3 +330,63 @@ def test_a_restarted_payer_carries_on_from_the_logged_intervals() -> None:
     restarted(meter.close(T0 + 1_200))
     assert restarted.reports[-1].delivered_ths_s == 844 and restarted.paid_sats == 1_688
     assert ledger.account(SELLER).balance == (844 - 1) + (844 - 1)  # ⌈0.844⌉ seller fee each
+
+
+def sold_on_after_one_interval(path: Path) -> tuple[Ledger, Exchange]:
+    """The contract delivered into the log at ``path``: 20 shares in its first interval (paid
+    by the buyer, 101), then sold through a listing to 103 for 1,000 sats, then 10 shares
+    (paid by 103)."""
+    from hashmarket.market import BuyContract, ListContract
+
+    ledger, exchange = open_market(budget_sats=10_000)
+    ledger.create_accounts([Account(103, "BTC")])
+    ledger.transfer(Transfer(1_002, 1, 103, 10_000))
+    terms = delivery_terms(exchange.engine.contracts[1], interval_s=600)
+    log = HolderLog(DeliveryLog(path, terms), exchange, 1, Holder(BUYER, T0, 0))
+    payer = MarketPayer(exchange, 1)
+    meter = Meter(terms, interval_start_s=T0)
+    for shares, end_s in ((20, T0 + 600), (10, T0 + 1_200)):
+        meter.credit(ASIC_SHARE, shares)
+        record = meter.close(end_s)
+        log(record)
+        payer(record)
+        if end_s == T0 + 600:  # 5,629 sats and a 12-sat fee paid: 4,359 of the budget left
+            t = end_s * NS
+            listing = exchange.submit(ListContract(t, 1, BUYER, 1_000)).order_id
+            exchange.submit(BuyContract(t, listing, 103, 1_000))
+    return ledger, exchange
+
+
+def test_the_delivery_log_names_each_holder_and_the_intervals_it_paid(tmp_path: Path) -> None:
+    path = tmp_path / "hp-1.jsonl"
+    ledger, exchange = sold_on_after_one_interval(path)
+    # 8,444 TH·s in all: 2,815 more sats and a 6-sat fee, from 103's reservation; 103 paid the
+    # 1,000-sat ask and its 2-sat taker fee, 101 received the ask less its 1-sat maker fee.
+    assert (ledger.account(103).balance, ledger.account(103).debits_pending) == (
+        10_000 - 1_002 - 2_821,
+        4_359 - 2_821,
+    )
+    assert ledger.account(BUYER).balance == 5_000_000 - 5_641 + 999
+    read = read_delivery(path)
+    assert read.terms.buyer_account_id == BUYER  # the terms as ordered
+    assert read.holders == (Holder(BUYER, T0, 0), Holder(103, T0 + 600, 1))
+    assert read_log(path)[0].buyer_account_id == 103
+    assert [r.index for r in read.held_by(BUYER)] == [0]
+    assert [r.index for r in read.held_by(103)] == [1]
+    assert read.held_by(SELLER) == []
+    report = delivery_report(read.terms, read.records, read.holders).to_dict()
+    assert report["buyer_account_id"] == 103 and report["paid_sats"] == 5_629 + 2_815
+    assert report["holders"] == [
+        {"account_id": BUYER, "since_s": T0, "from_interval": 0},
+        {"account_id": 103, "since_s": T0 + 600, "from_interval": 1},
+    ]
+    # A restarted endpoint carries on with the last holder the log names: no new holder line.
+    again = HolderLog(DeliveryLog(path, read.terms), exchange, 1, read.holders[-1])
+    meter = Meter(read.terms, interval_start_s=T0 + 1_200, index=2)
+    again(meter.close(T0 + 1_800))
+    assert read_delivery(path).holders == read.holders and len(read_delivery(path).records) == 3
+    # A holder line must come before the first interval it pays for.
+    with path.open("a") as handle:
+        handle.write('{"holder": {"account_id": 104, "since_s": 0, "from_interval": 9}}\n')
+    with pytest.raises(DataError, match=r"jsonl:6: .*holder from interval 9 after 3 intervals"):
+        read_delivery(path)

@@ -126,3 +126,40 @@ def test_the_provider_posts_heartbeats_and_the_buyer_reads_the_sla(
     # 5 of 20 device-minutes: under 90 %, half the 2 × 10 min × 300 ¢/h = 100 ¢ fee back.
     assert sla["refund_cents"] == 50
     assert call(client, "GET", "/leases/L9/sla", keys["stranger"]).status_code == 403
+
+
+def test_after_a_sale_the_new_holder_sees_the_contract_and_the_old_one_its_own_past(
+    tmp_path: Path,
+) -> None:
+    from tests.delivery.test_market_delivery import sold_on_after_one_interval
+
+    (tmp_path / "delivery").mkdir()
+    ledger, _ = sold_on_after_one_interval(tmp_path / "delivery" / "hp-1.jsonl")
+    ledger.close()
+    store = ServiceStore.in_data_dir(tmp_path)
+    keys = {
+        name: store.create_key(Role.TRADER, account=str(account))[1]
+        for name, account in (("old", 101), ("new", 103), ("seller", 202), ("stranger", 999))
+    }
+    app = create_app(ServiceConfig(data_dir=tmp_path, rate_limit_per_s=1000, rate_limit_burst=1000))
+    client = TestClient(app)
+    holders = [
+        {"account_id": 101, "since_s": 1_800_000_000, "from_interval": 0},
+        {"account_id": 103, "since_s": 1_800_000_600, "from_interval": 1},
+    ]
+    seen = {}
+    for name in ("old", "new", "seller"):
+        (listed,) = call(client, "GET", "/contracts", keys[name]).json()
+        body = call(client, "GET", "/contracts/hp-1", keys[name]).json()
+        assert listed["buyer_account_id"] == body["buyer_account_id"] == 103
+        assert listed["holders"] == body["holders"] == holders
+        assert listed["side"] == body["side"]
+        seen[name] = (body["side"], [i["index"] for i in body["intervals"]], body["paid_sats"])
+    # 20 shares (5,629 TH·s) while 101 held it, 10 more (2,815) once 103 did.
+    assert seen == {
+        "old": ("former_buyer", [0], 5_629),
+        "new": ("buyer", [0, 1], 8_444),
+        "seller": ("seller", [0, 1], 8_444),
+    }
+    assert call(client, "GET", "/contracts", keys["stranger"]).json() == []
+    assert call(client, "GET", "/contracts/hp-1", keys["stranger"]).status_code == 403

@@ -1,7 +1,8 @@
 """``hashmarket delivery …``: proof of delivery from the command line.
 
 ``stratum`` runs a contract's Stratum V1 endpoint, appends every closed interval to the
-contract's delivery log and, with ``--db``, pays it out of the reserved budget on the ledger;
+contract's delivery log and, with ``--db``, pays it out of the reserved budget on the ledger
+(``--market-contract ID``: a contract the exchange opened, paid through the exchange);
 ``report`` reads a delivery log; ``verify-heartbeats`` checks a GPU lease's signed heartbeats
 against its terms and, with ``--settle``, pays the SLA refunds.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -31,14 +34,22 @@ from hashmarket.cli.ledger_options import DB_OPTION, ledger_url
 from hashmarket.delivery.contract import HashpowerContract
 from hashmarket.delivery.heartbeats import read_heartbeats
 from hashmarket.delivery.jobs import JobFactory
-from hashmarket.delivery.metering import IntervalRecord
+from hashmarket.delivery.market_link import HolderLog, MarketPayer, contract_name, delivery_terms
+from hashmarket.delivery.metering import IntervalRecord, Meter
 from hashmarket.delivery.payments import LedgerPayer, post_id, reserve_budget
-from hashmarket.delivery.report import DeliveryLog, delivery_report, read_log, resume
+from hashmarket.delivery.report import (
+    DeliveryLog,
+    delivery_report,
+    read_delivery,
+    read_log,
+    resume,
+)
 from hashmarket.delivery.server import StratumEndpoint
 from hashmarket.delivery.sla import GpuLease, settle_refunds, sla_report
 from hashmarket.delivery.stratum import ContractEndpoint
 from hashmarket.errors import DeliveryError, SpecError, UsageError
 from hashmarket.ledger import Ledger
+from hashmarket.market.exchange import Exchange, open_exchange_accounts
 from hashmarket.specfile import read_document
 
 app = typer.Typer(
@@ -128,9 +139,100 @@ async def _serve(
         await endpoint.stop()
 
 
+@dataclasses.dataclass
+class MarketHooks:
+    """What the endpoint of an exchange contract runs with: its terms as first logged, the
+    meter resumed from its log, and ``on_interval`` (log with holder changes, then report)."""
+
+    terms: HashpowerContract
+    meter: Meter
+    payer: MarketPayer
+    holder_log: HolderLog
+
+    def on_interval(self, record: IntervalRecord) -> None:
+        # Another process may run the exchange: read what it logged (a sale, an end) first.
+        self.payer.exchange.recover()
+        self.holder_log(record)  # first: the holder who pays it, then the interval
+        self.payer(record)
+
+
+def market_hooks(
+    exchange: Exchange, contract_id: int, log_path: Path, *, now_s: int, interval_s: int = 600
+) -> MarketHooks:
+    """The endpoint's hooks for exchange contract ``contract_id`` (its log at ``log_path``)."""
+    payer = MarketPayer(exchange, contract_id)  # refuses a contract the exchange does not run
+    terms = delivery_terms(exchange.engine.contracts[contract_id], interval_s=interval_s)
+    log = DeliveryLog(log_path, terms)
+    read = read_delivery(log_path)
+    # The log's first line names the holder when it began; the exchange, the current one.
+    if dataclasses.replace(terms, buyer_account_id=read.terms.buyer_account_id) != read.terms:
+        raise DeliveryError(
+            "delivery_refused", action="logging", what=str(log_path), problem="other terms"
+        )
+    meter, _ = resume(read.terms, read.records, now_s=now_s)
+    payer.catch_up(read.records)  # the exchange's log already holds their reports
+    return MarketHooks(
+        read.terms, meter, payer, HolderLog(log, exchange, contract_id, read.holders[-1])
+    )
+
+
+def _stratum_market(
+    contract_id: int, *, db: str | None, data_dir: Path | None, serve: _Serve
+) -> Path:
+    """Run the endpoint of an exchange contract, paid through the exchange on ``db``."""
+    log_path = _log_path(data_dir, contract_name(contract_id))
+    with Ledger.open(ledger_url(db, data_dir)) as ledger:
+        exchange = Exchange.open(ledger, accounts=open_exchange_accounts(ledger))
+        hooks = market_hooks(exchange, contract_id, log_path, now_s=int(time.time()))
+        core = ContractEndpoint(
+            hooks.terms,
+            difficulty=serve.difficulty,
+            now_s=lambda: int(time.time()),
+            meter=hooks.meter,
+        )
+        hooks.payer.endpoint = core  # stops accepting work once the exchange ends it
+        serve.run(core, hooks.on_interval)
+    return log_path
+
+
+@dataclasses.dataclass
+class _Serve:
+    difficulty: Fraction
+    host: str
+    port: int
+    job_every_s: float
+    duration_s: float | None
+
+    def run(self, core: ContractEndpoint, on_interval: Callable[[IntervalRecord], None]) -> None:
+        factory = JobFactory(
+            core.contract.contract_id,
+            prevhash=bytes.fromhex(DEFAULT_PREVHASH)[::-1],
+            height=840_000,
+            nbits=int(DEFAULT_NBITS, 16),
+        )
+        server = StratumEndpoint(core, on_interval=on_interval)
+        asyncio.run(
+            _serve(
+                server,
+                factory,
+                host=self.host,
+                port=self.port,
+                job_every_s=self.job_every_s,
+                duration_s=self.duration_s,
+            )
+        )
+
+
 @app.command("stratum")
 def stratum_command(
-    contract_file: Path = typer.Argument(..., help="The contract's terms (JSON or YAML)."),
+    contract_file: Path | None = typer.Argument(
+        None, help="The contract's terms (JSON or YAML); not with --market-contract."
+    ),
+    market_contract: int | None = typer.Option(
+        None,
+        "--market-contract",
+        help="An exchange contract's id: its terms come from the exchange on --db, which pays.",
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(3333, "--port", help="TCP port (0: any free port)."),
     difficulty: str = typer.Option("65536", "--difficulty", help="Share difficulty."),
@@ -147,8 +249,25 @@ def stratum_command(
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Run the Stratum V1 endpoint a seller's miners connect to for a contract."""
+    serve = _Serve(_difficulty(difficulty), host, port, job_every_s, duration_s)
+    if (contract_file is None) == (market_contract is None):
+        raise UsageError(
+            "bad_option",
+            option="--market-contract",
+            problem="give a contract file or --market-contract ID (one of them)",
+        )
+    if market_contract is not None:
+        if reserve:
+            raise UsageError(
+                "bad_option",
+                option="--reserve",
+                problem="an exchange contract's budget is already reserved by the exchange",
+            )
+        log_path = _stratum_market(market_contract, db=db, data_dir=data_dir, serve=serve)
+        typer.echo(f"delivery log: {log_path}")
+        return
+    assert contract_file is not None
     contract = _contract(contract_file)
-    share_difficulty = _difficulty(difficulty)
     log_path = _log_path(data_dir, contract.contract_id)
     log = DeliveryLog(log_path, contract)
     logged, records = read_log(log_path)
@@ -172,25 +291,9 @@ def stratum_command(
                 payer(record)
 
         core = ContractEndpoint(
-            contract, difficulty=share_difficulty, now_s=lambda: int(time.time()), meter=meter
+            contract, difficulty=serve.difficulty, now_s=lambda: int(time.time()), meter=meter
         )
-        factory = JobFactory(
-            contract.contract_id,
-            prevhash=bytes.fromhex(DEFAULT_PREVHASH)[::-1],
-            height=840_000,
-            nbits=int(DEFAULT_NBITS, 16),
-        )
-        server = StratumEndpoint(core, on_interval=on_interval)
-        asyncio.run(
-            _serve(
-                server,
-                factory,
-                host=host,
-                port=port,
-                job_every_s=job_every_s,
-                duration_s=duration_s,
-            )
-        )
+        serve.run(core, on_interval)
         if payer is not None and core.ended:
             payer.finish()
     finally:
@@ -215,8 +318,9 @@ def report_command(
     path = Path(contract)
     if not path.exists():
         path = resolve_data_dir(data_dir) / LOG_DIR / f"{contract}.jsonl"
-    terms, records = read_log(path)
-    report = delivery_report(terms, records)
+    read = read_delivery(path)
+    terms, records = read.terms, read.records
+    report = delivery_report(terms, records, read.holders)
     out: dict[str, Any] = report.to_dict()
     if check_ledger:
         with Ledger.open(ledger_url(db, data_dir)) as ledger:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         read_heartbeats,
     )
     from hashmarket.delivery.jobs import JobFactory
-    from hashmarket.delivery.market_link import MarketPayer, delivery_terms, gpu_lease
+    from hashmarket.delivery.market_link import HolderLog, MarketPayer, delivery_terms, gpu_lease
     from hashmarket.delivery.metering import IntervalRecord, Meter
     from hashmarket.delivery.parallel import verify_many
     from hashmarket.delivery.payments import (
@@ -35,7 +35,15 @@ if TYPE_CHECKING:
         release_remainder,
         reserve_budget,
     )
-    from hashmarket.delivery.report import DeliveryLog, DeliveryReport, delivery_report, read_log
+    from hashmarket.delivery.report import (
+        DeliveryFile,
+        DeliveryLog,
+        DeliveryReport,
+        Holder,
+        delivery_report,
+        read_delivery,
+        read_log,
+    )
     from hashmarket.delivery.server import StratumEndpoint
     from hashmarket.delivery.shares import (
         DIFF1_TARGET,
@@ -62,12 +70,15 @@ __all__ = [
     "DIFF1_TARGET",
     "BlockReport",
     "ContractEndpoint",
+    "DeliveryFile",
     "DeliveryLog",
     "DeliveryReport",
     "GpuLease",
     "GpuReading",
     "HashpowerContract",
     "Heartbeat",
+    "Holder",
+    "HolderLog",
     "IntervalRecord",
     "Job",
     "JobFactory",
@@ -91,6 +102,7 @@ __all__ = [
     "merkle_branch",
     "merkle_root",
     "pay_interval",
+    "read_delivery",
     "read_heartbeats",
     "read_log",
     "release_remainder",

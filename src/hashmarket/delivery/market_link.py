@@ -15,6 +15,11 @@ either way.
 Work under one TH·s is carried: a report counts the running total, never an interval alone.
 The meter's own records keep their exact work and the value it would pay; the money moved is
 the exchange's (``paid_sats`` of its contract, and its ``Delivery`` events).
+
+The contract may change holder while it runs (``TransferContract``, or a sale through a
+listing): :class:`HolderLog` writes the delivery log and, before the first interval a new
+holder pays for, a ``holder`` line naming it, so the log and its report always name the
+current holder as buyer.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fractions import Fraction
 
 from hashmarket.delivery.contract import HashpowerContract
 from hashmarket.delivery.metering import IntervalRecord
+from hashmarket.delivery.report import DeliveryLog, Holder
 from hashmarket.delivery.sla import GpuLease, LeaseBlock
 from hashmarket.delivery.stratum import ContractEndpoint
 from hashmarket.errors import DeliveryError
@@ -140,6 +146,26 @@ class MarketPayer:
         self.reported_ths_s = total
         self._seen(contract)  # the same object: the engine updates it in place, even if ended
         self.running()
+
+
+@dataclass
+class HolderLog:
+    """The delivery log of an exchange contract, kept in step with its holder: call it with
+    each closed interval before the interval is reported (:class:`MarketPayer`), so the holder
+    the log names for an interval is the one the exchange charges for it. ``holder`` is the
+    last holder the log names (``read_delivery(path).holders[-1]``)."""
+
+    log: DeliveryLog
+    exchange: Exchange
+    contract_id: int
+    holder: Holder
+
+    def __call__(self, record: IntervalRecord) -> None:
+        contract = self.exchange.engine.contracts.get(self.contract_id)
+        if contract is not None and contract.buyer_account_id != self.holder.account_id:
+            self.holder = Holder(contract.buyer_account_id, record.start_s, record.index)
+            self.log.holder(self.holder)
+        self.log(record)
 
 
 def gpu_lease(

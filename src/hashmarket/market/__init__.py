@@ -9,6 +9,8 @@
   (:mod:`~hashmarket.market.book` is one continuous book, :mod:`~hashmarket.market.gpu` the
   GPU blocks, :mod:`~hashmarket.market.hashpower` running contracts,
   :mod:`~hashmarket.market.futures` positions and marks);
+* :mod:`~hashmarket.market.resale` — running hashpower contracts for sale: ``ListContract``,
+  ``BuyContract``, ``CancelListing`` and ``contract_listings``, the open listings;
 * :mod:`~hashmarket.market.log` — the hash-chained command log (``MemoryLog``, and the
   ``market_log`` table of a ledger database);
 * :mod:`~hashmarket.market.exchange` — ``Exchange``: engine, log and ledger reservations in
@@ -57,9 +59,12 @@ if TYPE_CHECKING:
     from hashmarket.market.orders import (
         Accepted,
         AdvanceTime,
+        BuyContract,
+        CancelListing,
         CancelOrder,
         Command,
         DoneReason,
+        ListContract,
         MarkFutures,
         OrderDone,
         OrderType,
@@ -87,6 +92,13 @@ if TYPE_CHECKING:
         future_symbol,
         monthly_futures,
     )
+    from hashmarket.market.resale import (
+        ContractListed,
+        Listing,
+        ListingDone,
+        ListingQuote,
+        contract_listings,
+    )
 
 __all__ = [
     "BAR_INTERVALS_S",
@@ -95,10 +107,13 @@ __all__ = [
     "Accepted",
     "AdvanceTime",
     "Bar",
+    "BuyContract",
+    "CancelListing",
     "CancelOrder",
     "CollateralReleased",
     "Command",
     "ContractEnded",
+    "ContractListed",
     "ContractOpened",
     "ContractTransferred",
     "Delivery",
@@ -111,6 +126,10 @@ __all__ = [
     "GpuTrade",
     "HashpowerContract",
     "HashpowerSpec",
+    "ListContract",
+    "Listing",
+    "ListingDone",
+    "ListingQuote",
     "LogEntry",
     "MarginCall",
     "MarginMove",
@@ -137,6 +156,7 @@ __all__ = [
     "command_from_dict",
     "command_json",
     "command_to_dict",
+    "contract_listings",
     "depth",
     "exchange_accounts",
     "final_settlement_cents",

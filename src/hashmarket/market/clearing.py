@@ -246,12 +246,17 @@ class Clearing:
         self.contracts[e.contract_id] = chain
         if e.budget_left_sats:
             out.append(chain.opening())
-        if e.price_sats:
-            key = ("contract-transfer", e.contract_id, old.k)
-            # Counted in the funds check with the reservation: not counted again here.
-            out.append(_plain(key, e.to_account_id, e.from_account_id, e.price_sats, CODE_PAY, {}))
-            gained = self.available_delta.get(e.from_account_id, 0) + e.price_sats
+        net = e.price_sats - e.seller_fee_sats
+        key = ("contract-transfer", e.contract_id, old.k)
+        # Counted in the funds check with the reservation: not counted again here.
+        if net:
+            out.append(_plain(key, e.to_account_id, e.from_account_id, net, CODE_PAY, {}))
+            gained = self.available_delta.get(e.from_account_id, 0) + net
             self.available_delta[e.from_account_id] = gained
+        fees = e.buyer_fee_sats + e.seller_fee_sats
+        if fees:  # the seller's fee comes out of the price, which the buyer pays in full
+            fee_key = (*key, "fee")
+            out.append(_plain(fee_key, e.to_account_id, self.accounts.fees_btc, fees, CODE_FEE, {}))
 
     def _contract_ended(self, e: ContractEnded, out: list[Transfer]) -> None:
         self.contracts.pop(e.contract_id).close(out, self.available_delta)

@@ -25,17 +25,20 @@ from hashmarket.market.gpu import GpuMarket
 from hashmarket.market.hashpower import (
     ContractEnded,
     ContractOpened,
-    ContractTransferred,
     HashpowerContract,
     budget_share,
     deliver,
+    hand_over,
 )
 from hashmarket.market.orders import (
     Accepted,
     AdvanceTime,
+    BuyContract,
+    CancelListing,
     CancelOrder,
     Command,
     DoneReason,
+    ListContract,
     MarkFutures,
     OrderDone,
     OrderType,
@@ -51,6 +54,7 @@ from hashmarket.market.orders import (
     TransferContract,
 )
 from hashmarket.market.products import HASHPOWER, MarketConfig
+from hashmarket.market.resale import Listings, listing_fees
 
 _BUY = Side.BUY
 # Events are named tuples; building them with tuple.__new__ skips the generated __new__, a
@@ -92,6 +96,7 @@ class MatchingEngine:
         self.hp_committed: dict[int, int] = {}
         self.contracts: dict[int, HashpowerContract] = {}
         self.contract_ends: list[tuple[int, int]] = []  # heap of (end_ns, contract_id)
+        self.resale = Listings()  # running contracts offered for sale
         self.trades: list[Trade] = []
         self.events: list[Any] = []
         self._handlers: dict[type, Callable[[Any], Accepted]] = {
@@ -103,6 +108,9 @@ class MatchingEngine:
             PlaceGpuOrder: self._place_gpu,
             ReportDelivery: self._delivery,
             TransferContract: self._transfer_contract,
+            ListContract: self._list_contract,
+            CancelListing: self._cancel_listing,
+            BuyContract: self._buy_contract,
             AdvanceTime: self._advance,
             MarkFutures: self._mark,
         }
@@ -123,6 +131,8 @@ class MatchingEngine:
             self.check_replace(command)
         elif isinstance(command, TransferContract):
             self.check_transfer(command)
+        elif isinstance(command, ListContract | CancelListing | BuyContract):
+            self.resale.check(command, self.contracts)
 
     def _check_time(self, command: Command) -> None:
         ts = command.ts_ns
@@ -528,21 +538,28 @@ class MatchingEngine:
 
     def _transfer_contract(self, c: TransferContract) -> Accepted:
         contract = self.check_transfer(c)
-        contract.buyer_account_id = c.to_account_id
-        self.events.append(
-            ContractTransferred(
-                contract.contract_id,
-                c.ts_ns,
-                c.from_account_id,
-                c.to_account_id,
-                contract.budget_sats - contract.spent_sats,
-                c.price_sats,
-            )
-        )
+        self.resale.close(contract.contract_id, "transferred", c.ts_ns, self.events)
+        self.events.append(hand_over(contract, c.ts_ns, c.to_account_id, c.price_sats))
         return Accepted(0)
+
+    def _list_contract(self, c: ListContract) -> Accepted:
+        return Accepted(self.resale.add(c, self.contracts, self.events))
+
+    def _cancel_listing(self, c: CancelListing) -> Accepted:
+        return Accepted(self.resale.cancel(c, self.events))
+
+    def _buy_contract(self, c: BuyContract) -> Accepted:
+        listing, contract = self.resale.take(c, self.contracts, self.events)
+        fees = listing_fees(self.config.hashpower, listing.ask_sats)
+        sold = hand_over(
+            contract, c.ts_ns, c.account_id, listing.ask_sats, fees, listing.listing_id
+        )
+        self.events.append(sold)
+        return Accepted(listing.listing_id)
 
     def _end_contract(self, contract: HashpowerContract, ts_ns: int, reason: str) -> None:
         del self.contracts[contract.contract_id]
+        self.resale.close(contract.contract_id, "ended", ts_ns, self.events)
         self.hp_committed[contract.seller_account_id] -= contract.hashrate_ths
         self.events.append(
             ContractEnded(

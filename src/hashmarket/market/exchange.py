@@ -36,6 +36,7 @@ from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts, reserv
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.orders import (
     Accepted,
+    BuyContract,
     Command,
     PlaceGpuOrder,
     PlaceOrder,
@@ -46,6 +47,7 @@ from hashmarket.market.orders import (
     canonical_json,
 )
 from hashmarket.market.products import HASHPOWER, MarketConfig
+from hashmarket.market.resale import listing_fees
 from hashmarket.market.snapshot import engine_from_state, engine_state
 from hashmarket.money import derived_id
 
@@ -348,6 +350,15 @@ class Exchange:
             needed = contract.budget_sats - contract.spent_sats + command.price_sats
             return Reservation(
                 [], "the contract", command.to_account_id, needed, needed, "BTC", lambda: None
+            )
+        if isinstance(command, BuyContract):
+            # As a transfer at the ask, plus the buyer's fee on it.
+            listing = engine.resale.open[command.listing_id]
+            contract = engine.contracts[listing.contract_id]
+            buyer_fee, _ = listing_fees(self.config.hashpower, listing.ask_sats)
+            needed = contract.budget_sats - contract.spent_sats + listing.ask_sats + buyer_fee
+            return Reservation(
+                [], "the contract", command.account_id, needed, needed, "BTC", lambda: None
             )
         if isinstance(command, ReplaceOrder):
             market = engine.order_market.get(command.order_id)

@@ -94,7 +94,9 @@ class ContractEnded:
 @dataclass(frozen=True, slots=True)
 class ContractTransferred:
     """A running contract changed hands: ``budget_left_sats`` moves from the old holder's
-    reservation to the new holder's, who pays the old one ``price_sats``."""
+    reservation to the new holder's, who pays the old one ``price_sats``. Sold through a
+    listing (``listing_id`` > 0), the new holder also pays ``buyer_fee_sats`` and the old one
+    receives the price less ``seller_fee_sats``; a direct hand-over has no fees."""
 
     contract_id: int
     ts_ns: int
@@ -102,6 +104,33 @@ class ContractTransferred:
     to_account_id: int
     budget_left_sats: int
     price_sats: int
+    buyer_fee_sats: int = 0
+    seller_fee_sats: int = 0
+    listing_id: int = 0
+
+
+def hand_over(
+    contract: HashpowerContract,
+    ts_ns: int,
+    to_account_id: int,
+    price_sats: int,
+    fees: tuple[int, int] = (0, 0),
+    listing_id: int = 0,
+) -> ContractTransferred:
+    """Make ``to_account_id`` the contract's holder: the one way a contract changes hands,
+    directly or sold through a listing (``fees`` are then the buyer's and the seller's)."""
+    from_account_id = contract.buyer_account_id
+    contract.buyer_account_id = to_account_id
+    return ContractTransferred(
+        contract.contract_id,
+        ts_ns,
+        from_account_id,
+        to_account_id,
+        contract.budget_sats - contract.spent_sats,
+        price_sats,
+        *fees,
+        listing_id,
+    )
 
 
 def budget_share(budget_left: int, wanted_left: int, filled: int) -> int:

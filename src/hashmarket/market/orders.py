@@ -176,6 +176,45 @@ class TransferContract:
 
 
 @dataclass(frozen=True, slots=True)
+class ListContract:
+    """Offer a running hashpower contract for sale at ``ask_sats``: its holder (the buyer)
+    lists it, with its budget left and the rest of its term. Nothing is reserved; the listing
+    rests until it is bought, cancelled, or the contract changes hands or ends. A contract has
+    at most one listing; its answer's ``order_id`` is the listing id."""
+
+    KIND: ClassVar[str] = "list_contract"
+    ts_ns: int
+    contract_id: int
+    account_id: int
+    ask_sats: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelListing:
+    """Withdraw a listing of ``account_id`` (the holder who listed it)."""
+
+    KIND: ClassVar[str] = "cancel_listing"
+    ts_ns: int
+    listing_id: int
+    account_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuyContract:
+    """Lift a listing: ``account_id`` becomes the contract's holder if the ask is at most
+    ``max_price_sats``. It executes as :class:`TransferContract` at the ask (the new holder
+    reserves the budget left and pays the ask), plus the hashpower fees on the ask: the buyer
+    (taker) pays the taker fee on top, the lister (maker) receives the ask less the maker
+    fee."""
+
+    KIND: ClassVar[str] = "buy_contract"
+    ts_ns: int
+    listing_id: int
+    account_id: int
+    max_price_sats: int
+
+
+@dataclass(frozen=True, slots=True)
 class AdvanceTime:
     """Time passes to ``ts_ns``: hashpower contracts past their duration end, GPU orders whose
     window has begun are trimmed to the next whole hour or expire."""
@@ -207,6 +246,9 @@ Command = (
     | PlaceGpuOrder
     | ReportDelivery
     | TransferContract
+    | ListContract
+    | CancelListing
+    | BuyContract
     | AdvanceTime
     | MarkFutures
 )
@@ -221,6 +263,9 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         PlaceGpuOrder,
         ReportDelivery,
         TransferContract,
+        ListContract,
+        CancelListing,
+        BuyContract,
         AdvanceTime,
         MarkFutures,
     )

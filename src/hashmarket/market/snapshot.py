@@ -47,6 +47,7 @@ def engine_state(engine: MatchingEngine) -> dict[str, Any]:
         "hp_committed": _rows(engine.hp_committed),
         "contracts": [c.to_dict() for c in engine.contracts.values()],
         "trades": [_trade_row(t) for t in engine.trades],
+        **({"listings": engine.resale.state()} if engine.resale.next_id > 1 else {}),
         "futures": {
             "position": _rows(futures.position),
             "basis": _rows(futures.basis),
@@ -86,6 +87,8 @@ def engine_from_state(config: MarketConfig, state: dict[str, Any]) -> MatchingEn
         engine.contracts[contract.contract_id] = contract
         engine.contract_ends.append((contract.end_ns, contract.contract_id))
     heapq.heapify(engine.contract_ends)
+    if "listings" in state:  # absent from snapshots taken before any contract was listed
+        engine.resale.restore(state["listings"])
     engine.trades = [_trade(Trade, row) for row in state["trades"]]
     futures = state["futures"]
     engine.futures.position = {(m, a): v for m, a, v in futures["position"]}

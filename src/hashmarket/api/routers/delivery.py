@@ -8,6 +8,10 @@ heartbeats ``delivery/heartbeats/LEASE_ID.jsonl``, one signed heartbeat a line, 
 the second the service received it. A key bound to an account sees only the contracts and
 leases in which that account is the buyer or the seller; only the seller's (the provider's)
 key, or an unbound one, may register a lease or post its heartbeats.
+
+An exchange contract can change holder while it runs (its log names every holder): the
+current holder is its buyer and sees all of it; a former holder (side ``former_buyer``) still
+sees the contract, but only the intervals it paid for.
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ from pydantic import BaseModel, Field
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.delivery.contract import HashpowerContract
 from hashmarket.delivery.heartbeats import SignedHeartbeat, read_heartbeats
 from hashmarket.delivery.metering import IntervalRecord
-from hashmarket.delivery.report import delivery_report, read_log
+from hashmarket.delivery.report import DeliveryFile, delivery_report, read_delivery
 from hashmarket.delivery.sla import GpuLease, sla_report
 from hashmarket.errors import HashmarketError
 from hashmarket.units import HASHES_PER_TH
@@ -66,18 +69,33 @@ def _party(key: ApiKey, buyer: int, seller: int) -> str | None:
     return None
 
 
-def _log(state: ServiceState, contract_id: str) -> tuple[HashpowerContract, list[IntervalRecord]]:
+def _log(state: ServiceState, contract_id: str) -> DeliveryFile:
     path = _folder(state, f"{_name(contract_id, 'contract')}.jsonl")
     if not path.is_file():
         raise HTTPException(404, f"no delivery log for contract {contract_id!r}")
     try:
-        return read_log(path)
+        return read_delivery(path)
     except HashmarketError as exc:
         raise HTTPException(500, f"contract {contract_id!r}: {exc}") from exc
 
 
-def _summary(contract: HashpowerContract, records: list[IntervalRecord]) -> dict[str, Any]:
-    return delivery_report(contract, records).to_dict() | {
+def _seen(key: ApiKey, log: DeliveryFile) -> tuple[str, list[IntervalRecord]] | None:
+    """The key's side of a contract and the intervals it may see, or None (not its own): a
+    former holder sees the intervals it paid for, not those of later holders."""
+    contract = log.contract
+    side = _party(key, contract.buyer_account_id, contract.seller_account_id)
+    if side is not None:
+        return side, log.records
+    if key.account is not None and key.account.isdigit():
+        account = int(key.account)
+        if any(h.account_id == account for h in log.holders):
+            return "former_buyer", log.held_by(account)
+    return None
+
+
+def _summary(log: DeliveryFile, records: list[IntervalRecord]) -> dict[str, Any]:
+    contract = log.contract
+    return delivery_report(log.terms, records, log.holders).to_dict() | {
         "buyer_account_id": contract.buyer_account_id,
         "seller_account_id": contract.seller_account_id,
         "price_sats_per_ph_day": contract.price_sats_per_ph_day,
@@ -110,12 +128,12 @@ def list_contracts(key: ApiKey = READ, state: ServiceState = Depends(service)) -
     out = []
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         try:
-            contract, records = read_log(path)
+            log = read_delivery(path)
         except HashmarketError:
             continue  # a damaged log is reported by its own route, not by the list
-        side = _party(key, contract.buyer_account_id, contract.seller_account_id)
-        if side is not None:
-            out.append(_summary(contract, records) | {"side": side})
+        seen = _seen(key, log)
+        if seen is not None:
+            out.append(_summary(log, seen[1]) | {"side": seen[0]})
     return out
 
 
@@ -123,13 +141,14 @@ def list_contracts(key: ApiKey = READ, state: ServiceState = Depends(service)) -
 def get_contract(
     contract_id: str, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
-    contract, records = _log(state, contract_id)
-    side = _party(key, contract.buyer_account_id, contract.seller_account_id)
-    if side is None:
+    log = _log(state, contract_id)
+    seen = _seen(key, log)
+    if seen is None:
         raise HTTPException(403, f"contract {contract_id!r} is not this key's account's")
-    return _summary(contract, records) | {
+    side, records = seen
+    return _summary(log, records) | {
         "side": side,
-        "ordered_hashrate_ths": str(Fraction(contract.hashrate_ths)),
+        "ordered_hashrate_ths": str(Fraction(log.terms.hashrate_ths)),
         "intervals": [_interval(r) for r in records],
     }
 
