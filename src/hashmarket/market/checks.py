@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from hashmarket.errors import MarketError
-from hashmarket.market.products import S_PER_HOUR
+from hashmarket.market.orders import PlaceOrder, Side
+from hashmarket.market.products import S_PER_HOUR, HashpowerSpec
 
 INT_MAX = 2**63 - 1
 
@@ -72,3 +73,28 @@ def hour_window(command: str, start_s: object, end_s: object, now_s: int) -> tup
     if start < now_s:
         raise refuse(command, "start_s", start, f"is in the past (the command's time is {now_s})")
     return start, end
+
+
+def hashpower_terms(hp: HashpowerSpec, c: PlaceOrder) -> None:
+    """A hashpower order's own terms: its size on the lot, and a buy's budget (at least 1 sat
+    per TH/s) and duration within the product's bounds; a sell carries neither. The seller's
+    free capacity is the engine's to check."""
+    whole("place", "size", c.size, minimum=hp.min_lot_ths)
+    if c.side is Side.BUY:
+        budget = whole("place", "budget_sats", c.budget_sats)
+        if budget < c.size:
+            raise refuse(
+                "place", "budget_sats", budget, f"must be at least 1 sat per TH/s ({c.size})"
+            )
+        duration = whole("place", "duration_s", c.duration_s)
+        if not hp.min_duration_s <= duration <= hp.max_duration_s:
+            raise refuse(
+                "place",
+                "duration_s",
+                duration,
+                f"must be between {hp.min_duration_s} and {hp.max_duration_s} seconds",
+            )
+        return
+    for name in ("budget_sats", "duration_s"):
+        if getattr(c, name) is not None:
+            raise refuse("place", name, getattr(c, name), "is for buy orders only")

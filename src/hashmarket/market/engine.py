@@ -225,27 +225,9 @@ class MatchingEngine:
         )
 
     def _check_hashpower(self, c: PlaceOrder) -> None:
-        hp = self.config.hashpower
-        checks.whole("place", "size", c.size, minimum=hp.min_lot_ths)
-        if c.side is _BUY:
-            budget = checks.whole("place", "budget_sats", c.budget_sats)
-            if budget < c.size:
-                raise checks.refuse(
-                    "place", "budget_sats", budget, f"must be at least 1 sat per TH/s ({c.size})"
-                )
-            duration = checks.whole("place", "duration_s", c.duration_s)
-            if not hp.min_duration_s <= duration <= hp.max_duration_s:
-                raise checks.refuse(
-                    "place",
-                    "duration_s",
-                    duration,
-                    f"must be between {hp.min_duration_s} and {hp.max_duration_s} seconds",
-                )
-            return
-        for name in ("budget_sats", "duration_s"):
-            if getattr(c, name) is not None:
-                raise checks.refuse("place", name, getattr(c, name), "is for buy orders only")
-        self._check_hashrate_free("place", c.account_id, c.size, 0)
+        checks.hashpower_terms(self.config.hashpower, c)
+        if c.side is not _BUY:
+            self._check_hashrate_free("place", c.account_id, c.size, 0)
 
     def _check_hashrate_free(self, command: str, account: int, size: int, released: int) -> None:
         free = self.hp_registered.get(account, 0) - self.hp_committed.get(account, 0) + released
