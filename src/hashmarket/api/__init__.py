@@ -7,7 +7,14 @@ from hashmarket._lazy import lazy_exports
 if TYPE_CHECKING:
     from hashmarket.api.app import create_app
     from hashmarket.api.config import ServiceConfig
+    from hashmarket.api.keys import Role, ServiceStore, account_id_for_key
 
-__all__ = ["ServiceConfig", "create_app"]
+__all__ = [
+    "Role",
+    "ServiceConfig",
+    "ServiceStore",
+    "account_id_for_key",
+    "create_app",
+]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import Field, StrictInt
 
-from hashmarket.ledger.model import INT64_MAX
+from hashmarket.ledger import INT64_MAX
 
 # A body integer in the database's range (StrictInt: "100" and 1.5 are refused, not coerced).
 Int64 = Annotated[StrictInt, Field(le=INT64_MAX)]

@@ -29,8 +29,7 @@ from hashmarket.api.problems import problem, problem_for
 from hashmarket.api.state import ServiceState
 from hashmarket.api.text import unstorable, unstorable_json
 from hashmarket.errors import HashmarketError
-from hashmarket.ledger import idempotency
-from hashmarket.ledger.idempotency import Outcome, StoredResponse
+from hashmarket.ledger import Outcome, StoredResponse, idempotency
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NextApp = Callable[[Request], Awaitable[Response]]

@@ -31,8 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hashmarket.market.book import OrderBook
-from hashmarket.market.orders import Trade
+from hashmarket.market import OrderBook, Trade
 
 RECENT_TRADES = 50
 MAX_BACKLOG = 2_000

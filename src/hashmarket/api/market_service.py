@@ -30,15 +30,17 @@ from typing import Any
 from hashmarket.api.market_feed import MarketFeed
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import MarketError
-from hashmarket.market.exchange import Exchange
-from hashmarket.market.orders import (
+from hashmarket.market import (
     Accepted,
     CancelOrder,
     Command,
+    Exchange,
     PlaceOrder,
     ReplaceOrder,
+    catch_up,
+    open_venue,
+    submit_sequenced,
 )
-from hashmarket.market.venue import catch_up, open_venue, submit_sequenced
 
 LOG = logging.getLogger(__name__)
 MAX_BATCH = 512

@@ -14,13 +14,18 @@ from fastapi import Request
 
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.keys import ServiceStore
-from hashmarket.chain.history import NetworkHistory
-from hashmarket.index.asof import AsOf, resolve_asof
-from hashmarket.index.hashprice import Method, hashprice_table
-from hashmarket.index.records import hashprice_records, select_days
+from hashmarket.chain import NetworkHistory
+from hashmarket.index import (
+    AsOf,
+    Method,
+    hashprice_records,
+    hashprice_table,
+    resolve_asof,
+    select_days,
+)
 from hashmarket.ledger import Ledger
-from hashmarket.models.calibrate import Calibration
-from hashmarket.pricing.valuation import ValuationSetup, calibrated
+from hashmarket.models import Calibration
+from hashmarket.pricing import ValuationSetup, calibrated
 from hashmarket.today import today
 from hashmarket.units import Currency, HashrateUnit
 

@@ -27,8 +27,8 @@ from hashmarket.paths import default_data_dir
 from hashmarket.today import parse_day
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
-    from hashmarket.index.asof import AsOf
+    from hashmarket.chain import NetworkHistory
+    from hashmarket.index import AsOf
 
 
 class OutputFormat(enum.StrEnum):
@@ -112,7 +112,7 @@ def positive(value: int, option: str) -> int:
 
 def resolve_scheduler(scheduler: str | None, dask_workers: int | None) -> str | None:
     """The cluster ``--scheduler`` and ``--dask-workers`` name (``None``: in process)."""
-    from hashmarket.models.backend import LOCAL, parse_scheduler
+    from hashmarket.models import LOCAL, parse_scheduler
 
     if dask_workers is None:
         if scheduler is not None:
@@ -141,7 +141,7 @@ def resolve_cli_asof(
 ) -> AsOf:
     """The as-of date of a command: ``--asof`` if given and supported, else the default;
     staleness is measured against today's date (``HASHMARKET_TODAY`` overrides the clock)."""
-    from hashmarket.index.asof import resolve_asof
+    from hashmarket.index import resolve_asof
     from hashmarket.today import today
 
     return resolve_asof(
@@ -156,7 +156,7 @@ def load_history_asof(
     data_dir: Path | None, commercial_only: bool, asof: str | None, allow_subsidy_only: bool
 ) -> tuple[NetworkHistory, AsOf]:
     """The network history of the data store and the command's resolved as-of date."""
-    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.chain import NetworkHistory
 
     history = NetworkHistory.load(
         data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only

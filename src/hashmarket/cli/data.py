@@ -12,15 +12,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmarket.chain.history import (
+from hashmarket.chain import (
     STORE_FILE_NAME,
+    ImportResult,
+    LocalStore,
     NetworkHistory,
     field_summary,
     incomplete_days,
     source_summary,
 )
-from hashmarket.chain.sources.imports import read_import
-from hashmarket.chain.store import ImportResult, LocalStore
+from hashmarket.chain.sources import read_import
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,

@@ -20,25 +20,26 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from hashmarket.chain.sources.bitcoin_core import (
+from hashmarket.chain import LocalStore
+from hashmarket.chain.sources import (
     DEFAULT_TIMEOUT_S,
+    PAGE_BLOCKS,
     BitcoinCoreRpc,
-    CoreReader,
-    RpcEndpoint,
-)
-from hashmarket.chain.sources.bitstamp import DEFAULT_URL as BITSTAMP_URL
-from hashmarket.chain.sources.bitstamp import PriceSyncResult, sync_prices
-from hashmarket.chain.sources.blocksync import (
     BlockSink,
     ChainReader,
+    CoreReader,
+    HttpClient,
+    HttpPolicy,
+    MempoolReader,
+    PriceSyncResult,
+    RpcEndpoint,
     SyncOptions,
     SyncResult,
     sync_chain,
+    sync_prices,
 )
-from hashmarket.chain.sources.http import HttpClient, HttpPolicy
-from hashmarket.chain.sources.mempool import DEFAULT_URL as MEMPOOL_URL
-from hashmarket.chain.sources.mempool import PAGE_BLOCKS, MempoolReader
-from hashmarket.chain.store import LocalStore
+from hashmarket.chain.sources import DEFAULT_URL as BITSTAMP_URL
+from hashmarket.chain.sources import DEFAULT_URL as MEMPOOL_URL
 from hashmarket.cli.common import OutputFormat, emit_records
 from hashmarket.errors import HashmarketError, SourceError, UsageError
 

@@ -31,25 +31,33 @@ from hashmarket.cli.common import (
     resolve_data_dir,
 )
 from hashmarket.cli.ledger_options import DB_OPTION, ledger_url
-from hashmarket.delivery.contract import HashpowerContract
-from hashmarket.delivery.heartbeats import read_heartbeats
-from hashmarket.delivery.jobs import JobFactory
-from hashmarket.delivery.market_link import HolderLog, MarketPayer, contract_name, delivery_terms
-from hashmarket.delivery.metering import IntervalRecord, Meter
-from hashmarket.delivery.payments import LedgerPayer, post_id, reserve_budget
-from hashmarket.delivery.report import (
+from hashmarket.delivery import (
+    ContractEndpoint,
     DeliveryLog,
+    GpuLease,
+    HashpowerContract,
+    HolderLog,
+    IntervalRecord,
+    JobFactory,
+    LedgerPayer,
+    MarketPayer,
+    Meter,
+    StratumEndpoint,
+    contract_name,
     delivery_report,
+    delivery_terms,
+    post_id,
     read_delivery,
+    read_heartbeats,
     read_log,
+    reserve_budget,
     resume,
+    settle_refunds,
+    sla_report,
 )
-from hashmarket.delivery.server import StratumEndpoint
-from hashmarket.delivery.sla import GpuLease, settle_refunds, sla_report
-from hashmarket.delivery.stratum import ContractEndpoint
 from hashmarket.errors import DeliveryError, SpecError, UsageError
 from hashmarket.ledger import Ledger
-from hashmarket.market.exchange import Exchange, open_exchange_accounts
+from hashmarket.market import Exchange, open_exchange_accounts
 from hashmarket.specfile import read_document
 
 app = typer.Typer(

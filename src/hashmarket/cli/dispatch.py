@@ -22,11 +22,8 @@ from hashmarket.cli.common import (
     write_report,
 )
 from hashmarket.errors import UsageError
-from hashmarket.operations.dispatch_inputs import read_prices, read_site
-from hashmarket.operations.dispatch_plan import DispatchComparison
-from hashmarket.operations.dispatch_program import compare
-from hashmarket.reports.dispatch import dispatch_html
-from hashmarket.reports.format import number
+from hashmarket.operations import DispatchComparison, compare, read_prices, read_site
+from hashmarket.reports import dispatch_html, number
 
 
 def records(comparison: DispatchComparison) -> dict[str, Any]:

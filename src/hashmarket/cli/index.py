@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     COMMERCIAL_ONLY_OPTION,
@@ -25,9 +25,8 @@ from hashmarket.cli.common import (
     resolve_data_dir,
     sparkline,
 )
-from hashmarket.index.hashprice import Method, hashprice_table
-from hashmarket.index.records import hashprice_records, select_days
-from hashmarket.reports.format import number
+from hashmarket.index import Method, hashprice_records, hashprice_table, select_days
+from hashmarket.reports import number
 from hashmarket.units import Currency, HashrateUnit
 
 BAR_WIDTH = 10

@@ -12,19 +12,17 @@ from rich.table import Table
 
 from hashmarket.cli.common import FORMAT_OPTION, OutputFormat, console, emit_json, emit_records
 from hashmarket.errors import UsageError
-from hashmarket.index.compute import (
+from hashmarket.index import (
+    BUNDLED_QUOTES_FILE,
     DEFAULT_MAD_THRESHOLD,
     GpuFixing,
     Methodology,
     Period,
-    gpu_fixings,
-)
-from hashmarket.index.gpu_quotes import (
-    BUNDLED_QUOTES_FILE,
     QuoteTable,
     Term,
     bundled_quotes_path,
     canonical_model,
+    gpu_fixings,
     read_quotes,
 )
 

@@ -37,9 +37,11 @@ from hashmarket.ledger import (
     Ledger,
     Transfer,
     TransferFlags,
+    account_record,
+    day_start_ns,
+    entry_record,
+    ns_to_datetime,
 )
-from hashmarket.ledger.clock import day_start_ns, ns_to_datetime
-from hashmarket.ledger.records import account_record, entry_record
 
 app = typer.Typer(
     help="The double-entry ledger: accounts, transfers, balances.", no_args_is_help=True

@@ -143,7 +143,7 @@ def restore_command(
 ) -> None:
     """Restore a backup to a new SQLite file and verify it; point --db (or
     HASHMARKET_LEDGER_URL) at the new file to use it."""
-    from hashmarket.ledger.store_sqlite import copy_database
+    from hashmarket.ledger import copy_database
 
     _new_file(to, "--to")
     if not backup.is_file():
@@ -192,8 +192,7 @@ def grant_command(
     balances, never UPDATE or DELETE journal rows. Run with the tables' owner as --db."""
     url = ledger_url(db, data_dir)
     if print_only:
-        from hashmarket.ledger.roles import service_role_sql
-        from hashmarket.ledger.store import parse_url
+        from hashmarket.ledger import parse_url, service_role_sql
 
         schema = parse_url(url).schema or "public"
         for statement in service_role_sql(role, schema):

@@ -31,12 +31,15 @@ from hashmarket.cli.ledger import parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, ledger_url
 from hashmarket.errors import MarketError, UsageError
 from hashmarket.ledger import Ledger
-from hashmarket.market import marketdata as md
-from hashmarket.market.exchange import Exchange
-from hashmarket.market.orders import (
+from hashmarket.market import (
+    GPU_CATALOGUE,
+    HASHPOWER,
+    NS_PER_S,
+    S_PER_HOUR,
     Accepted,
     CancelOrder,
     Command,
+    Exchange,
     OrderType,
     PlaceGpuOrder,
     PlaceOrder,
@@ -46,9 +49,11 @@ from hashmarket.market.orders import (
     ReportDelivery,
     Side,
     TimeInForce,
+    open_orders,
+    open_venue,
+    submit_sequenced,
 )
-from hashmarket.market.products import GPU_CATALOGUE, HASHPOWER, NS_PER_S, S_PER_HOUR
-from hashmarket.market.venue import open_orders, open_venue, submit_sequenced
+from hashmarket.market import marketdata as md
 
 app = typer.Typer(
     help="The exchange: orders, books, trades, bars, capacity and hashpower delivery.",

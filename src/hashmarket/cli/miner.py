@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
@@ -35,19 +35,19 @@ from hashmarket.cli.miner_payback import (
     payback_on_models,
 )
 from hashmarket.errors import UsageError
-from hashmarket.index.hashprice import hashprice_table
-from hashmarket.operations.catalogue import load_catalogue
-from hashmarket.operations.fleet import (
+from hashmarket.index import hashprice_table
+from hashmarket.operations import (
     Breakeven,
     Costs,
     Fleet,
     Machine,
     breakeven,
+    load_catalogue,
     profit_on_history,
 )
 
 if TYPE_CHECKING:
-    from hashmarket.index.asof import AsOf
+    from hashmarket.index import AsOf
 
 app = typer.Typer(
     help="Fleet economics: breakeven, profit on the hashprice index, payback.",

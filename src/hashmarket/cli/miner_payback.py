@@ -13,12 +13,18 @@ import pandas as pd
 
 from hashmarket.cli.common import parse_date
 from hashmarket.errors import UsageError
-from hashmarket.operations.fleet import Costs, Fleet
-from hashmarket.operations.payback import payback_on_path, payback_on_scenarios
-from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
+from hashmarket.operations import (
+    Costs,
+    Fleet,
+    Projection,
+    monthly_growth_from_log_rate,
+    payback_on_path,
+    payback_on_scenarios,
+    project,
+)
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.chain import NetworkHistory
     from hashmarket.models import Calibration
 
 

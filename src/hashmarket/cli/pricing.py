@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
@@ -43,28 +43,35 @@ from hashmarket.cli.common import (
     resolve_scheduler,
 )
 from hashmarket.errors import UsageError
-from hashmarket.index.gpu_quotes import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
-from hashmarket.instruments.compute import ComputeForward, ComputeLease
-from hashmarket.instruments.spec import load_spec, to_spec
-from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.models.calibrate import Calibration
-from hashmarket.pricing.curves import HashpriceCurve
-from hashmarket.pricing.registry import COMPUTE, engine_for, price
-from hashmarket.pricing.result import MonteCarloConfig, PricingResult
-from hashmarket.pricing.valuation import (
+from hashmarket.index import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
+from hashmarket.instruments import (
+    ComputeForward,
+    ComputeLease,
+    SettlementCurrency,
+    load_spec,
+    to_spec,
+)
+from hashmarket.models import Calibration
+from hashmarket.pricing import (
+    COMPUTE,
     ComputeSetup,
+    HashpriceCurve,
+    MonteCarloConfig,
+    PricingResult,
     ValuationSetup,
     calibrated,
     compute_index_of,
     compute_setup,
+    engine_for,
     forward_curve,
     horizon_days,
+    price,
     value_instrument,
 )
-from hashmarket.reports.format import number
+from hashmarket.reports import number
 
 if TYPE_CHECKING:
-    from hashmarket.index.asof import AsOf
+    from hashmarket.index import AsOf
 
 curve_app = typer.Typer(help="Forward curves from the calibrated models.", no_args_is_help=True)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     ASOF_OPTION,
@@ -36,28 +36,30 @@ from hashmarket.cli.common import (
     resolve_scheduler,
     write_report,
 )
-from hashmarket.instruments.loans import CollateralKind
-from hashmarket.models.calibrate import Calibration, calibrate
-from hashmarket.pricing.discount import FlatRate
-from hashmarket.pricing.market import Market
-from hashmarket.reports.format import number
-from hashmarket.reports.risk import hedge_html, leverage_html, loan_html, portfolio_html
-from hashmarket.risk.analysis import (
+from hashmarket.instruments import CollateralKind
+from hashmarket.models import Calibration, calibrate
+from hashmarket.pricing import FlatRate, Market
+from hashmarket.reports import hedge_html, leverage_html, loan_html, number, portfolio_html
+from hashmarket.risk import (
+    HaircutPolicy,
+    Hedge,
+    HedgePlan,
+    LeverageOutcome,
     LoanReport,
+    LtvLevels,
     PortfolioRiskReport,
     hedge_analysis,
     lending_analysis,
     levels_from_history,
+    load_lending,
+    load_miner,
+    load_portfolio,
     past_fixings,
     portfolio_report,
 )
-from hashmarket.risk.credit import HaircutPolicy, LtvLevels
-from hashmarket.risk.hedge_plan import Hedge, HedgePlan
-from hashmarket.risk.leverage import LeverageOutcome
-from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
 
 if TYPE_CHECKING:
-    from hashmarket.index.asof import AsOf
+    from hashmarket.index import AsOf
 
 
 class RiskFormat(enum.StrEnum):

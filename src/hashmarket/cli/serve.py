@@ -83,7 +83,7 @@ def create_key(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Create a key. The secret is printed once; only its salted hash is stored."""
-    from hashmarket.api.keys import Role, ServiceStore, account_id_for_key
+    from hashmarket.api import Role, ServiceStore, account_id_for_key
     from hashmarket.errors import UsageError
 
     try:
@@ -122,7 +122,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys(data_dir: Path | None = DATA_DIR_OPTION, fmt: OutputFormat = FORMAT_OPTION) -> None:
     """Keys with their roles and accounts (never their secrets)."""
-    from hashmarket.api.keys import ServiceStore
+    from hashmarket.api import ServiceStore
 
     keys = ServiceStore.in_data_dir(resolve_data_dir(data_dir)).list_keys()
     rows = [
@@ -155,7 +155,7 @@ def revoke_key(
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Revoke a key: requests with it get 401 from now on."""
-    from hashmarket.api.keys import ServiceStore
+    from hashmarket.api import ServiceStore
 
     key = ServiceStore.in_data_dir(resolve_data_dir(data_dir)).revoke_key(key_id)
     typer.echo(f"revoked {key.key_id} ({key.role.value}) at {key.revoked_at}")

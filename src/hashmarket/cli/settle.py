@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -33,11 +33,9 @@ from hashmarket.cli.common import (
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import LedgerError, SettlementError, SpecError, UsageError
-from hashmarket.index.gpu_quotes import read_quotes
-from hashmarket.ledger import Ledger
+from hashmarket.index import read_quotes
+from hashmarket.ledger import Ledger, ns_to_datetime, scaled
 from hashmarket.ledger import settlement as st
-from hashmarket.ledger.clock import ns_to_datetime
-from hashmarket.ledger.records import scaled
 from hashmarket.specfile import located, read_document
 
 app = typer.Typer(

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -31,10 +31,9 @@ from hashmarket.cli.common import (
 from hashmarket.cli.ledger import AT_OPTION, new_transfer_id, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import TokenError, UsageError
-from hashmarket.index.fixings import day_fixings
-from hashmarket.ledger import Ledger, LedgerWriter
+from hashmarket.index import day_fixings
+from hashmarket.ledger import InclusionProof, Ledger, LedgerWriter, Root, verify_proof
 from hashmarket.ledger import tokens as tk
-from hashmarket.ledger.reserves import InclusionProof, Root, verify_proof
 
 app = typer.Typer(
     help="Hashrate tokens: issue a series, mint, burn, transfer, pay daily, prove reserves.",

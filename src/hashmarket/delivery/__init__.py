@@ -25,13 +25,20 @@ if TYPE_CHECKING:
         read_heartbeats,
     )
     from hashmarket.delivery.jobs import JobFactory
-    from hashmarket.delivery.market_link import HolderLog, MarketPayer, delivery_terms, gpu_lease
+    from hashmarket.delivery.market_link import (
+        HolderLog,
+        MarketPayer,
+        contract_name,
+        delivery_terms,
+        gpu_lease,
+    )
     from hashmarket.delivery.metering import IntervalRecord, Meter
     from hashmarket.delivery.parallel import verify_many
     from hashmarket.delivery.payments import (
         LedgerPayer,
         Reservation,
         pay_interval,
+        post_id,
         release_remainder,
         reserve_budget,
     )
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
         delivery_report,
         read_delivery,
         read_log,
+        resume,
     )
     from hashmarket.delivery.server import StratumEndpoint
     from hashmarket.delivery.shares import (
@@ -92,6 +100,7 @@ __all__ = [
     "SlaReport",
     "StratumEndpoint",
     "StratumSession",
+    "contract_name",
     "countersign",
     "delivery_report",
     "delivery_terms",
@@ -102,11 +111,13 @@ __all__ = [
     "merkle_branch",
     "merkle_root",
     "pay_interval",
+    "post_id",
     "read_delivery",
     "read_heartbeats",
     "read_log",
     "release_remainder",
     "reserve_budget",
+    "resume",
     "settle_refunds",
     "share_hash",
     "share_work_hashes",

@@ -35,12 +35,8 @@ from hashmarket.delivery.report import DeliveryLog, Holder
 from hashmarket.delivery.sla import GpuLease, LeaseBlock
 from hashmarket.delivery.stratum import ContractEndpoint
 from hashmarket.errors import DeliveryError
-from hashmarket.market.clearing import reserve_id
-from hashmarket.market.exchange import Exchange
-from hashmarket.market.gpu import GpuTrade
-from hashmarket.market.hashpower import ContractOpened
-from hashmarket.market.hashpower import HashpowerContract as MarketContract
-from hashmarket.market.orders import ReportDelivery
+from hashmarket.market import ContractOpened, Exchange, GpuTrade, ReportDelivery, reserve_id
+from hashmarket.market import HashpowerContract as MarketContract
 from hashmarket.money import delivered_ths_s
 
 NS_PER_S = 1_000_000_000

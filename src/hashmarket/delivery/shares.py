@@ -29,7 +29,7 @@ import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hashmarket.chain.consensus import POW_LIMIT
+from hashmarket.chain import POW_LIMIT
 from hashmarket.units import TWO_POW_32
 
 DIFF1_TARGET = POW_LIMIT  # 0x00000000ffff0000…0000

@@ -1,21 +1,63 @@
 """Indices computed from the network history: the hashprice index and its daily fixings."""
 
-from hashmarket.index.fixings import METHODOLOGY_VERSION, Fixing, fixings
-from hashmarket.index.hashprice import (
-    Method,
-    epoch_value_btc_per_ph,
-    hashprice_btc_per_ph_day,
-    hashprice_table,
-    realized_hashprice_btc_per_ph_day,
-)
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.index.asof import AsOf, resolve_asof
+    from hashmarket.index.compute import (
+        DEFAULT_MAD_THRESHOLD,
+        GpuFixing,
+        Methodology,
+        Period,
+        gpu_fixings,
+    )
+    from hashmarket.index.fixings import METHODOLOGY_VERSION, Fixing, day_fixings, fixings
+    from hashmarket.index.gpu_quotes import (
+        BUNDLED_QUOTES_FILE,
+        QuoteTable,
+        Term,
+        bundled_quotes_path,
+        canonical_model,
+        load_bundled_quotes,
+        read_quotes,
+    )
+    from hashmarket.index.hashprice import (
+        Method,
+        epoch_value_btc_per_ph,
+        hashprice_btc_per_ph_day,
+        hashprice_table,
+        realized_hashprice_btc_per_ph_day,
+    )
+    from hashmarket.index.records import hashprice_records, select_days
 
 __all__ = [
+    "BUNDLED_QUOTES_FILE",
+    "DEFAULT_MAD_THRESHOLD",
     "METHODOLOGY_VERSION",
+    "AsOf",
     "Fixing",
+    "GpuFixing",
     "Method",
+    "Methodology",
+    "Period",
+    "QuoteTable",
+    "Term",
+    "bundled_quotes_path",
+    "canonical_model",
+    "day_fixings",
     "epoch_value_btc_per_ph",
     "fixings",
+    "gpu_fixings",
     "hashprice_btc_per_ph_day",
+    "hashprice_records",
     "hashprice_table",
+    "load_bundled_quotes",
+    "read_quotes",
     "realized_hashprice_btc_per_ph_day",
+    "resolve_asof",
+    "select_days",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

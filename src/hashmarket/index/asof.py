@@ -27,7 +27,7 @@ from hashmarket.errors import DataError
 from hashmarket.index.hashprice import Method, hashprice_table
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.chain import NetworkHistory
 
 # The history fields the index value depends on, in the order the coverage lists them.
 COVERAGE_FIELDS = ("difficulty", "fees_btc", "block_count", "price_usd")

@@ -19,7 +19,7 @@ from hashmarket.errors import DataError
 from hashmarket.index.hashprice import Method, hashprice_table
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.chain import NetworkHistory
 
 METHODOLOGY_VERSION = "1.0"
 TICK = {"btc": Decimal("0.00000001"), "usd": Decimal("0.01")}

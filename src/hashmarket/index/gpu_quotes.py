@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hashmarket.chain.sources.csvfile import Column, Schema, check_header, read_rows
+from hashmarket.chain.sources import Column, Schema, check_header, read_rows
 from hashmarket.errors import DataError, Location
 
 FloatArray = npt.NDArray[np.float64]

@@ -20,11 +20,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, TARGET_SPACING_S
+from hashmarket.chain import RETARGET_INTERVAL_BLOCKS, TARGET_SPACING_S
 from hashmarket.units import HASHES_PER_PH, SECONDS_PER_DAY, TWO_POW_32
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
+    from hashmarket.chain import NetworkHistory
 
 FloatArray = npt.NDArray[np.float64]
 ROLLING_WINDOWS_DAYS = (7, 30)

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
+    from hashmarket.instruments.compute import (
+        ComputeForward,
+        ComputeLease,
+        ForwardSettlement,
+        fixings_from_gpu_index,
+    )
+    from hashmarket.instruments.fixings import FIXING_FIELDS, DateArray, Fixings, to_day
     from hashmarket.instruments.forwards import (
         BtcPriceSwap,
         DifficultyFuture,
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
         LoanEvent,
         LoanPaths,
         LoanRounding,
+        collateral_unit_values,
         deliverable_forward,
         loan_life,
     )
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
         SettlementCurrency,
         Side,
         Underlying,
+        month_periods,
     )
     from hashmarket.instruments.tokens import DailyAmounts, HashrateToken, TokenTerms
 
@@ -54,13 +62,17 @@ __all__ = [
     "Collar",
     "Collateral",
     "CollateralKind",
+    "ComputeForward",
+    "ComputeLease",
     "DailyAmounts",
+    "DateArray",
     "DifficultyFuture",
     "DualCurrencyKind",
     "DualCurrencyNote",
     "EpochValueFuture",
     "EuropeanOption",
     "Fixings",
+    "ForwardSettlement",
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
@@ -77,10 +89,14 @@ __all__ = [
     "Tranche",
     "Underlying",
     "YieldSplitNote",
+    "collateral_unit_values",
     "deliverable_forward",
+    "fixings_from_gpu_index",
     "load_spec",
     "loan_life",
+    "month_periods",
     "parse_spec",
+    "to_day",
     "to_spec",
     "vanilla_payoff",
 ]

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import SpecError
-from hashmarket.index.gpu_quotes import Term, canonical_model
+from hashmarket.index import Term, canonical_model
 from hashmarket.instruments.fixings import Fixings, to_day
 from hashmarket.instruments.terms import (
     FloatArray,
@@ -53,7 +53,7 @@ from hashmarket.instruments.terms import (
 )
 
 if TYPE_CHECKING:
-    from hashmarket.index.compute import GpuFixing
+    from hashmarket.index import GpuFixing
 
 HOURS_PER_DAY = 24
 SECONDS_PER_HOUR = 3600

@@ -38,8 +38,8 @@ import numpy.typing as npt
 from hashmarket.errors import PricingError
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
-    from hashmarket.index.fixings import Fixing
+    from hashmarket.chain import NetworkHistory
+    from hashmarket.index import Fixing
 
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
@@ -131,7 +131,7 @@ class Fixings:
         """The realized path from the network history, with the index computed by the
         index's own definition (FPPS method). ``height`` is absent: the daily history has
         no tip heights (pass them to :meth:`from_arrays` when an instrument needs them)."""
-        from hashmarket.index.hashprice import hashprice_table
+        from hashmarket.index import hashprice_table
 
         table = hashprice_table(history.between(start, end))
         frame = history.between(start, end).frame

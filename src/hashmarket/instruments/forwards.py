@@ -22,9 +22,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, block_subsidy_sats
+from hashmarket.chain import RETARGET_INTERVAL_BLOCKS, block_subsidy_sats
 from hashmarket.errors import SpecError
-from hashmarket.index.hashprice import epoch_value_btc_per_ph
+from hashmarket.index import epoch_value_btc_per_ph
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.terms import (
     FloatArray,

@@ -6,27 +6,46 @@ all, two-phase transfers, an append-only hash-chained journal, and invariants th
 ``Ledger.verify()`` checks rather than assumes.
 """
 
-from hashmarket.ledger.clock import Clock, ManualClock, SystemClock
-from hashmarket.ledger.core import AssetInfo, Ledger
-from hashmarket.ledger.model import (
-    Account,
-    AccountBalance,
-    AccountFlags,
-    Asset,
-    JournalEntry,
-    Transfer,
-    TransferFlags,
-)
-from hashmarket.ledger.results import (
-    CreateAccountResult,
-    CreateAssetResult,
-    CreateTransferResult,
-)
-from hashmarket.ledger.store import Head
-from hashmarket.ledger.verify import VerifyReport
-from hashmarket.ledger.writer import LedgerWriter
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.ledger.allocation import allocate
+    from hashmarket.ledger.clock import (
+        Clock,
+        ManualClock,
+        SystemClock,
+        day_start_ns,
+        ns_to_datetime,
+    )
+    from hashmarket.ledger.core import AssetInfo, Ledger
+    from hashmarket.ledger.idempotency import Outcome, StoredResponse
+    from hashmarket.ledger.model import (
+        INT64_MAX,
+        Account,
+        AccountBalance,
+        AccountFlags,
+        Asset,
+        JournalEntry,
+        Transfer,
+        TransferFlags,
+    )
+    from hashmarket.ledger.records import account_record, entry_record, scaled
+    from hashmarket.ledger.reserves import InclusionProof, Root, verify_proof
+    from hashmarket.ledger.results import (
+        CreateAccountResult,
+        CreateAssetResult,
+        CreateTransferResult,
+    )
+    from hashmarket.ledger.roles import service_role_sql
+    from hashmarket.ledger.store import Head, Store, parse_url
+    from hashmarket.ledger.store_sqlite import copy_database
+    from hashmarket.ledger.verify import VerifyReport
+    from hashmarket.ledger.writer import LedgerWriter
 
 __all__ = [
+    "INT64_MAX",
     "Account",
     "AccountBalance",
     "AccountFlags",
@@ -37,12 +56,29 @@ __all__ = [
     "CreateAssetResult",
     "CreateTransferResult",
     "Head",
+    "InclusionProof",
     "JournalEntry",
     "Ledger",
     "LedgerWriter",
     "ManualClock",
+    "Outcome",
+    "Root",
+    "Store",
+    "StoredResponse",
     "SystemClock",
     "Transfer",
     "TransferFlags",
     "VerifyReport",
+    "account_record",
+    "allocate",
+    "copy_database",
+    "day_start_ns",
+    "entry_record",
+    "ns_to_datetime",
+    "parse_url",
+    "scaled",
+    "service_role_sql",
+    "verify_proof",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments.loans import Loan, LoanEvent
+from hashmarket.instruments import Loan, LoanEvent
 from hashmarket.ledger import Account, Ledger, Transfer, TransferFlags
 from hashmarket.ledger.results import CreateAccountResult, CreateTransferResult
 from hashmarket.money import Rounding, derived_id, to_minor

@@ -11,12 +11,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from hashmarket.errors import TokenError
-from hashmarket.instruments.tokens import DailyAmounts, TokenTerms
+from hashmarket.instruments import DailyAmounts, TokenTerms
 from hashmarket.ledger.model import INT64_MAX, SCALE_MAX
 from hashmarket.money import DECIMAL, Rounding, exact, round_minor
 
 if TYPE_CHECKING:
-    from hashmarket.index.fixings import Fixing
+    from hashmarket.index import Fixing
 
 BTC = "BTC"
 BTC_SCALE = 8

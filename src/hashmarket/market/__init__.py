@@ -26,7 +26,7 @@ from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashmarket.market.book import OrderBook
-    from hashmarket.market.clearing import ExchangeAccounts
+    from hashmarket.market.clearing import ExchangeAccounts, reserve_id
     from hashmarket.market.data import (
         BAR_INTERVALS_S,
         Bar,
@@ -85,6 +85,8 @@ if TYPE_CHECKING:
     from hashmarket.market.products import (
         GPU_CATALOGUE,
         HASHPOWER,
+        NS_PER_S,
+        S_PER_HOUR,
         FutureSpec,
         GpuSpec,
         HashpowerSpec,
@@ -99,11 +101,14 @@ if TYPE_CHECKING:
         ListingQuote,
         contract_listings,
     )
+    from hashmarket.market.venue import catch_up, open_orders, open_venue, submit_sequenced
 
 __all__ = [
     "BAR_INTERVALS_S",
     "GPU_CATALOGUE",
     "HASHPOWER",
+    "NS_PER_S",
+    "S_PER_HOUR",
     "Accepted",
     "AdvanceTime",
     "Bar",
@@ -153,6 +158,7 @@ __all__ = [
     "TransferContract",
     "Variation",
     "bars",
+    "catch_up",
     "command_from_dict",
     "command_json",
     "command_to_dict",
@@ -164,7 +170,11 @@ __all__ = [
     "gpu_quote_table",
     "monthly_futures",
     "open_exchange_accounts",
+    "open_orders",
+    "open_venue",
     "premium",
+    "reserve_id",
+    "submit_sequenced",
     "trades",
 ]
 

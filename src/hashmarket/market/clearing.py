@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashmarket.ledger.model import Account, Transfer, TransferFlags
+from hashmarket.ledger import Account, Transfer, TransferFlags
 from hashmarket.market.futures import CollateralReleased, MarginMove
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import (

@@ -41,14 +41,14 @@ from typing import Any
 import pandas as pd
 
 from hashmarket.errors import RiskError
-from hashmarket.index.compute import GpuFixing
+from hashmarket.index import GpuFixing
 from hashmarket.market.data import depth
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import HashpowerContract
 from hashmarket.market.products import HASHPOWER
 from hashmarket.money import THS_S_PER_PH_DAY, hashpower_value_sats
-from hashmarket.risk.credit import (
+from hashmarket.risk import (
     HaircutPolicy,
     LtvLevels,
     VolatilityEstimate,

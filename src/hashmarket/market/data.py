@@ -28,7 +28,7 @@ from hashmarket.market.products import NS_PER_S, S_PER_HOUR
 from hashmarket.money import DECIMAL, Rounding, round_minor
 
 if TYPE_CHECKING:
-    from hashmarket.index.gpu_quotes import QuoteTable
+    from hashmarket.index import QuoteTable
 
 BAR_INTERVALS_S = {"1m": 60, "1h": 3_600, "1d": 86_400}
 SATS_PER_BTC = 100_000_000
@@ -142,7 +142,7 @@ def premium(
 
 def gpu_quote_table(fills: Iterable[GpuTrade]) -> QuoteTable:
     """GPU block trades as GPU-hour index quotes (time: the trade's, in whole seconds)."""
-    from hashmarket.index.gpu_quotes import QuoteTable
+    from hashmarket.index import QuoteTable
 
     rows = list(fills)
     return QuoteTable.from_arrays(

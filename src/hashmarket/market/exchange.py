@@ -28,9 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import LedgerInvariantError, MarketError
-from hashmarket.ledger import AccountFlags, Ledger, LedgerWriter, Transfer
-from hashmarket.ledger.results import CreateTransferResult
-from hashmarket.ledger.store import Store
+from hashmarket.ledger import (
+    AccountFlags,
+    CreateTransferResult,
+    Ledger,
+    LedgerWriter,
+    Store,
+    Transfer,
+)
 from hashmarket.market import log as mlog
 from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts, reserve_id
 from hashmarket.market.engine import MatchingEngine

@@ -34,7 +34,7 @@ from hashmarket.market.products import NS_PER_S, FutureSpec
 from hashmarket.money import DECIMAL, Rounding, round_minor
 
 if TYPE_CHECKING:
-    from hashmarket.index.fixings import Fixing
+    from hashmarket.index import Fixing
 
 
 class MarginMove(NamedTuple):
@@ -214,7 +214,7 @@ class FuturesState:
         (never below zero), and gains in full if the losses covered them, else shares of what
         was covered (largest remainders), so the margin account always holds exactly the sum
         of the collateral."""
-        from hashmarket.ledger.allocation import allocate  # numpy: imported when a mark runs
+        from hashmarket.ledger import allocate  # numpy: imported when a mark runs
 
         credits = {}
         covered = 0

@@ -325,7 +325,7 @@ class GpuMarket:
 def canonical_model(raw: str) -> str:
     """The GPU-hour index's spelling of a model name (imported on first use: the index
     module brings numpy and pandas, which the rest of the engine does not need)."""
-    from hashmarket.index.gpu_quotes import canonical_model as canonical
+    from hashmarket.index import canonical_model as canonical
 
     return canonical(raw)
 

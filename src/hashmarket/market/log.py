@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from hashmarket.errors import MarketError
-from hashmarket.ledger.store import Store
+from hashmarket.ledger import Store
 from hashmarket.market.orders import Command, canonical_json, command_from_dict, command_json
 from hashmarket.market.products import MarketConfig
 

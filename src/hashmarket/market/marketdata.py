@@ -32,8 +32,8 @@ from hashmarket.market.orders import Trade
 from hashmarket.market.products import HASHPOWER, NS_PER_S
 
 if TYPE_CHECKING:
-    from hashmarket.chain.history import NetworkHistory
-    from hashmarket.index.gpu_quotes import QuoteTable
+    from hashmarket.chain import NetworkHistory
+    from hashmarket.index import QuoteTable
 
 SATS_PER_BTC = 100_000_000
 PREMIUM_QUANTUM = Decimal("0.000001")
@@ -177,7 +177,7 @@ def published_btc_fixings(
 ) -> dict[dt.date, Decimal]:
     """The published FPPS fixing in BTC per PH/s per day (at the index's tick) of each day
     that has one; days outside the history or without a value are left out."""
-    from hashmarket.index.fixings import fixings  # pandas: only when asked for
+    from hashmarket.index import fixings  # pandas: only when asked for
 
     out = {}
     for day in sorted(days):
@@ -191,7 +191,7 @@ def published_btc_fixings(
 def with_exchange_quotes(published: QuoteTable, trades: Sequence[GpuTrade]) -> QuoteTable:
     """The published quotes followed by the exchange's GPU trades as quotes, in one table:
     the GPU-hour index then fixes on both, each trade weighted by its GPU-hours."""
-    from hashmarket.index.gpu_quotes import QuoteTable
+    from hashmarket.index import QuoteTable
 
     if not trades:
         return published

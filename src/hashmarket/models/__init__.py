@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.models.backend import (
+        LOCAL,
+        DaskBackend,
+        backend_for,
+        chunk_spans,
+        dask_backend,
+        parse_scheduler,
+        simulate_span,
+    )
     from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
+    from hashmarket.models.estimators import ewma_vol_per_year
+    from hashmarket.models.gpu import MIN_OBSERVATIONS, GpuPriceModel, calibrate_gpu_fixings
     from hashmarket.models.network import (
         FIELDS,
         BlockArrivals,
@@ -17,34 +28,57 @@ if TYPE_CHECKING:
         simulate_network,
     )
     from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
+    from hashmarket.models.qmc import SOBOL_MAX_DIMENSION
+    from hashmarket.models.reduced import NETWORK_FACTORS, PathChunk, ReducedPaths, Segments
     from hashmarket.models.scenarios import (
+        DEFAULT_STREAM_PATHS,
         ScenarioConfig,
         Scenarios,
         ScenarioSet,
         monthly_means,
         simulate,
     )
+    from hashmarket.models.streams import antithetic_pair_means, chunk_blocks
 
 __all__ = [
+    "DEFAULT_STREAM_PATHS",
     "FIELDS",
     "GBM",
+    "LOCAL",
+    "MIN_OBSERVATIONS",
+    "NETWORK_FACTORS",
+    "SOBOL_MAX_DIMENSION",
     "BlockArrivals",
     "Calibration",
     "CalibrationReport",
+    "DaskBackend",
     "FeeParams",
+    "GpuPriceModel",
     "HashrateParams",
     "MertonJumpDiffusion",
     "NetworkModel",
     "NetworkState",
+    "PathChunk",
     "PriceModel",
+    "ReducedPaths",
     "ScenarioConfig",
     "ScenarioSet",
     "Scenarios",
+    "Segments",
+    "antithetic_pair_means",
+    "backend_for",
     "calibrate",
+    "calibrate_gpu_fixings",
+    "chunk_blocks",
+    "chunk_spans",
+    "dask_backend",
     "default_asof",
+    "ewma_vol_per_year",
     "monthly_means",
+    "parse_scheduler",
     "simulate",
     "simulate_network",
+    "simulate_span",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

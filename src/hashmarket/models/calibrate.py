@@ -43,12 +43,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hashmarket.chain.consensus import TARGET_SPACING_S
-from hashmarket.chain.epochs import EpochTable
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import TARGET_SPACING_S, EpochTable, NetworkHistory
 from hashmarket.errors import ModelError
-from hashmarket.index.asof import resolve_asof
-from hashmarket.index.hashprice import hashprice_table
+from hashmarket.index import hashprice_table, resolve_asof
 from hashmarket.models.estimators import (
     EpochSeries,
     FeeEstimate,
@@ -207,7 +204,7 @@ def _calibrate(
     block_arrivals: BlockArrivals,
 ) -> Calibration:
     if epochs is None:
-        from hashmarket.chain.sources.bundled import load_epochs
+        from hashmarket.chain.sources import load_epochs
 
         epochs = load_epochs()
     frame = history.frame.loc[: pd.Timestamp(asof)]

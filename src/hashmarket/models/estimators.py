@@ -12,8 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hashmarket.chain.consensus import RETARGET_INTERVAL_BLOCKS, TARGET_SPACING_S
-from hashmarket.chain.epochs import EpochTable
+from hashmarket.chain import RETARGET_INTERVAL_BLOCKS, TARGET_SPACING_S, EpochTable
 from hashmarket.errors import ModelError
 from hashmarket.models.network import FeeParams
 from hashmarket.units import DAYS_PER_YEAR_ACT365, HASHES_PER_TH, SECONDS_PER_DAY, TWO_POW_32

@@ -35,7 +35,7 @@ from hashmarket.errors import ModelError
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 if TYPE_CHECKING:
-    from hashmarket.index.compute import GpuFixing
+    from hashmarket.index import GpuFixing
 
 FloatArray = npt.NDArray[np.float64]
 MIN_OBSERVATIONS = 10

@@ -46,14 +46,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.chain.consensus import (
+from hashmarket.chain import (
     HALVING_INTERVAL_BLOCKS,
     RETARGET_INTERVAL_BLOCKS,
     TARGET_TIMESPAN_S,
     block_subsidy_sats_array,
 )
 from hashmarket.errors import ModelError
-from hashmarket.index.hashprice import hashprice_btc_per_ph_day
+from hashmarket.index import hashprice_btc_per_ph_day
 from hashmarket.models.price import GBM, PriceModel
 from hashmarket.models.streams import PathBlock, standard_normals
 from hashmarket.units import (

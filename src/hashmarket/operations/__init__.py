@@ -7,6 +7,9 @@ from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hashmarket.operations.catalogue import Catalogue, load_catalogue
+    from hashmarket.operations.dispatch_inputs import parse_site, read_prices, read_site
+    from hashmarket.operations.dispatch_plan import DispatchComparison
+    from hashmarket.operations.dispatch_program import compare
     from hashmarket.operations.fleet import (
         Breakeven,
         Costs,
@@ -30,12 +33,13 @@ if TYPE_CHECKING:
         payback_on_path,
         payback_on_scenarios,
     )
-    from hashmarket.operations.projection import Projection, project
+    from hashmarket.operations.projection import Projection, monthly_growth_from_log_rate, project
 
 __all__ = [
     "Breakeven",
     "Catalogue",
     "Costs",
+    "DispatchComparison",
     "Fleet",
     "FleetLine",
     "Machine",
@@ -46,14 +50,19 @@ __all__ = [
     "breakeven",
     "breakeven_hashprice_usd_per_ph_day",
     "breakeven_power_price_usd_per_kwh",
+    "compare",
     "daily_margin_usd",
     "energy_cost_usd_per_ph_day",
     "load_catalogue",
+    "monthly_growth_from_log_rate",
+    "parse_site",
     "payback_days",
     "payback_on_path",
     "payback_on_scenarios",
     "profit_on_history",
     "project",
+    "read_prices",
+    "read_site",
     "shutdown_hashprice_usd_per_ph_day",
     "shutdown_power_price_usd_per_kwh",
 ]

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hashmarket.chain.sources.csvfile import Column, Schema, read_csv
+from hashmarket.chain.sources import Column, Schema, read_csv
 from hashmarket.errors import DataError, Location, UsageError
 
 if TYPE_CHECKING:

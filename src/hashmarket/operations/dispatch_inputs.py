@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.chain.sources.csvfile import Column, Schema, Table, read_csv
+from hashmarket.chain.sources import Column, Schema, Table, read_csv
 from hashmarket.errors import DataError, HashmarketError, Location
 from hashmarket.operations.catalogue import load_catalogue
 from hashmarket.operations.dispatch import (

@@ -17,7 +17,7 @@ import pandas as pd
 from hashmarket.errors import UsageError
 
 if TYPE_CHECKING:
-    from hashmarket.models.scenarios import ScenarioSet
+    from hashmarket.models import ScenarioSet
 
 from hashmarket.operations.fleet import Costs, Fleet, daily_margin_usd
 

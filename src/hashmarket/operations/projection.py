@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from hashmarket.chain.consensus import HALVING_INTERVAL_BLOCKS, block_subsidy_sats_array
+from hashmarket.chain import HALVING_INTERVAL_BLOCKS, block_subsidy_sats_array
 from hashmarket.errors import UsageError
-from hashmarket.index.hashprice import hashprice_btc_per_ph_day
+from hashmarket.index import hashprice_btc_per_ph_day
 from hashmarket.units import (
     BLOCKS_PER_DAY_TARGET,
     DAYS_PER_JULIAN_MONTH,
@@ -33,7 +33,7 @@ from hashmarket.units import (
 )
 
 if TYPE_CHECKING:
-    from hashmarket.models.network import NetworkState
+    from hashmarket.models import NetworkState
 
 
 @dataclass(frozen=True, slots=True)

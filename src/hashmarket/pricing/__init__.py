@@ -21,14 +21,28 @@ if TYPE_CHECKING:
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
     from hashmarket.pricing.market import Market
     from hashmarket.pricing.montecarlo import monte_carlo_price
-    from hashmarket.pricing.registry import ENGINES, Engine, engine_for, engines_for, price
+    from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
+    from hashmarket.pricing.registry import COMPUTE, ENGINES, Engine, engine_for, engines_for, price
     from hashmarket.pricing.result import MonteCarloConfig, PricingResult
+    from hashmarket.pricing.valuation import (
+        ComputeSetup,
+        ValuationSetup,
+        calibrated,
+        compute_index_of,
+        compute_setup,
+        forward_curve,
+        horizon_days,
+        market_for,
+        value_instrument,
+    )
 
 __all__ = [
+    "COMPUTE",
     "ENGINES",
     "Black76Greeks",
     "BlackScholesGreeks",
     "ComputeMarket",
+    "ComputeSetup",
     "CurvePoint",
     "DiscountCurve",
     "Engine",
@@ -37,17 +51,28 @@ __all__ = [
     "Market",
     "MonteCarloConfig",
     "PricingResult",
+    "ValuationSetup",
     "ZeroCurve",
     "black76_greeks",
     "black76_price",
     "black_scholes_greeks",
     "black_scholes_price",
+    "calibrated",
+    "cashflows_by_period",
+    "compute_index_of",
+    "compute_setup",
     "engine_for",
     "engines_for",
+    "forward_curve",
     "hashprice_curve",
+    "horizon_days",
+    "market_for",
+    "mean_value",
     "merton_price",
     "monte_carlo_price",
+    "par_price",
     "price",
+    "value_instrument",
     "year_fraction",
 ]
 

@@ -23,10 +23,8 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.options import EuropeanOption
-from hashmarket.instruments.terms import OptionType, Underlying
-from hashmarket.models.network import NetworkModel
-from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
+from hashmarket.instruments import EuropeanOption, OptionType, Underlying
+from hashmarket.models import GBM, MertonJumpDiffusion, NetworkModel, PriceModel
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365

@@ -38,9 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.compute import ComputeForward, ComputeLease, ForwardSettlement
-from hashmarket.instruments.fixings import Fixings, to_day
-from hashmarket.models.gpu import GpuPriceModel
+from hashmarket.instruments import ComputeForward, ComputeLease, Fixings, ForwardSettlement, to_day
+from hashmarket.models import GpuPriceModel
 from hashmarket.pricing.discount import DiscountCurve, FlatRate
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 from hashmarket.units import DAYS_PER_YEAR_ACT365

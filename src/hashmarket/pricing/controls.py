@@ -30,11 +30,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
-from hashmarket.instruments.terms import Instrument, OptionType
-from hashmarket.models.network import NetworkModel, NetworkState
-from hashmarket.models.price import MertonJumpDiffusion
-from hashmarket.models.reduced import NETWORK_FACTORS, PathChunk, Segments
+from hashmarket.instruments import AsianOption, Collar, EuropeanOption, Instrument, OptionType
+from hashmarket.models import (
+    NETWORK_FACTORS,
+    MertonJumpDiffusion,
+    NetworkModel,
+    NetworkState,
+    PathChunk,
+    Segments,
+)
 from hashmarket.pricing.analytic import black76_price, merton_price
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 

@@ -43,10 +43,15 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import UsageError
-from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.models.backend import backend_for
-from hashmarket.models.network import NetworkModel
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet, monthly_means
+from hashmarket.instruments import SettlementCurrency
+from hashmarket.models import (
+    NetworkModel,
+    ScenarioConfig,
+    Scenarios,
+    ScenarioSet,
+    backend_for,
+    monthly_means,
+)
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.montecarlo import pricing_model
 from hashmarket.pricing.pathvalue import forward_usd

@@ -22,12 +22,15 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument
-from hashmarket.models.network import FIELDS, NetworkModel
-from hashmarket.models.qmc import SOBOL_MAX_DIMENSION
-from hashmarket.models.reduced import PathChunk, ReducedPaths
-from hashmarket.models.streams import antithetic_pair_means
+from hashmarket.instruments import Fixings, Instrument
+from hashmarket.models import (
+    FIELDS,
+    SOBOL_MAX_DIMENSION,
+    NetworkModel,
+    PathChunk,
+    ReducedPaths,
+    antithetic_pair_means,
+)
 from hashmarket.pricing.controls import ControlPlan, build_plan, fit_hashprice
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.pathvalue import present_values, pricing_model, uses_btc_numeraire

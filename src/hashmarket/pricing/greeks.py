@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from hashmarket.models.network import NetworkModel
+from hashmarket.models import NetworkModel
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult
 

@@ -14,9 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.fixings import DateArray, Fixings
-from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.models.network import NetworkState
+from hashmarket.instruments import DateArray, Fixings, SettlementCurrency
+from hashmarket.models import NetworkState
 from hashmarket.pricing.discount import DiscountCurve, FlatRate
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 

@@ -16,11 +16,15 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import Instrument
-from hashmarket.models.backend import backend_for
-from hashmarket.models.network import FIELDS, NetworkModel
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios, ScenarioSet
+from hashmarket.instruments import FIXING_FIELDS, Fixings, Instrument
+from hashmarket.models import (
+    FIELDS,
+    NetworkModel,
+    ScenarioConfig,
+    Scenarios,
+    ScenarioSet,
+    backend_for,
+)
 from hashmarket.pricing.efficient import efficient_price
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.pathvalue import present_values, uses_btc_numeraire

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument
+from hashmarket.instruments import Fixings, Instrument
 
 FloatArray = npt.NDArray[np.float64]
 Period = tuple[dt.date, dt.date]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
-from hashmarket.models.network import NetworkModel
+from hashmarket.instruments import Fixings, Instrument, SettlementCurrency
+from hashmarket.models import NetworkModel
 from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.result import Measure, MonteCarloConfig
 from hashmarket.units import DAYS_PER_YEAR_ACT365

@@ -29,12 +29,14 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError
-from hashmarket.instruments.compute import ComputeForward, ComputeLease
-from hashmarket.instruments.options import EuropeanOption
-from hashmarket.instruments.spec import INSTRUMENT_TYPES
-from hashmarket.instruments.terms import Instrument
-from hashmarket.models.gpu import GpuPriceModel
-from hashmarket.models.network import NetworkModel
+from hashmarket.instruments import (
+    INSTRUMENT_TYPES,
+    ComputeForward,
+    ComputeLease,
+    EuropeanOption,
+    Instrument,
+)
+from hashmarket.models import GpuPriceModel, NetworkModel
 from hashmarket.pricing.analytic import (
     FloatArray,
     black_scholes_applies,

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hashmarket.errors import PricingError
-from hashmarket.models.backend import parse_scheduler
-from hashmarket.models.scenarios import DEFAULT_STREAM_PATHS
+from hashmarket.models import DEFAULT_STREAM_PATHS, parse_scheduler
 
 Measure = Literal["risk_neutral", "model"]
 Method = Literal["plain", "pseudo", "sobol"]

@@ -15,16 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.errors import ModelError, PricingError
-from hashmarket.index.compute import GpuFixing, gpu_fixings
-from hashmarket.index.gpu_quotes import QuoteTable, Term
-from hashmarket.instruments.compute import ComputeForward, ComputeLease, fixings_from_gpu_index
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
-from hashmarket.models.calibrate import Calibration, calibrate
-from hashmarket.models.gpu import MIN_OBSERVATIONS, GpuPriceModel
-from hashmarket.models.gpu import calibrate_gpu_fixings as fit_gpu_fixings
+from hashmarket.index import GpuFixing, QuoteTable, Term, gpu_fixings
+from hashmarket.instruments import (
+    ComputeForward,
+    ComputeLease,
+    Fixings,
+    Instrument,
+    SettlementCurrency,
+    fixings_from_gpu_index,
+)
+from hashmarket.models import MIN_OBSERVATIONS, Calibration, GpuPriceModel, calibrate
+from hashmarket.models import calibrate_gpu_fixings as fit_gpu_fixings
 from hashmarket.pricing.compute import ComputeMarket
 from hashmarket.pricing.curves import HashpriceCurve, hashprice_curve
 from hashmarket.pricing.discount import FlatRate

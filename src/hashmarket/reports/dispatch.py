@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from hashmarket.operations.dispatch_plan import DispatchComparison
+from hashmarket.operations import DispatchComparison
 from hashmarket.reports.format import number
 from hashmarket.reports.html import note, page, table
 

@@ -13,11 +13,16 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from hashmarket.reports.html import Cell, note, page, table
-from hashmarket.risk.analysis import LoanReport, PortfolioRiskReport
-from hashmarket.risk.credit import LtvLevels
-from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan
-from hashmarket.risk.leverage import LeverageOutcome
-from hashmarket.risk.var import RiskResult
+from hashmarket.risk import (
+    Distribution,
+    Hedge,
+    HedgePlan,
+    LeverageOutcome,
+    LoanReport,
+    LtvLevels,
+    PortfolioRiskReport,
+    RiskResult,
+)
 
 COLOURS = {"mc": "#4a7bd0", "hist": "#e8a33d", "hedged": "#2e7d32", "unhedged": "#c0392b"}
 

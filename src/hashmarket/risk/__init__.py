@@ -33,8 +33,12 @@ if TYPE_CHECKING:
     from hashmarket.risk.analysis import (
         LoanReport,
         PortfolioRiskReport,
+        hedge_analysis,
+        lending_analysis,
+        levels_from_history,
         leverage_report,
         loan_report,
+        past_fixings,
         portfolio_report,
     )
     from hashmarket.risk.credit import (
@@ -42,17 +46,26 @@ if TYPE_CHECKING:
         LoanSummary,
         LtvLevels,
         TailModel,
+        VolatilityEstimate,
+        ewma_volatility,
         haircut,
         ltv_levels,
         ltv_levels_from_history,
         tail_quantile,
     )
-    from hashmarket.risk.hedge_plan import Hedge, HedgePlan, evaluate, plan_hedge
+    from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan, evaluate, plan_hedge
     from hashmarket.risk.hedging import HedgePricing, MinerProfile, simulate_miner
     from hashmarket.risk.historical import Bootstrap, change_table
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
-    from hashmarket.risk.specs import load_lending, load_miner, load_portfolio
+    from hashmarket.risk.specs import (
+        load_lending,
+        load_miner,
+        load_portfolio,
+        parse_lending,
+        parse_miner,
+        parse_portfolio,
+    )
     from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
     from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
 
@@ -60,6 +73,7 @@ __all__ = [
     "Bootstrap",
     "Collateral",
     "CollateralKind",
+    "Distribution",
     "HaircutPolicy",
     "Hedge",
     "HedgePlan",
@@ -84,11 +98,16 @@ __all__ = [
     "StressScenario",
     "TailModel",
     "VarEstimate",
+    "VolatilityEstimate",
     "book_events",
     "change_table",
     "deliverable_forward",
     "evaluate",
+    "ewma_volatility",
     "haircut",
+    "hedge_analysis",
+    "lending_analysis",
+    "levels_from_history",
     "leverage_report",
     "load_lending",
     "load_miner",
@@ -99,6 +118,10 @@ __all__ = [
     "ltv_levels_from_history",
     "monte_carlo_pnl",
     "open_accounts",
+    "parse_lending",
+    "parse_miner",
+    "parse_portfolio",
+    "past_fixings",
     "plan_hedge",
     "portfolio_report",
     "portfolio_risk",

@@ -20,20 +20,25 @@ from typing import Any
 
 import numpy as np
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.errors import RiskError
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.loans import CollateralKind, Loan, collateral_unit_values, loan_life
-from hashmarket.models.network import NetworkModel, NetworkState
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios
-from hashmarket.pricing.market import Market
+from hashmarket.instruments import (
+    FIXING_FIELDS,
+    CollateralKind,
+    Fixings,
+    Loan,
+    collateral_unit_values,
+    loan_life,
+)
+from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
+from hashmarket.pricing import Market
 from hashmarket.pricing.revaluation import (
     FittedMarks,
     RevaluationPlan,
+    distributed_pnl,
     monte_carlo_pnl,
     value_paths,
 )
-from hashmarket.pricing.revaluation.distributed import distributed_pnl
 from hashmarket.risk.credit import (
     HaircutPolicy,
     LoanSummary,

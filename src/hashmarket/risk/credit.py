@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.errors import RiskError
-from hashmarket.index.hashprice import hashprice_table
-from hashmarket.instruments.loans import CollateralKind, Loan, LoanPaths
-from hashmarket.models.estimators import ewma_vol_per_year
+from hashmarket.index import hashprice_table
+from hashmarket.instruments import CollateralKind, Loan, LoanPaths
+from hashmarket.models import ewma_vol_per_year
 from hashmarket.units import DAYS_PER_YEAR_ACT365
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments.spec import to_spec
+from hashmarket.instruments import to_spec
 from hashmarket.risk.hedging import (
     RATIOS,
     RULE_OF_THUMB_RANGE,

@@ -41,19 +41,21 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.forwards import BtcPriceSwap, HashpriceForward
-from hashmarket.instruments.options import AsianOption, Collar
-from hashmarket.instruments.terms import (
+from hashmarket.instruments import (
+    FIXING_FIELDS,
+    AsianOption,
+    BtcPriceSwap,
+    Collar,
+    Fixings,
+    HashpriceForward,
     Instrument,
     OptionType,
     Side,
     Underlying,
     month_periods,
 )
-from hashmarket.models.network import NetworkModel, NetworkState
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios
-from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
+from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
+from hashmarket.pricing import cashflows_by_period, mean_value, par_price
 from hashmarket.units import electricity_kwh_per_day, phs_to_ths
 
 FloatArray = npt.NDArray[np.float64]

@@ -35,20 +35,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hashmarket.chain.consensus import block_subsidy_sats_array
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory, block_subsidy_sats_array
 from hashmarket.errors import RiskError
-from hashmarket.index.hashprice import hashprice_btc_per_ph_day
-from hashmarket.models.network import (
+from hashmarket.index import hashprice_btc_per_ph_day
+from hashmarket.models import (
     FIELDS,
+    GBM,
     BlockArrivals,
     FeeParams,
     NetworkModel,
     NetworkState,
+    chunk_blocks,
     simulate_network,
 )
-from hashmarket.models.price import GBM
-from hashmarket.models.streams import chunk_blocks
 from hashmarket.units import BLOCKS_PER_DAY_TARGET, SATS_PER_BTC
 
 FloatArray = npt.NDArray[np.float64]

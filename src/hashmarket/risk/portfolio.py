@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments.loans import Loan
-from hashmarket.instruments.spec import to_spec
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
+from hashmarket.instruments import Instrument, Loan, SettlementCurrency, to_spec
 
 
 class PositionKind(enum.StrEnum):

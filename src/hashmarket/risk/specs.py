@@ -31,10 +31,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hashmarket.errors import Location, RiskError, SpecError
-from hashmarket.instruments.loans import Collateral, CollateralKind, Loan, deliverable_forward
-from hashmarket.instruments.spec import load_spec, parse_spec
-from hashmarket.instruments.terms import Instrument
-from hashmarket.instruments.tokens import HashrateToken
+from hashmarket.instruments import (
+    Collateral,
+    CollateralKind,
+    HashrateToken,
+    Instrument,
+    Loan,
+    deliverable_forward,
+    load_spec,
+    parse_spec,
+)
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader

@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.chain.history import NetworkHistory
+from hashmarket.chain import NetworkHistory
 from hashmarket.errors import PricingError, RiskError
-from hashmarket.instruments.terms import Instrument
-from hashmarket.models.network import NetworkModel
-from hashmarket.pricing.market import Market
-from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
+from hashmarket.instruments import Instrument
+from hashmarket.models import NetworkModel
+from hashmarket.pricing import Market
+from hashmarket.pricing.revaluation import path_fixings, value_on_path
 from hashmarket.risk.historical import HistoricalChunk, apply_changes, change_table
 from hashmarket.risk.portfolio import Portfolio
 

@@ -24,8 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
-from hashmarket.pricing.revaluation import PnLModel
-from hashmarket.pricing.revaluation.distributed import DistributedPnL
+from hashmarket.pricing.revaluation import DistributedPnL, PnLModel
 
 FloatArray = npt.NDArray[np.float64]
 Z_95 = 1.959963984540054

@@ -30,10 +30,16 @@ from pydantic import BaseModel, Field
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.delivery.heartbeats import SignedHeartbeat, read_heartbeats
-from hashmarket.delivery.metering import IntervalRecord
-from hashmarket.delivery.report import DeliveryFile, delivery_report, read_delivery
-from hashmarket.delivery.sla import GpuLease, sla_report
+from hashmarket.delivery import (
+    DeliveryFile,
+    GpuLease,
+    IntervalRecord,
+    SignedHeartbeat,
+    delivery_report,
+    read_delivery,
+    read_heartbeats,
+    sla_report,
+)
 from hashmarket.errors import HashmarketError
 from hashmarket.units import HASHES_PER_TH
 

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from hashmarket.api.state import ServiceState, service
-from hashmarket.chain.history import field_summary, source_summary
-from hashmarket.index.fixings import fixings
-from hashmarket.index.hashprice import Method
+from hashmarket.chain import field_summary, source_summary
+from hashmarket.index import Method, fixings
 from hashmarket.units import Currency, HashrateUnit
 
 router = APIRouter(prefix="/api/v1", tags=["index"])

@@ -19,12 +19,19 @@ from hashmarket.api.fields import ACCOUNT_ID, TRANSFER_ID, Int64
 from hashmarket.api.keys import ApiKey, Permission, Role
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.index.fixings import day_fixings
-from hashmarket.ledger import Ledger
+from hashmarket.index import day_fixings
+from hashmarket.ledger import (
+    INT64_MAX,
+    Account,
+    AccountFlags,
+    Ledger,
+    Transfer,
+    TransferFlags,
+    account_record,
+    entry_record,
+)
 from hashmarket.ledger import settlement as st
 from hashmarket.ledger import tokens as tk
-from hashmarket.ledger.model import INT64_MAX, Account, AccountFlags, Transfer, TransferFlags
-from hashmarket.ledger.records import account_record, entry_record
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 

@@ -28,8 +28,7 @@ from hashmarket.api.market_service import MarketService
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.errors import MarketError
-from hashmarket.market import marketdata as md
-from hashmarket.market.orders import (
+from hashmarket.market import (
     Accepted,
     CancelOrder,
     Command,
@@ -42,8 +41,9 @@ from hashmarket.market.orders import (
     ReportDelivery,
     Side,
     TimeInForce,
+    open_orders,
 )
-from hashmarket.market.venue import open_orders
+from hashmarket.market import marketdata as md
 
 router = APIRouter(prefix="/api/v1/market", tags=["market"])
 

@@ -13,14 +13,17 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from hashmarket.api.state import ServiceState, service
-from hashmarket.index.compute import Methodology, Period, gpu_fixings
-from hashmarket.index.gpu_quotes import load_bundled_quotes
-from hashmarket.index.hashprice import Method
-from hashmarket.operations.catalogue import load_catalogue
-from hashmarket.operations.dispatch_inputs import parse_site, read_prices
-from hashmarket.operations.dispatch_plan import DispatchComparison
-from hashmarket.operations.dispatch_program import compare
-from hashmarket.operations.fleet import Costs, Fleet, breakeven
+from hashmarket.index import Method, Methodology, Period, gpu_fixings, load_bundled_quotes
+from hashmarket.operations import (
+    Costs,
+    DispatchComparison,
+    Fleet,
+    breakeven,
+    compare,
+    load_catalogue,
+    parse_site,
+    read_prices,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 

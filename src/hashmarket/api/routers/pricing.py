@@ -9,11 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from hashmarket.api.state import ServiceState, service
-from hashmarket.instruments.spec import parse_spec, to_spec
-from hashmarket.instruments.terms import SettlementCurrency
-from hashmarket.pricing.registry import COMPUTE, engine_for
-from hashmarket.pricing.result import MonteCarloConfig
-from hashmarket.pricing.valuation import ValuationSetup, forward_curve, value_instrument
+from hashmarket.instruments import SettlementCurrency, parse_spec, to_spec
+from hashmarket.pricing import (
+    COMPUTE,
+    MonteCarloConfig,
+    ValuationSetup,
+    engine_for,
+    forward_curve,
+    value_instrument,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["pricing"])
 
@@ -110,9 +114,8 @@ def price_instrument(
 def _price_compute(instrument: Any, request: PriceRequest) -> dict[str, Any]:
     """A compute contract: the GPU-hour model and market from the bundled GPU quotes' index
     fixings of the contract's model and term, as the command line does (``hashmarket price``)."""
-    from hashmarket.index.gpu_quotes import BUNDLED_QUOTES_FILE, load_bundled_quotes
-    from hashmarket.pricing.registry import price
-    from hashmarket.pricing.valuation import compute_index_of, compute_setup
+    from hashmarket.index import BUNDLED_QUOTES_FILE, load_bundled_quotes
+    from hashmarket.pricing import compute_index_of, compute_setup, price
 
     gpu_model, term = compute_index_of(instrument)
     setup = compute_setup(

@@ -14,16 +14,18 @@ from pydantic import BaseModel, Field
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.pricing.valuation import ValuationSetup, market_for
-from hashmarket.risk.analysis import (
+from hashmarket.pricing import ValuationSetup, market_for
+from hashmarket.risk import (
+    LeverageOutcome,
     hedge_analysis,
     lending_analysis,
     levels_from_history,
+    parse_lending,
+    parse_miner,
+    parse_portfolio,
     past_fixings,
     portfolio_report,
 )
-from hashmarket.risk.leverage import LeverageOutcome
-from hashmarket.risk.specs import parse_lending, parse_miner, parse_portfolio
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 

@@ -57,30 +57,35 @@ run) and :mod:`.reading` (status and events); the rows are kept by
 :mod:`hashmarket.ledger.settlement_store`.
 """
 
-from hashmarket.ledger.settlement.daily import run
-from hashmarket.ledger.settlement.fixings import PublishedFixings, published_fixings
-from hashmarket.ledger.settlement.opening import open_contract
-from hashmarket.ledger.settlement.reading import events, status
-from hashmarket.ledger.settlement.terms import (
-    DEFAULT_GRACE_DAYS,
-    DEFAULT_MARGIN_RATE,
-    ID_DOMAIN,
-    SETTLED_TYPES,
-    Contract,
-    ContractState,
-    ContractStatus,
-    EventKind,
-    Party,
-    RunOutcome,
-    SettledInstrument,
-    canonical_spec,
-    default_contract_id,
-    escrow_account_id,
-    instrument_from_spec,
-    margin_minor_units,
-    notional_of,
-)
-from hashmarket.ledger.settlement_store import SettlementEvent
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.ledger.settlement.daily import run
+    from hashmarket.ledger.settlement.fixings import PublishedFixings, published_fixings
+    from hashmarket.ledger.settlement.opening import open_contract
+    from hashmarket.ledger.settlement.reading import events, status
+    from hashmarket.ledger.settlement.terms import (
+        DEFAULT_GRACE_DAYS,
+        DEFAULT_MARGIN_RATE,
+        ID_DOMAIN,
+        SETTLED_TYPES,
+        Contract,
+        ContractState,
+        ContractStatus,
+        EventKind,
+        Party,
+        RunOutcome,
+        SettledInstrument,
+        canonical_spec,
+        default_contract_id,
+        escrow_account_id,
+        instrument_from_spec,
+        margin_minor_units,
+        notional_of,
+    )
+    from hashmarket.ledger.settlement_store import SettlementEvent
 
 __all__ = [
     "DEFAULT_GRACE_DAYS",
@@ -108,3 +113,5 @@ __all__ = [
     "run",
     "status",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

@@ -11,12 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.chain.history import NetworkHistory
-from hashmarket.index.compute import GpuFixing, gpu_fixings
-from hashmarket.index.fixings import Fixing, fixings
-from hashmarket.index.gpu_quotes import QuoteTable, load_bundled_quotes
-from hashmarket.instruments.compute import ComputeForward, ForwardSettlement, fixings_from_gpu_index
-from hashmarket.instruments.fixings import Fixings
+from hashmarket.chain import NetworkHistory
+from hashmarket.index import (
+    Fixing,
+    GpuFixing,
+    QuoteTable,
+    fixings,
+    gpu_fixings,
+    load_bundled_quotes,
+)
+from hashmarket.instruments import (
+    ComputeForward,
+    Fixings,
+    ForwardSettlement,
+    fixings_from_gpu_index,
+)
 from hashmarket.ledger.settlement.terms import (
     ContractStatus,
     SettledInstrument,

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from hashmarket.errors import SettlementError
-from hashmarket.instruments.options import AsianOption, EuropeanOption
+from hashmarket.instruments import AsianOption, EuropeanOption
 from hashmarket.ledger import settlement_store as db
 from hashmarket.ledger.core import Ledger
 from hashmarket.ledger.model import INT64_MAX, Account, AccountFlags, Transfer

@@ -16,16 +16,19 @@ from decimal import Decimal
 from typing import Any
 
 from hashmarket.errors import SettlementError
-from hashmarket.instruments.compute import ComputeForward
-from hashmarket.instruments.forwards import (
+from hashmarket.instruments import (
+    AsianOption,
     BtcPriceSwap,
+    Collar,
+    ComputeForward,
     DifficultyFuture,
+    EuropeanOption,
     HashpriceForward,
     HashrateFuture,
+    month_periods,
+    parse_spec,
+    to_spec,
 )
-from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
-from hashmarket.instruments.spec import parse_spec, to_spec
-from hashmarket.instruments.terms import month_periods
 from hashmarket.ledger.model import Transfer
 from hashmarket.ledger.model import TransferFlags as F
 from hashmarket.ledger.settlement_store import SettlementEvent

@@ -43,19 +43,27 @@ The result, :class:`PnLModel`, stores each position's P&L in factor form —
 per path — from which the total, any block of positions or any subset of paths is a product.
 """
 
-from hashmarket.pricing.revaluation.engine import fit_and_value, monte_carlo_pnl, value_paths
-from hashmarket.pricing.revaluation.marks import FeatureScaling, FittedMarks, PnLModel, features
-from hashmarket.pricing.revaluation.plan import (
-    Book,
-    PathSource,
-    RevaluationPlan,
-    plan_valuation,
-)
-from hashmarket.pricing.revaluation.probe import AffineForm, Prober, affine_form
+from typing import TYPE_CHECKING
+
+from hashmarket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from hashmarket.pricing.revaluation.distributed import DistributedPnL, distributed_pnl
+    from hashmarket.pricing.revaluation.engine import fit_and_value, monte_carlo_pnl, value_paths
+    from hashmarket.pricing.revaluation.marks import FeatureScaling, FittedMarks, PnLModel, features
+    from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
+    from hashmarket.pricing.revaluation.plan import (
+        Book,
+        PathSource,
+        RevaluationPlan,
+        plan_valuation,
+    )
+    from hashmarket.pricing.revaluation.probe import AffineForm, Prober, affine_form
 
 __all__ = [
     "AffineForm",
     "Book",
+    "DistributedPnL",
     "FeatureScaling",
     "FittedMarks",
     "PathSource",
@@ -63,9 +71,14 @@ __all__ = [
     "Prober",
     "RevaluationPlan",
     "affine_form",
+    "distributed_pnl",
     "features",
     "fit_and_value",
     "monte_carlo_pnl",
+    "path_fixings",
     "plan_valuation",
+    "value_on_path",
     "value_paths",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

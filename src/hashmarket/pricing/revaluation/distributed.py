@@ -38,9 +38,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.models.backend import DaskBackend, chunk_spans, dask_backend, simulate_span
-from hashmarket.models.network import NetworkModel
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.models import (
+    DaskBackend,
+    NetworkModel,
+    ScenarioConfig,
+    Scenarios,
+    chunk_spans,
+    dask_backend,
+    simulate_span,
+)
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation.book import (
     BookWeights,

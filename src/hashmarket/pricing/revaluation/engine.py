@@ -10,9 +10,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.models.network import NetworkModel
-from hashmarket.models.scenarios import ScenarioConfig, Scenarios
+from hashmarket.instruments import Fixings
+from hashmarket.models import NetworkModel, ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.revaluation.book import (
     _assemble,

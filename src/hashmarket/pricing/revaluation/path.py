@@ -11,9 +11,8 @@ import datetime as dt
 
 import numpy as np
 
-from hashmarket.instruments.fixings import FIXING_FIELDS, Fixings
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
-from hashmarket.models.network import NetworkModel
+from hashmarket.instruments import FIXING_FIELDS, Fixings, Instrument, SettlementCurrency
+from hashmarket.models import NetworkModel
 from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import closed_form_on_paths
 from hashmarket.pricing.revaluation.plan import PathSource

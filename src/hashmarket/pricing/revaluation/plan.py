@@ -13,9 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument, SettlementCurrency
-from hashmarket.models.network import NetworkModel
+from hashmarket.instruments import Fixings, Instrument, SettlementCurrency
+from hashmarket.models import NetworkModel
 from hashmarket.pricing.market import Market, with_past
 from hashmarket.pricing.registry import PathPricer, closed_form_on_paths
 from hashmarket.pricing.revaluation.probe import (

@@ -10,8 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import PricingError, RiskError
-from hashmarket.instruments.fixings import Fixings
-from hashmarket.instruments.terms import Instrument
+from hashmarket.instruments import Fixings, Instrument
 
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
