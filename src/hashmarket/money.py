@@ -35,6 +35,8 @@ from decimal import (
 )
 from fractions import Fraction
 
+from hashmarket.units import HASHES_PER_TH, SECONDS_PER_DAY, TH_PER_PH
+
 __all__ = [
     "DECIMAL",
     "FLOAT_NOISE_MINOR",
@@ -42,8 +44,11 @@ __all__ = [
     "Rounding",
     "cumulative_minor",
     "derived_id",
+    "divide_minor",
     "exact",
+    "exact_decimal",
     "exact_minor",
+    "hashpower_value_sats_exact",
     "round_minor",
     "to_minor",
 ]
@@ -135,6 +140,37 @@ def to_minor(amount: float | int | str | Decimal, scale: int, rounding: Rounding
     return round_minor(exact_minor(amount, scale), rounding)
 
 
+def divide_minor(numerator: int, denominator: int, rounding: Rounding) -> int:
+    """``numerator ÷ denominator`` (integers, e.g. a notional × a rate in parts per million
+    over a million) as a whole number of minor units, rounded by ``rounding``, in integer
+    arithmetic: exact for integers of any size. ``CUMULATIVE_HALF_EVEN`` applied to one
+    quotient is ``HALF_EVEN``. Raises :class:`ZeroDivisionError` for a zero denominator."""
+    if denominator == 0:
+        raise ZeroDivisionError(f"{numerator} / 0 is not an amount")
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    quotient, remainder = divmod(numerator, denominator)  # floor, 0 <= remainder < denominator
+    if remainder == 0 or rounding is Rounding.DOWN:
+        return quotient
+    if rounding is Rounding.UP:
+        return quotient + 1
+    twice = 2 * remainder
+    if twice != denominator:
+        return quotient + (twice > denominator)
+    # A tie: quotient + ½ exactly.
+    if rounding is Rounding.HALF_UP:
+        return quotient + (quotient >= 0)  # away from zero
+    return quotient + (quotient % 2)  # to the even neighbour
+
+
+def exact_decimal(value: Fraction) -> Decimal:
+    """An exact quotient as a :data:`DECIMAL` figure: exact when it has at most 50
+    significant digits, else rounded half to even at the 50th (far below a minor unit for
+    any amount the ledger holds). For reporting what a rounding left over, never for an
+    amount booked."""
+    return DECIMAL.divide(Decimal(value.numerator), Decimal(value.denominator))
+
+
 def cumulative_minor(
     amounts: Iterable[float | int | str | Decimal],
     scale: int,
@@ -160,8 +196,8 @@ def cumulative_minor(
 
 
 # A PH/s for a day is 1,000 TH/s × 86,400 s of hashing.
-THS_S_PER_PH_DAY = 86_400_000
-HASHES_PER_THS_S = 10**12
+THS_S_PER_PH_DAY = TH_PER_PH * SECONDS_PER_DAY  # 86,400,000
+HASHES_PER_THS_S = HASHES_PER_TH  # a TH·s is 10¹² hashes
 
 
 def delivered_ths_s(work_hashes: Fraction | int) -> int:
@@ -169,6 +205,12 @@ def delivered_ths_s(work_hashes: Fraction | int) -> int:
     in which delivered hashpower is counted for payment. What is under one TH·s is not lost:
     the next total counts it, because the rule is applied to running totals only."""
     return math.floor(Fraction(work_hashes) / HASHES_PER_THS_S)
+
+
+def hashpower_value_sats_exact(price_sats_per_ph_day: int, work_hashes: Fraction | int) -> Fraction:
+    """What ``work_hashes`` of delivered work is worth at ``price_sats_per_ph_day``, in sats,
+    exactly (unrounded; 1 PH/s for a day is 8.64 × 10¹⁹ hashes)."""
+    return Fraction(work_hashes) * price_sats_per_ph_day / (THS_S_PER_PH_DAY * HASHES_PER_THS_S)
 
 
 def hashpower_value_sats(

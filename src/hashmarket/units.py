@@ -19,6 +19,12 @@ TWO_POW_32 = 2**32
 WATTS_PER_KILOWATT = 1_000
 HOURS_PER_DAY = 24
 TH_PER_PH = HASHES_PER_PH // HASHES_PER_TH  # 1,000
+SECONDS_PER_MINUTE = 60
+MINUTES_PER_HOUR = 60
+SECONDS_PER_HOUR = 3_600
+NS_PER_S = 1_000_000_000
+NS_PER_MINUTE = SECONDS_PER_MINUTE * NS_PER_S
+CENTS_PER_USD = 100
 
 # Day counts, named by convention because a rate or a volatility means nothing without one.
 # ACT/365 fixed: year fractions for interest, discounting, volatility and model time steps.

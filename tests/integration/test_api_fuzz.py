@@ -1,7 +1,10 @@
 """Property-based fuzzing of the whole OpenAPI schema (schemathesis): for valid and invalid
 requests alike, no 500, every error is ``application/problem+json``, and a refused request
-leaves the ledger's state hash as it was.
+leaves the ledger's state hash and the delivery files (leases, heartbeats, delivery logs under
+the data directory) as they were.
 
+It runs with an admin key, and again with a trader's key bound to one account (a few examples
+per operation), which reaches the refusals of a key that may not use an account or a role.
 The default run tries a few examples per operation and leaves out the long computations
 (Monte Carlo pricing, risk, hedge plans, dispatch), which take seconds per valid request; the
 ``slow`` run tries many more examples on every operation.
@@ -10,6 +13,7 @@ The default run tries a few examples per operation and leaves out the long compu
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,24 +38,39 @@ FUZZ_SETTINGS = {
 }
 
 
+@dataclass(frozen=True)
+class Fuzzed:
+    app: FastAPI
+    data_dir: Path
+    admin: str  # an admin key
+    trader: str  # a trader's key bound to account 1001
+
+
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> tuple[FastAPI, str]:
-    """The service on a ledger with a token series (HT1), BTC accounts 1001 and 1002 and an
-    admin key, so that generated requests reach the ledger rather than stop at 401."""
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Fuzzed:
+    """The service on a ledger with a token series (HT1), BTC accounts 1001 and 1002, an
+    admin key and a trader's key bound to 1001, so that generated requests reach the ledger
+    rather than stop at 401."""
     data_dir: Path = tmp_path_factory.mktemp("api-fuzz")
     ledger = open_token_ledger(f"sqlite:///{data_dir / 'ledger.sqlite'}")
     ledger.create_accounts([Account(1001, "BTC", name="alice"), Account(1002, "BTC")])
     ledger.transfer(Transfer(5001, 1, 1001, 10_000))
     ledger.close()
-    admin = ServiceStore.in_data_dir(data_dir).create_key(Role.ADMIN)[1]
+    keys = ServiceStore.in_data_dir(data_dir)
+    admin = keys.create_key(Role.ADMIN)[1]
+    trader = keys.create_key(Role.TRADER, account="1001")[1]
     config = ServiceConfig(data_dir=data_dir, rate_limit_per_s=1e6, rate_limit_burst=1e6)
-    return create_app(config), admin
+    app = create_app(config)
+    # The exchange opens at first use and opening it writes its own accounts to the ledger:
+    # open it here, so the state hash compared around a request is changed by that request
+    # only (otherwise the first market request, refused or not, appears to change it).
+    app.state.market.start()
+    return Fuzzed(app, data_dir, admin, trader)
 
 
 @pytest.fixture(scope="module")
-def api_schema(fuzzed: tuple[FastAPI, str]) -> schemathesis.BaseSchema:
-    app, _ = fuzzed
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+def api_schema(fuzzed: Fuzzed) -> schemathesis.BaseSchema:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed.app)
     schema.config.generation.update(allow_x00=True)
     return schema
 
@@ -62,10 +81,17 @@ def state_hash(app: FastAPI) -> str:
         return ledger.state_hash()
 
 
-def check_case(case: schemathesis.Case, fuzzed: tuple[FastAPI, str]) -> None:
-    app, admin = fuzzed
-    headers = {"Authorization": f"Bearer {admin}", "Idempotency-Key": uuid.uuid4().hex}
+def delivery_files(data_dir: Path) -> dict[str, bytes]:
+    """Every file under ``data_dir/delivery`` (leases, heartbeats, delivery logs) by path."""
+    folder = data_dir / "delivery"
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def check_case(case: schemathesis.Case, fuzzed: Fuzzed, key: str) -> None:
+    app = fuzzed.app
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
     before = state_hash(app)
+    files_before = delivery_files(fuzzed.data_dir)
     response = case.call(headers=headers)
     where = f"{case.operation.label}: {response.status_code} {response.text[:300]}"
     assert response.status_code != 500, where
@@ -73,17 +99,21 @@ def check_case(case: schemathesis.Case, fuzzed: tuple[FastAPI, str]) -> None:
         content_types = response.headers.get("content-type", [""])  # a list per header name
         assert content_types == [PROBLEM], (content_types, where)
         assert state_hash(app) == before, f"refused but changed the ledger: {where}"
+        after = delivery_files(fuzzed.data_dir)
+        assert after == files_before, f"refused but changed the delivery files: {where}"
 
 
 def fuzz(
     schema: schemathesis.BaseSchema,
-    fuzzed: tuple[FastAPI, str],
+    fuzzed: Fuzzed,
     *,
     max_examples: int,
+    key: str | None = None,
     skip: frozenset[str] = frozenset(),
 ) -> int:
-    """Valid and invalid requests to every operation but those in ``skip``; the number of
-    operations fuzzed."""
+    """Valid and invalid requests to every operation but those in ``skip``, with ``key`` (the
+    admin's by default); the number of operations fuzzed."""
+    key = fuzzed.admin if key is None else key
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # the schema itself is valid
@@ -97,7 +127,7 @@ def fuzz(
             @settings(max_examples=max_examples, **FUZZ_SETTINGS)  # type: ignore[arg-type]
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: schemathesis.Case) -> None:
-                check_case(case, fuzzed)
+                check_case(case, fuzzed, key)
 
             try:
                 run()
@@ -111,6 +141,11 @@ def fuzz(
 def test_fuzz_the_schema(api_schema: schemathesis.BaseSchema, fuzzed) -> None:
     operations = fuzz(api_schema, fuzzed, max_examples=8, skip=COMPUTATIONS)
     assert operations >= 20  # the schema was read: every ledger, token and index route
+
+
+def test_fuzz_the_schema_as_a_trader(api_schema: schemathesis.BaseSchema, fuzzed) -> None:
+    operations = fuzz(api_schema, fuzzed, max_examples=3, skip=COMPUTATIONS, key=fuzzed.trader)
+    assert operations >= 20
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,8 +15,11 @@ from hashmarket.money import (
     Rounding,
     cumulative_minor,
     derived_id,
+    divide_minor,
     exact,
+    exact_decimal,
     exact_minor,
+    hashpower_value_sats_exact,
     round_minor,
     to_minor,
 )
@@ -179,3 +183,55 @@ def test_hashpower_is_paid_on_whole_ths_of_the_running_total() -> None:
     # 43,200,000 × 1 ÷ 86,400,000 = ½: half-even gives 0, half-up 1.
     assert hashpower_value_sats(43_200_000, 1, Rounding.HALF_EVEN) == 0
     assert hashpower_value_sats(43_200_000, 1, Rounding.HALF_UP) == 1
+
+
+# (numerator, denominator) -> quotient under DOWN, UP, HALF_EVEN, HALF_UP, worked by hand.
+_QUOTIENTS = [
+    ((7, 2), (3, 4, 4, 4)),  # 3.5: a tie, 4 is even and away from zero
+    ((5, 2), (2, 3, 2, 3)),  # 2.5: a tie, 2 is even
+    ((-5, 2), (-3, -2, -2, -3)),  # -2.5: floor -3, ceiling -2, even -2, away from zero -3
+    ((-7, 2), (-4, -3, -4, -4)),  # -3.5
+    ((5, -2), (-3, -2, -2, -3)),  # the sign of the denominator counts too
+    ((10, 3), (3, 4, 3, 3)),  # 3.33…
+    ((-10, 3), (-4, -3, -3, -3)),  # -3.33…
+    ((20, 3), (6, 7, 7, 7)),  # 6.66…
+    ((6, 3), (2, 2, 2, 2)),  # exact: no rule moves it
+    ((0, 7), (0, 0, 0, 0)),
+    ((1, 1_000_000), (0, 1, 0, 0)),  # a fee of one part per million of one unit
+    ((999_999, 1_000_000), (0, 1, 1, 1)),
+    ((1, 2), (0, 1, 0, 1)),  # 0.5
+    ((-1, 2), (-1, 0, 0, -1)),  # -0.5
+    ((2**63 * 3 + 1, 2), (2**62 * 3, 2**62 * 3 + 1, 2**62 * 3, 2**62 * 3 + 1)),  # beyond int64
+]
+
+
+@pytest.mark.parametrize(("fraction", "expected"), _QUOTIENTS)
+def test_divide_minor_rounds_an_integer_quotient_as_named(
+    fraction: tuple[int, int], expected: tuple[int, int, int, int]
+) -> None:
+    numerator, denominator = fraction
+    rules = (Rounding.DOWN, Rounding.UP, Rounding.HALF_EVEN, Rounding.HALF_UP)
+    got = tuple(divide_minor(numerator, denominator, rule) for rule in rules)
+    assert got == expected
+    # The one-amount reading of the cumulative rule is half to even.
+    assert divide_minor(numerator, denominator, Rounding.CUMULATIVE_HALF_EVEN) == expected[2]
+
+
+def test_divide_minor_agrees_with_decimal_rounding_and_refuses_zero() -> None:
+    for numerator in range(-41, 42):
+        for denominator in (-8, -3, -2, 1, 2, 3, 8):
+            exact_minor_units = Decimal(numerator) / Decimal(denominator)
+            for rule in Rounding:
+                assert divide_minor(numerator, denominator, rule) == round_minor(
+                    exact_minor_units, rule
+                ), (numerator, denominator, rule)
+    with pytest.raises(ZeroDivisionError):
+        divide_minor(1, 0, Rounding.UP)
+
+
+def test_exact_hashpower_value_and_its_decimal() -> None:
+    # 1 PH/s for a day is 8.64e19 hashes: at 50,000 sats per PH-day, half a PH-day is 25,000.
+    assert hashpower_value_sats_exact(50_000, 432 * 10**17) == 25_000
+    third = hashpower_value_sats_exact(1, 288 * 10**17)  # a third of a PH-day at 1 sat
+    assert third == Fraction(1, 3)
+    assert exact_decimal(third) == Decimal("0." + "3" * 50)

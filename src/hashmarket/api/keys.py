@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hashmarket.api import key_store
 from hashmarket.errors import UsageError
 
 SERVICE_DB_FILE_NAME = "service.sqlite"
@@ -92,20 +93,6 @@ def account_id_for_key(account: str, ledger_url: str) -> str:
     return str(found.id)
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    salt_hex TEXT NOT NULL,
-    secret_sha256_hex TEXT NOT NULL,
-    role TEXT NOT NULL,
-    account TEXT,
-    label TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-"""
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,7 +109,7 @@ class ServiceStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.executescript(SCHEMA)
+            key_store.create_schema(db)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> ServiceStore:
@@ -160,18 +147,15 @@ class ServiceStore:
             key_id=key_id, role=Role(role), account=account, label=label, created_at=_now()
         )
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO api_keys (key_id, salt_hex, secret_sha256_hex, role, account, label,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key_id,
-                    salt_hex,
-                    _digest(salt_hex, secret),
-                    key.role.value,
-                    account,
-                    label,
-                    key.created_at,
-                ),
+            key_store.insert_key(
+                db,
+                key_id=key_id,
+                salt_hex=salt_hex,
+                secret_sha256_hex=_digest(salt_hex, secret),
+                role=key.role.value,
+                account=account,
+                label=label,
+                created_at=key.created_at,
             )
         return key, f"{KEY_PREFIX}_{key_id}_{secret}"
 
@@ -182,11 +166,7 @@ class ServiceStore:
             return None
         _, key_id, secret = parts
         with self._connect() as db:
-            row = db.execute(
-                "SELECT salt_hex, secret_sha256_hex, role, account, label, created_at, revoked_at"
-                " FROM api_keys WHERE key_id = ?",
-                (key_id,),
-            ).fetchone()
+            row = key_store.secret_row(db, key_id)
         if row is None or row[6] is not None:
             return None
         if not hmac.compare_digest(_digest(row[0], secret), row[1]):
@@ -195,10 +175,7 @@ class ServiceStore:
 
     def revoke_key(self, key_id: str) -> ApiKey:
         with self._connect() as db:
-            db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (_now(), key_id),
-            )
+            key_store.revoke(db, key_id, _now())
         for key in self.list_keys():
             if key.key_id == key_id:
                 return key
@@ -206,8 +183,5 @@ class ServiceStore:
 
     def list_keys(self) -> list[ApiKey]:
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT key_id, role, account, label, created_at, revoked_at FROM api_keys"
-                " ORDER BY created_at, key_id"
-            ).fetchall()
+            rows = key_store.key_rows(db)
         return [ApiKey(r[0], Role(r[1]), r[2], r[3], r[4], r[5]) for r in rows]

@@ -24,7 +24,14 @@ from fractions import Fraction
 from typing import Any
 
 from hashmarket.errors import SpecError
-from hashmarket.money import DECIMAL, Rounding, delivered_ths_s, hashpower_value_sats
+from hashmarket.money import (
+    DECIMAL,
+    Rounding,
+    delivered_ths_s,
+    exact_decimal,
+    hashpower_value_sats,
+    hashpower_value_sats_exact,
+)
 from hashmarket.units import HASHES_PER_PH, HASHES_PER_TH, SECONDS_PER_DAY
 
 HASHES_PER_PH_DAY = HASHES_PER_PH * SECONDS_PER_DAY  # 8.64 × 10¹⁹
@@ -151,7 +158,7 @@ class HashpowerContract:
 
     def value_sats_exact(self, work_hashes: Fraction | int) -> Fraction:
         """What ``work_hashes`` of delivered work is worth, in sats, exactly."""
-        return Fraction(work_hashes) * self.price_sats_per_ph_day / HASHES_PER_PH_DAY
+        return hashpower_value_sats_exact(self.price_sats_per_ph_day, work_hashes)
 
     def payable_sats(self, work_hashes: Fraction | int) -> tuple[int, Decimal]:
         """Total payable for ``work_hashes`` delivered so far: the exact value rounded by the
@@ -159,7 +166,7 @@ class HashpowerContract:
         significant digits: what rounding carries (under a sat) while the budget lasts, and
         once it is spent, the value of the work it could not pay."""
         value = self.value_sats_exact(work_hashes)
-        exact = DECIMAL.divide(Decimal(value.numerator), Decimal(value.denominator))
+        exact = exact_decimal(value)
         counted = delivered_ths_s(work_hashes)
         rounded = min(
             hashpower_value_sats(self.price_sats_per_ph_day, counted, self.rounding),

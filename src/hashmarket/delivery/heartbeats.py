@@ -38,6 +38,12 @@ from hashmarket.errors import DataError, Location
 DOMAIN = b"hashmarket heartbeat v1\n"
 _quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (ASCII-safe)
 BASIS_POINTS = 10_000
+# The last Unix minute a datetime can name (9999-12-31 23:59 UTC): a minute past it is no
+# moment at all, and every sum of minutes a lease or report makes stays far inside int64.
+MINUTE_MAX = 4_223_371_679
+# No one GPU draws a megawatt; the bound keeps a report's energy sum (W × 60 s per minute,
+# over every heartbeat) inside int64 however many heartbeats it reads.
+POWER_W_MAX = 1_000_000
 SIGNATURE_BYTES = 64
 
 
@@ -61,8 +67,14 @@ class Heartbeat:
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.utilisation_bp > BASIS_POINTS:
-            raise ValueError(f"utilisation_bp must be at most {BASIS_POINTS}")
+        for name, bound in (
+            ("minute", MINUTE_MAX),
+            ("utilisation_bp", BASIS_POINTS),
+            ("power_w", POWER_W_MAX),
+        ):
+            value = getattr(self, name)
+            if value > bound:
+                raise ValueError(f"{name} must be at most {bound}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {

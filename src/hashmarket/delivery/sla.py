@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,14 +33,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hashmarket.delivery.heartbeats import (
     BASIS_POINTS,
+    MINUTE_MAX,
     SignedHeartbeat,
     load_public_key,
     verify_signature,
 )
 from hashmarket.delivery.parallel import Item, verify_many
 from hashmarket.errors import DeliveryError, TransferRefusedError
-from hashmarket.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
+from hashmarket.ledger import INT64_MAX, CreateTransferResult, Ledger, Transfer, TransferFlags
 from hashmarket.money import DECIMAL, Rounding, derived_id, round_minor
+from hashmarket.units import MINUTES_PER_HOUR, NS_PER_S, SECONDS_PER_DAY, SECONDS_PER_MINUTE
 
 SLA_REFUND_CODE = 7302
 JOULES_PER_KWH = 3_600_000
@@ -58,6 +60,29 @@ class LeaseBlock:
     block_id: str
     node_public_key: str  # raw Ed25519 public key, hex
     device_ids: tuple[str, ...]
+
+
+# The longest grace a late heartbeat gets before settlement: a day.
+LATE_GRACE_S_MAX = SECONDS_PER_DAY
+
+
+def _check_bounds(lease: GpuLease, bad: Callable[[str, str], DeliveryError]) -> None:
+    """Types and ranges of the scalar terms, each refusal naming the field and its value:
+    ids are ledger account ids, minutes real moments, the price a positive amount."""
+    if type(lease.lease_id) is not str or not lease.lease_id:
+        raise bad("lease_id", f"must be non-empty text, got {lease.lease_id!r}")
+    bounds = (
+        ("buyer_account_id", 1, INT64_MAX),
+        ("seller_account_id", 1, INT64_MAX),
+        ("start_minute", 0, MINUTE_MAX),
+        ("end_minute", 0, MINUTE_MAX),
+        ("price_cents_per_gpu_hour", 1, INT64_MAX),
+        ("late_grace_s", 0, LATE_GRACE_S_MAX),
+    )
+    for name, low, high in bounds:
+        value = getattr(lease, name)
+        if type(value) is not int or not low <= value <= high:
+            raise bad(name, f"must be an integer from {low} to {high}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +105,7 @@ class GpuLease:
         def bad(name: str, problem: str) -> DeliveryError:
             return DeliveryError("lease_terms", lease=self.lease_id, field=name, problem=problem)
 
+        _check_bounds(self, bad)
         if not self.blocks:
             raise bad("blocks", "must name at least one block")
         ids = [b.block_id for b in self.blocks]
@@ -93,9 +119,16 @@ class GpuLease:
             except ValueError as exc:
                 raise bad(f"blocks[{block.block_id}].node_public_key", str(exc)) from exc
         if self.end_minute <= self.start_minute:
-            raise bad("end_minute", "must be after start_minute")
-        if type(self.price_cents_per_gpu_hour) is not int or self.price_cents_per_gpu_hour <= 0:
-            raise bad("price_cents_per_gpu_hour", "must be a positive integer")
+            raise bad("end_minute", f"{self.end_minute} must be after start_minute")
+        devices = sum(len(b.device_ids) for b in self.blocks)
+        if devices * self.minutes * self.price_cents_per_gpu_hour > INT64_MAX * MINUTES_PER_HOUR:
+            # A refund is at most the fee, and the fee of every block together must be an
+            # amount the ledger can hold.
+            raise bad(
+                "price_cents_per_gpu_hour",
+                f"{self.price_cents_per_gpu_hour} × {devices} GPUs × {self.minutes} minutes"
+                f" is over {INT64_MAX} cents",
+            )
         thresholds = [t for t, _ in self.refund_schedule]
         if thresholds != sorted(thresholds, reverse=True) or len(set(thresholds)) != len(
             thresholds
@@ -114,7 +147,9 @@ class GpuLease:
         return self.refund_schedule[0][0] if self.refund_schedule else Decimal(0)
 
     def fee_cents_exact(self, block: LeaseBlock) -> Fraction:
-        return Fraction(len(block.device_ids) * self.minutes * self.price_cents_per_gpu_hour, 60)
+        return Fraction(
+            len(block.device_ids) * self.minutes * self.price_cents_per_gpu_hour, MINUTES_PER_HOUR
+        )
 
     def refund_share(self, uptime: Fraction) -> Decimal:
         share = Decimal(0)
@@ -159,7 +194,7 @@ class GpuLease:
             for name in ("start_minute", "end_minute"):
                 if name not in values:
                     moment = dt.datetime.fromisoformat(str(values.pop(name.replace("_minute", ""))))
-                    values[name] = int(moment.timestamp()) // 60
+                    values[name] = int(moment.timestamp()) // SECONDS_PER_MINUTE
             if "refund_schedule" in values:
                 values["refund_schedule"] = tuple(
                     (Decimal(str(t)), Decimal(str(s))) for t, s in values["refund_schedule"]
@@ -205,7 +240,7 @@ class BlockReport:
     @property
     def utilised_gpu_hours_per_kwh(self) -> float:
         """Energy efficiency: GPU-hours of actual compute (utilisation-weighted) per kWh."""
-        gpu_hours = self.utilisation_bp_sum / BASIS_POINTS / 60
+        gpu_hours = self.utilisation_bp_sum / BASIS_POINTS / MINUTES_PER_HOUR
         return gpu_hours / self.energy_kwh if self.energy_j else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,7 +252,9 @@ class BlockReport:
             "uptime": float(self.uptime),
             "load_rate": self.load_rate,
             "energy_kwh": self.energy_kwh,
-            "mean_power_w": self.energy_j / 60 / self.up_minutes if self.up_minutes else 0.0,
+            "mean_power_w": self.energy_j / SECONDS_PER_MINUTE / self.up_minutes
+            if self.up_minutes
+            else 0.0,
             "utilised_gpu_hours_per_kwh": self.utilised_gpu_hours_per_kwh,
             "rejected": dict(sorted(self.rejected.items())),
             "fee_cents": str(self.fee_cents_exact),
@@ -304,9 +341,9 @@ class _Verifier:
             return "bad_countersignature"
         if not lease.start_minute <= hb.minute < lease.end_minute:
             return "outside_term"
-        if signed.received_at_s is None or signed.received_at_s > (hb.minute + 1) * 60 + (
-            lease.late_grace_s
-        ):
+        if signed.received_at_s is None or signed.received_at_s > (
+            hb.minute + 1
+        ) * SECONDS_PER_MINUTE + (lease.late_grace_s):
             return "late"
         slot = (hb.block_id, hb.device_id, hb.minute)
         if slot in self.seen:
@@ -351,7 +388,7 @@ def sla_report(
         assert report is not None
         report.up_minutes += 1
         report.utilisation_bp_sum += signed.heartbeat.utilisation_bp
-        report.energy_j += signed.heartbeat.power_w * 60
+        report.energy_j += signed.heartbeat.power_w * SECONDS_PER_MINUTE
     for report in reports.values():
         share = lease.refund_share(report.uptime)
         fee = report.fee_cents_exact
@@ -376,8 +413,8 @@ def settle_refunds(ledger: Ledger, report: SlaReport) -> list[Transfer]:
     longer arrive in time, on the ledger clock; before that, minutes still to come would
     count as downtime."""
     lease = report.lease
-    settles_at_s = lease.end_minute * 60 + lease.late_grace_s
-    now_s = ledger.clock.now_ns() // 1_000_000_000
+    settles_at_s = lease.end_minute * SECONDS_PER_MINUTE + lease.late_grace_s
+    now_s = ledger.clock.now_ns() // NS_PER_S
     if now_s < settles_at_s:
         raise DeliveryError(
             "delivery_refused",

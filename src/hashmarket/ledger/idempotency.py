@@ -23,6 +23,7 @@ import enum
 import secrets
 from dataclasses import dataclass
 
+from hashmarket.ledger import idempotency_store
 from hashmarket.ledger.core import Ledger
 
 
@@ -52,18 +53,9 @@ def claim(ledger: Ledger, scope: str, key: str, request_sha256: str, *, lease_ns
     token = secrets.token_hex(16)
     now_ns = ledger.clock.now_ns()
     with ledger.records() as store:
-        inserted = store.execute(
-            "INSERT INTO idempotency_records (scope, idempotency_key, request_sha256,"
-            " claim_token, claimed_at_ns) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (scope, key, request_sha256, token, now_ns),
-        )
-        if inserted == 1:
+        if idempotency_store.insert_claim(store, scope, key, request_sha256, token, now_ns):
             return Claim(Outcome.CLAIMED, token=token)
-        row = store.query(
-            "SELECT request_sha256, claim_token, claimed_at_ns, status, content_type, body"
-            " FROM idempotency_records WHERE scope = ? AND idempotency_key = ?",
-            (scope, key),
-        )[0]
+        row = idempotency_store.record(store, scope, key)
         stored_sha256, old_token, claimed_at_ns, status, content_type, body = row
         if stored_sha256 != request_sha256:
             return Claim(Outcome.MISMATCH)
@@ -71,40 +63,29 @@ def claim(ledger: Ledger, scope: str, key: str, request_sha256: str, *, lease_ns
             return Claim(Outcome.REPLAY, response=StoredResponse(status, content_type, bytes(body)))
         if now_ns - claimed_at_ns < lease_ns:
             return Claim(Outcome.IN_FLIGHT)
-        taken = store.execute(
-            "UPDATE idempotency_records SET claim_token = ?, claimed_at_ns = ?"
-            " WHERE scope = ? AND idempotency_key = ? AND claim_token = ? AND status IS NULL",
-            (token, now_ns, scope, key, old_token),
+        taken = idempotency_store.take_over(
+            store, scope, key, old_token=old_token, token=token, now_ns=now_ns
         )
-        return Claim(Outcome.CLAIMED, token=token) if taken == 1 else Claim(Outcome.IN_FLIGHT)
+        return Claim(Outcome.CLAIMED, token=token) if taken else Claim(Outcome.IN_FLIGHT)
 
 
 def complete(ledger: Ledger, scope: str, key: str, token: str, response: StoredResponse) -> bool:
     """Store the response of a claimed request; False if the claim was taken over meanwhile
     (its lease ran out), in which case the other claimant's response is the one kept."""
     with ledger.records() as store:
-        updated = store.execute(
-            "UPDATE idempotency_records SET status = ?, content_type = ?, body = ?,"
-            " completed_at_ns = ? WHERE scope = ? AND idempotency_key = ? AND claim_token = ?"
-            " AND status IS NULL",
-            (
-                response.status,
-                response.content_type,
-                response.body,
-                ledger.clock.now_ns(),
-                scope,
-                key,
-                token,
-            ),
+        return idempotency_store.store_response(
+            store,
+            scope,
+            key,
+            token,
+            status=response.status,
+            content_type=response.content_type,
+            body=response.body,
+            now_ns=ledger.clock.now_ns(),
         )
-    return updated == 1
 
 
 def release(ledger: Ledger, scope: str, key: str, token: str) -> None:
     """Give a claim up (the request failed on the server's side): a retry runs it again."""
     with ledger.records() as store:
-        store.execute(
-            "DELETE FROM idempotency_records WHERE scope = ? AND idempotency_key = ?"
-            " AND claim_token = ? AND status IS NULL",
-            (scope, key, token),
-        )
+        idempotency_store.delete_claim(store, scope, key, token)

@@ -16,6 +16,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from hashmarket.units import NS_PER_S as NS_PER_S  # re-exported: the ledger imports it from here
+
 # Every amount, id, balance counter and timestamp must fit a signed 64-bit column (BIGINT in
 # PostgreSQL, INTEGER in SQLite). Balance counters are cumulative, so the ledger refuses a
 # transfer that would take any counter past this bound (the ``overflows_*`` codes).
@@ -25,7 +27,6 @@ NAME_LENGTH_MAX = 128
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
 SCALE_MAX = 18
-NS_PER_S = 1_000_000_000
 
 
 class AccountFlags(enum.IntFlag):

@@ -126,5 +126,5 @@ def register_existing(store: Store) -> None:
     for table, width in REGISTRY_TABLES:
         if not store.has_table(table):
             continue
-        rows = sorted(store.query(f"SELECT * FROM {table}"), key=lambda r: tuple(r[:width]))
+        rows = sorted(store.all_rows(table), key=lambda r: tuple(r[:width]))
         store.register(table, rows)

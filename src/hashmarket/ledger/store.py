@@ -250,6 +250,13 @@ class Store(abc.ABC):
         entries = registry.chain_entries(table, rows, self.registry_tip())
         self.executemany("INSERT INTO registry_log VALUES (?, ?, ?, ?, ?)", entries)
 
+    def all_rows(self, table: str) -> list[tuple[Any, ...]]:
+        """Every row of a registered table, all columns, in no particular order (the
+        migration that adds the log registers them; it sorts them itself)."""
+        if table not in registry.KEY_WIDTH:
+            raise ValueError(f"{table!r} is not a registered table")
+        return self.query(f"SELECT * FROM {table}")
+
     def has_registry(self) -> bool:
         found = getattr(self, "_has_registry", False)
         if not found:

@@ -55,9 +55,7 @@ from hashmarket.risk import (
     ewma_volatility,
     ltv_levels,
 )
-
-NS_PER_S = 1_000_000_000
-CENTS_PER_USD = 100
+from hashmarket.units import CENTS_PER_USD, NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.orders import Trade
 from hashmarket.market.products import NS_PER_S, S_PER_HOUR
-from hashmarket.money import DECIMAL, Rounding, round_minor
+from hashmarket.money import DECIMAL, Rounding, divide_minor, round_minor
 
 if TYPE_CHECKING:
     from hashmarket.index import QuoteTable
@@ -127,7 +127,7 @@ def premium(
         bid, ask = book.best_bid(), book.best_ask()
         if bid is None or ask is None:
             return None
-        price, source = (bid + ask) // 2, "mid"
+        price, source = divide_minor(bid + ask, 2, Rounding.DOWN), "mid"
     index = Decimal(str(hashprice_btc_per_ph_day)) * SATS_PER_BTC
     if index <= 0:
         raise ValueError(f"the index must be positive: {hashprice_btc_per_ph_day!r}")

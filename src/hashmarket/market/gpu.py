@@ -34,6 +34,7 @@ from hashmarket.market.orders import (
     TimeInForce,
 )
 from hashmarket.market.products import NS_PER_S, S_PER_HOUR, GpuSpec, fee
+from hashmarket.money import Rounding, divide_minor
 
 if TYPE_CHECKING:
     from hashmarket.market.engine import MatchingEngine
@@ -130,7 +131,8 @@ class GpuMarket:
 
     def reservation_cents(self, c: PlaceGpuOrder) -> int:
         """What a buy reserves: its limit × GPUs × hours and the larger fee on that."""
-        notional = c.price * c.gpus * ((c.end_s - c.start_s) // S_PER_HOUR)
+        hours = divide_minor(c.end_s - c.start_s, S_PER_HOUR, Rounding.DOWN)
+        notional = c.price * c.gpus * hours
         return notional + fee(notional, max(self.spec.maker_fee_ppm, self.spec.taker_fee_ppm))
 
     # -- orders -----------------------------------------------------------------------------

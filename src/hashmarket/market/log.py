@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hashmarket.errors import MarketError
 from hashmarket.ledger import Store
+from hashmarket.market import log_store
 from hashmarket.market.orders import Command, canonical_json, command_from_dict, command_json
 from hashmarket.market.products import MarketConfig
 
@@ -90,28 +91,20 @@ class MemoryLog:
 
 
 def insert_entries(store: Store, entries: list[LogEntry]) -> None:
-    store.executemany(
-        "INSERT INTO market_log (seq, ts_ns, command, hash) VALUES (?, ?, ?, ?)",
-        [(e.seq, e.ts_ns, e.command.decode(), e.hash) for e in entries],
-    )
+    log_store.insert_rows(store, [(e.seq, e.ts_ns, e.command.decode(), e.hash) for e in entries])
 
 
 def read_log(store: Store, *, after_seq: int = 0) -> Iterator[LogEntry]:
     """The stored entries after ``after_seq``, in order (not verified: see :func:`verified`)."""
-    for seq, ts_ns, command, digest in store.stream(
-        "SELECT seq, ts_ns, command, hash FROM market_log WHERE seq > ? ORDER BY seq",
-        (after_seq,),
-    ):
+    for seq, ts_ns, command, digest in log_store.stream_rows(store, after_seq=after_seq):
         yield LogEntry(seq, ts_ns, command.encode(), bytes(digest))
 
 
 def log_head(store: Store, genesis_hash: bytes) -> tuple[int, bytes]:
-    rows = store.query("SELECT seq, hash FROM market_log ORDER BY seq DESC LIMIT 1")
-    return (rows[0][0], bytes(rows[0][1])) if rows else (0, genesis_hash)
+    return log_store.last_row(store) or (0, genesis_hash)
 
 
 def log_hash_at(store: Store, seq: int, genesis_hash: bytes) -> bytes | None:
     if seq == 0:
         return genesis_hash
-    rows = store.query("SELECT hash FROM market_log WHERE seq = ?", (seq,))
-    return bytes(rows[0][0]) if rows else None
+    return log_store.hash_at(store, seq)

@@ -20,11 +20,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from hashmarket import units
+from hashmarket.money import Rounding, divide_minor
+
 HASHPOWER = "HASHPOWER"
-TH_PER_PH = 1_000
-S_PER_DAY = 86_400
-S_PER_HOUR = 3_600
-NS_PER_S = 1_000_000_000
+# Unit factors under the names the market's modules use; their values live in units.py.
+TH_PER_PH = units.TH_PER_PH
+S_PER_DAY = units.SECONDS_PER_DAY
+S_PER_HOUR = units.SECONDS_PER_HOUR
+NS_PER_S = units.NS_PER_S
 PPM = 1_000_000
 # The GPU models the exchange lists: the canonical spellings of the GPU-hour index
 # (hashmarket.index.gpu_quotes.canonical_model), so GPU trades can be used as its quotes.
@@ -33,7 +37,7 @@ GPU_CATALOGUE = ("A100", "B200", "H100", "H200", "L40S", "MI300X")
 
 def fee(notional: int, rate_ppm: int) -> int:
     """``notional × rate`` rounded up to a whole unit (ceil of a non-negative quotient)."""
-    return -(-notional * rate_ppm // PPM)
+    return divide_minor(notional * rate_ppm, PPM, Rounding.UP)
 
 
 @dataclass(frozen=True, slots=True)

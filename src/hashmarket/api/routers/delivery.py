@@ -59,7 +59,7 @@ def _folder(state: ServiceState, *parts: str) -> Path:
 
 
 def _name(value: str, what: str) -> str:
-    if not NAME.fullmatch(value):
+    if not isinstance(value, str) or not NAME.fullmatch(value):
         raise HTTPException(422, f"{what} {value!r}: letters, digits and . _ : - only")
     return value
 
