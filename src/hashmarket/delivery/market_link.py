@@ -38,8 +38,8 @@ from hashmarket.errors import DeliveryError
 from hashmarket.market import ContractOpened, Exchange, GpuTrade, ReportDelivery, reserve_id
 from hashmarket.market import HashpowerContract as MarketContract
 from hashmarket.money import delivered_ths_s
+from hashmarket.units import NS_PER_S, SECONDS_PER_MINUTE
 
-NS_PER_S = 1_000_000_000
 NAME_PREFIX = "hp-"
 
 
@@ -188,8 +188,8 @@ def gpu_lease(
         buyer_account_id=trade.buy_account_id,
         seller_account_id=trade.sell_account_id,
         blocks=(LeaseBlock(f"trade-{trade.trade_id}", node_public_key, tuple(device_ids)),),
-        start_minute=trade.start_s // 60,
-        end_minute=trade.end_s // 60,
+        start_minute=trade.start_s // SECONDS_PER_MINUTE,
+        end_minute=trade.end_s // SECONDS_PER_MINUTE,
         price_cents_per_gpu_hour=trade.price,
         late_grace_s=late_grace_s,
         buyer_public_key=buyer_public_key,

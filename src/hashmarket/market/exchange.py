@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hashmarket import money
 from hashmarket.errors import LedgerInvariantError, MarketError
 from hashmarket.ledger import (
     AccountFlags,
@@ -37,6 +38,7 @@ from hashmarket.ledger import (
     Transfer,
 )
 from hashmarket.market import log as mlog
+from hashmarket.market import log_store
 from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts, reserve_id
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.orders import (
@@ -183,12 +185,9 @@ class Exchange:
         self.head = (0, self.genesis)
         replayed = 0
         with self.ledger.snapshot() as store:
-            rows = store.query(
-                "SELECT seq, log_hash, state, state_sha256 FROM market_snapshots "
-                "ORDER BY seq DESC LIMIT 1"
-            )
-            if rows:
-                self._restore(rows[0], mlog.log_hash_at(store, rows[0][0], self.genesis))
+            newest = log_store.newest_snapshot(store)
+            if newest is not None:
+                self._restore(newest, mlog.log_hash_at(store, newest[0], self.genesis))
             seq, prev = self.head
             for entry in mlog.verified(
                 mlog.read_log(store, after_seq=seq), prev=prev, after_seq=seq
@@ -431,7 +430,7 @@ class Exchange:
                     value=hashes,
                     problem="must be a positive whole number",
                 )
-            delivered_ths_s = hashes // 10**12
+            delivered_ths_s = money.delivered_ths_s(hashes)
         return self.submit(ReportDelivery(ts_ns, contract_id, delivered_ths_s))  # type: ignore[arg-type]
 
     def contract(self, contract_id: int) -> dict[str, int]:
@@ -460,13 +459,7 @@ class Exchange:
         ).decode()
         digest = hashlib.sha256(state.encode()).hexdigest()
         with self.ledger.transaction() as writer:
-            found = writer.store.query("SELECT 1 FROM market_snapshots WHERE seq = ?", (seq,))
-            if not found:
-                writer.store.execute(
-                    "INSERT INTO market_snapshots (seq, log_hash, state, state_sha256) "
-                    "VALUES (?, ?, ?, ?)",
-                    (seq, log_hash, state, digest),
-                )
+            if log_store.insert_snapshot(writer.store, (seq, log_hash, state, digest)):
                 writer.applied += 1
         self._since_snapshot = 0
         return seq

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from hashmarket.market.products import NS_PER_S, S_PER_DAY, TH_PER_PH, fee
-from hashmarket.money import hashpower_value_sats
+from hashmarket.market.products import NS_PER_S, PPM, S_PER_DAY, TH_PER_PH, fee
+from hashmarket.money import Rounding, divide_minor, hashpower_value_sats
 
 THS_S_PER_PH_DAY = TH_PER_PH * S_PER_DAY
 
@@ -137,7 +137,7 @@ def budget_share(budget_left: int, wanted_left: int, filled: int) -> int:
     """The part of a buy's remaining budget that a fill of ``filled`` TH/s takes."""
     if filled >= wanted_left:
         return budget_left
-    return budget_left * filled // wanted_left
+    return divide_minor(budget_left * filled, wanted_left, Rounding.DOWN)
 
 
 def deliver(contract: HashpowerContract, ts_ns: int, more_ths_s: int) -> tuple[Delivery, bool]:
@@ -176,7 +176,7 @@ def deliver(contract: HashpowerContract, ts_ns: int, more_ths_s: int) -> tuple[D
 
 def affordable(left: int, fee_ppm: int) -> int:
     """The largest gross payment ``g`` with ``g + fee(g) ≤ left``."""
-    gross = left * 1_000_000 // (1_000_000 + fee_ppm)
+    gross = divide_minor(left * PPM, PPM + fee_ppm, Rounding.DOWN)  # then corrected below
     while gross > 0 and gross + fee(gross, fee_ppm) > left:
         gross -= 1
     while gross + 1 + fee(gross + 1, fee_ppm) <= left:
