@@ -3,6 +3,7 @@ at which a forward or a swap on production is worth nothing on those paths."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from pathlib import Path
 
@@ -85,4 +86,11 @@ def test_hedging_gets_its_values_from_pricing() -> None:
     for module in ("risk/hedging.py", "risk/hedge_plan.py"):
         text = (SRC / module).read_text(encoding="utf-8")
         assert ".cashflows(" not in text, module
-    assert "hashmarket.pricing.onpaths" in (SRC / "risk/hedging.py").read_text(encoding="utf-8")
+    hedging = (SRC / "risk/hedging.py").read_text(encoding="utf-8")
+    imported = {
+        alias.name
+        for node in ast.walk(ast.parse(hedging))
+        if isinstance(node, ast.ImportFrom) and node.module == "hashmarket.pricing"
+        for alias in node.names
+    }
+    assert {"mean_value", "par_price"} <= imported, imported
