@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     )
     from hashmarket.ledger.core import AssetInfo, Ledger
     from hashmarket.ledger.idempotency import Outcome, StoredResponse
+    from hashmarket.ledger.lending_book import (
+        BookedLoan,
+        booked_transactions,
+        import_loan_book,
+        imported_loan_books,
+        read_loan_book,
+    )
     from hashmarket.ledger.model import (
         INT64_MAX,
         Account,
@@ -45,6 +52,11 @@ if TYPE_CHECKING:
     from hashmarket.ledger.writer import LedgerWriter
 
 __all__ = [
+    "BookedLoan",
+    "booked_transactions",
+    "import_loan_book",
+    "imported_loan_books",
+    "read_loan_book",
     "INT64_MAX",
     "Account",
     "AccountBalance",
