@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_median_between_two_rates_when_the_half_falls_on_a_boundary() -> None:
 def test_input_hash_recomputed_independently() -> None:
     f = lending_fixings(ELIGIBLE, currency=USD, tenors=[Tenor.M1])[0]
     # Written out by hand: the canonical inputs, sorted keys, no spaces.
-    inputs = {
+    inputs: dict[str, Any] = {
         "currency": "usd",
         "date": "2026-01-14",
         "level": 1,
@@ -150,9 +151,9 @@ def test_input_hash_recomputed_independently() -> None:
     assert f.inputs == inputs
     assert f.inputs_sha256 == hashlib.sha256(text.encode()).hexdigest()
     # Anyone can recompute the rate from the hashed inputs alone.
+    rows: list[list[Any]] = f.inputs["transactions"]
     recomputed = trimmed_statistics(
-        ((Decimal(row[4]), row[3]) for row in inputs["transactions"]),  # type: ignore[index]
-        Decimal(inputs["parameters"]["trim"]),  # type: ignore[index]
+        ((Decimal(row[4]), row[3]) for row in rows), Decimal(f.inputs["parameters"]["trim"])
     )
     assert recomputed.median == f.rate_per_year
 
@@ -219,5 +220,5 @@ def test_each_waterfall_level() -> None:
 
 def test_no_data_no_fixing() -> None:
     assert lending_fixings([], currency=USD) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive volumes"):
         trimmed_statistics([], Decimal("0.25"))
