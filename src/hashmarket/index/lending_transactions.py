@@ -4,7 +4,8 @@ A file is CSV with this header (any column order)::
 
     transaction_id,currency,start_date,maturity_date,amount,rate_per_year,lender,borrower,lender_owner,borrower_owner
 
-* ``transaction_id`` — unique within the file and among every file imported before;
+* ``transaction_id`` — unique within the file and among every file imported before, and not
+  starting ``ledger:`` (the ledger's own loans are named so);
 * ``currency`` — ``usd`` (dollars lent against BTC) or ``btc`` (bitcoin lent);
 * ``start_date``, ``maturity_date`` — ``YYYY-MM-DD``, maturity after start;
 * ``amount`` — what is lent, in dollars (at most 2 decimals) or BTC (at most 8), above zero;
@@ -44,6 +45,7 @@ COLUMNS = (
 OPTIONAL = frozenset({"lender", "borrower", "lender_owner", "borrower_owner"})
 RATE_LOW, RATE_HIGH = Decimal(-1), Decimal(2)
 IMPORT_DIR = Path("lending") / "transactions"
+LEDGER_PREFIX = "ledger:"  # the ids of the ledger's loans (hashmarket.ledger.lending_book)
 
 
 def _bad(where: Location, problem: str) -> DataError:
@@ -87,6 +89,8 @@ def _row(cells: dict[str, str], name: str, line: int) -> LendingTransaction:
     for column in COLUMNS:
         if column not in OPTIONAL and not cells[column].strip():
             raise DataError("blank_value", location=at(column))
+    if cells["transaction_id"].startswith(LEDGER_PREFIX):
+        raise _bad(at("transaction_id"), f"{LEDGER_PREFIX!r} names the ledger's own loans")
     try:
         currency = LendingCurrency(cells["currency"].strip().lower())
     except ValueError:

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from hashmarket.ledger.lending_book import (
         BookedLoan,
         booked_transactions,
+        floating_rates,
         import_loan_book,
         imported_loan_books,
         read_loan_book,
+        reference_transactions,
     )
     from hashmarket.ledger.model import (
         INT64_MAX,
@@ -83,11 +85,13 @@ __all__ = [
     "copy_database",
     "day_start_ns",
     "entry_record",
+    "floating_rates",
     "import_loan_book",
     "imported_loan_books",
     "ns_to_datetime",
     "parse_url",
     "read_loan_book",
+    "reference_transactions",
     "scaled",
     "service_role_sql",
     "verify_proof",

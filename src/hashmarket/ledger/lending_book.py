@@ -21,14 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from hashmarket.errors import DataError
-from hashmarket.index import LendingCurrency, LendingTransaction
+from hashmarket.index import (
+    LendingCurrency,
+    LendingTransaction,
+    imported_transactions,
+    lending_fixings,
+)
+from hashmarket.instruments import FloatingRate, with_fixings
 from hashmarket.ledger.core import Ledger
 from hashmarket.ledger.loans import transfer_id
 from hashmarket.specfile import read_document
@@ -180,3 +186,26 @@ def import_loan_book(path: Path, data_dir: Path) -> tuple[Path, int, bool]:
     partial.write_bytes(content)
     os.replace(partial, target)
     return target, len(loans), True
+
+
+def reference_transactions(data_dir: Path, ledger: Ledger | None) -> list[LendingTransaction]:
+    """Every source of the rate a data directory holds: its imported transaction files and,
+    with a ledger, the loans of its imported loan books that are booked there."""
+    transactions = imported_transactions(data_dir)
+    book = imported_loan_books(data_dir)
+    if ledger is not None and book:
+        transactions.extend(booked_transactions(ledger, book))
+    return transactions
+
+
+def floating_rates(
+    transactions: Sequence[LendingTransaction],
+) -> Callable[[FloatingRate, dt.date, dt.date], FloatingRate]:
+    """What a floating loan spec asks for (``risk.specs.RatesFor``): its resets from the
+    fixings of ``transactions``."""
+
+    def resolve(floating: FloatingRate, start: dt.date, maturity: dt.date) -> FloatingRate:
+        fixings = lending_fixings(transactions, currency=floating.currency, tenors=[floating.tenor])
+        return with_fixings(floating, start=start, maturity=maturity, fixings=fixings)
+
+    return resolve
