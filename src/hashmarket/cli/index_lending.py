@@ -4,6 +4,7 @@ directory. See ``docs/lending-rate.md``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,9 @@ from hashmarket.index import (
     lending_fixings,
     read_transactions,
 )
-from hashmarket.ledger import Ledger, import_loan_book, reference_transactions
+from hashmarket.instruments import FloatingRate
+from hashmarket.ledger import Ledger, floating_rates, import_loan_book, reference_transactions
+from hashmarket.risk import RatesFor
 
 app = typer.Typer(
     help="Crypto lending reference rate: daily fixings by currency and tenor (and imports).",
@@ -60,6 +63,17 @@ def gather(data_dir: Path, db: str | None, extra_files: Sequence[Path]) -> list[
     for path in extra_files:
         transactions.extend(read_transactions(path))
     return transactions
+
+
+def rates_for(data_dir: Path | None, db: str | None = None) -> RatesFor:
+    """A floating loan's resets from the fixings of the data directory's sources, gathered
+    only when a floating loan asks (``hashmarket loan``)."""
+
+    def resolve(floating: FloatingRate, start: dt.date, maturity: dt.date) -> FloatingRate:
+        found = gather(resolve_data_dir(data_dir), db, [])
+        return floating_rates(found)(floating, start, maturity)
+
+    return resolve
 
 
 def fixing_record(f: LendingFixing) -> dict[str, Any]:
