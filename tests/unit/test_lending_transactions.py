@@ -82,7 +82,7 @@ def test_bad_header(tmp_path: Path) -> None:
 def test_import_is_all_or_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     bad = write(tmp_path, GOOD, "t9,usd,2026-01-14,2026-02-13,oops,0.07,,,,\n")
-    with pytest.raises(DataError, match="tx.csv:3: column 'amount': value 'oops': not a number"):
+    with pytest.raises(DataError, match=r"tx\.csv:3: column 'amount': value 'oops': not a number"):
         import_transactions(bad, data_dir)
     assert not data_dir.exists()  # nothing stored
     good = write(tmp_path, GOOD)
