@@ -60,6 +60,8 @@ def test_reads_amounts_in_minor_units(tmp_path: Path) -> None:
          "greater than zero"),
         ("t1,usd,2026-01-14,2026-02-13,100,0.07,,,,", "column 'transaction_id': value 't1': "
          "transaction_id appears twice (first on line 2)"),
+        ("t3,usd,2008-12-31,2009-01-30,100,0.07,,,,", "column 'start_date': value "
+         "'2008-12-31': must be between 2009-01-03 and 2099-12-31"),
         ("ledger:x,usd,2026-01-14,2026-02-13,100,0.07,,,,", "names the ledger's own loans"),
         ("t3,usd,2026-01-14,2026-02-13,100,0.07,,,", "row has 9 fields, the header has 10"),
     ],

@@ -38,6 +38,7 @@ from hashmarket.index import (
 from hashmarket.instruments import FloatingRate
 from hashmarket.ledger import Ledger, floating_rates, import_loan_book, reference_transactions
 from hashmarket.risk import RatesFor
+from hashmarket.today import today
 
 app = typer.Typer(
     help="Crypto lending reference rate: daily fixings by currency and tenor (and imports).",
@@ -139,6 +140,8 @@ def lending_rate_command(
     if first and last and last < first:
         raise UsageError("bad_option", option="--to", problem=f"{last} is before --from {first}")
     found = gather(resolve_data_dir(data_dir), db, transactions)
+    # No fixing is published for a day that has not come yet.
+    last = min(last, today()) if last is not None else None
     fixings = lending_fixings(
         found, currency=currency, start=first, end=last, tenors=tenor or list(Tenor)
     )

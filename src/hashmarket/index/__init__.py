@@ -44,6 +44,8 @@ if TYPE_CHECKING:
         trimmed_statistics,
     )
     from hashmarket.index.lending_transactions import (
+        LENDING_FIRST_DATE,
+        LENDING_LAST_DATE,
         import_transactions,
         imported_transactions,
         read_transactions,
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BUNDLED_QUOTES_FILE",
     "DEFAULT_MAD_THRESHOLD",
+    "LENDING_FIRST_DATE",
+    "LENDING_LAST_DATE",
     "LENDING_METHODOLOGY_VERSION",
     "METHODOLOGY_VERSION",
     "TENOR_DAYS",

@@ -7,7 +7,8 @@ A file is CSV with this header (any column order)::
 * ``transaction_id`` — unique within the file and among every file imported before, and not
   starting ``ledger:`` (the ledger's own loans are named so);
 * ``currency`` — ``usd`` (dollars lent against BTC) or ``btc`` (bitcoin lent);
-* ``start_date``, ``maturity_date`` — ``YYYY-MM-DD``, maturity after start;
+* ``start_date``, ``maturity_date`` — ``YYYY-MM-DD``, the start from 2009-01-03 (Bitcoin's
+  genesis) to 2099-12-31, maturity after start;
 * ``amount`` — what is lent, in dollars (at most 2 decimals) or BTC (at most 8), above zero;
 * ``rate_per_year`` — the simple annual rate as a fraction (``0.0525`` is 5.25 %), above −1
   and at most 2 (a percentage typed as ``5.25`` is refused);
@@ -45,6 +46,9 @@ COLUMNS = (
 OPTIONAL = frozenset({"lender", "borrower", "lender_owner", "borrower_owner"})
 RATE_LOW, RATE_HIGH = Decimal(-1), Decimal(2)
 IMPORT_DIR = Path("lending") / "transactions"
+# No crypto loan predates Bitcoin's genesis block; the upper bound keeps a typo (9026) from
+# stretching the chain of daily fixings over millennia.
+LENDING_FIRST_DATE, LENDING_LAST_DATE = dt.date(2009, 1, 3), dt.date(2099, 12, 31)
 LEDGER_PREFIX = "ledger:"  # the ids of the ledger's loans (hashmarket.ledger.lending_book)
 
 
@@ -96,6 +100,10 @@ def _row(cells: dict[str, str], name: str, line: int) -> LendingTransaction:
     except ValueError:
         raise _bad(at("currency"), "expected usd or btc") from None
     start = _date(cells["start_date"], at("start_date"))
+    if not LENDING_FIRST_DATE <= start <= LENDING_LAST_DATE:
+        raise _bad(
+            at("start_date"), f"must be between {LENDING_FIRST_DATE} and {LENDING_LAST_DATE}"
+        )
     maturity = _date(cells["maturity_date"], at("maturity_date"))
     if maturity <= start:
         raise _bad(at("maturity_date"), f"must be after start_date {start}")

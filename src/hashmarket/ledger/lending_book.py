@@ -29,6 +29,8 @@ from typing import Any
 
 from hashmarket.errors import DataError
 from hashmarket.index import (
+    LENDING_FIRST_DATE,
+    LENDING_LAST_DATE,
     LendingCurrency,
     LendingTransaction,
     imported_transactions,
@@ -104,6 +106,8 @@ def _loan(entry: Any, i: int, path: str) -> BookedLoan:
             dates.append(dt.date.fromisoformat(str(_field(entry, name, where, path))))
         except ValueError:
             raise bad(name, "is not a date in YYYY-MM-DD form") from None
+    if not LENDING_FIRST_DATE <= dates[0] <= LENDING_LAST_DATE:
+        raise bad("start", f"must be between {LENDING_FIRST_DATE} and {LENDING_LAST_DATE}")
     if dates[1] <= dates[0]:
         raise bad("maturity", f"must be after start {dates[0]}")
     owners = [str(entry.get(name, "")) for name in ("lender_owner", "borrower_owner")]

@@ -19,6 +19,7 @@ from hashmarket.index import LendingCurrency, LendingTransaction, Tenor, lending
 from hashmarket.instruments import FloatingRate
 from hashmarket.ledger import floating_rates, reference_transactions
 from hashmarket.risk import RatesFor
+from hashmarket.today import today
 
 router = APIRouter(prefix="/api/v1", tags=["lending rate"])
 
@@ -57,6 +58,8 @@ def lending_rate_fixings(
     their SHA-256."""
     if start is not None and end is not None and end < start:
         raise UsageError("bad_option", option="end", problem=f"{end} is before start {start}")
+    # No fixing is published for a day that has not come yet.
+    end = min(end, today()) if end is not None else None
     fixings = lending_fixings(
         lending_transactions(state), currency=currency, tenors=[tenor], start=start, end=end
     )
@@ -77,7 +80,11 @@ def lending_rate_fixing(
     """The fixing of ``day`` (404 problem when there is none: not a business day, or before
     the tenor's first fixing, or after the data)."""
     fixings = lending_fixings(
-        lending_transactions(state), currency=currency, tenors=[tenor], start=day, end=day
+        lending_transactions(state),
+        currency=currency,
+        tenors=[tenor],
+        start=day,
+        end=min(day, today()),
     )
     if not fixings:
         missing = DataError(
