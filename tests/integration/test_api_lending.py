@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,15 @@ def test_floating_loan_analysed_on_the_service_fixings(
         currency=LendingCurrency.USD,
         tenors=[Tenor.M1],
     )[-1]
-    assert response.json()["loan"]["rate_per_year"] == pytest.approx(
-        float(last.rate_per_year) + 0.025
-    )
+    body = response.json()["loan"]
+    assert body["rate_per_year"] == pytest.approx(float(last.rate_per_year) + 0.025)
+    # Monthly resets from 2 February to 2 May: 28, 31 and 30 days, each after the data's last
+    # fixing (22 January), so each takes it (a flat projection).
+    resets = body["floating"]["resets"]
+    rate = last.rate_per_year + Decimal("0.025")
+    assert [(r["days"], r["fixing_date"], r["rate_per_year"]) for r in resets] == [
+        (days, "2026-01-22", str(rate)) for days in (28, 31, 30)
+    ]
+    assert [r["interest_cents"] for r in resets] == [
+        round(Fraction(100_000_000) * Fraction(rate) * days / 365) for days in (28, 31, 30)
+    ]

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from hashmarket.errors import RiskError
 from hashmarket.index import LendingCurrency, LendingFixing, Tenor
@@ -162,3 +163,29 @@ def floating_claim_usd(
         elif day > reset.start:
             total += Fraction(whole * (day - reset.start).days, reset.days)
     return float(total / CENTS_PER_USD)
+
+
+def floating_record(
+    floating: FloatingRate, principal_usd: float, rounding: Rounding
+) -> dict[str, Any]:
+    """The floating terms and each period's rate and interest, for reports (rates as
+    decimal strings, interest in cents)."""
+    interest = interest_schedule(floating, principal_cents(principal_usd, rounding))
+    return {
+        "currency": floating.currency.value,
+        "tenor": floating.tenor.value,
+        "spread_per_year": str(floating.spread_per_year),
+        "resets": [
+            {
+                "start": r.start.isoformat(),
+                "end": r.end.isoformat(),
+                "days": r.days,
+                "fixing_date": r.fixing_date.isoformat(),
+                "fixing_rate_per_year": str(r.fixing_rate_per_year),
+                "fixing_sha256": r.fixing_sha256,
+                "rate_per_year": str(r.rate_per_year),
+                "interest_cents": cents,
+            }
+            for r, cents in zip(floating.resets, interest, strict=True)
+        ],
+    }
