@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,14 +30,17 @@ from hashmarket.ledger import (
     Ledger,
     Transfer,
     booked_transactions,
+    floating_rates,
     import_loan_book,
     imported_loan_books,
     read_loan_book,
 )
 from hashmarket.ledger.loans import LoanAccounts, book_events, open_accounts
+from hashmarket.risk import parse_lending
 from tests.conftest import BTC_ISSUER, USD_ISSUER
 from tests.unit.test_lending_rate import ELIGIBLE, loan
 
+EXAMPLES = Path(__file__).parents[2] / "examples" / "lending"
 START = dt.date(2026, 1, 14)  # a Wednesday, the day of the hand-computed 7 % fixing
 MATURITY = dt.date(2026, 3, 14)
 FEB_13 = dt.date(2026, 2, 13)  # the Friday before the second reset (Saturday 14 February)
@@ -223,3 +227,25 @@ def test_fixed_rate_loans_unchanged() -> None:
     """A loan without ``floating`` accrues at its fixed rate as before."""
     fixed = dataclasses.replace(floating_loan(), floating=None, rate_per_year=0.10)
     assert fixed.claim_usd(START + dt.timedelta(days=30)) == 1_000_000 * (1 + 0.10 * 30 / 365)
+
+
+def test_floating_loan_specs() -> None:
+    spec = json.loads((EXAMPLES / "floating_loan.json").read_text())
+    loan_spec = parse_lending(spec, rates_for=floating_rates([*ELIGIBLE, *FEBRUARY])).loan
+    assert loan_spec is not None and loan_spec.floating is not None
+    # The reset on Monday 2 February takes that day's fixing: 14 January's 7 % republished
+    # (level 4) + 2.5 %; those on 2 March and 2 April, after the data, take its last fixing,
+    # 13 February's 6.15 % + 2.5 %.
+    resets = loan_spec.floating.resets
+    assert [(str(r.fixing_date), str(r.rate_per_year)) for r in resets] == [
+        ("2026-02-02", "0.09500"),
+        ("2026-02-13", "0.08650"),
+        ("2026-02-13", "0.08650"),
+    ]
+    assert loan_spec.rate_per_year == 0.095
+    with pytest.raises(RiskError, match="field 'floating': no usd 1m lending-rate fixing"):
+        parse_lending(spec, rates_for=floating_rates([]))
+    with pytest.raises(RiskError, match="field 'floating': needs the lending reference rate"):
+        parse_lending(spec)
+    with pytest.raises(RiskError, match="field 'rate_per_year'"):
+        parse_lending({**spec, "rate_per_year": 0.1}, rates_for=floating_rates(ELIGIBLE))

@@ -279,7 +279,11 @@ def _floating(reader: Reader, rates_for: RatesFor | None) -> FloatingRate:
     )
     if rates_for is None:
         raise reader.fail("floating", "needs the lending reference rate's fixings")
-    return _wrap(reader, lambda: rates_for(floating, reader.date("start"), reader.date("maturity")))
+    start, maturity = reader.date("start"), reader.date("maturity")
+    try:
+        return rates_for(floating, start, maturity)
+    except RiskError as exc:
+        raise reader.fail("floating", exc.problem) from None
 
 
 def parse_loan(
