@@ -287,6 +287,7 @@ class LoanReport:
                 "liquidation_days": loan.liquidation_days,
                 "cure_days": loan.cure_days,
                 "borrower_cures": loan.borrower_cures,
+                **({"principal_btc": loan.principal_btc} if loan.borrows_btc else {}),
             },
             "asof": self.asof.isoformat(),
             "levels_from_haircuts": None if self.levels is None else self.levels.to_dict(),
@@ -342,6 +343,8 @@ def loan_report(
     unit_value = float(collateral_unit_values(loan, fixings, 0)[0])
     collateral_value = loan.collateral.quantity * unit_value
     claim = loan.claim_usd(max(asof, loan.start))
+    if loan.principal_btc is not None:  # a BTC loan's claim at today's close
+        claim = loan.claim_btc(max(asof, loan.start)) * state.price_usd
     ltv_now = claim / collateral_value if collateral_value > 0 else math.inf
     needed = claim / (loan.initial_ltv * unit_value) if unit_value > 0 else math.inf
     pnl = paths.lender_pnl_usd

@@ -45,6 +45,7 @@ from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader
 from hashmarket.risk.leverage import LeveragedBtc
+from hashmarket.risk.machine_specs import parse_machine
 from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
 from hashmarket.specfile import read_document
 
@@ -189,12 +190,15 @@ def _levels(
 
 def _collateral(reader: Reader) -> Collateral:
     c = reader.mapping("collateral")
-    c.only("kind", "quantity", "token")
-    kind = CollateralKind(c.choice("kind", ("btc", "token")))
+    c.only("kind", "quantity", "token", "machine")
+    kind = CollateralKind(c.choice("kind", ("btc", "token", "machines")))
     token = _token(c, "token") if kind is CollateralKind.TOKEN else None
-    if kind is CollateralKind.BTC and c.has("token"):
+    if kind is not CollateralKind.TOKEN and c.has("token"):
         raise c.fail("token", "only token collateral has token terms")
-    return Collateral(kind, c.number("quantity", positive=True), token)
+    if kind is not CollateralKind.MACHINES and c.has("machine"):
+        raise c.fail("machine", "only machine collateral has machine terms")
+    machine = parse_machine(c.mapping("machine")) if kind is CollateralKind.MACHINES else None
+    return Collateral(kind, c.number("quantity", positive=True), token, machine)
 
 
 LOAN_FIELDS = (
@@ -212,6 +216,7 @@ LOAN_FIELDS = (
     "cure_days",
     "borrower_cures",
     "horizon_days",
+    "principal_btc",
 )
 FORWARD_FIELDS = (
     "type",
@@ -314,6 +319,7 @@ def parse_loan(reader: Reader, *, levels_for: LevelsFor | None = None) -> Loan:
             initial_ltv=initial,
             margin_call_ltv=call,
             liquidation_ltv=liquidation,
+            principal_btc=reader.optional_number("principal_btc", positive=True),
             **terms,
         )
 
