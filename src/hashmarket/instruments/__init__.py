@@ -34,6 +34,14 @@ if TYPE_CHECKING:
         collateral_unit_values,
         deliverable_forward,
         loan_life,
+        sale_share,
+    )
+    from hashmarket.instruments.machine_loans import (
+        MachineCollateral,
+        margin_value_slope_ph_days,
+        margin_value_usd,
+        obsolescence_date,
+        secondary_fraction,
     )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
@@ -81,6 +89,7 @@ __all__ = [
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
+    "MachineCollateral",
     "OptionType",
     "SettlementCurrency",
     "SharkFinNote",
@@ -94,8 +103,13 @@ __all__ = [
     "fixings_from_gpu_index",
     "load_spec",
     "loan_life",
+    "margin_value_slope_ph_days",
+    "margin_value_usd",
     "month_periods",
+    "obsolescence_date",
     "parse_spec",
+    "sale_share",
+    "secondary_fraction",
     "to_day",
     "to_spec",
     "vanilla_payoff",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from hashmarket.errors import RiskError, UsageError
-from hashmarket.instruments.machine_loans import MachineCollateral
+from hashmarket.instruments import MachineCollateral
 from hashmarket.operations import load_catalogue
 from hashmarket.risk.inputs import Reader
 
