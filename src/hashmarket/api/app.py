@@ -15,6 +15,7 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
+from hashmarket.api.routers import lending as lending_routes
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -68,6 +69,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(risk.router)
     app.include_router(delivery.router)
     app.include_router(market.router)
+    app.include_router(lending_routes.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

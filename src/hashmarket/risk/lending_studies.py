@@ -296,6 +296,7 @@ class ProtectionAnalysis:
     n_paths: int
     seed: int
     expected_payoff_usd: float
+    payoff_std_error_usd: float
     loss_usd: dict[str, float]
     uncovered_loss_usd: dict[str, float]
     net_loss_usd: dict[str, float]
@@ -316,6 +317,7 @@ class ProtectionAnalysis:
             "n_paths": self.n_paths,
             "seed": self.seed,
             "expected_payoff_usd": self.expected_payoff_usd,
+            "payoff_std_error_usd": self.payoff_std_error_usd,
             "loss_usd": self.loss_usd,
             "uncovered_loss_usd": self.uncovered_loss_usd,
             "net_loss_usd": self.net_loss_usd,
@@ -367,6 +369,7 @@ def protection_analysis(
         n_paths=n_paths,
         seed=seed,
         expected_payoff_usd=float(payoff.mean()),
+        payoff_std_error_usd=float(payoff.std() / np.sqrt(len(payoff))),
         loss_usd=_loss_stats(loss),
         uncovered_loss_usd=_loss_stats(np.asarray(uncovered, dtype=np.float64)),
         net_loss_usd=_loss_stats(np.asarray(net, dtype=np.float64)),
