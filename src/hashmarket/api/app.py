@@ -24,6 +24,7 @@ from hashmarket.paths import default_data_dir
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
+IDEMPOTENCY_EXEMPT |= lending_routes.COMPUTATIONS
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 

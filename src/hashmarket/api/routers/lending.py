@@ -28,6 +28,8 @@ router = APIRouter(prefix="/api/v1", tags=["risk"])
 
 READ = Depends(require(Permission.READ))
 MAX_PATHS = 50_000
+# They compute and change nothing: no Idempotency-Key, and they take turns with the others.
+COMPUTATIONS: frozenset[str] = frozenset({"/api/v1/loans/currency", "/api/v1/loans/protection"})
 
 
 class CurrencyRequest(BaseModel):
