@@ -301,6 +301,11 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
     """USD value of one unit of collateral at the end of column ``col``, per path."""
     kind = loan.collateral.kind
     day = to_date(fixings.dates[col])
+    if kind is CollateralKind.MACHINES:
+        machine = loan.collateral.machine
+        assert machine is not None
+        hashprice = _column(fixings, "hashprice_usd_per_ph_day", col)
+        return margin_value_usd(machine, hashprice_usd_per_ph_day=hashprice, day=day)
     price = _column(fixings, "price_usd", col)
     if kind is CollateralKind.BTC:
         return price
@@ -311,11 +316,6 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
             problem="a compute contract is marked from the exchange "
             "(hashmarket.market.collateral), not simulated on paths",
         )
-    if kind is CollateralKind.MACHINES:
-        machine = loan.collateral.machine
-        assert machine is not None
-        hashprice = _column(fixings, "hashprice_usd_per_ph_day", col)
-        return margin_value_usd(machine, hashprice_usd_per_ph_day=hashprice, day=day)
     if kind is CollateralKind.TOKEN:
         token = loan.collateral.token
         assert token is not None
