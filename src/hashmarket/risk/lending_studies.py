@@ -133,11 +133,14 @@ def _sale_surplus(loan: Loan, paths: LoanPaths, fixings: Fixings, units: FloatAr
     recovery (0 where the loan was not liquidated)."""
     out = np.zeros(paths.n_paths)
     last = len(fixings.dates) - 1
-    for p in np.flatnonzero(paths.liquidated):
-        col = min(int(paths.liquidation_day[p]) + loan.liquidation_days, last)
-        value = collateral_unit_values(loan, fixings, col)[p]
-        share = np.broadcast_to(sale_share(loan, fixings, col), (paths.n_paths,))[p]
-        out[p] = max(units[p] * value * share - paths.lender_cash_usd[p, col], 0.0)
+    sale = np.minimum(paths.liquidation_day + loan.liquidation_days, last)
+    for col in np.unique(sale[paths.liquidated]):
+        here = paths.liquidated & (sale == col)
+        value = collateral_unit_values(loan, fixings, int(col))
+        share = sale_share(loan, fixings, int(col))
+        proceeds = units * value * share
+        surplus = np.maximum(proceeds - paths.lender_cash_usd[:, col], 0.0)
+        out = np.where(here, surplus, out)
     return out
 
 
