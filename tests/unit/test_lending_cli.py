@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.cli.app import app
+from hashmarket.errors import RiskError
 from hashmarket.index import hashprice_table
 from hashmarket.instruments import margin_value_usd
-from hashmarket.risk import liquidation_hashprice, load_lending
+from hashmarket.risk import liquidation_hashprice, load_lending, parse_lending
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "risk" / "asic_loan.json"
 ASOF = "2026-01-22"  # the loan starts then; pinned so that the data growing moves nothing
@@ -103,3 +104,25 @@ def test_refusals_are_one_line(tmp_path: Path, command: str, message: str) -> No
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_a_btc_loan_against_machines(tmp_path: Path) -> None:
+    example = EXAMPLE.parent / "asic_loan_btc.json"
+    payload = run("loan", str(example), "--paths", "500", data_dir=tmp_path)
+    assert payload["loan"]["principal_btc"] == 22.36
+    # The claim is 22.36 BTC at the as-of close (89,454 USD): 2,000,191.44 USD.
+    assert payload["claim_usd"] == pytest.approx(22.36 * 89_454.0, rel=1e-12)
+    assert payload["ltv_now"] == pytest.approx(
+        payload["claim_usd"] / payload["collateral_value_usd"], rel=1e-12
+    )
+
+
+def test_machine_levels_are_given_not_made_from_a_haircut(tmp_path: Path) -> None:
+    spec = json.loads(EXAMPLE.read_text())
+    del spec["ltv"]
+    with pytest.raises(RiskError, match="machine collateral needs its LTV levels given"):
+        load_lending_document(spec)
+
+
+def load_lending_document(spec: dict[str, Any]) -> None:
+    parse_lending(spec, levels_for=lambda kind, policy: pytest.fail("not asked"))

@@ -234,3 +234,26 @@ def test_a_btc_loan_liquidated_recovers_in_btc() -> None:
     sale = next(e for e in life.events[0] if e.kind == "sale")
     assert sale.btc == pytest.approx(43_175.6 / 60_000, rel=1e-12)
     assert sale.usd == pytest.approx(43_175.6, rel=1e-12)
+
+
+def test_on_the_realized_2025_path_with_growth_and_discounting() -> None:
+    fixings = Fixings.from_history(
+        NetworkHistory.load(), start=dt.date(2025, 6, 1), end=dt.date(2025, 6, 2)
+    )
+    machine = dataclasses.replace(
+        S21,
+        end_of_life=dt.date(2025, 6, 5),
+        difficulty_growth_per_year=0.365,  # revenue × e^−0.001 a day
+        discount_rate_per_year=0.073,  # × e^−0.0002 a day
+    )
+    # 2025-06-01: R = 0.2 × 52.789868 = 10.557974; 4 days left, each (R·e^−0.001k − 4.2)
+    # discounted by e^−0.0002k: 6.346152, 6.334345, 6.322552, 6.310775 → 25.313824.
+    r = 0.2 * 52.78986799847937
+    by_hand = sum(math.exp(-0.0002 * k) * (r * math.exp(-0.001 * k) - 4.2) for k in range(1, 5))
+    assert by_hand == pytest.approx(25.313824, abs=1e-6)
+    got = margin_value_usd(
+        machine,
+        hashprice_usd_per_ph_day=fixings.values["hashprice_usd_per_ph_day"][:, 0],
+        day=dt.date(2025, 6, 1),
+    )
+    assert got[0] == pytest.approx(by_hand, rel=1e-12)

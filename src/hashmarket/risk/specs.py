@@ -184,6 +184,10 @@ def _levels(
         )
     if levels_for is None:
         raise reader.fail("ltv", "missing (no history to make the levels from a haircut)")
+    if kind is CollateralKind.MACHINES:
+        # A machine's value is hashprice with leverage R / (R − C): a haircut on hashprice's
+        # own volatility would understate it.
+        raise reader.fail("ltv", "missing (machine collateral needs its LTV levels given)")
     levels = levels_for(kind, policy)
     return levels.initial_ltv, levels.margin_call_ltv, levels.liquidation_ltv, policy
 
