@@ -49,6 +49,14 @@ def test_a_machine_loan_is_valued_at_its_margin(tmp_path: Path) -> None:
     assert payload["loan"]["collateral_kind"] == "machines"
     assert payload["collateral_value_usd"] == pytest.approx(3000 * one, rel=1e-12)
     assert payload["ltv_now"] == pytest.approx(2_000_000 / (3000 * one), rel=1e-12)
+    machine = payload["machine"]
+    assert machine["value_usd"] == pytest.approx(one, rel=1e-12)
+    # 0.27 PH/s earns 0.27·h a day against 13.5 × 270 × 24 / 1000 × 0.045 = 3.9366 of power;
+    # at 25 % a year of difficulty growth the margin turns negative after
+    # 365 · ln(0.27·h / 3.9366) / 0.25 days, about 3.9 years: the end of life comes first.
+    assert machine["power_cost_usd_per_day"] == pytest.approx(3.9366, rel=1e-12)
+    assert 365 * np.log(0.27 * hashprice / 3.9366) / 0.25 > (dt.date(2029, 1, 22) - day).days
+    assert machine["obsolescence_date"] == "2029-01-22"
     s = payload["scenarios"]
     assert 0 <= s["probability_liquidation"] <= s["probability_margin_call"] <= 1
 

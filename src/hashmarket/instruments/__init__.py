@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from hashmarket.instruments.machine_loans import (
         MachineCollateral,
+        machine_facts,
         margin_value_slope_ph_days,
         margin_value_usd,
         obsolescence_date,
@@ -103,6 +104,7 @@ __all__ = [
     "fixings_from_gpu_index",
     "load_spec",
     "loan_life",
+    "machine_facts",
     "margin_value_slope_ph_days",
     "margin_value_usd",
     "month_periods",

@@ -176,3 +176,25 @@ def secondary_fraction(
     level = np.minimum(1.0, np.maximum(h, 0.0) / machine.reference_hashprice_usd_per_ph_day)
     spread = machine.secondary_fraction - machine.secondary_floor
     return np.asarray(machine.secondary_floor + spread * level, dtype=np.float64)
+
+
+def machine_facts(
+    machine: MachineCollateral, *, hashprice_usd_per_ph_day: float, day: dt.date
+) -> dict[str, object]:
+    """One machine on ``day`` at the given hashprice, in the numbers a lender reads."""
+    hashprice = np.array([hashprice_usd_per_ph_day])
+    return {
+        "model": machine.model,
+        "hashrate_ths": machine.hashrate_ths,
+        "efficiency_j_per_th": machine.efficiency_j_per_th,
+        "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day,
+        "revenue_usd_per_day": float(machine.revenue_usd_per_day(hashprice)[0]),
+        "power_cost_usd_per_day": machine.power_cost_usd_per_day,
+        "value_usd": float(
+            margin_value_usd(machine, hashprice_usd_per_ph_day=hashprice, day=day)[0]
+        ),
+        "obsolescence_date": obsolescence_date(
+            machine, hashprice_usd_per_ph_day=hashprice_usd_per_ph_day, day=day
+        ).isoformat(),
+        "secondary_fraction": float(secondary_fraction(machine, hashprice)[0]),
+    }

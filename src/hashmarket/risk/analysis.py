@@ -29,6 +29,7 @@ from hashmarket.instruments import (
     Loan,
     collateral_unit_values,
     loan_life,
+    machine_facts,
 )
 from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
 from hashmarket.pricing import Market
@@ -267,6 +268,7 @@ class LoanReport:
     ltv_now: float
     collateral_for_initial_ltv: float
     lender_pnl_quantiles_usd: dict[str, float]
+    machine: dict[str, object] | None = None  # one pledged machine today (machine collateral)
 
     def to_dict(self) -> dict[str, Any]:
         loan = self.loan
@@ -296,6 +298,7 @@ class LoanReport:
             "ltv_now": self.ltv_now,
             "collateral_for_initial_ltv": self.collateral_for_initial_ltv,
             "lender_pnl_quantiles_usd": self.lender_pnl_quantiles_usd,
+            **({"machine": self.machine} if self.machine is not None else {}),
             "scenarios": self.summary.to_dict(),
         }
 
@@ -349,6 +352,10 @@ def loan_report(
     needed = claim / (loan.initial_ltv * unit_value) if unit_value > 0 else math.inf
     pnl = paths.lender_pnl_usd
     q = np.quantile(pnl, [0.01, 0.05, 0.5, 0.95])
+    machine, facts = loan.collateral.machine, None
+    if machine is not None:
+        hashprice = float(fixings.values["hashprice_usd_per_ph_day"][0, 0])
+        facts = machine_facts(machine, hashprice_usd_per_ph_day=hashprice, day=asof)
     return LoanReport(
         loan=loan,
         asof=asof,
@@ -365,6 +372,7 @@ def loan_report(
             "p95": float(q[3]),
             "mean": float(pnl.mean()),
         },
+        machine=facts,
     )
 
 
