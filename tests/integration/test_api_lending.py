@@ -1,12 +1,9 @@
-"""The lending reference rate over HTTP: fixings by currency, tenor and date behind a read
-key, the same numbers as the library, and floating loans analysed from them."""
+"""The lending routes: a machine loan borrowed in BTC or USD, and the lender's puts, behind the
+read role like /loans/analyze."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -14,88 +11,56 @@ from fastapi.testclient import TestClient
 
 from hashmarket.api import ServiceConfig, create_app
 from hashmarket.api.keys import Role, ServiceStore
-from hashmarket.index import (
-    LendingCurrency,
-    Tenor,
-    import_transactions,
-    lending_fixings,
-    read_transactions,
-)
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "lending"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "risk" / "asic_loan.json"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("lending-service")
-    import_transactions(EXAMPLE / "transactions_generated.csv", folder)
-    return folder
+def client_and_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, str]:
+    data_dir = tmp_path_factory.mktemp("api-lending")
+    key = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)[1]
+    config = ServiceConfig(data_dir=data_dir, rate_limit_per_s=1000, rate_limit_burst=1000)
+    return TestClient(create_app(config)), key
 
 
-@pytest.fixture(scope="module")
-def client(data_dir: Path) -> TestClient:
-    return TestClient(create_app(ServiceConfig(data_dir=data_dir)))
+def post(client: TestClient, path: str, key: str | None, body: object) -> object:
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    return client.post(path, headers=headers, json=body)
 
 
-@pytest.fixture(scope="module")
-def headers(data_dir: Path) -> dict[str, str]:
-    _, secret = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def test_fixings_need_a_key(client: TestClient) -> None:
-    assert client.get("/api/v1/index/lending-rate/usd/1m").status_code == 401
-
-
-def test_fixings_by_tenor_and_date(client: TestClient, headers: dict[str, str]) -> None:
-    response = client.get(
-        "/api/v1/index/lending-rate/usd/1m",
-        params={"start": "2026-01-19", "end": "2026-01-22"},
-        headers=headers,
+def test_borrowing_btc_or_usd(client_and_key: tuple[TestClient, str]) -> None:
+    client, key = client_and_key
+    loan = json.loads(EXAMPLE.read_text())
+    body = {"loan": loan, "paths": 400, "btc_rate_per_year": 0.06}
+    assert post(client, "/api/v1/loans/currency", None, body).status_code == 401  # type: ignore[attr-defined]
+    response = post(client, "/api/v1/loans/currency", key, body)
+    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+    payload = response.json()  # type: ignore[attr-defined]
+    assert payload["btc_loan"]["principal_btc"] == pytest.approx(
+        loan["principal_usd"] / payload["btc_price_usd"]
     )
-    assert response.status_code == 200, response.text
-    served = response.json()
-    library = lending_fixings(
-        read_transactions(EXAMPLE / "transactions_generated.csv"),
-        currency=LendingCurrency.USD,
-        tenors=[Tenor.M1],
-        start=dt.date(2026, 1, 19),
-        end=dt.date(2026, 1, 22),
-    )
-    assert [f["date"] for f in served] == ["2026-01-19", "2026-01-20", "2026-01-21", "2026-01-22"]
-    assert [f["inputs_sha256"] for f in served] == [f.inputs_sha256 for f in library]
-    assert [f["rate_per_year"] for f in served] == [str(f.rate_per_year) for f in library]
-    one = client.get("/api/v1/index/lending-rate/usd/1m/2026-01-21", headers=headers)
-    assert one.status_code == 200 and one.json() == served[2]
-    weekend = client.get("/api/v1/index/lending-rate/usd/1m/2026-01-17", headers=headers)
-    assert weekend.status_code == 404
-    assert "no usd 1m lending-rate fixing on 2026-01-17" in weekend.json()["detail"]
-    assert client.get("/api/v1/index/lending-rate/eur/1m", headers=headers).status_code == 422
+    assert payload["usd_loan"]["currency"] == "USD" and payload["btc_loan"]["currency"] == "BTC"
+    assert "data_asof" in payload
 
 
-def test_floating_loan_analysed_on_the_service_fixings(
-    client: TestClient, headers: dict[str, str]
-) -> None:
-    loan = json.loads((EXAMPLE / "floating_loan.json").read_text())
-    response = client.post(
-        "/api/v1/loans/analyze", json={"loan": loan, "paths": 200, "seed": 1}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    # The last 1m fixing of the example data (2026-01-22) + the 2.5 % spread.
-    last = lending_fixings(
-        read_transactions(EXAMPLE / "transactions_generated.csv"),
-        currency=LendingCurrency.USD,
-        tenors=[Tenor.M1],
-    )[-1]
-    body = response.json()["loan"]
-    assert body["rate_per_year"] == pytest.approx(float(last.rate_per_year) + 0.025)
-    # Monthly resets from 2 February to 2 May: 28, 31 and 30 days, each after the data's last
-    # fixing (22 January), so each takes it (a flat projection).
-    resets = body["floating"]["resets"]
-    rate = last.rate_per_year + Decimal("0.025")
-    assert [(r["days"], r["fixing_date"], r["rate_per_year"]) for r in resets] == [
-        (days, "2026-01-22", str(rate)) for days in (28, 31, 30)
-    ]
-    assert [r["interest_cents"] for r in resets] == [
-        round(Fraction(100_000_000) * Fraction(rate) * days / 365) for days in (28, 31, 30)
-    ]
+def test_the_lenders_put(client_and_key: tuple[TestClient, str]) -> None:
+    client, key = client_and_key
+    loan = json.loads(EXAMPLE.read_text())
+    response = post(client, "/api/v1/loans/protection", key, {"loan": loan, "paths": 400})
+    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+    payload = response.json()  # type: ignore[attr-defined]
+    assert payload["put"]["underlying"] == "hashprice_usd"
+    assert payload["premium_usd"] > 0
+
+
+def test_bad_loans_are_refused_naming_the_field(client_and_key: tuple[TestClient, str]) -> None:
+    client, key = client_and_key
+    loan = json.loads(EXAMPLE.read_text())
+    loan["collateral"]["machine"]["power_usd_per_kwh"] = -1
+    response = post(client, "/api/v1/loans/currency", key, {"loan": loan, "paths": 400})
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert "collateral.machine.power_usd_per_kwh" in response.text  # type: ignore[attr-defined]
+    btc = json.loads((EXAMPLE.parent / "loan.json").read_text())
+    refused = post(client, "/api/v1/loans/currency", key, {"loan": btc, "paths": 400})
+    assert refused.status_code == 422, refused.text  # type: ignore[attr-defined]
+    assert "needs machine collateral" in refused.text  # type: ignore[attr-defined]

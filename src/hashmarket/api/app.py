@@ -14,8 +14,18 @@ from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
-from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
-from hashmarket.api.routers.lending import router as lending_router
+from hashmarket.api.routers import (
+    delivery,
+    index,
+    keys,
+    ledger,
+    lending,
+    lending_rate,
+    market,
+    operations,
+    pricing,
+    risk,
+)
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -24,6 +34,7 @@ from hashmarket.paths import default_data_dir
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
+IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -69,7 +80,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(risk.router)
     app.include_router(delivery.router)
     app.include_router(market.router)
-    app.include_router(lending_router)
+    app.include_router(lending_rate.router)
+    app.include_router(lending.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

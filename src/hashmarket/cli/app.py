@@ -96,6 +96,14 @@ COMMANDS = {
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
     ),
+    "loan-currency": LazyCommand(
+        "hashmarket.cli.lending:loan_currency_command",
+        "Borrow BTC or USD against the same machines: the loan's life and the miner's net.",
+    ),
+    "loan-protect": LazyCommand(
+        "hashmarket.cli.lending:loan_protect_command",
+        "The lender's puts struck at the liquidation line: their cost and the loss they cut.",
+    ),
 }
 
 app = typer.Typer(

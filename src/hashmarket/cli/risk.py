@@ -397,6 +397,14 @@ def render_loan(report: LoanReport) -> None:
             f"{lv.policy.confidence:.1%}), σ = {lv.sigma_daily:.3%}/day (EWMA λ "
             f"{lv.policy.ewma_lambda}{source}); LTV = 1 − H − {lv.policy.liquidation_cost:.0%}"
         )
+    if report.machine is not None:
+        m = report.machine
+        out.print(
+            f"one {m['model']}: {m['revenue_usd_per_day']:,.2f} USD a day at hashprice "
+            f"{m['hashprice_usd_per_ph_day']:,.2f}, power {m['power_cost_usd_per_day']:,.2f}; "
+            f"worth {m['value_usd']:,.2f} USD, obsolete on {m['obsolescence_date']}, a forced "
+            f"sale fetches {m['secondary_fraction']:.0%} of it"
+        )
     table = Table(title=f"Over {s.n_paths:,} scenarios (seed {s.seed})", title_justify="left")
     table.add_column("", justify="left")
     table.add_column("value", justify="right")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         reset_periods,
         with_fixings,
     )
+    from hashmarket.instruments.forward_loans import deliverable_forward
     from hashmarket.instruments.forwards import (
         BtcPriceSwap,
         DifficultyFuture,
@@ -34,16 +35,23 @@ if TYPE_CHECKING:
         HashpriceForward,
         HashrateFuture,
     )
+    from hashmarket.instruments.loan_paths import LoanEvent, LoanPaths
     from hashmarket.instruments.loans import (
         Collateral,
         CollateralKind,
         Loan,
-        LoanEvent,
-        LoanPaths,
         LoanRounding,
         collateral_unit_values,
-        deliverable_forward,
         loan_life,
+        sale_share,
+    )
+    from hashmarket.instruments.machine_loans import (
+        MachineCollateral,
+        machine_facts,
+        margin_value_slope_ph_days,
+        margin_value_usd,
+        obsolescence_date,
+        secondary_fraction,
     )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
@@ -92,6 +100,7 @@ __all__ = [
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
+    "MachineCollateral",
     "OptionType",
     "RateReset",
     "SettlementCurrency",
@@ -109,10 +118,16 @@ __all__ = [
     "interest_schedule",
     "load_spec",
     "loan_life",
+    "machine_facts",
+    "margin_value_slope_ph_days",
+    "margin_value_usd",
     "month_periods",
+    "obsolescence_date",
     "parse_spec",
     "period_interest_minor",
     "reset_periods",
+    "sale_share",
+    "secondary_fraction",
     "to_day",
     "to_spec",
     "vanilla_payoff",

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.instruments.forward_loans import deliverable_forward
+    from hashmarket.instruments.loan_paths import LoanPaths
     from hashmarket.instruments.loans import (
         Collateral,
         CollateralKind,
         Loan,
-        LoanPaths,
         LoanRounding,
-        deliverable_forward,
         loan_life,
     )
     from hashmarket.ledger.loans import LoanAccounts, book_events, open_accounts, transfer_id
@@ -56,6 +56,17 @@ if TYPE_CHECKING:
     from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan, evaluate, plan_hedge
     from hashmarket.risk.hedging import HedgePricing, MinerProfile, simulate_miner
     from hashmarket.risk.historical import Bootstrap, change_table
+    from hashmarket.risk.lending_studies import (
+        CurrencyComparison,
+        CurrencyLeg,
+        ProtectionAnalysis,
+        btc_twin,
+        currency_comparison,
+        liquidation_hashprice,
+        miner_net_usd,
+        protection_analysis,
+        protection_put,
+    )
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import (
@@ -74,6 +85,8 @@ __all__ = [
     "Bootstrap",
     "Collateral",
     "CollateralKind",
+    "CurrencyComparison",
+    "CurrencyLeg",
     "Distribution",
     "HaircutPolicy",
     "Hedge",
@@ -94,6 +107,7 @@ __all__ = [
     "PortfolioRiskReport",
     "Position",
     "PositionKind",
+    "ProtectionAnalysis",
     "RatesFor",
     "RiskResult",
     "StressResult",
@@ -102,7 +116,9 @@ __all__ = [
     "VarEstimate",
     "VolatilityEstimate",
     "book_events",
+    "btc_twin",
     "change_table",
+    "currency_comparison",
     "deliverable_forward",
     "evaluate",
     "ewma_volatility",
@@ -111,6 +127,7 @@ __all__ = [
     "lending_analysis",
     "levels_from_history",
     "leverage_report",
+    "liquidation_hashprice",
     "load_lending",
     "load_miner",
     "load_portfolio",
@@ -118,6 +135,7 @@ __all__ = [
     "loan_report",
     "ltv_levels",
     "ltv_levels_from_history",
+    "miner_net_usd",
     "monte_carlo_pnl",
     "open_accounts",
     "parse_lending",
@@ -127,6 +145,8 @@ __all__ = [
     "plan_hedge",
     "portfolio_report",
     "portfolio_risk",
+    "protection_analysis",
+    "protection_put",
     "run_stress",
     "simulate_leverage",
     "simulate_miner",

@@ -30,6 +30,7 @@ from hashmarket.instruments import (
     collateral_unit_values,
     floating_record,
     loan_life,
+    machine_facts,
 )
 from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
 from hashmarket.pricing import Market
@@ -275,6 +276,7 @@ class LoanReport:
     ltv_now: float
     collateral_for_initial_ltv: float
     lender_pnl_quantiles_usd: dict[str, float]
+    machine: dict[str, object] | None = None  # one pledged machine today (machine collateral)
 
     def to_dict(self) -> dict[str, Any]:
         loan = self.loan
@@ -296,6 +298,7 @@ class LoanReport:
                 "cure_days": loan.cure_days,
                 "borrower_cures": loan.borrower_cures,
                 **_floating(loan),
+                **({"principal_btc": loan.principal_btc} if loan.borrows_btc else {}),
             },
             "asof": self.asof.isoformat(),
             "levels_from_haircuts": None if self.levels is None else self.levels.to_dict(),
@@ -304,6 +307,7 @@ class LoanReport:
             "ltv_now": self.ltv_now,
             "collateral_for_initial_ltv": self.collateral_for_initial_ltv,
             "lender_pnl_quantiles_usd": self.lender_pnl_quantiles_usd,
+            **({"machine": self.machine} if self.machine is not None else {}),
             "scenarios": self.summary.to_dict(),
         }
 
@@ -351,10 +355,16 @@ def loan_report(
     unit_value = float(collateral_unit_values(loan, fixings, 0)[0])
     collateral_value = loan.collateral.quantity * unit_value
     claim = loan.claim_usd(max(asof, loan.start))
+    if loan.principal_btc is not None:  # a BTC loan's claim at today's close
+        claim = loan.claim_btc(max(asof, loan.start)) * state.price_usd
     ltv_now = claim / collateral_value if collateral_value > 0 else math.inf
     needed = claim / (loan.initial_ltv * unit_value) if unit_value > 0 else math.inf
     pnl = paths.lender_pnl_usd
     q = np.quantile(pnl, [0.01, 0.05, 0.5, 0.95])
+    machine, facts = loan.collateral.machine, None
+    if machine is not None:
+        hashprice = float(fixings.values["hashprice_usd_per_ph_day"][0, 0])
+        facts = machine_facts(machine, hashprice_usd_per_ph_day=hashprice, day=asof)
     return LoanReport(
         loan=loan,
         asof=asof,
@@ -371,6 +381,7 @@ def loan_report(
             "p95": float(q[3]),
             "mean": float(pnl.mean()),
         },
+        machine=facts,
     )
 
 

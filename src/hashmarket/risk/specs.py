@@ -49,6 +49,7 @@ from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader
 from hashmarket.risk.leverage import LeveragedBtc
+from hashmarket.risk.machine_specs import parse_machine
 from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
 from hashmarket.specfile import read_document
 
@@ -190,18 +191,25 @@ def _levels(
         )
     if levels_for is None:
         raise reader.fail("ltv", "missing (no history to make the levels from a haircut)")
+    if kind is CollateralKind.MACHINES:
+        # A machine's value is hashprice with leverage R / (R − C): a haircut on hashprice's
+        # own volatility would understate it.
+        raise reader.fail("ltv", "missing (machine collateral needs its LTV levels given)")
     levels = levels_for(kind, policy)
     return levels.initial_ltv, levels.margin_call_ltv, levels.liquidation_ltv, policy
 
 
 def _collateral(reader: Reader) -> Collateral:
     c = reader.mapping("collateral")
-    c.only("kind", "quantity", "token")
-    kind = CollateralKind(c.choice("kind", ("btc", "token")))
+    c.only("kind", "quantity", "token", "machine")
+    kind = CollateralKind(c.choice("kind", ("btc", "token", "machines")))
     token = _token(c, "token") if kind is CollateralKind.TOKEN else None
-    if kind is CollateralKind.BTC and c.has("token"):
+    if kind is not CollateralKind.TOKEN and c.has("token"):
         raise c.fail("token", "only token collateral has token terms")
-    return Collateral(kind, c.number("quantity", positive=True), token)
+    if kind is not CollateralKind.MACHINES and c.has("machine"):
+        raise c.fail("machine", "only machine collateral has machine terms")
+    machine = parse_machine(c.mapping("machine")) if kind is CollateralKind.MACHINES else None
+    return Collateral(kind, c.number("quantity", positive=True), token, machine)
 
 
 LOAN_FIELDS = (
@@ -220,6 +228,7 @@ LOAN_FIELDS = (
     "borrower_cures",
     "horizon_days",
     "floating",
+    "principal_btc",
 )
 FORWARD_FIELDS = (
     "type",
@@ -352,6 +361,7 @@ def parse_loan(
             initial_ltv=initial,
             margin_call_ltv=call,
             liquidation_ltv=liquidation,
+            principal_btc=reader.optional_number("principal_btc", positive=True),
             **terms,
         )
 

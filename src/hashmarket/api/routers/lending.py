@@ -1,94 +1,91 @@
-"""The crypto lending reference rate: fixings by currency, tenor and date (read role).
+"""A machine loan borrowed in BTC or in USD, and the lender's puts, on one set of scenarios
+(``hashmarket loan-currency`` and ``hashmarket loan-protect``).
 
-The sources are what the service's data directory holds (transaction files and loan books
-imported with ``hashmarket index lending-rate import``) and the loans of those books booked
-on the service's ledger; see ``docs/lending-rate.md``."""
+Computations that change nothing: authenticated with the read role, like ``/loans/analyze``
+(a loan's terms are private), no Idempotency-Key."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.errors import DataError, UsageError
-from hashmarket.index import LendingCurrency, LendingTransaction, Tenor, lending_fixings
-from hashmarket.instruments import FloatingRate
-from hashmarket.ledger import floating_rates, reference_transactions
-from hashmarket.risk import RatesFor
-from hashmarket.today import today
+from hashmarket.errors import RiskError
+from hashmarket.instruments import Loan
+from hashmarket.pricing import ValuationSetup, market_for
+from hashmarket.risk import (
+    currency_comparison,
+    levels_from_history,
+    parse_lending,
+    protection_analysis,
+)
 
-router = APIRouter(prefix="/api/v1", tags=["lending rate"])
+router = APIRouter(prefix="/api/v1", tags=["risk"])
 
 READ = Depends(require(Permission.READ))
+MAX_PATHS = 50_000
+# They compute and change nothing: no Idempotency-Key, and they take turns with the others.
+COMPUTATIONS: frozenset[str] = frozenset({"/api/v1/loans/currency", "/api/v1/loans/protection"})
 
 
-def lending_transactions(state: ServiceState) -> list[LendingTransaction]:
-    """Every rate source of the service: its imported files and its ledger's booked loans."""
-    with state.ledger() as ledger:
-        return reference_transactions(state.config.data_dir, ledger)
+class CurrencyRequest(BaseModel):
+    loan: dict[str, Any] = Field(..., description="A USD loan against machines (examples/risk/)")
+    btc_rate_per_year: float | None = Field(None, ge=0, lt=1)
+    paths: int = Field(5_000, ge=200, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
 
 
-def rates_for(state: ServiceState) -> RatesFor:
-    """A floating loan's resets from the service's fixings, read only when a loan asks."""
-
-    def resolve(floating: FloatingRate, start: dt.date, maturity: dt.date) -> FloatingRate:
-        return floating_rates(lending_transactions(state))(floating, start, maturity)
-
-    return resolve
+class ProtectionRequest(BaseModel):
+    loan: dict[str, Any] = Field(..., description="A USD loan against BTC or machines")
+    paths: int = Field(5_000, ge=200, le=MAX_PATHS)
+    seed: int = Field(0, ge=0)
 
 
-@router.get(
-    "/index/lending-rate/{currency}/{tenor}",
-    summary="Lending reference rate fixings of one currency and tenor",
-)
-def lending_rate_fixings(
-    currency: LendingCurrency,
-    tenor: Tenor,
-    start: dt.date | None = Query(None, description="First date"),
-    end: dt.date | None = Query(None, description="Last date (default: the last trade date)"),
-    key: ApiKey = READ,
-    state: ServiceState = Depends(service),
-) -> list[dict[str, Any]]:
-    """One fixing per business day: the rate (a fraction per year), the waterfall level it
-    used, the volume and count of its transactions, the methodology version, the inputs and
-    their SHA-256."""
-    if start is not None and end is not None and end < start:
-        raise UsageError("bad_option", option="end", problem=f"{end} is before start {start}")
-    # No fixing is published for a day that has not come yet.
-    end = min(end, today()) if end is not None else None
-    fixings = lending_fixings(
-        lending_transactions(state), currency=currency, tenors=[tenor], start=start, end=end
-    )
-    return [f.to_dict() for f in fixings]
+def _loan(document: dict[str, Any], state: ServiceState, asof: Any) -> Loan:
+    spec = parse_lending(document, levels_for=levels_from_history(state.history, asof=asof))
+    if spec.loan is None:
+        raise RiskError("risk_option", name="loan", problem="a leveraged position is not a loan")
+    return spec.loan
 
 
-@router.get(
-    "/index/lending-rate/{currency}/{tenor}/{day}",
-    summary="The lending reference rate fixing of one currency, tenor and date",
-)
-def lending_rate_fixing(
-    currency: LendingCurrency,
-    tenor: Tenor,
-    day: dt.date,
-    key: ApiKey = READ,
-    state: ServiceState = Depends(service),
+@router.post("/loans/currency", summary="Borrow BTC or USD against the same machines")
+def compare_currency(
+    request: CurrencyRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
-    """The fixing of ``day`` (404 problem when there is none: not a business day, or before
-    the tenor's first fixing, or after the data)."""
-    fixings = lending_fixings(
-        lending_transactions(state),
-        currency=currency,
-        tenors=[tenor],
-        start=day,
-        end=min(day, today()),
+    """Margin calls, liquidation, expected loss and the lender's P&L of the USD loan and its
+    BTC twin, and the miner's net position at maturity in USD, on the same scenarios."""
+    resolved = state.asof()
+    calibration = state.calibration(ValuationSetup(asof=resolved.date))
+    result = currency_comparison(
+        _loan(request.loan, state, calibration.state.asof),
+        btc_rate_per_year=request.btc_rate_per_year,
+        model=calibration.model,
+        state=calibration.state,
+        n_paths=request.paths,
+        seed=request.seed,
     )
-    if not fixings:
-        missing = DataError(
-            "no_lending_fixing", currency=currency.value, tenor=tenor.value, when=f"on {day}"
-        )
-        raise HTTPException(404, detail=str(missing))
-    return fixings[0].to_dict()
+    return {**result.to_dict(), "data_asof": resolved.to_dict()}
+
+
+@router.post("/loans/protection", summary="The lender's puts struck at the liquidation line")
+def protect(
+    request: ProtectionRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
+) -> dict[str, Any]:
+    """The put's terms and premium (from the pricing engines), and the lender's loss with and
+    without it over the loan's scenarios."""
+    resolved = state.asof()
+    setup = ValuationSetup(asof=resolved.date)
+    calibration = state.calibration(setup)
+    result = protection_analysis(
+        _loan(request.loan, state, calibration.state.asof),
+        model=calibration.model,
+        state=calibration.state,
+        market=market_for(calibration, setup),
+        n_paths=request.paths,
+        seed=request.seed,
+    )
+    return {**result.to_dict(), "data_asof": resolved.to_dict()}
