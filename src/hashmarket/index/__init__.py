@@ -30,19 +30,34 @@ if TYPE_CHECKING:
         hashprice_table,
         realized_hashprice_btc_per_ph_day,
     )
+    from hashmarket.index.power_prices import PowerPrices, read_power_prices
     from hashmarket.index.records import hashprice_records, select_days
+    from hashmarket.index.regional import (
+        KWH_PER_PH_DAY_PER_J_PER_TH,
+        REFERENCE_EFFICIENCY_J_PER_TH,
+        REGIONAL_METHODOLOGY_VERSION,
+        RegionalFixing,
+        power_cost_usd_per_ph_day,
+        regional_fixings,
+        regional_margin_usd_per_ph_day,
+    )
 
 __all__ = [
     "BUNDLED_QUOTES_FILE",
     "DEFAULT_MAD_THRESHOLD",
+    "KWH_PER_PH_DAY_PER_J_PER_TH",
     "METHODOLOGY_VERSION",
+    "REFERENCE_EFFICIENCY_J_PER_TH",
+    "REGIONAL_METHODOLOGY_VERSION",
     "AsOf",
     "Fixing",
     "GpuFixing",
     "Method",
     "Methodology",
     "Period",
+    "PowerPrices",
     "QuoteTable",
+    "RegionalFixing",
     "Term",
     "bundled_quotes_path",
     "canonical_model",
@@ -54,8 +69,12 @@ __all__ = [
     "hashprice_records",
     "hashprice_table",
     "load_bundled_quotes",
+    "power_cost_usd_per_ph_day",
+    "read_power_prices",
     "read_quotes",
     "realized_hashprice_btc_per_ph_day",
+    "regional_fixings",
+    "regional_margin_usd_per_ph_day",
     "resolve_asof",
     "select_days",
 ]
