@@ -36,6 +36,18 @@ if TYPE_CHECKING:
         loan_life,
     )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
+    from hashmarket.instruments.regional import (
+        REGIONAL_INSTRUMENTS,
+        BasisSettlement,
+        MarginLock,
+        PowerForward,
+        RegionalBasisSwap,
+        RegionalInstrument,
+        fixings_from_regional,
+        margin_field,
+        power_field,
+        with_margins,
+    )
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
     from hashmarket.instruments.structured import (
         DualCurrencyKind,
@@ -57,7 +69,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FIXING_FIELDS",
     "INSTRUMENT_TYPES",
+    "REGIONAL_INSTRUMENTS",
     "AsianOption",
+    "BasisSettlement",
     "BtcPriceSwap",
     "Collar",
     "Collateral",
@@ -81,7 +95,11 @@ __all__ = [
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
+    "MarginLock",
     "OptionType",
+    "PowerForward",
+    "RegionalBasisSwap",
+    "RegionalInstrument",
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
@@ -92,13 +110,17 @@ __all__ = [
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "fixings_from_regional",
     "load_spec",
     "loan_life",
+    "margin_field",
     "month_periods",
     "parse_spec",
+    "power_field",
     "to_day",
     "to_spec",
     "vanilla_payoff",
+    "with_margins",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -57,6 +57,18 @@ FIXING_FIELDS: tuple[str, ...] = (
     "gpu_price_usd_per_gpu_hour",
     "delivered_gpu_hours",
 )
+# Regional fields name their region after the prefix (``power_price_usd_per_kwh:texas``): a
+# region is whatever a power price file calls it, so these cannot be listed in advance.
+POWER_FIELD_PREFIX = "power_price_usd_per_kwh:"
+MARGIN_FIELD_PREFIX = "regional_margin_usd_per_ph_day:"
+REGIONAL_FIELD_PREFIXES = (POWER_FIELD_PREFIX, MARGIN_FIELD_PREFIX)
+
+
+def is_fixing_field(name: str) -> bool:
+    """A listed field, or a regional field with a region after its prefix."""
+    if name in FIXING_FIELDS:
+        return True
+    return any(name.startswith(p) and len(name) > len(p) for p in REGIONAL_FIELD_PREFIXES)
 
 
 class ScenarioLike(Protocol):
@@ -96,7 +108,7 @@ class Fixings:
             raise ValueError("fixing dates must be consecutive days")
         checked = {}
         for name, array in self.values.items():
-            if name not in FIXING_FIELDS:
+            if not is_fixing_field(name):
                 raise ValueError(f"unknown fixing field {name!r}; known: {FIXING_FIELDS}")
             arr = np.asarray(array, dtype=np.float64)
             if arr.ndim == 1:
