@@ -56,7 +56,7 @@ def published(
     )
 
 
-def open_swap(ledger: Ledger, instrument: object) -> st.ContractStatus:
+def open_swap(ledger: Ledger, instrument: st.SettledInstrument) -> st.ContractStatus:
     fund(ledger, BUYER, USD_1000, asset="USD", tid=9_001)
     fund(ledger, SELLER, USD_1000, asset="USD", tid=9_002)
     return st.open_contract(
@@ -67,7 +67,7 @@ def open_swap(ledger: Ledger, instrument: object) -> st.ContractStatus:
             BUYER,
             SELLER,
             "USD",
-            notional=Decimal(500),  # type: ignore[arg-type]
+            notional=Decimal(500),
         ),
     )
 

@@ -25,6 +25,11 @@ index_app = typer.Typer(
                 "hashmarket.cli.index_gpu:gpu_command",
                 "GPU-hour index: one fixing per period, GPU model and term, from price quotes.",
             ),
+            "regional": LazyCommand(
+                "hashmarket.cli.index_regional:regional_command",
+                "Regional mining margin: hashprice less a region's power cost (default: the "
+                "last 7 days).",
+            ),
         }
     ),
     help="Indices: the hashprice index and the GPU-hour index.",

@@ -30,7 +30,13 @@ if TYPE_CHECKING:
         hashprice_table,
         realized_hashprice_btc_per_ph_day,
     )
-    from hashmarket.index.power_prices import PowerPrices, read_power_prices
+    from hashmarket.index.power_prices import (
+        EXAMPLE_POWER_FILE,
+        PowerPrices,
+        example_power_prices_path,
+        load_example_power_prices,
+        read_power_prices,
+    )
     from hashmarket.index.records import hashprice_records, select_days
     from hashmarket.index.regional import (
         KWH_PER_PH_DAY_PER_J_PER_TH,
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUNDLED_QUOTES_FILE",
     "DEFAULT_MAD_THRESHOLD",
+    "EXAMPLE_POWER_FILE",
     "KWH_PER_PH_DAY_PER_J_PER_TH",
     "METHODOLOGY_VERSION",
     "REFERENCE_EFFICIENCY_J_PER_TH",
@@ -63,12 +70,14 @@ __all__ = [
     "canonical_model",
     "day_fixings",
     "epoch_value_btc_per_ph",
+    "example_power_prices_path",
     "fixings",
     "gpu_fixings",
     "hashprice_btc_per_ph_day",
     "hashprice_records",
     "hashprice_table",
     "load_bundled_quotes",
+    "load_example_power_prices",
     "power_cost_usd_per_ph_day",
     "read_power_prices",
     "read_quotes",

@@ -180,7 +180,6 @@ def regional_fixings(
             if price is None:
                 continue
             source = {
-                "file": prices.path.rsplit("/", 1)[-1],
                 "file_sha256": prices.sha256,
                 "line": prices.lines[region][day],
             }
