@@ -15,6 +15,7 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
+from hashmarket.api.routers.regional import router as regional_router
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -23,6 +24,8 @@ from hashmarket.paths import default_data_dir
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
+# The regional index and regional pricing compute from a posted power series (docs/regional.md).
+IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -68,6 +71,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(risk.router)
     app.include_router(delivery.router)
     app.include_router(market.router)
+    app.include_router(regional_router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app
