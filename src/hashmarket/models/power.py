@@ -105,7 +105,9 @@ class PowerPriceModel:
         x[:, 0] = math.log(spot_usd_per_kwh)
         for t in range(days):
             x[:, t + 1] = mu + (x[:, t] - mu) * decay + step_sd * eps[:, t]
-        return np.asarray(np.exp(x), dtype=np.float64)
+        prices = np.exp(x)
+        prices[:, 0] = spot_usd_per_kwh  # exactly the spot, not exp(log(spot))
+        return np.asarray(prices, dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,7 +125,7 @@ def hashprice_shocks(hashprice_usd_per_ph_day: FloatArray) -> FloatArray:
     """Each path's daily log changes of the hashprice ``[paths, days + 1]``, standardised over
     all paths and days: the common factor the power shocks are correlated with."""
     changes = np.diff(np.log(np.asarray(hashprice_usd_per_ph_day, dtype=np.float64)), axis=1)
-    centred = changes - changes.mean(axis=0, keepdims=True)
+    centred = changes - changes.mean()
     sd = float(centred.std())
     if not sd > 0:  # one path, or a path without moves: no common factor to follow
         return np.zeros_like(changes)
