@@ -81,7 +81,7 @@ def test_calibration_refuses_too_few_days_and_no_reversion() -> None:
 
 
 def test_a_model_refuses_bad_parameters() -> None:
-    with pytest.raises(ModelError, match="'correlation_to_hashprice' = 1.5"):
+    with pytest.raises(ModelError, match=r"'correlation_to_hashprice' = 1\.5"):
         PowerPriceModel("x", -3.0, 10.0, 0.5, correlation_to_hashprice=1.5)
     with pytest.raises(ModelError, match="'reversion_per_year' = 0"):
         PowerPriceModel("x", -3.0, 0, 0.5)
