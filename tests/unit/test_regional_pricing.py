@@ -146,8 +146,13 @@ def test_a_started_monthly_swap_counts_its_realized_days() -> None:
     # 10-31 January 2026, valued as of 22 January: the month pays its whole sum on the 31st, so
     # its value is the realized 10-22 January differences plus the expected rest; the daily
     # swap's realized days are already paid and not counted.
-    window = {"start": dt.date(2026, 1, 10), "end": dt.date(2026, 1, 31)}
-    daily = RegionalBasisSwap(long_region="quebec", short_region="texas", notional_phs=10, **window)
+    daily = RegionalBasisSwap(
+        long_region="quebec",
+        short_region="texas",
+        notional_phs=10,
+        start=dt.date(2026, 1, 10),
+        end=dt.date(2026, 1, 31),
+    )
     monthly = dataclasses.replace(daily, settlement=BasisSettlement.MONTHLY)
     s = setup_for(daily)
     v_daily = price(daily, market=s.market, model=s.model, config=CONFIG).value
