@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
     from hashmarket.pricing.regional import RegionalMarket, monte_carlo_regional
-    from hashmarket.pricing.regional_setup import RegionalSetup, regional_setup
+    from hashmarket.pricing.regional_valuation import RegionalSetup, regional_setup
     from hashmarket.pricing.registry import (
         COMPUTE,
         ENGINES,
