@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,3 +58,44 @@ def test_a_regional_contract_is_valued(client: TestClient) -> None:
     same = client.post("/api/v1/price", json={"spec": spec, "paths": 400})
     assert same.status_code == 200, same.text
     assert same.json()["value"] == body["value"]
+
+
+def test_a_basis_swap_settled_over_http_with_a_posted_series(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from hashmarket.api.keys import Role, ServiceStore
+    from hashmarket.ledger import Account, Asset, Ledger, Transfer
+
+    data_dir = tmp_path_factory.mktemp("api-regional-settle")
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}", create=True) as ledger:
+        ledger.create_asset(Asset("USD", 2), issuer_account_id=2, name="USD issuer")
+        ledger.create_accounts([Account(2001, "USD"), Account(2002, "USD")])
+        ledger.transfer(Transfer(1, 2, 2001, 100_000))
+        ledger.transfer(Transfer(2, 2, 2002, 100_000))
+    admin = ServiceStore.in_data_dir(data_dir).create_key(Role.ADMIN)[1]
+    client = TestClient(create_app(ServiceConfig(data_dir=data_dir)))
+
+    def post(path: str, idem: str, body: dict[str, Any]) -> Any:
+        headers = {"Authorization": f"Bearer {admin}", "Idempotency-Key": idem}
+        response = client.post(path, headers=headers, json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    spec = json.loads(
+        (ROOT / "examples" / "settlement" / "regional_basis_swap_2025-01.json").read_text()
+    )
+    opened = post(
+        "/api/v1/settlement/contracts",
+        "c1",
+        {"spec": spec, "buyer_account_id": 2001, "seller_account_id": 2002, "notional": "500"},
+    )
+    assert opened["buyer_margin_minor"] == 175_00
+    power = (ROOT / "examples" / "regional" / "power_generated.csv").read_text()
+    run = post("/api/v1/settlement/run", "r1", {"day": "2025-01-07", "power_csv": power})
+    (outcome,) = run
+    # 10 PH/s × (5.17 + 4.55 + 3.78 − 3 × 4.00) = 15.00 USD to the buyer (tests/integration/
+    # test_regional_settlement.py works each day out).
+    assert outcome["moved_minor"] == 15_00 and outcome["state"] == "expired"
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        assert ledger.account(2001).balance == 100_000 + 15_00
+        assert ledger.account(2002).balance == 100_000 - 15_00
