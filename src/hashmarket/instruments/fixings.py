@@ -22,6 +22,9 @@ Fields (units in the names; any may be absent, an instrument says which it needs
 ``fee_btc_per_block``       mean fees per block that day
 ``height``                  chain tip at the end of the day
 ==========================  ===========================================================
+
+Regional contracts (``instruments.regional``) add, per region R, ``power_price_usd_per_kwh:R``
+and ``regional_margin_usd_per_ph_day:R`` (the regional margin index, ``docs/regional.md``).
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class PublishedFixings:
     """The fixings published so far, from which settlement builds each contract's path:
-    hashprice fixings in USD and BTC (``index.fixings.fixings``) and GPU-hour index fixings
-    (``index.compute.gpu_fixings``). A run for day D reads none dated after D."""
+    hashprice fixings in USD and BTC (``index.fixings.fixings``), GPU-hour index fixings
+    (``index.compute.gpu_fixings``) and regional margin fixings (``index.regional``). A run
+    for day D reads none dated after D."""
 
     usd: tuple[Fixing, ...] = ()
     btc: tuple[Fixing, ...] = ()
