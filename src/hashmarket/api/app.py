@@ -24,6 +24,7 @@ from hashmarket.api.routers import (
     market,
     operations,
     pricing,
+    regional,
     risk,
 )
 from hashmarket.api.state import ServiceState
@@ -35,6 +36,8 @@ IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
 )
 IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
+# The regional index and regional pricing compute from a posted power series (docs/regional.md).
+IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -82,6 +85,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(market.router)
     app.include_router(lending_rate.router)
     app.include_router(lending.router)
+    app.include_router(regional.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

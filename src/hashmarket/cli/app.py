@@ -29,6 +29,11 @@ index_app = typer.Typer(
                 "hashmarket.cli.index_lending:app",
                 "Crypto lending reference rate: daily fixings by currency and tenor (and imports).",
             ),
+            "regional": LazyCommand(
+                "hashmarket.cli.index_regional:regional_command",
+                "Regional mining margin: hashprice less a region's power cost (default: the "
+                "last 7 days).",
+            ),
         }
     ),
     help="Indices: the hashprice index and the GPU-hour index.",

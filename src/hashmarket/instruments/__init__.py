@@ -54,6 +54,18 @@ if TYPE_CHECKING:
         secondary_fraction,
     )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
+    from hashmarket.instruments.regional import (
+        REGIONAL_INSTRUMENTS,
+        BasisSettlement,
+        MarginLock,
+        PowerForward,
+        RegionalBasisSwap,
+        RegionalInstrument,
+        fixings_from_regional,
+        margin_field,
+        power_field,
+        with_margins,
+    )
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
     from hashmarket.instruments.structured import (
         DualCurrencyKind,
@@ -75,7 +87,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FIXING_FIELDS",
     "INSTRUMENT_TYPES",
+    "REGIONAL_INSTRUMENTS",
     "AsianOption",
+    "BasisSettlement",
     "BtcPriceSwap",
     "Collar",
     "Collateral",
@@ -101,8 +115,12 @@ __all__ = [
     "LoanPaths",
     "LoanRounding",
     "MachineCollateral",
+    "MarginLock",
     "OptionType",
+    "PowerForward",
     "RateReset",
+    "RegionalBasisSwap",
+    "RegionalInstrument",
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
@@ -113,18 +131,21 @@ __all__ = [
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "fixings_from_regional",
     "floating_claim_usd",
     "floating_record",
     "interest_schedule",
     "load_spec",
     "loan_life",
     "machine_facts",
+    "margin_field",
     "margin_value_slope_ph_days",
     "margin_value_usd",
     "month_periods",
     "obsolescence_date",
     "parse_spec",
     "period_interest_minor",
+    "power_field",
     "reset_periods",
     "sale_share",
     "secondary_fraction",
@@ -132,6 +153,7 @@ __all__ = [
     "to_spec",
     "vanilla_payoff",
     "with_fixings",
+    "with_margins",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -30,6 +30,7 @@ from hashmarket.instruments.forwards import (
     HashrateFuture,
 )
 from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
+from hashmarket.instruments.regional import MarginLock, PowerForward, RegionalBasisSwap
 from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
 from hashmarket.instruments.terms import Instrument
 from hashmarket.instruments.tokens import HashrateToken
@@ -53,6 +54,9 @@ INSTRUMENT_TYPES: dict[str, type[Any]] = {
         HashrateToken,
         ComputeForward,
         ComputeLease,
+        RegionalBasisSwap,
+        PowerForward,
+        MarginLock,
     )
 }
 

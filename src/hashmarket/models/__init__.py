@@ -27,6 +27,14 @@ if TYPE_CHECKING:
         NetworkState,
         simulate_network,
     )
+    from hashmarket.models.power import (
+        MIN_POWER_OBSERVATIONS,
+        PowerCalibration,
+        PowerPriceModel,
+        RegionalModel,
+        calibrate_power,
+        hashprice_shocks,
+    )
     from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
     from hashmarket.models.qmc import SOBOL_MAX_DIMENSION
     from hashmarket.models.reduced import NETWORK_FACTORS, PathChunk, ReducedPaths, Segments
@@ -46,6 +54,7 @@ __all__ = [
     "GBM",
     "LOCAL",
     "MIN_OBSERVATIONS",
+    "MIN_POWER_OBSERVATIONS",
     "NETWORK_FACTORS",
     "SOBOL_MAX_DIMENSION",
     "BlockArrivals",
@@ -59,8 +68,11 @@ __all__ = [
     "NetworkModel",
     "NetworkState",
     "PathChunk",
+    "PowerCalibration",
+    "PowerPriceModel",
     "PriceModel",
     "ReducedPaths",
+    "RegionalModel",
     "ScenarioConfig",
     "ScenarioSet",
     "Scenarios",
@@ -69,11 +81,13 @@ __all__ = [
     "backend_for",
     "calibrate",
     "calibrate_gpu_fixings",
+    "calibrate_power",
     "chunk_blocks",
     "chunk_spans",
     "dask_backend",
     "default_asof",
     "ewma_vol_per_year",
+    "hashprice_shocks",
     "monthly_means",
     "parse_scheduler",
     "simulate",

@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from hashmarket.pricing.market import Market
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
-    from hashmarket.pricing.registry import COMPUTE, ENGINES, Engine, engine_for, engines_for, price
+    from hashmarket.pricing.regional import RegionalMarket, monte_carlo_regional
+    from hashmarket.pricing.regional_valuation import RegionalSetup, regional_setup
+    from hashmarket.pricing.registry import (
+        COMPUTE,
+        ENGINES,
+        REGIONAL,
+        Engine,
+        engine_for,
+        engines_for,
+        price,
+    )
     from hashmarket.pricing.result import MonteCarloConfig, PricingResult
     from hashmarket.pricing.valuation import (
         ComputeSetup,
@@ -39,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE",
     "ENGINES",
+    "REGIONAL",
     "Black76Greeks",
     "BlackScholesGreeks",
     "ComputeMarket",
@@ -51,6 +62,8 @@ __all__ = [
     "Market",
     "MonteCarloConfig",
     "PricingResult",
+    "RegionalMarket",
+    "RegionalSetup",
     "ValuationSetup",
     "ZeroCurve",
     "black76_greeks",
@@ -70,8 +83,10 @@ __all__ = [
     "mean_value",
     "merton_price",
     "monte_carlo_price",
+    "monte_carlo_regional",
     "par_price",
     "price",
+    "regional_setup",
     "value_instrument",
     "year_fraction",
 ]
