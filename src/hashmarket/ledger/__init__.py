@@ -39,6 +39,12 @@ if TYPE_CHECKING:
         CreateTransferResult,
     )
     from hashmarket.ledger.roles import service_role_sql
+    from hashmarket.ledger.stablecoins import (
+        STABLECOINS,
+        Stablecoin,
+        create_stablecoins,
+        par_currency,
+    )
     from hashmarket.ledger.store import Head, Store, parse_url
     from hashmarket.ledger.store_sqlite import copy_database
     from hashmarket.ledger.verify import VerifyReport
@@ -79,6 +85,10 @@ __all__ = [
     "scaled",
     "service_role_sql",
     "verify_proof",
+    "STABLECOINS",
+    "Stablecoin",
+    "create_stablecoins",
+    "par_currency",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
