@@ -2,8 +2,9 @@
 fixings (see :mod:`hashmarket.ledger.settlement`).
 
 Amounts are shown in the contract's asset (USD, BTC, or a USD stablecoin at par) and, in
-JSON, in minor units (cents, sats, micro-units) under ``*_minor`` keys, signed from the buyer's side. Each command is one ledger
-transaction: a refused command prints one line and changes nothing.
+JSON, in minor units (cents, sats, micro-units) under ``*_minor`` keys, signed from the
+buyer's side. Each command is one ledger transaction: a refused command prints one line
+and changes nothing.
 """
 
 from __future__ import annotations

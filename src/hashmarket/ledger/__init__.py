@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INT64_MAX",
+    "STABLECOINS",
     "Account",
     "AccountBalance",
     "AccountFlags",
@@ -69,6 +70,7 @@ __all__ = [
     "ManualClock",
     "Outcome",
     "Root",
+    "Stablecoin",
     "Store",
     "StoredResponse",
     "SystemClock",
@@ -78,17 +80,15 @@ __all__ = [
     "account_record",
     "allocate",
     "copy_database",
+    "create_stablecoins",
     "day_start_ns",
     "entry_record",
     "ns_to_datetime",
+    "par_currency",
     "parse_url",
     "scaled",
     "service_role_sql",
     "verify_proof",
-    "STABLECOINS",
-    "Stablecoin",
-    "create_stablecoins",
-    "par_currency",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
