@@ -43,10 +43,12 @@ from hashmarket.reports import hedge_html, leverage_html, loan_html, number, por
 from hashmarket.risk import (
     HaircutPolicy,
     Hedge,
+    HedgeChoice,
     HedgePlan,
     LeverageOutcome,
     LoanReport,
     LtvLevels,
+    PlanOutcome,
     PortfolioRiskReport,
     hedge_analysis,
     lending_analysis,
@@ -291,8 +293,50 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
             f"independent seed {check['seed']}: the recommended hedge covers every month with "
             f"probability ≥ {check['coverage_worst_month']:.2%}"
         )
+    if plan.choice is not None:
+        render_choice(plan.choice)
     for note in plan.notes:
         out.print(f"note: {note}")
+
+
+def render_choice(choice: HedgeChoice) -> None:
+    """The two plans side by side, and why the planner takes one."""
+    out = console()
+    c = choice.capital
+    table = Table(
+        title=f"Lock or keep the upside: {number(c.unrecovered_usd)} USD of capital to recover "
+        f"by {choice.horizon}",
+        title_justify="left",
+    )
+    table.add_column("")
+    for o in (choice.lock, choice.puts):
+        mark = " (chosen)" if o.plan == choice.chosen else ""
+        table.add_column(f"{o.plan}{mark}", justify="right")
+    rows: list[tuple[str, Callable[[PlanOutcome], str]]] = [
+        ("hedge", lambda o: o.hedge.family),
+        ("share of output", lambda o: f"{o.hedge.ratio:.2f}"),
+        (
+            "put strike",
+            lambda o: "—" if o.hedge.put_moneyness is None else f"{o.hedge.put_moneyness:.0%}",
+        ),
+        ("premium USD", lambda o: number(o.hedge.premium_usd)),
+        ("revenue given up USD", lambda o: number(o.hedge.revenue_given_up_usd)),
+        ("P(not covered), worst month", lambda o: f"{o.hedge.after.probability_not_covered:.2%}"),
+        ("meets the coverage target", lambda o: "yes" if o.meets_target else "no"),
+        ("P(capital recovered)", lambda o: f"{o.probability_recovered:.1%}"),
+        ("median month recovered", lambda o: o.median_recovery_month or "not by the horizon"),
+        ("total net P5 USD", lambda o: number(o.total_net_p5_usd)),
+        ("total net median USD", lambda o: number(o.total_net_median_usd)),
+        ("total net P95 USD", lambda o: number(o.total_net_p95_usd)),
+    ]
+    for label, cell in rows:
+        table.add_row(label, cell(choice.lock), cell(choice.puts))
+    out.print(table)
+    out.print(
+        f"unhedged: expected net cash {number(choice.expected_net_usd)} USD over the horizon, "
+        f"P(capital recovered) {choice.unhedged_probability_recovered:.1%}"
+    )
+    out.print(f"chosen: {choice.chosen} — {choice.reason}")
 
 
 def hedge_command(
@@ -318,11 +362,13 @@ def hedge_command(
     positive(paths, "--paths")
     positive(workers, "--workers")
     spec = load_miner(miner_path)
-    _, calibration, resolved = _calibrated(
+    history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     miner = spec.profile
-    with progress_bar("simulating", paths * miner.horizon_months * 31) as progress:
+    with progress_bar(
+        "simulating", paths * miner.horizon_for(calibration.state.asof) * 31
+    ) as progress:
         analysis = hedge_analysis(
             spec,
             model=calibration.model,
@@ -333,6 +379,7 @@ def hedge_command(
             check_seed=check_seed,
             workers=workers,
             progress=progress,
+            history=history,
         )
     plan = analysis.plan
     if fmt is RiskFormat.JSON:

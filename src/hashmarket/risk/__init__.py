@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ltv_levels_from_history,
         tail_quantile,
     )
+    from hashmarket.risk.hedge_choice import Capital, HedgeChoice, PlanOutcome, capital_at_risk
     from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan, evaluate, plan_hedge
     from hashmarket.risk.hedging import HedgePricing, MinerProfile, simulate_miner
     from hashmarket.risk.historical import Bootstrap, change_table
@@ -71,11 +72,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Bootstrap",
+    "Capital",
     "Collateral",
     "CollateralKind",
     "Distribution",
     "HaircutPolicy",
     "Hedge",
+    "HedgeChoice",
     "HedgePlan",
     "HedgePricing",
     "LeverageOutcome",
@@ -88,6 +91,7 @@ __all__ = [
     "LoanSummary",
     "LtvLevels",
     "MinerProfile",
+    "PlanOutcome",
     "PnLModel",
     "Portfolio",
     "PortfolioRiskReport",
@@ -100,6 +104,7 @@ __all__ = [
     "VarEstimate",
     "VolatilityEstimate",
     "book_events",
+    "capital_at_risk",
     "change_table",
     "deliverable_forward",
     "evaluate",

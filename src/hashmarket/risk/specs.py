@@ -385,9 +385,12 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
     for name in names:
         if name == "name" or not reader.has(name):
             continue
-        kwargs[name] = (
-            reader.integer(name, minimum=1) if name == "horizon_months" else reader.number(name)
-        )
+        if name == "horizon_months":
+            kwargs[name] = reader.integer(name, minimum=1)
+        elif name in ("purchase_date", "end_of_life"):
+            kwargs[name] = reader.date(name)
+        else:
+            kwargs[name] = reader.number(name)
     for required in ("hashrate_phs", "efficiency_j_per_th", "power_usd_per_kwh"):
         if required not in kwargs:
             raise reader.fail(required, "missing")
