@@ -252,6 +252,14 @@ def _reason(capital: Capital, lock: PlanOutcome, puts: PlanOutcome, chosen: str,
     )
 
 
+def pick(capital: Capital, lock: PlanOutcome, puts: PlanOutcome) -> str:
+    """``"lock"`` once the machines have paid back; before, the plan more likely to recover
+    the capital by the horizon, the puts when level (module docstring)."""
+    if capital.paid_back:
+        return "lock"
+    return "puts" if puts.probability_recovered >= lock.probability_recovered else "lock"
+
+
 def choose(plan: HedgePlan, paths: MinerPaths, capital: Capital) -> HedgePlan:
     """The plan with the situation's choice (module docstring): the two plans, the chosen one
     as the recommendation (or the best effort if it misses the target), and why."""
@@ -260,10 +268,7 @@ def choose(plan: HedgePlan, paths: MinerPaths, capital: Capital) -> HedgePlan:
     puts_hedge, puts_meets = best_of(plan, PUT_FAMILIES)
     lock = outcome("lock", lock_hedge, lock_meets, paths, k)
     puts = outcome("puts", puts_hedge, puts_meets, paths, k)
-    if capital.paid_back:
-        chosen = "lock"
-    else:
-        chosen = "puts" if puts.probability_recovered >= lock.probability_recovered else "lock"
+    chosen = pick(capital, lock, puts)
     end = plan.months[-1]
     choice = HedgeChoice(
         capital=capital,
