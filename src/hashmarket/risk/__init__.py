@@ -10,6 +10,7 @@
   loan's terms and path payoff: :mod:`hashmarket.instruments.loans`; its booking on the
   ledger: :mod:`hashmarket.ledger.loans`, both re-exported here);
 * :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×);
+* :mod:`~hashmarket.risk.counterparty` — exposure profiles, CVA and margin of OTC contracts;
 * :mod:`~hashmarket.risk.analysis` — one call per question (what the CLI runs);
 * :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs (HTML reports: :mod:`hashmarket.reports`).
 """
@@ -40,6 +41,19 @@ if TYPE_CHECKING:
         loan_report,
         past_fixings,
         portfolio_report,
+    )
+    from hashmarket.risk.counterparty import (
+        CollateralAgreement,
+        Counterparty,
+        CounterpartyReport,
+        ExposureProfile,
+        counterparty_report,
+        cva_usd,
+    )
+    from hashmarket.risk.counterparty_spec import (
+        NettingSetSpec,
+        load_netting_set,
+        parse_netting_set,
     )
     from hashmarket.risk.credit import (
         HaircutPolicy,
@@ -74,8 +88,12 @@ __all__ = [
     "Bootstrap",
     "Capital",
     "Collateral",
+    "CollateralAgreement",
     "CollateralKind",
+    "Counterparty",
+    "CounterpartyReport",
     "Distribution",
+    "ExposureProfile",
     "HaircutPolicy",
     "Hedge",
     "HedgeChoice",
@@ -91,6 +109,7 @@ __all__ = [
     "LoanSummary",
     "LtvLevels",
     "MinerProfile",
+    "NettingSetSpec",
     "PlanOutcome",
     "PnLModel",
     "Portfolio",
@@ -106,6 +125,8 @@ __all__ = [
     "book_events",
     "capital_at_risk",
     "change_table",
+    "counterparty_report",
+    "cva_usd",
     "deliverable_forward",
     "evaluate",
     "ewma_volatility",
@@ -116,6 +137,7 @@ __all__ = [
     "leverage_report",
     "load_lending",
     "load_miner",
+    "load_netting_set",
     "load_portfolio",
     "loan_life",
     "loan_report",
@@ -125,6 +147,7 @@ __all__ = [
     "open_accounts",
     "parse_lending",
     "parse_miner",
+    "parse_netting_set",
     "parse_portfolio",
     "past_fixings",
     "plan_hedge",
