@@ -160,6 +160,7 @@ class ExposureProfile:
 
     dates: tuple[dt.date, ...]
     ee_usd: FloatArray
+    ee_std_error_usd: FloatArray
     pfe_usd: dict[float, FloatArray]
     ee_collateralised_usd: FloatArray
     pfe_collateralised_usd: dict[float, FloatArray]
@@ -176,6 +177,7 @@ class ExposureProfile:
             {
                 "date": str(d),
                 "ee_usd": float(self.ee_usd[i]),
+                "ee_std_error_usd": float(self.ee_std_error_usd[i]),
                 **{f"pfe_{q:.0%}_usd": float(self.pfe_usd[q][i]) for q in PFE_LEVELS},
                 "ee_collateralised_usd": float(self.ee_collateralised_usd[i]),
                 **{
@@ -219,6 +221,9 @@ def profile_from_values(
     return ExposureProfile(
         dates=tuple(dates),
         ee_usd=exposure.mean(axis=0),
+        ee_std_error_usd=exposure.std(axis=0, ddof=1) / math.sqrt(n)
+        if n > 1
+        else np.zeros(exposure.shape[1]),
         pfe_usd={q: np.quantile(exposure, q, axis=0) for q in PFE_LEVELS},
         ee_collateralised_usd=covered.mean(axis=0),
         pfe_collateralised_usd={q: np.quantile(covered, q, axis=0) for q in PFE_LEVELS},
