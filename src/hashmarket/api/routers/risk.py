@@ -56,6 +56,7 @@ def hedge(
         n_paths=request.paths,
         seed=request.seed,
         coverage=request.coverage,
+        history=state.history,
     )
     return {**analysis.to_dict(), "data_asof": resolved.to_dict()}
 
