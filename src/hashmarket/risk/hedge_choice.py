@@ -228,7 +228,10 @@ def _reason(capital: Capital, lock: PlanOutcome, puts: PlanOutcome, chosen: str,
         )
 
     lock_name = f"the {lock.hedge.family} at {lock.hedge.ratio:.0%} of output"
-    puts_name = f"puts at {puts.hedge.put_moneyness or 0:.0%} of spot on {puts.hedge.ratio:.0%}"
+    puts_name = (
+        f"puts struck at {puts.hedge.put_moneyness or 0:.0%} of spot on "
+        f"{puts.hedge.ratio:.0%} of output"
+    )
     if capital.paid_back:
         since = f" on {capital.paid_back_on}" if capital.paid_back_on else ""
         return (
