@@ -31,6 +31,8 @@ def test_hedge_of_new_machines_shows_both_plans_and_why(tmp_path: Path) -> None:
         "1000",
         "--data-dir",
         str(tmp_path),
+        "--report",
+        str(tmp_path / "hedge.html"),
     )
     # February 2026 to the end of life in September 2029: 44 monthly hedges.
     assert len(payload["months"]) == 44 and payload["months"][-1] == "2029-09"
@@ -44,6 +46,8 @@ def test_hedge_of_new_machines_shows_both_plans_and_why(tmp_path: Path) -> None:
     chosen = s[s["chosen"]]
     assert (payload["recommended"] or payload["best_effort"])["family"] == chosen["family"]
     assert f"{chosen['probability_capital_recovered']:.1%}" in s["reason"]
+    page = (tmp_path / "hedge.html").read_text(encoding="utf-8")
+    assert "Lock or keep the upside" in page and f"Chosen: {s['chosen']} — " in page
 
 
 def test_cva_table_and_a_bad_file(tmp_path: Path) -> None:
