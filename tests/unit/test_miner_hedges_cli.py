@@ -114,3 +114,13 @@ def test_ledger_init_adds_stablecoins_and_settle_opens_in_usdc(tmp_path: Path) -
         app, ["settle", "open", spec, "--buyer", "carol", "--seller", "dave", "--asset", "btc", *db]
     )
     assert refused.exit_code != 0 and "so it settles in USD" in str(refused.exception)
+
+
+def test_the_horizon_can_be_shortened_on_the_command_line(tmp_path: Path) -> None:
+    miner = str(EXAMPLES / "risk" / "miner_new_machines.json")
+    args = ("--paths", "500", "--data-dir", str(tmp_path))
+    payload = ok("hedge", miner, "--horizon-months", "6", *args)
+    assert payload["months"] == ["2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07"]
+    assert payload["situation"]["last_month_hedged"] == "2026-07"
+    refused = runner.invoke(app, ["hedge", miner, "--horizon-months", "121", *args])
+    assert refused.exit_code != 0 and "must be 1 to 120" in str(refused.exception)

@@ -58,6 +58,7 @@ from hashmarket.risk import (
     load_portfolio,
     past_fixings,
     portfolio_report,
+    with_horizon,
 )
 
 if TYPE_CHECKING:
@@ -349,6 +350,11 @@ def hedge_command(
     check_seed: int | None = typer.Option(
         None, "--check-seed", help="Check the plan on independent paths (default: seed + 1)."
     ),
+    horizon_months: int | None = typer.Option(
+        None,
+        "--horizon-months",
+        help="Months hedged (default: the file's, else to the machines' end of life, else 12).",
+    ),
     fmt: RiskFormat = FORMAT_OPTION,
     report: Path | None = REPORT_OPTION,
     asof: str | None = ASOF_OPTION,
@@ -361,7 +367,7 @@ def hedge_command(
     """A miner's hedge plan: the cheapest hedge that covers cash costs with a probability."""
     positive(paths, "--paths")
     positive(workers, "--workers")
-    spec = load_miner(miner_path)
+    spec = with_horizon(load_miner(miner_path), horizon_months)
     history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )

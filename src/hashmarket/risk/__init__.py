@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         parse_lending,
         parse_miner,
         parse_portfolio,
+        with_horizon,
     )
     from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
     from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
@@ -161,6 +162,7 @@ __all__ = [
     "transfer_id",
     "value_paths",
     "var_es",
+    "with_horizon",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -411,6 +411,14 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
     return MinerSpec(profile, coverage, pricing)
 
 
+def with_horizon(spec: MinerSpec, horizon_months: int | None) -> MinerSpec:
+    """``spec`` hedged over ``horizon_months`` instead (``None``: as it is)."""
+    if horizon_months is None:
+        return spec
+    profile = dataclasses.replace(spec.profile, horizon_months=horizon_months)
+    return dataclasses.replace(spec, profile=profile)
+
+
 def load_miner(path: Path) -> MinerSpec:
     document, location = read_document(path, what="miner profile", error=RiskError)
     return parse_miner(document, location=location)
