@@ -124,3 +124,19 @@ def test_the_horizon_can_be_shortened_on_the_command_line(tmp_path: Path) -> Non
     assert payload["situation"]["last_month_hedged"] == "2026-07"
     refused = runner.invoke(app, ["hedge", miner, "--horizon-months", "121", *args])
     assert refused.exit_code != 0 and "must be 1 to 120" in str(refused.exception)
+
+
+def test_the_stablecoin_issuers_can_be_other_accounts(tmp_path: Path) -> None:
+    db = ["--data-dir", str(tmp_path)]
+    made = ok(
+        "ledger", "init", "--stablecoins", "--usdt-issuer-id", "7", "--usdc-issuer-id", "8", *db
+    )
+    issuers = {a["asset"]: a["issuer_account_id"] for a in made["assets"]}
+    assert (issuers["USDT"], issuers["USDC"]) == (7, 8)
+    # The same assets with another issuer are refused, and the ledger stays as it was.
+    with Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite") as ledger:
+        before = ledger.state_hash()
+    refused = runner.invoke(app, ["ledger", "init", "--stablecoins", *db])
+    assert refused.exit_code != 0 and "USDT" in str(refused.exception)
+    with Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite") as ledger:
+        assert ledger.state_hash() == before

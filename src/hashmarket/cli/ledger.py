@@ -101,6 +101,12 @@ def init_command(
         "--stablecoins",
         help="Also USDT and USDC (6 decimals; issuers 3 and 4), for settlement at par in USD.",
     ),
+    usdt_issuer_id: int = typer.Option(
+        3, "--usdt-issuer-id", help="Account id of the USDT issuer."
+    ),
+    usdc_issuer_id: int = typer.Option(
+        4, "--usdc-issuer-id", help="Account id of the USDC issuer."
+    ),
     at: str | None = AT_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
@@ -119,7 +125,8 @@ def init_command(
                     raise AccountRefusedError(
                         "asset_refused", result_code=result.value, asset=code, reason=result.reason
                     )
-            for coin, result in create_stablecoins(w) if stablecoins else []:
+            issuers = {"USDT": usdt_issuer_id, "USDC": usdc_issuer_id}
+            for coin, result in create_stablecoins(w, issuers) if stablecoins else []:
                 if result is not CreateAssetResult.OK:
                     raise AccountRefusedError(
                         "asset_refused",
