@@ -313,6 +313,7 @@ def render_choice(choice: HedgeChoice) -> None:
     for o in (choice.lock, choice.puts):
         mark = " (chosen)" if o.plan == choice.chosen else ""
         table.add_column(f"{o.plan}{mark}", justify="right")
+    paid = "paid back" if c.paid_back else ""
     rows: list[tuple[str, Callable[[PlanOutcome], str]]] = [
         ("hedge", lambda o: o.hedge.family),
         ("share of output", lambda o: f"{o.hedge.ratio:.2f}"),
@@ -324,8 +325,11 @@ def render_choice(choice: HedgeChoice) -> None:
         ("revenue given up USD", lambda o: number(o.hedge.revenue_given_up_usd)),
         ("P(not covered), worst month", lambda o: f"{o.hedge.after.probability_not_covered:.2%}"),
         ("meets the coverage target", lambda o: "yes" if o.meets_target else "no"),
-        ("P(capital recovered)", lambda o: f"{o.probability_recovered:.1%}"),
-        ("median month recovered", lambda o: o.median_recovery_month or "not by the horizon"),
+        ("P(capital recovered)", lambda o: paid or f"{o.probability_recovered:.1%}"),
+        (
+            "median month recovered",
+            lambda o: paid or o.median_recovery_month or "not by the horizon",
+        ),
         ("total net P5 USD", lambda o: number(o.total_net_p5_usd)),
         ("total net median USD", lambda o: number(o.total_net_median_usd)),
         ("total net P95 USD", lambda o: number(o.total_net_p95_usd)),
