@@ -227,6 +227,10 @@ MESSAGES: dict[str, str] = {
     ),
     "market_log": "command log {where}: {problem}",
     "market_ledger": "ledger refused the exchange's {what}: {result_code} ({reason})",
+    # the lending reference rate (hashmarket.index.lending_rate, ledger.lending_book)
+    "lending_row": "{problem}",
+    "lending_book": "loan book {path}: {problem}",
+    "no_lending_fixing": "no {currency} {tenor} lending-rate fixing {when}",
 }
 
 

@@ -16,6 +16,7 @@ from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import counterparty as counterparty_routes
 from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
+from hashmarket.api.routers.lending import router as lending_router
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -71,6 +72,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(delivery.router)
     app.include_router(market.router)
     app.include_router(counterparty_routes.router)
+    app.include_router(lending_router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

@@ -25,6 +25,10 @@ index_app = typer.Typer(
                 "hashmarket.cli.index_gpu:gpu_command",
                 "GPU-hour index: one fixing per period, GPU model and term, from price quotes.",
             ),
+            "lending-rate": LazyCommand(
+                "hashmarket.cli.index_lending:app",
+                "Crypto lending reference rate: daily fixings by currency and tenor (and imports).",
+            ),
         }
     ),
     help="Indices: the hashprice index and the GPU-hour index.",

@@ -36,6 +36,7 @@ from hashmarket.cli.common import (
     resolve_scheduler,
     write_report,
 )
+from hashmarket.cli.index_lending import rates_for
 from hashmarket.instruments import CollateralKind
 from hashmarket.models import Calibration, calibrate
 from hashmarket.pricing import FlatRate, Market
@@ -516,7 +517,7 @@ def loan_command(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     levels_for = _levels_for(history, calibration)
-    spec = load_lending(loan_path, levels_for=levels_for)
+    spec = load_lending(loan_path, levels_for=levels_for, rates_for=rates_for(data_dir))
     result = lending_analysis(
         spec,
         levels_for=levels_for,

@@ -30,21 +30,51 @@ if TYPE_CHECKING:
         hashprice_table,
         realized_hashprice_btc_per_ph_day,
     )
+    from hashmarket.index.lending_fixings import business_days, lending_fixings
+    from hashmarket.index.lending_rate import (
+        LENDING_METHODOLOGY_VERSION,
+        TENOR_DAYS,
+        LendingCurrency,
+        LendingFixing,
+        LendingMethodology,
+        LendingTransaction,
+        Tenor,
+        ineligibility,
+        tenor_of,
+        trimmed_statistics,
+    )
+    from hashmarket.index.lending_transactions import (
+        LENDING_FIRST_DATE,
+        LENDING_LAST_DATE,
+        import_transactions,
+        imported_transactions,
+        read_transactions,
+    )
     from hashmarket.index.records import hashprice_records, select_days
 
 __all__ = [
     "BUNDLED_QUOTES_FILE",
     "DEFAULT_MAD_THRESHOLD",
+    "LENDING_FIRST_DATE",
+    "LENDING_LAST_DATE",
+    "LENDING_METHODOLOGY_VERSION",
     "METHODOLOGY_VERSION",
+    "TENOR_DAYS",
     "AsOf",
     "Fixing",
     "GpuFixing",
+    "LendingCurrency",
+    "LendingFixing",
+    "LendingMethodology",
+    "LendingTransaction",
     "Method",
     "Methodology",
     "Period",
     "QuoteTable",
+    "Tenor",
     "Term",
     "bundled_quotes_path",
+    "business_days",
     "canonical_model",
     "day_fixings",
     "epoch_value_btc_per_ph",
@@ -53,11 +83,18 @@ __all__ = [
     "hashprice_btc_per_ph_day",
     "hashprice_records",
     "hashprice_table",
+    "import_transactions",
+    "imported_transactions",
+    "ineligibility",
+    "lending_fixings",
     "load_bundled_quotes",
     "read_quotes",
+    "read_transactions",
     "realized_hashprice_btc_per_ph_day",
     "resolve_asof",
     "select_days",
+    "tenor_of",
+    "trimmed_statistics",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -17,6 +17,16 @@ if TYPE_CHECKING:
         fixings_from_gpu_index,
     )
     from hashmarket.instruments.fixings import FIXING_FIELDS, DateArray, Fixings, to_day
+    from hashmarket.instruments.floating import (
+        FloatingRate,
+        RateReset,
+        floating_claim_usd,
+        floating_record,
+        interest_schedule,
+        period_interest_minor,
+        reset_periods,
+        with_fixings,
+    )
     from hashmarket.instruments.forwards import (
         BtcPriceSwap,
         DifficultyFuture,
@@ -72,6 +82,7 @@ __all__ = [
     "EpochValueFuture",
     "EuropeanOption",
     "Fixings",
+    "FloatingRate",
     "ForwardSettlement",
     "HashpriceForward",
     "HashrateFuture",
@@ -82,6 +93,7 @@ __all__ = [
     "LoanPaths",
     "LoanRounding",
     "OptionType",
+    "RateReset",
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
@@ -92,13 +104,19 @@ __all__ = [
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "floating_claim_usd",
+    "floating_record",
+    "interest_schedule",
     "load_spec",
     "loan_life",
     "month_periods",
     "parse_spec",
+    "period_interest_minor",
+    "reset_periods",
     "to_day",
     "to_spec",
     "vanilla_payoff",
+    "with_fixings",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings, to_date
+from hashmarket.instruments.floating import FloatingRate, floating_claim_usd
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.money import Rounding
@@ -141,6 +142,9 @@ class Loan:
     cure_days: int = 2
     borrower_cures: bool = True
     rounding: LoanRounding = LoanRounding()
+    # None: the fixed ``rate_per_year``. Otherwise the lending reference rate plus a spread,
+    # reset every tenor period (hashmarket.instruments.floating).
+    floating: FloatingRate | None = None
 
     def __post_init__(self) -> None:
         if not self.loan_id or not isinstance(self.loan_id, str):
@@ -176,6 +180,10 @@ class Loan:
 
     def claim_usd(self, day: dt.date) -> float:
         """Principal with simple interest accrued to ``day`` (the bullet repayment at maturity)."""
+        if self.floating is not None:
+            return floating_claim_usd(
+                self.floating, self.principal_usd, self.rounding.principal, day
+            )
         days = max(0, (min(day, self.maturity) - self.start).days)
         return self.principal_usd * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR_ACT365)
 

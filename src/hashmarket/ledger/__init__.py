@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     )
     from hashmarket.ledger.core import AssetInfo, Ledger
     from hashmarket.ledger.idempotency import Outcome, StoredResponse
+    from hashmarket.ledger.lending_book import (
+        BookedLoan,
+        booked_transactions,
+        floating_rates,
+        import_loan_book,
+        imported_loan_books,
+        read_loan_book,
+        reference_transactions,
+    )
     from hashmarket.ledger.model import (
         INT64_MAX,
         Account,
@@ -58,6 +67,7 @@ __all__ = [
     "AccountFlags",
     "Asset",
     "AssetInfo",
+    "BookedLoan",
     "Clock",
     "CreateAccountResult",
     "CreateAssetResult",
@@ -79,13 +89,19 @@ __all__ = [
     "VerifyReport",
     "account_record",
     "allocate",
+    "booked_transactions",
     "copy_database",
     "create_stablecoins",
     "day_start_ns",
     "entry_record",
+    "floating_rates",
+    "import_loan_book",
+    "imported_loan_books",
     "ns_to_datetime",
     "par_currency",
     "parse_url",
+    "read_loan_book",
+    "reference_transactions",
     "scaled",
     "service_role_sql",
     "verify_proof",

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import (
+        RatesFor,
         load_lending,
         load_miner,
         load_portfolio,
@@ -117,6 +118,7 @@ __all__ = [
     "PortfolioRiskReport",
     "Position",
     "PositionKind",
+    "RatesFor",
     "RiskResult",
     "StressResult",
     "StressScenario",

@@ -28,6 +28,7 @@ from hashmarket.instruments import (
     Fixings,
     Loan,
     collateral_unit_values,
+    floating_record,
     loan_life,
 )
 from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
@@ -257,6 +258,13 @@ def _historical_risk(
 # ---- loans ---------------------------------------------------------------------------------
 
 
+def _floating(loan: Loan) -> dict[str, Any]:
+    """A floating loan's terms and resets (a fixed-rate loan's report is unchanged)."""
+    if loan.floating is None:
+        return {}
+    return {"floating": floating_record(loan.floating, loan.principal_usd, loan.rounding.principal)}
+
+
 @dataclass(frozen=True)
 class LoanReport:
     loan: Loan
@@ -288,6 +296,7 @@ class LoanReport:
                 "liquidation_days": loan.liquidation_days,
                 "cure_days": loan.cure_days,
                 "borrower_cures": loan.borrower_cures,
+                **_floating(loan),
             },
             "asof": self.asof.isoformat(),
             "levels_from_haircuts": None if self.levels is None else self.levels.to_dict(),

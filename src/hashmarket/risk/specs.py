@@ -25,15 +25,18 @@ Errors name the file and the field's path (``positions[2].instrument.notional_ph
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hashmarket.errors import Location, RiskError, SpecError
+from hashmarket.index import LendingCurrency, Tenor
 from hashmarket.instruments import (
     Collateral,
     CollateralKind,
+    FloatingRate,
     HashrateToken,
     Instrument,
     Loan,
@@ -41,6 +44,7 @@ from hashmarket.instruments import (
     load_spec,
     parse_spec,
 )
+from hashmarket.money import exact
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader
@@ -51,6 +55,9 @@ from hashmarket.specfile import read_document
 # A loan whose LTV levels come from history asks the caller for them (the CLI calibrates on
 # the network history as of the valuation date).
 LevelsFor = Callable[[CollateralKind, HaircutPolicy], LtvLevels]
+# A floating loan asks the caller for its rate resets (the CLI and the API compute the lending
+# reference rate's fixings from the transactions and loan book they hold).
+RatesFor = Callable[[FloatingRate, dt.date, dt.date], FloatingRate]
 T = TypeVar("T")
 
 
@@ -212,6 +219,7 @@ LOAN_FIELDS = (
     "cure_days",
     "borrower_cures",
     "horizon_days",
+    "floating",
 )
 FORWARD_FIELDS = (
     "type",
@@ -256,7 +264,31 @@ def _wrap(reader: Reader, build: Callable[[], T]) -> T:
         ) from None
 
 
-def parse_loan(reader: Reader, *, levels_for: LevelsFor | None = None) -> Loan:
+def _floating(reader: Reader, rates_for: RatesFor | None) -> FloatingRate:
+    """A loan's ``floating`` mapping (tenor, spread, currency), with its resets."""
+    if reader.has("rate_per_year"):
+        raise reader.fail(
+            "rate_per_year", "a floating loan's rate is the reference rate plus the spread"
+        )
+    f = reader.mapping("floating")
+    f.only("tenor", "spread_per_year", "currency")
+    floating = FloatingRate(
+        tenor=Tenor(f.choice("tenor", tuple(t.value for t in Tenor))),
+        spread_per_year=exact(f.number("spread_per_year")),
+        currency=LendingCurrency(f.choice("currency", ("usd",), "usd")),
+    )
+    if rates_for is None:
+        raise reader.fail("floating", "needs the lending reference rate's fixings")
+    start, maturity = reader.date("start"), reader.date("maturity")
+    try:
+        return rates_for(floating, start, maturity)
+    except RiskError as exc:
+        raise reader.fail("floating", exc.problem) from None
+
+
+def parse_loan(
+    reader: Reader, *, levels_for: LevelsFor | None = None, rates_for: RatesFor | None = None
+) -> Loan:
     """A ``loan`` or a ``deliverable_forward`` mapping."""
     kind = reader.choice("type", ("loan", "deliverable_forward"), "loan")
     if kind == "deliverable_forward":
@@ -302,12 +334,18 @@ def parse_loan(reader: Reader, *, levels_for: LevelsFor | None = None) -> Loan:
     terms["liquidation_cost"] = reader.number(
         "liquidation_cost", policy.liquidation_cost, minimum=0.0
     )
+    if reader.has("floating"):
+        terms["floating"] = _floating(reader, rates_for)
+        # Shown as the loan's rate: the first period's.
+        rate_per_year = float(terms["floating"].resets[0].rate_per_year)
+    else:
+        rate_per_year = reader.number("rate_per_year", minimum=0.0)
 
     def build_loan() -> Loan:
         return Loan(
             loan_id=reader.text("loan_id"),
             principal_usd=reader.number("principal_usd", positive=True),
-            rate_per_year=reader.number("rate_per_year", minimum=0.0),
+            rate_per_year=rate_per_year,
             start=reader.date("start"),
             maturity=reader.date("maturity"),
             collateral=collateral,
@@ -332,7 +370,11 @@ class LendingSpec:
 
 
 def parse_lending(
-    document: Any, *, location: Location | None = None, levels_for: LevelsFor | None = None
+    document: Any,
+    *,
+    location: Location | None = None,
+    levels_for: LevelsFor | None = None,
+    rates_for: RatesFor | None = None,
 ) -> LendingSpec:
     reader = Reader.of(document, what="loan", location=location)
     kind = reader.choice("type", ("loan", "deliverable_forward", "leveraged_btc"), "loan")
@@ -359,12 +401,15 @@ def parse_lending(
         position = _wrap(reader, lambda: LeveragedBtc(**kwargs))
         return LendingSpec(None, position, HaircutPolicy(), horizon)
     policy = parse_policy(reader.mapping("haircut") if reader.has("haircut") else None)
-    return LendingSpec(parse_loan(reader, levels_for=levels_for), None, policy, horizon)
+    loan = parse_loan(reader, levels_for=levels_for, rates_for=rates_for)
+    return LendingSpec(loan, None, policy, horizon)
 
 
-def load_lending(path: Path, *, levels_for: LevelsFor | None = None) -> LendingSpec:
+def load_lending(
+    path: Path, *, levels_for: LevelsFor | None = None, rates_for: RatesFor | None = None
+) -> LendingSpec:
     document, location = read_document(path, what="loan", error=RiskError)
-    return parse_lending(document, location=location, levels_for=levels_for)
+    return parse_lending(document, location=location, levels_for=levels_for, rates_for=rates_for)
 
 
 # ---- miner ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from hashmarket.api.keys import ApiKey, Permission
+from hashmarket.api.routers import lending
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.pricing import ValuationSetup, market_for
@@ -123,7 +124,7 @@ def analyze_loan(
     calibration = state.calibration(ValuationSetup(asof=resolved.date))
     levels_for = levels_from_history(history, asof=calibration.state.asof)
     result = lending_analysis(
-        parse_lending(request.loan, levels_for=levels_for),
+        parse_lending(request.loan, levels_for=levels_for, rates_for=lending.rates_for(state)),
         levels_for=levels_for,
         model=calibration.model,
         state=calibration.state,
