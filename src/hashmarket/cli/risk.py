@@ -306,8 +306,12 @@ def render_choice(choice: HedgeChoice) -> None:
     out = console()
     c = choice.capital
     table = Table(
-        title=f"Lock or keep the upside: {number(c.unrecovered_usd)} USD of capital to recover "
-        f"by {choice.horizon}",
+        title="Lock or keep the upside: "
+        + (
+            f"the machines have paid back; hedged to {choice.horizon}"
+            if c.paid_back
+            else f"{number(c.unrecovered_usd)} USD of capital to recover by {choice.horizon}"
+        ),
         title_justify="left",
     )
     table.add_column("")
@@ -338,9 +342,12 @@ def render_choice(choice: HedgeChoice) -> None:
     for label, cell in rows:
         table.add_row(label, cell(choice.lock), cell(choice.puts))
     out.print(table)
+    recovered = (
+        "" if c.paid_back else f", P(capital recovered) {choice.unhedged_probability_recovered:.1%}"
+    )
     out.print(
-        f"unhedged: expected net cash {number(choice.expected_net_usd)} USD over the horizon, "
-        f"P(capital recovered) {choice.unhedged_probability_recovered:.1%}"
+        f"unhedged: expected net cash {number(choice.expected_net_usd)} USD over the horizon"
+        + recovered
     )
     out.print(f"chosen: {choice.chosen} — {choice.reason}")
 
