@@ -65,6 +65,10 @@ COMMANDS = {
         "hashmarket.cli.risk:loan_command",
         "A loan's LTV levels and its life over scenarios, or a leveraged BTC position's.",
     ),
+    "cva": LazyCommand(
+        "hashmarket.cli.counterparty:cva_command",
+        "EE, PFE and CVA of OTC contracts with one counterparty, with and without margin.",
+    ),
     "data": LazyCommand(
         "hashmarket.cli.data:app",
         "Network data: sources, licences, coverage, imports and node sync.",

@@ -44,10 +44,12 @@ from hashmarket.reports import hedge_html, leverage_html, loan_html, number, por
 from hashmarket.risk import (
     HaircutPolicy,
     Hedge,
+    HedgeChoice,
     HedgePlan,
     LeverageOutcome,
     LoanReport,
     LtvLevels,
+    PlanOutcome,
     PortfolioRiskReport,
     hedge_analysis,
     lending_analysis,
@@ -57,6 +59,7 @@ from hashmarket.risk import (
     load_portfolio,
     past_fixings,
     portfolio_report,
+    with_horizon,
 )
 
 if TYPE_CHECKING:
@@ -292,8 +295,61 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
             f"independent seed {check['seed']}: the recommended hedge covers every month with "
             f"probability ≥ {check['coverage_worst_month']:.2%}"
         )
+    if plan.choice is not None:
+        render_choice(plan.choice)
     for note in plan.notes:
         out.print(f"note: {note}")
+
+
+def render_choice(choice: HedgeChoice) -> None:
+    """The two plans side by side, and why the planner takes one."""
+    out = console()
+    c = choice.capital
+    table = Table(
+        title="Lock or keep the upside: "
+        + (
+            f"the machines have paid back; hedged to {choice.horizon}"
+            if c.paid_back
+            else f"{number(c.unrecovered_usd)} USD of capital to recover by {choice.horizon}"
+        ),
+        title_justify="left",
+    )
+    table.add_column("")
+    for o in (choice.lock, choice.puts):
+        mark = " (chosen)" if o.plan == choice.chosen else ""
+        table.add_column(f"{o.plan}{mark}", justify="right")
+    paid = "paid back" if c.paid_back else ""
+    rows: list[tuple[str, Callable[[PlanOutcome], str]]] = [
+        ("hedge", lambda o: o.hedge.family),
+        ("share of output", lambda o: f"{o.hedge.ratio:.2f}"),
+        (
+            "put strike",
+            lambda o: "—" if o.hedge.put_moneyness is None else f"{o.hedge.put_moneyness:.0%}",
+        ),
+        ("premium USD", lambda o: number(o.hedge.premium_usd)),
+        ("revenue given up USD", lambda o: number(o.hedge.revenue_given_up_usd)),
+        ("P(not covered), worst month", lambda o: f"{o.hedge.after.probability_not_covered:.2%}"),
+        ("meets the coverage target", lambda o: "yes" if o.meets_target else "no"),
+        ("P(capital recovered)", lambda o: paid or f"{o.probability_recovered:.1%}"),
+        (
+            "median month recovered",
+            lambda o: paid or o.median_recovery_month or "not by the horizon",
+        ),
+        ("total net P5 USD", lambda o: number(o.total_net_p5_usd)),
+        ("total net median USD", lambda o: number(o.total_net_median_usd)),
+        ("total net P95 USD", lambda o: number(o.total_net_p95_usd)),
+    ]
+    for label, cell in rows:
+        table.add_row(label, cell(choice.lock), cell(choice.puts))
+    out.print(table)
+    recovered = (
+        "" if c.paid_back else f", P(capital recovered) {choice.unhedged_probability_recovered:.1%}"
+    )
+    out.print(
+        f"unhedged: expected net cash {number(choice.expected_net_usd)} USD over the horizon"
+        + recovered
+    )
+    out.print(f"chosen: {choice.chosen} — {choice.reason}")
 
 
 def hedge_command(
@@ -305,6 +361,11 @@ def hedge_command(
     seed: int = SEED_OPTION,
     check_seed: int | None = typer.Option(
         None, "--check-seed", help="Check the plan on independent paths (default: seed + 1)."
+    ),
+    horizon_months: int | None = typer.Option(
+        None,
+        "--horizon-months",
+        help="Months hedged (default: the file's, else to the machines' end of life, else 12).",
     ),
     fmt: RiskFormat = FORMAT_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -318,12 +379,14 @@ def hedge_command(
     """A miner's hedge plan: the cheapest hedge that covers cash costs with a probability."""
     positive(paths, "--paths")
     positive(workers, "--workers")
-    spec = load_miner(miner_path)
-    _, calibration, resolved = _calibrated(
+    spec = with_horizon(load_miner(miner_path), horizon_months)
+    history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     miner = spec.profile
-    with progress_bar("simulating", paths * miner.horizon_months * 31) as progress:
+    with progress_bar(
+        "simulating", paths * miner.horizon_for(calibration.state.asof) * 31
+    ) as progress:
         analysis = hedge_analysis(
             spec,
             model=calibration.model,
@@ -334,6 +397,7 @@ def hedge_command(
             check_seed=check_seed,
             workers=workers,
             progress=progress,
+            history=history,
         )
     plan = analysis.plan
     if fmt is RiskFormat.JSON:

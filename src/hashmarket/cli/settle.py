@@ -1,9 +1,10 @@
 """``hashmarket settle …``: bilateral contracts settled daily on the ledger from the published
 fixings (see :mod:`hashmarket.ledger.settlement`).
 
-Amounts are shown in the contract's asset (USD or BTC) and, in JSON, in minor units (cents,
-sats) under ``*_minor`` keys, signed from the buyer's side. Each command is one ledger
-transaction: a refused command prints one line and changes nothing.
+Amounts are shown in the contract's asset (USD, BTC, or a USD stablecoin at par) and, in
+JSON, in minor units (cents, sats, micro-units) under ``*_minor`` keys, signed from the
+buyer's side. Each command is one ledger transaction: a refused command prints one line
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -139,7 +140,10 @@ def open_command(
     buyer: str = typer.Option(..., "--buyer", help="The long account (id or name)."),
     seller: str = typer.Option(..., "--seller", help="The short account (id or name)."),
     asset: str | None = typer.Option(
-        None, "--asset", help="usd or btc: must be the instrument's currency (its default)."
+        None,
+        "--asset",
+        help="usd or btc: the instrument's currency (its default); a USD payoff may settle at "
+        "par in usdt or usdc (created by `ledger init --stablecoins`).",
     ),
     margin_rate: str | None = typer.Option(
         None, "--margin-rate", help="Initial margin / notional (default: 0.35 USD, 0.18 BTC)."

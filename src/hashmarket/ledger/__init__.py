@@ -48,6 +48,12 @@ if TYPE_CHECKING:
         CreateTransferResult,
     )
     from hashmarket.ledger.roles import service_role_sql
+    from hashmarket.ledger.stablecoins import (
+        STABLECOINS,
+        Stablecoin,
+        create_stablecoins,
+        par_currency,
+    )
     from hashmarket.ledger.store import Head, Store, parse_url
     from hashmarket.ledger.store_sqlite import copy_database
     from hashmarket.ledger.verify import VerifyReport
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INT64_MAX",
+    "STABLECOINS",
     "Account",
     "AccountBalance",
     "AccountFlags",
@@ -73,6 +80,7 @@ __all__ = [
     "ManualClock",
     "Outcome",
     "Root",
+    "Stablecoin",
     "Store",
     "StoredResponse",
     "SystemClock",
@@ -83,12 +91,14 @@ __all__ = [
     "allocate",
     "booked_transactions",
     "copy_database",
+    "create_stablecoins",
     "day_start_ns",
     "entry_record",
     "floating_rates",
     "import_loan_book",
     "imported_loan_books",
     "ns_to_datetime",
+    "par_currency",
     "parse_url",
     "read_loan_book",
     "reference_transactions",

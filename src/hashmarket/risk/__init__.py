@@ -10,6 +10,7 @@
   loan's terms and path payoff: :mod:`hashmarket.instruments.loans`; its booking on the
   ledger: :mod:`hashmarket.ledger.loans`, both re-exported here);
 * :mod:`~hashmarket.risk.leverage` — leveraged BTC exposure (1.1× to 3×);
+* :mod:`~hashmarket.risk.counterparty` — exposure profiles, CVA and margin of OTC contracts;
 * :mod:`~hashmarket.risk.analysis` — one call per question (what the CLI runs);
 * :mod:`~hashmarket.risk.specs` — the JSON/YAML inputs (HTML reports: :mod:`hashmarket.reports`).
 """
@@ -41,6 +42,19 @@ if TYPE_CHECKING:
         past_fixings,
         portfolio_report,
     )
+    from hashmarket.risk.counterparty import (
+        CollateralAgreement,
+        Counterparty,
+        CounterpartyReport,
+        ExposureProfile,
+        counterparty_report,
+        cva_usd,
+    )
+    from hashmarket.risk.counterparty_spec import (
+        NettingSetSpec,
+        load_netting_set,
+        parse_netting_set,
+    )
     from hashmarket.risk.credit import (
         HaircutPolicy,
         LoanSummary,
@@ -53,6 +67,7 @@ if TYPE_CHECKING:
         ltv_levels_from_history,
         tail_quantile,
     )
+    from hashmarket.risk.hedge_choice import Capital, HedgeChoice, PlanOutcome, capital_at_risk
     from hashmarket.risk.hedge_plan import Distribution, Hedge, HedgePlan, evaluate, plan_hedge
     from hashmarket.risk.hedging import HedgePricing, MinerProfile, simulate_miner
     from hashmarket.risk.historical import Bootstrap, change_table
@@ -77,19 +92,26 @@ if TYPE_CHECKING:
         parse_lending,
         parse_miner,
         parse_portfolio,
+        with_horizon,
     )
     from hashmarket.risk.stress import StressResult, StressScenario, run_stress, standard_scenarios
     from hashmarket.risk.var import RiskResult, VarEstimate, portfolio_risk, var_es
 
 __all__ = [
     "Bootstrap",
+    "Capital",
     "Collateral",
+    "CollateralAgreement",
     "CollateralKind",
+    "Counterparty",
+    "CounterpartyReport",
     "CurrencyComparison",
     "CurrencyLeg",
     "Distribution",
+    "ExposureProfile",
     "HaircutPolicy",
     "Hedge",
+    "HedgeChoice",
     "HedgePlan",
     "HedgePricing",
     "LeverageOutcome",
@@ -102,6 +124,8 @@ __all__ = [
     "LoanSummary",
     "LtvLevels",
     "MinerProfile",
+    "NettingSetSpec",
+    "PlanOutcome",
     "PnLModel",
     "Portfolio",
     "PortfolioRiskReport",
@@ -117,8 +141,11 @@ __all__ = [
     "VolatilityEstimate",
     "book_events",
     "btc_twin",
+    "capital_at_risk",
     "change_table",
+    "counterparty_report",
     "currency_comparison",
+    "cva_usd",
     "deliverable_forward",
     "evaluate",
     "ewma_volatility",
@@ -130,6 +157,7 @@ __all__ = [
     "liquidation_hashprice",
     "load_lending",
     "load_miner",
+    "load_netting_set",
     "load_portfolio",
     "loan_life",
     "loan_report",
@@ -140,6 +168,7 @@ __all__ = [
     "open_accounts",
     "parse_lending",
     "parse_miner",
+    "parse_netting_set",
     "parse_portfolio",
     "past_fixings",
     "plan_hedge",
@@ -155,6 +184,7 @@ __all__ = [
     "transfer_id",
     "value_paths",
     "var_es",
+    "with_horizon",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

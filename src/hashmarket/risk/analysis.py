@@ -48,8 +48,9 @@ from hashmarket.risk.credit import (
     ltv_levels_from_history,
     summarize,
 )
+from hashmarket.risk.hedge_choice import Capital, capital_at_risk, choose
 from hashmarket.risk.hedge_plan import Distribution, HedgePlan, evaluate, plan_hedge
-from hashmarket.risk.hedging import simulate_miner
+from hashmarket.risk.hedging import MinerProfile, simulate_miner
 from hashmarket.risk.historical import Bootstrap, change_table
 from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
 from hashmarket.risk.portfolio import Portfolio
@@ -429,10 +430,15 @@ def hedge_analysis(
     check_seed: int | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    history: NetworkHistory | None = None,
 ) -> HedgeAnalysis:
     """The cheapest hedge covering the miner's cash costs with the target probability every
-    month, fitted on ``seed`` and evaluated again on ``check_seed`` (default ``seed + 1``)."""
+    month, fitted on ``seed`` and evaluated again on ``check_seed`` (default ``seed + 1``).
+    A profile that says how much of its machines' capital is still at risk gets the plan its
+    situation calls for (``risk/hedge_choice.py``); ``history`` gives the index since the
+    machines were bought."""
     miner = spec.profile
+    capital = _capital(miner, history, state.asof) if miner.knows_capital else None
     fitted = simulate_miner(
         miner,
         model=model,
@@ -450,11 +456,32 @@ def hedge_analysis(
         pricing=spec.pricing,
         seed=seed,
     )
+    if capital is not None:
+        plan = choose(plan, fitted, capital)
     independent = seed + 1 if check_seed is None else check_seed
     other = simulate_miner(
         miner, model=model, state=state, n_paths=n_paths, seed=independent, workers=workers
     )
     return HedgeAnalysis(plan=plan, check_seed=independent, check=evaluate(plan.chosen, other))
+
+
+def _capital(miner: MinerProfile, history: NetworkHistory | None, asof: dt.date) -> Capital:
+    """The capital still at risk: given, or earned back on the index since the purchase."""
+    bought = miner.purchase_date
+    if miner.unrecovered_capital_usd is not None or bought is None:
+        return capital_at_risk(miner, realized=None)
+    if bought > asof:
+        raise RiskError(
+            "risk_field", field="purchase_date", problem=f"{bought} is after the as-of date {asof}"
+        )
+    if history is None or bought < history.first_date:
+        first = "no history" if history is None else f"the history starts on {history.first_date}"
+        raise RiskError(
+            "risk_field",
+            field="purchase_date",
+            problem=f"{bought}: {first}; give unrecovered_capital_usd instead",
+        )
+    return capital_at_risk(miner, realized=Fixings.from_history(history, start=bought, end=asof))
 
 
 def levels_from_history(

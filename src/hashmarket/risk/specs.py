@@ -440,9 +440,12 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
     for name in names:
         if name == "name" or not reader.has(name):
             continue
-        kwargs[name] = (
-            reader.integer(name, minimum=1) if name == "horizon_months" else reader.number(name)
-        )
+        if name == "horizon_months":
+            kwargs[name] = reader.integer(name, minimum=1)
+        elif name in ("purchase_date", "end_of_life"):
+            kwargs[name] = reader.date(name)
+        else:
+            kwargs[name] = reader.number(name)
     for required in ("hashrate_phs", "efficiency_j_per_th", "power_usd_per_kwh"):
         if required not in kwargs:
             raise reader.fail(required, "missing")
@@ -461,6 +464,14 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
         )
     coverage = reader.number("coverage", 0.95, minimum=0.5, maximum=0.999)
     return MinerSpec(profile, coverage, pricing)
+
+
+def with_horizon(spec: MinerSpec, horizon_months: int | None) -> MinerSpec:
+    """``spec`` hedged over ``horizon_months`` instead (``None``: as it is)."""
+    if horizon_months is None:
+        return spec
+    profile = dataclasses.replace(spec.profile, horizon_months=horizon_months)
+    return dataclasses.replace(spec, profile=profile)
 
 
 def load_miner(path: Path) -> MinerSpec:

@@ -332,7 +332,7 @@ class ContractRequest(ImportFields):
     spec: dict[str, Any] = Field(..., description="The instrument traded, as an instrument spec")
     buyer_account_id: Int64 = Field(..., gt=0)
     seller_account_id: Int64 = Field(..., gt=0)
-    asset: Literal["USD", "BTC"] | None = None
+    asset: Literal["USD", "BTC", "USDT", "USDC"] | None = None
     margin_rate: Decimal | None = Field(None, ge=0, le=1)
     grace_days: StrictInt = Field(2, ge=0, le=365)
     notional: Decimal | None = Field(None, gt=0)

@@ -50,6 +50,7 @@ from hashmarket._lazy import lazy_exports
 if TYPE_CHECKING:
     from hashmarket.pricing.revaluation.distributed import DistributedPnL, distributed_pnl
     from hashmarket.pricing.revaluation.engine import fit_and_value, monte_carlo_pnl, value_paths
+    from hashmarket.pricing.revaluation.exposure import MarkProfile, mark_profile
     from hashmarket.pricing.revaluation.marks import FeatureScaling, FittedMarks, PnLModel, features
     from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
     from hashmarket.pricing.revaluation.plan import (
@@ -66,6 +67,7 @@ __all__ = [
     "DistributedPnL",
     "FeatureScaling",
     "FittedMarks",
+    "MarkProfile",
     "PathSource",
     "PnLModel",
     "Prober",
@@ -74,6 +76,7 @@ __all__ = [
     "distributed_pnl",
     "features",
     "fit_and_value",
+    "mark_profile",
     "monte_carlo_pnl",
     "path_fixings",
     "plan_valuation",
