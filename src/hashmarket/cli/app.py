@@ -92,6 +92,10 @@ COMMANDS = {
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
     ),
+    "convert": LazyCommand(
+        "hashmarket.cli.convert:convert_command",
+        "NPV, IRR, value of waiting and break-even AI price of converting a mining site to AI.",
+    ),
 }
 
 app = typer.Typer(
