@@ -27,6 +27,12 @@ if TYPE_CHECKING:
         joint_paths,
         value_conversion,
     )
+    from hashmarket.operations.dispatch_conversion import (
+        ConversionPlan,
+        apply_conversion,
+        parse_conversion_plan,
+        read_conversion_plan,
+    )
     from hashmarket.operations.dispatch_inputs import parse_site, read_prices, read_site
     from hashmarket.operations.dispatch_plan import DispatchComparison
     from hashmarket.operations.dispatch_program import compare
@@ -60,6 +66,7 @@ __all__ = [
     "Breakeven",
     "Catalogue",
     "ConversionPaths",
+    "ConversionPlan",
     "ConversionReport",
     "ConversionSite",
     "ConversionTerms",
@@ -76,6 +83,7 @@ __all__ = [
     "ProfitReport",
     "Projection",
     "ValuationTerms",
+    "apply_conversion",
     "breakeven",
     "breakeven_hashprice_usd_per_ph_day",
     "breakeven_power_price_usd_per_kwh",
@@ -86,6 +94,7 @@ __all__ = [
     "joint_paths",
     "load_catalogue",
     "monthly_growth_from_log_rate",
+    "parse_conversion_plan",
     "parse_conversion_site",
     "parse_site",
     "payback_days",
@@ -93,6 +102,7 @@ __all__ = [
     "payback_on_scenarios",
     "profit_on_history",
     "project",
+    "read_conversion_plan",
     "read_conversion_site",
     "read_prices",
     "read_site",
