@@ -138,7 +138,7 @@ def render_risk(report: PortfolioRiskReport) -> None:
     stress.add_column("position")
     for s in report.stress:
         stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
-    for j, name in enumerate(report.portfolio.names):
+    for j, name in enumerate(report.stress_names):
         stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
     stress.add_row(
         "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]

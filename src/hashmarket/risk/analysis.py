@@ -22,6 +22,7 @@ import numpy as np
 
 from hashmarket.chain import NetworkHistory
 from hashmarket.errors import RiskError
+from hashmarket.index import QuoteTable, load_bundled_quotes
 from hashmarket.instruments import (
     FIXING_FIELDS,
     CollateralKind,
@@ -39,6 +40,7 @@ from hashmarket.pricing.revaluation import (
     monte_carlo_pnl,
     value_paths,
 )
+from hashmarket.risk.compute_positions import GpuFactor, monte_carlo_with_compute, split_compute
 from hashmarket.risk.credit import (
     HaircutPolicy,
     LoanSummary,
@@ -85,9 +87,16 @@ class PortfolioRiskReport:
     historical: RiskResult | None
     stress: tuple[StressResult, ...]
     methods: dict[str, str]
+    gpu_factors: tuple[GpuFactor, ...] = ()
+
+    @property
+    def stress_names(self) -> tuple[str, ...]:
+        """The positions the stress scenarios value (compute positions are held out)."""
+        return self.stress[0].names if self.stress else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "gpu_factors": [f.to_dict() for f in self.gpu_factors],
             "portfolio": self.portfolio.name,
             "asof": self.asof.isoformat(),
             "horizon_days": self.horizon_days,
@@ -117,25 +126,53 @@ def portfolio_report(
     block_days: int | None = None,
     window_days: int = 4 * 365,
     progress: Progress | None = None,
+    gpu_quotes: QuoteTable | None = None,
 ) -> PortfolioRiskReport:
     """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios.
 
     ``scheduler`` runs the Monte Carlo revaluation on a Dask cluster (``"local"``,
-    ``"local:N"`` or a scheduler address): the same numbers, bit for bit."""
+    ``"local:N"`` or a scheduler address): the same numbers, bit for bit. Compute forwards
+    and leases are revalued on the AI-compute factor (``risk.compute_positions``; GPU-hour
+    index from ``gpu_quotes``, by default the bundled quotes), by Monte Carlo in process."""
     if n_paths < 100:
         raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
-    mc, fitted, setup = _monte_carlo_risk(
-        portfolio,
-        market=market,
-        model=model,
-        confidences=confidences,
-        horizon_days=horizon_days,
-        n_paths=n_paths,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-    )
+    network, compute = split_compute(portfolio)
+    factors: tuple[GpuFactor, ...] = ()
+    if compute:
+        if scheduler is not None:
+            raise RiskError(
+                "risk_option",
+                name="--scheduler",
+                problem="a book with compute positions is revalued in process; leave it out",
+            )
+        pnl, network, fitted_setup, by_index = monte_carlo_with_compute(
+            portfolio,
+            history=history,
+            quotes=gpu_quotes if gpu_quotes is not None else load_bundled_quotes(),
+            market=market,
+            model=model,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+        mc = portfolio_risk(pnl, confidences, method="monte_carlo")
+        fitted, setup = fitted_setup if fitted_setup is not None else (None, None)
+        factors = tuple(by_index[k] for k in sorted(by_index))
+    else:
+        mc, fitted, setup = _monte_carlo_risk(
+            portfolio,
+            market=market,
+            model=model,
+            confidences=confidences,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        )
     hist = None
     methods = {
         "monte_carlo": (
@@ -144,7 +181,14 @@ def portfolio_report(
             "regression marks)"
         ),
     }
-    if historical:
+    if compute:
+        methods["compute"] = (
+            "compute forwards and leases revalued on GPU-hour price paths to the horizon (the "
+            "GPU model from the index fixings), one per network path, whose shock is the "
+            "AI-compute factor correlated with the path's BTC and hashprice moves; Monte Carlo "
+            "only: held out of the historical and stress passes"
+        )
+    if historical and network is not None and fitted is not None and setup is not None:
         hist, methods["historical"] = _historical_risk(
             history,
             market=market,
@@ -158,12 +202,14 @@ def portfolio_report(
             window_days=window_days,
             seed=seed,
         )
-    stress = run_stress(
-        portfolio,
-        market=market,
-        model=model,
-        scenarios=standard_scenarios(history, horizon_days=horizon_days),
-    )
+    stress: tuple[StressResult, ...] = ()
+    if network is not None:
+        stress = run_stress(
+            network,
+            market=market,
+            model=model,
+            scenarios=standard_scenarios(history, horizon_days=horizon_days),
+        )
     methods["stress"] = (
         "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
         "against the same horizon with nothing moving"
@@ -177,6 +223,7 @@ def portfolio_report(
         historical=hist,
         stress=stress,
         methods=methods,
+        gpu_factors=factors,
     )
 
 
