@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from hashmarket.chain import NetworkHistory
-from hashmarket.index import load_bundled_quotes
 from hashmarket.instruments import ComputeForward, ComputeLease, ForwardSettlement
 from hashmarket.models import Calibration, GpuPriceModel
 from hashmarket.pricing import (

@@ -97,7 +97,11 @@ def apply_conversion(site: Site, plan: ConversionPlan, *, plan_name: str = "<pla
         variable_cost_usd_per_mwh=plan.variable_cost_usd_per_mwh,
     )
     contracts: tuple[AiContract, ...] = ()
+    market_price = site.gpu_price_usd_per_gpu_hour
     if plan.lease_price_usd_per_gpu_hour is not None:
+        # Every GPU is leased every hour: none is left to sell, so no market price is needed.
+        if market_price is None:
+            market_price = 0.0
         contracts = (
             AiContract(
                 name=LEASE_NAME,
@@ -108,7 +112,11 @@ def apply_conversion(site: Site, plan: ConversionPlan, *, plan_name: str = "<pla
             ),
         )
     return dataclasses.replace(
-        site, mining=_remaining(site.mining, plan.fraction), gpu=gpu, contracts=contracts
+        site,
+        mining=_remaining(site.mining, plan.fraction),
+        gpu=gpu,
+        contracts=contracts,
+        gpu_price_usd_per_gpu_hour=market_price,
     )
 
 

@@ -40,7 +40,12 @@ from hashmarket.pricing.revaluation import (
     monte_carlo_pnl,
     value_paths,
 )
-from hashmarket.risk.compute_positions import GpuFactor, monte_carlo_with_compute, split_compute
+from hashmarket.risk.compute_positions import (
+    COMPUTE_METHOD,
+    GpuFactor,
+    compute_book_risk,
+    split_compute,
+)
 from hashmarket.risk.credit import (
     HaircutPolicy,
     LoanSummary,
@@ -139,27 +144,21 @@ def portfolio_report(
     network, compute = split_compute(portfolio)
     factors: tuple[GpuFactor, ...] = ()
     if compute:
-        if scheduler is not None:
-            raise RiskError(
-                "risk_option",
-                name="--scheduler",
-                problem="a book with compute positions is revalued in process; leave it out",
-            )
-        pnl, network, fitted_setup, by_index = monte_carlo_with_compute(
+        book = compute_book_risk(
             portfolio,
             history=history,
             quotes=gpu_quotes if gpu_quotes is not None else load_bundled_quotes(),
             market=market,
             model=model,
+            confidences=confidences,
             horizon_days=horizon_days,
             n_paths=n_paths,
             seed=seed,
             workers=workers,
+            scheduler=scheduler,
             progress=progress,
         )
-        mc = portfolio_risk(pnl, confidences, method="monte_carlo")
-        fitted, setup = fitted_setup if fitted_setup is not None else (None, None)
-        factors = tuple(by_index[k] for k in sorted(by_index))
+        mc, fitted, setup, network, factors = book
     else:
         mc, fitted, setup = _monte_carlo_risk(
             portfolio,
@@ -182,12 +181,7 @@ def portfolio_report(
         ),
     }
     if compute:
-        methods["compute"] = (
-            "compute forwards and leases revalued on GPU-hour price paths to the horizon (the "
-            "GPU model from the index fixings), one per network path, whose shock is the "
-            "AI-compute factor correlated with the path's BTC and hashprice moves; Monte Carlo "
-            "only: held out of the historical and stress passes"
-        )
+        methods["compute"] = COMPUTE_METHOD
     if historical and network is not None and fitted is not None and setup is not None:
         hist, methods["historical"] = _historical_risk(
             history,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,9 @@ from hashmarket.pricing import (
     compute_setup,
 )
 from hashmarket.pricing.revaluation import (
+    FittedMarks,
     PnLModel,
+    RevaluationPlan,
     compute_factor,
     compute_only_pnl,
     gpu_horizon_paths,
@@ -49,9 +51,16 @@ from hashmarket.pricing.revaluation import (
     with_positions,
 )
 from hashmarket.risk.portfolio import Portfolio, Position
+from hashmarket.risk.var import RiskResult, portfolio_risk
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
+COMPUTE_METHOD = (
+    "compute forwards and leases revalued on GPU-hour price paths to the horizon (the GPU "
+    "model from the index fixings), one per network path, whose shock is the AI-compute "
+    "factor correlated with the path's BTC and hashprice moves; Monte Carlo only: held out of "
+    "the historical and stress passes"
+)
 SEED_GPU = 7_919  # a sub-stream of the run's seed for the GPU factor
 
 
@@ -259,3 +268,58 @@ def monte_carlo_with_compute(
     else:
         pnl = with_positions(pnl, **parts)
     return pnl, network, fitted_setup, factors
+
+
+class ComputeBookRisk(NamedTuple):
+    """Monte Carlo VaR/ES of a book with compute positions, and what the historical and
+    stress passes need of its network part (``None`` where it has none)."""
+
+    monte_carlo: RiskResult
+    fitted: FittedMarks | None
+    setup: RevaluationPlan | None
+    network: Portfolio | None
+    factors: tuple[GpuFactor, ...]
+
+
+def compute_book_risk(
+    portfolio: Portfolio,
+    *,
+    history: NetworkHistory,
+    quotes: QuoteTable,
+    market: Market,
+    model: NetworkModel,
+    confidences: Sequence[float],
+    horizon_days: int,
+    n_paths: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> ComputeBookRisk:
+    """:func:`monte_carlo_with_compute` reduced to VaR/ES; refused on a Dask cluster."""
+    if scheduler is not None:
+        raise RiskError(
+            "risk_option",
+            name="--scheduler",
+            problem="a book with compute positions is revalued in process; leave it out",
+        )
+    pnl, network, fitted_setup, by_index = monte_carlo_with_compute(
+        portfolio,
+        history=history,
+        quotes=quotes,
+        market=market,
+        model=model,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        progress=progress,
+    )
+    fitted, setup = fitted_setup if fitted_setup is not None else (None, None)
+    return ComputeBookRisk(
+        monte_carlo=portfolio_risk(pnl, confidences, method="monte_carlo"),
+        fitted=fitted,
+        setup=setup,
+        network=network,
+        factors=tuple(by_index[k] for k in sorted(by_index)),
+    )
