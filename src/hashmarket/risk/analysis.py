@@ -42,6 +42,7 @@ from hashmarket.pricing.revaluation import (
 )
 from hashmarket.risk.compute_positions import (
     COMPUTE_METHOD,
+    ComputeBookRisk,
     GpuFactor,
     compute_book_risk,
     split_compute,
@@ -136,53 +137,28 @@ def portfolio_report(
     """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios.
 
     ``scheduler`` runs the Monte Carlo revaluation on a Dask cluster (``"local"``,
-    ``"local:N"`` or a scheduler address): the same numbers, bit for bit. Compute forwards
-    and leases are revalued on the AI-compute factor (``risk.compute_positions``; GPU-hour
-    index from ``gpu_quotes``, by default the bundled quotes), by Monte Carlo in process."""
+    ``"local:N"`` or a scheduler address): the same numbers, bit for bit. Compute positions
+    are revalued on the AI-compute factor (``risk.compute_positions``; ``gpu_quotes``: the
+    GPU-hour quotes, by default the bundled ones), by Monte Carlo in process."""
     if n_paths < 100:
         raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
-    network, compute = split_compute(portfolio)
-    factors: tuple[GpuFactor, ...] = ()
-    if compute:
-        book = compute_book_risk(
-            portfolio,
-            history=history,
-            quotes=gpu_quotes if gpu_quotes is not None else load_bundled_quotes(),
-            market=market,
-            model=model,
-            confidences=confidences,
-            horizon_days=horizon_days,
-            n_paths=n_paths,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-        )
-        mc, fitted, setup, network, factors = book
-    else:
-        mc, fitted, setup = _monte_carlo_risk(
-            portfolio,
-            market=market,
-            model=model,
-            confidences=confidences,
-            horizon_days=horizon_days,
-            n_paths=n_paths,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-        )
+    mc, fitted, setup, network, factors = _monte_carlo_part(
+        portfolio,
+        history=history,
+        gpu_quotes=gpu_quotes,
+        market=market,
+        model=model,
+        confidences=confidences,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
     hist = None
-    methods = {
-        "monte_carlo": (
-            f"{n_paths:,} paths of the calibrated network model from {market.asof} (seed {seed}); "
-            "positions revalued on day h (realized cash flows + analytic, conditional-forward or "
-            "regression marks)"
-        ),
-    }
-    if compute:
-        methods["compute"] = COMPUTE_METHOD
-    if historical and network is not None and fitted is not None and setup is not None:
+    methods = _methods(n_paths=n_paths, asof=market.asof, seed=seed, compute=bool(factors))
+    if historical and fitted is not None and setup is not None:  # a network part to bootstrap
         hist, methods["historical"] = _historical_risk(
             history,
             market=market,
@@ -196,17 +172,12 @@ def portfolio_report(
             window_days=window_days,
             seed=seed,
         )
-    stress: tuple[StressResult, ...] = ()
-    if network is not None:
-        stress = run_stress(
-            network,
-            market=market,
-            model=model,
-            scenarios=standard_scenarios(history, horizon_days=horizon_days),
-        )
-    methods["stress"] = (
-        "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
-        "against the same horizon with nothing moving"
+    scenarios = standard_scenarios(history, horizon_days=horizon_days)
+    methods["stress"] = STRESS_METHOD
+    stress = (
+        ()
+        if network is None
+        else run_stress(network, market=market, model=model, scenarios=scenarios)
     )
     return PortfolioRiskReport(
         portfolio=portfolio,
@@ -219,6 +190,75 @@ def portfolio_report(
         methods=methods,
         gpu_factors=factors,
     )
+
+
+STRESS_METHOD = (
+    "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
+    "against the same horizon with nothing moving"
+)
+
+
+def _methods(*, n_paths: int, asof: dt.date, seed: int, compute: bool) -> dict[str, str]:
+    """How the Monte Carlo figures of a portfolio report are computed (the historical and
+    stress ones are added after them)."""
+    methods = {
+        "monte_carlo": (
+            f"{n_paths:,} paths of the calibrated network model from {asof} (seed {seed}); "
+            "positions revalued on day h (realized cash flows + analytic, conditional-forward or "
+            "regression marks)"
+        ),
+    }
+    if compute:
+        methods["compute"] = COMPUTE_METHOD
+    return methods
+
+
+def _monte_carlo_part(
+    portfolio: Portfolio,
+    *,
+    history: NetworkHistory,
+    gpu_quotes: QuoteTable | None,
+    market: Market,
+    model: NetworkModel,
+    confidences: Sequence[float],
+    horizon_days: int,
+    n_paths: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> ComputeBookRisk:
+    """Monte Carlo VaR/ES, with the AI-compute factor when the book holds compute positions;
+    and the network part the historical and stress passes value."""
+    network, compute = split_compute(portfolio)
+    if compute:
+        return compute_book_risk(
+            portfolio,
+            history=history,
+            quotes=gpu_quotes if gpu_quotes is not None else load_bundled_quotes(),
+            market=market,
+            model=model,
+            confidences=confidences,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    mc, fitted, setup = _monte_carlo_risk(
+        portfolio,
+        market=market,
+        model=model,
+        confidences=confidences,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    return ComputeBookRisk(mc, fitted, setup, network, ())
 
 
 def _monte_carlo_risk(
