@@ -102,7 +102,6 @@ class PortfolioRiskReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "gpu_factors": [f.to_dict() for f in self.gpu_factors],
             "portfolio": self.portfolio.name,
             "asof": self.asof.isoformat(),
             "horizon_days": self.horizon_days,
@@ -112,6 +111,7 @@ class PortfolioRiskReport:
             "historical": None if self.historical is None else self.historical.to_dict(),
             "stress": [s.to_dict() for s in self.stress],
             "methods": self.methods,
+            "gpu_factors": [f.to_dict() for f in self.gpu_factors],
         }
 
 
