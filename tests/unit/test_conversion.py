@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hashmarket.errors import DataError
-from hashmarket.models import FactorCorrelation, factor_correlation
+from hashmarket.models import FactorCorrelation, GpuPriceModel, factor_correlation
 from hashmarket.operations import (
     AiTerms,
     ConversionPaths,
@@ -27,6 +27,7 @@ from hashmarket.operations import (
     tenant_probability,
     value_conversion,
 )
+from hashmarket.operations.conversion_value import correlated_shocks
 from hashmarket.pricing import irr, npv
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "conversion" / "site.json"
@@ -216,3 +217,28 @@ def test_site_file_refusals_name_the_field() -> None:
     bad["mining"]["hashrate"] = 1
     with pytest.raises(DataError, match=r"mining\.hashrate.*unknown field"):
         parse_conversion_site(bad, path="site.json")
+
+
+def test_monte_carlo_npv_on_the_market_against_the_closed_form() -> None:
+    # GPU-hours sold on the market on OU paths: E[P_d] = θ + (P₀ − θ) e^{−κ d / 365}, so the
+    # expected NPV is 5 MW × Σ_d (12,000 E[P_d] − 1,960 − 1,540) / 1.1 − 50 M (one year). The
+    # price stays more than ten standard deviations above zero, so the floor at zero is inert.
+    model = GpuPriceModel(mean_usd_per_gpu_hour=2.0, reversion_per_year=2.0, vol_usd_per_year=0.3)
+    s = site(valuation=ValuationTerms(life_years=1, discount_rate_per_year=0.10, n_paths=4000))
+    gpu = model.simulate(2.5, days=365, n_paths=4000, rng=np.random.default_rng(21))
+    paths = dataclasses.replace(flat_paths(s), gpu_price_usd_per_gpu_hour=gpu)
+    result = value_conversion(s, paths)
+    expected_price = model.expected_price(2.5, np.arange(1, 366) / 365)
+    closed = 5 * float((12_000 * expected_price - 3_500).sum()) / 1.1 - CAPEX_USD
+    assert abs(result.expected_npv_usd - closed) < 4 * result.expected_npv_std_error_usd
+    assert result.expected_npv_std_error_usd > 0
+
+
+def test_joint_paths_carry_the_correlation_to_hashprice() -> None:
+    rng = np.random.default_rng(8)
+    hashprice = 50 * np.exp(np.cumsum(rng.normal(0, 0.03, (500, 101)), axis=1))
+    shocks = correlated_shocks(hashprice, 0.5, np.random.default_rng(9))
+    changes = np.diff(np.log(hashprice), axis=1).ravel()
+    n = changes.size
+    assert np.corrcoef(shocks.ravel(), changes)[0, 1] == pytest.approx(0.5, abs=4 / math.sqrt(n))
+    assert shocks.std() == pytest.approx(1.0, abs=0.01)
