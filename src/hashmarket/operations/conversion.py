@@ -176,44 +176,55 @@ def lease_margin_usd_per_mw_day(site: ConversionSite, lease_price_usd_per_gpu_ho
     return revenue - ai_cost_usd_per_mw_day(site)
 
 
-def yearly(daily_usd: FloatArray) -> FloatArray:
-    """``[paths, days]`` (days a multiple of 365) → ``[paths, years + 1]`` with column 0
-    (today) zero: each year's total in the column of its end."""
-    n_paths, n_days = daily_usd.shape
-    totals = daily_usd.reshape(n_paths, n_days // DAYS_PER_YEAR, DAYS_PER_YEAR).sum(axis=2)
-    return np.concatenate([np.zeros((n_paths, 1)), totals], axis=1)
+def cumulative(daily_usd: FloatArray) -> FloatArray:
+    """``[paths, days]`` → running totals ``[paths, days + 1]`` from 0: the sum over days
+    ``[a, b)`` is ``c[:, b] − c[:, a]``, so each decision's yearly totals cost O(years), not
+    O(days), and no per-decision daily array is made."""
+    out = np.zeros((daily_usd.shape[0], daily_usd.shape[1] + 1))
+    np.cumsum(daily_usd, axis=1, out=out[:, 1:])
+    return out
+
+
+def year_totals(running_usd: FloatArray | None, start: int, end: int, years: int) -> FloatArray:
+    """Per year 1 … years (column 0, today, is zero) the sum over days ``[start, end)`` that
+    fall in the year: from running totals ``[paths, days + 1]``, or the count of those days
+    (``running_usd`` ``None``, shape ``[years + 1]``)."""
+    lo = np.clip(np.arange(years) * DAYS_PER_YEAR, start, max(end, start))
+    hi = np.clip(np.arange(1, years + 1) * DAYS_PER_YEAR, start, max(end, start))
+    if running_usd is None:
+        return np.concatenate([[0.0], (hi - lo).astype(np.float64)])
+    totals = running_usd[:, hi] - running_usd[:, lo]
+    return np.concatenate([np.zeros((running_usd.shape[0], 1)), totals], axis=1)
 
 
 def decision_cashflows(
     decision_year: int,
     *,
     site: ConversionSite,
-    mining_usd_per_mw_day: FloatArray,
-    ai_market_usd_per_mw_day: FloatArray,
+    mining_running_usd: FloatArray,
+    ai_market_running_usd: FloatArray,
     lease_price_usd_per_gpu_hour: float | None = None,
 ) -> FloatArray:
     """Yearly incremental cash flows ``[paths, years + 1]`` (USD, the converted MW) of
     converting at the start of year ``decision_year`` with a tenant landed: capital in that
-    column, then AI margin less the mining given up (module docstring). The daily inputs are
-    per MW, ``[paths, horizon days]``; ``lease_price_usd_per_gpu_hour`` overrides the lease's."""
-    n_days = mining_usd_per_mw_day.shape[1]
-    life_days = site.valuation.life_years * DAYS_PER_YEAR
+    column, then AI margin less the mining given up (module docstring). The inputs are the
+    running totals (:func:`cumulative`) of the daily margins per MW; a lease's price may be
+    overridden by ``lease_price_usd_per_gpu_hour``."""
+    years = (mining_running_usd.shape[1] - 1) // DAYS_PER_YEAR
     first = decision_year * DAYS_PER_YEAR  # index of the decision's first day
-    last = first + life_days  # exclusive
+    last = first + site.valuation.life_years * DAYS_PER_YEAR  # exclusive
     ai_from = min(first + site.conversion.build_days, last)
-    day = np.arange(n_days)
-    ai = ai_market_usd_per_mw_day.copy()
+    market_from = ai_from
+    flows = -year_totals(mining_running_usd, first, last, years)
     lease = site.ai.lease
     if lease is not None:
         price = lease.price_usd_per_gpu_hour
         if lease_price_usd_per_gpu_hour is not None:
             price = lease_price_usd_per_gpu_hour
-        lease_end = ai_from + round(lease.term_years * DAYS_PER_YEAR)
-        leased = (day >= ai_from) & (day < lease_end)
-        ai[:, leased] = lease_margin_usd_per_mw_day(site, price)
-    given_up = (day >= first) & (day < last)
-    running = (day >= ai_from) & (day < last)
-    daily = np.where(running, ai, 0.0) - np.where(given_up, mining_usd_per_mw_day, 0.0)
-    flows = yearly(daily) * site.converted_mw
+        market_from = min(ai_from + round(lease.term_years * DAYS_PER_YEAR), last)
+        leased_days = year_totals(None, ai_from, market_from, years)
+        flows += lease_margin_usd_per_mw_day(site, price) * leased_days
+    flows += year_totals(ai_market_running_usd, market_from, last, years)
+    flows *= site.converted_mw
     flows[:, decision_year] -= site.conversion.capex_usd_per_mw * site.converted_mw
     return flows

@@ -32,6 +32,7 @@ from hashmarket.operations.conversion import (
     DAYS_PER_YEAR,
     ConversionSite,
     ai_market_margin_usd_per_mw_day,
+    cumulative,
     decision_cashflows,
     mining_margin_usd_per_mw_day,
 )
@@ -176,56 +177,84 @@ def _shares(result: StoppingResult, decision_years: int) -> dict[str, float]:
     return out
 
 
-def _daily(
-    site: ConversionSite, paths: ConversionPaths, gpu_shift_usd: float = 0.0
-) -> tuple[FloatArray, FloatArray]:
-    """Per MW and day 1 … horizon: the mining margin and the AI market margin."""
-    mining = mining_margin_usd_per_mw_day(paths.hashprice_usd_per_ph_day[:, 1:], site=site)
-    ai = ai_market_margin_usd_per_mw_day(
-        paths.gpu_price_usd_per_gpu_hour[:, 1:] + gpu_shift_usd, site=site
+def _mining_running(site: ConversionSite, paths: ConversionPaths) -> FloatArray:
+    """Per MW, the running total over days 1 … horizon of the mining margin given up."""
+    return cumulative(
+        mining_margin_usd_per_mw_day(paths.hashprice_usd_per_ph_day[:, 1:], site=site)
     )
-    return mining, ai
+
+
+def _ai_running(
+    site: ConversionSite, paths: ConversionPaths, gpu_shift_usd: float = 0.0
+) -> FloatArray:
+    """Per MW, the running total over days 1 … horizon of the AI market margin."""
+    prices = paths.gpu_price_usd_per_gpu_hour[:, 1:]
+    if gpu_shift_usd:
+        prices = prices + gpu_shift_usd
+    return cumulative(ai_market_margin_usd_per_mw_day(prices, site=site))
 
 
 def expected_npvs(
     site: ConversionSite,
     paths: ConversionPaths,
     *,
-    gpu_shift_usd: float = 0.0,
+    running: tuple[FloatArray, FloatArray] | None = None,
     lease_price_usd_per_gpu_hour: float | None = None,
+    decisions: int | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Per path and decision year k = 0 … K: the NPV with a tenant ``[paths, K + 1]`` and the
-    expected NPV ``p × NPV − (1 − p) × development cost`` (both discounted to today)."""
-    mining, ai = _daily(site, paths, gpu_shift_usd)
+    """Per path and decision year k = 0 … K (or the first ``decisions`` of them): the NPV with
+    a tenant ``[paths, K + 1]`` and the expected NPV ``p × NPV − (1 − p) × development cost``
+    (both discounted to today). ``running``: the running totals of the mining and AI market
+    margins, when the caller has them."""
+    mining, ai = running or (_mining_running(site, paths), _ai_running(site, paths))
     v = site.valuation
     p = site.probability
+    count = v.decision_years + 1 if decisions is None else decisions
     df = discount_factors(v.discount_rate_per_year, v.decision_years + v.life_years)
     dev_usd = site.conversion.development_cost_usd_per_mw * site.converted_mw
-    with_tenant = np.empty((paths.n_paths, v.decision_years + 1))
-    for k in range(v.decision_years + 1):
+    with_tenant = np.empty((paths.n_paths, count))
+    for k in range(count):
         flows = decision_cashflows(
             k,
             site=site,
-            mining_usd_per_mw_day=mining,
-            ai_market_usd_per_mw_day=ai,
+            mining_running_usd=mining,
+            ai_market_running_usd=ai,
             lease_price_usd_per_gpu_hour=lease_price_usd_per_gpu_hour,
         )
         with_tenant[:, k] = npv(flows, v.discount_rate_per_year)
-    expected = p * with_tenant - (1.0 - p) * dev_usd * df[: v.decision_years + 1]
+    expected = p * with_tenant - (1.0 - p) * dev_usd * df[:count]
     return with_tenant, expected
 
 
-def break_even_price(site: ConversionSite, paths: ConversionPaths) -> float:
+def break_even_price(
+    site: ConversionSite,
+    paths: ConversionPaths,
+    *,
+    running: tuple[FloatArray, FloatArray] | None = None,
+) -> float:
     """The GPU-hour price at which the expected NPV of converting now is zero: the lease
     price under a lease, else the level of the GPU-price paths (shifted by price − spot).
-    Brent's method on a bracket found by doubling; NaN if there is none."""
+    Brent's method on a bracket found by doubling; NaN if there is none. ``running``: the
+    running totals of the mining and AI market margins at the paths' own prices."""
     spot = float(paths.gpu_price_usd_per_gpu_hour[0, 0])
+    given = running or (_mining_running(site, paths), _ai_running(site, paths))
+    mining = given[0]
+    # Under a lease only its price moves (the market after it does not); on the market the
+    # margin is recomputed at each trial price.
+    leased = given[1] if site.ai.lease is not None else None
 
     def mean_npv(price: float) -> float:
-        if site.ai.lease is not None:
-            _, e = expected_npvs(site, paths, lease_price_usd_per_gpu_hour=price)
+        if leased is not None:
+            _, e = expected_npvs(
+                site,
+                paths,
+                running=(mining, leased),
+                lease_price_usd_per_gpu_hour=price,
+                decisions=1,
+            )
         else:
-            _, e = expected_npvs(site, paths, gpu_shift_usd=price - spot)
+            parts = (mining, _ai_running(site, paths, price - spot))
+            _, e = expected_npvs(site, paths, running=parts, decisions=1)
         return float(e[:, 0].mean())
 
     low, high = 0.0, max(spot, 1.0)
@@ -243,10 +272,10 @@ def value_conversion(site: ConversionSite, paths: ConversionPaths) -> Conversion
     """NPV and IRR distributions, the value of waiting and the break-even AI price."""
     v = site.valuation
     p = site.probability
-    with_tenant, expected = expected_npvs(site, paths)
-    mining, ai = _daily(site, paths)
+    mining, ai = _mining_running(site, paths), _ai_running(site, paths)
+    with_tenant, expected = expected_npvs(site, paths, running=(mining, ai))
     flows_now = decision_cashflows(
-        0, site=site, mining_usd_per_mw_day=mining, ai_market_usd_per_mw_day=ai
+        0, site=site, mining_running_usd=mining, ai_market_running_usd=ai
     )
     rng = np.random.default_rng([v.seed, SEED_TENANT])
     landed = rng.random(paths.n_paths) < p
@@ -273,8 +302,8 @@ def value_conversion(site: ConversionSite, paths: ConversionPaths) -> Conversion
         if paths.n_paths > 1
         else 0.0,
         waiting=optimal_stopping(expected, states),
-        break_even_usd_per_gpu_hour=break_even_price(site, paths),
-        mining_given_up_usd_per_mw_year=float(mining[:, :life].mean() * DAYS_PER_YEAR),
-        ai_market_margin_usd_per_mw_year=float(ai[:, :life].mean() * DAYS_PER_YEAR),
+        break_even_usd_per_gpu_hour=break_even_price(site, paths, running=(mining, ai)),
+        mining_given_up_usd_per_mw_year=float(mining[:, life].mean() / v.life_years),
+        ai_market_margin_usd_per_mw_year=float(ai[:, life].mean() / v.life_years),
         correlation=paths.correlation,
     )

@@ -13,13 +13,15 @@ from pydantic import BaseModel, Field
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
+from hashmarket.errors import UsageError
 from hashmarket.index import load_bundled_quotes
 from hashmarket.operations import convert, parse_conversion_site, with_overrides
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 READ = Depends(require(Permission.READ))
-MAX_PATHS = 20_000
+# 2,000 paths of an eight-year horizon take about 0.5 GB; the service allows 5,000.
+MAX_PATHS = 5_000
 
 
 class ConvertRequest(BaseModel):
@@ -45,7 +47,11 @@ def convert_site(
         seed=request.seed,
     )
     if site.valuation.n_paths > MAX_PATHS:
-        site = with_overrides(site, paths=MAX_PATHS)
+        raise UsageError(
+            "bad_option",
+            option="site.valuation.paths",
+            problem=f"at most {MAX_PATHS:,} on the service, got {site.valuation.n_paths:,}",
+        )
     resolved = state.asof()
     report = convert(site, history=state.history, quotes=load_bundled_quotes(), asof=resolved.date)
     return {**report.to_dict(), "data_asof": resolved.to_dict()}
