@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hashmarket.errors import DataError
+from hashmarket.errors import DataError, Location
 from hashmarket.operations.dispatch import AiContract, GpuSpec, MiningSpec, Site
 from hashmarket.operations.dispatch_inputs import _Reader
 from hashmarket.operations.fleet import Fleet, FleetLine
@@ -76,17 +76,17 @@ def apply_conversion(site: Site, plan: ConversionPlan, *, plan_name: str = "<pla
     if site.gpu is not None or site.contracts:
         raise DataError(
             "site_field",
-            location=None,
+            location=Location(plan_name),
             field="gpu",
-            problem=f"the site already has GPUs or AI contracts; the conversion plan {plan_name} "
-            "sets them, so give a site without them",
+            problem="the site already has GPUs or AI contracts; the conversion plan sets them, "
+            "so give a site without them",
         )
     converted_mw = plan.fraction * site.power_capacity_mw
     gpus = math.floor(converted_mw * plan.gpus_per_mw + 1e-9)
     if gpus < 1:
         raise DataError(
             "site_field",
-            location=None,
+            location=Location(plan_name),
             field="fraction",
             problem=f"{plan.fraction:g} of {site.power_capacity_mw:g} MW holds no whole GPU",
         )

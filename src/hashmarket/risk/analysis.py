@@ -172,13 +172,11 @@ def portfolio_report(
             window_days=window_days,
             seed=seed,
         )
-    scenarios = standard_scenarios(history, horizon_days=horizon_days)
-    methods["stress"] = STRESS_METHOD
-    stress = (
-        ()
-        if network is None
-        else run_stress(network, market=market, model=model, scenarios=scenarios)
-    )
+    stress: tuple[StressResult, ...] = ()
+    if network is not None:  # compute positions alone: nothing for the stress scenarios to move
+        scenarios = standard_scenarios(history, horizon_days=horizon_days)
+        stress = run_stress(network, market=market, model=model, scenarios=scenarios)
+        methods["stress"] = STRESS_METHOD
     return PortfolioRiskReport(
         portfolio=portfolio,
         asof=market.asof,
