@@ -27,6 +27,7 @@ from hashmarket.operations import (
     tenant_probability,
     value_conversion,
 )
+from hashmarket.operations.conversion import cumulative, decision_cashflows
 from hashmarket.operations.conversion_value import correlated_shocks
 from hashmarket.pricing import irr, npv
 
@@ -242,3 +243,44 @@ def test_joint_paths_carry_the_correlation_to_hashprice() -> None:
     n = changes.size
     assert np.corrcoef(shocks.ravel(), changes)[0, 1] == pytest.approx(0.5, abs=4 / math.sqrt(n))
     assert shocks.std() == pytest.approx(1.0, abs=0.01)
+
+
+def test_partial_conversion_scales_with_the_mw_converted() -> None:
+    # A quarter of 10 MW (2.5 MW) in the same tenant bucket: half of everything, by hand
+    # 18,706,250 × A − 25 M = 7,465,392.56.
+    s = site(conversion=dataclasses.replace(site().conversion, fraction=0.25))
+    result = value_conversion(s, flat_paths(s))
+    assert result.expected_npv_usd == pytest.approx(18_706_250 * ANNUITY_2Y_10PCT - 25_000_000)
+    assert result.expected_npv_usd == pytest.approx(7_465_392.561983471)
+
+
+def test_yearly_cash_flows_from_running_sums_match_a_day_by_day_count() -> None:
+    # Random daily margins, a build of 100 days and a lease of 1.3 years (not whole years):
+    # the running-sum totals against the plain masks written out here.
+    rng = np.random.default_rng(12)
+    lease = LeaseTerms(price_usd_per_gpu_hour=1.9, term_years=1.3)
+    s = site(
+        ai=dataclasses.replace(site().ai, lease=lease),
+        conversion=dataclasses.replace(site().conversion, build_days=100),
+        valuation=ValuationTerms(life_years=3, discount_rate_per_year=0.1, decision_years=2),
+    )
+    days = s.horizon_days
+    mining = rng.normal(1000, 300, (3, days))
+    ai = rng.normal(20000, 5000, (3, days))
+    lease_margin = 500 * 24 * 1.9 - 960 - 1000
+    for k in range(3):
+        first, last = 365 * k, 365 * (k + 3)
+        day = np.arange(days)
+        daily = np.where((day >= first) & (day < last), -mining, 0.0)
+        ai_from = first + 100
+        lease_end = ai_from + round(1.3 * 365)
+        daily += np.where((day >= ai_from) & (day < lease_end), lease_margin, 0.0)
+        daily += np.where((day >= lease_end) & (day < last), ai, 0.0)
+        by_hand = daily.reshape(3, 5, 365).sum(axis=2) * 5.0
+        flows = decision_cashflows(
+            k, site=s, mining_running_usd=cumulative(mining), ai_market_running_usd=cumulative(ai)
+        )
+        assert flows[:, 0].tolist() == ([-CAPEX_USD] * 3 if k == 0 else [0.0] * 3)
+        expected = by_hand.copy()
+        expected[:, k - 1] -= CAPEX_USD if k > 0 else 0.0
+        assert np.allclose(flows[:, 1:], expected, rtol=1e-12, atol=1e-6)

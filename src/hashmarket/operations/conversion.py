@@ -206,10 +206,10 @@ def decision_cashflows(
     lease_price_usd_per_gpu_hour: float | None = None,
 ) -> FloatArray:
     """Yearly incremental cash flows ``[paths, years + 1]`` (USD, the converted MW) of
-    converting at the start of year ``decision_year`` with a tenant landed: capital in that
-    column, then AI margin less the mining given up (module docstring). The inputs are the
-    running totals (:func:`cumulative`) of the daily margins per MW; a lease's price may be
-    overridden by ``lease_price_usd_per_gpu_hour``."""
+    converting ``decision_year`` years from today (0: today) with a tenant landed: capital in
+    that column, then AI margin less the mining given up (module docstring). The inputs are
+    the running totals (:func:`cumulative`) of the daily margins per MW; a lease's price may
+    be overridden by ``lease_price_usd_per_gpu_hour``."""
     years = (mining_running_usd.shape[1] - 1) // DAYS_PER_YEAR
     first = decision_year * DAYS_PER_YEAR  # index of the decision's first day
     last = first + site.valuation.life_years * DAYS_PER_YEAR  # exclusive
