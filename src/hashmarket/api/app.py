@@ -15,6 +15,7 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import (
+    conversion,
     counterparty,
     delivery,
     index,
@@ -39,7 +40,7 @@ IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
 IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
 # The regional index and regional pricing compute from a posted power series (docs/regional.md).
 IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
-IDEMPOTENCY_EXEMPT |= {"/api/v1/cva"}
+IDEMPOTENCY_EXEMPT |= {"/api/v1/cva", "/api/v1/convert"}
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -89,6 +90,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(lending.router)
     app.include_router(regional.router)
     app.include_router(counterparty.router)
+    app.include_router(conversion.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

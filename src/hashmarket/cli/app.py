@@ -113,6 +113,10 @@ COMMANDS = {
         "hashmarket.cli.lending:loan_protect_command",
         "The lender's puts struck at the liquidation line: their cost and the loss they cut.",
     ),
+    "convert": LazyCommand(
+        "hashmarket.cli.convert:convert_command",
+        "NPV, IRR, value of waiting and break-even AI price of converting a mining site to AI.",
+    ),
 }
 
 app = typer.Typer(

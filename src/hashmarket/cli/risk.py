@@ -138,16 +138,17 @@ def render_risk(report: PortfolioRiskReport) -> None:
             number(p.es_contribution_usd),
         )
     out.print(positions)
-    stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
-    stress.add_column("position")
-    for s in report.stress:
-        stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
-    for j, name in enumerate(report.portfolio.names):
-        stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
-    stress.add_row(
-        "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]
-    )
-    out.print(stress)
+    if report.stress:
+        stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
+        stress.add_column("position")
+        for s in report.stress:
+            stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
+        for j, name in enumerate(report.stress_names):
+            stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
+        stress.add_row(
+            "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]
+        )
+        out.print(stress)
     for name, text in report.methods.items():
         out.print(f"{name.replace('_', ' ')}: {text}")
     for result in (mc, report.historical):

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
         simulate_span,
     )
     from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
+    from hashmarket.models.compute_factor import (
+        MIN_FACTOR_OBSERVATIONS,
+        FactorCorrelation,
+        correlation_from_history,
+        factor_correlation,
+    )
     from hashmarket.models.estimators import ewma_vol_per_year
     from hashmarket.models.gpu import MIN_OBSERVATIONS, GpuPriceModel, calibrate_gpu_fixings
     from hashmarket.models.network import (
@@ -53,6 +59,7 @@ __all__ = [
     "FIELDS",
     "GBM",
     "LOCAL",
+    "MIN_FACTOR_OBSERVATIONS",
     "MIN_OBSERVATIONS",
     "MIN_POWER_OBSERVATIONS",
     "NETWORK_FACTORS",
@@ -61,6 +68,7 @@ __all__ = [
     "Calibration",
     "CalibrationReport",
     "DaskBackend",
+    "FactorCorrelation",
     "FeeParams",
     "GpuPriceModel",
     "HashrateParams",
@@ -84,9 +92,11 @@ __all__ = [
     "calibrate_power",
     "chunk_blocks",
     "chunk_spans",
+    "correlation_from_history",
     "dask_backend",
     "default_asof",
     "ewma_vol_per_year",
+    "factor_correlation",
     "hashprice_shocks",
     "monthly_means",
     "parse_scheduler",

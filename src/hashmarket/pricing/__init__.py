@@ -16,6 +16,13 @@ if TYPE_CHECKING:
         black_scholes_price,
         merton_price,
     )
+    from hashmarket.pricing.capital import (
+        StoppingResult,
+        discount_factors,
+        irr,
+        npv,
+        optimal_stopping,
+    )
     from hashmarket.pricing.compute import ComputeMarket
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
@@ -64,6 +71,7 @@ __all__ = [
     "PricingResult",
     "RegionalMarket",
     "RegionalSetup",
+    "StoppingResult",
     "ValuationSetup",
     "ZeroCurve",
     "black76_greeks",
@@ -74,16 +82,20 @@ __all__ = [
     "cashflows_by_period",
     "compute_index_of",
     "compute_setup",
+    "discount_factors",
     "engine_for",
     "engines_for",
     "forward_curve",
     "hashprice_curve",
     "horizon_days",
+    "irr",
     "market_for",
     "mean_value",
     "merton_price",
     "monte_carlo_price",
     "monte_carlo_regional",
+    "npv",
+    "optimal_stopping",
     "par_price",
     "price",
     "regional_setup",

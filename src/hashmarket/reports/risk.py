@@ -146,7 +146,7 @@ def _stress_tables(report: PortfolioRiskReport) -> list[str]:
     header = ["position", *[s.scenario.name for s in report.stress]]
     rows: list[list[Cell]] = [
         [(name, None), *[(float(s.pnl_usd[j]), 0) for s in report.stress]]
-        for j, name in enumerate(report.portfolio.names)
+        for j, name in enumerate(report.stress_names)
     ]
     rows.append([("total", None), *[(s.total_usd, 0) for s in report.stress]])
     scenarios: list[list[Cell]] = [

@@ -32,13 +32,8 @@ if TYPE_CHECKING:
     from hashmarket.ledger.loans import LoanAccounts, book_events, open_accounts, transfer_id
     from hashmarket.pricing.revaluation import PnLModel, monte_carlo_pnl, value_paths
     from hashmarket.risk.analysis import (
-        LoanReport,
         PortfolioRiskReport,
         hedge_analysis,
-        lending_analysis,
-        levels_from_history,
-        leverage_report,
-        loan_report,
         past_fixings,
         portfolio_report,
     )
@@ -83,6 +78,13 @@ if TYPE_CHECKING:
         protection_put,
     )
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
+    from hashmarket.risk.loan_analysis import (
+        LoanReport,
+        lending_analysis,
+        levels_from_history,
+        leverage_report,
+        loan_report,
+    )
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import (
         RatesFor,

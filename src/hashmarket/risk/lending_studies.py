@@ -56,8 +56,8 @@ from hashmarket.instruments import (
 )
 from hashmarket.models import NetworkModel, NetworkState
 from hashmarket.pricing import Market, MonteCarloConfig, price
-from hashmarket.risk.analysis import _scenario_fixings
 from hashmarket.risk.credit import LoanSummary, summarize
+from hashmarket.risk.loan_analysis import _scenario_fixings
 from hashmarket.units import TH_PER_PH
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]

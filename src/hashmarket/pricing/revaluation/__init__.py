@@ -48,6 +48,13 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.pricing.revaluation.compute import (
+        compute_factor,
+        compute_only_pnl,
+        gpu_horizon_paths,
+        horizon_values,
+        with_positions,
+    )
     from hashmarket.pricing.revaluation.distributed import DistributedPnL, distributed_pnl
     from hashmarket.pricing.revaluation.engine import fit_and_value, monte_carlo_pnl, value_paths
     from hashmarket.pricing.revaluation.exposure import MarkProfile, mark_profile
@@ -73,15 +80,20 @@ __all__ = [
     "Prober",
     "RevaluationPlan",
     "affine_form",
+    "compute_factor",
+    "compute_only_pnl",
     "distributed_pnl",
     "features",
     "fit_and_value",
+    "gpu_horizon_paths",
+    "horizon_values",
     "mark_profile",
     "monte_carlo_pnl",
     "path_fixings",
     "plan_valuation",
     "value_on_path",
     "value_paths",
+    "with_positions",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
