@@ -24,6 +24,12 @@ if TYPE_CHECKING:
         HashpriceForward,
         HashrateFuture,
     )
+    from hashmarket.instruments.fund import (
+        FundIncome,
+        FundTerms,
+        load_fund_spec,
+        parse_fund_spec,
+    )
     from hashmarket.instruments.loans import (
         Collateral,
         CollateralKind,
@@ -73,6 +79,8 @@ __all__ = [
     "EuropeanOption",
     "Fixings",
     "ForwardSettlement",
+    "FundIncome",
+    "FundTerms",
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
@@ -92,9 +100,11 @@ __all__ = [
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "load_fund_spec",
     "load_spec",
     "loan_life",
     "month_periods",
+    "parse_fund_spec",
     "parse_spec",
     "to_day",
     "to_spec",

@@ -19,6 +19,21 @@ if TYPE_CHECKING:
     from hashmarket.pricing.compute import ComputeMarket
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
+    from hashmarket.pricing.fund import (
+        Basket,
+        FundHoldings,
+        NavStrike,
+        PremiumDay,
+        TokenMark,
+        TrackingError,
+        annuity_days,
+        basket,
+        premium_discount,
+        read_secondary_prices,
+        strike_nav,
+        token_mark,
+        tracking_error,
+    )
     from hashmarket.pricing.market import Market
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
@@ -39,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE",
     "ENGINES",
+    "Basket",
     "Black76Greeks",
     "BlackScholesGreeks",
     "ComputeMarket",
@@ -47,12 +63,19 @@ __all__ = [
     "DiscountCurve",
     "Engine",
     "FlatRate",
+    "FundHoldings",
     "HashpriceCurve",
     "Market",
     "MonteCarloConfig",
+    "NavStrike",
+    "PremiumDay",
     "PricingResult",
+    "TokenMark",
+    "TrackingError",
     "ValuationSetup",
     "ZeroCurve",
+    "annuity_days",
+    "basket",
     "black76_greeks",
     "black76_price",
     "black_scholes_greeks",
@@ -71,7 +94,12 @@ __all__ = [
     "merton_price",
     "monte_carlo_price",
     "par_price",
+    "premium_discount",
     "price",
+    "read_secondary_prices",
+    "strike_nav",
+    "token_mark",
+    "tracking_error",
     "value_instrument",
     "year_fraction",
 ]
