@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hashmarket.errors import FundError
+from hashmarket.errors import FundError, TokenError
 from hashmarket.instruments import FundTerms
 from hashmarket.ledger import token_store as ts
 from hashmarket.ledger.allocation import allocate
@@ -436,15 +436,25 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
     """The order's three legs in one transaction (a refusal of any rolls back all)."""
     creating = b.side == "create"
     ap_tokens, fund_tokens = order.token_account_id, terms.token_account_id
+    action = "creation" if creating else "redemption"
     if b.token_units:
-        token_transfer(
-            w,
-            series.asset,
-            transfer_id=_id(terms, order.order_id, "tokens"),
-            from_account_id=ap_tokens if creating else fund_tokens,
-            to_account_id=fund_tokens if creating else ap_tokens,
-            amount_units=b.token_units,
-        )
+        try:
+            token_transfer(
+                w,
+                series.asset,
+                transfer_id=_id(terms, order.order_id, "tokens"),
+                from_account_id=ap_tokens if creating else fund_tokens,
+                to_account_id=fund_tokens if creating else ap_tokens,
+                amount_units=b.token_units,
+            )
+        except TokenError as error:
+            raise FundError(
+                "fund_ledger",
+                action=action,
+                fund=terms.fund,
+                result_code=error.result_code or error.key,
+                reason=f"{b.token_units} {series.asset} tokens: {error.problem}",
+            ) from None
     legs = []
     if b.cash_sats:
         ap_btc, fund_btc = order.btc_account_id, terms.btc_account_id
@@ -468,7 +478,7 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
         )
     )
     for code in w.create_transfers(legs):
-        _check("creation" if creating else "redemption", terms, code)
+        _check(action, terms, code)
 
 
 def create_shares(
