@@ -92,6 +92,10 @@ COMMANDS = {
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
     ),
+    "fund": LazyCommand(
+        "hashmarket.cli.fund:app",
+        "A hashrate fund (ETP): daily NAV, creation and redemption by APs, tracking error.",
+    ),
 }
 
 app = typer.Typer(

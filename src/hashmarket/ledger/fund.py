@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from hashmarket.chain import NetworkHistory
 from hashmarket.errors import FundError, TokenError
+from hashmarket.index import fixings
 from hashmarket.instruments import FundTerms
 from hashmarket.ledger import token_store as ts
 from hashmarket.ledger.allocation import allocate
@@ -66,6 +68,7 @@ __all__ = [
     "Order",
     "Settled",
     "create_shares",
+    "day_rates",
     "nav",
     "nav_history",
     "open_fund",
@@ -493,6 +496,21 @@ def redeem_shares(
 ) -> Settled:
     """Redeem an AP's shares at its dealing day's NAV: shares in, tokens and sats out."""
     return _deal(ledger, terms, order, rate, "redeem", at_ns)
+
+
+def day_rates(history: NetworkHistory, first: dt.date, last: dt.date) -> dict[dt.date, DayRate]:
+    """Every day's published fixings (FPPS, BTC and USD) from ``first`` to ``last`` that the
+    history has, as the strike and the report read them."""
+    first, last = max(first, history.first_date), min(last, history.last_date)
+    if last < first:
+        return {}
+    window = history.between(first, last)
+    usd = {f.date: f for f in fixings(window, currency="usd")}
+    return {
+        f.date: DayRate.from_fixings(f, usd[f.date])
+        for f in fixings(window, currency="btc")
+        if f.date in usd and usd[f.date].inputs.get("price_usd")
+    }
 
 
 # ---- report --------------------------------------------------------------------------------
