@@ -156,7 +156,7 @@ def test_the_cut_off_on_either_side(url: str) -> None:
         fd.strike(ledger, terms, RATES[DAY1])
         fd.create_shares(ledger, terms, order("seed", 1, received(DAY1, 9)), RATES[DAY1])
         late = order("late", 1, received(DAY1, 16))  # 16:00:00: after the cut-off
-        with pytest.raises(FundError, match="deals at 2025-01-11's NAV .* not 2025-01-10's"):
+        with pytest.raises(FundError, match=r"deals at 2025-01-11's NAV .* not 2025-01-10's"):
             fd.create_shares(ledger, terms, late, RATES[DAY1])
         with pytest.raises(FundError, match="the day is not over"):
             fd.create_shares(ledger, terms, late, RATES[DAY2])
