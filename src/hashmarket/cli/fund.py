@@ -31,14 +31,13 @@ from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import DataError, UsageError
 from hashmarket.instruments import FundTerms, load_fund_spec
 from hashmarket.ledger import fund as fd
+from hashmarket.ledger import ns_to_datetime
 from hashmarket.ledger import tokens as tk
-from hashmarket.ledger.clock import ns_to_datetime
 from hashmarket.pricing import read_secondary_prices
 from hashmarket.specfile import read_text
 
 app = typer.Typer(
-    help="A hashrate fund: open it, register APs, strike the daily NAV, create and redeem "
-    "shares, report NAV, premium/discount and tracking error.",
+    help="A hashrate fund (ETP): daily NAV, creation and redemption by APs, tracking error.",
     no_args_is_help=True,
 )
 
