@@ -120,7 +120,7 @@ def test_strike_and_a_creation_move_exactly_the_basket(setup: Any) -> None:
     }
     # A key bound to the AP's share account cannot move its token and BTC accounts.
     assert call(client, "/api/v1/fund/create-shares", keys["bound"], order, "c1").status_code == 403
-    ledger: Ledger = client.app.state.service._ledger  # type: ignore[attr-defined]
+    ledger: Ledger = client.app.state.service._ledger
     before = {a: ledger.account(a).balance for a in (AP_SHARES, AP_TOKENS, AP_BTC, 501, 502)}
     done = call(client, "/api/v1/fund/create-shares", keys["trader"], order, "c1")
     assert done.status_code == 200, done.text
