@@ -28,7 +28,7 @@ Each command is one ledger transaction: all of it or nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -38,27 +38,37 @@ from hashmarket.errors import FundError, TokenError
 from hashmarket.index import fixings
 from hashmarket.instruments import FundTerms
 from hashmarket.ledger import token_store as ts
-from hashmarket.ledger.allocation import allocate
-from hashmarket.ledger.clock import day_start_ns, ns_to_datetime
+from hashmarket.ledger.clock import day_start_ns
 from hashmarket.ledger.core import Ledger
-from hashmarket.ledger.model import Account, Asset, Transfer, TransferFlags
-from hashmarket.ledger.results import CreateAccountResult, CreateAssetResult, CreateTransferResult
-from hashmarket.ledger.store import Store
-from hashmarket.ledger.token_terms import BTC, CODE_DISTRIBUTION, DayRate, TokenSeries
+from hashmarket.ledger.fund_state import (
+    AP_ACCOUNT_CODE,
+    CODE_CASH_COMPONENT,
+    CODE_SHARES_CREATED,
+    CODE_SHARES_REDEEMED,
+    SHARE_SCALE,
+    booking_ns,
+    check_result,
+    day_state,
+    fund_id,
+    fund_moves,
+    fund_series,
+    in_window,
+    missing,
+    refused,
+    strike_transfers,
+)
+from hashmarket.ledger.model import Account, Asset, Transfer
+from hashmarket.ledger.token_terms import BTC, DayRate, TokenSeries
 from hashmarket.ledger.tokens import open_holder
 from hashmarket.ledger.tokens import transfer as token_transfer
 from hashmarket.ledger.writer import LedgerWriter
-from hashmarket.money import derived_id
 from hashmarket.pricing import (
     Basket,
-    FundHoldings,
     NavStrike,
     PremiumDay,
     TrackingError,
     basket,
     premium_discount,
-    strike_nav,
-    token_mark,
     tracking_error,
 )
 
@@ -78,43 +88,6 @@ __all__ = [
     "strike",
 ]
 
-ID_DOMAIN = "hashmarket/fund"
-SHARE_SCALE = 0
-# The account code of an authorised participant's share account ("AP" in ASCII).
-AP_ACCOUNT_CODE = 0x4150
-# Transfer codes of the fund's movements.
-CODE_SHARES_CREATED = 31
-CODE_SHARES_REDEEMED = 32
-CODE_CASH_COMPONENT = 33
-CODE_MANAGEMENT_FEE = 34
-CODE_FUND_DISTRIBUTION = 35
-_NOT_POSTED = int(TransferFlags.PENDING | TransferFlags.VOID_PENDING | TransferFlags.EXPIRY)
-
-
-def _id(terms: FundTerms, *parts: str | int) -> int:
-    return derived_id(ID_DOMAIN, terms.fund, *parts, separator="/")
-
-
-def _refused(action: str, terms: FundTerms, problem: str) -> FundError:
-    return FundError("fund_refused", action=action, fund=terms.fund, problem=problem)
-
-
-def _check(action: str, terms: FundTerms, code: Any) -> None:
-    if code not in (CreateTransferResult.OK, CreateAccountResult.OK, CreateAssetResult.OK):
-        raise FundError(
-            "fund_ledger",
-            action=action,
-            fund=terms.fund,
-            result_code=code.value,
-            reason=code.reason,
-        )
-
-
-def _booking_ns(w: LedgerWriter) -> int:
-    """When this write happens: the import's time, or the ledger clock."""
-    return w.at_ns if w.at_ns is not None else w.now_ns
-
-
 # ---- accounts ------------------------------------------------------------------------------
 
 
@@ -123,14 +96,14 @@ def open_fund(ledger: Ledger, terms: FundTerms, *, at_ns: int | None = None) -> 
     with ledger.transaction(at_ns=at_ns) as w:
         series = ts.load_series(w.store, terms.token_series)
         if series.scale > 18:  # pragma: no cover - the ledger caps scales at 18
-            raise _refused("opening", terms, "token scale")
+            raise refused("opening", terms, "token scale")
         code = w.create_asset(
             Asset(terms.fund, SHARE_SCALE), issuer_account_id=terms.share_issuer_account_id
         )
-        _check("opening", terms, code)
+        check_result("opening", terms, code)
         for account_id in (terms.btc_account_id, terms.manager_account_id):
             (result,) = w.create_accounts([Account(account_id, BTC)])
-            _check("opening", terms, result)
+            check_result("opening", terms, result)
         open_holder(
             w,
             terms.token_series,
@@ -150,17 +123,17 @@ def register_ap(
     """Register an authorised participant: its share account (account code
     :data:`AP_ACCOUNT_CODE`) and the BTC account its distributions are paid to."""
     with ledger.transaction(at_ns=at_ns) as w:
-        _fund_asset(w, terms)
+        fund_series(w, terms)
         payout = w.store.accounts_by_id([payout_account_id])
         if not payout or payout[0][1] != BTC:
-            raise _refused("registering an AP", terms, f"{payout_account_id} is not a BTC account")
+            raise refused("registering an AP", terms, f"{payout_account_id} is not a BTC account")
         registered = ts.holder_registration(w.store, share_account_id)
         if registered is not None:
             if registered != (terms.fund, payout_account_id):
-                raise _refused("registering an AP", terms, "registered with another payout")
+                raise refused("registering an AP", terms, "registered with another payout")
             return
         (code,) = w.create_accounts([Account(share_account_id, terms.fund, code=AP_ACCOUNT_CODE)])
-        _check("registering an AP", terms, code)
+        check_result("registering an AP", terms, code)
         ts.insert_holder(
             w.store,
             token_account_id=share_account_id,
@@ -169,131 +142,6 @@ def register_ap(
             timestamp_ns=w.tick(),
         )
         w.applied += 1
-
-
-def _fund_asset(w: LedgerWriter, terms: FundTerms) -> TokenSeries:
-    found = w.store.asset(terms.fund)
-    if found is None or found[1] != terms.share_issuer_account_id:
-        raise _refused("using", terms, "the fund is not open on this ledger (hashmarket fund open)")
-    return ts.load_series(w.store, terms.token_series)
-
-
-# ---- the day's state -----------------------------------------------------------------------
-
-
-def _balances_at(store: Store, ids: Sequence[int], cut_ns: int) -> dict[int, int]:
-    """Posted balance (credits − debits) of each account at ``cut_ns``."""
-    rows = store.accounts_by_id(list(ids))
-    out = {r[0]: r[8] - r[6] for r in rows}
-    marks = ", ".join("?" * len(ids))
-    later = store.query(
-        "SELECT debit_account_id, credit_account_id, amount, flags FROM journal "
-        f"WHERE seq >= ? AND (debit_account_id IN ({marks}) OR credit_account_id IN ({marks}))",
-        (ts.first_seq_at(store, cut_ns), *ids, *ids),
-    )
-    for debit, credit, amount, flags in later:
-        if flags & _NOT_POSTED:
-            continue
-        if debit in out:
-            out[debit] += amount
-        if credit in out:
-            out[credit] -= amount
-    return {i: out.get(i, 0) for i in ids}
-
-
-def _income(store: Store, terms: FundTerms, day: dt.date) -> int:
-    """Sats the fund's tokens paid into its BTC account between the cuts of D − 1 and D."""
-    first = ts.first_seq_at(store, day_start_ns(day))
-    last = ts.first_seq_at(store, day_start_ns(day + dt.timedelta(days=1)))
-    rows = store.query(
-        "SELECT COALESCE(SUM(amount), 0) FROM journal WHERE seq >= ? AND seq < ? "
-        "AND credit_account_id = ? AND code = ?",
-        (first, last, terms.btc_account_id, CODE_DISTRIBUTION),
-    )
-    return int(rows[0][0])
-
-
-def _state(
-    store: Store, terms: FundTerms, series: TokenSeries, day: dt.date, rate: DayRate
-) -> NavStrike:
-    if rate.day != day:
-        raise _refused("valuing", terms, f"the fixings given are for {rate.day}, not {day}")
-    cut = day_start_ns(day + dt.timedelta(days=1))
-    ids = (terms.token_account_id, terms.btc_account_id, terms.share_issuer_account_id)
-    balance = _balances_at(store, ids, cut)
-    holdings = FundHoldings(
-        token_units=balance[terms.token_account_id],
-        btc_sats=balance[terms.btc_account_id],
-        shares=-balance[terms.share_issuer_account_id],
-        income_sats=_income(store, terms, day),
-    )
-    mark = token_mark(
-        series,
-        day=day,
-        term_end=series.term_end,
-        hashprice_btc_per_ph_day=rate.hashprice_btc_per_ph_day,
-        price_usd=rate.btc_price_usd,
-        discount_rate=terms.mark_discount_rate,
-    )
-    return strike_nav(terms, mark, holdings, token_scale=series.scale)
-
-
-def _shareholders(store: Store, terms: FundTerms, cut_ns: int) -> list[tuple[int, int, int]]:
-    """(share account, payout account, shares) of every registered holder at the cut."""
-    rows = store.query(
-        "SELECT h.token_account_id, h.payout_account_id FROM token_holders AS h "
-        "WHERE h.asset = ? ORDER BY h.token_account_id",
-        (terms.fund,),
-    )
-    balance = _balances_at(store, [r[0] for r in rows], cut_ns) if rows else {}
-    return [(a, p, balance[a]) for a, p in rows if balance[a] > 0]
-
-
-def _strike_transfers(store: Store, terms: FundTerms, state: NavStrike) -> list[Transfer]:
-    day = state.day.isoformat()
-    out = []
-    if state.fee_sats:
-        out.append(
-            Transfer(
-                _id(terms, "fee", day),
-                terms.btc_account_id,
-                terms.manager_account_id,
-                state.fee_sats,
-                code=CODE_MANAGEMENT_FEE,
-            )
-        )
-    if state.distribution_sats:
-        cut = day_start_ns(state.day + dt.timedelta(days=1))
-        holders = _shareholders(store, terms, cut)
-        shares = allocate(state.distribution_sats, [(a, n) for a, _, n in holders])
-        for (account, payout, _), sats in zip(holders, shares, strict=True):
-            if sats:
-                tid = _id(terms, "distribution", day, account)
-                out.append(
-                    Transfer(tid, terms.btc_account_id, payout, sats, code=CODE_FUND_DISTRIBUTION)
-                )
-    return out
-
-
-def _missing(store: Store, transfers: Iterable[Transfer]) -> list[int]:
-    return [t.id for t in transfers if store.journal_row_by_id(t.id) is None]
-
-
-def _in_window(w: LedgerWriter, terms: FundTerms, day: dt.date, action: str) -> None:
-    def refuse(problem: str) -> FundError:
-        return FundError("fund_window", action=action, fund=terms.fund, day=day, problem=problem)
-
-    if day < terms.launch_day:
-        raise refuse(f"the fund launches on {terms.launch_day}")
-    now = _booking_ns(w)
-    after = day + dt.timedelta(days=1)
-    if now < day_start_ns(after):
-        raise refuse(f"the day is not over (its NAV is struck from {after} 00:00 UTC)")
-    if now >= day_start_ns(after + dt.timedelta(days=1)):
-        raise refuse(
-            f"its dealing window closed at {after + dt.timedelta(days=1)} 00:00 UTC "
-            f"(it is now {ns_to_datetime(now).isoformat()})"
-        )
 
 
 # ---- the strike ----------------------------------------------------------------------------
@@ -312,15 +160,13 @@ def strike(
     on the launch day). Striking a day again books nothing and returns the same figures."""
     day = rate.day
     with ledger.transaction(at_ns=at_ns) as w:
-        series = _fund_asset(w, terms)
-        _in_window(w, terms, day, "strike")
+        series = fund_series(w, terms)
+        in_window(w, terms, day, "strike")
         if day > terms.launch_day:
             if previous is None or previous.day != day - dt.timedelta(days=1):
-                raise _refused(
-                    "strike", terms, f"needs the fixings of {day - dt.timedelta(days=1)}"
-                )
-            before = _state(w.store, terms, series, previous.day, previous)
-            if _missing(w.store, _strike_transfers(w.store, terms, before)):
+                raise refused("strike", terms, f"needs the fixings of {day - dt.timedelta(days=1)}")
+            before = day_state(w.store, terms, series, previous.day, previous)
+            if missing(w.store, strike_transfers(w.store, terms, before)):
                 raise FundError(
                     "fund_window",
                     action="strike",
@@ -328,10 +174,10 @@ def strike(
                     day=day,
                     problem=f"{previous.day} was not struck in its window",
                 )
-        state = _state(w.store, terms, series, day, rate)
-        transfers = _strike_transfers(w.store, terms, state)
+        state = day_state(w.store, terms, series, day, rate)
+        transfers = strike_transfers(w.store, terms, state)
         for code in w.create_transfers(transfers):
-            _check("strike", terms, code)
+            check_result("strike", terms, code)
     return state
 
 
@@ -339,9 +185,9 @@ def nav(ledger: Ledger, terms: FundTerms, rate: DayRate) -> NavStrike:
     """Day ``rate.day``'s NAV (read only: the same figures the strike booked or will book)."""
     with ledger.snapshot() as store:
         if store.asset(terms.fund) is None:
-            raise _refused("valuing", terms, "the fund is not open on this ledger")
+            raise refused("valuing", terms, "the fund is not open on this ledger")
         series = ts.load_series(store, terms.token_series)
-        return _state(store, terms, series, rate.day, rate)
+        return day_state(store, terms, series, rate.day, rate)
 
 
 def nav_history(
@@ -351,15 +197,19 @@ def nav_history(
     now = ledger.clock.now_ns()
     with ledger.snapshot() as store:
         if store.asset(terms.fund) is None:
-            raise _refused("valuing", terms, "the fund is not open on this ledger")
+            raise refused("valuing", terms, "the fund is not open on this ledger")
         series = ts.load_series(store, terms.token_series)
         head = store.read_head().timestamp_ns
-        return [
-            _state(store, terms, series, day, rates[day])
+        days = [
+            day
             for day in sorted(rates)
             if day >= terms.launch_day
             and day_start_ns(day + dt.timedelta(days=1)) <= max(now, head)
         ]
+        if not days:
+            return []
+        moves = fund_moves(store, terms, days[0])
+        return [day_state(store, terms, series, day, rates[day], moves) for day in days]
 
 
 # ---- creation and redemption ---------------------------------------------------------------
@@ -413,16 +263,16 @@ def _deal(
             f"NAV (cut-off {terms.cutoff_utc.strftime('%H:%M')} UTC), not {rate.day}'s",
         )
     with ledger.transaction(at_ns=at_ns) as w:
-        series = _fund_asset(w, terms)
+        series = fund_series(w, terms)
         received_ns = int(order.received_at.timestamp()) * 10**9
-        if received_ns > _booking_ns(w):
-            raise _refused(action, terms, f"order {order.order_id!r} is received in the future")
-        _in_window(w, terms, day, action)
+        if received_ns > booking_ns(w):
+            raise refused(action, terms, f"order {order.order_id!r} is received in the future")
+        in_window(w, terms, day, action)
         ap = w.store.accounts_by_id([order.share_account_id])
         if not ap or ap[0][1] != terms.fund or ap[0][3] != AP_ACCOUNT_CODE:
             raise FundError("fund_not_ap", account=order.share_account_id, fund=terms.fund)
-        state = _state(w.store, terms, series, day, rate)
-        if _missing(w.store, _strike_transfers(w.store, terms, state)):
+        state = day_state(w.store, terms, series, day, rate)
+        if missing(w.store, strike_transfers(w.store, terms, state)):
             raise FundError(
                 "fund_window",
                 action=action,
@@ -445,7 +295,7 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
             token_transfer(
                 w,
                 series.asset,
-                transfer_id=_id(terms, order.order_id, "tokens"),
+                transfer_id=fund_id(terms, order.order_id, "tokens"),
                 from_account_id=ap_tokens if creating else fund_tokens,
                 to_account_id=fund_tokens if creating else ap_tokens,
                 amount_units=b.token_units,
@@ -463,7 +313,7 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
         ap_btc, fund_btc = order.btc_account_id, terms.btc_account_id
         legs.append(
             Transfer(
-                _id(terms, order.order_id, "cash"),
+                fund_id(terms, order.order_id, "cash"),
                 ap_btc if creating else fund_btc,
                 fund_btc if creating else ap_btc,
                 b.cash_sats,
@@ -473,7 +323,7 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
     issuer, ap_shares = terms.share_issuer_account_id, order.share_account_id
     legs.append(
         Transfer(
-            _id(terms, order.order_id, "shares"),
+            fund_id(terms, order.order_id, "shares"),
             issuer if creating else ap_shares,
             ap_shares if creating else issuer,
             b.shares,
@@ -481,7 +331,7 @@ def _book(w: LedgerWriter, terms: FundTerms, series: TokenSeries, order: Order, 
         )
     )
     for code in w.create_transfers(legs):
-        _check(action, terms, code)
+        check_result(action, terms, code)
 
 
 def create_shares(
