@@ -156,6 +156,8 @@ def test_the_cut_off_decides_the_dealing_day() -> None:
     # Any offset is read as UTC: 17:30 in UTC+2 is 15:30 UTC.
     plus2 = dt.timezone(dt.timedelta(hours=2))
     assert TERMS.dealing_day(dt.datetime(2025, 1, 10, 17, 30, tzinfo=plus2)) == DAY1
+    with pytest.raises(SpecError, match=r"'received_at'.* is not a time with its UTC offset"):
+        TERMS.dealing_day(dt.datetime(2025, 1, 10, 15, 0))
 
 
 def test_tracking_error_on_a_five_day_series_by_hand() -> None:
@@ -223,6 +225,7 @@ def test_bad_secondary_prices_name_the_line() -> None:
         ({"cutoff_utc": "4pm"}, "field 'cutoff_utc': value '4pm' is not a time of day"),
         ({"btc_account_id": 500}, "four different accounts"),
         ({"launch_day": None}, "field 'launch_day': value None is not a date"),
+        ({"manager_account_id": 2**63}, "field 'manager_account_id': .* must be below 2\\*\\*63"),
     ],
 )
 def test_bad_specs_name_the_field(change: dict[str, Any], message: str) -> None:

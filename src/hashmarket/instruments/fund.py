@@ -31,6 +31,7 @@ from hashmarket.money import exact
 from hashmarket.specfile import located, read_document
 
 FUND_TYPE = "hashrate_fund"
+_INT64_MAX = 2**63 - 1
 
 
 class FundIncome(enum.StrEnum):
@@ -91,6 +92,8 @@ class FundTerms:
             if value < 0 or (value == 0 and name in positive):
                 key = "spec_not_positive" if name in positive else "spec_negative"
                 raise SpecError(key, field=name, value=value)
+            if value > _INT64_MAX:  # ids and amounts are the ledger's 64-bit integers
+                raise SpecError("spec_out_of_range", field=name, value=value, bound="below 2**63")
         accounts = [getattr(self, name) for name in _ACCOUNT_FIELDS]
         if len(set(accounts)) != len(accounts):
             raise SpecError(
@@ -128,9 +131,25 @@ class FundTerms:
     def dealing_day(self, received_at: dt.datetime) -> dt.date:
         """The day whose NAV an order received at ``received_at`` (UTC) deals at: its own
         day if received before the cut-off, else the next day."""
+        if received_at.tzinfo is None:
+            raise SpecError(
+                "spec_bad_type",
+                field="received_at",
+                value=str(received_at),
+                expected="a time with its UTC offset",
+            )
         utc = received_at.astimezone(dt.UTC)
         day = utc.date()
-        return day if utc.time() < self.cutoff_utc else day + dt.timedelta(days=1)
+        if utc.time() < self.cutoff_utc:
+            return day
+        if day == dt.date.max:
+            raise SpecError(
+                "spec_out_of_range",
+                field="received_at",
+                value=str(received_at),
+                bound="before the last day of the calendar",
+            )
+        return day + dt.timedelta(days=1)
 
     def to_spec(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": FUND_TYPE}

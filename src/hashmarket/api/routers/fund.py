@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from hashmarket.api.fields import Int64
 from hashmarket.api.keys import ApiKey, Permission
@@ -55,7 +55,7 @@ class OrderRequest(FundSpec):
     token_account_id: Int64
     btc_account_id: Int64
     creation_units: int = Field(..., ge=1, le=1_000_000)
-    received_at: dt.datetime = Field(..., description="ISO 8601 with its offset")
+    received_at: AwareDatetime = Field(..., description="ISO 8601 with its offset")
 
 
 class ReportRequest(FundSpec):
