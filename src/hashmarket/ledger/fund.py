@@ -123,7 +123,7 @@ def register_ap(
     """Register an authorised participant: its share account (account code
     :data:`AP_ACCOUNT_CODE`) and the BTC account its distributions are paid to."""
     with ledger.transaction(at_ns=at_ns) as w:
-        fund_series(w, terms)
+        fund_series(w.store, terms, "registering an AP")
         payout = w.store.accounts_by_id([payout_account_id])
         if not payout or payout[0][1] != BTC:
             raise refused("registering an AP", terms, f"{payout_account_id} is not a BTC account")
@@ -160,7 +160,7 @@ def strike(
     on the launch day). Striking a day again books nothing and returns the same figures."""
     day = rate.day
     with ledger.transaction(at_ns=at_ns) as w:
-        series = fund_series(w, terms)
+        series = fund_series(w.store, terms, "strike")
         in_window(w, terms, day, "strike")
         if day > terms.launch_day:
             if previous is None or previous.day != day - dt.timedelta(days=1):
@@ -184,9 +184,7 @@ def strike(
 def nav(ledger: Ledger, terms: FundTerms, rate: DayRate) -> NavStrike:
     """Day ``rate.day``'s NAV (read only: the same figures the strike booked or will book)."""
     with ledger.snapshot() as store:
-        if store.asset(terms.fund) is None:
-            raise refused("valuing", terms, "the fund is not open on this ledger")
-        series = ts.load_series(store, terms.token_series)
+        series = fund_series(store, terms, "valuing")
         return day_state(store, terms, series, rate.day, rate)
 
 
@@ -196,9 +194,7 @@ def nav_history(
     """The NAV of every day in ``rates`` from the launch whose cut has passed on the clock."""
     now = ledger.clock.now_ns()
     with ledger.snapshot() as store:
-        if store.asset(terms.fund) is None:
-            raise refused("valuing", terms, "the fund is not open on this ledger")
-        series = ts.load_series(store, terms.token_series)
+        series = fund_series(store, terms, "valuing")
         head = store.read_head().timestamp_ns
         days = [
             day
@@ -263,7 +259,7 @@ def _deal(
             f"NAV (cut-off {terms.cutoff_utc.strftime('%H:%M')} UTC), not {rate.day}'s",
         )
     with ledger.transaction(at_ns=at_ns) as w:
-        series = fund_series(w, terms)
+        series = fund_series(w.store, terms, action)
         received_ns = int(order.received_at.timestamp()) * 10**9
         if received_ns > booking_ns(w):
             raise refused(action, terms, f"order {order.order_id!r} is received in the future")

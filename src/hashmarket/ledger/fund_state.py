@@ -27,6 +27,7 @@ ID_DOMAIN = "hashmarket/fund"
 SHARE_SCALE = 0
 # The account code of an authorised participant's share account ("AP" in ASCII).
 AP_ACCOUNT_CODE = 0x4150
+NOT_OPEN = "the fund is not open on this ledger (hashmarket fund create)"
 # Transfer codes of the fund's movements.
 CODE_SHARES_CREATED = 31
 CODE_SHARES_REDEEMED = 32
@@ -60,11 +61,12 @@ def booking_ns(w: LedgerWriter) -> int:
     return w.at_ns if w.at_ns is not None else w.now_ns
 
 
-def fund_series(w: LedgerWriter, terms: FundTerms) -> TokenSeries:
-    found = w.store.asset(terms.fund)
+def fund_series(store: Store, terms: FundTerms, action: str) -> TokenSeries:
+    """The fund's token series, refused when the fund is not open on this ledger."""
+    found = store.asset(terms.fund)
     if found is None or found[1] != terms.share_issuer_account_id:
-        raise refused("using", terms, "the fund is not open on this ledger (hashmarket fund open)")
-    return ts.load_series(w.store, terms.token_series)
+        raise refused(action, terms, NOT_OPEN)
+    return ts.load_series(store, terms.token_series)
 
 
 # ---- the day's state -----------------------------------------------------------------------
