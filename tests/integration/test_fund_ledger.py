@@ -208,6 +208,22 @@ def test_only_authorised_participants_deal_and_refusals_change_nothing(url: str)
             fd.strike(ledger, terms, RATES[DAY1])
 
 
+def test_registering_participants(url: str) -> None:
+    ledger, _, terms = launched(url, SPEC)
+    with ledger:
+        head = ledger.head()
+        fd.register_ap(ledger, terms, share_account_id=AP_SHARES, payout_account_id=AP_BTC)
+        assert ledger.head() == head  # the same registration again: nothing changes
+        with pytest.raises(FundError, match="registered with another payout"):
+            fd.register_ap(ledger, terms, share_account_id=AP_SHARES, payout_account_id=3)
+        with pytest.raises(FundError, match="601 is not a BTC account"):
+            fd.register_ap(ledger, terms, share_account_id=620, payout_account_id=AP_TOKENS)
+        other = parse_fund_spec({**SPEC, "fund": "OTHER", "share_issuer_account_id": 510})
+        with pytest.raises(FundError, match=r"not open on this ledger \(hashmarket fund create\)"):
+            fd.register_ap(ledger, other, share_account_id=620, payout_account_id=AP_BTC)
+        assert ledger.head() == head
+
+
 def test_a_day_is_struck_only_after_the_day_before(url: str) -> None:
     ledger, clock, terms = launched(url, SPEC)
     with ledger:
@@ -234,14 +250,20 @@ def test_a_distributing_fund_pays_its_income_to_the_shareholders(url: str) -> No
         paid = tk.distribute(ledger, "HT1", RATES[DAY2])
         assert paid.pool_sats == 500 * 29  # the AP's 300 tokens are paid too
         assert balance(ledger, 502) == 100_000 - 55 + 5_800
+        # A second AP (700, paid to 702) holds 1 of the 2,000 shares at day 3's cut.
+        ledger.create_account(Account(702, "BTC"))
+        fd.register_ap(ledger, terms, share_account_id=700, payout_account_id=702)
+        ledger.transfer(Transfer(4, AP_SHARES, 700, 1))
         # Day 3 (struck on 13 January): 200 × 1,872 + 105,745 = 480,145 gross, fee 48,
-        # the 5,800 sats of income to the AP's payout account, NAV 474,297 / 2,000.
+        # the 5,800 sats of income to the shareholders, NAV 474,297 / 2,000: 1,999 / 2,000
+        # of 5,800 is 5,797.1 and 1 / 2,000 is 2.9; the largest remainder (0.9) gets the
+        # sat left: 5,797 and 3.
         clock.set(at(dt.date(2025, 1, 13), 0, 30))
         before = balance(ledger, AP_BTC)
         day3 = fd.strike(ledger, terms, RATES[DAY3], previous=RATES[DAY2])
         assert (day3.holdings.income_sats, day3.gross_sats) == (5_800, 480_145)
         assert (day3.fee_sats, day3.distribution_sats, day3.net_sats) == (48, 5_800, 474_297)
-        assert balance(ledger, AP_BTC) - before == 5_800
+        assert (balance(ledger, AP_BTC) - before, balance(ledger, 702)) == (5_797, 3)
         assert balance(ledger, 502) == 100_000 - 55 + 5_800 - 48 - 5_800
         assert balance(ledger, 503) == 55 + 48
         # Striking it again pays nothing more.
