@@ -192,8 +192,18 @@ def test_tracking_counts_distributions_as_return() -> None:
     days = [dt.date(2025, 1, d) for d in range(10, 13)]
     assert tracking_error(days, [100, 99, 98], [1, 1, 1], distributed=[0, 1, 1]).daily == 0.0
     assert tracking_error(days, [100, 99, 98], [1, 1, 1]).daily > 0
-    with pytest.raises(FundError, match="3 or more"):
+    with pytest.raises(FundError, match=r"1 daily return\(s\); it needs 2 or more"):
         tracking_error(days[:2], [1, 1], [1, 1])
+
+
+def test_tracking_skips_a_day_without_a_fixing() -> None:
+    # 10, 11, 13, 14 January (no fixing on the 12th): returns 11/10 and 14/13 only.
+    days = [dt.date(2025, 1, d) for d in (10, 11, 13, 14)]
+    fund = [100 * math.exp(x) for x in (0.0, 0.01, 0.5, 0.52)]
+    te = tracking_error(days, fund, [1.0, 1.0, 1.0, 1.0])
+    # Differences 0.01 and 0.02: σ = 0.005 × √2 = 0.0070711 (the 12 → 13 jump is not used).
+    assert (te.returns, te.first_day, te.last_day) == (2, days[0], days[3])
+    assert te.daily == pytest.approx(0.005 * math.sqrt(2), rel=1e-9)
 
 
 def test_premium_and_discount_against_nav() -> None:

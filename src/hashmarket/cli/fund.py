@@ -303,7 +303,7 @@ def report_command(
     console().print(table)
     te = data["tracking_error"]
     if te is None:
-        console().print("tracking error: needs 3 or more days with shares outstanding")
+        console().print("tracking error: needs 2 or more daily returns with shares outstanding")
     else:
         console().print(
             f"tracking error {te['annualised']:.2%} a year ({te['daily']:.4%} a day) over "

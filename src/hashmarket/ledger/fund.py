@@ -403,7 +403,7 @@ def report(
     days = nav_history(ledger, terms, rates)
     with_shares = [s for s in days if s.shares]
     tracking = None
-    if len(with_shares) >= 3:
+    try:
         tracking = tracking_error(
             [s.day for s in with_shares],
             [float(s.nav_sats_per_share) for s in with_shares],
@@ -411,6 +411,10 @@ def report(
             distributed=[float(s.distribution_per_share_sats) for s in with_shares],
             window_days=window_days,
         )
+    except FundError as error:
+        if error.key != "fund_tracking":
+            raise
+        # Too few daily returns yet: the report says so (``tracking_error`` is null).
     navs = {s.day: s.nav_sats_per_share for s in with_shares}
     return FundReport(
         days=days,

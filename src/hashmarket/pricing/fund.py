@@ -337,14 +337,15 @@ def tracking_error(
         raise FundError("fund_tracking", problem="the series have different lengths")
     if window_days < 2:
         raise FundError("fund_tracking", problem=f"a window of {window_days} days is too short")
-    start = max(len(days) - window_days - 1, 0)
-    d, f, x, p = days[start:], nav[start:], index[start:], paid[start:]
-    if len(d) < 3:
-        raise FundError("fund_tracking", problem=f"{len(d)} days; it needs 3 or more")
-    if min(*f, *x) <= 0:
+    # Returns over one calendar day only: a day without a fixing breaks the series there.
+    ends = [i for i in range(1, len(days)) if (days[i] - days[i - 1]).days == 1][-window_days:]
+    if len(ends) < 2:
+        raise FundError("fund_tracking", problem=f"{len(ends)} daily return(s); it needs 2 or more")
+    if min(min(nav[i], nav[i - 1], index[i], index[i - 1]) for i in ends) <= 0:
         raise FundError("fund_tracking", problem="a NAV or index value is not positive")
     diffs = [
-        math.log((f[i] + p[i]) / f[i - 1]) - math.log(x[i] / x[i - 1]) for i in range(1, len(d))
+        math.log((nav[i] + paid[i]) / nav[i - 1]) - math.log(index[i] / index[i - 1]) for i in ends
     ]
     daily = statistics.stdev(diffs)
-    return TrackingError(d[0], d[-1], len(diffs), daily, daily * math.sqrt(DAYS_PER_YEAR_ACT365))
+    first, last = days[ends[0] - 1], days[ends[-1]]
+    return TrackingError(first, last, len(diffs), daily, daily * math.sqrt(DAYS_PER_YEAR_ACT365))

@@ -42,7 +42,7 @@
     const te = report.tracking_error;
     document.getElementById("kpi-te").textContent = te ? `${fmt(te.annualised * 100, 2)}%` : "—";
     document.getElementById("kpi-te-window").textContent = te
-      ? `${te.returns} daily returns, ${te.first_day} to ${te.last_day}` : "needs 3 days with shares";
+      ? `${te.returns} daily returns, ${te.first_day} to ${te.last_day}` : "needs 2 daily returns with shares";
     draw(report);
     document.querySelector("#table-fund tbody").innerHTML = days.map((d) => `<tr><td>${d.day}</td>
       <td>${fmt(d.shares, 0)}</td><td>${fmt(d.token_units, 0)}</td><td>${fmt(d.mark.mark_sats_per_token, 0)}</td>
