@@ -258,7 +258,9 @@ def basket(terms: FundTerms, strike: NavStrike, *, side: str, creation_units: in
         )
     tokens = strike.holdings.token_units * shares // s
     cash_exact = value - Fraction(tokens * strike.mark.mark_sats_per_token, 10**strike.token_scale)
-    cash = math.ceil(cash_exact) if side == "create" else math.floor(cash_exact)
+    # The AP pays rounded up and is paid rounded down (money's floor and ceiling rules).
+    rounding = Rounding.UP if side == "create" else Rounding.DOWN
+    cash = divide_minor(cash_exact.numerator, cash_exact.denominator, rounding)
     return Basket(side, creation_units, shares, tokens, max(cash, 0), value)
 
 
