@@ -35,6 +35,12 @@ if TYPE_CHECKING:
         HashpriceForward,
         HashrateFuture,
     )
+    from hashmarket.instruments.fund import (
+        FundIncome,
+        FundTerms,
+        load_fund_spec,
+        parse_fund_spec,
+    )
     from hashmarket.instruments.loan_paths import LoanEvent, LoanPaths
     from hashmarket.instruments.loans import (
         Collateral,
@@ -106,6 +112,8 @@ __all__ = [
     "Fixings",
     "FloatingRate",
     "ForwardSettlement",
+    "FundIncome",
+    "FundTerms",
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
@@ -135,6 +143,7 @@ __all__ = [
     "floating_claim_usd",
     "floating_record",
     "interest_schedule",
+    "load_fund_spec",
     "load_spec",
     "loan_life",
     "machine_facts",
@@ -143,6 +152,7 @@ __all__ = [
     "margin_value_usd",
     "month_periods",
     "obsolescence_date",
+    "parse_fund_spec",
     "parse_spec",
     "period_interest_minor",
     "power_field",

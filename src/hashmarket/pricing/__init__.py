@@ -26,6 +26,21 @@ if TYPE_CHECKING:
     from hashmarket.pricing.compute import ComputeMarket
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
+    from hashmarket.pricing.fund import (
+        Basket,
+        FundHoldings,
+        NavStrike,
+        PremiumDay,
+        TokenMark,
+        TrackingError,
+        annuity_days,
+        basket,
+        premium_discount,
+        read_secondary_prices,
+        strike_nav,
+        token_mark,
+        tracking_error,
+    )
     from hashmarket.pricing.market import Market
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
@@ -57,6 +72,7 @@ __all__ = [
     "COMPUTE",
     "ENGINES",
     "REGIONAL",
+    "Basket",
     "Black76Greeks",
     "BlackScholesGreeks",
     "ComputeMarket",
@@ -65,15 +81,22 @@ __all__ = [
     "DiscountCurve",
     "Engine",
     "FlatRate",
+    "FundHoldings",
     "HashpriceCurve",
     "Market",
     "MonteCarloConfig",
+    "NavStrike",
+    "PremiumDay",
     "PricingResult",
     "RegionalMarket",
     "RegionalSetup",
     "StoppingResult",
+    "TokenMark",
+    "TrackingError",
     "ValuationSetup",
     "ZeroCurve",
+    "annuity_days",
+    "basket",
     "black76_greeks",
     "black76_price",
     "black_scholes_greeks",
@@ -97,8 +120,13 @@ __all__ = [
     "npv",
     "optimal_stopping",
     "par_price",
+    "premium_discount",
     "price",
+    "read_secondary_prices",
     "regional_setup",
+    "strike_nav",
+    "token_mark",
+    "tracking_error",
     "value_instrument",
     "year_fraction",
 ]
