@@ -189,6 +189,7 @@ MESSAGES: dict[str, str] = {
     ),
     "loan_state": "loan {loan!r}: {problem}",
     "loan_refused": "loan {loan!r}: {action} refused: {result_code} ({reason})",
+    "loan_account": "loan {loan!r}: {role} account {account!r}: {problem}",
     # settlement of bilateral contracts (hashmarket.ledger.settlement)
     "settle_contract_unknown": "no contract {contract!r}",
     "settle_party_unknown": (

@@ -24,6 +24,7 @@ from hashmarket.api.routers import (
     ledger,
     lending,
     lending_rate,
+    loan_book,
     market,
     operations,
     pricing,
@@ -94,6 +95,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(counterparty.router)
     app.include_router(conversion.router)
     app.include_router(fund.router)
+    app.include_router(loan_book.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

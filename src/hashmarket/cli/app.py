@@ -121,6 +121,10 @@ COMMANDS = {
         "hashmarket.cli.fund:app",
         "A hashrate fund (ETP): daily NAV, creation and redemption by APs, tracking error.",
     ),
+    "loan-book": LazyCommand(
+        "hashmarket.cli.loan_book:loan_book_command",
+        "Book a loan's life on the published fixings up to the as-of day on the ledger.",
+    ),
 }
 
 app = typer.Typer(

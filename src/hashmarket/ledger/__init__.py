@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         read_loan_book,
         reference_transactions,
     )
+    from hashmarket.ledger.loans import Booking, LoanAccounts, book_life
     from hashmarket.ledger.model import (
         INT64_MAX,
         Account,
@@ -68,6 +69,7 @@ __all__ = [
     "Asset",
     "AssetInfo",
     "BookedLoan",
+    "Booking",
     "Clock",
     "CreateAccountResult",
     "CreateAssetResult",
@@ -77,6 +79,7 @@ __all__ = [
     "JournalEntry",
     "Ledger",
     "LedgerWriter",
+    "LoanAccounts",
     "ManualClock",
     "Outcome",
     "Root",
@@ -89,6 +92,7 @@ __all__ = [
     "VerifyReport",
     "account_record",
     "allocate",
+    "book_life",
     "booked_transactions",
     "copy_database",
     "create_stablecoins",

@@ -32,8 +32,9 @@ proceeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments import Loan, LoanEvent
@@ -115,7 +116,13 @@ class Booking:
     pending_ids: tuple[int, ...] = field(default_factory=tuple)
 
 
-def _apply(ledger: Ledger, loan: Loan, action: str, transfers: Sequence[Transfer]) -> None:
+class _Writes(Protocol):
+    """What applies a batch of transfers: the ledger, or one of its open transactions."""
+
+    def create_transfers(self, transfers: Iterable[Transfer]) -> list[CreateTransferResult]: ...
+
+
+def _apply(ledger: _Writes, loan: Loan, action: str, transfers: Sequence[Transfer]) -> None:
     """Apply one event's transfers as one linked batch (all or nothing)."""
     if not transfers:
         return
@@ -317,3 +324,39 @@ def book_events(
         _apply(ledger, loan, event.kind, batch)
         count += len(batch)
     return booker.booking(count)
+
+
+def book_life(
+    ledger: Ledger,
+    loan: Loan,
+    accounts: LoanAccounts,
+    events: Sequence[LoanEvent],
+) -> tuple[Booking, int]:
+    """Open the loan's missing accounts and book ``events`` in ONE ledger transaction: all of it or,
+    on any refusal, nothing at all (unlike :func:`book_events`, whose events stand one by one).
+
+    Returns the booking and how many transfers were new: events booked before (a life booked
+    to an earlier day) are replays the ledger answers ``ok`` to, and count 0.
+    """
+    booker = _Booker(ledger, loan, accounts, events)
+    count = 0
+    # Only the missing accounts are opened: the parties' own (named) accounts exist already.
+    held = {a.id for a in ledger.lookup_accounts([a.id for a in accounts.accounts()])}
+    missing = [a for a in accounts.accounts() if a.id not in held]
+    with ledger.transaction() as writer:
+        for account, result in zip(missing, writer.create_accounts(missing), strict=True):
+            if result is not CreateAccountResult.OK:
+                raise RiskError(
+                    "loan_refused",
+                    loan=loan.loan_id,
+                    action=f"opening account {account.id}",
+                    result_code=result.value,
+                    reason=result.reason,
+                )
+        before = writer.applied
+        for event in events:
+            batch = booker.transfers(event)
+            _apply(writer, loan, event.kind, batch)
+            count += len(batch)
+        new = writer.applied - before
+    return booker.booking(count), new

@@ -85,6 +85,13 @@ if TYPE_CHECKING:
         leverage_report,
         loan_report,
     )
+    from hashmarket.risk.loan_booking import (
+        LoanBookResult,
+        LoanParties,
+        book_realized,
+        booked_loan,
+        realized_events,
+    )
     from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
     from hashmarket.risk.specs import (
         RatesFor,
@@ -120,6 +127,8 @@ __all__ = [
     "LeveragedBtc",
     "Loan",
     "LoanAccounts",
+    "LoanBookResult",
+    "LoanParties",
     "LoanPaths",
     "LoanReport",
     "LoanRounding",
@@ -142,6 +151,8 @@ __all__ = [
     "VarEstimate",
     "VolatilityEstimate",
     "book_events",
+    "book_realized",
+    "booked_loan",
     "btc_twin",
     "capital_at_risk",
     "change_table",
@@ -178,6 +189,7 @@ __all__ = [
     "portfolio_risk",
     "protection_analysis",
     "protection_put",
+    "realized_events",
     "run_stress",
     "simulate_leverage",
     "simulate_miner",
