@@ -36,6 +36,7 @@ from hashmarket.risk import (
     currency_comparison,
     load_lending,
     protection_analysis,
+    protection_spec,
 )
 
 LOAN_ARGUMENT = typer.Argument(..., metavar="LOAN", help="A loan spec (JSON/YAML), e.g. machines.")
@@ -152,6 +153,11 @@ def loan_protect_command(
     allow_subsidy_only: bool = ALLOW_SUBSIDY_ONLY_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
+    settlement_out: Path | None = typer.Option(
+        None,
+        "--settlement-out",
+        help="Write the put as a contract spec that `hashmarket settle open` accepts.",
+    ),
 ) -> None:
     """The lender's puts struck at the liquidation line: their cost and the loss they cut."""
     positive(paths, "--paths")
@@ -173,3 +179,8 @@ def loan_protect_command(
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
         render_protection(result)
+    if settlement_out is not None:
+        text = json.dumps(protection_spec(result.put), indent=2) + "\n"
+        settlement_out.write_text(text, encoding="utf-8")
+        if fmt is not RiskFormat.JSON:
+            console().print(f"the put's contract spec: {settlement_out} (hashmarket settle open)")

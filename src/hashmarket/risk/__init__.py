@@ -76,6 +76,7 @@ if TYPE_CHECKING:
         miner_net_usd,
         protection_analysis,
         protection_put,
+        protection_spec,
     )
     from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
     from hashmarket.risk.loan_analysis import (
@@ -189,6 +190,7 @@ __all__ = [
     "portfolio_risk",
     "protection_analysis",
     "protection_put",
+    "protection_spec",
     "realized_events",
     "run_stress",
     "simulate_leverage",

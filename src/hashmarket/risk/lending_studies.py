@@ -53,6 +53,7 @@ from hashmarket.instruments import (
     margin_value_usd,
     sale_share,
     secondary_fraction,
+    to_spec,
 )
 from hashmarket.models import NetworkModel, NetworkState
 from hashmarket.pricing import Market, MonteCarloConfig, price
@@ -287,6 +288,14 @@ def protection_put(loan: Loan) -> EuropeanOption:
         quantity=quantity,
         side=Side.BUY,
     )
+
+
+def protection_spec(put: EuropeanOption) -> dict[str, Any]:
+    """The put as a contract to trade and settle (``hashmarket settle open``): its spec with
+    the terms as written on a trade ticket, the strike to the cent and the quantity to 10⁻⁸
+    (a sat of BTC; for a hashprice put, of a PH/s·day), so the file reads as it settles."""
+    traded = dataclasses.replace(put, strike=round(put.strike, 2), quantity=round(put.quantity, 8))
+    return to_spec(traded)
 
 
 @dataclass(frozen=True)
