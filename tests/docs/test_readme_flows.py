@@ -307,6 +307,11 @@ CHECKS = [
         lambda b, a, _: a[21][1] - b[21][1] == 1_039,
     ),
     Check(
+        r"hashmarket loan-book ",
+        "the loan's events were booked on the ledger",
+        lambda b, a, _: moved(b, a),
+    ),
+    Check(
         r"hashmarket ledger verify\s*(#|$)",
         "the ledger verified",
         lambda b, a, out: out.startswith("ok: "),

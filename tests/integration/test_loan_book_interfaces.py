@@ -146,3 +146,20 @@ def test_the_route_books_with_the_transfer_permission(service: Any) -> None:
     assert again.status_code == 200 and again.json()["new_transfers"] == 0
     bad = post(client, keys["trader"], {**body, "collateral": "nobody"}, "t-3")
     assert bad.status_code in (400, 422) and "no such account" in bad.text
+
+
+def test_the_protection_route_answers_the_put_as_a_contract_spec(service: Any) -> None:
+    client, keys = service
+    loan = json.loads((ROOT / "examples" / "risk" / "loan.json").read_text())
+    response = client.post(
+        "/api/v1/loans/protection",
+        headers={"Authorization": f"Bearer {keys['viewer']}"},
+        json={"loan": loan, "paths": 200},
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    spec = answer["settlement_spec"]
+    assert spec["type"] == "european_option" and spec["option_type"] == "put"
+    assert spec["strike"] == round(answer["put"]["strike"], 2)
+    assert spec["quantity"] == round(answer["put"]["quantity"], 8)
+    assert spec["expiry"] == "2026-07-31" and spec["side"] == "buy"

@@ -22,6 +22,7 @@ from hashmarket.risk import (
     levels_from_history,
     parse_lending,
     protection_analysis,
+    protection_spec,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -88,4 +89,6 @@ def protect(
         n_paths=request.paths,
         seed=request.seed,
     )
-    return {**result.to_dict(), "data_asof": resolved.to_dict()}
+    # The put as a contract to open (POST /api/v1/settlement/contracts takes it as `spec`).
+    settlement = {"settlement_spec": protection_spec(result.put)}
+    return {**result.to_dict(), **settlement, "data_asof": resolved.to_dict()}
