@@ -160,3 +160,47 @@ def test_token_or_machine_terms_on_the_wrong_kind_are_refused_with_the_field(kin
     document["collateral"] = {"kind": kind, "quantity": 1, "token": {}}
     with pytest.raises(RiskError, match="token"):
         booked_loan(document, history=history(), asof=ASOF)
+
+
+def test_a_loan_of_btc_is_repaid_in_sats(ledger: Ledger) -> None:
+    fund(ledger, LENDER, 30 * 10**8, tid=9_001)
+    units_asset(ledger, "S21XP", 3_000)
+    ledger.create_account(Account(BORROWER + 100, "BTC"))
+    fund(ledger, BORROWER + 100, 10**8, tid=9_002)  # for the interest
+    document = example("examples/risk/asic_loan_btc.json")
+    document.update(loan_id="btc-2025-03", start="2025-03-01", maturity="2025-05-30")
+    loan = booked_loan(document, history=history(), asof=ASOF)
+    parties = LoanParties(LENDER, BORROWER + 100, COLLATERAL)
+    result = book_realized(ledger, loan, parties, history=history(), asof=ASOF)
+    assert [e.kind for e in result.events] == ["disbursement", "pledge", "repayment", "release"]
+    # 22.36 BTC × (1 + 0.06 × 90/365) = 22.690805479… BTC → 2,269,080,548 sats (rounded up).
+    assert result.booking.repaid_minor == 2_269_080_548
+    assert held(ledger, LENDER, BORROWER + 100, COLLATERAL) == [
+        (30 * 10**8 - 2_236_000_000 + 2_269_080_548, 0),
+        (10**8 + 2_236_000_000 - 2_269_080_548, 0),
+        (3_000, 0),
+    ]
+    assert ledger.verify().ok
+
+
+def test_a_deliverable_forward_delivers_its_output_daily(ledger: Ledger) -> None:
+    fund(ledger, LENDER, 100_000_00, asset="USD", tid=9_001)
+    fund(ledger, BORROWER, 1_000_00, asset="USD", tid=9_002)
+    fund(ledger, COLLATERAL, 10**8, tid=9_003)  # the BTC it mines and delivers
+    document = example("examples/risk/deliverable_forward.json")
+    document.update(loan_id="fwd-2025-03", start="2025-03-01", maturity="2025-03-11")
+    result = book(ledger, document)
+    deliveries = [e for e in result.events if e.kind == "delivery"]
+    assert len(deliveries) == 11  # 1 to 11 March
+    # 100 PH/s × 36 USD × 11 days × (1 − 18 %) = 32,472.00 USD paid upfront; on 1 March
+    # 100 PH/s × 0.00057537642… BTC/PH/day = 5,753,764 sats delivered (rounded down).
+    assert result.booking.principal_minor == 3_247_200
+    assert result.booking.delivered_minor == sum(int(e.units * 10**8) for e in deliveries)
+    assert int(deliveries[0].units * 10**8) == 5_753_764
+    lender_btc = account_id("fwd-2025-03", "lender_collateral")
+    assert held(ledger, LENDER, BORROWER, COLLATERAL, lender_btc) == [
+        (100_000_00 - 3_247_200, 0),
+        (1_000_00 + 3_247_200, 0),
+        (10**8 - result.booking.delivered_minor, 0),
+        (result.booking.delivered_minor, 0),
+    ]
