@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.chain import NetworkHistory
-from hashmarket.errors import LedgerError, RiskError
+from hashmarket.errors import LedgerError, Location, RiskError
 from hashmarket.instruments import CollateralKind, Fixings, Loan, LoanEvent, loan_life
 from hashmarket.ledger import Booking, Ledger, LoanAccounts, book_life
 from hashmarket.money import derived_id
@@ -101,7 +101,7 @@ def booked_loan(
     history: NetworkHistory,
     asof: dt.date,
     rates_for: RatesFor | None = None,
-    location: Any = None,
+    location: Location | None = None,
 ) -> Loan:
     """The loan of a lending document, its LTV levels as of its start day (see the module)."""
 
@@ -114,15 +114,7 @@ def booked_loan(
         return spec.loan
 
     loan = parse(asof)
-    if loan.start < asof:
-        loan = parse(loan.start)
-    if loan.collateral.kind is CollateralKind.COMPUTE_CONTRACT:
-        raise RiskError(
-            "risk_field",
-            field="collateral.kind",
-            problem="a compute contract is marked from the exchange, not booked from fixings",
-        )
-    return loan
+    return parse(loan.start) if loan.start < asof else loan
 
 
 def realized_events(
