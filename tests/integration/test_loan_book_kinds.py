@@ -174,6 +174,7 @@ def test_a_loan_of_btc_is_repaid_in_sats(ledger: Ledger) -> None:
     result = book_realized(ledger, loan, parties, history=history(), asof=ASOF)
     assert [e.kind for e in result.events] == ["disbursement", "pledge", "repayment", "release"]
     # 22.36 BTC × (1 + 0.06 × 90/365) = 22.690805479… BTC → 2,269,080,548 sats (rounded up).
+    assert result.booking is not None
     assert result.booking.repaid_minor == 2_269_080_548
     assert held(ledger, LENDER, BORROWER + 100, COLLATERAL) == [
         (30 * 10**8 - 2_236_000_000 + 2_269_080_548, 0),
