@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.instruments.cloud import (
+        CloudHashrate,
+        CloudLife,
+        cloud_life,
+        flat_breakeven_hashprice_btc_per_ph_day,
+        upfront_price_btc,
+    )
     from hashmarket.instruments.compute import (
         ComputeForward,
         ComputeLease,
@@ -23,6 +30,14 @@ if TYPE_CHECKING:
         EpochValueFuture,
         HashpriceForward,
         HashrateFuture,
+    )
+    from hashmarket.instruments.hosting import Hosting, HostingStatement
+    from hashmarket.instruments.lease import (
+        Instalment,
+        LeasePaths,
+        MachineLease,
+        annuity_schedule,
+        lease_life,
     )
     from hashmarket.instruments.loans import (
         Collateral,
@@ -59,6 +74,8 @@ __all__ = [
     "INSTRUMENT_TYPES",
     "AsianOption",
     "BtcPriceSwap",
+    "CloudHashrate",
+    "CloudLife",
     "Collar",
     "Collateral",
     "CollateralKind",
@@ -76,11 +93,16 @@ __all__ = [
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
+    "Hosting",
+    "HostingStatement",
+    "Instalment",
     "Instrument",
+    "LeasePaths",
     "Loan",
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
+    "MachineLease",
     "OptionType",
     "SettlementCurrency",
     "SharkFinNote",
@@ -89,15 +111,20 @@ __all__ = [
     "Tranche",
     "Underlying",
     "YieldSplitNote",
+    "annuity_schedule",
+    "cloud_life",
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "flat_breakeven_hashprice_btc_per_ph_day",
+    "lease_life",
     "load_spec",
     "loan_life",
     "month_periods",
     "parse_spec",
     "to_day",
     "to_spec",
+    "upfront_price_btc",
     "vanilla_payoff",
 ]
 

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
     from hashmarket.pricing.market import Market
+    from hashmarket.pricing.mining_finance import (
+        CloudValuation,
+        LeaseRisk,
+        ScenarioPaths,
+        cloud_valuation,
+        lease_risk,
+        market_with_past,
+        scenario_paths,
+    )
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
     from hashmarket.pricing.registry import COMPUTE, ENGINES, Engine, engine_for, engines_for, price
@@ -41,6 +50,7 @@ __all__ = [
     "ENGINES",
     "Black76Greeks",
     "BlackScholesGreeks",
+    "CloudValuation",
     "ComputeMarket",
     "ComputeSetup",
     "CurvePoint",
@@ -48,9 +58,11 @@ __all__ = [
     "Engine",
     "FlatRate",
     "HashpriceCurve",
+    "LeaseRisk",
     "Market",
     "MonteCarloConfig",
     "PricingResult",
+    "ScenarioPaths",
     "ValuationSetup",
     "ZeroCurve",
     "black76_greeks",
@@ -59,6 +71,7 @@ __all__ = [
     "black_scholes_price",
     "calibrated",
     "cashflows_by_period",
+    "cloud_valuation",
     "compute_index_of",
     "compute_setup",
     "engine_for",
@@ -66,12 +79,15 @@ __all__ = [
     "forward_curve",
     "hashprice_curve",
     "horizon_days",
+    "lease_risk",
     "market_for",
+    "market_with_past",
     "mean_value",
     "merton_price",
     "monte_carlo_price",
     "par_price",
     "price",
+    "scenario_paths",
     "value_instrument",
     "year_fraction",
 ]
