@@ -227,6 +227,9 @@ MESSAGES: dict[str, str] = {
     ),
     "market_log": "command log {where}: {problem}",
     "market_ledger": "ledger refused the exchange's {what}: {result_code} ({reason})",
+    # cloud hashrate, hosting and machine leases on the ledger
+    "finance_refused": "{product} {contract!r}: {action} refused: {result_code} ({reason})",
+    "finance_state": "{product} {contract!r}: {problem}",
 }
 
 
@@ -388,3 +391,8 @@ class MarketError(HashmarketError, ValueError):
     field where there is one."""
 
     exit_code = 65
+
+
+class FinanceError(LedgerError):
+    """A cloud-hashrate, hosting or machine-lease booking refused (a party short of funds,
+    a contract not bought, fixings not published). A refused booking has changed nothing."""
