@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar
@@ -117,6 +118,29 @@ class HostingStatement:
             "site_power_cost_usd": self.site_power_cost_usd,
             "site_margin_usd": self.site_margin_usd,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HostingPaths:
+    """The daily statement's figures on many paths ``[paths, days]`` (floats)."""
+
+    kwh: float  # per day
+    price_usd: FloatArray
+    mined_sats: FloatArray
+    site_share_sats: FloatArray
+    power_usd: float  # the day's bill, whole cents
+
+    @property
+    def client_sats(self) -> FloatArray:
+        return self.mined_sats - self.site_share_sats
+
+    @property
+    def client_net_usd(self) -> FloatArray:
+        return np.asarray(self.client_sats / SATS_PER_BTC * self.price_usd - self.power_usd)
+
+    def site_margin_usd(self, site_power_cost_usd_per_kwh: float) -> FloatArray:
+        share_usd = self.site_share_sats / SATS_PER_BTC * self.price_usd
+        return np.asarray(share_usd + self.power_usd - self.kwh * site_power_cost_usd_per_kwh)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +253,24 @@ class Hosting:
             for i, (h, p) in enumerate(zip(hp[0], price[0], strict=True))
         ]
 
+    def path_amounts(
+        self, *, hashprice_btc_per_ph_day: FloatArray, price_usd: FloatArray
+    ) -> HostingPaths:
+        """The statement's figures on float fixings (arrays broadcast): the same formula,
+        with sats floored and the power bill rounded half up to the cent."""
+        ths, uptime = float(self.hashrate_ths), float(self.uptime)
+        mined = np.floor(hashprice_btc_per_ph_day * ths / TH_PER_PH * uptime * SATS_PER_BTC)
+        share = np.floor(mined * float(self.revenue_share))
+        kwh = float(self.efficiency_j_per_th) * ths * HOURS_PER_DAY / WATTS_PER_KILOWATT
+        cents = math.floor(kwh * float(self.power_price_usd_per_kwh) * CENTS_PER_USD + 0.5)
+        return HostingPaths(
+            kwh=kwh,
+            price_usd=np.asarray(price_usd, dtype=np.float64),
+            mined_sats=mined,
+            site_share_sats=share,
+            power_usd=cents / CENTS_PER_USD,
+        )
+
     def cashflows(self, fixings: Fixings) -> FloatArray:
         """The client's net USD per day (the statement's ``client_net_usd``)."""
         days = fixings.overlap(self.start, self.end)
@@ -239,14 +281,7 @@ class Hosting:
         if hp.shape[0] == 1 and price.shape[0] == 1:
             net = np.array([[float(s.client_net_usd) for s in self.statements(fixings)]])
         else:
-            ths, uptime = float(self.hashrate_ths), float(self.uptime)
-            mined = np.floor(hp * ths / TH_PER_PH * uptime * SATS_PER_BTC)
-            client = mined - np.floor(mined * float(self.revenue_share))
-            kwh = float(self.efficiency_j_per_th) * ths * HOURS_PER_DAY / WATTS_PER_KILOWATT
-            # half up to the cent, as the statement rounds (the bill is never negative)
-            power_usd = np.floor(kwh * float(self.power_price_usd_per_kwh) * CENTS_PER_USD + 0.5)
-            power_usd = power_usd / CENTS_PER_USD
-            net = client / SATS_PER_BTC * price - power_usd
+            net = self.path_amounts(hashprice_btc_per_ph_day=hp, price_usd=price).client_net_usd
         out = np.zeros((net.shape[0], fixings.n_periods))
         out[:, cols] = net
         return out

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
         shutdown_hashprice_usd_per_ph_day,
         shutdown_power_price_usd_per_kwh,
     )
+    from hashmarket.operations.hosting import (
+        HostingPeriod,
+        HostingScenarios,
+        client_breakeven_hashprice_usd_per_ph_day,
+        hosting_period,
+        hosting_scenarios,
+        with_catalogue_machine,
+    )
     from hashmarket.operations.payback import (
         Payback,
         PaybackDistribution,
@@ -42,6 +50,8 @@ __all__ = [
     "DispatchComparison",
     "Fleet",
     "FleetLine",
+    "HostingPeriod",
+    "HostingScenarios",
     "Machine",
     "Payback",
     "PaybackDistribution",
@@ -50,9 +60,12 @@ __all__ = [
     "breakeven",
     "breakeven_hashprice_usd_per_ph_day",
     "breakeven_power_price_usd_per_kwh",
+    "client_breakeven_hashprice_usd_per_ph_day",
     "compare",
     "daily_margin_usd",
     "energy_cost_usd_per_ph_day",
+    "hosting_period",
+    "hosting_scenarios",
     "load_catalogue",
     "monthly_growth_from_log_rate",
     "parse_site",
@@ -65,6 +78,7 @@ __all__ = [
     "read_site",
     "shutdown_hashprice_usd_per_ph_day",
     "shutdown_power_price_usd_per_kwh",
+    "with_catalogue_machine",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
