@@ -116,11 +116,8 @@ def buy_command(
         accounts = _accounts(ledger, provider_btc, buyer_btc, buyer_pay, provider_pay)
         amount = purchase_cloud(ledger, contract_id, contract, accounts)
     unit = "sats" if contract.price_sats is not None else "cents"
-    emit(
-        {"contract_id": contract_id, "price_minor": amount, "unit": unit},
-        fmt,
-        f"ok: {contract_id} bought for {amount:,} {unit}",
-    )
+    record = {"contract_id": contract_id, "price_minor": amount, "unit": unit}
+    emit(record, fmt, "", line=f"ok: {contract_id} bought for {amount:,} {unit}")
 
 
 @app.command("pay")
@@ -149,7 +146,9 @@ def pay_command(
     with opened(db, data_dir) as ledger:
         accounts = _accounts(ledger, provider_btc, buyer_btc, buyer_pay, provider_pay)
         run = pay_cloud(ledger, contract_id, contract, accounts, published, through=last)
-    record = run.to_dict()
-    if fmt is OutputFormat.TABLE:
-        record["days_fixed"] = len(run.days)
-    emit(record, fmt, f"ok: {contract_id} paid through {last}")
+    shutoff = "" if run.shutoff_day is None else f"; shut off on {run.shutoff_day}"
+    line = (
+        f"ok: {contract_id}: {len(run.days)} day(s) through {last}, {run.paid_sats:,} sats "
+        f"paid in all, {run.new_transfers} new payout(s){shutoff}"
+    )
+    emit(run.to_dict(), fmt, "", line=line)

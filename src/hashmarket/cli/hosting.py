@@ -109,8 +109,8 @@ def statement_command(
     for r in rows:
         table.add_row(
             r.day.isoformat(),
-            f"{r.hashrate_ths:,}",
-            f"{r.kwh:,}",
+            f"{r.hashrate_ths.normalize():,f}",
+            f"{r.kwh.normalize():,f}",
             f"{r.mined_sats:,}",
             f"{r.site_share_sats:,}",
             f"{r.client_sats:,}",
@@ -198,6 +198,9 @@ def pay_command(
             site_usd=account_id(ledger, site_usd),
         )
         run = settle_hosting(ledger, agreement_id, hosting, accounts, published, through=last)
-    record = run.to_dict()
-    record["days"] = len(run.statements)
-    emit(record, fmt, f"ok: {agreement_id} paid through {last}")
+    line = (
+        f"ok: {agreement_id}: {len(run.statements)} day(s) through {last}: "
+        f"{run.client_sats:,} sats to the client, {run.power_cents / 100:,.2f} USD of power "
+        f"to the site; {run.new_transfers} new transfer(s)"
+    )
+    emit(run.to_dict(), fmt, "", line=line)

@@ -155,4 +155,15 @@ def book_command(
             lessee_machines=account_id(ledger, lessee_machines),
         )
         booking = book_lease(ledger, lease_id, lease, accounts, published, through=last)
-    emit(booking.to_dict(), fmt, f"ok: {lease_id} booked through {last}")
+    if booking.default_month is not None:
+        state = f"defaulted in month {booking.default_month} ({booking.default_day})"
+    elif booking.title_transferred:
+        state = "paid off: title passed to the lessee"
+    else:
+        state = f"{booking.outstanding_cents / 100:,.2f} USD of principal outstanding"
+    line = (
+        f"ok: {lease_id} through {last}: {booking.instalments_paid} instalment(s), "
+        f"{booking.paid_cents / 100:,.2f} USD paid; {state}; "
+        f"{booking.new_transfers} new transfer(s)"
+    )
+    emit(booking.to_dict(), fmt, "", line=line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -140,15 +141,23 @@ def _flat(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def emit(record: Mapping[str, Any], fmt: OutputFormat, title: str) -> None:
-    """A result as JSON, or as a two-column table of its scalar fields."""
+def emit(
+    record: Mapping[str, Any], fmt: OutputFormat, title: str, *, line: str | None = None
+) -> None:
+    """A result as JSON; for people, ``line`` if given, else a two-column table of its
+    scalar fields."""
     if fmt is not OutputFormat.TABLE:
         emit_json(dict(record))
+        return
+    if line is not None:
+        console().print(line)
         return
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in _flat(record):
+        if isinstance(value, Decimal):
+            value = float(value)
         if isinstance(value, float):
             value = f"{value:,.6g}" if abs(value) < 1 else f"{value:,.2f}"
         table.add_row(key, str(value))
