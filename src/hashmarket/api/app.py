@@ -14,7 +14,17 @@ from hashmarket.api.guard import GuardMiddleware, TokenBucket
 from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
-from hashmarket.api.routers import delivery, index, keys, ledger, market, operations, pricing, risk
+from hashmarket.api.routers import (
+    delivery,
+    index,
+    keys,
+    ledger,
+    market,
+    mining_finance,
+    operations,
+    pricing,
+    risk,
+)
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import UsageError
 from hashmarket.paths import default_data_dir
@@ -22,6 +32,14 @@ from hashmarket.paths import default_data_dir
 # POST routes that compute without changing state need no Idempotency-Key.
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
+) | frozenset(
+    {
+        "/api/v1/cloud/value",
+        "/api/v1/hosting/statements",
+        "/api/v1/hosting/scenarios",
+        "/api/v1/lease/schedule",
+        "/api/v1/lease/risk",
+    }
 )
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
@@ -68,6 +86,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(risk.router)
     app.include_router(delivery.router)
     app.include_router(market.router)
+    app.include_router(mining_finance.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

@@ -83,13 +83,11 @@ def statement_command(
         hosting.start, through, data_dir=data_dir, commercial_only=commercial_only
     )
     end = min(last, hosting.end)
-    rows = (
-        hosting.statements(
-            published.between(hosting.start, end), site_power_cost_usd_per_kwh=_site_cost(site_cost)
-        )
-        if end >= hosting.start
-        else []
-    )
+    cost = _site_cost(site_cost)
+    rows = []
+    if published is not None and end >= hosting.start:
+        days = published.between(hosting.start, end)
+        rows = hosting.statements(days, site_power_cost_usd_per_kwh=cost)
     period = hosting_period(hosting, rows)
     if fmt is not OutputFormat.TABLE:
         emit_json({"period": period.to_dict(), "statements": [r.to_dict() for r in rows]})

@@ -42,24 +42,12 @@ ID_OPTION_HELP = "The contract's id: its movements' ids derive from it (re-runs 
 def read_contract(path: Path, cls: type[T]) -> T:
     """The contract of type ``cls`` in the spec file ``path``; a ``machine_model`` from the
     ASIC catalogue fills in TH/s and J/TH the spec leaves out."""
-    from hashmarket.instruments import parse_spec
-    from hashmarket.operations import load_catalogue, with_catalogue_machine
+    from hashmarket.operations import parse_contract
     from hashmarket.specfile import located, read_document
 
     document, location = read_document(path, what="contract spec", error=SpecError)
     with located(location):
-        if isinstance(document, Mapping) and "machine_model" in document:
-            document = with_catalogue_machine(document, load_catalogue())
-        contract = parse_spec(document)
-        if not isinstance(contract, cls):
-            expected = getattr(cls, "type_name", cls.__name__)
-            raise SpecError(
-                "spec_unknown_choice",
-                field="type",
-                value=contract.type_name,
-                known=repr(expected),
-            )
-    return contract
+        return parse_contract(document, cls)
 
 
 def scenario_inputs(
@@ -100,7 +88,7 @@ def scenario_inputs(
 
 def published_through(
     first: dt.date, through: str | None, *, data_dir: Path | None, commercial_only: bool
-) -> tuple[Fixings, dt.date]:
+) -> tuple[Fixings | None, dt.date]:
     """The published fixings from ``first`` to ``--through`` (default: the as-of date)."""
     from hashmarket.ledger.mining import published_path
 
@@ -113,16 +101,8 @@ def published_through(
             problem=f"{last} is after the last day of data ({history.last_date})",
         )
     if last < first:
-        return _empty(first), last
+        return None, last
     return published_path(history, first, last), last
-
-
-def _empty(first: dt.date) -> Fixings:
-    import numpy as np
-
-    from hashmarket.instruments import Fixings
-
-    return Fixings.from_arrays([first], price_usd=np.array([np.nan]))
 
 
 def account_id(ledger: Ledger, ref: str) -> int:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         client_breakeven_hashprice_usd_per_ph_day,
         hosting_period,
         hosting_scenarios,
+        parse_contract,
         with_catalogue_machine,
     )
     from hashmarket.operations.payback import (
@@ -68,6 +69,7 @@ __all__ = [
     "hosting_scenarios",
     "load_catalogue",
     "monthly_growth_from_log_rate",
+    "parse_contract",
     "parse_site",
     "payback_days",
     "payback_on_path",

@@ -17,16 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from hashmarket.errors import SpecError
-from hashmarket.instruments import Fixings, Hosting, HostingStatement
-from hashmarket.operations.catalogue import Catalogue
+from hashmarket.instruments import Fixings, Hosting, HostingStatement, parse_spec
+from hashmarket.operations.catalogue import Catalogue, load_catalogue
 from hashmarket.units import CENTS_PER_USD, HOURS_PER_DAY, TH_PER_PH, WATTS_PER_KILOWATT
 
 MACHINE_FIELDS = ("hashrate_ths_per_machine", "efficiency_j_per_th")
+T = TypeVar("T")
 
 
 def with_catalogue_machine(spec: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]:
@@ -43,6 +44,20 @@ def with_catalogue_machine(spec: Mapping[str, Any], catalogue: Catalogue) -> dic
     out.setdefault("efficiency_j_per_th", round(machine.efficiency_j_per_th, 4))
     out["machine_model"] = machine.model
     return out
+
+
+def parse_contract(spec: Any, cls: type[T], catalogue: Catalogue | None = None) -> T:
+    """The contract of type ``cls`` (cloud hashrate, hosting, machine lease) a spec mapping
+    describes, a catalogue ``machine_model`` filling in TH/s and J/TH the spec leaves out."""
+    if isinstance(spec, Mapping) and "machine_model" in spec:
+        spec = with_catalogue_machine(spec, catalogue or load_catalogue())
+    contract = parse_spec(spec)
+    if not isinstance(contract, cls):
+        expected = getattr(cls, "type_name", cls.__name__)
+        raise SpecError(
+            "spec_unknown_choice", field="type", value=contract.type_name, known=repr(expected)
+        )
+    return contract
 
 
 def client_breakeven_hashprice_usd_per_ph_day(hosting: Hosting) -> float:

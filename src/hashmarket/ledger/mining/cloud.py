@@ -136,12 +136,21 @@ def recorded_cloud_shutoff(ledger: Ledger, contract_id: str) -> dt.date | None:
     return None if name is None else dt.date.fromisoformat(name.rsplit(" ", 1)[1])
 
 
+def _unpublished(contract_id: str, first: dt.date, last: dt.date) -> FinanceError:
+    return FinanceError(
+        "finance_state",
+        product=PRODUCT,
+        contract=contract_id,
+        problem=f"needs published fixings from {first} to {last}; none given",
+    )
+
+
 def pay_cloud(
     ledger: Ledger,
     contract_id: str,
     contract: CloudHashrate,
     accounts: CloudAccounts,
-    published: Fixings,
+    published: Fixings | None,
     *,
     through: dt.date,
 ) -> CloudPayout:
@@ -157,6 +166,8 @@ def pay_cloud(
     last = min(through, contract.end)
     if last < contract.start:
         return CloudPayout(contract_id, through, (), None, 0, 0)
+    if published is None:
+        raise _unpublished(contract_id, contract.start, last)
     try:
         path = published.between(contract.start, last)
         life = cloud_life(contract, path)

@@ -98,7 +98,7 @@ def settle_hosting(
     agreement_id: str,
     hosting: Hosting,
     accounts: HostingAccounts,
-    published: Fixings,
+    published: Fixings | None,
     *,
     through: dt.date,
     site_power_cost_usd_per_kwh: Decimal | None = None,
@@ -108,13 +108,13 @@ def settle_hosting(
     last = min(through, hosting.end)
     if last < hosting.start:
         return HostingRun(agreement_id, through, (), 0)
-    if published.first_date > hosting.start or published.last_date < last:
+    if published is None or published.first_date > hosting.start or published.last_date < last:
         raise FinanceError(
             "finance_state",
             product=PRODUCT,
             contract=agreement_id,
-            problem=f"needs published fixings from {hosting.start} to {last}; "
-            f"given {published.first_date} to {published.last_date}",
+            problem=f"needs published fixings from {hosting.start} to {last}; given "
+            + ("none" if published is None else f"{published.first_date} to {published.last_date}"),
         )
     statements = hosting.statements(
         published.between(hosting.start, last),

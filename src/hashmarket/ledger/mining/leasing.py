@@ -79,10 +79,14 @@ class LeaseBooking:
         }
 
 
-def _default_month(lease: MachineLease, published: Fixings, through: dt.date) -> int:
+def _default_month(lease: MachineLease, published: Fixings | None, through: dt.date) -> int:
     """The default month on the published path through ``through`` (0: none)."""
     if through < lease.start:
         return 0
+    if published is None:
+        raise FinanceError(
+            "finance_state", product=PRODUCT, contract="?", problem="no published fixings given"
+        )
     path = published.between(lease.start, min(through, lease.end))
     if path.first_date != lease.start:
         raise FinanceError(
@@ -101,7 +105,7 @@ def book_lease(
     lease_id: str,
     lease: MachineLease,
     accounts: LeaseAccounts,
-    published: Fixings,
+    published: Fixings | None,
     *,
     through: dt.date,
 ) -> LeaseBooking:
