@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.errors import FinanceError
-from hashmarket.instruments import Fixings, MachineLease, lease_life
+from hashmarket.instruments import Fixings, Instalment, MachineLease, lease_life
 from hashmarket.ledger.core import Ledger
 from hashmarket.ledger.mining.common import (
     CODE_LEASE_DEFAULT,
@@ -100,6 +100,49 @@ def _default_month(lease: MachineLease, published: Fixings | None, through: dt.d
     return month if month and lease.schedule[month - 1].due <= through else 0
 
 
+def _movements(
+    lease_id: str,
+    lease: MachineLease,
+    accounts: LeaseAccounts,
+    down_cents: int,
+    paid: list[Instalment],
+    titled: bool,
+) -> list[Transfer]:
+    """The down payment, the instalments paid and the title transfer, as transfers."""
+    transfers = []
+    if down_cents:
+        transfers.append(
+            Transfer(
+                event_id(PRODUCT, lease_id, "down-payment"),
+                accounts.lessee_usd,
+                accounts.lessor_usd,
+                down_cents,
+                code=CODE_LEASE_DOWN_PAYMENT,
+            )
+        )
+    transfers += [
+        Transfer(
+            event_id(PRODUCT, lease_id, "instalment", row.month),
+            accounts.lessee_usd,
+            accounts.lessor_usd,
+            row.payment_cents,
+            code=CODE_LEASE_INSTALMENT,
+        )
+        for row in paid
+    ]
+    if titled:
+        transfers.append(
+            Transfer(
+                event_id(PRODUCT, lease_id, "title"),
+                accounts.lessor_machines,
+                accounts.lessee_machines,
+                lease.machines,
+                code=CODE_LEASE_TITLE,
+            )
+        )
+    return transfers
+
+
 def book_lease(
     ledger: Ledger,
     lease_id: str,
@@ -116,44 +159,16 @@ def book_lease(
         raise FinanceError(
             "finance_state", product=PRODUCT, contract=lease_id, problem=error.fields["problem"]
         ) from None
-    down = to_minor(lease.down_payment_usd, 2, Rounding.HALF_UP)
-    transfers = []
-    if down and through >= lease.start:
-        transfers.append(
-            Transfer(
-                event_id(PRODUCT, lease_id, "down-payment"),
-                accounts.lessee_usd,
-                accounts.lessor_usd,
-                down,
-                code=CODE_LEASE_DOWN_PAYMENT,
-            )
-        )
+    down = to_minor(lease.down_payment_usd, 2, Rounding.HALF_UP) if through >= lease.start else 0
     paid = [
         row
         for row in lease.schedule
         if row.due <= through and (default == 0 or row.month < default)
     ]
-    transfers += [
-        Transfer(
-            event_id(PRODUCT, lease_id, "instalment", row.month),
-            accounts.lessee_usd,
-            accounts.lessor_usd,
-            row.payment_cents,
-            code=CODE_LEASE_INSTALMENT,
-        )
-        for row in paid
-    ]
     titled = default == 0 and len(paid) == lease.months
-    if titled:
-        transfers.append(
-            Transfer(
-                event_id(PRODUCT, lease_id, "title"),
-                accounts.lessor_machines,
-                accounts.lessee_machines,
-                lease.machines,
-                code=CODE_LEASE_TITLE,
-            )
-        )
+    transfers = _movements(
+        lease_id, lease, accounts, down if through >= lease.start else 0, paid, titled
+    )
     default_day = lease.schedule[default - 1].due if default else None
     records = []
     if default_day is not None:
@@ -174,7 +189,7 @@ def book_lease(
     return LeaseBooking(
         lease_id=lease_id,
         through=through,
-        down_payment_cents=down if through >= lease.start else 0,
+        down_payment_cents=down,
         instalments_paid=len(paid),
         paid_cents=sum(row.payment_cents for row in paid),
         outstanding_cents=lease.financed_cents - paid_principal,
