@@ -39,7 +39,6 @@ from hashmarket.instruments.terms import (
     require_date,
     require_int,
     require_order,
-    set_field,
 )
 from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.units import HOURS_PER_DAY, SATS_PER_BTC, TH_PER_PH, WATTS_PER_KILOWATT
@@ -77,12 +76,16 @@ class CloudHashrate:
             raise SpecError("spec_negative", field="price_sats", value=self.price_sats)
         if require_int("shutoff_days", self.shutoff_days) < 1:
             raise SpecError("spec_not_positive", field="shutoff_days", value=self.shutoff_days)
-        # The token checks and stores the fleet terms (names the field of a bad value).
-        token = self.token
-        set_field(self, "hashrate_ths", token.ths_per_token)
-        for name in ("efficiency_w_per_th", "power_price_usd_per_kwh", "uptime"):
-            set_field(self, name, getattr(token, name))
-        set_field(self, "fee_usd_per_th_day", token.service_fee_usd_per_th_day)
+        set_decimal_terms(
+            self,
+            {
+                "hashrate_ths": (True, False),
+                "fee_usd_per_th_day": (False, False),
+                "efficiency_w_per_th": (False, False),
+                "power_price_usd_per_kwh": (False, False),
+                "uptime": (False, True),
+            },
+        )
 
     @property
     def token(self) -> HashrateToken:
