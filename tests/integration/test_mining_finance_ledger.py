@@ -29,6 +29,8 @@ from tests.conftest import fund
 
 JAN_1, JAN_10 = dt.date(2025, 1, 1), dt.date(2025, 1, 10)
 CLOUD = CloudAccounts(provider_btc=10, buyer_btc=11, buyer_payment=12, provider_payment=13)
+# A price in sats is paid between the BTC accounts themselves.
+CLOUD_SATS = CloudAccounts(provider_btc=10, buyer_btc=11, buyer_payment=11, provider_payment=10)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +91,9 @@ def test_cloud_provider_short_pays_nothing(ledger: Ledger, published: Fixings) -
     cloud_ledger(ledger, provider_sats=1_000)  # not even the first day's output
     before = ledger.state_hash()
     with pytest.raises(FinanceError, match="exceeds_credits"):
+        pay_cloud(ledger, "C-2", contract, CLOUD_SATS, published, through=JAN_10)
+    # A price in sats cannot be paid from a USD account.
+    with pytest.raises(FinanceError, match="account 12 holds USD, not BTC"):
         pay_cloud(ledger, "C-2", contract, CLOUD, published, through=JAN_10)
     assert ledger.state_hash() == before
     assert balance(ledger, CLOUD.buyer_btc) == 0
@@ -119,7 +124,7 @@ def test_cloud_shutoff_is_recorded_and_stops_payments(ledger: Ledger) -> None:
     hp = [0.0005, 0.0005, 0.0003, 0.0003, 0.0003, 0.0005, 0.0005]
     cloud_ledger(ledger)
     run = pay_cloud(
-        ledger, "C-3", contract, CLOUD, constructed_path(hp), through=dt.date(2025, 1, 7)
+        ledger, "C-3", contract, CLOUD_SATS, constructed_path(hp), through=dt.date(2025, 1, 7)
     )
     # Days 3, 4, 5 pay 0: the third ends the run, the contract stops on 5 January for good.
     assert run.shutoff_day == dt.date(2025, 1, 5)
@@ -131,7 +136,7 @@ def test_cloud_shutoff_is_recorded_and_stops_payments(ledger: Ledger) -> None:
         ledger,
         "C-3",
         contract,
-        CLOUD,
+        CLOUD_SATS,
         constructed_path([*hp, 0.0009, 0.0009]),
         through=dt.date(2025, 1, 9),
     )

@@ -23,7 +23,7 @@ import datetime as dt
 import decimal
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
@@ -215,11 +215,7 @@ class Hosting:
             mined = round_minor(amounts.gross_sats, Rounding.DOWN)
             share = round_minor(mined * self.revenue_share, Rounding.DOWN)
             kwh = self.efficiency_j_per_th * self.hashrate_ths * HOURS_PER_DAY / WATTS_PER_KILOWATT
-            cents = int(
-                (amounts.electricity_usd * CENTS_PER_USD).quantize(
-                    Decimal(1), rounding=ROUND_HALF_UP
-                )
-            )
+            cents = round_minor(amounts.electricity_usd * CENTS_PER_USD, POWER_ROUNDING)
             own = None if site_power_cost_usd_per_kwh is None else kwh * site_power_cost_usd_per_kwh
         return HostingStatement(
             day=day,

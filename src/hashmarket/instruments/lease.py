@@ -35,7 +35,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
@@ -51,7 +51,7 @@ from hashmarket.instruments.terms import (
     require_int,
 )
 from hashmarket.instruments.tokens import HashrateToken
-from hashmarket.money import DECIMAL
+from hashmarket.money import DECIMAL, Rounding, round_minor
 from hashmarket.units import CENTS_PER_USD, SATS_PER_BTC
 
 IntArray = npt.NDArray[np.int64]
@@ -78,8 +78,12 @@ class Instalment:
     balance_cents: int  # outstanding after this instalment
 
 
+# Every amount of the schedule is rounded half up to the cent, as loan schedules are.
+SCHEDULE_ROUNDING = Rounding.HALF_UP
+
+
 def _cents(amount: Decimal) -> int:
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=DECIMAL))
+    return round_minor(amount, SCHEDULE_ROUNDING)
 
 
 def annuity_schedule(

@@ -35,6 +35,7 @@ from hashmarket.ledger.mining.common import (
     event_id,
     read_record,
     record_account,
+    require_assets,
     write,
 )
 from hashmarket.ledger.model import Transfer
@@ -94,19 +95,37 @@ def purchase_id(contract_id: str) -> int:
     return event_id(PRODUCT, contract_id, "purchase")
 
 
-def price_minor(contract: CloudHashrate) -> tuple[int, str]:
+def price_minor(contract: CloudHashrate, ledger: Ledger) -> tuple[int, str]:
     """The up-front price in minor units and its asset (``BTC`` sats or ``USD`` cents)."""
     if contract.price_sats is not None:
         return contract.price_sats, "BTC"
     assert contract.price_usd is not None
-    return to_minor(contract.price_usd, 2, PRICE_ROUNDING), "USD"
+    return to_minor(contract.price_usd, ledger.asset("USD").scale, PRICE_ROUNDING), "USD"
+
+
+def _check_accounts(
+    ledger: Ledger, contract_id: str, contract: CloudHashrate, accounts: CloudAccounts
+) -> None:
+    asset = "BTC" if contract.price_sats is not None else "USD"
+    require_assets(
+        ledger,
+        product=PRODUCT,
+        contract_id=contract_id,
+        accounts={
+            "provider's BTC": (accounts.provider_btc, "BTC"),
+            "buyer's BTC": (accounts.buyer_btc, "BTC"),
+            "buyer's payment": (accounts.buyer_payment, asset),
+            "provider's payment": (accounts.provider_payment, asset),
+        },
+    )
 
 
 def purchase_cloud(
     ledger: Ledger, contract_id: str, contract: CloudHashrate, accounts: CloudAccounts
 ) -> int:
     """The buyer pays the up-front price to the provider (once); returns the amount."""
-    amount, _ = price_minor(contract)
+    _check_accounts(ledger, contract_id, contract, accounts)
+    amount, _ = price_minor(contract, ledger)
     if amount > 0:
         transfer = Transfer(
             purchase_id(contract_id),
@@ -156,7 +175,9 @@ def pay_cloud(
 ) -> CloudPayout:
     """Pay every day of the term from ``contract.start`` to ``through`` not yet paid, from
     ``published`` (the published fixings, one path, covering those days)."""
-    if price_minor(contract)[0] and ledger.lookup_transfer(purchase_id(contract_id)) is None:
+    _check_accounts(ledger, contract_id, contract, accounts)
+    bought = ledger.lookup_transfer(purchase_id(contract_id)) is not None
+    if price_minor(contract, ledger)[0] and not bought:
         raise FinanceError(
             "finance_state",
             product=PRODUCT,

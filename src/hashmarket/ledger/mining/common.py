@@ -65,6 +65,22 @@ def read_record(ledger: Ledger, account: Account) -> str | None:
     return found[0].name if found else None
 
 
+def require_assets(
+    ledger: Ledger, *, product: str, contract_id: str, accounts: dict[str, tuple[int, str]]
+) -> None:
+    """Refuse unless each named account exists and holds its asset: a USD price must not
+    be paid in sats, nor a payout land in a USD account."""
+    for role, (account_id, asset) in accounts.items():
+        found = ledger.lookup_accounts([account_id])
+        if not found:
+            problem = f"no {role} account {account_id} (open it first, in {asset})"
+        elif found[0].asset != asset:
+            problem = f"the {role} account {account_id} holds {found[0].asset}, not {asset}"
+        else:
+            continue
+        raise FinanceError("finance_state", product=product, contract=contract_id, problem=problem)
+
+
 def published_path(history: NetworkHistory, first: dt.date, through: dt.date) -> Fixings:
     """The published FPPS fixings (USD and BTC) of ``first … through`` as one path."""
     window = history.between(first, through)

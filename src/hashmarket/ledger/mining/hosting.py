@@ -22,7 +22,13 @@ from typing import Any
 from hashmarket.errors import FinanceError
 from hashmarket.instruments import Fixings, Hosting, HostingStatement
 from hashmarket.ledger.core import Ledger
-from hashmarket.ledger.mining.common import CODE_HOSTING_BTC, CODE_HOSTING_POWER, event_id, write
+from hashmarket.ledger.mining.common import (
+    CODE_HOSTING_BTC,
+    CODE_HOSTING_POWER,
+    event_id,
+    require_assets,
+    write,
+)
 from hashmarket.ledger.model import Transfer
 
 PRODUCT = "hosting"
@@ -105,6 +111,24 @@ def settle_hosting(
 ) -> HostingRun:
     """Pay every statement from ``hosting.start`` to ``through`` not yet paid, from
     ``published`` (the published fixings, one path, covering those days)."""
+    require_assets(
+        ledger,
+        product=PRODUCT,
+        contract_id=agreement_id,
+        accounts={
+            "site's BTC": (accounts.site_btc, "BTC"),
+            "client's BTC": (accounts.client_btc, "BTC"),
+            "client's USD": (accounts.client_usd, "USD"),
+            "site's USD": (accounts.site_usd, "USD"),
+        },
+    )
+    if ledger.asset("USD").scale != 2 or ledger.asset("BTC").scale != 8:
+        raise FinanceError(
+            "finance_state",
+            product=PRODUCT,
+            contract=agreement_id,
+            problem="statements are in cents and sats: USD must have scale 2 and BTC scale 8",
+        )
     last = min(through, hosting.end)
     if last < hosting.start:
         return HostingRun(agreement_id, through, (), 0)

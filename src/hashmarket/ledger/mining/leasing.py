@@ -33,6 +33,7 @@ from hashmarket.ledger.mining.common import (
     CODE_LEASE_TITLE,
     event_id,
     record_account,
+    require_assets,
     write,
 )
 from hashmarket.ledger.model import Transfer
@@ -153,6 +154,27 @@ def book_lease(
     through: dt.date,
 ) -> LeaseBooking:
     """Book everything due from ``lease.start`` to ``through`` not yet booked."""
+    machines = ledger.lookup_accounts([accounts.lessor_machines])
+    machine_asset = machines[0].asset if machines else "a machine asset"
+    require_assets(
+        ledger,
+        product=PRODUCT,
+        contract_id=lease_id,
+        accounts={
+            "lessor's USD": (accounts.lessor_usd, "USD"),
+            "lessee's USD": (accounts.lessee_usd, "USD"),
+            "lessor's machine": (accounts.lessor_machines, machine_asset),
+            "lessee's machine": (accounts.lessee_machines, machine_asset),
+        },
+    )
+    if ledger.asset("USD").scale != 2 or ledger.asset(machine_asset).scale != 0:
+        raise FinanceError(
+            "finance_state",
+            product=PRODUCT,
+            contract=lease_id,
+            problem=f"instalments are in cents and machines whole: USD must have scale 2 "
+            f"and {machine_asset} scale 0",
+        )
     try:
         default = _default_month(lease, published, through)
     except FinanceError as error:
