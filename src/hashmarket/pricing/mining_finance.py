@@ -39,13 +39,15 @@ from hashmarket.instruments import (
 )
 from hashmarket.models import Calibration, NetworkModel, ScenarioConfig, Scenarios
 from hashmarket.pricing.market import Market, with_past
-from hashmarket.pricing.montecarlo import SIMULATED_FIXINGS
 from hashmarket.pricing.pathvalue import present_values, pricing_model, uses_btc_numeraire
 from hashmarket.pricing.result import MonteCarloConfig
 from hashmarket.pricing.valuation import ValuationSetup, market_for
 from hashmarket.units import DAYS_PER_YEAR_ACT365, SATS_PER_BTC
 
 FloatArray = npt.NDArray[np.float64]
+# What these contracts read: a whole path set is held at once, so only these are kept (the
+# network is simulated the same way whatever is kept: the paths are the engine's).
+PATH_FIELDS = ("price_usd", "hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def scenario_paths(
             chunk_paths=config.chunk_paths,
             stream_paths=config.stream_paths,
             workers=config.workers,
-            fields=SIMULATED_FIXINGS,
+            fields=PATH_FIELDS,
         ),
     ).materialize()
     simulated = Fixings.from_scenarios(scenarios)
