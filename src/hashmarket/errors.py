@@ -230,6 +230,17 @@ MESSAGES: dict[str, str] = {
     # cloud hashrate, hosting and machine leases on the ledger
     "finance_refused": "{product} {contract!r}: {action} refused: {result_code} ({reason})",
     "finance_state": "{product} {contract!r}: {problem}",
+    # the lending reference rate (hashmarket.index.lending_rate, ledger.lending_book)
+    "lending_row": "{problem}",
+    "lending_book": "loan book {path}: {problem}",
+    "no_lending_fixing": "no {currency} {tenor} lending-rate fixing {when}",
+    # regional power prices and the regional margin index
+    "power_price_column": "needs exactly one price column, with its unit ({expected})",
+    "power_no_rows": "no power prices (the file has a header and no rows)",
+    "power_duplicate": "a second price for {region} on this date (first on line {first_line})",
+    "power_unknown_region": "no prices for region {region!r} (regions: {known})",
+    "regional_no_days": "no power prices for {region} in {path} in the days asked for",
+    "regional_power": "{instrument}: {problem}",
 }
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from hashmarket.errors import RiskError
-from hashmarket.instruments import Fixings
-from hashmarket.instruments.loans import (
+from hashmarket.instruments import (
     Collateral,
     CollateralKind,
+    Fixings,
     Loan,
     deliverable_forward,
     loan_life,

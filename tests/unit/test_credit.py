@@ -13,10 +13,10 @@ import pytest
 
 from hashmarket.chain.history import NetworkHistory
 from hashmarket.errors import RiskError
-from hashmarket.instruments import Fixings
-from hashmarket.instruments.loans import (
+from hashmarket.instruments import (
     Collateral,
     CollateralKind,
+    Fixings,
     Loan,
     deliverable_forward,
     loan_life,

@@ -17,15 +17,25 @@ from tests.unit.test_pricing_montecarlo import MODEL as NETWORK_MODEL
 
 from hashmarket.errors import PricingError
 from hashmarket.index.gpu_quotes import QuoteTable, load_bundled_quotes
+from hashmarket.instruments import REGIONAL_INSTRUMENTS
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import HashpriceForward
 from hashmarket.instruments.options import EuropeanOption
 from hashmarket.instruments.spec import INSTRUMENT_TYPES
 from hashmarket.instruments.terms import OptionType, Side, Underlying
+from hashmarket.models import RegionalModel
 from hashmarket.models.gpu import GpuPriceModel, calibrate_gpu_fixings
 from hashmarket.models.network import NetworkModel
 from hashmarket.models.price import MertonJumpDiffusion
-from hashmarket.pricing import FlatRate, Market, MonteCarloConfig, engine_for, price
+from hashmarket.pricing import (
+    REGIONAL,
+    FlatRate,
+    Market,
+    MonteCarloConfig,
+    RegionalMarket,
+    engine_for,
+    price,
+)
 from hashmarket.pricing.compute import ComputeMarket
 from hashmarket.pricing.registry import COMPUTE, ENGINES, NETWORK, closed_form_on_paths
 from hashmarket.pricing.valuation import ASSUMED_HALF_LIFE_DAYS, compute_setup
@@ -56,9 +66,14 @@ def test_every_spec_type_has_a_monte_carlo_engine_with_declared_inputs() -> None
     for cls in INSTRUMENT_TYPES.values():
         row = engine_for(cls, "mc")
         expected = COMPUTE if cls in (ComputeForward, ComputeLease) else NETWORK
+        if cls in REGIONAL_INSTRUMENTS:
+            assert row.inputs is REGIONAL, cls.type_name
+            continue
         assert row.inputs is expected, cls.type_name
-    assert {row.inputs.model_type for row in ENGINES.values()} == {NetworkModel, GpuPriceModel}
-    assert {row.inputs.market_type for row in ENGINES.values()} == {Market, ComputeMarket}
+    models = {NetworkModel, GpuPriceModel, RegionalModel}
+    assert {row.inputs.model_type for row in ENGINES.values()} == models
+    markets = {Market, ComputeMarket, RegionalMarket}
+    assert {row.inputs.market_type for row in ENGINES.values()} == markets
     assert engine_for(ComputeLease, "analytic").inputs is COMPUTE
     with pytest.raises(PricingError, match="no 'binomial' engine for 'compute_lease'"):
         engine_for(ComputeLease, "binomial")

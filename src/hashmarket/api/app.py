@@ -15,14 +15,19 @@ from hashmarket.api.keys import ServiceStore
 from hashmarket.api.market_service import MarketService
 from hashmarket.api.problems import LastResortMiddleware, install_handlers
 from hashmarket.api.routers import (
+    conversion,
+    counterparty,
     delivery,
     index,
     keys,
     ledger,
+    lending,
+    lending_rate,
     market,
     mining_finance,
     operations,
     pricing,
+    regional,
     risk,
 )
 from hashmarket.api.state import ServiceState
@@ -32,15 +37,13 @@ from hashmarket.paths import default_data_dir
 # POST routes that compute without changing state need no Idempotency-Key.
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
-) | frozenset(
-    {
-        "/api/v1/cloud/value",
-        "/api/v1/hosting/statements",
-        "/api/v1/hosting/scenarios",
-        "/api/v1/lease/schedule",
-        "/api/v1/lease/risk",
-    }
 )
+IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
+# The regional index and regional pricing compute from a posted power series (docs/regional.md).
+IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
+IDEMPOTENCY_EXEMPT |= {"/api/v1/cva", "/api/v1/convert"}
+# Cloud hashrate, hosting and lease analyses (docs/mining-finance.md).
+IDEMPOTENCY_EXEMPT |= mining_finance.COMPUTATIONS
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -87,6 +90,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(delivery.router)
     app.include_router(market.router)
     app.include_router(mining_finance.router)
+    app.include_router(lending_rate.router)
+    app.include_router(lending.router)
+    app.include_router(regional.router)
+    app.include_router(counterparty.router)
+    app.include_router(conversion.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

@@ -25,6 +25,15 @@ index_app = typer.Typer(
                 "hashmarket.cli.index_gpu:gpu_command",
                 "GPU-hour index: one fixing per period, GPU model and term, from price quotes.",
             ),
+            "lending-rate": LazyCommand(
+                "hashmarket.cli.index_lending:app",
+                "Crypto lending reference rate: daily fixings by currency and tenor (and imports).",
+            ),
+            "regional": LazyCommand(
+                "hashmarket.cli.index_regional:regional_command",
+                "Regional mining margin: hashprice less a region's power cost (default: the "
+                "last 7 days).",
+            ),
         }
     ),
     help="Indices: the hashprice index and the GPU-hour index.",
@@ -55,6 +64,10 @@ COMMANDS = {
     "loan": LazyCommand(
         "hashmarket.cli.risk:loan_command",
         "A loan's LTV levels and its life over scenarios, or a leveraged BTC position's.",
+    ),
+    "cva": LazyCommand(
+        "hashmarket.cli.counterparty:cva_command",
+        "EE, PFE and CVA of OTC contracts with one counterparty, with and without margin.",
     ),
     "data": LazyCommand(
         "hashmarket.cli.data:app",
@@ -103,6 +116,18 @@ COMMANDS = {
     "lease": LazyCommand(
         "hashmarket.cli.lease:app",
         "Machine leases: the instalment schedule, the lessor's expected loss, the booking.",
+    ),
+    "loan-currency": LazyCommand(
+        "hashmarket.cli.lending:loan_currency_command",
+        "Borrow BTC or USD against the same machines: the loan's life and the miner's net.",
+    ),
+    "loan-protect": LazyCommand(
+        "hashmarket.cli.lending:loan_protect_command",
+        "The lender's puts struck at the liquidation line: their cost and the loss they cut.",
+    ),
+    "convert": LazyCommand(
+        "hashmarket.cli.convert:convert_command",
+        "NPV, IRR, value of waiting and break-even AI price of converting a mining site to AI.",
     ),
 }
 

@@ -144,9 +144,20 @@ def dispatch_command(
     time_limit: float | None = typer.Option(
         None, "--time-limit-s", help="Stop the solver after this many seconds."
     ),
+    conversion: Path | None = typer.Option(
+        None,
+        "--conversion",
+        metavar="PLAN.json",
+        help="Move part of the site's power to AI (GPUs on a lease or the market) first.",
+    ),
 ) -> None:
     """Hourly plan that maximises the site's margin, compared with "mine only" and "AI only"."""
     site = read_site(site_path)
+    if conversion is not None:
+        from hashmarket.operations import apply_conversion, read_conversion_plan
+
+        plan = read_conversion_plan(conversion)
+        site = apply_conversion(site, plan, plan_name=str(conversion))
     for option, value in (("--hashprice", hashprice), ("--gpu-price", gpu_price)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise UsageError("bad_option", option=option, problem=f"must be >= 0, got {value}")

@@ -38,6 +38,7 @@ from hashmarket.ledger import (
     Transfer,
     TransferFlags,
     account_record,
+    create_stablecoins,
     day_start_ns,
     entry_record,
     ns_to_datetime,
@@ -95,10 +96,22 @@ def init_command(
     data_dir: Path | None = DATA_DIR_OPTION,
     btc_issuer_id: int = typer.Option(1, "--btc-issuer-id", help="Account id of the BTC issuer."),
     usd_issuer_id: int = typer.Option(2, "--usd-issuer-id", help="Account id of the USD issuer."),
+    stablecoins: bool = typer.Option(
+        False,
+        "--stablecoins",
+        help="Also USDT and USDC (6 decimals; issuers 3 and 4), for settlement at par in USD.",
+    ),
+    usdt_issuer_id: int = typer.Option(
+        3, "--usdt-issuer-id", help="Account id of the USDT issuer."
+    ),
+    usdc_issuer_id: int = typer.Option(
+        4, "--usdc-issuer-id", help="Account id of the USDC issuer."
+    ),
     at: str | None = AT_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """Create the ledger (schema, BTC in sats, USD in cents, their issuers); safe to repeat.
+    """Create the ledger (schema, BTC in sats, USD in cents, their issuers; with --stablecoins
+    USDT and USDC in micro-units); safe to repeat, and a later --stablecoins adds them.
     A ledger that will load past events is created with --at before the first of them."""
     url = ledger_url(db, data_dir)
     at_ns = parse_at(at)
@@ -111,6 +124,15 @@ def init_command(
                 if result is not CreateAssetResult.OK:
                     raise AccountRefusedError(
                         "asset_refused", result_code=result.value, asset=code, reason=result.reason
+                    )
+            issuers = {"USDT": usdt_issuer_id, "USDC": usdc_issuer_id}
+            for coin, result in create_stablecoins(w, issuers) if stablecoins else []:
+                if result is not CreateAssetResult.OK:
+                    raise AccountRefusedError(
+                        "asset_refused",
+                        result_code=result.value,
+                        asset=coin.code,
+                        reason=result.reason,
                     )
         assets = ledger.assets()
         head = ledger.head()

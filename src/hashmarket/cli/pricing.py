@@ -43,7 +43,14 @@ from hashmarket.cli.common import (
     resolve_scheduler,
 )
 from hashmarket.errors import UsageError
-from hashmarket.index import BUNDLED_QUOTES_FILE, load_bundled_quotes, read_quotes
+from hashmarket.index import (
+    BUNDLED_QUOTES_FILE,
+    EXAMPLE_POWER_FILE,
+    load_bundled_quotes,
+    load_example_power_prices,
+    read_power_prices,
+    read_quotes,
+)
 from hashmarket.instruments import (
     ComputeForward,
     ComputeLease,
@@ -54,6 +61,7 @@ from hashmarket.instruments import (
 from hashmarket.models import Calibration
 from hashmarket.pricing import (
     COMPUTE,
+    REGIONAL,
     ComputeSetup,
     HashpriceCurve,
     MonteCarloConfig,
@@ -66,6 +74,7 @@ from hashmarket.pricing import (
     forward_curve,
     horizon_days,
     price,
+    regional_setup,
     value_instrument,
 )
 from hashmarket.reports import number
@@ -101,6 +110,12 @@ VOL_OPTION = typer.Option(
     VolChoice.FULL, "--vol", help="Volatility estimator: full (3-year sample) or ewma (λ 0.94)."
 )
 BTC_RATE_OPTION = typer.Option(0.0, "--btc-rate", help="Flat BTC lending rate.")
+POWER_PRICES_OPTION = typer.Option(
+    None,
+    "--power-prices",
+    help="Daily regional power prices CSV for regional contracts (date, region, "
+    "price_usd_per_kwh or price_usd_per_mwh); default: the GENERATED example series.",
+)
 
 
 def _setup(price_model: str, vol: str, usd_rate: float, btc_rate: float) -> ValuationSetup:
@@ -346,6 +361,7 @@ def price_command(
         help="GPU quotes CSV for compute contracts (default: the bundled sample); the "
         "GPU-hour index fixings of the contract's model and term give the spot and the model.",
     ),
+    power_prices: Path | None = POWER_PRICES_OPTION,
 ) -> None:
     """Value an instrument described by a JSON or YAML spec."""
     positive(paths, "--paths")
@@ -371,15 +387,8 @@ def price_command(
     state = calibration.state
     work = paths * horizon_days(instrument, calibration) if engine is EngineChoice.MC else 0
     with progress_bar("pricing", work, paths) as progress:
-        result = value_instrument(
-            instrument,
-            history=history,
-            calibration=calibration,
-            setup=setup,
-            config=config,
-            engine=engine.value,
-            progress=progress,
-        )
+        run = (history, calibration, setup, config, engine.value, progress)
+        result, extra = _value(instrument, run, power_prices)
     spec = to_spec(instrument)
     if fmt is PriceFormat.JSON:
         payload = {
@@ -388,11 +397,71 @@ def price_command(
             **result.to_dict(),
             "calibration": calibration.report.to_dict(),
             "data_asof": resolved.to_dict(),
+            **extra,
         }
         typer.echo(json.dumps(payload, indent=2, default=jsonable))
     else:
-        render_price(result, spec, state.asof, calibration.report.notes)
+        notes = [*calibration.report.notes, *extra.get("regional", {}).get("notes", [])]
+        render_price(result, spec, state.asof, notes)
+        if "regional" in extra:
+            console().print(describe_regional(extra["regional"]), markup=False, highlight=False)
     print_asof(resolved, machine=fmt is not PriceFormat.TABLE)
+
+
+def _value(
+    instrument: Any,
+    run: tuple[NetworkHistory, Calibration, ValuationSetup, MonteCarloConfig, str, Any],
+    power_prices: Path | None,
+) -> tuple[PricingResult, dict[str, Any]]:
+    """The value of a network or regional contract, and what else a regional one reports."""
+    history, calibration, setup, config, engine, progress = run
+    if engine_for(type(instrument), engine).inputs is not REGIONAL:
+        result = value_instrument(
+            instrument,
+            history=history,
+            calibration=calibration,
+            setup=setup,
+            config=config,
+            engine=engine,
+            progress=progress,
+        )
+        return result, {}
+    if power_prices is None:
+        prices = load_example_power_prices()
+        source = f"{EXAMPLE_POWER_FILE} (GENERATED example prices, not market data)"
+    else:
+        prices, source = read_power_prices(power_prices), str(power_prices)
+    regional = regional_setup(
+        instrument,
+        history=history,
+        calibration=calibration,
+        setup=setup,
+        prices=prices,
+        source=source,
+    )
+    result = price(
+        instrument,
+        market=regional.market,
+        model=regional.model,
+        config=config,
+        engine=engine,
+        progress=progress,
+    )
+    return result, {"regional": regional.to_dict()}
+
+
+def describe_regional(regional: dict[str, Any]) -> str:
+    """One line per region: the spot and the fitted power model, correlation included."""
+    lines = [f"power prices: {regional['source']}"]
+    for r in regional["regions"]:
+        lines.append(
+            f"{r['region']}: spot {r['spot_usd_per_kwh']:.5f} USD/kWh ({r['spot_date']}); "
+            f"log-OU median {r['median_usd_per_kwh']:.5f} USD/kWh, half-life "
+            f"{r['half_life_days']:.1f} days, vol {r['vol_per_year']:.0%}/√yr, correlation "
+            f"to hashprice {r['correlation_to_hashprice']:+.3f} (fitted on "
+            f"{r['observations']} daily changes, {r['first']} to {r['last']})"
+        )
+    return "\n".join(lines)
 
 
 def _price_compute(

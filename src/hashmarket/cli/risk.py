@@ -36,6 +36,7 @@ from hashmarket.cli.common import (
     resolve_scheduler,
     write_report,
 )
+from hashmarket.cli.index_lending import rates_for
 from hashmarket.instruments import CollateralKind
 from hashmarket.models import Calibration, calibrate
 from hashmarket.pricing import FlatRate, Market
@@ -43,10 +44,12 @@ from hashmarket.reports import hedge_html, leverage_html, loan_html, number, por
 from hashmarket.risk import (
     HaircutPolicy,
     Hedge,
+    HedgeChoice,
     HedgePlan,
     LeverageOutcome,
     LoanReport,
     LtvLevels,
+    PlanOutcome,
     PortfolioRiskReport,
     hedge_analysis,
     lending_analysis,
@@ -56,6 +59,7 @@ from hashmarket.risk import (
     load_portfolio,
     past_fixings,
     portfolio_report,
+    with_horizon,
 )
 
 if TYPE_CHECKING:
@@ -134,16 +138,17 @@ def render_risk(report: PortfolioRiskReport) -> None:
             number(p.es_contribution_usd),
         )
     out.print(positions)
-    stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
-    stress.add_column("position")
-    for s in report.stress:
-        stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
-    for j, name in enumerate(report.portfolio.names):
-        stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
-    stress.add_row(
-        "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]
-    )
-    out.print(stress)
+    if report.stress:
+        stress = Table(title="Stress scenarios: P&L (USD)", title_justify="left")
+        stress.add_column("position")
+        for s in report.stress:
+            stress.add_column(f"{s.scenario.name}\n{s.scenario.horizon_days} d", justify="right")
+        for j, name in enumerate(report.stress_names):
+            stress.add_row(name, *[number(float(s.pnl_usd[j])) for s in report.stress])
+        stress.add_row(
+            "[bold]total[/bold]", *[f"[bold]{number(s.total_usd)}[/bold]" for s in report.stress]
+        )
+        out.print(stress)
     for name, text in report.methods.items():
         out.print(f"{name.replace('_', ' ')}: {text}")
     for result in (mc, report.historical):
@@ -291,8 +296,61 @@ def render_hedge(plan: HedgePlan, check: dict[str, Any] | None) -> None:
             f"independent seed {check['seed']}: the recommended hedge covers every month with "
             f"probability ≥ {check['coverage_worst_month']:.2%}"
         )
+    if plan.choice is not None:
+        render_choice(plan.choice)
     for note in plan.notes:
         out.print(f"note: {note}")
+
+
+def render_choice(choice: HedgeChoice) -> None:
+    """The two plans side by side, and why the planner takes one."""
+    out = console()
+    c = choice.capital
+    table = Table(
+        title="Lock or keep the upside: "
+        + (
+            f"the machines have paid back; hedged to {choice.horizon}"
+            if c.paid_back
+            else f"{number(c.unrecovered_usd)} USD of capital to recover by {choice.horizon}"
+        ),
+        title_justify="left",
+    )
+    table.add_column("")
+    for o in (choice.lock, choice.puts):
+        mark = " (chosen)" if o.plan == choice.chosen else ""
+        table.add_column(f"{o.plan}{mark}", justify="right")
+    paid = "paid back" if c.paid_back else ""
+    rows: list[tuple[str, Callable[[PlanOutcome], str]]] = [
+        ("hedge", lambda o: o.hedge.family),
+        ("share of output", lambda o: f"{o.hedge.ratio:.2f}"),
+        (
+            "put strike",
+            lambda o: "—" if o.hedge.put_moneyness is None else f"{o.hedge.put_moneyness:.0%}",
+        ),
+        ("premium USD", lambda o: number(o.hedge.premium_usd)),
+        ("revenue given up USD", lambda o: number(o.hedge.revenue_given_up_usd)),
+        ("P(not covered), worst month", lambda o: f"{o.hedge.after.probability_not_covered:.2%}"),
+        ("meets the coverage target", lambda o: "yes" if o.meets_target else "no"),
+        ("P(capital recovered)", lambda o: paid or f"{o.probability_recovered:.1%}"),
+        (
+            "median month recovered",
+            lambda o: paid or o.median_recovery_month or "not by the horizon",
+        ),
+        ("total net P5 USD", lambda o: number(o.total_net_p5_usd)),
+        ("total net median USD", lambda o: number(o.total_net_median_usd)),
+        ("total net P95 USD", lambda o: number(o.total_net_p95_usd)),
+    ]
+    for label, cell in rows:
+        table.add_row(label, cell(choice.lock), cell(choice.puts))
+    out.print(table)
+    recovered = (
+        "" if c.paid_back else f", P(capital recovered) {choice.unhedged_probability_recovered:.1%}"
+    )
+    out.print(
+        f"unhedged: expected net cash {number(choice.expected_net_usd)} USD over the horizon"
+        + recovered
+    )
+    out.print(f"chosen: {choice.chosen} — {choice.reason}")
 
 
 def hedge_command(
@@ -304,6 +362,11 @@ def hedge_command(
     seed: int = SEED_OPTION,
     check_seed: int | None = typer.Option(
         None, "--check-seed", help="Check the plan on independent paths (default: seed + 1)."
+    ),
+    horizon_months: int | None = typer.Option(
+        None,
+        "--horizon-months",
+        help="Months hedged (default: the file's, else to the machines' end of life, else 12).",
     ),
     fmt: RiskFormat = FORMAT_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -317,12 +380,14 @@ def hedge_command(
     """A miner's hedge plan: the cheapest hedge that covers cash costs with a probability."""
     positive(paths, "--paths")
     positive(workers, "--workers")
-    spec = load_miner(miner_path)
-    _, calibration, resolved = _calibrated(
+    spec = with_horizon(load_miner(miner_path), horizon_months)
+    history, calibration, resolved = _calibrated(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     miner = spec.profile
-    with progress_bar("simulating", paths * miner.horizon_months * 31) as progress:
+    with progress_bar(
+        "simulating", paths * miner.horizon_for(calibration.state.asof) * 31
+    ) as progress:
         analysis = hedge_analysis(
             spec,
             model=calibration.model,
@@ -333,6 +398,7 @@ def hedge_command(
             check_seed=check_seed,
             workers=workers,
             progress=progress,
+            history=history,
         )
     plan = analysis.plan
     if fmt is RiskFormat.JSON:
@@ -395,6 +461,14 @@ def render_loan(report: LoanReport) -> None:
             f"haircut H = q·σ·√h: q = {lv.quantile:.4f} ({lv.policy.tail.value}, "
             f"{lv.policy.confidence:.1%}), σ = {lv.sigma_daily:.3%}/day (EWMA λ "
             f"{lv.policy.ewma_lambda}{source}); LTV = 1 − H − {lv.policy.liquidation_cost:.0%}"
+        )
+    if report.machine is not None:
+        m = report.machine
+        out.print(
+            f"one {m['model']}: {m['revenue_usd_per_day']:,.2f} USD a day at hashprice "
+            f"{m['hashprice_usd_per_ph_day']:,.2f}, power {m['power_cost_usd_per_day']:,.2f}; "
+            f"worth {m['value_usd']:,.2f} USD, obsolete on {m['obsolescence_date']}, a forced "
+            f"sale fetches {m['secondary_fraction']:.0%} of it"
         )
     table = Table(title=f"Over {s.n_paths:,} scenarios (seed {s.seed})", title_justify="left")
     table.add_column("", justify="left")
@@ -459,7 +533,7 @@ def loan_command(
         data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     levels_for = _levels_for(history, calibration)
-    spec = load_lending(loan_path, levels_for=levels_for)
+    spec = load_lending(loan_path, levels_for=levels_for, rates_for=rates_for(data_dir))
     result = lending_analysis(
         spec,
         levels_for=levels_for,

@@ -1,9 +1,10 @@
 """``hashmarket settle …``: bilateral contracts settled daily on the ledger from the published
 fixings (see :mod:`hashmarket.ledger.settlement`).
 
-Amounts are shown in the contract's asset (USD or BTC) and, in JSON, in minor units (cents,
-sats) under ``*_minor`` keys, signed from the buyer's side. Each command is one ledger
-transaction: a refused command prints one line and changes nothing.
+Amounts are shown in the contract's asset (USD, BTC, or a USD stablecoin at par) and, in
+JSON, in minor units (cents, sats, micro-units) under ``*_minor`` keys, signed from the
+buyer's side. Each command is one ledger transaction: a refused command prints one line
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hashmarket.cli.common import (
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import LedgerError, SettlementError, SpecError, UsageError
-from hashmarket.index import read_quotes
+from hashmarket.index import read_power_prices, read_quotes
 from hashmarket.ledger import Ledger, ns_to_datetime, scaled
 from hashmarket.ledger import settlement as st
 from hashmarket.specfile import located, read_document
@@ -139,7 +140,10 @@ def open_command(
     buyer: str = typer.Option(..., "--buyer", help="The long account (id or name)."),
     seller: str = typer.Option(..., "--seller", help="The short account (id or name)."),
     asset: str | None = typer.Option(
-        None, "--asset", help="usd or btc: must be the instrument's currency (its default)."
+        None,
+        "--asset",
+        help="usd or btc: the instrument's currency (its default); a USD payoff may settle at "
+        "par in usdt or usdc (created by `ledger init --stablecoins`).",
     ),
     margin_rate: str | None = typer.Option(
         None, "--margin-rate", help="Initial margin / notional (default: 0.35 USD, 0.18 BTC)."
@@ -195,6 +199,12 @@ def run_command(
     gpu_quotes: Path | None = typer.Option(
         None, "--gpu-quotes", help="GPU quotes file for compute contracts (default: bundled)."
     ),
+    power_prices: Path | None = typer.Option(
+        None,
+        "--power-prices",
+        help="Regional power prices CSV (date, region, price_usd_per_kwh or _per_mwh) for "
+        "regional contracts: their fixings are the regional margin index of these prices.",
+    ),
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
@@ -211,6 +221,7 @@ def run_command(
                 data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
             ),
             gpu_quotes=None if gpu_quotes is None else read_quotes(gpu_quotes),
+            power_prices=None if power_prices is None else read_power_prices(power_prices),
         )
         outcomes = st.run(ledger, when, published, contract_id=contract_id)
     if not outcomes:

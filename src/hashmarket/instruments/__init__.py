@@ -24,6 +24,17 @@ if TYPE_CHECKING:
         fixings_from_gpu_index,
     )
     from hashmarket.instruments.fixings import FIXING_FIELDS, DateArray, Fixings, to_day
+    from hashmarket.instruments.floating import (
+        FloatingRate,
+        RateReset,
+        floating_claim_usd,
+        floating_record,
+        interest_schedule,
+        period_interest_minor,
+        reset_periods,
+        with_fixings,
+    )
+    from hashmarket.instruments.forward_loans import deliverable_forward
     from hashmarket.instruments.forwards import (
         BtcPriceSwap,
         DifficultyFuture,
@@ -39,18 +50,37 @@ if TYPE_CHECKING:
         annuity_schedule,
         lease_life,
     )
+    from hashmarket.instruments.loan_paths import LoanEvent, LoanPaths
     from hashmarket.instruments.loans import (
         Collateral,
         CollateralKind,
         Loan,
-        LoanEvent,
-        LoanPaths,
         LoanRounding,
         collateral_unit_values,
-        deliverable_forward,
         loan_life,
+        sale_share,
+    )
+    from hashmarket.instruments.machine_loans import (
+        MachineCollateral,
+        machine_facts,
+        margin_value_slope_ph_days,
+        margin_value_usd,
+        obsolescence_date,
+        secondary_fraction,
     )
     from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption, vanilla_payoff
+    from hashmarket.instruments.regional import (
+        REGIONAL_INSTRUMENTS,
+        BasisSettlement,
+        MarginLock,
+        PowerForward,
+        RegionalBasisSwap,
+        RegionalInstrument,
+        fixings_from_regional,
+        margin_field,
+        power_field,
+        with_margins,
+    )
     from hashmarket.instruments.spec import INSTRUMENT_TYPES, load_spec, parse_spec, to_spec
     from hashmarket.instruments.structured import (
         DualCurrencyKind,
@@ -72,7 +102,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FIXING_FIELDS",
     "INSTRUMENT_TYPES",
+    "REGIONAL_INSTRUMENTS",
     "AsianOption",
+    "BasisSettlement",
     "BtcPriceSwap",
     "CloudHashrate",
     "CloudLife",
@@ -89,6 +121,7 @@ __all__ = [
     "EpochValueFuture",
     "EuropeanOption",
     "Fixings",
+    "FloatingRate",
     "ForwardSettlement",
     "HashpriceForward",
     "HashrateFuture",
@@ -102,8 +135,14 @@ __all__ = [
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
+    "MachineCollateral",
     "MachineLease",
+    "MarginLock",
     "OptionType",
+    "PowerForward",
+    "RateReset",
+    "RegionalBasisSwap",
+    "RegionalInstrument",
     "SettlementCurrency",
     "SharkFinNote",
     "Side",
@@ -116,16 +155,32 @@ __all__ = [
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
+    "fixings_from_regional",
     "flat_breakeven_hashprice_btc_per_ph_day",
+    "floating_claim_usd",
+    "floating_record",
+    "interest_schedule",
     "lease_life",
     "load_spec",
     "loan_life",
+    "machine_facts",
+    "margin_field",
+    "margin_value_slope_ph_days",
+    "margin_value_usd",
     "month_periods",
+    "obsolescence_date",
     "parse_spec",
+    "period_interest_minor",
+    "power_field",
+    "reset_periods",
+    "sale_share",
+    "secondary_fraction",
     "to_day",
     "to_spec",
     "upfront_price_btc",
     "vanilla_payoff",
+    "with_fixings",
+    "with_margins",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())

@@ -22,6 +22,9 @@ Fields (units in the names; any may be absent, an instrument says which it needs
 ``fee_btc_per_block``       mean fees per block that day
 ``height``                  chain tip at the end of the day
 ==========================  ===========================================================
+
+Regional contracts (``instruments.regional``) add, per region R, ``power_price_usd_per_kwh:R``
+and ``regional_margin_usd_per_ph_day:R`` (the regional margin index, ``docs/regional.md``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,18 @@ FIXING_FIELDS: tuple[str, ...] = (
     "gpu_price_usd_per_gpu_hour",
     "delivered_gpu_hours",
 )
+# Regional fields name their region after the prefix (``power_price_usd_per_kwh:texas``): a
+# region is whatever a power price file calls it, so these cannot be listed in advance.
+POWER_FIELD_PREFIX = "power_price_usd_per_kwh:"
+MARGIN_FIELD_PREFIX = "regional_margin_usd_per_ph_day:"
+REGIONAL_FIELD_PREFIXES = (POWER_FIELD_PREFIX, MARGIN_FIELD_PREFIX)
+
+
+def is_fixing_field(name: str) -> bool:
+    """A listed field, or a regional field with a region after its prefix."""
+    if name in FIXING_FIELDS:
+        return True
+    return any(name.startswith(p) and len(name) > len(p) for p in REGIONAL_FIELD_PREFIXES)
 
 
 class ScenarioLike(Protocol):
@@ -96,7 +111,7 @@ class Fixings:
             raise ValueError("fixing dates must be consecutive days")
         checked = {}
         for name, array in self.values.items():
-            if name not in FIXING_FIELDS:
+            if not is_fixing_field(name):
                 raise ValueError(f"unknown fixing field {name!r}; known: {FIXING_FIELDS}")
             arr = np.asarray(array, dtype=np.float64)
             if arr.ndim == 1:

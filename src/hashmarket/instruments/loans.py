@@ -3,7 +3,7 @@ one path payoff.
 
 * **Terms** (:class:`Loan`, :class:`Collateral`, :class:`LoanRounding`): a USD loan seen from
   the lender, its collateral, its LTV levels and how its amounts become ledger units. A
-  Luxor-style deliverable hashrate forward is a loan too (:func:`deliverable_forward`).
+  Luxor-style deliverable hashrate forward is a loan too (``forward_loans.deliverable_forward``).
 * **A loan's life on paths** (:func:`loan_life`): day by day, the lender's claim (principal
   accrued at a simple rate, or for a forward the upfront payment less the output delivered so
   far) against the collateral's value. A margin call opens when LTV reaches the margin-call
@@ -17,11 +17,11 @@ one path payoff.
   in a portfolio like any instrument (one payoff, two uses): risk reads the probabilities off
   many paths, the ledger books the events of one (:mod:`hashmarket.ledger.loans`).
 
-Collateral values: BTC at the day's close; a hashrate token at its current daily pool
-(``HashrateToken.pool_sats``, whole sats and never negative, × price) times the days left in
-its term; a forward's remaining output at the day's USD hashprice times the days left to deliver.
-Both run-rate values ignore future difficulty growth, which the haircut
-(:mod:`hashmarket.risk.credit`) has to absorb.
+Collateral values: BTC at the day's close; a hashrate token at its daily pool (whole sats,
+never negative, × price) times the days left in its term; a forward's remaining output at the
+day's USD hashprice times the days left to deliver (both run-rate values ignore difficulty
+growth, which the haircut of :mod:`hashmarket.risk.credit` absorbs); machines at the present
+value of their remaining margin (:mod:`hashmarket.instruments.machine_loans`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,21 @@ import datetime as dt
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.errors import RiskError
 from hashmarket.instruments.fixings import Fixings, to_date
+from hashmarket.instruments.floating import FloatingRate, floating_claim_usd
+from hashmarket.instruments.loan_paths import EventLog as _Log
+from hashmarket.instruments.loan_paths import LoanEvent, LoanPaths, sale_in_btc
+from hashmarket.instruments.machine_loans import (
+    MachineCollateral,
+    margin_value_usd,
+    secondary_fraction,
+)
 from hashmarket.instruments.terms import SettlementCurrency
 from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.money import Rounding
@@ -53,21 +61,13 @@ class CollateralKind(enum.StrEnum):
     # marked from the exchange's prices and the GPU-hour index, not simulated on paths
     # (hashmarket.market.collateral values it and applies the haircut).
     COMPUTE_CONTRACT = "compute_contract"
+    # Mining machines, each worth the discounted margin it has left on the path
+    # (hashmarket.instruments.machine_loans).
+    MACHINES = "machines"
 
 
 def _bad(field_name: str, problem: str) -> RiskError:
     return RiskError("risk_field", field=field_name, problem=problem)
-
-
-class LtvTriple(Protocol):
-    """The three LTV levels of a loan (``risk.credit.LtvLevels`` is one, made from haircuts)."""
-
-    @property
-    def initial_ltv(self) -> float: ...
-    @property
-    def margin_call_ltv(self) -> float: ...
-    @property
-    def liquidation_ltv(self) -> float: ...
 
 
 # ---- loan terms ----------------------------------------------------------------------------
@@ -75,12 +75,13 @@ class LtvTriple(Protocol):
 
 @dataclass(frozen=True)
 class Collateral:
-    """What secures a loan: ``quantity`` BTC, tokens (each ``token``), or for a deliverable
-    hashrate forward the PH/s delivered every day."""
+    """What secures a loan: ``quantity`` BTC, tokens (each ``token``), machines (each
+    ``machine``), or for a deliverable hashrate forward the PH/s delivered every day."""
 
     kind: CollateralKind
     quantity: float
     token: HashrateToken | None = None
+    machine: MachineCollateral | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", CollateralKind(self.kind))
@@ -88,6 +89,8 @@ class Collateral:
             raise _bad("collateral.quantity", f"{self.quantity} must be greater than zero")
         if (self.kind is CollateralKind.TOKEN) != (self.token is not None):
             raise _bad("collateral.token", "token collateral needs the token's terms (only it)")
+        if (self.kind is CollateralKind.MACHINES) != (self.machine is not None):
+            raise _bad("collateral.machine", "machine collateral needs the machine's terms")
 
     @property
     def unit(self) -> str:
@@ -96,6 +99,7 @@ class Collateral:
             "token": "tokens",
             "hashrate_forward": "PH/s",
             "compute_contract": "contracts",
+            "machines": "machines",
         }[self.kind.value]
 
 
@@ -140,7 +144,13 @@ class Loan:
     liquidation_days: int = 1
     cure_days: int = 2
     borrower_cures: bool = True
+    # A loan of BTC: the lender lends ``principal_btc`` and is owed BTC (interest accrued on
+    # it), valued at the day's close; ``principal_usd`` is then what it was worth when agreed.
+    principal_btc: float | None = None
     rounding: LoanRounding = LoanRounding()
+    # None: the fixed ``rate_per_year``. Otherwise the lending reference rate plus a spread,
+    # reset every tenor period (hashmarket.instruments.floating).
+    floating: FloatingRate | None = None
 
     def __post_init__(self) -> None:
         if not self.loan_id or not isinstance(self.loan_id, str):
@@ -161,6 +171,13 @@ class Loan:
             raise _bad("liquidation_cost", f"{self.liquidation_cost} must be in [0, 1)")
         if self.liquidation_days < 0 or self.cure_days < 0:
             raise _bad("liquidation_days", "liquidation_days and cure_days must be >= 0")
+        if self.principal_btc is not None:
+            if not (math.isfinite(self.principal_btc) and self.principal_btc > 0):
+                raise _bad("principal_btc", f"{self.principal_btc} must be greater than zero")
+            if self.collateral.kind is CollateralKind.HASHRATE_FORWARD:
+                raise _bad("principal_btc", "a deliverable forward is paid for in USD")
+            if self.floating is not None:
+                raise _bad("floating", "only a USD loan floats on the lending reference rate")
 
     @property
     def currency(self) -> SettlementCurrency:
@@ -176,8 +193,23 @@ class Loan:
 
     def claim_usd(self, day: dt.date) -> float:
         """Principal with simple interest accrued to ``day`` (the bullet repayment at maturity)."""
+        if self.floating is not None:
+            return floating_claim_usd(
+                self.floating, self.principal_usd, self.rounding.principal, day
+            )
         days = max(0, (min(day, self.maturity) - self.start).days)
         return self.principal_usd * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR_ACT365)
+
+    @property
+    def borrows_btc(self) -> bool:
+        return self.principal_btc is not None
+
+    def claim_btc(self, day: dt.date) -> float:
+        """A BTC loan's claim in BTC: ``principal_btc`` with simple interest accrued to ``day``."""
+        if self.principal_btc is None:
+            raise _bad("principal_btc", "a USD loan has no claim in BTC")
+        days = max(0, (min(day, self.maturity) - self.start).days)
+        return self.principal_btc * (1.0 + self.rate_per_year * days / DAYS_PER_YEAR_ACT365)
 
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
         # A loan's past is its current state (collateral held now, interest accrued), not a
@@ -200,94 +232,7 @@ class Loan:
         return life.lender_cash_usd, end.astype(np.int64)
 
 
-def deliverable_forward(
-    *,
-    loan_id: str,
-    hashrate_phs: float,
-    price_usd_per_ph_day: float,
-    start: dt.date,
-    maturity: dt.date,
-    margin: float = 0.18,
-    levels: LtvTriple | None = None,
-    **terms: Any,
-) -> Loan:
-    """A Luxor-style deliverable forward as a loan: upfront = price × PH/s × days × (1 − margin),
-    repaid by ``hashrate_phs`` of output every day. Without ``levels`` the initial LTV is
-    1 − margin, a call comes when half the margin is gone (1 − margin/2) and liquidation when
-    three quarters are (1 − margin/4): 82 %, 91 % and 95.5 % for Luxor's 18 %."""
-    if not 0 < margin < 1:
-        raise _bad("margin", f"{margin} must be between 0 and 1")
-    days = (maturity - start).days + 1
-    upfront = price_usd_per_ph_day * hashrate_phs * days * (1.0 - margin)
-    if levels is None:
-        initial, call, liquidation = 1.0 - margin, 1.0 - margin / 2, 1.0 - margin / 4
-    else:
-        initial, call, liquidation = (
-            levels.initial_ltv,
-            levels.margin_call_ltv,
-            levels.liquidation_ltv,
-        )
-    return Loan(
-        loan_id=loan_id,
-        principal_usd=upfront,
-        rate_per_year=0.0,
-        start=start,
-        maturity=maturity,
-        collateral=Collateral(CollateralKind.HASHRATE_FORWARD, hashrate_phs),
-        initial_ltv=initial,
-        margin_call_ltv=call,
-        liquidation_ltv=liquidation,
-        **terms,
-    )
-
-
 # ---- a loan's life on paths ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoanEvent:
-    """Something that happened to a loan on one path: ``units`` of collateral (top-up, sale),
-    ``usd`` of cash (disbursement, delivery, top-up in cash, recovery, repayment, surplus)."""
-
-    day: dt.date
-    kind: str
-    units: float = 0.0
-    usd: float = 0.0
-    ltv: float = math.nan
-
-
-@dataclass(frozen=True)
-class LoanPaths:
-    """A loan's life on every path of some fixings (arrays ``[paths]`` or ``[paths, days]``)."""
-
-    dates: npt.NDArray[np.datetime64]
-    ltv: FloatArray
-    lender_cash_usd: FloatArray
-    margin_called: npt.NDArray[np.bool_]
-    margin_calls: npt.NDArray[np.int64]
-    liquidated: npt.NDArray[np.bool_]
-    liquidation_day: npt.NDArray[np.int64]
-    loss_usd: FloatArray
-    top_up_units: FloatArray
-    top_up_usd: FloatArray
-    events: tuple[tuple[LoanEvent, ...], ...] | None = None
-
-    @property
-    def n_paths(self) -> int:
-        return len(self.loss_usd)
-
-    @property
-    def lender_pnl_usd(self) -> FloatArray:
-        """Undiscounted sum of the lender's cash flows (with the disbursement, if covered)."""
-        return np.asarray(self.lender_cash_usd.sum(axis=1), dtype=np.float64)
-
-
-class _Log(Protocol):
-    """Records an event on the paths in ``mask`` (a no-op unless events are recorded)."""
-
-    def __call__(
-        self, mask: npt.NDArray[np.bool_], col: int, kind: str, **amounts: FloatArray
-    ) -> None: ...
 
 
 @dataclass
@@ -301,12 +246,20 @@ class _State:
     call_due: npt.NDArray[np.int64]
     sale_due: npt.NDArray[np.int64]
     events: list[list[LoanEvent]] | None = field(default=None)
+    # The day's share of the collateral's value a sale fetches, and (BTC loans) BTC/USD.
+    sale_share: FloatArray | float = 1.0
+    price_usd: FloatArray | None = None
 
 
 def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray:
     """USD value of one unit of collateral at the end of column ``col``, per path."""
     kind = loan.collateral.kind
     day = to_date(fixings.dates[col])
+    if kind is CollateralKind.MACHINES:
+        machine = loan.collateral.machine
+        assert machine is not None
+        hashprice = _column(fixings, "hashprice_usd_per_ph_day", col)
+        return margin_value_usd(machine, hashprice_usd_per_ph_day=hashprice, day=day)
     price = _column(fixings, "price_usd", col)
     if kind is CollateralKind.BTC:
         return price
@@ -328,6 +281,17 @@ def collateral_unit_values(loan: Loan, fixings: Fixings, col: int) -> FloatArray
         return pool_sats / SATS_PER_BTC * price * remaining
     remaining = max(0, (loan.maturity - day).days)
     return _column(fixings, "hashprice_usd_per_ph_day", col) * remaining
+
+
+def sale_share(loan: Loan, fixings: Fixings, col: int) -> FloatArray | float:
+    """The share of its value the collateral fetches when sold at the end of column ``col``:
+    1 − the liquidation cost; for machines also the secondary market's fraction φ."""
+    share = 1.0 - loan.liquidation_cost
+    machine = loan.collateral.machine
+    if machine is None:
+        return share
+    hashprice = _column(fixings, "hashprice_usd_per_ph_day", col)
+    return secondary_fraction(machine, hashprice) * share
 
 
 def _column(fixings: Fixings, name: str, col: int) -> FloatArray:
@@ -375,11 +339,17 @@ class _Life:
 
     def disburse(self, col: int) -> None:
         """The start day: the principal is lent and the collateral pledged on every path."""
-        n = self.n
+        n, loan = self.n, self.loan
         self.state.active[:] = True
-        self.cash[:, col] -= self.loan.principal_usd
         everyone = np.ones(n, dtype=bool)
-        self.log(everyone, col, "disbursement", usd=np.full(n, self.loan.principal_usd))
+        if loan.principal_btc is None:
+            self.cash[:, col] -= loan.principal_usd
+            self.log(everyone, col, "disbursement", usd=np.full(n, loan.principal_usd))
+        else:
+            lent_usd = loan.principal_btc * _column(self.fixings, "price_usd", col)
+            self.cash[:, col] -= lent_usd
+            lent_btc = np.full(n, loan.principal_btc)
+            self.log(everyone, col, "disbursement", usd=lent_usd, btc=lent_btc)
         self.log(everyone, col, "pledge", units=self.state.units.copy())
 
     def step(self, col: int) -> None:
@@ -388,6 +358,9 @@ class _Life:
         loan, state = self.loan, self.state
         day = self.day_of[col]
         values = collateral_unit_values(loan, self.fixings, col)
+        state.sale_share = sale_share(loan, self.fixings, col)
+        if loan.borrows_btc:
+            state.price_usd = _column(self.fixings, "price_usd", col)
         # A sale that falls due today closes the loan on its path.
         selling = state.sale_due == col
         if selling.any():
@@ -467,6 +440,10 @@ class _Life:
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 units = np.where(values > 0, needed / values, 0.0)
+            if self.loan.collateral.kind is CollateralKind.MACHINES:
+                # Machines are pledged whole: enough of them to reach the initial LTV.
+                units = np.ceil(units)
+                needed = units * values
             self.state.units += units
             self.top_units += units
             self.top_usd += needed
@@ -513,6 +490,9 @@ def _outstanding(loan: Loan, day: dt.date, state: _State) -> FloatArray:
     """The lender's exposure: accrued claim, or for a forward the upfront not yet delivered."""
     if loan.is_forward:
         return np.asarray(loan.principal_usd - state.delivered, dtype=np.float64)
+    if loan.borrows_btc:
+        assert state.price_usd is not None
+        return np.asarray(loan.claim_btc(day) * state.price_usd, dtype=np.float64)
     return np.full(len(state.units), loan.claim_usd(day))
 
 
@@ -529,18 +509,21 @@ def _sell(
 ) -> None:
     """Sell the collateral of the paths in ``mask`` at today's value less the cost."""
     outstanding = np.maximum(_outstanding(loan, day, state), 0.0)
-    proceeds = state.units * values * (1.0 - loan.liquidation_cost) + state.cash_margin
+    proceeds = state.units * values * state.sale_share + state.cash_margin
     recovery = np.minimum(outstanding, proceeds)
     cash[:, col] += np.where(mask, recovery, 0.0)
     loss += np.where(mask, outstanding - recovery, 0.0)
+    claim_btc = loan.claim_btc(day) if loan.borrows_btc else None
+    btc = sale_in_btc(claim_btc, state.price_usd, recovery=recovery, proceeds=proceeds)
     log(
         mask,
         col,
         "sale",
         units=state.units.copy(),
         usd=recovery,
+        **btc["sale"],
     )
-    log(mask, col, "surplus", usd=proceeds - recovery)
+    log(mask, col, "surplus", usd=proceeds - recovery, **btc["surplus"])
     state.active &= ~mask
     state.sale_due[mask] = -1
 
@@ -563,6 +546,7 @@ def _mature(
         log(live, col, "repayment", usd=np.zeros(len(live)))
     else:
         cash[:, col] += np.where(live, outstanding, 0.0)
-        log(live, col, "repayment", usd=outstanding)
+        btc = {"btc": np.full(len(live), loan.claim_btc(day))} if loan.borrows_btc else {}
+        log(live, col, "repayment", usd=outstanding, **btc)
     log(live, col, "release", units=state.units.copy(), usd=state.cash_margin.copy())
     state.active &= ~live

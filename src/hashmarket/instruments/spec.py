@@ -33,6 +33,7 @@ from hashmarket.instruments.forwards import (
 from hashmarket.instruments.hosting import Hosting
 from hashmarket.instruments.lease import MachineLease
 from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
+from hashmarket.instruments.regional import MarginLock, PowerForward, RegionalBasisSwap
 from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
 from hashmarket.instruments.terms import Instrument
 from hashmarket.instruments.tokens import HashrateToken
@@ -59,6 +60,9 @@ INSTRUMENT_TYPES: dict[str, type[Any]] = {
         CloudHashrate,
         Hosting,
         MachineLease,
+        RegionalBasisSwap,
+        PowerForward,
+        MarginLock,
     )
 }
 

@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     )
     from hashmarket.ledger.core import AssetInfo, Ledger
     from hashmarket.ledger.idempotency import Outcome, StoredResponse
+    from hashmarket.ledger.lending_book import (
+        BookedLoan,
+        booked_transactions,
+        floating_rates,
+        import_loan_book,
+        imported_loan_books,
+        read_loan_book,
+        reference_transactions,
+    )
     from hashmarket.ledger.model import (
         INT64_MAX,
         Account,
@@ -39,6 +48,12 @@ if TYPE_CHECKING:
         CreateTransferResult,
     )
     from hashmarket.ledger.roles import service_role_sql
+    from hashmarket.ledger.stablecoins import (
+        STABLECOINS,
+        Stablecoin,
+        create_stablecoins,
+        par_currency,
+    )
     from hashmarket.ledger.store import Head, Store, parse_url
     from hashmarket.ledger.store_sqlite import copy_database
     from hashmarket.ledger.verify import VerifyReport
@@ -46,11 +61,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INT64_MAX",
+    "STABLECOINS",
     "Account",
     "AccountBalance",
     "AccountFlags",
     "Asset",
     "AssetInfo",
+    "BookedLoan",
     "Clock",
     "CreateAccountResult",
     "CreateAssetResult",
@@ -63,6 +80,7 @@ __all__ = [
     "ManualClock",
     "Outcome",
     "Root",
+    "Stablecoin",
     "Store",
     "StoredResponse",
     "SystemClock",
@@ -71,11 +89,19 @@ __all__ = [
     "VerifyReport",
     "account_record",
     "allocate",
+    "booked_transactions",
     "copy_database",
+    "create_stablecoins",
     "day_start_ns",
     "entry_record",
+    "floating_rates",
+    "import_loan_book",
+    "imported_loan_books",
     "ns_to_datetime",
+    "par_currency",
     "parse_url",
+    "read_loan_book",
+    "reference_transactions",
     "scaled",
     "service_role_sql",
     "verify_proof",

@@ -15,6 +15,10 @@ ledger's public API:
 * **repayment** — borrower USD → lender USD, the accrued claim; then every pending pledge is
   voided, releasing the collateral.
 
+A loan of BTC (``Loan.principal_btc``) books the same events in BTC: its lender, borrower and
+buyer "USD" accounts are BTC accounts (``LoanAccounts.usd_asset = "BTC"``), the buyer pays for
+the collateral in BTC at the day's close.
+
 Every transfer id is derived from the loan id, the event and its sequence number
 (:func:`transfer_id`), so booking the same events again changes nothing (the ledger answers
 ``ok`` to a replay) and a half-booked life can simply be booked again.
@@ -189,9 +193,14 @@ class _Booker:
             return self._settle_pending("release", TransferFlags.VOID_PENDING)
         return []
 
+    def _cash(self, event: LoanEvent) -> float:
+        """The event's cash amount in the loan's currency: BTC for a BTC loan (its lender,
+        borrower and buyer accounts are then BTC accounts), else USD."""
+        return event.btc if self.loan.borrows_btc else event.usd
+
     def _disbursement(self, event: LoanEvent) -> list[Transfer]:
         a = self.accounts
-        self.principal = _minor(event.usd, self.usd_scale, self.rule.principal)
+        self.principal = _minor(self._cash(event), self.usd_scale, self.rule.principal)
         return [Transfer(self._id("disbursement"), a.lender_usd, a.borrower_usd, self.principal)]
 
     def _pledge(self, units_minor: int) -> list[Transfer]:
@@ -250,11 +259,11 @@ class _Booker:
         surplus_event = next(
             (e for e in self.events if e.kind == "surplus" and e.day == event.day), None
         )
-        proceeds = event.usd + (surplus_event.usd if surplus_event else 0.0)
+        proceeds = self._cash(event) + (self._cash(surplus_event) if surplus_event else 0.0)
         # A forward's posted margin is already the lender's: the buyer pays the rest.
         proceeds_minor = max(_minor(proceeds, self.usd_scale, self.rule.proceeds) - self.margin, 0)
         recovery_minor = min(
-            max(_minor(event.usd, self.usd_scale, self.rule.principal) - self.margin, 0),
+            max(_minor(self._cash(event), self.usd_scale, self.rule.principal) - self.margin, 0),
             proceeds_minor,
         )
         self.recovered = recovery_minor + self.margin
@@ -269,7 +278,7 @@ class _Booker:
 
     def _repayment(self, event: LoanEvent) -> list[Transfer]:
         a = self.accounts
-        self.repaid = _minor(event.usd, self.usd_scale, self.rule.owed)
+        self.repaid = _minor(self._cash(event), self.usd_scale, self.rule.owed)
         if not self.repaid:
             return []
         return [Transfer(self._id("repayment"), a.borrower_usd, a.lender_usd, self.repaid)]

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
         simulate_span,
     )
     from hashmarket.models.calibrate import Calibration, CalibrationReport, calibrate, default_asof
+    from hashmarket.models.compute_factor import (
+        MIN_FACTOR_OBSERVATIONS,
+        FactorCorrelation,
+        correlation_from_history,
+        factor_correlation,
+    )
     from hashmarket.models.estimators import ewma_vol_per_year
     from hashmarket.models.gpu import MIN_OBSERVATIONS, GpuPriceModel, calibrate_gpu_fixings
     from hashmarket.models.network import (
@@ -26,6 +32,14 @@ if TYPE_CHECKING:
         NetworkModel,
         NetworkState,
         simulate_network,
+    )
+    from hashmarket.models.power import (
+        MIN_POWER_OBSERVATIONS,
+        PowerCalibration,
+        PowerPriceModel,
+        RegionalModel,
+        calibrate_power,
+        hashprice_shocks,
     )
     from hashmarket.models.price import GBM, MertonJumpDiffusion, PriceModel
     from hashmarket.models.qmc import SOBOL_MAX_DIMENSION
@@ -45,13 +59,16 @@ __all__ = [
     "FIELDS",
     "GBM",
     "LOCAL",
+    "MIN_FACTOR_OBSERVATIONS",
     "MIN_OBSERVATIONS",
+    "MIN_POWER_OBSERVATIONS",
     "NETWORK_FACTORS",
     "SOBOL_MAX_DIMENSION",
     "BlockArrivals",
     "Calibration",
     "CalibrationReport",
     "DaskBackend",
+    "FactorCorrelation",
     "FeeParams",
     "GpuPriceModel",
     "HashrateParams",
@@ -59,8 +76,11 @@ __all__ = [
     "NetworkModel",
     "NetworkState",
     "PathChunk",
+    "PowerCalibration",
+    "PowerPriceModel",
     "PriceModel",
     "ReducedPaths",
+    "RegionalModel",
     "ScenarioConfig",
     "ScenarioSet",
     "Scenarios",
@@ -69,11 +89,15 @@ __all__ = [
     "backend_for",
     "calibrate",
     "calibrate_gpu_fixings",
+    "calibrate_power",
     "chunk_blocks",
     "chunk_spans",
+    "correlation_from_history",
     "dask_backend",
     "default_asof",
     "ewma_vol_per_year",
+    "factor_correlation",
+    "hashprice_shocks",
     "monthly_means",
     "parse_scheduler",
     "simulate",

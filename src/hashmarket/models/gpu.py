@@ -89,9 +89,12 @@ class GpuPriceModel:
         n_paths: int,
         rng: np.random.Generator,
         antithetic: bool = False,
+        shocks: FloatArray | None = None,
     ) -> FloatArray:
         """Daily prices ``[paths, days + 1]``; column 0 is the spot. With ``antithetic`` the
-        second half of the paths uses the negated shocks of the first (``n_paths`` even)."""
+        second half of the paths uses the negated shocks of the first (``n_paths`` even).
+        ``shocks`` (standard normal, ``[paths, days]``) replaces the draws from ``rng``: a
+        caller that correlates the GPU price with other factors builds them."""
         if days < 0 or n_paths <= 0:
             raise ModelError(
                 "model_parameter", name="days/n_paths", value=(days, n_paths), problem="> 0"
@@ -104,10 +107,15 @@ class GpuPriceModel:
         decay = math.exp(-self.reversion_per_year * dt_years)
         step_sd = math.sqrt(float(self.variance(dt_years)))
         theta = self.mean_usd_per_gpu_hour
-        drawn = n_paths // 2 if antithetic else n_paths
-        shocks = rng.standard_normal((drawn, days))
-        if antithetic:
-            shocks = np.concatenate([shocks, -shocks])
+        if shocks is None:
+            drawn = n_paths // 2 if antithetic else n_paths
+            shocks = rng.standard_normal((drawn, days))
+            if antithetic:
+                shocks = np.concatenate([shocks, -shocks])
+        elif shocks.shape != (n_paths, days):
+            raise ModelError(
+                "model_parameter", name="shocks", value=shocks.shape, problem="[paths, days]"
+            )
         out = np.empty((n_paths, days + 1))
         out[:, 0] = spot_usd_per_gpu_hour
         for d in range(days):

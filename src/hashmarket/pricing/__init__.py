@@ -16,6 +16,13 @@ if TYPE_CHECKING:
         black_scholes_price,
         merton_price,
     )
+    from hashmarket.pricing.capital import (
+        StoppingResult,
+        discount_factors,
+        irr,
+        npv,
+        optimal_stopping,
+    )
     from hashmarket.pricing.compute import ComputeMarket
     from hashmarket.pricing.curves import CurvePoint, HashpriceCurve, hashprice_curve
     from hashmarket.pricing.discount import DiscountCurve, FlatRate, ZeroCurve, year_fraction
@@ -31,7 +38,17 @@ if TYPE_CHECKING:
     )
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
-    from hashmarket.pricing.registry import COMPUTE, ENGINES, Engine, engine_for, engines_for, price
+    from hashmarket.pricing.regional import RegionalMarket, monte_carlo_regional
+    from hashmarket.pricing.regional_valuation import RegionalSetup, regional_setup
+    from hashmarket.pricing.registry import (
+        COMPUTE,
+        ENGINES,
+        REGIONAL,
+        Engine,
+        engine_for,
+        engines_for,
+        price,
+    )
     from hashmarket.pricing.result import MonteCarloConfig, PricingResult
     from hashmarket.pricing.valuation import (
         ComputeSetup,
@@ -48,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTE",
     "ENGINES",
+    "REGIONAL",
     "Black76Greeks",
     "BlackScholesGreeks",
     "CloudValuation",
@@ -62,7 +80,10 @@ __all__ = [
     "Market",
     "MonteCarloConfig",
     "PricingResult",
+    "RegionalMarket",
+    "RegionalSetup",
     "ScenarioPaths",
+    "StoppingResult",
     "ValuationSetup",
     "ZeroCurve",
     "black76_greeks",
@@ -74,19 +95,25 @@ __all__ = [
     "cloud_valuation",
     "compute_index_of",
     "compute_setup",
+    "discount_factors",
     "engine_for",
     "engines_for",
     "forward_curve",
     "hashprice_curve",
     "horizon_days",
+    "irr",
     "lease_risk",
     "market_for",
     "market_with_past",
     "mean_value",
     "merton_price",
     "monte_carlo_price",
+    "monte_carlo_regional",
+    "npv",
+    "optimal_stopping",
     "par_price",
     "price",
+    "regional_setup",
     "scenario_paths",
     "value_instrument",
     "year_fraction",

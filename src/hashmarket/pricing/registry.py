@@ -11,6 +11,7 @@ instruments               model                       market
 ========================  ==========================  ===================================
 the network contracts     ``NetworkModel``            ``Market`` (network state, curves)
 compute forward / lease   ``GpuPriceModel`` (OU)      ``ComputeMarket`` (GPU-hour spot)
+regional power contracts  ``RegionalModel``           ``RegionalMarket`` (network, power)
 ========================  ==========================  ===================================
 
 The table is built here, once, from the engines' modules; adding an engine is adding a row.
@@ -31,12 +32,14 @@ import numpy.typing as npt
 from hashmarket.errors import PricingError
 from hashmarket.instruments import (
     INSTRUMENT_TYPES,
+    REGIONAL_INSTRUMENTS,
     ComputeForward,
     ComputeLease,
     EuropeanOption,
     Instrument,
+    RegionalInstrument,
 )
-from hashmarket.models import GpuPriceModel, NetworkModel
+from hashmarket.models import GpuPriceModel, NetworkModel, RegionalModel
 from hashmarket.pricing.analytic import (
     FloatArray,
     black_scholes_applies,
@@ -53,6 +56,7 @@ from hashmarket.pricing.compute import (
 from hashmarket.pricing.greeks import bump_greeks
 from hashmarket.pricing.market import Market
 from hashmarket.pricing.montecarlo import monte_carlo_price
+from hashmarket.pricing.regional import RegionalMarket, monte_carlo_regional
 from hashmarket.pricing.result import MonteCarloConfig, PricingResult, Progress
 
 I_contra = TypeVar("I_contra", contravariant=True)
@@ -118,6 +122,7 @@ class Inputs(Generic[ModelT, MarketT]):
 
 NETWORK = Inputs("network", NetworkModel, Market, bumps=True)
 COMPUTE = Inputs("compute", GpuPriceModel, ComputeMarket)
+REGIONAL = Inputs("regional", RegionalModel, RegionalMarket)
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,9 @@ class Engine(Generic[I, ModelT, MarketT]):
 COMPUTE_INSTRUMENTS: tuple[type[Any], ...] = (ComputeForward, ComputeLease)
 # Every other spec type is a contract on the Bitcoin network, priced by simulating it.
 NETWORK_INSTRUMENTS: tuple[type[Any], ...] = tuple(
-    cls for cls in INSTRUMENT_TYPES.values() if cls not in COMPUTE_INSTRUMENTS
+    cls
+    for cls in INSTRUMENT_TYPES.values()
+    if cls not in COMPUTE_INSTRUMENTS and cls not in REGIONAL_INSTRUMENTS
 )
 
 
@@ -152,6 +159,7 @@ def _table() -> Mapping[tuple[type[Any], str], Engine[Any, Any, Any]]:
         Engine(ComputeForward, "analytic", COMPUTE, analytic_forward),
         Engine(ComputeLease, "mc", COMPUTE, monte_carlo_lease),
         Engine(ComputeLease, "analytic", COMPUTE, analytic_lease),
+        *(Engine(cls, "mc", REGIONAL, monte_carlo_regional) for cls in REGIONAL_INSTRUMENTS),
     ]
     table = {(row.instrument_type, row.name): row for row in rows}
     if len(table) != len(rows):
@@ -202,6 +210,18 @@ def price(
 
 @overload
 def price(
+    instrument: RegionalInstrument,
+    *,
+    market: RegionalMarket,
+    model: RegionalModel,
+    config: MonteCarloConfig | None = None,
+    engine: str = "mc",
+    progress: Progress | None = None,
+) -> PricingResult: ...
+
+
+@overload
+def price(
     instrument: Instrument,
     *,
     market: Market,
@@ -215,8 +235,8 @@ def price(
 def price(
     instrument: Instrument,
     *,
-    market: Market | ComputeMarket,
-    model: NetworkModel | GpuPriceModel,
+    market: Market | ComputeMarket | RegionalMarket,
+    model: NetworkModel | GpuPriceModel | RegionalModel,
     config: MonteCarloConfig | None = None,
     engine: str = "mc",
     progress: Progress | None = None,

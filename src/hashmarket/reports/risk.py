@@ -146,7 +146,7 @@ def _stress_tables(report: PortfolioRiskReport) -> list[str]:
     header = ["position", *[s.scenario.name for s in report.stress]]
     rows: list[list[Cell]] = [
         [(name, None), *[(float(s.pnl_usd[j]), 0) for s in report.stress]]
-        for j, name in enumerate(report.portfolio.names)
+        for j, name in enumerate(report.stress_names)
     ]
     rows.append([("total", None), *[(s.total_usd, 0) for s in report.stress]])
     scenarios: list[list[Cell]] = [
@@ -313,6 +313,45 @@ def _months_table(plan: HedgePlan) -> str:
     return table(header, rows)
 
 
+def _situation(plan: HedgePlan) -> list[str]:
+    """The lock and puts plans side by side, and why one is chosen (``risk/hedge_choice``)."""
+    choice = plan.choice
+    if choice is None:
+        return []
+    lock, puts = choice.lock, choice.puts
+
+    def row(label: str, a: Cell, b: Cell) -> list[Cell]:
+        return [(label, None), a, b]
+
+    rows = [
+        row("hedge", (lock.hedge.family, None), (puts.hedge.family, None)),
+        row("share of output", (lock.hedge.ratio, 2), (puts.hedge.ratio, 2)),
+        row("premium USD", (lock.hedge.premium_usd, 0), (puts.hedge.premium_usd, 0)),
+        row(
+            "expected revenue given up USD",
+            (lock.hedge.revenue_given_up_usd, 0),
+            (puts.hedge.revenue_given_up_usd, 0),
+        ),
+        row(
+            "P(capital recovered by the horizon) %",
+            (100 * lock.probability_recovered, 1),
+            (100 * puts.probability_recovered, 1),
+        ),
+        row("total net cash P5 USD", (lock.total_net_p5_usd, 0), (puts.total_net_p5_usd, 0)),
+        row("total net cash P95 USD", (lock.total_net_p95_usd, 0), (puts.total_net_p95_usd, 0)),
+    ]
+    header = [
+        "",
+        *(f"{o.plan}{' (chosen)' if o.plan == choice.chosen else ''}" for o in (lock, puts)),
+    ]
+    return [
+        f"<h2>Lock or keep the upside: {choice.capital.unrecovered_usd:,.0f} USD to recover "
+        f"by {choice.horizon}</h2>",
+        table(header, rows),
+        note(f"Chosen: {choice.chosen} — {choice.reason}."),
+    ]
+
+
 def hedge_html(plan: HedgePlan) -> str:
     p = plan.profile
     sections = [
@@ -325,6 +364,7 @@ def hedge_html(plan: HedgePlan) -> str:
             f"{plan.treasury_months:.1f} months of cash costs at today's price."
         ),
         *(note(n) for n in plan.notes),
+        *_situation(plan),
         _net_cash_chart(plan),
         _coverage_chart(plan),
         "<h2>Month by month (USD)</h2>",

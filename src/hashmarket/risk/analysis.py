@@ -2,8 +2,7 @@
 
 * :func:`portfolio_report` — Monte Carlo and historical VaR/ES at a horizon, per position too,
   and the stress catalogue;
-* :func:`loan_report` — LTV levels from haircuts, and the loan's life over scenarios;
-* :func:`leverage_report` — a leveraged BTC position over scenarios;
+* loans and leveraged positions: :mod:`hashmarket.risk.loan_analysis`;
 * :func:`hedge_analysis` — a miner's hedge plan, checked on an independent seed.
 
 The model and the state come from ``models.calibrate`` on the network history as of a date;
@@ -13,24 +12,17 @@ the caller passes them in (with the history), so nothing here reads files.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from hashmarket.chain import NetworkHistory
 from hashmarket.errors import RiskError
+from hashmarket.index import QuoteTable, load_bundled_quotes
 from hashmarket.instruments import (
-    FIXING_FIELDS,
-    CollateralKind,
     Fixings,
-    Loan,
-    collateral_unit_values,
-    loan_life,
 )
-from hashmarket.models import NetworkModel, NetworkState, ScenarioConfig, Scenarios
+from hashmarket.models import NetworkModel, NetworkState
 from hashmarket.pricing import Market
 from hashmarket.pricing.revaluation import (
     FittedMarks,
@@ -39,19 +31,19 @@ from hashmarket.pricing.revaluation import (
     monte_carlo_pnl,
     value_paths,
 )
-from hashmarket.risk.credit import (
-    HaircutPolicy,
-    LoanSummary,
-    LtvLevels,
-    ltv_levels_from_history,
-    summarize,
+from hashmarket.risk.compute_positions import (
+    COMPUTE_METHOD,
+    ComputeBookRisk,
+    GpuFactor,
+    compute_book_risk,
+    split_compute,
 )
+from hashmarket.risk.hedge_choice import Capital, capital_at_risk, choose
 from hashmarket.risk.hedge_plan import Distribution, HedgePlan, evaluate, plan_hedge
-from hashmarket.risk.hedging import simulate_miner
+from hashmarket.risk.hedging import MinerProfile, simulate_miner
 from hashmarket.risk.historical import Bootstrap, change_table
-from hashmarket.risk.leverage import LeveragedBtc, LeverageOutcome, simulate_leverage
 from hashmarket.risk.portfolio import Portfolio
-from hashmarket.risk.specs import LendingSpec, MinerSpec
+from hashmarket.risk.specs import MinerSpec
 from hashmarket.risk.stress import StressResult, run_stress, standard_scenarios
 from hashmarket.risk.var import RiskResult, portfolio_risk
 
@@ -85,6 +77,12 @@ class PortfolioRiskReport:
     historical: RiskResult | None
     stress: tuple[StressResult, ...]
     methods: dict[str, str]
+    gpu_factors: tuple[GpuFactor, ...] = ()
+
+    @property
+    def stress_names(self) -> tuple[str, ...]:
+        """The positions the stress scenarios value (compute positions are held out)."""
+        return self.stress[0].names if self.stress else ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +95,7 @@ class PortfolioRiskReport:
             "historical": None if self.historical is None else self.historical.to_dict(),
             "stress": [s.to_dict() for s in self.stress],
             "methods": self.methods,
+            "gpu_factors": [f.to_dict() for f in self.gpu_factors],
         }
 
 
@@ -117,15 +116,20 @@ def portfolio_report(
     block_days: int | None = None,
     window_days: int = 4 * 365,
     progress: Progress | None = None,
+    gpu_quotes: QuoteTable | None = None,
 ) -> PortfolioRiskReport:
     """VaR/ES by Monte Carlo and by historical bootstrap, and the stress scenarios.
 
     ``scheduler`` runs the Monte Carlo revaluation on a Dask cluster (``"local"``,
-    ``"local:N"`` or a scheduler address): the same numbers, bit for bit."""
+    ``"local:N"`` or a scheduler address): the same numbers, bit for bit. Compute positions
+    are revalued on the AI-compute factor (``risk.compute_positions``; ``gpu_quotes``: the
+    GPU-hour quotes, by default the bundled ones), by Monte Carlo in process."""
     if n_paths < 100:
         raise RiskError("risk_option", name="--paths", problem=f"{n_paths} is too few (>= 100)")
-    mc, fitted, setup = _monte_carlo_risk(
+    mc, fitted, setup, network, factors = _monte_carlo_part(
         portfolio,
+        history=history,
+        gpu_quotes=gpu_quotes,
         market=market,
         model=model,
         confidences=confidences,
@@ -137,14 +141,8 @@ def portfolio_report(
         progress=progress,
     )
     hist = None
-    methods = {
-        "monte_carlo": (
-            f"{n_paths:,} paths of the calibrated network model from {market.asof} (seed {seed}); "
-            "positions revalued on day h (realized cash flows + analytic, conditional-forward or "
-            "regression marks)"
-        ),
-    }
-    if historical:
+    methods = _methods(n_paths=n_paths, asof=market.asof, seed=seed, compute=bool(factors))
+    if historical and fitted is not None and setup is not None:  # a network part to bootstrap
         hist, methods["historical"] = _historical_risk(
             history,
             market=market,
@@ -158,16 +156,11 @@ def portfolio_report(
             window_days=window_days,
             seed=seed,
         )
-    stress = run_stress(
-        portfolio,
-        market=market,
-        model=model,
-        scenarios=standard_scenarios(history, horizon_days=horizon_days),
-    )
-    methods["stress"] = (
-        "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
-        "against the same horizon with nothing moving"
-    )
+    stress: tuple[StressResult, ...] = ()
+    if network is not None:  # compute positions alone: nothing for the stress scenarios to move
+        scenarios = standard_scenarios(history, horizon_days=horizon_days)
+        stress = run_stress(network, market=market, model=model, scenarios=scenarios)
+        methods["stress"] = STRESS_METHOD
     return PortfolioRiskReport(
         portfolio=portfolio,
         asof=market.asof,
@@ -177,7 +170,77 @@ def portfolio_report(
         historical=hist,
         stress=stress,
         methods=methods,
+        gpu_factors=factors,
     )
+
+
+STRESS_METHOD = (
+    "deterministic paths from today's state, held flat after each scenario's horizon; P&L "
+    "against the same horizon with nothing moving"
+)
+
+
+def _methods(*, n_paths: int, asof: dt.date, seed: int, compute: bool) -> dict[str, str]:
+    """How the Monte Carlo figures of a portfolio report are computed (the historical and
+    stress ones are added after them)."""
+    methods = {
+        "monte_carlo": (
+            f"{n_paths:,} paths of the calibrated network model from {asof} (seed {seed}); "
+            "positions revalued on day h (realized cash flows + analytic, conditional-forward or "
+            "regression marks)"
+        ),
+    }
+    if compute:
+        methods["compute"] = COMPUTE_METHOD
+    return methods
+
+
+def _monte_carlo_part(
+    portfolio: Portfolio,
+    *,
+    history: NetworkHistory,
+    gpu_quotes: QuoteTable | None,
+    market: Market,
+    model: NetworkModel,
+    confidences: Sequence[float],
+    horizon_days: int,
+    n_paths: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> ComputeBookRisk:
+    """Monte Carlo VaR/ES, with the AI-compute factor when the book holds compute positions;
+    and the network part the historical and stress passes value."""
+    network, compute = split_compute(portfolio)
+    if compute:
+        return compute_book_risk(
+            portfolio,
+            history=history,
+            quotes=gpu_quotes if gpu_quotes is not None else load_bundled_quotes(),
+            market=market,
+            model=model,
+            confidences=confidences,
+            horizon_days=horizon_days,
+            n_paths=n_paths,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    mc, fitted, setup = _monte_carlo_risk(
+        portfolio,
+        market=market,
+        model=model,
+        confidences=confidences,
+        horizon_days=horizon_days,
+        n_paths=n_paths,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    return ComputeBookRisk(mc, fitted, setup, network, ())
 
 
 def _monte_carlo_risk(
@@ -257,130 +320,6 @@ def _historical_risk(
 
 
 @dataclass(frozen=True)
-class LoanReport:
-    loan: Loan
-    asof: dt.date
-    levels: LtvLevels | None
-    summary: LoanSummary
-    collateral_value_usd: float
-    claim_usd: float
-    ltv_now: float
-    collateral_for_initial_ltv: float
-    lender_pnl_quantiles_usd: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        loan = self.loan
-        return {
-            "loan": {
-                "loan_id": loan.loan_id,
-                "principal_usd": loan.principal_usd,
-                "rate_per_year": loan.rate_per_year,
-                "start": loan.start.isoformat(),
-                "maturity": loan.maturity.isoformat(),
-                "collateral_kind": loan.collateral.kind.value,
-                "collateral_quantity": loan.collateral.quantity,
-                "collateral_unit": loan.collateral.unit,
-                "initial_ltv": loan.initial_ltv,
-                "margin_call_ltv": loan.margin_call_ltv,
-                "liquidation_ltv": loan.liquidation_ltv,
-                "liquidation_cost": loan.liquidation_cost,
-                "liquidation_days": loan.liquidation_days,
-                "cure_days": loan.cure_days,
-                "borrower_cures": loan.borrower_cures,
-            },
-            "asof": self.asof.isoformat(),
-            "levels_from_haircuts": None if self.levels is None else self.levels.to_dict(),
-            "collateral_value_usd": self.collateral_value_usd,
-            "claim_usd": self.claim_usd,
-            "ltv_now": self.ltv_now,
-            "collateral_for_initial_ltv": self.collateral_for_initial_ltv,
-            "lender_pnl_quantiles_usd": self.lender_pnl_quantiles_usd,
-            "scenarios": self.summary.to_dict(),
-        }
-
-
-def _scenario_fixings(
-    model: NetworkModel,
-    state: NetworkState,
-    days: int,
-    *,
-    n_paths: int,
-    seed: int,
-    workers: int,
-    progress: Progress | None = None,
-) -> Fixings:
-    config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers)
-    paths = Scenarios(model, state, days, config).materialize() if days > 0 else None
-    if paths is None:
-        raise RiskError("risk_option", name="horizon", problem="nothing to simulate")
-    values = {k: v for k, v in paths.data.items() if k in FIXING_FIELDS}
-    return Fixings(dates=paths.dates, values=values)
-
-
-def loan_report(
-    loan: Loan,
-    *,
-    model: NetworkModel,
-    state: NetworkState,
-    levels: LtvLevels | None = None,
-    n_paths: int = 10_000,
-    seed: int = 0,
-    workers: int = 1,
-) -> LoanReport:
-    """The loan's life from the as-of date to maturity (plus the time to sell) on scenarios."""
-    asof = state.asof
-    end = loan.maturity + dt.timedelta(days=loan.liquidation_days + loan.cure_days + 1)
-    if end <= asof:
-        raise RiskError("loan_state", loan=loan.loan_id, problem=f"matured before {asof}")
-    fixings = _scenario_fixings(
-        model, state, (end - asof).days, n_paths=n_paths, seed=seed, workers=workers
-    )
-    paths = loan_life(loan, fixings)
-    summary = summarize(loan, paths, seed=seed)
-    # One unit of collateral today, valued by the engine's own rule (path 0: the as-of
-    # column is the same on every path).
-    unit_value = float(collateral_unit_values(loan, fixings, 0)[0])
-    collateral_value = loan.collateral.quantity * unit_value
-    claim = loan.claim_usd(max(asof, loan.start))
-    ltv_now = claim / collateral_value if collateral_value > 0 else math.inf
-    needed = claim / (loan.initial_ltv * unit_value) if unit_value > 0 else math.inf
-    pnl = paths.lender_pnl_usd
-    q = np.quantile(pnl, [0.01, 0.05, 0.5, 0.95])
-    return LoanReport(
-        loan=loan,
-        asof=asof,
-        levels=levels,
-        summary=summary,
-        collateral_value_usd=collateral_value,
-        claim_usd=claim,
-        ltv_now=ltv_now,
-        collateral_for_initial_ltv=needed,
-        lender_pnl_quantiles_usd={
-            "p1": float(q[0]),
-            "p5": float(q[1]),
-            "p50": float(q[2]),
-            "p95": float(q[3]),
-            "mean": float(pnl.mean()),
-        },
-    )
-
-
-def leverage_report(
-    position: LeveragedBtc,
-    *,
-    model: NetworkModel,
-    state: NetworkState,
-    horizon_days: int = 30,
-    n_paths: int = 10_000,
-    seed: int = 0,
-    workers: int = 1,
-) -> LeverageOutcome:
-    config = ScenarioConfig(n_paths=n_paths, seed=seed, workers=workers, fields=("price_usd",))
-    paths = Scenarios(model, state, horizon_days, config).materialize()
-    return simulate_leverage(position, price_usd=paths.price_usd)
-
-
-@dataclass(frozen=True)
 class HedgeAnalysis:
     """A hedge plan fitted on one set of scenarios and checked on an independent seed."""
 
@@ -409,10 +348,15 @@ def hedge_analysis(
     check_seed: int | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    history: NetworkHistory | None = None,
 ) -> HedgeAnalysis:
     """The cheapest hedge covering the miner's cash costs with the target probability every
-    month, fitted on ``seed`` and evaluated again on ``check_seed`` (default ``seed + 1``)."""
+    month, fitted on ``seed`` and evaluated again on ``check_seed`` (default ``seed + 1``).
+    A profile that says how much of its machines' capital is still at risk gets the plan its
+    situation calls for (``risk/hedge_choice.py``); ``history`` gives the index since the
+    machines were bought."""
     miner = spec.profile
+    capital = _capital(miner, history, state.asof) if miner.knows_capital else None
     fitted = simulate_miner(
         miner,
         model=model,
@@ -430,6 +374,8 @@ def hedge_analysis(
         pricing=spec.pricing,
         seed=seed,
     )
+    if capital is not None:
+        plan = choose(plan, fitted, capital)
     independent = seed + 1 if check_seed is None else check_seed
     other = simulate_miner(
         miner, model=model, state=state, n_paths=n_paths, seed=independent, workers=workers
@@ -437,70 +383,20 @@ def hedge_analysis(
     return HedgeAnalysis(plan=plan, check_seed=independent, check=evaluate(plan.chosen, other))
 
 
-def levels_from_history(
-    history: NetworkHistory, *, asof: dt.date
-) -> Callable[[CollateralKind, HaircutPolicy], LtvLevels]:
-    """LTV levels per collateral kind and haircut policy from the history as of ``asof``,
-    each computed once (a portfolio or loan file may ask for the same levels many times)."""
-    made: dict[tuple[CollateralKind, HaircutPolicy], LtvLevels] = {}
-
-    def levels(kind: CollateralKind, policy: HaircutPolicy) -> LtvLevels:
-        if (kind, policy) not in made:
-            made[kind, policy] = ltv_levels_from_history(
-                history, kind=kind, asof=asof, policy=policy
-            )
-        return made[kind, policy]
-
-    return levels
-
-
-def lending_analysis(
-    spec: LendingSpec,
-    *,
-    levels_for: Callable[[CollateralKind, HaircutPolicy], LtvLevels],
-    model: NetworkModel,
-    state: NetworkState,
-    n_paths: int,
-    seed: int,
-    horizon_days: int | None = None,
-    workers: int = 1,
-) -> LoanReport | LeverageOutcome:
-    """A loan's life over scenarios, or a leveraged BTC position's over ``horizon_days``
-    (default: the spec's, else 30)."""
-    if spec.leverage is not None:
-        days = horizon_days or spec.horizon_days or 30
-        if days <= 0:
-            raise RiskError("risk_option", name="horizon_days", problem=f"{days} must be positive")
-        return leverage_report(
-            spec.leverage,
-            model=model,
-            state=state,
-            horizon_days=days,
-            n_paths=n_paths,
-            seed=seed,
-            workers=workers,
+def _capital(miner: MinerProfile, history: NetworkHistory | None, asof: dt.date) -> Capital:
+    """The capital still at risk: given, or earned back on the index since the purchase."""
+    bought = miner.purchase_date
+    if miner.unrecovered_capital_usd is not None or bought is None:
+        return capital_at_risk(miner, realized=None)
+    if bought > asof:
+        raise RiskError(
+            "risk_field", field="purchase_date", problem=f"{bought} is after the as-of date {asof}"
         )
-    assert spec.loan is not None
-    loan = spec.loan
-    # Levels the file left to the haircut policy are reported with the haircuts behind them.
-    try:
-        candidate: LtvLevels | None = levels_for(loan.collateral.kind, spec.policy)
-    except RiskError:
-        candidate = None
-    same = candidate is not None and all(
-        math.isclose(a, b, rel_tol=1e-9)
-        for a, b in (
-            (candidate.initial_ltv, loan.initial_ltv),
-            (candidate.margin_call_ltv, loan.margin_call_ltv),
-            (candidate.liquidation_ltv, loan.liquidation_ltv),
+    if history is None or bought < history.first_date:
+        first = "no history" if history is None else f"the history starts on {history.first_date}"
+        raise RiskError(
+            "risk_field",
+            field="purchase_date",
+            problem=f"{bought}: {first}; give unrecovered_capital_usd instead",
         )
-    )
-    return loan_report(
-        loan,
-        model=model,
-        state=state,
-        levels=candidate if same else None,
-        n_paths=n_paths,
-        seed=seed,
-        workers=workers,
-    )
+    return capital_at_risk(miner, realized=Fixings.from_history(history, start=bought, end=asof))

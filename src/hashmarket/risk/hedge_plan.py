@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,9 @@ from hashmarket.risk.hedging import (
     monthly_payoff,
     unit_hedges,
 )
+
+if TYPE_CHECKING:
+    from hashmarket.risk.hedge_choice import HedgeChoice
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -126,11 +129,46 @@ def hedge_at(unit: UnitHedge, ratio: float, paths: MinerPaths) -> Hedge:
     )
 
 
-def evaluate(hedge: Hedge, paths: MinerPaths) -> Distribution:
-    """The hedge's instruments (fixed terms) on other paths, premiums as quoted."""
+def hedged_net(hedge: Hedge, paths: MinerPaths) -> FloatArray:
+    """Net cash by month with the hedge's instruments (fixed terms) on ``paths``, premiums as
+    quoted ``[paths, months]``."""
     payoff = monthly_payoff(hedge.instruments, paths)
     premium = np.asarray(hedge.premium_by_month_usd or np.zeros(len(paths.months)))
-    return distribution(paths.net_usd + payoff - premium[None, :])
+    return np.asarray(paths.net_usd + payoff - premium[None, :], dtype=np.float64)
+
+
+def evaluate(hedge: Hedge, paths: MinerPaths) -> Distribution:
+    """The hedge's instruments (fixed terms) on other paths, premiums as quoted."""
+    return distribution(hedged_net(hedge, paths))
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One candidate over the ratios: the cheapest ratio reaching the target in every month
+    (if one does), the ratio with the best worst month, and the ratio with the best average
+    month (the steadiest over a long strip whose worst months no hedge can save)."""
+
+    meets: Hedge | None
+    effort: Hedge
+    steadiest: Hedge
+
+
+def scan_ratios(unit: UnitHedge, paths: MinerPaths, target: float) -> Scan:
+    net = paths.net_usd
+    # Coverage of every ratio at once: [ratios, paths, months] would be large, so month by
+    # month.
+    ratios = np.array(RATIOS)
+    coverage = np.ones(len(ratios))
+    mean_coverage = np.zeros(len(ratios))
+    for m in range(net.shape[1]):
+        covered = (net[None, :, m] + ratios[:, None] * unit.payoff_usd[None, :, m]) >= 0
+        coverage = np.minimum(coverage, covered.mean(axis=1))
+        mean_coverage += covered.mean(axis=1) / net.shape[1]
+    meeting = np.flatnonzero(coverage >= target)
+    effort = hedge_at(unit, float(ratios[int(np.argmax(coverage))]), paths)
+    steadiest = hedge_at(unit, float(ratios[int(np.argmax(mean_coverage))]), paths)
+    meets = hedge_at(unit, float(ratios[meeting[0]]), paths) if len(meeting) else None
+    return Scan(meets, effort, steadiest)
 
 
 @dataclass(frozen=True)
@@ -154,6 +192,10 @@ class HedgePlan:
     candidates: tuple[Hedge, ...]
     treasury_months: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Per candidate (one per family and strike): what ``risk/hedge_choice.py`` picks the two
+    # plans from.
+    scans: tuple[Scan, ...] = field(default=(), repr=False)
+    choice: HedgeChoice | None = None
 
     @property
     def chosen(self) -> Hedge:
@@ -181,6 +223,7 @@ class HedgePlan:
             ],
             "btc_held_covers_months_of_costs": self.treasury_months,
             "notes": list(self.notes),
+            "situation": None if self.choice is None else self.choice.to_dict(),
         }
 
 
@@ -201,21 +244,14 @@ def plan_hedge(
     net = paths.net_usd
     best_per_option: list[Hedge] = []
     best_effort: Hedge | None = None
+    scans: list[Scan] = []
     for unit in units:
-        # Coverage of every ratio at once: [ratios, paths, months] would be large, so month
-        # by month.
-        ratios = np.array(RATIOS)
-        coverage = np.ones(len(ratios))
-        for m in range(net.shape[1]):
-            covered = (net[None, :, m] + ratios[:, None] * unit.payoff_usd[None, :, m]) >= 0
-            coverage = np.minimum(coverage, covered.mean(axis=1))
-        meeting = np.flatnonzero(coverage >= target)
-        top = int(np.argmax(coverage))
-        effort = hedge_at(unit, float(ratios[top]), paths)
-        if best_effort is None or effort.after.coverage > best_effort.after.coverage:
-            best_effort = effort
-        if len(meeting):
-            best_per_option.append(hedge_at(unit, float(ratios[meeting[0]]), paths))
+        scan = scan_ratios(unit, paths, target)
+        if best_effort is None or scan.effort.after.coverage > best_effort.after.coverage:
+            best_effort = scan.effort
+        if scan.meets is not None:
+            best_per_option.append(scan.meets)
+        scans.append(scan)
     assert best_effort is not None
     recommended = min(best_per_option, key=lambda h: h.revenue_given_up_usd, default=None)
     unhedged = distribution(net)
@@ -258,4 +294,5 @@ def plan_hedge(
         candidates=tuple(sorted(best_per_option, key=lambda h: h.revenue_given_up_usd)),
         treasury_months=treasury,
         notes=tuple(notes),
+        scans=tuple(scans),
     )

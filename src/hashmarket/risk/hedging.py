@@ -65,6 +65,8 @@ RATIOS = tuple(round(0.05 * i, 2) for i in range(21))
 PUT_MONEYNESS = (0.7, 0.8, 0.9, 1.0)
 CALL_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(41))  # × spot, 1.0 … 3.0
 RULE_OF_THUMB_RANGE = (1 / 3, 1 / 2)
+DEFAULT_HORIZON_MONTHS = 12
+MAX_MONTHS = 120  # ten years of monthly hedges: longer than any ASIC's economic life
 BTC = Underlying.BTC_USD
 SIMULATED = ("price_usd", "hashprice_usd_per_ph_day", "hashprice_btc_per_ph_day")
 HedgeInstrument = HashpriceForward | BtcPriceSwap | AsianOption | Collar
@@ -84,9 +86,16 @@ class MinerProfile:
     power_usd_per_kwh: float
     fixed_costs_usd_per_month: float
     btc_held: float = 0.0
-    horizon_months: int = 12
+    horizon_months: int | None = None  # None: the machines' remaining life, else 12
     uptime: float = 1.0
     pool_fee: float = 0.0
+    # What decides the hedge (``risk/hedge_choice.py``): the machines' cost and purchase date
+    # (what they have earned back since is read from the index), or the capital not yet
+    # recovered, given directly; and when they retire (end of life or obsolescence).
+    machine_cost_usd: float = 0.0
+    purchase_date: dt.date | None = None
+    unrecovered_capital_usd: float | None = None
+    end_of_life: dt.date | None = None
 
     def __post_init__(self) -> None:
         for name in ("hashrate_phs", "efficiency_j_per_th"):
@@ -101,8 +110,40 @@ class MinerProfile:
             raise _bad("uptime", f"{self.uptime} must be in (0, 1]")
         if not 0 <= self.pool_fee < 1:
             raise _bad("pool_fee", f"{self.pool_fee} must be in [0, 1)")
-        if not 1 <= self.horizon_months <= 60:
-            raise _bad("horizon_months", f"{self.horizon_months} must be 1 to 60")
+        if self.horizon_months is not None and not 1 <= self.horizon_months <= MAX_MONTHS:
+            raise _bad("horizon_months", f"{self.horizon_months} must be 1 to {MAX_MONTHS}")
+        for name in ("machine_cost_usd", "unrecovered_capital_usd"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise _bad(name, f"{value} must not be negative")
+        if self.machine_cost_usd > 0 and self.purchase_date is None:
+            raise _bad("purchase_date", "missing: machine_cost_usd is recovered from that day on")
+        if self.purchase_date and self.end_of_life and self.end_of_life <= self.purchase_date:
+            raise _bad("end_of_life", f"{self.end_of_life} is not after the purchase date")
+
+    @property
+    def knows_capital(self) -> bool:
+        """Whether the profile says how much of the machines' capital is still at risk."""
+        return self.unrecovered_capital_usd is not None or self.purchase_date is not None
+
+    def horizon_for(self, asof: dt.date) -> int:
+        """Months hedged: ``horizon_months`` if given, else the calendar months after
+        ``asof`` up to the one the machines retire in (included), else 12."""
+        if self.horizon_months is not None:
+            return self.horizon_months
+        if self.end_of_life is None:
+            return DEFAULT_HORIZON_MONTHS
+        first = (asof.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        months = (self.end_of_life.year - first.year) * 12 + self.end_of_life.month - first.month
+        if months < 0:
+            raise _bad("end_of_life", f"{self.end_of_life}: the machines retire before {first}")
+        if months + 1 > MAX_MONTHS:
+            raise _bad(
+                "end_of_life",
+                f"{self.end_of_life} is {months + 1} months away; at most {MAX_MONTHS} are "
+                "hedged: give horizon_months",
+            )
+        return months + 1
 
     @property
     def effective_phs(self) -> float:
@@ -116,9 +157,10 @@ class MinerProfile:
 
     def months(self, asof: dt.date) -> list[tuple[dt.date, dt.date]]:
         """The calendar months after ``asof`` the plan covers."""
+        count = self.horizon_for(asof)
         start = (asof.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-        periods = month_periods(start, start + dt.timedelta(days=31 * self.horizon_months))
-        return periods[: self.horizon_months]
+        periods = month_periods(start, start + dt.timedelta(days=31 * count))
+        return periods[:count]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +174,10 @@ class MinerProfile:
             "uptime": self.uptime,
             "pool_fee": self.pool_fee,
             "power_usd_per_day": self.power_usd_per_day,
+            "machine_cost_usd": self.machine_cost_usd,
+            "purchase_date": None if self.purchase_date is None else str(self.purchase_date),
+            "unrecovered_capital_usd": self.unrecovered_capital_usd,
+            "end_of_life": None if self.end_of_life is None else str(self.end_of_life),
         }
 
 

@@ -25,15 +25,18 @@ Errors name the file and the field's path (``positions[2].instrument.notional_ph
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from hashmarket.errors import Location, RiskError, SpecError
+from hashmarket.index import LendingCurrency, Tenor
 from hashmarket.instruments import (
     Collateral,
     CollateralKind,
+    FloatingRate,
     HashrateToken,
     Instrument,
     Loan,
@@ -41,16 +44,21 @@ from hashmarket.instruments import (
     load_spec,
     parse_spec,
 )
+from hashmarket.money import exact
 from hashmarket.risk.credit import HaircutPolicy, LtvLevels, TailModel
 from hashmarket.risk.hedging import HedgePricing, MinerProfile
 from hashmarket.risk.inputs import Reader
 from hashmarket.risk.leverage import LeveragedBtc
+from hashmarket.risk.machine_specs import parse_machine
 from hashmarket.risk.portfolio import Portfolio, Position, PositionKind
 from hashmarket.specfile import read_document
 
 # A loan whose LTV levels come from history asks the caller for them (the CLI calibrates on
 # the network history as of the valuation date).
 LevelsFor = Callable[[CollateralKind, HaircutPolicy], LtvLevels]
+# A floating loan asks the caller for its rate resets (the CLI and the API compute the lending
+# reference rate's fixings from the transactions and loan book they hold).
+RatesFor = Callable[[FloatingRate, dt.date, dt.date], FloatingRate]
 T = TypeVar("T")
 
 
@@ -183,18 +191,25 @@ def _levels(
         )
     if levels_for is None:
         raise reader.fail("ltv", "missing (no history to make the levels from a haircut)")
+    if kind is CollateralKind.MACHINES:
+        # A machine's value is hashprice with leverage R / (R − C): a haircut on hashprice's
+        # own volatility would understate it.
+        raise reader.fail("ltv", "missing (machine collateral needs its LTV levels given)")
     levels = levels_for(kind, policy)
     return levels.initial_ltv, levels.margin_call_ltv, levels.liquidation_ltv, policy
 
 
 def _collateral(reader: Reader) -> Collateral:
     c = reader.mapping("collateral")
-    c.only("kind", "quantity", "token")
-    kind = CollateralKind(c.choice("kind", ("btc", "token")))
+    c.only("kind", "quantity", "token", "machine")
+    kind = CollateralKind(c.choice("kind", ("btc", "token", "machines")))
     token = _token(c, "token") if kind is CollateralKind.TOKEN else None
-    if kind is CollateralKind.BTC and c.has("token"):
+    if kind is not CollateralKind.TOKEN and c.has("token"):
         raise c.fail("token", "only token collateral has token terms")
-    return Collateral(kind, c.number("quantity", positive=True), token)
+    if kind is not CollateralKind.MACHINES and c.has("machine"):
+        raise c.fail("machine", "only machine collateral has machine terms")
+    machine = parse_machine(c.mapping("machine")) if kind is CollateralKind.MACHINES else None
+    return Collateral(kind, c.number("quantity", positive=True), token, machine)
 
 
 LOAN_FIELDS = (
@@ -212,6 +227,8 @@ LOAN_FIELDS = (
     "cure_days",
     "borrower_cures",
     "horizon_days",
+    "floating",
+    "principal_btc",
 )
 FORWARD_FIELDS = (
     "type",
@@ -256,7 +273,31 @@ def _wrap(reader: Reader, build: Callable[[], T]) -> T:
         ) from None
 
 
-def parse_loan(reader: Reader, *, levels_for: LevelsFor | None = None) -> Loan:
+def _floating(reader: Reader, rates_for: RatesFor | None) -> FloatingRate:
+    """A loan's ``floating`` mapping (tenor, spread, currency), with its resets."""
+    if reader.has("rate_per_year"):
+        raise reader.fail(
+            "rate_per_year", "a floating loan's rate is the reference rate plus the spread"
+        )
+    f = reader.mapping("floating")
+    f.only("tenor", "spread_per_year", "currency")
+    floating = FloatingRate(
+        tenor=Tenor(f.choice("tenor", tuple(t.value for t in Tenor))),
+        spread_per_year=exact(f.number("spread_per_year")),
+        currency=LendingCurrency(f.choice("currency", ("usd",), "usd")),
+    )
+    if rates_for is None:
+        raise reader.fail("floating", "needs the lending reference rate's fixings")
+    start, maturity = reader.date("start"), reader.date("maturity")
+    try:
+        return rates_for(floating, start, maturity)
+    except RiskError as exc:
+        raise reader.fail("floating", exc.problem) from None
+
+
+def parse_loan(
+    reader: Reader, *, levels_for: LevelsFor | None = None, rates_for: RatesFor | None = None
+) -> Loan:
     """A ``loan`` or a ``deliverable_forward`` mapping."""
     kind = reader.choice("type", ("loan", "deliverable_forward"), "loan")
     if kind == "deliverable_forward":
@@ -302,18 +343,25 @@ def parse_loan(reader: Reader, *, levels_for: LevelsFor | None = None) -> Loan:
     terms["liquidation_cost"] = reader.number(
         "liquidation_cost", policy.liquidation_cost, minimum=0.0
     )
+    if reader.has("floating"):
+        terms["floating"] = _floating(reader, rates_for)
+        # Shown as the loan's rate: the first period's.
+        rate_per_year = float(terms["floating"].resets[0].rate_per_year)
+    else:
+        rate_per_year = reader.number("rate_per_year", minimum=0.0)
 
     def build_loan() -> Loan:
         return Loan(
             loan_id=reader.text("loan_id"),
             principal_usd=reader.number("principal_usd", positive=True),
-            rate_per_year=reader.number("rate_per_year", minimum=0.0),
+            rate_per_year=rate_per_year,
             start=reader.date("start"),
             maturity=reader.date("maturity"),
             collateral=collateral,
             initial_ltv=initial,
             margin_call_ltv=call,
             liquidation_ltv=liquidation,
+            principal_btc=reader.optional_number("principal_btc", positive=True),
             **terms,
         )
 
@@ -332,7 +380,11 @@ class LendingSpec:
 
 
 def parse_lending(
-    document: Any, *, location: Location | None = None, levels_for: LevelsFor | None = None
+    document: Any,
+    *,
+    location: Location | None = None,
+    levels_for: LevelsFor | None = None,
+    rates_for: RatesFor | None = None,
 ) -> LendingSpec:
     reader = Reader.of(document, what="loan", location=location)
     kind = reader.choice("type", ("loan", "deliverable_forward", "leveraged_btc"), "loan")
@@ -359,12 +411,15 @@ def parse_lending(
         position = _wrap(reader, lambda: LeveragedBtc(**kwargs))
         return LendingSpec(None, position, HaircutPolicy(), horizon)
     policy = parse_policy(reader.mapping("haircut") if reader.has("haircut") else None)
-    return LendingSpec(parse_loan(reader, levels_for=levels_for), None, policy, horizon)
+    loan = parse_loan(reader, levels_for=levels_for, rates_for=rates_for)
+    return LendingSpec(loan, None, policy, horizon)
 
 
-def load_lending(path: Path, *, levels_for: LevelsFor | None = None) -> LendingSpec:
+def load_lending(
+    path: Path, *, levels_for: LevelsFor | None = None, rates_for: RatesFor | None = None
+) -> LendingSpec:
     document, location = read_document(path, what="loan", error=RiskError)
-    return parse_lending(document, location=location, levels_for=levels_for)
+    return parse_lending(document, location=location, levels_for=levels_for, rates_for=rates_for)
 
 
 # ---- miner ---------------------------------------------------------------------------------
@@ -385,9 +440,12 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
     for name in names:
         if name == "name" or not reader.has(name):
             continue
-        kwargs[name] = (
-            reader.integer(name, minimum=1) if name == "horizon_months" else reader.number(name)
-        )
+        if name == "horizon_months":
+            kwargs[name] = reader.integer(name, minimum=1)
+        elif name in ("purchase_date", "end_of_life"):
+            kwargs[name] = reader.date(name)
+        else:
+            kwargs[name] = reader.number(name)
     for required in ("hashrate_phs", "efficiency_j_per_th", "power_usd_per_kwh"):
         if required not in kwargs:
             raise reader.fail(required, "missing")
@@ -406,6 +464,14 @@ def parse_miner(document: Any, *, location: Location | None = None) -> MinerSpec
         )
     coverage = reader.number("coverage", 0.95, minimum=0.5, maximum=0.999)
     return MinerSpec(profile, coverage, pricing)
+
+
+def with_horizon(spec: MinerSpec, horizon_months: int | None) -> MinerSpec:
+    """``spec`` hedged over ``horizon_months`` instead (``None``: as it is)."""
+    if horizon_months is None:
+        return spec
+    profile = dataclasses.replace(spec.profile, horizon_months=horizon_months)
+    return dataclasses.replace(spec, profile=profile)
 
 
 def load_miner(path: Path) -> MinerSpec:

@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from hashmarket.api.fields import ACCOUNT_ID, TRANSFER_ID, Int64
 from hashmarket.api.keys import ApiKey, Permission, Role
+from hashmarket.api.routers.regional import power_prices_from_text
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
-from hashmarket.index import day_fixings
+from hashmarket.index import PowerPrices, day_fixings
 from hashmarket.ledger import (
     INT64_MAX,
     Account,
@@ -331,7 +332,7 @@ class ContractRequest(ImportFields):
     spec: dict[str, Any] = Field(..., description="The instrument traded, as an instrument spec")
     buyer_account_id: Int64 = Field(..., gt=0)
     seller_account_id: Int64 = Field(..., gt=0)
-    asset: Literal["USD", "BTC"] | None = None
+    asset: Literal["USD", "BTC", "USDT", "USDC"] | None = None
     margin_rate: Decimal | None = Field(None, ge=0, le=1)
     grace_days: StrictInt = Field(2, ge=0, le=365)
     notional: Decimal | None = Field(None, gt=0)
@@ -365,6 +366,15 @@ def open_settlement_contract(
 class RunRequest(BaseModel):
     day: dt.date
     contract_id: str | None = None
+    power_csv: str | None = Field(
+        None,
+        description="Daily regional power prices for regional contracts (docs/regional.md)",
+        max_length=5_000_000,
+    )
+
+
+def _power(text: str) -> PowerPrices:
+    return power_prices_from_text(text)[0]
 
 
 @router.post("/settlement/run", summary="Settle open contracts through a day (admin)")
@@ -374,7 +384,10 @@ def run_settlement(
     """Daily variation from the published fixings; running a day again moves nothing."""
     with state.ledger() as ledger:
         published = st.published_fixings(
-            st.status(ledger, request.contract_id), request.day, history=state.history
+            st.status(ledger, request.contract_id),
+            request.day,
+            history=state.history,
+            power_prices=None if request.power_csv is None else _power(request.power_csv),
         )
         outcomes = st.run(ledger, request.day, published, contract_id=request.contract_id)
     return [

@@ -44,6 +44,16 @@ from hashmarket.pricing import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["mining finance"])
+# The routes that compute without changing anything (no Idempotency-Key).
+COMPUTATIONS = frozenset(
+    {
+        "/api/v1/cloud/value",
+        "/api/v1/hosting/statements",
+        "/api/v1/hosting/scenarios",
+        "/api/v1/lease/schedule",
+        "/api/v1/lease/risk",
+    }
+)
 
 SETTLE = Depends(require(Permission.SETTLE))
 # The whole path set is held at once: 20,000 paths of an 18-month lease take 0.8 GB.

@@ -18,9 +18,11 @@ from hashmarket.operations import (
     Costs,
     DispatchComparison,
     Fleet,
+    apply_conversion,
     breakeven,
     compare,
     load_catalogue,
+    parse_conversion_plan,
     parse_site,
     read_prices,
 )
@@ -116,6 +118,9 @@ class DispatchRequest(BaseModel):
         description="Hourly prices: time_utc,price_usd_per_mwh[,gpu_price_usd_per_gpu_hour,…]",
         max_length=2_000_000,
     )
+    conversion: dict[str, Any] | None = Field(
+        None, description="A conversion plan applied first, as in examples/dispatch/conversion.json"
+    )
 
 
 def _comparison_body(comparison: DispatchComparison) -> dict[str, Any]:
@@ -134,8 +139,13 @@ def _comparison_body(comparison: DispatchComparison) -> dict[str, Any]:
     }
 
 
-def run_dispatch(site_data: dict[str, Any], prices_csv: str) -> dict[str, Any]:
+def run_dispatch(
+    site_data: dict[str, Any], prices_csv: str, conversion: dict[str, Any] | None = None
+) -> dict[str, Any]:
     site = parse_site(site_data, path="site")
+    if conversion is not None:
+        plan = parse_conversion_plan(conversion, path="conversion")
+        site = apply_conversion(site, plan, plan_name="conversion")
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "prices.csv"
         path.write_text(prices_csv, encoding="utf-8")
@@ -147,7 +157,7 @@ def run_dispatch(site_data: dict[str, Any], prices_csv: str) -> dict[str, Any]:
 def dispatch(request: DispatchRequest) -> dict[str, Any]:
     """Optimal hourly plan of the site's power and the comparison with mine-only and AI-only.
     A computation: it changes nothing, so it needs no Idempotency-Key."""
-    return run_dispatch(request.site, request.prices_csv)
+    return run_dispatch(request.site, request.prices_csv, request.conversion)
 
 
 @router.get("/dispatch/example", summary="The example site and a generated week of prices")

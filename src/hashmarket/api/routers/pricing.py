@@ -12,6 +12,7 @@ from hashmarket.api.state import ServiceState, service
 from hashmarket.instruments import SettlementCurrency, parse_spec, to_spec
 from hashmarket.pricing import (
     COMPUTE,
+    REGIONAL,
     MonteCarloConfig,
     ValuationSetup,
     engine_for,
@@ -84,6 +85,13 @@ def price_instrument(
     instrument = parse_spec(request.spec)
     if engine_for(type(instrument), request.engine).inputs is COMPUTE:
         return _price_compute(instrument, request)
+    if engine_for(type(instrument), request.engine).inputs is REGIONAL:
+        # The generated example power series; POST /regional/price takes your own.
+        from hashmarket.api.routers.regional import price_regional
+
+        return price_regional(
+            request.spec, state, paths=request.paths, seed=request.seed, asof=request.asof
+        )
     resolved = state.asof(request.asof)
     setup = ValuationSetup(
         asof=resolved.date, price_model=request.price_model, usd_rate=request.usd_rate

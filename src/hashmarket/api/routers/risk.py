@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from hashmarket.api.keys import ApiKey, Permission
+from hashmarket.api.routers import lending_rate
 from hashmarket.api.security import require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.pricing import ValuationSetup, market_for
@@ -25,6 +26,7 @@ from hashmarket.risk import (
     parse_portfolio,
     past_fixings,
     portfolio_report,
+    with_horizon,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -40,13 +42,14 @@ class HedgeRequest(BaseModel):
     paths: int = Field(5_000, ge=200, le=MAX_PATHS)
     seed: int = Field(0, ge=0)
     coverage: float | None = Field(None, ge=0.5, lt=1)
+    horizon_months: int | None = Field(None, ge=1, le=120)
 
 
 @router.post("/hedge", summary="A miner's hedge plan, checked on an independent seed")
 def hedge(
     request: HedgeRequest, key: ApiKey = READ, state: ServiceState = Depends(service)
 ) -> dict[str, Any]:
-    spec = parse_miner(request.miner)
+    spec = with_horizon(parse_miner(request.miner), request.horizon_months)
     resolved = state.asof()
     calibration = state.calibration(ValuationSetup(asof=resolved.date))
     analysis = hedge_analysis(
@@ -56,6 +59,7 @@ def hedge(
         n_paths=request.paths,
         seed=request.seed,
         coverage=request.coverage,
+        history=state.history,
     )
     return {**analysis.to_dict(), "data_asof": resolved.to_dict()}
 
@@ -120,7 +124,7 @@ def analyze_loan(
     calibration = state.calibration(ValuationSetup(asof=resolved.date))
     levels_for = levels_from_history(history, asof=calibration.state.asof)
     result = lending_analysis(
-        parse_lending(request.loan, levels_for=levels_for),
+        parse_lending(request.loan, levels_for=levels_for, rates_for=lending_rate.rates_for(state)),
         levels_for=levels_for,
         model=calibration.model,
         state=calibration.state,

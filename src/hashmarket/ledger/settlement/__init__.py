@@ -1,7 +1,8 @@
 """Settlement of bilateral contracts from published fixings, on the ledger.
 
 A :class:`Contract` is a trade: an instrument (a hashprice forward, a hashrate or difficulty
-future, a BTC price swap, an option, a collar, a compute forward) between a **buyer**, who is
+future, a BTC price swap, an option, a collar, a compute forward, a regional basis swap,
+power forward or margin lock) between a **buyer**, who is
 long it, and a **seller**, who is short, settled in one ledger asset (USD in cents or BTC in
 sats: the instrument's own currency). The money comes from the instrument's own payoff, the
 same function pricing calls (DESIGN.md §1): on day D the buyer is due

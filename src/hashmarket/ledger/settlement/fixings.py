@@ -7,24 +7,31 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hashmarket.chain import NetworkHistory
+from hashmarket.errors import DataError
 from hashmarket.index import (
     Fixing,
     GpuFixing,
+    PowerPrices,
     QuoteTable,
+    RegionalFixing,
     fixings,
     gpu_fixings,
     load_bundled_quotes,
+    regional_fixings,
 )
 from hashmarket.instruments import (
+    REGIONAL_INSTRUMENTS,
     ComputeForward,
     Fixings,
     ForwardSettlement,
     fixings_from_gpu_index,
+    fixings_from_regional,
 )
 from hashmarket.ledger.settlement.terms import (
     ContractStatus,
@@ -37,12 +44,14 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class PublishedFixings:
     """The fixings published so far, from which settlement builds each contract's path:
-    hashprice fixings in USD and BTC (``index.fixings.fixings``) and GPU-hour index fixings
-    (``index.compute.gpu_fixings``). A run for day D reads none dated after D."""
+    hashprice fixings in USD and BTC (``index.fixings.fixings``), GPU-hour index fixings
+    (``index.compute.gpu_fixings``) and regional margin fixings (``index.regional``). A run
+    for day D reads none dated after D."""
 
     usd: tuple[Fixing, ...] = ()
     btc: tuple[Fixing, ...] = ()
     gpu: tuple[GpuFixing, ...] = ()
+    regional: tuple[RegionalFixing, ...] = ()
 
     def hashrate(self, first: dt.date, through: dt.date) -> tuple[Fixings, str]:
         """Fixings of ``first … through`` and a digest of the published records used."""
@@ -78,6 +87,35 @@ class PublishedFixings:
             f"{f.period_start}|{f.gpu_model}|{f.term}|{f.value}|{f.inputs_sha256}" for f in chosen
         ]
         return fixings, _digest(lines)
+
+    def regional_path(
+        self, regions: Sequence[str], efficiency_j_per_th: float, first: dt.date, through: dt.date
+    ) -> tuple[Fixings, str]:
+        """The regional margin fixings of ``regions`` at the efficiency, ``first … through``
+        (every region every day), and a digest of the published records used."""
+        chosen = [
+            f
+            for f in self.regional
+            if f.region in regions
+            and f.efficiency_j_per_th == efficiency_j_per_th
+            and first <= f.date <= through
+        ]
+        what = f"regional margin ({', '.join(regions)} at {efficiency_j_per_th:g} J/TH)"
+        if not chosen:
+            raise unpublished(first, through, what=what)
+        for region in regions:
+            days = {f.date for f in chosen if f.region == region}
+            if len(days) != (through - first).days + 1:
+                found = sorted(days)
+                raise unpublished(
+                    first,
+                    through,
+                    found[0] if found else None,
+                    found[-1] if found else None,
+                    f"{what} for {region}",
+                )
+        lines = [f"{f.date}|{f.region}|{f.value}|{f.inputs_sha256}" for f in chosen]
+        return fixings_from_regional(chosen), _digest(lines)
 
 
 class UnpublishedError(Exception):
@@ -122,6 +160,11 @@ def buyer_amounts(
                 return np.zeros((through - first).days + 1), digest
             instrument = dataclasses.replace(instrument, end=through)
         amounts = instrument.cashflows(fixings)[0]
+    elif isinstance(instrument, REGIONAL_INSTRUMENTS):
+        path, digest = published.regional_path(
+            instrument.regions, instrument.efficiency_j_per_th, first, through
+        )
+        amounts = instrument.cashflows(path.between(first, through))[0]
     else:
         hashrate, digest = published.hashrate(first, through)
         amounts = instrument.cashflows(hashrate.between(first, through))[0]
@@ -134,12 +177,16 @@ def published_fixings(
     *,
     history: NetworkHistory,
     gpu_quotes: QuoteTable | None = None,
+    power_prices: PowerPrices | None = None,
 ) -> PublishedFixings:
     """The fixings published through ``day`` that the live contracts' windows need: hashprice
     fixings from the network history, GPU-hour fixings from ``gpu_quotes`` (default: the
     bundled sample)."""
     live = [s for s in statuses if not s.state.final and s.first_day <= day]
-    hashrate = [s for s in live if not isinstance(s.instrument, ComputeForward)]
+    regional = [s for s in live if isinstance(s.instrument, REGIONAL_INSTRUMENTS)]
+    hashrate = [
+        s for s in live if not isinstance(s.instrument, (ComputeForward, *REGIONAL_INSTRUMENTS))
+    ]
     usd: list[Fixing] = []
     btc: list[Fixing] = []
     if hashrate:
@@ -151,4 +198,39 @@ def published_fixings(
     if any(isinstance(s.instrument, ComputeForward) for s in live):
         quotes = gpu_quotes if gpu_quotes is not None else load_bundled_quotes()
         gpu = [f for f in gpu_fixings(quotes) if f.period_end <= day]
-    return PublishedFixings(usd=tuple(usd), btc=tuple(btc), gpu=tuple(gpu))
+    return PublishedFixings(
+        usd=tuple(usd),
+        btc=tuple(btc),
+        gpu=tuple(gpu),
+        regional=tuple(_regional(regional, day, history, power_prices)),
+    )
+
+
+def _regional(
+    statuses: Sequence[ContractStatus],
+    day: dt.date,
+    history: NetworkHistory,
+    prices: PowerPrices | None,
+) -> list[RegionalFixing]:
+    """Regional margin fixings through ``day`` for the live regional contracts, at each
+    contract's efficiency (none without power prices: those contracts then wait for them)."""
+    if not statuses or prices is None:
+        return []
+    out: list[RegionalFixing] = []
+    start = min(s.first_day for s in statuses)
+    wanted: dict[float, set[str]] = {}
+    for s in statuses:
+        instrument: Any = s.instrument
+        wanted.setdefault(instrument.efficiency_j_per_th, set()).update(instrument.regions)
+    for efficiency, regions in sorted(wanted.items()):
+        known = [r for r in sorted(regions) if r in prices.prices]
+        if not known or start > day:
+            continue
+        try:
+            out += regional_fixings(
+                history, prices, efficiency_j_per_th=efficiency, regions=known, start=start, end=day
+            )
+        except DataError as error:
+            if error.key != "regional_no_days":  # no prices yet: the contracts wait for them
+                raise
+    return out

@@ -36,6 +36,7 @@ from hashmarket.ledger.settlement.terms import (
     notional_of,
 )
 from hashmarket.ledger.settlement_store import SettlementEvent
+from hashmarket.ledger.stablecoins import par_currency
 from hashmarket.ledger.store import Store
 from hashmarket.ledger.writer import LedgerWriter
 
@@ -79,7 +80,8 @@ def _resolve_terms(store: Store, contract: Contract) -> db.ContractRow:
         )
     asset = contract.asset.upper() if isinstance(contract.asset, str) else ""
     currency = instrument.currency.value.upper()
-    if asset != currency:
+    # A USD payoff may also settle at par in a USD stablecoin (ledger/stablecoins.py).
+    if par_currency(asset) != currency:
         raise _invalid(
             cid,
             "asset",
@@ -100,7 +102,8 @@ def _resolve_terms(store: Store, contract: Contract) -> db.ContractRow:
             "the rule whose remainder each event records",
         )
     rate = _rate(
-        DEFAULT_MARGIN_RATE[asset] if contract.margin_rate is None else contract.margin_rate, cid
+        DEFAULT_MARGIN_RATE[currency] if contract.margin_rate is None else contract.margin_rate,
+        cid,
     )
     notional = contract.notional if contract.notional is not None else notional_of(instrument)
     if notional is None:

@@ -25,6 +25,9 @@ from hashmarket.instruments import (
     EuropeanOption,
     HashpriceForward,
     HashrateFuture,
+    MarginLock,
+    PowerForward,
+    RegionalBasisSwap,
     month_periods,
     parse_spec,
     to_spec,
@@ -43,6 +46,9 @@ SettledInstrument = (
     | AsianOption
     | Collar
     | ComputeForward
+    | RegionalBasisSwap
+    | PowerForward
+    | MarginLock
 )
 SETTLED_TYPES: dict[str, type[Any]] = {
     cls.type_name: cls
@@ -55,6 +61,9 @@ SETTLED_TYPES: dict[str, type[Any]] = {
         AsianOption,
         Collar,
         ComputeForward,
+        RegionalBasisSwap,
+        PowerForward,
+        MarginLock,
     )
 }
 
@@ -281,6 +290,15 @@ def notional_of(instrument: SettledInstrument) -> Decimal | None:
     if isinstance(instrument, ComputeForward):
         gpu_hours = d(instrument.gpus) * d(instrument.hours_per_day) * instrument.days
         return d(instrument.fixed_price_usd_per_gpu_hour) * gpu_hours
+    if isinstance(instrument, PowerForward):
+        kwh = d(instrument.energy_kwh_per_day) * instrument.days
+        return d(instrument.fixed_price_usd_per_kwh) * kwh
+    if isinstance(instrument, MarginLock):
+        # As a hashprice forward's: the hashprice leg's fixed price × PH/s × days.
+        units = d(instrument.notional_phs) * instrument.days
+        return d(instrument.fixed_hashprice_usd_per_ph_day) * units
+    if isinstance(instrument, RegionalBasisSwap):
+        return None  # a difference of two floating margins: no price in the terms to scale
     raise AssertionError(f"no notional rule for {type(instrument).__name__}")
 
 

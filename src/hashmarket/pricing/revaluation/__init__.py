@@ -48,8 +48,16 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.pricing.revaluation.compute import (
+        compute_factor,
+        compute_only_pnl,
+        gpu_horizon_paths,
+        horizon_values,
+        with_positions,
+    )
     from hashmarket.pricing.revaluation.distributed import DistributedPnL, distributed_pnl
     from hashmarket.pricing.revaluation.engine import fit_and_value, monte_carlo_pnl, value_paths
+    from hashmarket.pricing.revaluation.exposure import MarkProfile, mark_profile
     from hashmarket.pricing.revaluation.marks import FeatureScaling, FittedMarks, PnLModel, features
     from hashmarket.pricing.revaluation.path import path_fixings, value_on_path
     from hashmarket.pricing.revaluation.plan import (
@@ -66,19 +74,26 @@ __all__ = [
     "DistributedPnL",
     "FeatureScaling",
     "FittedMarks",
+    "MarkProfile",
     "PathSource",
     "PnLModel",
     "Prober",
     "RevaluationPlan",
     "affine_form",
+    "compute_factor",
+    "compute_only_pnl",
     "distributed_pnl",
     "features",
     "fit_and_value",
+    "gpu_horizon_paths",
+    "horizon_values",
+    "mark_profile",
     "monte_carlo_pnl",
     "path_fixings",
     "plan_valuation",
     "value_on_path",
     "value_paths",
+    "with_positions",
 ]
 
 __getattr__, __dir__ = lazy_exports(globals())
