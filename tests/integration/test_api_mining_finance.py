@@ -37,11 +37,13 @@ LEASE = {
     "months": 3,
     "machines": 2,
     "hashrate_ths_per_machine": 500,
-    "efficiency_j_per_th": 0,
+    "efficiency_j_per_th": 1,
     "price_usd_per_machine": 600,
     "down_payment_usd": 200,
     "rate_per_year": 0.12,
     "power_price_usd_per_kwh": 0,
+    "end_of_life": "2027-12-31",
+    "reference_hashprice_usd_per_ph_day": 50,
 }
 
 

@@ -134,6 +134,8 @@ def test_lease_schedule_csv(cli: Cli, tmp_path: Path) -> None:
                 "down_payment_usd": 200,
                 "rate_per_year": 0.12,
                 "power_price_usd_per_kwh": 0.05,
+                "end_of_life": "2028-12-31",
+                "reference_hashprice_usd_per_ph_day": 50,
             }
         )
     )

@@ -217,12 +217,14 @@ def small_lease(**terms: object) -> MachineLease:
         "months": 3,
         "machines": 2,
         "hashrate_ths_per_machine": Decimal(500),
-        "efficiency_j_per_th": Decimal(0),
+        "efficiency_j_per_th": Decimal(1),  # no power cost: its price is 0
         "price_usd_per_machine": Decimal(600),
         "down_payment_usd": Decimal(200),
         "rate_per_year": Decimal("0.12"),
         "power_price_usd_per_kwh": Decimal(0),
         "default_months": 2,
+        "end_of_life": dt.date(2027, 12, 31),
+        "reference_hashprice_usd_per_ph_day": Decimal(50),
     }
     base.update(terms)
     return MachineLease(**base)  # type: ignore[arg-type]

@@ -191,13 +191,14 @@ def small_lease(**terms: object) -> MachineLease:
         "months": 3,
         "machines": 2,
         "hashrate_ths_per_machine": 500,
-        "efficiency_j_per_th": 0,
+        "efficiency_j_per_th": 1,
         "price_usd_per_machine": 600,
         "down_payment_usd": 200,
         "rate_per_year": 0.12,
         "power_price_usd_per_kwh": 0,
         "default_months": 2,
-        "resale_fraction": 0.5,
+        "end_of_life": "2025-12-31",
+        "reference_hashprice_usd_per_ph_day": 50,
         "recovery_cost": 0.1,
     }
     base.update(terms)
@@ -213,22 +214,29 @@ def test_lease_default_exposure_and_recovery_by_hand() -> None:
     life = lease_life(lease, paths)
     assert life.default_month.tolist() == [0, 2, 0]
     assert life.margin_usd[1, :2] == pytest.approx([155.0, 140.0])
-    # EAD: the balance after January's instalment, $669.98. Recovery: 2 × $600 × 0.5 × (the
-    # USD hashprice on 1 March ÷ on 1 January = 1) × (1 − 0.1) = $540. Loss $129.98.
+    # EAD: the balance after January's instalment, $669.98. Recovery by the machine-loan sale
+    # rule on 1 March: a 500 TH/s machine at $5/PH/day earns $2.50 a day at no power cost,
+    # for the 305 days to its end of life: V = $762.50; φ($5) = 0.2 + (0.6 − 0.2) × 5/50 =
+    # 0.24; 2 machines × 762.50 × 0.24 × (1 − 0.1) = $329.40. Loss $340.58.
     assert life.ead_usd[1] == pytest.approx(669.98)
-    assert life.recovery_usd[1] == pytest.approx(540.0)
-    assert life.loss_usd[1] == pytest.approx(129.98)
+    assert life.recovery_usd[1] == pytest.approx(329.40)
+    assert life.loss_usd[1] == pytest.approx(340.58)
     cash = life.lessor_cash_usd
     assert cash[0].sum() == pytest.approx(1_020.07 - 1_000.0)  # paid in full
-    assert cash[1].sum() == pytest.approx(340.02 + 540.0 - 1_000.0)
-    # A recovery never exceeds the exposure: at a higher secondary price, all of the EAD.
-    rich = lease_life(small_lease(resale_fraction=2), paths)
+    assert cash[1].sum() == pytest.approx(340.02 + 329.40 - 1_000.0)
+    # A recovery never exceeds the exposure: sold at the whole margin value ($1,372.50 net),
+    # the lessor keeps the EAD.
+    rich = lease_life(small_lease(secondary_fraction=1, secondary_floor=1), paths)
     assert rich.recovery_usd[1] == pytest.approx(669.98) and rich.loss_usd[1] == 0
 
 
-def test_lease_refuses_a_down_payment_above_the_price() -> None:
+def test_lease_refuses_bad_terms_naming_the_field() -> None:
     with pytest.raises(SpecError, match="down_payment_usd"):
         small_lease(down_payment_usd=1_200)
+    with pytest.raises(SpecError, match="secondary_floor"):
+        small_lease(secondary_floor=0.7)
+    with pytest.raises(SpecError, match="end_of_life"):
+        small_lease(end_of_life="2024-12-31")
 
 
 # ---- hosting --------------------------------------------------------------------------------

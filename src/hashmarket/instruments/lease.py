@@ -21,10 +21,14 @@ margin is below its instalment is *short*; the lessee pays short months from els
 and pays nothing more. Exposure at default (EAD) is the principal balance outstanding after
 the last instalment paid.
 
-**Recovery**: the lessor repossesses and sells the machines on the default day at a secondary
-price that falls with hashprice: ``price_usd_per_machine × resale_fraction × (USD hashprice on
-the day ÷ USD hashprice on start)``, less ``recovery_cost`` of the proceeds; it keeps at most
-the EAD (any surplus goes back to the lessee). Loss = EAD − recovery.
+**Recovery**: the lessor repossesses and sells the machines on the default day by the forced-
+sale rule of machine-backed loans (:mod:`hashmarket.instruments.machine_loans`): a machine
+fetches its margin value ``V`` (the discounted margin it has left until ``end_of_life`` at the
+day's hashprice, difficulty growing at ``difficulty_growth_per_year``) times
+``φ(h) = secondary_floor + (secondary_fraction − secondary_floor) × min(1, h ÷
+reference_hashprice_usd_per_ph_day)``, a price that falls with hashprice; less
+``recovery_cost`` of the proceeds. The lessor keeps at most the EAD (any surplus goes back to
+the lessee). Loss = EAD − recovery.
 
 The lessor's cash flows (:meth:`MachineLease.cashflows`, USD): −F on ``start``, each
 instalment paid on its due date, the recovery on the default day.
@@ -44,11 +48,17 @@ import numpy.typing as npt
 from hashmarket.errors import SpecError
 from hashmarket.instruments.fixings import Fixings
 from hashmarket.instruments.hosting import set_decimal_terms
+from hashmarket.instruments.machine_loans import (
+    MachineCollateral,
+    margin_value_usd,
+    secondary_fraction,
+)
 from hashmarket.instruments.terms import (
     FloatArray,
     SettlementCurrency,
     require_date,
     require_int,
+    require_order,
 )
 from hashmarket.instruments.tokens import HashrateToken
 from hashmarket.money import DECIMAL, Rounding, round_minor
@@ -128,9 +138,13 @@ class MachineLease:
     down_payment_usd: Decimal
     rate_per_year: Decimal
     power_price_usd_per_kwh: Decimal
+    end_of_life: dt.date
+    reference_hashprice_usd_per_ph_day: Decimal
     uptime: Decimal = Decimal(1)
     default_months: int = 2
-    resale_fraction: Decimal = Decimal("0.5")
+    difficulty_growth_per_year: Decimal = Decimal(0)
+    secondary_fraction: Decimal = Decimal("0.6")
+    secondary_floor: Decimal = Decimal("0.2")
     recovery_cost: Decimal = Decimal("0.1")
     machine_model: str | None = None
 
@@ -141,16 +155,29 @@ class MachineLease:
                 raise SpecError("spec_not_positive", field=name, value=getattr(self, name))
         bounds = {  # field: (must be positive, at most 1)
             "hashrate_ths_per_machine": (True, False),
-            "efficiency_j_per_th": (False, False),
+            "efficiency_j_per_th": (True, False),
             "price_usd_per_machine": (True, False),
             "down_payment_usd": (False, False),
             "rate_per_year": (False, False),
             "power_price_usd_per_kwh": (False, False),
             "uptime": (False, True),
-            "resale_fraction": (False, False),
+            "reference_hashprice_usd_per_ph_day": (True, False),
+            "difficulty_growth_per_year": (False, False),
+            "secondary_fraction": (False, True),
+            "secondary_floor": (False, True),
             "recovery_cost": (False, True),
         }
         set_decimal_terms(self, bounds)
+        require_order(
+            "end_of_life", require_date("end_of_life", self.end_of_life), "start", self.start
+        )
+        if self.secondary_floor > self.secondary_fraction:
+            raise SpecError(
+                "spec_out_of_range",
+                field="secondary_floor",
+                value=str(self.secondary_floor),
+                bound=f"at most secondary_fraction ({self.secondary_fraction})",
+            )
         if self.financed_cents <= 0:
             raise SpecError(
                 "spec_out_of_range",
@@ -196,6 +223,21 @@ class MachineLease:
             start=self.start,
             end=self.end,
             uptime=self.uptime,
+        )
+
+    @property
+    def machine(self) -> MachineCollateral:
+        """One machine as machine-backed loans value it: the forced-sale rule's terms."""
+        return MachineCollateral(
+            model=self.machine_model or "custom",
+            hashrate_ths=float(self.hashrate_ths_per_machine),
+            efficiency_j_per_th=float(self.efficiency_j_per_th),
+            power_usd_per_kwh=float(self.power_price_usd_per_kwh),
+            end_of_life=self.end_of_life,
+            reference_hashprice_usd_per_ph_day=float(self.reference_hashprice_usd_per_ph_day),
+            difficulty_growth_per_year=float(self.difficulty_growth_per_year),
+            secondary_fraction=float(self.secondary_fraction),
+            secondary_floor=float(self.secondary_floor),
         )
 
     def fixing_window(self, *, asof: dt.date, height: int) -> tuple[dt.date, dt.date]:
@@ -272,20 +314,22 @@ def lease_life(lease: MachineLease, fixings: Fixings) -> LeasePaths:
 def _recoveries(
     lease: MachineLease, fixings: Fixings, default: IntArray, ead: FloatArray
 ) -> FloatArray:
-    """What the lessor keeps from selling the machines on each path's default day."""
+    """What the lessor keeps from selling the machines on each path's default day: the
+    machine-loan forced-sale price, less the recovery cost, at most the EAD."""
     recovery = np.zeros(fixings.n_paths)
     hp = fixings.values.get("hashprice_usd_per_ph_day")
-    if hp is None or not fixings.covers(lease.start) or not (default > 0).any():
+    if hp is None or not (default > 0).any():
         return recovery
     hp = np.broadcast_to(hp, (fixings.n_paths, fixings.n_periods))
-    at_start = hp[:, fixings.index_of(lease.start)]
-    new_value_usd = float(lease.price_usd_per_machine * lease.machines * lease.resale_fraction)
+    machine = lease.machine
     net = 1.0 - float(lease.recovery_cost)
     for m in np.unique(default[default > 0]):
         due = lease.schedule[int(m) - 1].due
         if not fixings.covers(due):
             continue
         on = default == m
-        ratio = hp[on, fixings.index_of(due)] / at_start[on]
-        recovery[on] = np.minimum(new_value_usd * ratio * net, ead[on])
+        h = hp[on, fixings.index_of(due)]
+        value = margin_value_usd(machine, hashprice_usd_per_ph_day=h, day=due)
+        sale = lease.machines * value * secondary_fraction(machine, h) * net
+        recovery[on] = np.minimum(sale, ead[on])
     return recovery
