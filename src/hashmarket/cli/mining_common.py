@@ -71,12 +71,12 @@ def scenario_inputs(
 
     if paths <= 0:
         raise UsageError("bad_option", option="--paths", problem="must be a positive number")
+    if measure not in ("risk_neutral", "model"):
+        raise UsageError("bad_option", option="--measure", problem="risk_neutral or model")
     history, resolved = load_history_asof(data_dir, commercial_only, asof, False)
     setup = ValuationSetup(asof=resolved.date)
     calibration = calibrated(history, setup)
     market = market_with_past(contract, history=history, calibration=calibration, setup=setup)
-    if measure not in ("risk_neutral", "model"):
-        raise UsageError("bad_option", option="--measure", problem="risk_neutral or model")
     config = MonteCarloConfig(
         n_paths=paths,
         seed=seed,
