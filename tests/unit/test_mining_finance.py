@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hashmarket.chain import NetworkHistory
 from hashmarket.errors import SpecError
@@ -308,3 +310,33 @@ def test_catalogue_machine_fills_the_figures() -> None:
     assert parse_contract(spec, Hosting) == load_spec(EXAMPLES / "hosting.json")
     with pytest.raises(SpecError, match="machine_lease"):
         parse_contract(spec, MachineLease)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    financed_cents=st.integers(min_value=1, max_value=10**12),
+    rate_bp=st.integers(min_value=0, max_value=10_000),
+    months=st.integers(min_value=1, max_value=120),
+)
+def test_annuity_schedule_always_sums_to_the_financed_cents(
+    financed_cents: int, rate_bp: int, months: int
+) -> None:
+    rows = annuity_schedule(
+        financed_cents=financed_cents,
+        rate_per_year=Decimal(rate_bp) / 10_000,
+        months=months,
+        start=JAN_1,
+    )
+    assert sum(r.principal_cents for r in rows) == financed_cents
+    assert rows[-1].balance_cents == 0
+    assert all(r.principal_cents >= 0 and r.interest_cents >= 0 for r in rows)
+    assert all(r.payment_cents == r.principal_cents + r.interest_cents for r in rows)
+    # Every instalment but the last is the level payment (the last settles the rounding),
+    # unless the amount is so small that rounding the level payment up repays it early.
+    if financed_cents >= 100 * months:
+        assert len({r.payment_cents for r in rows[:-1]}) <= 1
+        # Half a cent of the level payment and half a cent of each month's interest, carried
+        # in the balance and growing at the rate, are what the last payment makes good.
+        growth = 1 + rate_bp / 10_000 / 12
+        carried = sum(growth**k for k in range(months))
+        assert abs(rows[-1].payment_cents - rows[0].payment_cents) <= carried + 1
