@@ -241,6 +241,15 @@ MESSAGES: dict[str, str] = {
     "power_unknown_region": "no prices for region {region!r} (regions: {known})",
     "regional_no_days": "no power prices for {region} in {path} in the days asked for",
     "regional_power": "{instrument}: {problem}",
+    # the hashrate fund (hashmarket.ledger.fund)
+    "fund_refused": "{action} of fund {fund!r} refused: {problem}",
+    "fund_ledger": "{action} of fund {fund!r} refused by the ledger: {result_code} ({reason})",
+    "fund_not_ap": (
+        "account {account} is not an authorised participant of fund {fund!r} (register it "
+        "with `hashmarket fund register-ap`)"
+    ),
+    "fund_window": "{action} of fund {fund!r} for {day}: {problem}",
+    "fund_tracking": "tracking error: {problem}",
 }
 
 
@@ -407,3 +416,9 @@ class MarketError(HashmarketError, ValueError):
 class FinanceError(LedgerError):
     """A cloud-hashrate, hosting or machine-lease booking refused (a party short of funds,
     a contract not bought, fixings not published). A refused booking has changed nothing."""
+
+
+class FundError(LedgerError):
+    """A hashrate-fund operation refused (not an authorised participant, a day outside its
+    dealing window, a basket the participant cannot deliver) or a fund figure that cannot be
+    computed. A refused operation has changed nothing."""

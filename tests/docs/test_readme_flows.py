@@ -211,10 +211,6 @@ FILES: dict[str, Callable[[Path], None]] = {
 }
 
 
-def _ledger_url(scratch: Scratch) -> str:
-    return f"sqlite:///{scratch.data_dir / 'ledger.sqlite'}"
-
-
 def _first_contract(scratch: Scratch) -> str:
     done = run_shell("hashmarket settle status --format json", scratch)
     return str(json.loads(done.stdout)[0]["contract_id"])
@@ -237,12 +233,16 @@ PLACEHOLDERS: dict[str, Callable[[Scratch], str]] = {
 Balances = dict[int, tuple[str, int, int, int]]  # id -> asset, posted, pending out, pending in
 
 
-def balances(scratch: Scratch) -> Balances:
-    if not (scratch.data_dir / "ledger.sqlite").exists():
+def balances(scratch: Scratch, command: str = "") -> Balances:
+    """Every account of the ledger a command writes: its ``--db sqlite:///PATH`` (relative
+    to the scratch directory), else the data directory's."""
+    named = re.search(r"--db sqlite:///(\S+)", command)
+    path = scratch.cwd / named[1] if named else scratch.data_dir / "ledger.sqlite"
+    if not path.exists():
         return {}
     from hashmarket.ledger import Ledger
 
-    with Ledger.open(_ledger_url(scratch)) as ledger:
+    with Ledger.open(f"sqlite:///{path}") as ledger:
         return {
             a.id: (a.asset, a.balance, a.debits_pending, a.credits_pending)
             for a in ledger.accounts()
@@ -271,6 +271,11 @@ class Check:
 
 CHECKS = [
     Check(r"hashmarket ledger transfer ", "the ledger changed", lambda b, a, _: moved(b, a)),
+    Check(
+        r"hashmarket fund (create-shares|redeem) ",
+        "the basket and the shares moved on the ledger",
+        lambda b, a, out: out.startswith("ok: order") and moved(b, a),
+    ),
     Check(
         r"hashmarket tokens distribute",
         "holders' payout accounts received sats",
@@ -421,13 +426,13 @@ def run_command(command: str, block: Block, scratch: Scratch) -> None:
         checks = [UNCHANGED]
     else:
         checks = [c for c in CHECKS if re.search(c.pattern, command)]
-    before = balances(scratch) if checks else {}
+    before = balances(scratch, command) if checks else {}
     done = run_shell(command, scratch)
     assert done.returncode == 0, (
         f"{block.id} (line {block.line}): `{command}` exited {done.returncode}\n"
         f"stderr: {done.stderr.strip()[-2000:]}\nstdout: {done.stdout.strip()[-1000:]}"
     )
-    after = balances(scratch) if checks else {}
+    after = balances(scratch, command) if checks else {}
     for check in checks:
         assert check.test(before, after, done.stdout), (
             f"{block.id}: `{command}` ran but not as described: expected {check.what}\n"

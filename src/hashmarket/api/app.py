@@ -18,6 +18,7 @@ from hashmarket.api.routers import (
     conversion,
     counterparty,
     delivery,
+    fund,
     index,
     keys,
     ledger,
@@ -37,6 +38,7 @@ from hashmarket.paths import default_data_dir
 # POST routes that compute without changing state need no Idempotency-Key.
 IDEMPOTENCY_EXEMPT: frozenset[str] = frozenset(
     {"/api/v1/dispatch", "/api/v1/price", "/api/v1/hedge", "/api/v1/risk", "/api/v1/loans/analyze"}
+    | {"/api/v1/fund/nav", "/api/v1/fund/report"}
 )
 IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
 # The regional index and regional pricing compute from a posted power series (docs/regional.md).
@@ -95,6 +97,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(regional.router)
     app.include_router(counterparty.router)
     app.include_router(conversion.router)
+    app.include_router(fund.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app

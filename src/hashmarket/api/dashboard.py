@@ -22,6 +22,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/dispatch", "dispatch", "Dispatch", "Mine, serve AI or curtail"),
     ("/delivery", "delivery", "Delivery", "Delivered against ordered work"),
     ("/market", "market", "Market", "Exchange order books and trades"),
+    ("/fund", "fund", "Fund", "Hashrate fund"),
 )
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",

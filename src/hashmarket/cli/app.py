@@ -129,6 +129,10 @@ COMMANDS = {
         "hashmarket.cli.convert:convert_command",
         "NPV, IRR, value of waiting and break-even AI price of converting a mining site to AI.",
     ),
+    "fund": LazyCommand(
+        "hashmarket.cli.fund:app",
+        "A hashrate fund (ETP): daily NAV, creation and redemption by APs, tracking error.",
+    ),
 }
 
 app = typer.Typer(

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
         HashpriceForward,
         HashrateFuture,
     )
+    from hashmarket.instruments.fund import (
+        FundIncome,
+        FundTerms,
+        load_fund_spec,
+        parse_fund_spec,
+    )
     from hashmarket.instruments.hosting import Hosting, HostingStatement
     from hashmarket.instruments.lease import (
         Instalment,
@@ -123,6 +129,8 @@ __all__ = [
     "Fixings",
     "FloatingRate",
     "ForwardSettlement",
+    "FundIncome",
+    "FundTerms",
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
@@ -161,6 +169,7 @@ __all__ = [
     "floating_record",
     "interest_schedule",
     "lease_life",
+    "load_fund_spec",
     "load_spec",
     "loan_life",
     "machine_facts",
@@ -169,6 +178,7 @@ __all__ = [
     "margin_value_usd",
     "month_periods",
     "obsolescence_date",
+    "parse_fund_spec",
     "parse_spec",
     "period_interest_minor",
     "power_field",
