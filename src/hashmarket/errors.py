@@ -228,6 +228,9 @@ MESSAGES: dict[str, str] = {
     ),
     "market_log": "command log {where}: {problem}",
     "market_ledger": "ledger refused the exchange's {what}: {result_code} ({reason})",
+    # cloud hashrate, hosting and machine leases on the ledger
+    "finance_refused": "{product} {contract!r}: {action} refused: {result_code} ({reason})",
+    "finance_state": "{product} {contract!r}: {problem}",
     # the lending reference rate (hashmarket.index.lending_rate, ledger.lending_book)
     "lending_row": "{problem}",
     "lending_book": "loan book {path}: {problem}",
@@ -409,6 +412,11 @@ class MarketError(HashmarketError, ValueError):
     field where there is one."""
 
     exit_code = 65
+
+
+class FinanceError(LedgerError):
+    """A cloud-hashrate, hosting or machine-lease booking refused (a party short of funds,
+    a contract not bought, fixings not published). A refused booking has changed nothing."""
 
 
 class FundError(LedgerError):

@@ -312,6 +312,21 @@ CHECKS = [
         lambda b, a, _: moved(b, a),
     ),
     Check(
+        r"hashmarket cloud pay ",
+        "the buyer's BTC account received the day's output",
+        lambda b, a, _: paid(b, a, "BTC") > 0,
+    ),
+    Check(
+        r"hashmarket hosting pay ",
+        "sats went to the client and the power bill to the site",
+        lambda b, a, _: paid(b, a, "BTC") > 0 and paid(b, a, "USD") > 0,
+    ),
+    Check(
+        r"hashmarket lease book ",
+        "instalments went to the lessor",
+        lambda b, a, _: paid(b, a, "USD") > 0,
+    ),
+    Check(
         r"hashmarket ledger verify\s*(#|$)",
         "the ledger verified",
         lambda b, a, out: out.startswith("ok: "),

@@ -26,6 +26,7 @@ from hashmarket.api.routers import (
     lending_rate,
     loan_book,
     market,
+    mining_finance,
     operations,
     pricing,
     regional,
@@ -44,6 +45,8 @@ IDEMPOTENCY_EXEMPT |= lending.COMPUTATIONS
 # The regional index and regional pricing compute from a posted power series (docs/regional.md).
 IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
 IDEMPOTENCY_EXEMPT |= {"/api/v1/cva", "/api/v1/convert"}
+# Cloud hashrate, hosting and lease analyses (docs/mining-finance.md).
+IDEMPOTENCY_EXEMPT |= mining_finance.COMPUTATIONS
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -89,6 +92,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(risk.router)
     app.include_router(delivery.router)
     app.include_router(market.router)
+    app.include_router(mining_finance.router)
     app.include_router(lending_rate.router)
     app.include_router(lending.router)
     app.include_router(regional.router)

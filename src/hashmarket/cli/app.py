@@ -105,6 +105,18 @@ COMMANDS = {
     "curve": LazyCommand(
         "hashmarket.cli.pricing:curve_app", "Forward curves from the calibrated models."
     ),
+    "cloud": LazyCommand(
+        "hashmarket.cli.cloud:app",
+        "Cloud hashrate: value a contract for its buyer, book its purchase, pay it daily.",
+    ),
+    "hosting": LazyCommand(
+        "hashmarket.cli.hosting:app",
+        "Hosting: daily statements, site and client economics, payments on the ledger.",
+    ),
+    "lease": LazyCommand(
+        "hashmarket.cli.lease:app",
+        "Machine leases: the instalment schedule, the lessor's expected loss, the booking.",
+    ),
     "loan-currency": LazyCommand(
         "hashmarket.cli.lending:loan_currency_command",
         "Borrow BTC or USD against the same machines: the loan's life and the miner's net.",

@@ -10,6 +10,13 @@ from typing import TYPE_CHECKING
 from hashmarket._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from hashmarket.instruments.cloud import (
+        CloudHashrate,
+        CloudLife,
+        cloud_life,
+        flat_breakeven_hashprice_btc_per_ph_day,
+        upfront_price_btc,
+    )
     from hashmarket.instruments.compute import (
         ComputeForward,
         ComputeLease,
@@ -40,6 +47,14 @@ if TYPE_CHECKING:
         FundTerms,
         load_fund_spec,
         parse_fund_spec,
+    )
+    from hashmarket.instruments.hosting import Hosting, HostingStatement
+    from hashmarket.instruments.lease import (
+        Instalment,
+        LeasePaths,
+        MachineLease,
+        annuity_schedule,
+        lease_life,
     )
     from hashmarket.instruments.loan_paths import LoanEvent, LoanPaths
     from hashmarket.instruments.loans import (
@@ -97,6 +112,8 @@ __all__ = [
     "AsianOption",
     "BasisSettlement",
     "BtcPriceSwap",
+    "CloudHashrate",
+    "CloudLife",
     "Collar",
     "Collateral",
     "CollateralKind",
@@ -117,12 +134,17 @@ __all__ = [
     "HashpriceForward",
     "HashrateFuture",
     "HashrateToken",
+    "Hosting",
+    "HostingStatement",
+    "Instalment",
     "Instrument",
+    "LeasePaths",
     "Loan",
     "LoanEvent",
     "LoanPaths",
     "LoanRounding",
     "MachineCollateral",
+    "MachineLease",
     "MarginLock",
     "OptionType",
     "PowerForward",
@@ -136,13 +158,17 @@ __all__ = [
     "Tranche",
     "Underlying",
     "YieldSplitNote",
+    "annuity_schedule",
+    "cloud_life",
     "collateral_unit_values",
     "deliverable_forward",
     "fixings_from_gpu_index",
     "fixings_from_regional",
+    "flat_breakeven_hashprice_btc_per_ph_day",
     "floating_claim_usd",
     "floating_record",
     "interest_schedule",
+    "lease_life",
     "load_fund_spec",
     "load_spec",
     "loan_life",
@@ -161,6 +187,7 @@ __all__ = [
     "secondary_fraction",
     "to_day",
     "to_spec",
+    "upfront_price_btc",
     "vanilla_payoff",
     "with_fixings",
     "with_margins",

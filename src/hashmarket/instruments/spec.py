@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hashmarket.errors import SpecError
+from hashmarket.instruments.cloud import CloudHashrate
 from hashmarket.instruments.compute import ComputeForward, ComputeLease
 from hashmarket.instruments.forwards import (
     BtcPriceSwap,
@@ -29,6 +30,8 @@ from hashmarket.instruments.forwards import (
     HashpriceForward,
     HashrateFuture,
 )
+from hashmarket.instruments.hosting import Hosting
+from hashmarket.instruments.lease import MachineLease
 from hashmarket.instruments.options import AsianOption, Collar, EuropeanOption
 from hashmarket.instruments.regional import MarginLock, PowerForward, RegionalBasisSwap
 from hashmarket.instruments.structured import DualCurrencyNote, SharkFinNote, YieldSplitNote
@@ -54,6 +57,9 @@ INSTRUMENT_TYPES: dict[str, type[Any]] = {
         HashrateToken,
         ComputeForward,
         ComputeLease,
+        CloudHashrate,
+        Hosting,
+        MachineLease,
         RegionalBasisSwap,
         PowerForward,
         MarginLock,

@@ -52,6 +52,15 @@ if TYPE_CHECKING:
         shutdown_hashprice_usd_per_ph_day,
         shutdown_power_price_usd_per_kwh,
     )
+    from hashmarket.operations.hosting import (
+        HostingPeriod,
+        HostingScenarios,
+        client_breakeven_hashprice_usd_per_ph_day,
+        hosting_period,
+        hosting_scenarios,
+        parse_contract,
+        with_catalogue_machine,
+    )
     from hashmarket.operations.payback import (
         Payback,
         PaybackDistribution,
@@ -75,6 +84,8 @@ __all__ = [
     "DispatchComparison",
     "Fleet",
     "FleetLine",
+    "HostingPeriod",
+    "HostingScenarios",
     "LeaseTerms",
     "Machine",
     "MiningTerms",
@@ -87,13 +98,17 @@ __all__ = [
     "breakeven",
     "breakeven_hashprice_usd_per_ph_day",
     "breakeven_power_price_usd_per_kwh",
+    "client_breakeven_hashprice_usd_per_ph_day",
     "compare",
     "convert",
     "daily_margin_usd",
     "energy_cost_usd_per_ph_day",
+    "hosting_period",
+    "hosting_scenarios",
     "joint_paths",
     "load_catalogue",
     "monthly_growth_from_log_rate",
+    "parse_contract",
     "parse_conversion_plan",
     "parse_conversion_site",
     "parse_site",
@@ -110,6 +125,7 @@ __all__ = [
     "shutdown_power_price_usd_per_kwh",
     "tenant_probability",
     "value_conversion",
+    "with_catalogue_machine",
     "with_overrides",
 ]
 

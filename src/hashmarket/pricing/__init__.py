@@ -42,6 +42,15 @@ if TYPE_CHECKING:
         tracking_error,
     )
     from hashmarket.pricing.market import Market
+    from hashmarket.pricing.mining_finance import (
+        CloudValuation,
+        LeaseRisk,
+        ScenarioPaths,
+        cloud_valuation,
+        lease_risk,
+        market_with_past,
+        scenario_paths,
+    )
     from hashmarket.pricing.montecarlo import monte_carlo_price
     from hashmarket.pricing.onpaths import cashflows_by_period, mean_value, par_price
     from hashmarket.pricing.regional import RegionalMarket, monte_carlo_regional
@@ -75,6 +84,7 @@ __all__ = [
     "Basket",
     "Black76Greeks",
     "BlackScholesGreeks",
+    "CloudValuation",
     "ComputeMarket",
     "ComputeSetup",
     "CurvePoint",
@@ -83,6 +93,7 @@ __all__ = [
     "FlatRate",
     "FundHoldings",
     "HashpriceCurve",
+    "LeaseRisk",
     "Market",
     "MonteCarloConfig",
     "NavStrike",
@@ -90,6 +101,7 @@ __all__ = [
     "PricingResult",
     "RegionalMarket",
     "RegionalSetup",
+    "ScenarioPaths",
     "StoppingResult",
     "TokenMark",
     "TrackingError",
@@ -103,6 +115,7 @@ __all__ = [
     "black_scholes_price",
     "calibrated",
     "cashflows_by_period",
+    "cloud_valuation",
     "compute_index_of",
     "compute_setup",
     "discount_factors",
@@ -112,7 +125,9 @@ __all__ = [
     "hashprice_curve",
     "horizon_days",
     "irr",
+    "lease_risk",
     "market_for",
+    "market_with_past",
     "mean_value",
     "merton_price",
     "monte_carlo_price",
@@ -124,6 +139,7 @@ __all__ = [
     "price",
     "read_secondary_prices",
     "regional_setup",
+    "scenario_paths",
     "strike_nav",
     "token_mark",
     "tracking_error",
