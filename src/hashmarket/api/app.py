@@ -45,6 +45,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
     app.router.on_shutdown.append(app.state.market.stop)
+    app.router.on_shutdown.append(app.state.service.record_writer.stop)
     install_handlers(app)
     # Inside the guard: a request is authenticated and counted before it waits for a turn.
     app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)
@@ -57,7 +58,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
         auth_failures=TokenBucket(config.auth_failures_per_minute / 60, config.auth_failure_burst),
         idempotency_exempt=IDEMPOTENCY_EXEMPT,
         idempotency_wait_s=config.idempotency_wait_s,
-        idempotency_lease_s=config.idempotency_lease_s,
     )
     app.add_middleware(LastResortMiddleware)  # added last: outermost
     app.include_router(index.router)

@@ -6,7 +6,9 @@ Idempotency is one mechanism for every state-changing route, kept in the ledger'
 (:mod:`hashmarket.ledger.idempotency`) so it holds across server processes and restarts: the
 first request with an ``Idempotency-Key`` claims it atomically; a concurrent request with the
 same key and body waits for that one and gets its response (``Idempotent-Replayed: true``),
-as does any later replay; the same key with a different request gets 409.
+as does any later replay; the same key with a different request gets 409. Claims and
+responses are group-committed by the service's record writer (:mod:`.record_writer`); the
+response is sent only after its record committed.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashmarket.api.keys import ApiKey
 from hashmarket.api.problems import problem, problem_for
+from hashmarket.api.record_writer import ClaimSlot
 from hashmarket.api.state import ServiceState
 from hashmarket.api.text import unstorable, unstorable_json
 from hashmarket.errors import HashmarketError
-from hashmarket.ledger import Outcome, StoredResponse, idempotency
+from hashmarket.ledger import Outcome, StoredResponse
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NextApp = Callable[[Request], Awaitable[Response]]
@@ -96,7 +99,6 @@ class GuardMiddleware(BaseHTTPMiddleware):
         auth_failures: TokenBucket,
         idempotency_exempt: frozenset[str],
         idempotency_wait_s: float,
-        idempotency_lease_s: float,
     ) -> None:
         super().__init__(app)
         self.state = state
@@ -105,7 +107,6 @@ class GuardMiddleware(BaseHTTPMiddleware):
         self.auth_failures = auth_failures
         self.idempotency_exempt = idempotency_exempt
         self.idempotency_wait_s = idempotency_wait_s
-        self.idempotency_lease_ns = round(idempotency_lease_s * 1e9)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Fast path: an anonymous read has no body, no key to check and nothing to record.
@@ -195,12 +196,14 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 "state-changing requests need an Idempotency-Key header (1 to 200 characters)",
                 field="Idempotency-Key",
             )
-        slot = (principal.key_id, idempotency_key)
+        scope = principal.key_id
         digest = request_sha256(request, body)
         deadline = time.monotonic() + self.idempotency_wait_s
         while True:
             try:
-                claim = await run_in_threadpool(self._claim, *slot, digest)
+                claim = await asyncio.wrap_future(
+                    self.state.record_writer.claim(scope, idempotency_key, digest)
+                )
             except HashmarketError as error:  # the ledger's database cannot be reached
                 return problem_for(error)
             if claim.outcome is Outcome.CLAIMED:
@@ -226,41 +229,38 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 )
             await asyncio.sleep(IN_FLIGHT_POLL_S)
         assert claim.token is not None
-        return await self._run_claimed(request, call_next, slot, claim.token)
+        slot = ClaimSlot(scope, idempotency_key, claim.token)
+        return await self._run_claimed(request, call_next, slot)
 
-    async def _run_claimed(
-        self, request: Request, call_next: NextApp, slot: tuple[str, str], token: str
-    ) -> Response:
+    async def _run_claimed(self, request: Request, call_next: NextApp, slot: ClaimSlot) -> Response:
         """Run the request that holds the claim; store its response, or give the claim up
-        if the server failed (5xx or an exception) so that a retry runs it again."""
+        if the server failed (5xx or an exception) so that a retry runs it again.
+
+        A route that records its response in its own transaction (the exchange's commands,
+        :mod:`hashmarket.api.market_service`) finds the claim in ``request.state.claim`` and
+        sets ``request.state.recorded``: its record is durable already and is not written
+        again."""
+        request.state.claim = slot
+        request.state.recorded = False
+        records = self.state.record_writer
         try:
             response = await call_next(request)
             content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
         except BaseException:
-            await run_in_threadpool(self._release, *slot, token)
+            if not request.state.recorded:
+                await asyncio.wrap_future(records.release(slot))
             raise
         content_type = response.headers.get("content-type", "application/json")
-        if response.status_code < 500:
-            record = StoredResponse(response.status_code, content_type, content)
-            await run_in_threadpool(self._complete, *slot, token, record)
-        else:
-            await run_in_threadpool(self._release, *slot, token)
+        if not request.state.recorded:
+            if response.status_code < 500:
+                record = StoredResponse(response.status_code, content_type, content)
+                await asyncio.wrap_future(records.complete(slot, record))
+            else:
+                await asyncio.wrap_future(records.release(slot))
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(
             content, status_code=response.status_code, headers=headers, media_type=content_type
         )
-
-    def _claim(self, scope: str, key: str, digest: str) -> idempotency.Claim:
-        with self.state.ledger() as ledger:
-            return idempotency.claim(ledger, scope, key, digest, lease_ns=self.idempotency_lease_ns)
-
-    def _complete(self, scope: str, key: str, token: str, record: StoredResponse) -> None:
-        with self.state.ledger() as ledger:
-            idempotency.complete(ledger, scope, key, token, record)
-
-    def _release(self, scope: str, key: str, token: str) -> None:
-        with self.state.ledger() as ledger:
-            idempotency.release(ledger, scope, key, token)
 
     def _too_large(self) -> Response:
         return problem(413, "Request body too large", f"the limit is {self.max_body_bytes:,} bytes")

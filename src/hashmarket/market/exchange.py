@@ -59,6 +59,8 @@ from hashmarket.market.snapshot import engine_from_state, engine_state
 from hashmarket.money import derived_id
 
 _OK = CreateTransferResult.OK
+# Inside a batch's transaction: the store and every command's answer; returns rows written.
+OnCommit = Callable[[Store, list[Accepted | MarketError]], int]
 _NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 
 
@@ -225,9 +227,16 @@ class Exchange:
             raise result
         return result
 
-    def submit_many(self, commands: Iterable[Command]) -> list[Accepted | MarketError]:
+    def submit_many(
+        self, commands: Iterable[Command], *, on_commit: OnCommit | None = None
+    ) -> list[Accepted | MarketError]:
         """Group commit: every command's answer, in order; the accepted ones and their ledger
         effects are durable together when this returns.
+
+        ``on_commit(store, results)``, if given, runs inside the batch's transaction after
+        its last write and returns how many rows it wrote there: the HTTP service records
+        each command's response with it, so a command and its response commit together. If
+        it raises, nothing of the batch is written.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
@@ -268,6 +277,8 @@ class Exchange:
                 if entries:
                     mlog.insert_entries(writer.store, entries)
                     writer.applied += len(entries)  # log rows are writes: commit them
+                if on_commit is not None:
+                    writer.applied += on_commit(writer.store, results)
         except BaseException:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise

@@ -24,7 +24,7 @@ from hashmarket.errors import HashmarketError, MarketError
 from hashmarket.ledger import Ledger
 from hashmarket.market import log as mlog
 from hashmarket.market.book import ACCOUNT, ID, IS_BUY, PRICE, REMAINING
-from hashmarket.market.exchange import Exchange, exchange_accounts
+from hashmarket.market.exchange import Exchange, OnCommit, exchange_accounts
 from hashmarket.market.orders import Accepted, Command, Side
 from hashmarket.market.products import MarketConfig, monthly_futures
 
@@ -58,13 +58,15 @@ def _head_taken(error: BaseException) -> bool:
     return "market_log" in text or "unique" in text or "duplicate" in text or "primary" in text
 
 
-def submit_sequenced(exchange: Exchange, commands: list[Command]) -> list[Accepted | MarketError]:
+def submit_sequenced(
+    exchange: Exchange, commands: list[Command], *, on_commit: OnCommit | None = None
+) -> list[Accepted | MarketError]:
     """:meth:`Exchange.submit_many` after catching up with the log, again if another process
     took the next seq between the two (the failed transaction left nothing behind)."""
     for attempt in range(SEQUENCE_RETRIES):
         catch_up(exchange)
         try:
-            return exchange.submit_many(commands)
+            return exchange.submit_many(commands, on_commit=on_commit)
         except HashmarketError:
             raise
         except Exception as error:  # the store's integrity error, whichever driver raised it
