@@ -41,7 +41,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    store = ServiceStore.in_data_dir(config.data_dir)
+    store = ServiceStore.in_data_dir(config.data_dir, key_cache_ttl_s=config.key_cache_ttl_s)
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
     app.router.on_shutdown.append(app.state.market.stop)
@@ -88,6 +88,9 @@ def app_from_environment() -> FastAPI:
             ),
             auth_failures_per_minute=_number_from_environment(
                 "HASHMARKET_AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute
+            ),
+            key_cache_ttl_s=_number_from_environment(
+                "HASHMARKET_KEY_CACHE_TTL_S", defaults.key_cache_ttl_s
             ),
         )
     )

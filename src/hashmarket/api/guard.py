@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hashmarket.api.keys import ApiKey
+from hashmarket.api.keys import NOT_CACHED, ApiKey
 from hashmarket.api.problems import problem, problem_for
 from hashmarket.api.record_writer import ClaimSlot
 from hashmarket.api.state import ServiceState
@@ -178,7 +178,11 @@ class GuardMiddleware(BaseHTTPMiddleware):
         scheme, _, token = authorization.partition(" ")
         key = None
         if scheme.lower() == "bearer":
-            key = await run_in_threadpool(self.state.store.authenticate, token.strip())
+            store = self.state.store
+            found = store.authenticate_cached(token.strip())  # a fresh cached key: no thread hop
+            if found is NOT_CACHED:
+                found = await run_in_threadpool(store.authenticate, token.strip())
+            key = found if isinstance(found, ApiKey) else None
         if key is None:
             self.auth_failures.allow(address, time.monotonic())
         request.state.principal = key
