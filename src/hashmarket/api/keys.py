@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,25 @@ def _digest(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class _KeyCache:
+    """Key rows read from one service database, shared by every store on it in a process,
+    so that a revocation through any of them is seen by all at once."""
+
+    # key id -> (when read, its secret row); rows are tuples, never changed in place.
+    rows: dict[str, tuple[float, tuple[Any, ...]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHES: dict[Path, _KeyCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_for(path: Path) -> _KeyCache:
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(path.resolve(), _KeyCache())
+
+
 def _parse(token: str) -> tuple[str, str] | None:
     """(key id, secret) of a token shaped ``hm_<key id>_<secret>``."""
     parts = token.split("_", 2)
@@ -146,11 +165,9 @@ class ServiceStore:
         self.path = path
         self.key_cache_ttl_s = key_cache_ttl_s
         self._monotonic = monotonic
-        # key id -> (when read, its secret row); rows are tuples, never changed in place.
-        self._rows: dict[str, tuple[float, tuple[Any, ...]]] = {}
-        self._rows_lock = threading.Lock()
-        self._readers = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._cache = _cache_for(path)
+        self._readers = threading.local()
         with self._connect() as db:
             key_store.create_schema(db)
 
@@ -227,13 +244,14 @@ class ServiceStore:
         return NOT_CACHED if row is None else _verified(key_id, row, secret)
 
     def forget(self, key_id: str) -> None:
-        """Drop a key's cached row: its next request reads the database."""
-        with self._rows_lock:
-            self._rows.pop(key_id, None)
+        """Drop a key's cached row (for every store on this database in this process): its
+        next request reads the database."""
+        with self._cache.lock:
+            self._cache.rows.pop(key_id, None)
 
     def _cached_row(self, key_id: str) -> tuple[Any, ...] | None:
-        with self._rows_lock:
-            cached = self._rows.get(key_id)
+        with self._cache.lock:
+            cached = self._cache.rows.get(key_id)
         if cached is None or self._monotonic() - cached[0] >= self.key_cache_ttl_s:
             return None
         return cached[1]
@@ -241,11 +259,11 @@ class ServiceStore:
     def _read_row(self, key_id: str) -> tuple[Any, ...] | None:
         read_at = self._monotonic()
         row = key_store.secret_row(self._reader(), key_id)
-        if row is not None and self.key_cache_ttl_s > 0:
-            with self._rows_lock:
-                if len(self._rows) >= KEY_CACHE_MAX:
-                    self._rows.clear()
-                self._rows[key_id] = (read_at, row)
+        if row is not None:
+            with self._cache.lock:
+                if len(self._cache.rows) >= KEY_CACHE_MAX:
+                    self._cache.rows.clear()
+                self._cache.rows[key_id] = (read_at, row)
         return row
 
     def _reader(self) -> sqlite3.Connection:
