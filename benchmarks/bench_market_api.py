@@ -268,7 +268,7 @@ def main() -> None:
                 env["BENCH_MARKET_DIAGNOSTIC"] = "1"
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "benchmarks.bench_market_api:app_factory",
-                 "--factory", "--port", str(port), "--log-level", "warning"],
+                 "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"],
                 env=env, cwd=Path(__file__).parents[1],
             )  # fmt: skip
             try:

@@ -64,6 +64,15 @@ OnCommit = Callable[[Store, list[Accepted | MarketError]], int]
 _NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 
 
+class LogMovedError(Exception):
+    """Another process logged commands after this exchange's head: catch up, then submit.
+    (Its text names ``market_log``, which :func:`hashmarket.market.venue.submit_sequenced`
+    retries on.)"""
+
+    def __init__(self, stored_seq: int, own_seq: int) -> None:
+        super().__init__(f"market_log is at seq {stored_seq}, this exchange at {own_seq}")
+
+
 @dataclass(frozen=True, slots=True)
 class Reservation:
     """What a command must reserve before it is applied, and how to record it after."""
@@ -251,6 +260,12 @@ class Exchange:
         self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
+                # The write transaction excludes every other writer, so this check holds to
+                # the commit: a log another process extended since this exchange last read
+                # it would have this batch reuse its order and transfer ids.
+                stored_head = mlog.log_head(writer.store, self.genesis)
+                if stored_head != head:
+                    raise LogMovedError(stored_head[0], head[0])
                 effects: list[Transfer] = []
                 funds = _Funds(writer.store, self.clearing.available_delta)
                 funds.load(
@@ -279,6 +294,8 @@ class Exchange:
                     writer.applied += len(entries)  # log rows are writes: commit them
                 if on_commit is not None:
                     writer.applied += on_commit(writer.store, results)
+        except LogMovedError:
+            raise  # nothing was applied: the caller catches up and submits again
         except BaseException:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise
