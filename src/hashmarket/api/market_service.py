@@ -115,13 +115,17 @@ class MarketService:
         self._queue.put((command, future, None))
         return await asyncio.wrap_future(future)
 
-    async def submit_recorded(self, command: Command, recording: Recording) -> StoredResponse:
-        """Run ``command`` and answer with its response, recorded under the request's claim
-        in the same transaction as the command (a 409 if the claim was lost, not recorded)."""
+    async def submit_recorded(
+        self, command: Command, recording: Recording
+    ) -> tuple[StoredResponse, bool]:
+        """Run ``command`` and answer with its response, and whether that is recorded
+        already: an accepted command's is, under the request's claim in the command's own
+        transaction; a refusal's is not (it executed nothing, so the guard records it as any
+        other response). A 409 if the claim was lost counts as recorded: nothing is to be."""
         if self._thread is None:
             await asyncio.to_thread(self.start)
         self.feed.loop = asyncio.get_running_loop()
-        future: Future[StoredResponse] = Future()
+        future: Future[tuple[StoredResponse, bool]] = Future()
         self._queue.put((command, future, recording))
         return await asyncio.wrap_future(future)
 
@@ -222,7 +226,7 @@ class MarketService:
 
             def on_commit(store: Store, results: list[Answer]) -> int:
                 responses[:] = self._record(store, recordings, results)
-                return sum(r is not None for r in responses)
+                return sum(isinstance(r, Accepted) for r in results)
 
         try:
             with self.state.ledger(), self.lock:
@@ -240,14 +244,19 @@ class MarketService:
         self.batches += 1
         for i, ((_, future, recording), result) in enumerate(zip(batch, results, strict=True)):
             # Committed: answered even if publishing fails.
-            future.set_result(result if recording is None else responses[i])
+            if recording is None:
+                future.set_result(result)
+            else:
+                future.set_result((responses[i], isinstance(result, Accepted)))
         self._publish(markets)
 
     def _record(
         self, store: Store, recordings: list[Recording | None], results: list[Answer]
     ) -> list[StoredResponse | None]:
-        """Inside the batch's transaction: render and record every recorded command's response;
-        raises :class:`ClaimsLostError` if a claim is no longer this request's."""
+        """Inside the batch's transaction: render every recorded command's response and record
+        an accepted one's (a refusal's is left to the guard: recording it here would commit a
+        transaction that changes nothing else, and the ledger's head with it); raises
+        :class:`ClaimsLostError` if a claim is no longer this request's."""
         exchange = self._exchange
         assert exchange is not None
         now_ns = exchange.ledger.clock.now_ns()
@@ -259,7 +268,7 @@ class MarketService:
                 continue
             response = recording.render(result, exchange)
             claim = recording.claim
-            if not idempotency.complete_in(
+            if isinstance(result, Accepted) and not idempotency.complete_in(
                 store, claim.scope, claim.key, claim.token, response, now_ns=now_ns
             ):
                 lost.append(i)
@@ -277,7 +286,8 @@ class MarketService:
             field="Idempotency-Key",
         )
         for i in lost:
-            batch[i][1].set_result(StoredResponse(409, taken.media_type or "", bytes(taken.body)))
+            lost_response = StoredResponse(409, taken.media_type or "", bytes(taken.body))
+            batch[i][1].set_result((lost_response, True))
         rest = [pending for i, pending in enumerate(batch) if i not in set(lost)]
         if rest:
             self._batch(rest)

@@ -16,6 +16,7 @@ every command is applied to the book as the log orders it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,11 @@ def submit_sequenced(
     took the next seq between the two (the failed transaction left nothing behind)."""
     for attempt in range(SEQUENCE_RETRIES):
         catch_up(exchange)
+        # What another process logged meanwhile may be stamped later than these commands:
+        # the log's time never goes back, so they take its time (the engine refuses less).
+        last_ns = exchange.engine.last_ts_ns
+        if any(c.ts_ns < last_ns for c in commands):
+            commands = [dataclasses.replace(c, ts_ns=max(c.ts_ns, last_ns)) for c in commands]
         try:
             return exchange.submit_many(commands, on_commit=on_commit)
         except HashmarketError:

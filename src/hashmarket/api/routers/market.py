@@ -131,9 +131,9 @@ async def _run(
     shape: Shape = _answer,
 ) -> Response:
     """Run ``command`` through the sequencer and answer with ``shape`` of what it did (a
-    refusal as a problem). Under an idempotency claim (every request the guard claims) the
-    response is rendered and recorded in the exchange's own transaction, so the command
-    and its record are durable together and the guard writes nothing more."""
+    refusal as a problem). Under an idempotency claim (every request the guard claims) an
+    accepted command's response is rendered and recorded in the exchange's own transaction,
+    so the command and its record are durable together and the guard writes nothing more."""
 
     def render(result: Accepted | MarketError, exchange: Exchange) -> StoredResponse:
         if isinstance(result, MarketError):
@@ -148,8 +148,9 @@ async def _run(
         with market.reading() as exchange:
             stored = render(result, exchange)
     else:
-        stored = await market.submit_recorded(command, Recording(claim, render))
-        request.state.recorded = True  # recorded, or the claim went to another request
+        stored, request.state.recorded = await market.submit_recorded(
+            command, Recording(claim, render)
+        )
     return Response(stored.body, status_code=stored.status, media_type=stored.content_type)
 
 
