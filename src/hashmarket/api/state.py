@@ -134,6 +134,6 @@ class ServiceState:
             return self._tables[method]
 
 
-def service(request: Request) -> ServiceState:
+async def service(request: Request) -> ServiceState:  # async: no thread hop (see security)
     state: ServiceState = request.app.state.service
     return state

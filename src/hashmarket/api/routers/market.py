@@ -59,7 +59,7 @@ SETTLE = Depends(require(Permission.SETTLE))
 ID = Field(..., gt=0, le=2**63 - 1)
 
 
-def market_service(request: Request) -> MarketService:
+async def market_service(request: Request) -> MarketService:
     """The process's exchange (created with the app, opened on its ledger at first use)."""
     found: MarketService = request.app.state.market
     return found
