@@ -15,6 +15,11 @@ claim is one atomic insert against a primary key:
 A claim whose process died keeps its row in flight; after ``lease_ns`` a claim of the same
 request takes it over (compare-and-set on the old token). Ledger writes carry client ids, so a
 takeover after a write that did commit replays that write's outcome rather than repeating it.
+
+Each step also exists inside a transaction the caller holds (:func:`claim_in`,
+:func:`complete_in`, :func:`release_in`): the HTTP service commits many requests' steps in one
+transaction, and the exchange completes its commands' records in the transaction that
+executes them, so an order and its response commit together.
 """
 
 from __future__ import annotations
