@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -30,8 +31,11 @@ from fastapi.testclient import TestClient
 
 from hashmarket.api import ServiceConfig, create_app
 from hashmarket.api.keys import Role, ServiceStore
+from hashmarket.api.market_service import MarketService, Recording
 from hashmarket.api.record_writer import ClaimSlot, RecordWriter
+from hashmarket.api.state import ServiceState
 from hashmarket.ledger import Account, Ledger, Outcome, Store, StoredResponse, Transfer
+from hashmarket.market import PlaceOrder, Side
 from hashmarket.market.log import read_log
 from tests.conftest import STORES, UrlFactory, open_ledger
 from tests.integration.test_api_idempotency import serve
@@ -220,3 +224,45 @@ def test_a_server_killed_mid_order_never_executes_it_twice(
     assert json.loads(retry.content)["order_id"] == 1
     assert len(_places(url)) == 1
     assert _pending(url)[1001] == BUDGET_SATS  # one reservation of 5,000 sats, not two
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_an_order_whose_claim_was_taken_over_is_not_executed(
+    kind: str, new_url: UrlFactory, tmp_path: Path
+) -> None:
+    """A claim can be taken over while its request waits for the sequencer (its lease ran
+    out): the batch rolls back and runs without it, the request gets 409, the order never
+    executes, and the one holding the claim now is the only one that can run it."""
+    url = new_url(kind)
+    _funded(url, tmp_path)
+    config = ServiceConfig(data_dir=tmp_path, ledger_url=url, idempotency_lease_s=0)
+    state = ServiceState(config=config, store=ServiceStore.in_data_dir(tmp_path))
+    market = MarketService(state)
+    writer = state.record_writer
+    try:
+        first = writer.claim("k1", "order-x", "hash-x").result(10)
+        taken = writer.claim("k1", "order-x", "hash-x").result(10)  # lease 0: taken over
+        assert first.token is not None and taken.token not in (None, first.token)
+        _, body = _buy(0)
+        command = PlaceOrder(0, 1001, "HASHPOWER", Side.BUY, 100, body["price"],
+                             budget_sats=BUDGET_SATS, duration_s=3_600)  # fmt: skip
+
+        def render(result: Any, _: Any) -> StoredResponse:
+            return StoredResponse(201, "application/json", b"{}")
+
+        recording = Recording(ClaimSlot("k1", "order-x", first.token), render)
+        response, recorded = asyncio.run(market.submit_recorded(command, recording))
+        assert (response.status, recorded) == (409, True)
+        assert b"Request in progress" in response.body
+        assert _places(url) == [] and _pending(url)[1001] == 0
+        # The claim's holder runs it: one order, one reservation of 5,000 sats.
+        assert taken.token is not None
+        recording = Recording(ClaimSlot("k1", "order-x", taken.token), render)
+        response, recorded = asyncio.run(market.submit_recorded(command, recording))
+        assert (response.status, recorded) == (201, True)
+        assert len(_places(url)) == 1 and _pending(url)[1001] == BUDGET_SATS
+        replay = writer.claim("k1", "order-x", "hash-x").result(10)
+        assert (replay.outcome, replay.response) == (Outcome.REPLAY, response)
+    finally:
+        market.stop()
+        writer.stop()

@@ -226,7 +226,8 @@ class MarketService:
 
             def on_commit(store: Store, results: list[Answer]) -> int:
                 responses[:] = self._record(store, recordings, results)
-                return sum(isinstance(r, Accepted) for r in results)
+                pairs = zip(recordings, results, strict=True)
+                return sum(rec is not None and isinstance(r, Accepted) for rec, r in pairs)
 
         try:
             with self.state.ledger(), self.lock:
