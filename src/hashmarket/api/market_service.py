@@ -232,7 +232,9 @@ class MarketService:
         try:
             with self.state.ledger(), self.lock:
                 before = exchange.head[0]
-                results = submit_sequenced(exchange, commands, on_commit=on_commit)
+                results = submit_sequenced(
+                    exchange, commands, on_commit=on_commit, clock_stamped=True
+                )
                 if exchange.head[0] - before != sum(isinstance(r, Accepted) for r in results):
                     markets = set(exchange.engine.books)  # it replayed others' commands too
         except ClaimsLostError as lost:

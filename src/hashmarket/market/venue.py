@@ -60,16 +60,22 @@ def _head_taken(error: BaseException) -> bool:
 
 
 def submit_sequenced(
-    exchange: Exchange, commands: list[Command], *, on_commit: OnCommit | None = None
+    exchange: Exchange,
+    commands: list[Command],
+    *,
+    on_commit: OnCommit | None = None,
+    clock_stamped: bool = False,
 ) -> list[Accepted | MarketError]:
     """:meth:`Exchange.submit_many` after catching up with the log, again if another process
-    took the next seq between the two (the failed transaction left nothing behind)."""
+    took the next seq between the two (the failed transaction left nothing behind).
+
+    ``clock_stamped`` commands carry the time they were taken at, not a time their sender
+    chose: those that what another process logged meanwhile makes too early take the log's
+    last time (the log's time never goes back) instead of being refused."""
     for attempt in range(SEQUENCE_RETRIES):
         catch_up(exchange)
-        # What another process logged meanwhile may be stamped later than these commands:
-        # the log's time never goes back, so they take its time (the engine refuses less).
         last_ns = exchange.engine.last_ts_ns
-        if any(c.ts_ns < last_ns for c in commands):
+        if clock_stamped and any(c.ts_ns < last_ns for c in commands):
             commands = [dataclasses.replace(c, ts_ns=max(c.ts_ns, last_ns)) for c in commands]
         try:
             return exchange.submit_many(commands, on_commit=on_commit)
