@@ -17,8 +17,9 @@
    a gap in the sequence or ended behind the last sequence number.
 
 The server is ``hashmarket.api.create_app`` in one uvicorn process (the exchange has one
-writer per process) with the per-key rate limit raised out of the way, on SQLite in a
-temporary directory. Clients and server share the machine's cores.
+writer per process; access log off, as ``hashmarket serve`` runs it) with the per-key rate
+limit raised out of the way, on SQLite in a temporary directory. Clients and server share
+the machine's cores.
 """
 
 from __future__ import annotations
@@ -268,7 +269,7 @@ def main() -> None:
                 env["BENCH_MARKET_DIAGNOSTIC"] = "1"
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "benchmarks.bench_market_api:app_factory",
-                 "--factory", "--port", str(port), "--log-level", "warning"],
+                 "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"],
                 env=env, cwd=Path(__file__).parents[1],
             )  # fmt: skip
             try:

@@ -65,10 +65,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    store = ServiceStore.in_data_dir(config.data_dir)
+    store = ServiceStore.in_data_dir(config.data_dir, key_cache_ttl_s=config.key_cache_ttl_s)
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
     app.router.on_shutdown.append(app.state.market.stop)
+    app.router.on_shutdown.append(app.state.service.record_writer.stop)
     install_handlers(app)
     # Inside the guard: a request is authenticated and counted before it waits for a turn.
     app.state.compute_gate = ComputeGate(paths=COMPUTATIONS, limit=config.max_computations)
@@ -81,7 +82,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
         auth_failures=TokenBucket(config.auth_failures_per_minute / 60, config.auth_failure_burst),
         idempotency_exempt=IDEMPOTENCY_EXEMPT,
         idempotency_wait_s=config.idempotency_wait_s,
-        idempotency_lease_s=config.idempotency_lease_s,
     )
     app.add_middleware(LastResortMiddleware)  # added last: outermost
     app.include_router(index.router)
@@ -120,6 +120,9 @@ def app_from_environment() -> FastAPI:
             ),
             auth_failures_per_minute=_number_from_environment(
                 "HASHMARKET_AUTH_FAILURES_PER_MINUTE", defaults.auth_failures_per_minute
+            ),
+            key_cache_ttl_s=_number_from_environment(
+                "HASHMARKET_KEY_CACHE_TTL_S", defaults.key_cache_ttl_s
             ),
         )
     )

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hashmarket.api.keys import KEY_CACHE_TTL_S
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
@@ -22,6 +24,9 @@ class ServiceConfig:
     # 409); a claim whose process died is taken over by the same request after the lease.
     idempotency_wait_s: float = 10.0
     idempotency_lease_s: float = 300.0
+    # A key's row is cached this long: the bound on how late a revocation made by another
+    # process is seen here (one made through this process's store is seen at once).
+    key_cache_ttl_s: float = KEY_CACHE_TTL_S
     # Monte Carlo and optimisation requests running at once (the others wait for a turn).
     max_computations: int = max(1, os.cpu_count() or 1)
 

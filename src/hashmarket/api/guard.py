@@ -6,7 +6,9 @@ Idempotency is one mechanism for every state-changing route, kept in the ledger'
 (:mod:`hashmarket.ledger.idempotency`) so it holds across server processes and restarts: the
 first request with an ``Idempotency-Key`` claims it atomically; a concurrent request with the
 same key and body waits for that one and gets its response (``Idempotent-Replayed: true``),
-as does any later replay; the same key with a different request gets 409.
+as does any later replay; the same key with a different request gets 409. Claims and
+responses are group-committed by the service's record writer (:mod:`.record_writer`); the
+response is sent only after its record committed.
 """
 
 from __future__ import annotations
@@ -19,20 +21,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hashmarket.api.keys import ApiKey
+from hashmarket.api.keys import NOT_CACHED, ApiKey
 from hashmarket.api.problems import problem, problem_for
+from hashmarket.api.record_writer import ClaimSlot
 from hashmarket.api.state import ServiceState
 from hashmarket.api.text import unstorable, unstorable_json
 from hashmarket.errors import HashmarketError
-from hashmarket.ledger import Outcome, StoredResponse, idempotency
+from hashmarket.ledger import Outcome, StoredResponse
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-NextApp = Callable[[Request], Awaitable[Response]]
 IN_FLIGHT_POLL_S = 0.05  # how often a duplicate asks whether the first request has finished
 
 
@@ -85,7 +86,11 @@ def request_sha256(request: Request, body: bytes) -> str:
     return hashlib.sha256(b"\n".join(parts)).hexdigest()
 
 
-class GuardMiddleware(BaseHTTPMiddleware):
+class GuardMiddleware:
+    """A plain ASGI middleware (no task and no stream per request, which Starlette's
+    ``BaseHTTPMiddleware`` would add to every authenticated request): the route gets the
+    body it read replayed, and only a claimed request's response is captured, to record."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -96,29 +101,31 @@ class GuardMiddleware(BaseHTTPMiddleware):
         auth_failures: TokenBucket,
         idempotency_exempt: frozenset[str],
         idempotency_wait_s: float,
-        idempotency_lease_s: float,
     ) -> None:
-        super().__init__(app)
+        self.app = app
         self.state = state
         self.max_body_bytes = max_body_bytes
         self.limiter = limiter
         self.auth_failures = auth_failures
         self.idempotency_exempt = idempotency_exempt
         self.idempotency_wait_s = idempotency_wait_s
-        self.idempotency_lease_ns = round(idempotency_lease_s * 1e9)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Fast path: an anonymous read has no body, no key to check and nothing to record.
-        if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
+        if scope["type"] != "http" or (
+            scope["method"] in ("GET", "HEAD")
             and not any(name == b"authorization" for name, _ in scope["headers"])
         ):
             await self.app(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        request = Request(scope, receive)
+        response = await self.dispatch(request, _replaying(scope, receive, send, self.app))
+        if response is not None:
+            await response(scope, receive, send)
 
-    async def dispatch(self, request: Request, call_next: NextApp) -> Response:
+    async def dispatch(self, request: Request, call_next: Downstream) -> Response | None:
+        """The refusal to send, the response of a claimed request, or None once the request
+        went through to the app (which has answered it)."""
         body, refused = await self._read_body(request)
         if refused is not None:
             return refused
@@ -138,7 +145,8 @@ class GuardMiddleware(BaseHTTPMiddleware):
             and principal is not None
         ):
             return await self._idempotent(request, call_next, principal, body)
-        return await call_next(request)
+        await call_next(body, None)
+        return None
 
     async def _read_body(self, request: Request) -> tuple[bytes, Response | None]:
         """The body of a state-changing request, or the refusal of an oversized or
@@ -177,7 +185,11 @@ class GuardMiddleware(BaseHTTPMiddleware):
         scheme, _, token = authorization.partition(" ")
         key = None
         if scheme.lower() == "bearer":
-            key = await run_in_threadpool(self.state.store.authenticate, token.strip())
+            store = self.state.store
+            found = store.authenticate_cached(token.strip())  # a fresh cached key: no thread hop
+            if found is NOT_CACHED:
+                found = await run_in_threadpool(store.authenticate, token.strip())
+            key = found if isinstance(found, ApiKey) else None
         if key is None:
             self.auth_failures.allow(address, time.monotonic())
         request.state.principal = key
@@ -185,7 +197,7 @@ class GuardMiddleware(BaseHTTPMiddleware):
         return None
 
     async def _idempotent(
-        self, request: Request, call_next: NextApp, principal: ApiKey, body: bytes
+        self, request: Request, call_next: Downstream, principal: ApiKey, body: bytes
     ) -> Response:
         idempotency_key = request.headers.get("idempotency-key", "").strip()
         if not idempotency_key or len(idempotency_key) > 200:
@@ -195,12 +207,14 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 "state-changing requests need an Idempotency-Key header (1 to 200 characters)",
                 field="Idempotency-Key",
             )
-        slot = (principal.key_id, idempotency_key)
+        scope = principal.key_id
         digest = request_sha256(request, body)
         deadline = time.monotonic() + self.idempotency_wait_s
         while True:
             try:
-                claim = await run_in_threadpool(self._claim, *slot, digest)
+                claim = await asyncio.wrap_future(
+                    self.state.record_writer.claim(scope, idempotency_key, digest)
+                )
             except HashmarketError as error:  # the ledger's database cannot be reached
                 return problem_for(error)
             if claim.outcome is Outcome.CLAIMED:
@@ -226,44 +240,77 @@ class GuardMiddleware(BaseHTTPMiddleware):
                 )
             await asyncio.sleep(IN_FLIGHT_POLL_S)
         assert claim.token is not None
-        return await self._run_claimed(request, call_next, slot, claim.token)
+        slot = ClaimSlot(scope, idempotency_key, claim.token)
+        return await self._run_claimed(request, call_next, slot, body)
 
     async def _run_claimed(
-        self, request: Request, call_next: NextApp, slot: tuple[str, str], token: str
+        self, request: Request, call_next: Downstream, slot: ClaimSlot, body: bytes
     ) -> Response:
         """Run the request that holds the claim; store its response, or give the claim up
-        if the server failed (5xx or an exception) so that a retry runs it again."""
+        if the server failed (5xx or an exception) so that a retry runs it again.
+
+        A route that records its response in its own transaction (the exchange's commands,
+        :mod:`hashmarket.api.market_service`) finds the claim in ``request.state.claim`` and
+        sets ``request.state.recorded``: its record is durable already and is not written
+        again."""
+        request.state.claim = slot
+        request.state.recorded = False
+        records = self.state.record_writer
+        captured = _Captured()
         try:
-            response = await call_next(request)
-            content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+            await call_next(body, captured)
         except BaseException:
-            await run_in_threadpool(self._release, *slot, token)
+            if not request.state.recorded:
+                await asyncio.wrap_future(records.release(slot))
             raise
-        content_type = response.headers.get("content-type", "application/json")
-        if response.status_code < 500:
-            record = StoredResponse(response.status_code, content_type, content)
-            await run_in_threadpool(self._complete, *slot, token, record)
-        else:
-            await run_in_threadpool(self._release, *slot, token)
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        content = b"".join(captured.chunks)
+        headers = {k: v for k, v in captured.headers.items() if k.lower() != "content-length"}
+        content_type = headers.get("content-type", "application/json")
+        if not request.state.recorded:
+            if captured.status < 500:
+                record = StoredResponse(captured.status, content_type, content)
+                await asyncio.wrap_future(records.complete(slot, record))
+            else:
+                await asyncio.wrap_future(records.release(slot))
         return Response(
-            content, status_code=response.status_code, headers=headers, media_type=content_type
+            content, status_code=captured.status, headers=headers, media_type=content_type
         )
-
-    def _claim(self, scope: str, key: str, digest: str) -> idempotency.Claim:
-        with self.state.ledger() as ledger:
-            return idempotency.claim(ledger, scope, key, digest, lease_ns=self.idempotency_lease_ns)
-
-    def _complete(self, scope: str, key: str, token: str, record: StoredResponse) -> None:
-        with self.state.ledger() as ledger:
-            idempotency.complete(ledger, scope, key, token, record)
-
-    def _release(self, scope: str, key: str, token: str) -> None:
-        with self.state.ledger() as ledger:
-            idempotency.release(ledger, scope, key, token)
 
     def _too_large(self) -> Response:
         return problem(413, "Request body too large", f"the limit is {self.max_body_bytes:,} bytes")
+
+
+class _Captured:
+    """A response the app sent, kept to be recorded before it goes out."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in message["headers"]}
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+
+# Runs the app on the request with its body replayed, sending to ``send`` (None: the client).
+Downstream = Callable[[bytes, Send | None], Awaitable[None]]
+
+
+def _replaying(scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> Downstream:
+    async def call(body: bytes, to: Send | None) -> None:
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            # The body once, then the client's channel (a disconnect, when it comes).
+            return pending.pop() if pending else await receive()
+
+        await app(scope, replay, send if to is None else to)
+
+    return call
 
 
 def replayed(stored: StoredResponse) -> Response:

@@ -3,6 +3,14 @@
 A key reads ``hm_<key id>_<secret>``. The secret is 32 random bytes, so a salted SHA-256 is
 enough to make a stolen table useless (no dictionary to try); the key id lets a request find
 its row without scanning. Keys are revoked, never deleted, so an audit can see who held what.
+
+Every authenticated request looks its key up, so a server process keeps each key's row in
+memory for ``key_cache_ttl_s`` seconds (default :data:`KEY_CACHE_TTL_S`) and reads it through
+one long-lived connection per thread. The secret is still checked against the salted digest
+on every request. Revoking a key through a process's :class:`ServiceStore` drops it from that
+process's cache at once; a revocation made by another process (``hashmarket keys revoke``
+while the server runs) reaches a server within ``key_cache_ttl_s``, when its cached row
+expires and is read again. Ids with no row are never cached.
 """
 
 from __future__ import annotations
@@ -13,16 +21,22 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hashmarket.api import key_store
 from hashmarket.errors import UsageError
 
 SERVICE_DB_FILE_NAME = "service.sqlite"
 KEY_PREFIX = "hm"
+KEY_CACHE_TTL_S = 2.0  # how stale a server's view of a key may be after another process changed it
+KEY_CACHE_MAX = 10_000  # rows cached at most; past this the cache starts again empty
+NOT_CACHED = object()  # what authenticate_cached answers when only the store can tell
 
 
 class Role(enum.StrEnum):
@@ -101,19 +115,67 @@ def _digest(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class _KeyCache:
+    """Key rows read from one service database, shared by every store on it in a process,
+    so that a revocation through any of them is seen by all at once."""
+
+    # key id -> (when read, its secret row); rows are tuples, never changed in place.
+    rows: dict[str, tuple[float, tuple[Any, ...]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHES: dict[Path, _KeyCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_for(path: Path) -> _KeyCache:
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(path.resolve(), _KeyCache())
+
+
+def _parse(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a token shaped ``hm_<key id>_<secret>``."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    return parts[1], parts[2]
+
+
+def _verified(key_id: str, row: tuple[Any, ...] | None, secret: str) -> ApiKey | None:
+    """The key of ``row`` if it exists, is not revoked and ``secret`` is its secret."""
+    if row is None or row[6] is not None:
+        return None
+    if not hmac.compare_digest(_digest(row[0], secret), row[1]):
+        return None
+    return ApiKey(key_id, Role(row[2]), row[3], row[4], row[5], row[6])
+
+
 class ServiceStore:
     """API keys in ``<data dir>/service.sqlite`` (idempotency records live in the ledger's
     database, :mod:`hashmarket.ledger.idempotency`, where every server process sees them)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        key_cache_ttl_s: float = KEY_CACHE_TTL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
+        self.key_cache_ttl_s = key_cache_ttl_s
+        self._monotonic = monotonic
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._cache = _cache_for(path)
+        self._readers = threading.local()
         with self._connect() as db:
             key_store.create_schema(db)
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> ServiceStore:
-        return cls(data_dir / SERVICE_DB_FILE_NAME)
+    def in_data_dir(
+        cls, data_dir: Path, *, key_cache_ttl_s: float = KEY_CACHE_TTL_S
+    ) -> ServiceStore:
+        return cls(data_dir / SERVICE_DB_FILE_NAME, key_cache_ttl_s=key_cache_ttl_s)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -160,22 +222,63 @@ class ServiceStore:
         return key, f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """The key a token belongs to, if the token is valid and not revoked."""
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        """The key a token belongs to, if the token is valid and not revoked (its row from
+        the cache while fresh, else from the database)."""
+        parsed = _parse(token)
+        if parsed is None:
             return None
-        _, key_id, secret = parts
-        with self._connect() as db:
-            row = key_store.secret_row(db, key_id)
-        if row is None or row[6] is not None:
+        key_id, secret = parsed
+        row = self._cached_row(key_id)
+        if row is None:
+            row = self._read_row(key_id)
+        return _verified(key_id, row, secret)
+
+    def authenticate_cached(self, token: str) -> ApiKey | object | None:
+        """:meth:`authenticate` without touching the database: :data:`NOT_CACHED` when the
+        key's row is not cached fresh (then call :meth:`authenticate`, off the event loop)."""
+        parsed = _parse(token)
+        if parsed is None:
             return None
-        if not hmac.compare_digest(_digest(row[0], secret), row[1]):
+        key_id, secret = parsed
+        row = self._cached_row(key_id)
+        return NOT_CACHED if row is None else _verified(key_id, row, secret)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key's cached row (for every store on this database in this process): its
+        next request reads the database."""
+        with self._cache.lock:
+            self._cache.rows.pop(key_id, None)
+
+    def _cached_row(self, key_id: str) -> tuple[Any, ...] | None:
+        with self._cache.lock:
+            cached = self._cache.rows.get(key_id)
+        if cached is None or self._monotonic() - cached[0] >= self.key_cache_ttl_s:
             return None
-        return ApiKey(key_id, Role(row[2]), row[3], row[4], row[5], row[6])
+        return cached[1]
+
+    def _read_row(self, key_id: str) -> tuple[Any, ...] | None:
+        read_at = self._monotonic()
+        row = key_store.secret_row(self._reader(), key_id)
+        if row is not None:
+            with self._cache.lock:
+                if len(self._cache.rows) >= KEY_CACHE_MAX:
+                    self._cache.rows.clear()
+                self._cache.rows[key_id] = (read_at, row)
+        return row
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's connection for reading keys, opened once (WAL: each read in
+        autocommit sees the last committed state)."""
+        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._readers.db = db
+        return db
 
     def revoke_key(self, key_id: str) -> ApiKey:
         with self._connect() as db:
             key_store.revoke(db, key_id, _now())
+        self.forget(key_id)  # committed: this process refuses the key from its next request
         for key in self.list_keys():
             if key.key_id == key_id:
                 return key

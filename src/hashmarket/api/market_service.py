@@ -12,6 +12,14 @@ logged, and a batch that raced another for the next seq fails as a whole and is 
 after replaying (see :mod:`hashmarket.market.venue`). Between batches the thread follows the
 log every :data:`FOLLOW_S` seconds, so each worker's book and feed reach what the others
 accepted within that time.
+
+A command submitted with a :class:`Recording` (every command an HTTP route runs under an
+``Idempotency-Key``) has its response rendered and its idempotency record completed inside
+the batch's own transaction, so the order and the response it got commit together: a crash
+can leave a claim without an order (a retry after the lease runs it, once) but never an
+order without its response (a retry replays it). If another request took the claim over in
+the meantime (its lease ran out), the batch is rolled back and run again without that
+command, which is answered 409 and not executed.
 """
 
 from __future__ import annotations
@@ -22,14 +30,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.api.market_feed import MarketFeed
+from hashmarket.api.problems import problem
+from hashmarket.api.record_writer import ClaimSlot
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import MarketError
+from hashmarket.ledger import Store, StoredResponse, idempotency
 from hashmarket.market import (
     Accepted,
     CancelOrder,
@@ -46,7 +58,28 @@ LOG = logging.getLogger(__name__)
 MAX_BATCH = 512
 FOLLOW_S = 0.25
 
-Pending = tuple[Command, "Future[Accepted | MarketError]"]
+Answer = Accepted | MarketError
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """Where a command's HTTP response goes: the request's claim on its idempotency record,
+    and how the command's answer (with the exchange as it stands after the command) becomes
+    the response."""
+
+    claim: ClaimSlot
+    render: Callable[[Answer, Exchange], StoredResponse]
+
+
+Pending = tuple[Command, "Future[Any]", Recording | None]
+
+
+class ClaimsLostError(Exception):
+    """Some commands' claims were taken over before their batch committed (by index)."""
+
+    def __init__(self, lost: list[int]) -> None:
+        super().__init__(f"{len(lost)} idempotency claim(s) taken over before the commit")
+        self.lost = lost
 
 
 class MarketService:
@@ -78,15 +111,29 @@ class MarketService:
         if self._thread is None:  # the first command opens the exchange: not on the loop
             await asyncio.to_thread(self.start)
         self.feed.loop = asyncio.get_running_loop()
-        future: Future[Accepted | MarketError] = Future()
-        self._queue.put((command, future))
+        future: Future[Answer] = Future()
+        self._queue.put((command, future, None))
         return await asyncio.wrap_future(future)
 
-    def submit_nowait(self, command: Command) -> Future[Accepted | MarketError]:
+    async def submit_recorded(
+        self, command: Command, recording: Recording
+    ) -> tuple[StoredResponse, bool]:
+        """Run ``command`` and answer with its response, and whether that is recorded
+        already: an accepted command's is, under the request's claim in the command's own
+        transaction; a refusal's is not (it executed nothing, so the guard records it as any
+        other response). A 409 if the claim was lost counts as recorded: nothing is to be."""
+        if self._thread is None:
+            await asyncio.to_thread(self.start)
+        self.feed.loop = asyncio.get_running_loop()
+        future: Future[tuple[StoredResponse, bool]] = Future()
+        self._queue.put((command, future, recording))
+        return await asyncio.wrap_future(future)
+
+    def submit_nowait(self, command: Command) -> Future[Answer]:
         """Queue a command from any thread; the future holds its answer."""
         self.start()
-        future: Future[Accepted | MarketError] = Future()
-        self._queue.put((command, future))
+        future: Future[Answer] = Future()
+        self._queue.put((command, future, None))
         return future
 
     @contextmanager
@@ -146,7 +193,7 @@ class MarketService:
                 self._batch(batch)
             except Exception as error:  # answered already, or answer every waiter now
                 LOG.exception("market sequencer: a batch failed")
-                for _, future in batch:
+                for _, future, _ in batch:
                     if not future.done():
                         future.set_exception(error)
 
@@ -163,7 +210,7 @@ class MarketService:
         assert exchange is not None
         engine = exchange.engine
         now = max(time.time_ns(), engine.last_ts_ns)
-        commands = [dataclasses.replace(c, ts_ns=now) for c, _ in batch]
+        commands = [dataclasses.replace(c, ts_ns=now) for c, _, _ in batch]
         markets: set[str] = set()
         for command in commands:
             if isinstance(command, PlaceOrder):
@@ -172,20 +219,81 @@ class MarketService:
                 market = engine.order_market.get(command.order_id)
                 if market is not None:
                     markets.add(market)
+        recordings = [recording for _, _, recording in batch]
+        responses: list[StoredResponse | None] = []
+        on_commit = None
+        if any(r is not None for r in recordings):
+
+            def on_commit(store: Store, results: list[Answer]) -> int:
+                responses[:] = self._record(store, recordings, results)
+                pairs = zip(recordings, results, strict=True)
+                return sum(rec is not None and isinstance(r, Accepted) for rec, r in pairs)
+
         try:
             with self.state.ledger(), self.lock:
                 before = exchange.head[0]
-                results = submit_sequenced(exchange, commands)
+                results = submit_sequenced(
+                    exchange, commands, on_commit=on_commit, clock_stamped=True
+                )
                 if exchange.head[0] - before != sum(isinstance(r, Accepted) for r in results):
                     markets = set(exchange.engine.books)  # it replayed others' commands too
+        except ClaimsLostError as lost:
+            self._without(batch, lost.lost)
+            return
         except BaseException as error:
-            for _, future in batch:
+            for _, future, _ in batch:
                 future.set_exception(error)
             return
         self.batches += 1
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)  # committed: answered even if publishing fails
+        for i, ((_, future, recording), result) in enumerate(zip(batch, results, strict=True)):
+            # Committed: answered even if publishing fails.
+            if recording is None:
+                future.set_result(result)
+            else:
+                future.set_result((responses[i], isinstance(result, Accepted)))
         self._publish(markets)
+
+    def _record(
+        self, store: Store, recordings: list[Recording | None], results: list[Answer]
+    ) -> list[StoredResponse | None]:
+        """Inside the batch's transaction: render every recorded command's response and record
+        an accepted one's (a refusal's is left to the guard: recording it here would commit a
+        transaction that changes nothing else, and the ledger's head with it); raises
+        :class:`ClaimsLostError` if a claim is no longer this request's."""
+        exchange = self._exchange
+        assert exchange is not None
+        now_ns = exchange.ledger.clock.now_ns()
+        responses: list[StoredResponse | None] = []
+        lost = []
+        for i, (recording, result) in enumerate(zip(recordings, results, strict=True)):
+            if recording is None:
+                responses.append(None)
+                continue
+            response = recording.render(result, exchange)
+            claim = recording.claim
+            if isinstance(result, Accepted) and not idempotency.complete_in(
+                store, claim.scope, claim.key, claim.token, response, now_ns=now_ns
+            ):
+                lost.append(i)
+            responses.append(response)
+        if lost:
+            raise ClaimsLostError(lost)
+        return responses
+
+    def _without(self, batch: list[Pending], lost: list[int]) -> None:
+        """Answer the commands whose claims were lost (not executed) and run the rest again."""
+        taken = problem(
+            409,
+            "Request in progress",
+            "another request with this Idempotency-Key took it over; retry later",
+            field="Idempotency-Key",
+        )
+        for i in lost:
+            lost_response = StoredResponse(409, taken.media_type or "", bytes(taken.body))
+            batch[i][1].set_result((lost_response, True))
+        rest = [pending for i, pending in enumerate(batch) if i not in set(lost)]
+        if rest:
+            self._batch(rest)
 
     def _publish(self, markets: set[str]) -> None:
         exchange = self._exchange

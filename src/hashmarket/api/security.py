@@ -1,8 +1,11 @@
-"""Route dependencies: who is calling, and may they do this to that account."""
+"""Route dependencies: who is calling, and may they do this to that account.
+
+They are ``async`` although they never wait: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hop per dependency per request for what is a dictionary lookup."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
@@ -11,7 +14,7 @@ from hashmarket.api.keys import ApiKey, Permission
 BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-def current_key(request: Request) -> ApiKey:
+async def current_key(request: Request) -> ApiKey:
     key: ApiKey | None = getattr(request.state, "principal", None)
     if key is None:
         if getattr(request.state, "auth_failed", False):
@@ -22,11 +25,11 @@ def current_key(request: Request) -> ApiKey:
     return key
 
 
-def require(permission: Permission) -> Callable[[Request], ApiKey]:
+def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
     """A dependency that admits keys whose role has ``permission``."""
 
-    def dependency(request: Request) -> ApiKey:
-        key = current_key(request)
+    async def dependency(request: Request) -> ApiKey:
+        key = await current_key(request)
         if not key.allows(permission):
             raise HTTPException(403, f"role {key.role.value!r} may not {permission.value}")
         return key

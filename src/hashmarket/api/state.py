@@ -14,6 +14,7 @@ from fastapi import Request
 
 from hashmarket.api.config import ServiceConfig
 from hashmarket.api.keys import ServiceStore
+from hashmarket.api.record_writer import RecordWriter
 from hashmarket.chain import NetworkHistory
 from hashmarket.index import (
     AsOf,
@@ -41,6 +42,7 @@ class ServiceState:
     _records: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
     _calibrations: dict[ValuationSetup, Calibration] = field(default_factory=dict)
     _ledger: Ledger | None = None
+    _record_writer: RecordWriter | None = None
     _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,6 +87,17 @@ class ServiceState:
             self._records[query] = cached
         return cached
 
+    @property
+    def record_writer(self) -> RecordWriter:
+        """The idempotency records' group-committing writer (its connection opens at first use)."""
+        with self._lock:
+            if self._record_writer is None:
+                self._record_writer = RecordWriter(
+                    self.config.resolved_ledger_url,
+                    lease_ns=round(self.config.idempotency_lease_s * 1e9),
+                )
+            return self._record_writer
+
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
         """The ledger, opened once per process; one request uses it at a time (the embedded
@@ -121,6 +134,6 @@ class ServiceState:
             return self._tables[method]
 
 
-def service(request: Request) -> ServiceState:
+async def service(request: Request) -> ServiceState:  # async: no thread hop (see security)
     state: ServiceState = request.app.state.service
     return state

@@ -37,6 +37,12 @@ def serve_command(
         min=0.001,
         help="Failed authentications per address and minute after the burst (429 beyond).",
     ),
+    key_cache_ttl: float = typer.Option(
+        2.0,
+        "--key-cache-ttl",
+        min=0.001,
+        help="Seconds a worker caches an API key: how late it sees a revocation made elsewhere.",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -54,6 +60,7 @@ def serve_command(
         os.environ["HASHMARKET_DB"] = db
     os.environ["HASHMARKET_AUTH_FAILURE_BURST"] = repr(auth_failure_burst)
     os.environ["HASHMARKET_AUTH_FAILURES_PER_MINUTE"] = repr(auth_failures_per_minute)
+    os.environ["HASHMARKET_KEY_CACHE_TTL_S"] = repr(key_cache_ttl)
     typer.echo(f"Hashmarket dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "hashmarket.api.app:app_from_environment",
@@ -62,6 +69,7 @@ def serve_command(
         port=port,
         workers=workers,
         log_level="warning",
+        access_log=False,  # a log line per request costs the event loop more than it tells
     )
 
 

@@ -59,7 +59,18 @@ from hashmarket.market.snapshot import engine_from_state, engine_state
 from hashmarket.money import derived_id
 
 _OK = CreateTransferResult.OK
+# Inside a batch's transaction: the store and every command's answer; returns rows written.
+OnCommit = Callable[[Store, list[Accepted | MarketError]], int]
 _NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+
+
+class LogMovedError(Exception):
+    """Another process logged commands after this exchange's head: catch up, then submit.
+    (Its text names ``market_log``, which :func:`hashmarket.market.venue.submit_sequenced`
+    retries on.)"""
+
+    def __init__(self, stored_seq: int, own_seq: int) -> None:
+        super().__init__(f"market_log is at seq {stored_seq}, this exchange at {own_seq}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +236,16 @@ class Exchange:
             raise result
         return result
 
-    def submit_many(self, commands: Iterable[Command]) -> list[Accepted | MarketError]:
+    def submit_many(
+        self, commands: Iterable[Command], *, on_commit: OnCommit | None = None
+    ) -> list[Accepted | MarketError]:
         """Group commit: every command's answer, in order; the accepted ones and their ledger
         effects are durable together when this returns.
+
+        ``on_commit(store, results)``, if given, runs inside the batch's transaction after
+        its last write and returns how many rows it wrote there: the HTTP service records
+        each command's response with it, so a command and its response commit together. If
+        it raises, nothing of the batch is written.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
@@ -242,6 +260,12 @@ class Exchange:
         self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
+                # The write transaction excludes every other writer, so this check holds to
+                # the commit: a log another process extended since this exchange last read
+                # it would have this batch reuse its order and transfer ids.
+                stored_head = mlog.log_head(writer.store, self.genesis)
+                if stored_head != head:
+                    raise LogMovedError(stored_head[0], head[0])
                 effects: list[Transfer] = []
                 funds = _Funds(writer.store, self.clearing.available_delta)
                 funds.load(
@@ -268,6 +292,10 @@ class Exchange:
                 if entries:
                     mlog.insert_entries(writer.store, entries)
                     writer.applied += len(entries)  # log rows are writes: commit them
+                if on_commit is not None:
+                    writer.applied += on_commit(writer.store, results)
+        except LogMovedError:
+            raise  # nothing was applied: the caller catches up and submits again
         except BaseException:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise

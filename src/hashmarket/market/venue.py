@@ -16,6 +16,7 @@ every command is applied to the book as the log orders it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from hashmarket.errors import HashmarketError, MarketError
 from hashmarket.ledger import Ledger
 from hashmarket.market import log as mlog
 from hashmarket.market.book import ACCOUNT, ID, IS_BUY, PRICE, REMAINING
-from hashmarket.market.exchange import Exchange, exchange_accounts
+from hashmarket.market.exchange import Exchange, OnCommit, exchange_accounts
 from hashmarket.market.orders import Accepted, Command, Side
 from hashmarket.market.products import MarketConfig, monthly_futures
 
@@ -58,13 +59,26 @@ def _head_taken(error: BaseException) -> bool:
     return "market_log" in text or "unique" in text or "duplicate" in text or "primary" in text
 
 
-def submit_sequenced(exchange: Exchange, commands: list[Command]) -> list[Accepted | MarketError]:
+def submit_sequenced(
+    exchange: Exchange,
+    commands: list[Command],
+    *,
+    on_commit: OnCommit | None = None,
+    clock_stamped: bool = False,
+) -> list[Accepted | MarketError]:
     """:meth:`Exchange.submit_many` after catching up with the log, again if another process
-    took the next seq between the two (the failed transaction left nothing behind)."""
+    took the next seq between the two (the failed transaction left nothing behind).
+
+    ``clock_stamped`` commands carry the time they were taken at, not a time their sender
+    chose: those that what another process logged meanwhile makes too early take the log's
+    last time (the log's time never goes back) instead of being refused."""
     for attempt in range(SEQUENCE_RETRIES):
         catch_up(exchange)
+        last_ns = exchange.engine.last_ts_ns
+        if clock_stamped and any(c.ts_ns < last_ns for c in commands):
+            commands = [dataclasses.replace(c, ts_ns=max(c.ts_ns, last_ns)) for c in commands]
         try:
-            return exchange.submit_many(commands)
+            return exchange.submit_many(commands, on_commit=on_commit)
         except HashmarketError:
             raise
         except Exception as error:  # the store's integrity error, whichever driver raised it

@@ -16,22 +16,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt
 from starlette.websockets import WebSocketDisconnect
 
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.market_feed import FRAME_INTERVAL_S, Subscriber
-from hashmarket.api.market_service import MarketService
+from hashmarket.api.market_service import MarketService, Recording
+from hashmarket.api.problems import problem_for
+from hashmarket.api.record_writer import ClaimSlot
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.errors import MarketError
+from hashmarket.ledger import StoredResponse
 from hashmarket.market import (
     Accepted,
     CancelOrder,
     Command,
+    Exchange,
     OrderType,
     PlaceGpuOrder,
     PlaceOrder,
@@ -53,7 +59,7 @@ SETTLE = Depends(require(Permission.SETTLE))
 ID = Field(..., gt=0, le=2**63 - 1)
 
 
-def market_service(request: Request) -> MarketService:
+async def market_service(request: Request) -> MarketService:
     """The process's exchange (created with the app, opened on its ledger at first use)."""
     found: MarketService = request.app.state.market
     return found
@@ -104,9 +110,7 @@ class DeliveryRequest(BaseModel):
     delivered_ths_s: StrictInt
 
 
-def _answer(result: Accepted | MarketError) -> dict[str, Any]:
-    if isinstance(result, MarketError):
-        raise result
+def _answer(result: Accepted, _: Exchange) -> dict[str, Any]:
     return {
         "order_id": result.order_id,
         "resting": result.resting,
@@ -115,58 +119,95 @@ def _answer(result: Accepted | MarketError) -> dict[str, Any]:
     }
 
 
-async def _run(market: MarketService, command: Command) -> dict[str, Any]:
-    return _answer(await market.submit(command))
+Shape = Callable[[Accepted, Exchange], dict[str, Any]]
+
+
+async def _run(
+    request: Request,
+    market: MarketService,
+    command: Command,
+    *,
+    status: int = 200,
+    shape: Shape = _answer,
+) -> Response:
+    """Run ``command`` through the sequencer and answer with ``shape`` of what it did (a
+    refusal as a problem). Under an idempotency claim (every request the guard claims) an
+    accepted command's response is rendered and recorded in the exchange's own transaction,
+    so the command and its record are durable together and the guard writes nothing more."""
+
+    def render(result: Accepted | MarketError, exchange: Exchange) -> StoredResponse:
+        if isinstance(result, MarketError):
+            response: Response = problem_for(result)
+        else:
+            response = JSONResponse(shape(result, exchange), status_code=status)
+        return StoredResponse(response.status_code, str(response.media_type), bytes(response.body))
+
+    claim: ClaimSlot | None = getattr(request.state, "claim", None)
+    if claim is None:  # a path exempt from idempotency records: nothing to record
+        result = await market.submit(command)
+        with market.reading() as exchange:
+            stored = render(result, exchange)
+    else:
+        stored, request.state.recorded = await market.submit_recorded(
+            command, Recording(claim, render)
+        )
+    return Response(stored.body, status_code=stored.status, media_type=stored.content_type)
 
 
 @router.post("/orders", status_code=201, summary="Place an order (hashpower or a future)")
 async def place_order(
-    order: OrderRequest, key: ApiKey = TRADE, market: MarketService = MARKET
-) -> dict[str, Any]:
+    request: Request, order: OrderRequest, key: ApiKey = TRADE, market: MarketService = MARKET
+) -> Response:
     check_account(key, str(order.account_id))
     order_type = OrderType.MARKET if order.price is None else OrderType.LIMIT
     command = PlaceOrder(
         0, order.account_id, order.market, order.side, order.size, order.price, order_type,
         order.tif, order.budget_sats, order.duration_s,
     )  # fmt: skip
-    return await _run(market, command)
+    return await _run(request, market, command, status=201)
 
 
 @router.post("/gpu-orders", status_code=201, summary="Place a GPU block order")
 async def place_gpu_order(
-    order: GpuOrderRequest, key: ApiKey = TRADE, market: MarketService = MARKET
-) -> dict[str, Any]:
+    request: Request, order: GpuOrderRequest, key: ApiKey = TRADE, market: MarketService = MARKET
+) -> Response:
     check_account(key, str(order.account_id))
     command = PlaceGpuOrder(
         0, order.account_id, order.side, order.model, order.gpus, order.start_s, order.end_s,
         order.price, order.tif,
     )  # fmt: skip
-    return await _run(market, command)
+    return await _run(request, market, command, status=201)
 
 
 @router.delete("/orders/{order_id}", summary="Cancel an open order of the account")
 async def cancel_order(
+    request: Request,
     order_id: int,
     account_id: int = Query(..., gt=0),
     key: ApiKey = TRADE,
     market: MarketService = MARKET,
-) -> dict[str, Any]:
+) -> Response:
     check_account(key, str(account_id))
-    return await _run(market, CancelOrder(0, account_id, order_id))
+    return await _run(request, market, CancelOrder(0, account_id, order_id))
 
 
 @router.post("/orders/{order_id}/replace", summary="Cancel-replace an open order")
 async def replace_order(
-    order_id: int, body: ReplaceRequest, key: ApiKey = TRADE, market: MarketService = MARKET
-) -> dict[str, Any]:
+    request: Request,
+    order_id: int,
+    body: ReplaceRequest,
+    key: ApiKey = TRADE,
+    market: MarketService = MARKET,
+) -> Response:
     check_account(key, str(body.account_id))
-    return await _run(market, ReplaceOrder(0, body.account_id, order_id, body.price, body.size))
+    command = ReplaceOrder(0, body.account_id, order_id, body.price, body.size)
+    return await _run(request, market, command)
 
 
 @router.post("/capacity", summary="Register hashrate or GPUs the account may sell")
 async def register_capacity(
-    body: CapacityRequest, key: ApiKey = TRADE, market: MarketService = MARKET
-) -> dict[str, Any]:
+    request: Request, body: CapacityRequest, key: ApiKey = TRADE, market: MarketService = MARKET
+) -> Response:
     check_account(key, str(body.account_id))
     command: Command
     if body.hashrate_ths is not None:
@@ -176,19 +217,24 @@ async def register_capacity(
     else:
         command = RegisterGpus(0, body.account_id, str(body.model), body.gpus or 0,
                                body.start_s or 0, body.end_s or 0)  # fmt: skip
-    await _run(market, command)
-    return {"account_id": body.account_id, "registered": True}
+
+    def registered(_: Accepted, __: Exchange) -> dict[str, Any]:
+        return {"account_id": body.account_id, "registered": True}
+
+    return await _run(request, market, command, shape=registered)
 
 
 @router.post("/deliveries", summary="Report metered hashes on a hashpower contract")
 async def report_delivery(
-    body: DeliveryRequest, key: ApiKey = SETTLE, market: MarketService = MARKET
-) -> dict[str, Any]:
-    await _run(market, ReportDelivery(0, body.contract_id, body.delivered_ths_s))
-    with market.reading() as exchange:
+    request: Request, body: DeliveryRequest, key: ApiKey = SETTLE, market: MarketService = MARKET
+) -> Response:
+    def delivered(_: Accepted, exchange: Exchange) -> dict[str, Any]:
         contract = exchange.engine.contracts.get(body.contract_id)
         terms = None if contract is None else contract.to_dict()
-    return {"contract_id": body.contract_id, "running": terms is not None, "contract": terms}
+        return {"contract_id": body.contract_id, "running": terms is not None, "contract": terms}
+
+    command = ReportDelivery(0, body.contract_id, body.delivered_ths_s)
+    return await _run(request, market, command, shape=delivered)
 
 
 @router.get("/markets", summary="The markets the exchange lists")

@@ -1,0 +1,146 @@
+"""Idempotency records group-committed: one writer thread with its own long-lived connection
+to the ledger's database commits every record operation waiting in one transaction.
+
+A state-changing request claims its ``Idempotency-Key`` before it runs and completes the
+claim with its response after (:mod:`hashmarket.ledger.idempotency`). Each of those is a
+commit, and on SQLite with ``synchronous=FULL`` a commit is an fsync behind the one write
+lock: done one request at a time they bounded the service at a few hundred requests per
+second. Here the guard hands each operation to :class:`RecordWriter` and awaits its future;
+the writer takes all the operations waiting (up to :data:`MAX_BATCH`), applies them in order
+in one records transaction and answers each only after the commit, so a request is
+acknowledged only once its record is durable. Under load one fsync serves many requests.
+
+The exchange's commands skip the completing step here: their responses are written inside
+the exchange's own group-commit transaction (:mod:`hashmarket.api.market_service`), so an
+order and its record are durable together.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from hashmarket.ledger import Ledger, Store, StoredResponse, idempotency
+
+LOG = logging.getLogger(__name__)
+MAX_BATCH = 512
+
+# One record operation: what it does inside the batch's transaction, given the batch's
+# ledger-clock time; ordered within a batch by the (scope, key) it touches.
+Operation = Callable[[Store, int], Any]
+Queued = tuple[tuple[str, str], Operation, "Future[Any]"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSlot:
+    """The claim a running request holds: whoever completes it presents the token."""
+
+    scope: str
+    key: str
+    token: str
+
+
+class RecordWriter:
+    """Claims, completions and releases of idempotency records, committed in batches by one
+    thread on its own connection to ``ledger_url`` (opened at first use, closed by
+    :meth:`stop`)."""
+
+    def __init__(self, ledger_url: str, *, lease_ns: int) -> None:
+        self.ledger_url = ledger_url
+        self.lease_ns = lease_ns
+        self.batches = 0  # transactions committed (operations / batches = the batching)
+        self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def claim(self, scope: str, key: str, request_sha256: str) -> Future[idempotency.Claim]:
+        lease_ns = self.lease_ns
+
+        def op(store: Store, now_ns: int) -> idempotency.Claim:
+            return idempotency.claim_in(
+                store, scope, key, request_sha256, now_ns=now_ns, lease_ns=lease_ns
+            )
+
+        return self._put((scope, key), op)
+
+    def complete(self, slot: ClaimSlot, response: StoredResponse) -> Future[bool]:
+        def op(store: Store, now_ns: int) -> bool:
+            return idempotency.complete_in(
+                store, slot.scope, slot.key, slot.token, response, now_ns=now_ns
+            )
+
+        return self._put((slot.scope, slot.key), op)
+
+    def release(self, slot: ClaimSlot) -> Future[None]:
+        def op(store: Store, _: int) -> None:
+            idempotency.release_in(store, slot.scope, slot.key, slot.token)
+
+        return self._put((slot.scope, slot.key), op)
+
+    def stop(self) -> None:
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=5)
+                self._thread = None
+
+    def _put(self, slot: tuple[str, str], op: Operation) -> Future[Any]:
+        self._start()
+        future: Future[Any] = Future()
+        self._queue.put((slot, op, future))
+        return future
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                ready: Future[None] = Future()
+                thread = threading.Thread(
+                    target=self._run, args=(ready,), name="idempotency-records", daemon=True
+                )
+                thread.start()
+                ready.result()  # the connection is open (or this raises why not)
+                self._thread = thread
+
+    def _run(self, ready: Future[None]) -> None:
+        try:
+            ledger = Ledger.open(self.ledger_url, create=True)
+        except BaseException as error:
+            ready.set_exception(error)
+            return
+        ready.set_result(None)
+        with ledger:
+            while (first := self._queue.get()) is not None:
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)
+                        break
+                    batch.append(item)
+                self._commit(ledger, batch)
+
+    def _commit(self, ledger: Ledger, batch: list[Queued]) -> None:
+        # One lock order for every process's batches, so two PostgreSQL transactions cannot
+        # wait on each other's rows; the sort is stable, so one key's operations keep the
+        # order they arrived in.
+        batch.sort(key=lambda queued: queued[0])
+        try:
+            now_ns = ledger.clock.now_ns()
+            with ledger.records() as store:
+                results = [op(store, now_ns) for _, op, _ in batch]
+        except BaseException as error:  # nothing of the batch committed: every waiter hears why
+            LOG.warning("idempotency records: a batch of %d failed: %s", len(batch), error)
+            for _, _, future in batch:
+                future.set_exception(error)
+            return
+        self.batches += 1
+        for (_, _, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
