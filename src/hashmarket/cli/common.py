@@ -152,15 +152,20 @@ def resolve_cli_asof(
     )
 
 
+def load_history(data_dir: Path | None, commercial_only: bool) -> NetworkHistory:
+    """The network history of the data store (``--data-dir``, ``--commercial-only``)."""
+    from hashmarket.chain import NetworkHistory
+
+    return NetworkHistory.load(
+        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
+    )
+
+
 def load_history_asof(
     data_dir: Path | None, commercial_only: bool, asof: str | None, allow_subsidy_only: bool
 ) -> tuple[NetworkHistory, AsOf]:
     """The network history of the data store and the command's resolved as-of date."""
-    from hashmarket.chain import NetworkHistory
-
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
+    history = load_history(data_dir, commercial_only)
     return history, resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
 
 

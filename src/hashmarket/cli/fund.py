@@ -23,8 +23,8 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    load_history,
     parse_date,
-    resolve_data_dir,
 )
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -43,12 +43,6 @@ app = typer.Typer(
 
 SPEC_ARGUMENT = typer.Argument(..., help="The fund's spec file (JSON or YAML).")
 DAY_OPTION = typer.Option(..., "--day", help="The day, YYYY-MM-DD.")
-
-
-def _history(data_dir: Path | None, commercial_only: bool) -> NetworkHistory:
-    return NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
 
 
 def _rate(history: NetworkHistory, day: dt.date) -> tk.DayRate:
@@ -133,7 +127,7 @@ def strike_command(
     the day after it, once the day before is struck)."""
     terms = load_fund_spec(spec)
     when = _day(day, "--day")
-    history = _history(data_dir, commercial_only)
+    history = load_history(data_dir, commercial_only)
     previous = None
     if when > terms.launch_day:
         previous = _rate(history, when - dt.timedelta(days=1))
@@ -154,7 +148,7 @@ def nav_command(
 ) -> None:
     """A day's NAV from the ledger's holdings at its cut and its fixings (writes nothing)."""
     terms = load_fund_spec(spec)
-    rate = _rate(_history(data_dir, commercial_only), _day(day, "--day"))
+    rate = _rate(load_history(data_dir, commercial_only), _day(day, "--day"))
     with opened(db, data_dir) as ledger:
         s = fd.nav(ledger, terms, rate)
     _emit(s.to_dict(), fmt, _strike_line(terms, s))
@@ -182,7 +176,9 @@ def _deal(side: str, spec: Path, options: dict[str, Any]) -> None:
     terms = load_fund_spec(spec)
     at_ns = parse_at(options["at"])
     when = _received(options["received_at"], at_ns)
-    rate = _rate(_history(options["data_dir"], options["commercial_only"]), terms.dealing_day(when))
+    rate = _rate(
+        load_history(options["data_dir"], options["commercial_only"]), terms.dealing_day(when)
+    )
     order = fd.Order(
         order_id=options["order_id"],
         share_account_id=options["ap"],
@@ -273,7 +269,7 @@ def report_command(
 ) -> None:
     """Daily NAV, premium or discount of the secondary price, tracking error to the index."""
     terms = load_fund_spec(spec)
-    history = _history(data_dir, commercial_only)
+    history = load_history(data_dir, commercial_only)
     first = parse_date(start, "--from") or terms.launch_day
     last = parse_date(end, "--to") or history.last_date
     secondary = None

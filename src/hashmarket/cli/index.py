@@ -9,7 +9,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     ALLOW_SUBSIDY_ONLY_OPTION,
     COMMERCIAL_ONLY_OPTION,
@@ -19,10 +18,9 @@ from hashmarket.cli.common import (
     bar,
     console,
     emit_records,
+    load_history_asof,
     parse_date,
     print_asof,
-    resolve_cli_asof,
-    resolve_data_dir,
     sparkline,
 )
 from hashmarket.index import Method, hashprice_records, hashprice_table, select_days
@@ -98,10 +96,7 @@ def hashprice_command(
 
     By default the 30 days to the as-of date, the last day with a complete index value.
     """
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
-    asof = resolve_cli_asof(history, None, allow_subsidy_only=allow_subsidy_only)
+    history, asof = load_history_asof(data_dir, commercial_only, None, allow_subsidy_only)
     table = hashprice_table(history, method=method)
     value_column = (
         "hashprice_usd_per_ph_day" if currency is Currency.USD else "hashprice_btc_per_ph_day"

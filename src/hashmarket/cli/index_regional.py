@@ -9,7 +9,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -18,8 +17,8 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    load_history,
     parse_date,
-    resolve_data_dir,
 )
 from hashmarket.index import (
     REFERENCE_EFFICIENCY_J_PER_TH,
@@ -88,9 +87,7 @@ def regional_command(
 ) -> None:
     """Regional mining margin: hashprice less a region's power cost (default: the last 7 days)."""
     prices = read_power_prices(power_path)
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
+    history = load_history(data_dir, commercial_only)
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     fixings = regional_fixings(
         history,

@@ -22,10 +22,9 @@ from hashmarket.cli.common import (
     console,
     emit_records,
     jsonable,
+    load_history_asof,
     parse_date,
     print_asof,
-    resolve_cli_asof,
-    resolve_data_dir,
 )
 from hashmarket.cli.miner_payback import (
     PaybackBasis,
@@ -131,11 +130,8 @@ def load_index(
     data_dir: Path | None, commercial_only: bool, asof: str | None, allow_subsidy_only: bool
 ) -> tuple[NetworkHistory, pd.Series, AsOf]:
     """The history, its USD index up to the as-of date, and the resolved as-of date."""
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
+    history, resolved = load_history_asof(data_dir, commercial_only, asof, allow_subsidy_only)
     table = hashprice_table(history)
-    resolved = resolve_cli_asof(history, asof, allow_subsidy_only=allow_subsidy_only)
     return history, table[HASHPRICE_COLUMN].loc[: pd.Timestamp(resolved.date)], resolved
 
 

@@ -18,7 +18,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -28,8 +27,8 @@ from hashmarket.cli.common import (
     emit_json,
     emit_records,
     exact_record,
+    load_history,
     parse_date,
-    resolve_data_dir,
 )
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -217,9 +216,7 @@ def run_command(
         published = st.published_fixings(
             st.status(ledger, contract_id),
             when,
-            history=NetworkHistory.load(
-                data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-            ),
+            history=load_history(data_dir, commercial_only),
             gpu_quotes=None if gpu_quotes is None else read_quotes(gpu_quotes),
             power_prices=None if power_prices is None else read_power_prices(power_prices),
         )

@@ -15,7 +15,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hashmarket.chain import NetworkHistory
 from hashmarket.cli.common import (
     COMMERCIAL_ONLY_OPTION,
     DATA_DIR_OPTION,
@@ -25,8 +24,8 @@ from hashmarket.cli.common import (
     emit_json,
     emit_records,
     exact_record,
+    load_history,
     parse_date,
-    resolve_data_dir,
 )
 from hashmarket.cli.ledger import AT_OPTION, new_transfer_id, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -250,9 +249,7 @@ def transfer_command(
 
 def day_rate(day: dt.date, *, data_dir: Path | None, commercial_only: bool) -> tk.DayRate:
     """The day's FPPS fixings in BTC and USD, from the network history."""
-    history = NetworkHistory.load(
-        data_dir=resolve_data_dir(data_dir), include_noncommercial=not commercial_only
-    )
+    history = load_history(data_dir, commercial_only)
     return tk.DayRate.from_fixings(*day_fixings(history, day))
 
 
