@@ -4,7 +4,6 @@ risk and the credit charge (CVA), with and without margin (see
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -21,13 +20,10 @@ from hashmarket.cli.common import (
     WORKERS_OPTION,
     PriceModelChoice,
     console,
-    jsonable,
-    load_history_asof,
     positive,
     print_asof,
 )
-from hashmarket.cli.risk import FORMAT_OPTION, RiskFormat
-from hashmarket.models import calibrate
+from hashmarket.cli.risk import FORMAT_OPTION, RiskFormat, _calibrated, echo_json
 from hashmarket.pricing import FlatRate, Market
 from hashmarket.reports import number
 from hashmarket.risk import CounterpartyReport, counterparty_report, load_netting_set, past_fixings
@@ -94,9 +90,8 @@ def cva_command(
     positive(paths, "--paths")
     positive(workers, "--workers")
     spec = load_netting_set(spec_path)
-    history, resolved = load_history_asof(data_dir, commercial_only, asof, allow_subsidy_only)
-    calibration = calibrate(
-        history, asof=resolved.date, price_model="merton" if price_model == "merton" else "gbm"
+    history, calibration, resolved = _calibrated(
+        data_dir, commercial_only, asof, price_model, allow_subsidy_only
     )
     state = calibration.state
     market = Market(
@@ -116,8 +111,7 @@ def cva_command(
         workers=workers,
     )
     if fmt is RiskFormat.JSON:
-        payload = {**report.to_dict(), "data_asof": resolved.to_dict()}
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json(report.to_dict(), resolved)
     else:
         render_cva(report)
     print_asof(resolved, machine=fmt is RiskFormat.JSON)

@@ -20,11 +20,10 @@ from hashmarket.cli.common import (
     SEED_OPTION,
     PriceModelChoice,
     console,
-    jsonable,
     positive,
     print_asof,
 )
-from hashmarket.cli.risk import FORMAT_OPTION, RiskFormat, _calibrated, _levels_for
+from hashmarket.cli.risk import FORMAT_OPTION, RiskFormat, _calibrated, _levels_for, echo_json
 from hashmarket.errors import RiskError
 from hashmarket.instruments import Loan
 from hashmarket.pricing import ValuationSetup, market_for
@@ -112,8 +111,7 @@ def loan_currency_command(
     )
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
     if fmt is RiskFormat.JSON:
-        payload = {**result.to_dict(), "data_asof": resolved.to_dict()}
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json(result.to_dict(), resolved)
     else:
         render_comparison(result)
 
@@ -175,8 +173,7 @@ def loan_protect_command(
     )
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
     if fmt is RiskFormat.JSON:
-        payload = {**result.to_dict(), "data_asof": resolved.to_dict()}
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json(result.to_dict(), resolved)
     else:
         render_protection(result)
     if settlement_out is not None:

@@ -74,6 +74,12 @@ class RiskFormat(enum.StrEnum):
 FORMAT_OPTION = typer.Option(RiskFormat.TABLE, "--format", help="table or json.")
 
 
+def echo_json(record: dict[str, Any], resolved: AsOf) -> None:
+    """The ``--format json`` output: the result's fields, then the data's as-of date."""
+    payload = {**record, "data_asof": resolved.to_dict()}
+    typer.echo(json.dumps(payload, indent=2, default=jsonable))
+
+
 def _calibrated(
     data_dir: Path | None,
     commercial_only: bool,
@@ -220,10 +226,7 @@ def risk_command(
             progress=progress,
         )
     if fmt is RiskFormat.JSON:
-        payload = result.to_dict()
-        payload["calibration"] = calibration.report.to_dict()
-        payload["data_asof"] = resolved.to_dict()
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json({**result.to_dict(), "calibration": calibration.report.to_dict()}, resolved)
     else:
         render_risk(result)
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
@@ -402,8 +405,7 @@ def hedge_command(
         )
     plan = analysis.plan
     if fmt is RiskFormat.JSON:
-        payload = {**analysis.to_dict(), "data_asof": resolved.to_dict()}
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json(analysis.to_dict(), resolved)
     else:
         render_hedge(plan, analysis.to_dict()["independent_check"])
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
@@ -547,15 +549,13 @@ def loan_command(
     print_asof(resolved, machine=fmt is RiskFormat.JSON)
     if isinstance(result, LeverageOutcome):
         if fmt is RiskFormat.JSON:
-            payload = {**result.summary(), "data_asof": resolved.to_dict()}
-            typer.echo(json.dumps(payload, indent=2, default=jsonable))
+            echo_json(result.summary(), resolved)
         else:
             render_leverage(result)
         write_report(report, leverage_html(result) if report else "")
         return
     if fmt is RiskFormat.JSON:
-        payload = {**result.to_dict(), "data_asof": resolved.to_dict()}
-        typer.echo(json.dumps(payload, indent=2, default=jsonable))
+        echo_json(result.to_dict(), resolved)
     else:
         render_loan(result)
     write_report(report, loan_html(result) if report else "")
