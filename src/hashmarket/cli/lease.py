@@ -46,19 +46,8 @@ def schedule_command(spec: Path = SPEC_ARGUMENT, fmt: OutputFormat = FORMAT_OPTI
     from hashmarket.instruments import MachineLease
 
     lease = read_contract(spec, MachineLease)
-    rows = [
-        {
-            "month": r.month,
-            "due": r.due.isoformat(),
-            "payment_cents": r.payment_cents,
-            "interest_cents": r.interest_cents,
-            "principal_cents": r.principal_cents,
-            "balance_cents": r.balance_cents,
-        }
-        for r in lease.schedule
-    ]
     if fmt is not OutputFormat.TABLE:
-        emit_records(rows, fmt)
+        emit_records([r.to_dict() for r in lease.schedule], fmt)
         return
     table = Table(
         title=f"{spec.name}: ${lease.financed_cents / 100:,.2f} financed over {lease.months} "

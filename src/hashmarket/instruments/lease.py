@@ -87,6 +87,16 @@ class Instalment:
     principal_cents: int
     balance_cents: int  # outstanding after this instalment
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "month": self.month,
+            "due": self.due.isoformat(),
+            "payment_cents": self.payment_cents,
+            "interest_cents": self.interest_cents,
+            "principal_cents": self.principal_cents,
+            "balance_cents": self.balance_cents,
+        }
+
 
 # Every amount of the schedule is rounded half up to the cent, as loan schedules are.
 SCHEDULE_ROUNDING = Rounding.HALF_UP

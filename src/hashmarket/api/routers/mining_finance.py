@@ -174,17 +174,7 @@ def lease_schedule(request: LeaseSpec) -> dict[str, Any]:
     lease = parse_contract(request.spec, MachineLease)
     return {
         "financed_cents": lease.financed_cents,
-        "instalments": [
-            {
-                "month": r.month,
-                "due": r.due.isoformat(),
-                "payment_cents": r.payment_cents,
-                "interest_cents": r.interest_cents,
-                "principal_cents": r.principal_cents,
-                "balance_cents": r.balance_cents,
-            }
-            for r in lease.schedule
-        ],
+        "instalments": [r.to_dict() for r in lease.schedule],
     }
 
 
