@@ -19,20 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hashmarket.index import LENDING_COLUMNS
+
 SEED = 2026
 FIRST, LAST = dt.date(2025, 11, 3), dt.date(2026, 1, 22)
-COLUMNS = (
-    "transaction_id",
-    "currency",
-    "start_date",
-    "maturity_date",
-    "amount",
-    "rate_per_year",
-    "lender",
-    "borrower",
-    "lender_owner",
-    "borrower_owner",
-)
 # Per currency and tenor: typical days to maturity, the starting rate (a fraction per year)
 # and the mean number of trades on a weekday.
 TENORS = {
@@ -98,7 +88,7 @@ def trade(
 def main() -> None:
     target = Path(__file__).with_name("transactions_generated.csv")
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=LENDING_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(generate())
     print(f"wrote {target}")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         trimmed_statistics,
     )
     from hashmarket.index.lending_transactions import (
+        LENDING_COLUMNS,
         LENDING_FIRST_DATE,
         LENDING_LAST_DATE,
         import_transactions,
@@ -73,6 +74,7 @@ __all__ = [
     "DEFAULT_MAD_THRESHOLD",
     "EXAMPLE_POWER_FILE",
     "KWH_PER_PH_DAY_PER_J_PER_TH",
+    "LENDING_COLUMNS",
     "LENDING_FIRST_DATE",
     "LENDING_LAST_DATE",
     "LENDING_METHODOLOGY_VERSION",

@@ -31,7 +31,7 @@ from pathlib import Path
 from hashmarket.errors import DataError, Location
 from hashmarket.index.lending_rate import LendingCurrency, LendingTransaction
 
-COLUMNS = (
+LENDING_COLUMNS = (
     "transaction_id",
     "currency",
     "start_date",
@@ -90,7 +90,7 @@ def _row(cells: dict[str, str], name: str, line: int) -> LendingTransaction:
     def at(column: str) -> Location:
         return Location(name, line, column, cells[column])
 
-    for column in COLUMNS:
+    for column in LENDING_COLUMNS:
         if column not in OPTIONAL and not cells[column].strip():
             raise DataError("blank_value", location=at(column))
     if cells["transaction_id"].startswith(LEDGER_PREFIX):
@@ -132,16 +132,16 @@ def _row(cells: dict[str, str], name: str, line: int) -> LendingTransaction:
 def _header(header: list[str] | None, name: str) -> list[str]:
     if header is None:
         raise DataError("csv_empty", location=Location(name))
-    expected = ", ".join(COLUMNS)
+    expected = ", ".join(LENDING_COLUMNS)
     seen: set[str] = set()
     for column in header:
         if column in seen:
             raise DataError("csv_duplicate_column", location=Location(name, 1), column=column)
-        if column not in COLUMNS:
+        if column not in LENDING_COLUMNS:
             where = Location(name, 1)
             raise DataError("csv_extra_column", location=where, column=column, expected=expected)
         seen.add(column)
-    for column in COLUMNS:
+    for column in LENDING_COLUMNS:
         if column not in seen:
             where = Location(name, 1)
             raise DataError("csv_missing_column", location=where, column=column, expected=expected)
