@@ -19,13 +19,13 @@ from hashmarket.cli.common import (
     emit_records,
     print_asof,
 )
+from hashmarket.cli.ledger import account_id
 from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.cli.mining_common import (
     ID_OPTION_HELP,
     MEASURE_OPTION,
     PATHS_OPTION,
     THROUGH_OPTION,
-    account_id,
     emit,
     published_through,
     read_contract,

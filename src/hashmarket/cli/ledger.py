@@ -90,6 +90,12 @@ def resolve_account(ledger: Ledger, ref: str) -> AccountBalance:
     return ledger.account(ref)
 
 
+def account_id(ledger: Ledger, ref: str) -> int:
+    """An account id: ``ref`` itself if it is a number (it is not looked up: the command may
+    open it), else the id of the account so named."""
+    return int(ref) if ref.isdigit() else ledger.account(ref).id
+
+
 @app.command("init")
 def init_command(
     db: str | None = DB_OPTION,

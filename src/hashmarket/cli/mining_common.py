@@ -19,7 +19,6 @@ from hashmarket.errors import SpecError, UsageError
 if TYPE_CHECKING:
     from hashmarket.index import AsOf
     from hashmarket.instruments import Fixings
-    from hashmarket.ledger import Ledger
     from hashmarket.models import NetworkModel
     from hashmarket.pricing import Market, MonteCarloConfig
 
@@ -103,11 +102,6 @@ def published_through(
     if last < first:
         return None, last
     return published_path(history, first, last), last
-
-
-def account_id(ledger: Ledger, ref: str) -> int:
-    """An account by id or by name."""
-    return int(ref) if ref.isdigit() else ledger.account(ref).id
 
 
 def _flat(record: Mapping[str, Any]) -> list[tuple[str, Any]]:

@@ -27,7 +27,7 @@ from hashmarket.cli.common import (
     load_history,
     parse_date,
 )
-from hashmarket.cli.ledger import AT_OPTION, new_transfer_id, parse_at
+from hashmarket.cli.ledger import AT_OPTION, account_id, new_transfer_id, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
 from hashmarket.errors import TokenError, UsageError
 from hashmarket.index import day_fixings
@@ -61,10 +61,6 @@ def required_date(value: str, option: str) -> dt.date:
     parsed = parse_date(value, option)
     assert parsed is not None
     return parsed
-
-
-def account_id(ledger: Ledger, ref: str) -> int:
-    return ledger.account(ref).id if not ref.isdigit() else int(ref)
 
 
 def emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
@@ -144,7 +140,7 @@ def _payout_id(ledger: Ledger, ref: str | None) -> int | None:
     """--payout: an account id (opened as a BTC account if new) or an existing name."""
     if ref is None:
         return None
-    return int(ref) if ref.isdigit() else ledger.account(ref).id
+    return account_id(ledger, ref)
 
 
 @app.command("mint")
