@@ -132,6 +132,13 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     return None if value is None else parse_day(value, option)
 
 
+def required_date(value: str, option: str) -> dt.date:
+    """The date of an option that has no default."""
+    parsed = parse_date(value, option)
+    assert parsed is not None
+    return parsed
+
+
 def console() -> Console:
     return Console()
 

@@ -25,6 +25,7 @@ from hashmarket.cli.common import (
     emit_records,
     load_history,
     parse_date,
+    required_date,
 )
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -50,12 +51,6 @@ def _rate(history: NetworkHistory, day: dt.date) -> tk.DayRate:
     if day not in rates:
         raise DataError("no_fixing", day=day, problem="no published BTC and USD fixings")
     return rates[day]
-
-
-def _day(value: str, option: str) -> dt.date:
-    parsed = parse_date(value, option)
-    assert parsed is not None
-    return parsed
 
 
 def _emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
@@ -126,7 +121,7 @@ def strike_command(
     """Strike a day's NAV and book its fee and distribution (in the day's dealing window,
     the day after it, once the day before is struck)."""
     terms = load_fund_spec(spec)
-    when = _day(day, "--day")
+    when = required_date(day, "--day")
     history = load_history(data_dir, commercial_only)
     previous = None
     if when > terms.launch_day:
@@ -148,7 +143,7 @@ def nav_command(
 ) -> None:
     """A day's NAV from the ledger's holdings at its cut and its fixings (writes nothing)."""
     terms = load_fund_spec(spec)
-    rate = _rate(load_history(data_dir, commercial_only), _day(day, "--day"))
+    rate = _rate(load_history(data_dir, commercial_only), required_date(day, "--day"))
     with opened(db, data_dir) as ledger:
         s = fd.nav(ledger, terms, rate)
     _emit(s.to_dict(), fmt, _strike_line(terms, s))

@@ -28,7 +28,7 @@ from hashmarket.cli.common import (
     emit_records,
     exact_record,
     load_history,
-    parse_date,
+    required_date,
 )
 from hashmarket.cli.ledger import AT_OPTION, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -210,8 +210,7 @@ def run_command(
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Settle every open contract (or one) through DAY; running a day again pays nothing."""
-    when = parse_date(day, "--day")
-    assert when is not None
+    when = required_date(day, "--day")
     with opened(db, data_dir) as ledger:
         published = st.published_fixings(
             st.status(ledger, contract_id),

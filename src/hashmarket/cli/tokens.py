@@ -26,6 +26,7 @@ from hashmarket.cli.common import (
     exact_record,
     load_history,
     parse_date,
+    required_date,
 )
 from hashmarket.cli.ledger import AT_OPTION, account_id, new_transfer_id, parse_at
 from hashmarket.cli.ledger_options import DB_OPTION, opened
@@ -55,12 +56,6 @@ def decimal_option(value: str, option: str) -> Decimal:
     if not out.is_finite():
         raise UsageError("bad_option", option=option, problem="must be a finite number")
     return out
-
-
-def required_date(value: str, option: str) -> dt.date:
-    parsed = parse_date(value, option)
-    assert parsed is not None
-    return parsed
 
 
 def emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
