@@ -38,7 +38,7 @@ from typing import Any
 
 from hashmarket.api.market_feed import MarketFeed
 from hashmarket.api.problems import problem
-from hashmarket.api.record_writer import ClaimSlot
+from hashmarket.api.record_writer import ClaimSlot, take_batch
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import MarketError
 from hashmarket.ledger import Store, StoredResponse, idempotency
@@ -179,16 +179,7 @@ class MarketService:
                 continue
             if first is None:
                 return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
+            batch = take_batch(self._queue, first, MAX_BATCH)
             try:
                 self._batch(batch)
             except Exception as error:  # answered already, or answer every waiter now

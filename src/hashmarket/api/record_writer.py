@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hashmarket.ledger import Ledger, Store, StoredResponse, idempotency
 
@@ -34,6 +34,23 @@ MAX_BATCH = 512
 # ledger-clock time; ordered within a batch by the (scope, key) it touches.
 Operation = Callable[[Store, int], Any]
 Queued = tuple[tuple[str, str], Operation, "Future[Any]"]
+T = TypeVar("T")
+
+
+def take_batch(waiting: queue.SimpleQueue[T | None], first: T, most: int) -> list[T]:
+    """``first`` and the items already waiting behind it, up to ``most`` in all, in the order
+    they came; a stop (``None``) met on the way is put back for the thread's loop to see."""
+    batch = [first]
+    while len(batch) < most:
+        try:
+            item = waiting.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            waiting.put(None)
+            break
+        batch.append(item)
+    return batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +132,7 @@ class RecordWriter:
         ready.set_result(None)
         with ledger:
             while (first := self._queue.get()) is not None:
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)
-                        break
-                    batch.append(item)
-                self._commit(ledger, batch)
+                self._commit(ledger, take_batch(self._queue, first, MAX_BATCH))
 
     def _commit(self, ledger: Ledger, batch: list[Queued]) -> None:
         # One lock order for every process's batches, so two PostgreSQL transactions cannot
