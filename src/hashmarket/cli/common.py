@@ -385,6 +385,17 @@ def emit_records(records: Sequence[dict[str, Any]], fmt: OutputFormat) -> None:
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
+def emit_result(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
+    """One command's result: the record as JSON, its scalar fields as a CSV row (nested
+    records left out), or ``line`` for people."""
+    if fmt is OutputFormat.JSON:
+        emit_json(record)
+    elif fmt is OutputFormat.CSV:
+        emit_records([{k: v for k, v in record.items() if not isinstance(v, dict)}], fmt)
+    else:
+        console().print(line)
+
+
 def sparkline(values: Sequence[float]) -> str:
     """One character per value, scaled between the smallest and largest (blank where missing)."""
     finite = [v for v in values if not math.isnan(v)]

@@ -23,6 +23,7 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    emit_result,
     load_history,
     parse_date,
     required_date,
@@ -51,15 +52,6 @@ def _rate(history: NetworkHistory, day: dt.date) -> tk.DayRate:
     if day not in rates:
         raise DataError("no_fixing", day=day, problem="no published BTC and USD fixings")
     return rates[day]
-
-
-def _emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
-    if fmt is OutputFormat.JSON:
-        emit_json(record)
-    elif fmt is OutputFormat.CSV:
-        emit_records([{k: v for k, v in record.items() if not isinstance(v, dict)}], fmt)
-    else:
-        console().print(line)
 
 
 @app.command("create")
@@ -129,7 +121,7 @@ def strike_command(
     rate = _rate(history, when)
     with opened(db, data_dir) as ledger:
         s = fd.strike(ledger, terms, rate, previous=previous, at_ns=parse_at(at))
-    _emit(s.to_dict(), fmt, "ok: " + _strike_line(terms, s))
+    emit_result(s.to_dict(), fmt, "ok: " + _strike_line(terms, s))
 
 
 @app.command("nav")
@@ -146,7 +138,7 @@ def nav_command(
     rate = _rate(load_history(data_dir, commercial_only), required_date(day, "--day"))
     with opened(db, data_dir) as ledger:
         s = fd.nav(ledger, terms, rate)
-    _emit(s.to_dict(), fmt, _strike_line(terms, s))
+    emit_result(s.to_dict(), fmt, _strike_line(terms, s))
 
 
 def _received(value: str | None, at_ns: int | None) -> dt.datetime:
@@ -188,7 +180,7 @@ def _deal(side: str, spec: Path, options: dict[str, Any]) -> None:
     b = done.basket
     verb = "created" if side == "create" else "redeemed"
     moved = "in" if side == "create" else "out"
-    _emit(
+    emit_result(
         done.to_dict(),
         options["fmt"],
         f"ok: order {order.order_id} {verb} {b.shares:,} {terms.fund} shares at the "

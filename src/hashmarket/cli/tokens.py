@@ -10,7 +10,6 @@ import datetime as dt
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -23,6 +22,7 @@ from hashmarket.cli.common import (
     console,
     emit_json,
     emit_records,
+    emit_result,
     exact_record,
     load_history,
     parse_date,
@@ -56,15 +56,6 @@ def decimal_option(value: str, option: str) -> Decimal:
     if not out.is_finite():
         raise UsageError("bad_option", option=option, problem="must be a finite number")
     return out
-
-
-def emit(record: dict[str, Any], fmt: OutputFormat, line: str) -> None:
-    if fmt is OutputFormat.JSON:
-        emit_json(record)
-    elif fmt is OutputFormat.CSV:
-        emit_records([record], fmt)
-    else:
-        console().print(line)
 
 
 @app.command("issue")
@@ -116,7 +107,7 @@ def issue_command(
         "term_start": s.term_start.isoformat(),
         "term_end": s.term_end.isoformat(),
     }
-    emit(
+    emit_result(
         record,
         fmt,
         f"ok: series {s.asset}, {s.max_supply_units:,} units backed by "
@@ -165,7 +156,7 @@ def mint_command(
             _ensure_holder(w, series, holder, payout_id)
             tk.mint(w, series, transfer_id=tid, to_account_id=holder, amount_units=amount)
         balance = ledger.account(holder).balance
-    emit(
+    emit_result(
         {"id": tid, "series": series, "to": holder, "amount_units": amount, "balance": balance},
         fmt,
         f"ok: transfer {tid} minted {amount:,} {series} to {holder} (now {balance:,})",
@@ -191,7 +182,7 @@ def burn_command(
         with ledger.transaction(at_ns=at_ns) as w:
             tk.burn(w, series, transfer_id=tid, from_account_id=holder, amount_units=amount)
         balance = ledger.account(holder).balance
-    emit(
+    emit_result(
         {"id": tid, "series": series, "from": holder, "amount_units": amount, "balance": balance},
         fmt,
         f"ok: transfer {tid} burned {amount:,} {series} from {holder} (now {balance:,})",
@@ -231,7 +222,7 @@ def transfer_command(
                 to_account_id=target,
                 amount_units=amount,
             )
-    emit(
+    emit_result(
         {"id": tid, "series": series, "from": source, "to": target, "amount_units": amount},
         fmt,
         f"ok: transfer {tid} moved {amount:,} {series} from {source} to {target}",
@@ -260,7 +251,7 @@ def distribute_command(
     rate = day_rate(when, data_dir=data_dir, commercial_only=commercial_only)
     with opened(db, data_dir) as ledger:
         record = tk.distribute(ledger, series, rate, uptime=decimal_option(uptime, "--uptime"))
-    emit(
+    emit_result(
         exact_record(record),
         fmt,
         f"ok: {series} {when}: {record.pool_sats:,} sats to {record.holder_count:,} holders of "
