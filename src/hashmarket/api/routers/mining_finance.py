@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
@@ -58,7 +58,6 @@ COMPUTATIONS = frozenset(
 SETTLE = Depends(require(Permission.SETTLE))
 # The whole path set is held at once: 20,000 paths of an 18-month lease take 0.8 GB.
 MAX_PATHS = 10_000
-T = TypeVar("T")
 
 
 class Scenarios(BaseModel):
