@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 from fastapi import FastAPI
 
@@ -68,6 +69,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     store = ServiceStore.in_data_dir(config.data_dir, key_cache_ttl_s=config.key_cache_ttl_s)
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
+    app.router.on_startup.append(_freeze_startup_heap)
     app.router.on_shutdown.append(app.state.market.stop)
     app.router.on_shutdown.append(app.state.service.record_writer.stop)
     install_handlers(app)
@@ -103,6 +105,16 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(docs.router)
     return app
+
+
+def _freeze_startup_heap() -> None:
+    # What the process built before serving (modules, the app, its routes: hundreds of
+    # thousands of objects) lives as long as the process. Left in the collector's oldest
+    # generation, every full collection walks it again, a pause of tens of milliseconds that
+    # lands on whichever requests are in flight; frozen, the collector skips it.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def app_from_environment() -> FastAPI:
