@@ -237,6 +237,20 @@ def test_forward_curve_has_ordered_bands(client: TestClient) -> None:
     assert again["months"] == body["months"]  # same seed, same numbers
 
 
+def test_an_authenticated_read_of_a_gated_computation_is_answered(
+    client: TestClient, data_dir: Path
+) -> None:
+    # The guard reads no body of a GET, so the compute gate must see the client's channel as
+    # it is (a replayed body followed by the real one looked like the client leaving).
+    key = ServiceStore.in_data_dir(data_dir).create_key(Role.VIEWER)[1]
+    params = {"months": 2, "paths": 300, "seed": 4}
+    signed = client.get(
+        "/api/v1/curve/hashprice", params=params, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert signed.status_code == 200
+    assert signed.json() == client.get("/api/v1/curve/hashprice", params=params).json()
+
+
 def test_price_a_posted_spec_and_refuse_a_bad_one(client: TestClient) -> None:
     spec = {
         "type": "european_option",

@@ -325,7 +325,15 @@ Downstream = Callable[[bytes, Send | None], Awaitable[None]]
 
 
 def _replaying(scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> Downstream:
+    # The guard reads the body only of a state-changing request. Any other request still has
+    # its body message in the client's channel: replaying one as well would leave that
+    # message to look like the next event (the compute gate took it for the client leaving).
+    body_read = scope["method"] in MUTATING_METHODS
+
     async def call(body: bytes, to: Send | None) -> None:
+        if not body_read:
+            await app(scope, receive, send if to is None else to)
+            return
         pending = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replay() -> Message:
