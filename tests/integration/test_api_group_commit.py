@@ -5,11 +5,9 @@
 * Many concurrent orders over HTTP, two server processes, distinct and repeated keys: each
   order is executed exactly once (the log, the order ids and the reserved budgets say so,
   to the sat) and every request of a repeated key gets the same bytes.
-* A server killed before the exchange committed an order (nothing of it, its key's claim
-  included, is on disk), or after the commit but before it answered: the retry executes the
-  order once or replays the stored response; never twice.
-* An order whose key a live request on another route holds waits, then gets 409; after the
-  claim's lease the exchange takes it over and runs the order once.
+* A server killed after an order's claim but before the exchange committed it, or after the
+  commit but before it answered: the retry executes the order once (after the lease) or
+  replays the stored response; never twice.
 """
 
 from __future__ import annotations
