@@ -251,9 +251,11 @@ class Exchange:
         ``on_commit(store, results)``, if given, runs inside the batch's transaction after
         its last write and returns how many rows it wrote there: the HTTP service records
         each command's response with it, so a command and its response commit together. If
-        it raises, nothing of the batch is written. ``admit(store)``, if given, runs in the
-        transaction before any command and names (by index) the commands to run, whose
-        answers alone are returned: the HTTP service claims their idempotency keys there.
+        it raises, nothing of the batch is written.
+
+        ``admit(store)``, if given, runs inside the transaction before any command and
+        returns the indices of the commands to run (the HTTP service claims their
+        idempotency keys there); the answers are then those commands' only, in order.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
