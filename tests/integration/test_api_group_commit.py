@@ -5,9 +5,11 @@
 * Many concurrent orders over HTTP, two server processes, distinct and repeated keys: each
   order is executed exactly once (the log, the order ids and the reserved budgets say so,
   to the sat) and every request of a repeated key gets the same bytes.
-* A server killed after an order's claim but before the exchange committed it, or after the
-  commit but before it answered: the retry executes the order once (after the lease) or
-  replays the stored response; never twice.
+* A server killed before the exchange committed an order (nothing of it, its key's claim
+  included, is on disk), or after the commit but before it answered: the retry executes the
+  order once or replays the stored response; never twice.
+* An order whose key a live request on another route holds waits, then gets 409; after the
+  claim's lease the exchange takes it over and runs the order once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +34,8 @@ from fastapi.testclient import TestClient
 
 from hashmarket.api import ServiceConfig, create_app
 from hashmarket.api.keys import Role, ServiceStore
-from hashmarket.api.market_service import MarketService, Recording
-from hashmarket.api.record_writer import ClaimSlot, RecordWriter
+from hashmarket.api.market_service import MarketService, Recorded, Recording
+from hashmarket.api.record_writer import ClaimSlot, RecordWriter, RequestKey
 from hashmarket.api.state import ServiceState
 from hashmarket.ledger import Account, Ledger, Outcome, Store, StoredResponse, Transfer
 from hashmarket.market import PlaceOrder, Side
@@ -168,7 +171,8 @@ app = create_app(ServiceConfig(data_dir=Path(data_dir), ledger_url=url))
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "before_exchange":
-    # The claim is committed; the order never reaches the exchange.
+    # The request is past the guard; the order never reaches the exchange (nothing is on
+    # disk: its key is claimed in the exchange's transaction).
     async def submit_recorded(*args, **kwargs):
         die()
     app.state.market.submit_recorded = submit_recorded
@@ -227,42 +231,48 @@ def test_a_server_killed_mid_order_never_executes_it_twice(
 
 
 @pytest.mark.parametrize("kind", STORES)
-def test_an_order_whose_claim_was_taken_over_is_not_executed(
+def test_an_order_whose_key_another_route_holds_waits_and_runs_once_after_the_lease(
     kind: str, new_url: UrlFactory, tmp_path: Path
 ) -> None:
-    """A claim can be taken over while its request waits for the sequencer (its lease ran
-    out): the batch rolls back and runs without it, the request gets 409, the order never
-    executes, and the one holding the claim now is the only one that can run it."""
+    """A key claimed by a live request on another route: the order waits for it as long as
+    the service waits, then gets 409 and never executes; once the claim's lease ran out,
+    the exchange takes the claim over in its own transaction and runs the order once."""
     url = new_url(kind)
     _funded(url, tmp_path)
-    config = ServiceConfig(data_dir=tmp_path, ledger_url=url, idempotency_lease_s=0)
-    state = ServiceState(config=config, store=ServiceStore.in_data_dir(tmp_path))
+    store = ServiceStore.in_data_dir(tmp_path)
+    held = ServiceConfig(data_dir=tmp_path, ledger_url=url, idempotency_wait_s=0.3)
+    state = ServiceState(config=held, store=store)
     market = MarketService(state)
     writer = state.record_writer
+    _, body = _buy(0)
+    command = PlaceOrder(0, 1001, "HASHPOWER", Side.BUY, 100, body["price"],
+                         budget_sats=BUDGET_SATS, duration_s=3_600)  # fmt: skip
+
+    def render(result: Any, _: Any) -> StoredResponse:
+        return StoredResponse(201, "application/json", b"{}")
+
+    recording = Recording(RequestKey("k1", "order-x", "hash-x"), render)
     try:
-        first = writer.claim("k1", "order-x", "hash-x").result(10)
-        taken = writer.claim("k1", "order-x", "hash-x").result(10)  # lease 0: taken over
-        assert first.token is not None and taken.token not in (None, first.token)
-        _, body = _buy(0)
-        command = PlaceOrder(0, 1001, "HASHPOWER", Side.BUY, 100, body["price"],
-                             budget_sats=BUDGET_SATS, duration_s=3_600)  # fmt: skip
-
-        def render(result: Any, _: Any) -> StoredResponse:
-            return StoredResponse(201, "application/json", b"{}")
-
-        recording = Recording(ClaimSlot("k1", "order-x", first.token), render)
-        response, recorded = asyncio.run(market.submit_recorded(command, recording))
-        assert (response.status, recorded) == (409, True)
-        assert b"Request in progress" in response.body
+        assert writer.claim("k1", "order-x", "hash-x").result(10).outcome is Outcome.CLAIMED
+        started = time.monotonic()
+        answer = asyncio.run(market.submit_recorded(command, recording))
+        assert answer == Recorded(Outcome.IN_FLIGHT)
+        assert time.monotonic() - started >= 0.3  # it waited for the other request
         assert _places(url) == [] and _pending(url)[1001] == 0
-        # The claim's holder runs it: one order, one reservation of 5,000 sats.
-        assert taken.token is not None
-        recording = Recording(ClaimSlot("k1", "order-x", taken.token), render)
-        response, recorded = asyncio.run(market.submit_recorded(command, recording))
-        assert (response.status, recorded) == (201, True)
-        assert len(_places(url)) == 1 and _pending(url)[1001] == BUDGET_SATS
-        replay = writer.claim("k1", "order-x", "hash-x").result(10)
-        assert (replay.outcome, replay.response) == (Outcome.REPLAY, response)
     finally:
         market.stop()
         writer.stop()
+    # Another service on the same database whose lease is 0: the claim is stale there.
+    stale = ServiceConfig(data_dir=tmp_path, ledger_url=url, idempotency_lease_s=0)
+    state = ServiceState(config=stale, store=store)
+    market = MarketService(state)
+    try:
+        answer = asyncio.run(market.submit_recorded(command, recording))
+        assert answer == Recorded(Outcome.CLAIMED, StoredResponse(201, "application/json", b"{}"))
+        assert len(_places(url)) == 1 and _pending(url)[1001] == BUDGET_SATS
+        again = asyncio.run(market.submit_recorded(command, recording))
+        assert again == Recorded(Outcome.REPLAY, answer.response)
+        assert len(_places(url)) == 1 and _pending(url)[1001] == BUDGET_SATS
+    finally:
+        market.stop()
+        state.record_writer.stop()

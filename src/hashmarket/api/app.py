@@ -48,6 +48,8 @@ IDEMPOTENCY_EXEMPT |= {"/api/v1/index/regional", "/api/v1/regional/price"}
 IDEMPOTENCY_EXEMPT |= {"/api/v1/cva", "/api/v1/convert"}
 # Cloud hashrate, hosting and lease analyses (docs/mining-finance.md).
 IDEMPOTENCY_EXEMPT |= mining_finance.COMPUTATIONS
+# The exchange's commands: their Idempotency-Keys are claimed in the exchange's transaction.
+CLAIMED_BY_ROUTE = ("/api/v1/market/",)
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
 
@@ -84,6 +86,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         auth_failures=TokenBucket(config.auth_failures_per_minute / 60, config.auth_failure_burst),
         idempotency_exempt=IDEMPOTENCY_EXEMPT,
         idempotency_wait_s=config.idempotency_wait_s,
+        claimed_by_route=CLAIMED_BY_ROUTE,
     )
     app.add_middleware(LastResortMiddleware)  # added last: outermost
     app.include_router(index.router)

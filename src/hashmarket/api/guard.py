@@ -8,7 +8,9 @@ first request with an ``Idempotency-Key`` claims it atomically; a concurrent req
 same key and body waits for that one and gets its response (``Idempotent-Replayed: true``),
 as does any later replay; the same key with a different request gets 409. Claims and
 responses are group-committed by the service's record writer (:mod:`.record_writer`); the
-response is sent only after its record committed.
+response is sent only after its record committed. The exchange's commands (paths under one
+of ``claimed_by_route``) are claimed inside the exchange's own transaction instead
+(:mod:`.market_service`): the guard only hands the route the key and the request's hash.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hashmarket.api.keys import NOT_CACHED, ApiKey
 from hashmarket.api.problems import problem, problem_for
-from hashmarket.api.record_writer import ClaimSlot
+from hashmarket.api.record_writer import ClaimSlot, RequestKey
 from hashmarket.api.state import ServiceState
 from hashmarket.api.text import unstorable, unstorable_json
 from hashmarket.errors import HashmarketError
@@ -101,6 +103,7 @@ class GuardMiddleware:
         auth_failures: TokenBucket,
         idempotency_exempt: frozenset[str],
         idempotency_wait_s: float,
+        claimed_by_route: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.state = state
@@ -109,6 +112,7 @@ class GuardMiddleware:
         self.auth_failures = auth_failures
         self.idempotency_exempt = idempotency_exempt
         self.idempotency_wait_s = idempotency_wait_s
+        self.claimed_by_route = claimed_by_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Fast path: an anonymous read has no body, no key to check and nothing to record.
@@ -209,6 +213,9 @@ class GuardMiddleware:
             )
         scope = principal.key_id
         digest = request_sha256(request, body)
+        if request.url.path.startswith(self.claimed_by_route):
+            keyed = RequestKey(scope, idempotency_key, digest)
+            return await self._run_keyed(request, call_next, keyed, body)
         deadline = time.monotonic() + self.idempotency_wait_s
         while True:
             try:
@@ -220,24 +227,12 @@ class GuardMiddleware:
             if claim.outcome is Outcome.CLAIMED:
                 break
             if claim.outcome is Outcome.MISMATCH:
-                return problem(
-                    409,
-                    "Idempotency-Key reused",
-                    "this Idempotency-Key was already used for a different request",
-                    field="Idempotency-Key",
-                    value=idempotency_key,
-                )
+                return reused(idempotency_key)
             if claim.outcome is Outcome.REPLAY:
                 assert claim.response is not None
                 return replayed(claim.response)
             if time.monotonic() >= deadline:
-                return problem(
-                    409,
-                    "Request in progress",
-                    "a request with this Idempotency-Key is still being processed; retry later",
-                    field="Idempotency-Key",
-                    value=idempotency_key,
-                )
+                return in_progress(idempotency_key)
             await asyncio.sleep(IN_FLIGHT_POLL_S)
         assert claim.token is not None
         slot = ClaimSlot(scope, idempotency_key, claim.token)
@@ -247,31 +242,60 @@ class GuardMiddleware:
         self, request: Request, call_next: Downstream, slot: ClaimSlot, body: bytes
     ) -> Response:
         """Run the request that holds the claim; store its response, or give the claim up
-        if the server failed (5xx or an exception) so that a retry runs it again.
-
-        A route that records its response in its own transaction (the exchange's commands,
-        :mod:`hashmarket.api.market_service`) finds the claim in ``request.state.claim`` and
-        sets ``request.state.recorded``: its record is durable already and is not written
-        again."""
-        request.state.claim = slot
-        request.state.recorded = False
+        if the server failed (5xx or an exception) so that a retry runs it again."""
         records = self.state.record_writer
         captured = _Captured()
         try:
             await call_next(body, captured)
         except BaseException:
-            if not request.state.recorded:
-                await asyncio.wrap_future(records.release(slot))
+            await asyncio.wrap_future(records.release(slot))
             raise
         content = b"".join(captured.chunks)
         headers = {k: v for k, v in captured.headers.items() if k.lower() != "content-length"}
         content_type = headers.get("content-type", "application/json")
-        if not request.state.recorded:
-            if captured.status < 500:
-                record = StoredResponse(captured.status, content_type, content)
-                await asyncio.wrap_future(records.complete(slot, record))
-            else:
-                await asyncio.wrap_future(records.release(slot))
+        if captured.status < 500:
+            record = StoredResponse(captured.status, content_type, content)
+            await asyncio.wrap_future(records.complete(slot, record))
+        else:
+            await asyncio.wrap_future(records.release(slot))
+        return Response(
+            content, status_code=captured.status, headers=headers, media_type=content_type
+        )
+
+    async def _run_keyed(
+        self, request: Request, call_next: Downstream, keyed: RequestKey, body: bytes
+    ) -> Response:
+        """Run an exchange command's request, which claims its key in the exchange's own
+        transaction (``request.state.claim``) and sets ``request.state.recorded`` when its
+        response is settled there: recorded, replayed or refused for its key. Any other
+        answer under 500 (a refusal, which executed nothing) is recorded here, claim and
+        response in one operation; if the key was taken meanwhile, its answer is sent."""
+        request.state.claim = keyed
+        request.state.recorded = False
+        captured = _Captured()
+        await call_next(body, captured)
+        content = b"".join(captured.chunks)
+        headers = {k: v for k, v in captured.headers.items() if k.lower() != "content-length"}
+        content_type = headers.get("content-type", "application/json")
+        if not request.state.recorded and captured.status < 500:
+            record = StoredResponse(captured.status, content_type, content)
+            deadline = time.monotonic() + self.idempotency_wait_s
+            while True:
+                try:
+                    future = self.state.record_writer.record(keyed, record)
+                    claim = await asyncio.wrap_future(future)
+                except HashmarketError as error:
+                    return problem_for(error)
+                if claim.outcome is Outcome.MISMATCH:
+                    return reused(keyed.key)
+                if claim.outcome is Outcome.REPLAY:
+                    assert claim.response is not None
+                    return replayed(claim.response)
+                if claim.outcome is Outcome.CLAIMED:
+                    break
+                if time.monotonic() >= deadline:
+                    return in_progress(keyed.key)
+                await asyncio.sleep(IN_FLIGHT_POLL_S)
         return Response(
             content, status_code=captured.status, headers=headers, media_type=content_type
         )
@@ -319,6 +343,26 @@ def _replaying(scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> Down
         await app(scope, replay, send if to is None else to)
 
     return call
+
+
+def reused(idempotency_key: str) -> Response:
+    return problem(
+        409,
+        "Idempotency-Key reused",
+        "this Idempotency-Key was already used for a different request",
+        field="Idempotency-Key",
+        value=idempotency_key,
+    )
+
+
+def in_progress(idempotency_key: str) -> Response:
+    return problem(
+        409,
+        "Request in progress",
+        "a request with this Idempotency-Key is still being processed; retry later",
+        field="Idempotency-Key",
+        value=idempotency_key,
+    )
 
 
 def replayed(stored: StoredResponse) -> Response:

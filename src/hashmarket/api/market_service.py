@@ -14,12 +14,17 @@ log every :data:`FOLLOW_S` seconds, so each worker's book and feed reach what th
 accepted within that time.
 
 A command submitted with a :class:`Recording` (every command an HTTP route runs under an
-``Idempotency-Key``) has its response rendered and its idempotency record completed inside
-the batch's own transaction, so the order and the response it got commit together: a crash
-can leave a claim without an order (a retry after the lease runs it, once) but never an
-order without its response (a retry replays it). If another request took the claim over in
-the meantime (its lease ran out), the batch is rolled back and run again without that
-command, which is answered 409 and not executed.
+``Idempotency-Key``) has its key claimed, and its response recorded, inside the batch's own
+transaction, so an order costs one commit and the order and the response it got commit
+together: a crash leaves either both or neither. Before any command of the batch runs, each
+recorded command claims its key (:func:`hashmarket.ledger.idempotency.claim_in`): a key
+completed for the same request replays its response and the command is not run; a key used
+for a different request is refused (409); a key held by a live request on another route
+makes the command wait, outside the batch, and be submitted again; a key claimed earlier in
+the same batch for the same request gets that command's response. The write transaction
+excludes every other process's exchange batch (SQLite's write lock, PostgreSQL's lock on the
+ledger head), so a key committed by another worker is seen here; a claim being inserted by
+another route's record writer on PostgreSQL makes the insert wait for it and then see it.
 """
 
 from __future__ import annotations
@@ -37,11 +42,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.api.market_feed import MarketFeed
-from hashmarket.api.problems import problem
-from hashmarket.api.record_writer import ClaimSlot, take_batch
+from hashmarket.api.record_writer import RequestKey, take_batch
 from hashmarket.api.state import ServiceState
 from hashmarket.errors import MarketError
-from hashmarket.ledger import Store, StoredResponse, idempotency
+from hashmarket.ledger import Outcome, Store, StoredResponse, idempotency
 from hashmarket.market import (
     Accepted,
     CancelOrder,
@@ -57,29 +61,35 @@ from hashmarket.market import (
 LOG = logging.getLogger(__name__)
 MAX_BATCH = 512
 FOLLOW_S = 0.25
+IN_FLIGHT_POLL_S = 0.05  # how often a command whose key is held elsewhere is submitted again
 
 Answer = Accepted | MarketError
 
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """Where a command's HTTP response goes: the request's claim on its idempotency record,
-    and how the command's answer (with the exchange as it stands after the command) becomes
-    the response."""
+    """Where a command's HTTP response goes: the request's idempotency key (claimed in the
+    command's batch), and how the command's answer (with the exchange as it stands after
+    the command) becomes the response."""
 
-    claim: ClaimSlot
+    request: RequestKey
     render: Callable[[Answer, Exchange], StoredResponse]
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded command's outcome. ``CLAIMED``: it ran and ``response`` is its answer,
+    recorded already if ``recorded`` (a refusal's is not: it executed nothing, and the
+    guard records it); ``REPLAY``: it did not run, ``response`` is the one its key holds;
+    ``MISMATCH``: the key holds another request; ``IN_FLIGHT``: the key is held by a live
+    request elsewhere (after waiting for it as long as the service waits)."""
+
+    outcome: Outcome
+    response: StoredResponse | None = None
+    recorded: bool = True
+
+
 Pending = tuple[Command, "Future[Any]", Recording | None]
-
-
-class ClaimsLostError(Exception):
-    """Some commands' claims were taken over before their batch committed (by index)."""
-
-    def __init__(self, lost: list[int]) -> None:
-        super().__init__(f"{len(lost)} idempotency claim(s) taken over before the commit")
-        self.lost = lost
 
 
 class MarketService:
@@ -115,19 +125,22 @@ class MarketService:
         self._queue.put((command, future, None))
         return await asyncio.wrap_future(future)
 
-    async def submit_recorded(
-        self, command: Command, recording: Recording
-    ) -> tuple[StoredResponse, bool]:
-        """Run ``command`` and answer with its response, and whether that is recorded
-        already: an accepted command's is, under the request's claim in the command's own
-        transaction; a refusal's is not (it executed nothing, so the guard records it as any
-        other response). A 409 if the claim was lost counts as recorded: nothing is to be."""
+    async def submit_recorded(self, command: Command, recording: Recording) -> Recorded:
+        """Run ``command`` under its request's idempotency key, claimed in the command's own
+        batch (see :class:`Recorded`); while another route's live request holds the key,
+        submit it again every :data:`IN_FLIGHT_POLL_S` for up to the service's
+        ``idempotency_wait_s``."""
         if self._thread is None:
             await asyncio.to_thread(self.start)
         self.feed.loop = asyncio.get_running_loop()
-        future: Future[tuple[StoredResponse, bool]] = Future()
-        self._queue.put((command, future, recording))
-        return await asyncio.wrap_future(future)
+        deadline = time.monotonic() + self.state.config.idempotency_wait_s
+        while True:
+            future: Future[Recorded] = Future()
+            self._queue.put((command, future, recording))
+            answer = await asyncio.wrap_future(future)
+            if answer.outcome is not Outcome.IN_FLIGHT or time.monotonic() >= deadline:
+                return answer
+            await asyncio.sleep(IN_FLIGHT_POLL_S)
 
     def submit_nowait(self, command: Command) -> Future[Answer]:
         """Queue a command from any thread; the future holds its answer."""
@@ -210,81 +223,30 @@ class MarketService:
                 market = engine.order_market.get(command.order_id)
                 if market is not None:
                     markets.add(market)
-        recordings = [recording for _, _, recording in batch]
-        responses: list[StoredResponse | None] = []
-        on_commit = None
-        if any(r is not None for r in recordings):
-
-            def on_commit(store: Store, results: list[Answer]) -> int:
-                responses[:] = self._record(store, recordings, results)
-                pairs = zip(recordings, results, strict=True)
-                return sum(rec is not None and isinstance(r, Accepted) for rec, r in pairs)
-
+        lease_ns = round(self.state.config.idempotency_lease_s * 1e9)
+        claims = _BatchClaims(exchange, [recording for _, _, recording in batch], lease_ns)
+        keyed = claims.any()
         try:
             with self.state.ledger(), self.lock:
                 before = exchange.head[0]
                 results = submit_sequenced(
-                    exchange, commands, on_commit=on_commit, clock_stamped=True
+                    exchange,
+                    commands,
+                    on_commit=claims.on_commit if keyed else None,
+                    admit=claims.admit if keyed else None,
+                    clock_stamped=True,
                 )
                 if exchange.head[0] - before != sum(isinstance(r, Accepted) for r in results):
                     markets = set(exchange.engine.books)  # it replayed others' commands too
-        except ClaimsLostError as lost:
-            self._without(batch, lost.lost)
-            return
         except BaseException as error:
             for _, future, _ in batch:
                 future.set_exception(error)
             return
         self.batches += 1
-        for i, ((_, future, recording), result) in enumerate(zip(batch, results, strict=True)):
-            # Committed: answered even if publishing fails.
-            if recording is None:
-                future.set_result(result)
-            else:
-                future.set_result((responses[i], isinstance(result, Accepted)))
+        answers = claims.answers(results) if keyed else results
+        for (_, future, _), answer in zip(batch, answers, strict=True):
+            future.set_result(answer)  # committed: answered even if publishing fails
         self._publish(markets)
-
-    def _record(
-        self, store: Store, recordings: list[Recording | None], results: list[Answer]
-    ) -> list[StoredResponse | None]:
-        """Inside the batch's transaction: render every recorded command's response and record
-        an accepted one's (a refusal's is left to the guard: recording it here would commit a
-        transaction that changes nothing else, and the ledger's head with it); raises
-        :class:`ClaimsLostError` if a claim is no longer this request's."""
-        exchange = self._exchange
-        assert exchange is not None
-        now_ns = exchange.ledger.clock.now_ns()
-        responses: list[StoredResponse | None] = []
-        lost = []
-        for i, (recording, result) in enumerate(zip(recordings, results, strict=True)):
-            if recording is None:
-                responses.append(None)
-                continue
-            response = recording.render(result, exchange)
-            claim = recording.claim
-            if isinstance(result, Accepted) and not idempotency.complete_in(
-                store, claim.scope, claim.key, claim.token, response, now_ns=now_ns
-            ):
-                lost.append(i)
-            responses.append(response)
-        if lost:
-            raise ClaimsLostError(lost)
-        return responses
-
-    def _without(self, batch: list[Pending], lost: list[int]) -> None:
-        """Answer the commands whose claims were lost (not executed) and run the rest again."""
-        taken = problem(
-            409,
-            "Request in progress",
-            "another request with this Idempotency-Key took it over; retry later",
-            field="Idempotency-Key",
-        )
-        for i in lost:
-            lost_response = StoredResponse(409, taken.media_type or "", bytes(taken.body))
-            batch[i][1].set_result((lost_response, True))
-        rest = [pending for i, pending in enumerate(batch) if i not in set(lost)]
-        if rest:
-            self._batch(rest)
 
     def _publish(self, markets: set[str]) -> None:
         exchange = self._exchange
@@ -300,3 +262,100 @@ class MarketService:
                 book = exchange.engine.books.get(market)
                 if book is not None:
                     self.feed.publish(book, by_market.get(market, ()))
+
+
+class _BatchClaims:
+    """The idempotency keys of one batch's recorded commands, claimed in the batch's own
+    transaction before any command runs (:meth:`admit`) and completed with the accepted
+    commands' responses before it commits (:meth:`on_commit`). A batch retried after another
+    worker extended the log claims again in its new transaction."""
+
+    def __init__(
+        self, exchange: Exchange, recordings: list[Recording | None], lease_ns: int
+    ) -> None:
+        self.exchange = exchange
+        self.recordings = recordings
+        self.lease_ns = lease_ns
+        self.admitted: list[int] = []
+        self.claims: dict[int, idempotency.Claim] = {}
+        self.same_as: dict[int, int] = {}  # a repeat in this batch -> the command it repeats
+        self.responses: dict[int, StoredResponse] = {}
+
+    def any(self) -> bool:
+        return any(r is not None for r in self.recordings)
+
+    def admit(self, store: Store) -> list[int]:
+        """Claim every recorded command's key; the indices of the commands to run."""
+        self.admitted, self.claims, self.same_as, self.responses = [], {}, {}, {}
+        now_ns = self.exchange.ledger.clock.now_ns()
+        keyed: dict[int, RequestKey] = {}
+        for i, recording in enumerate(self.recordings):
+            if recording is None:
+                self.admitted.append(i)
+            else:
+                keyed[i] = recording.request
+        # In (scope, key) order, as the record writer takes its rows, so that a PostgreSQL
+        # record-writer batch and this one never wait on each other's rows; the sort is
+        # stable, so a key's commands keep their order in the batch.
+        first: dict[tuple[str, str], int] = {}
+        for i in sorted(keyed, key=lambda i: (keyed[i].scope, keyed[i].key)):
+            request = keyed[i]
+            earlier = first.get((request.scope, request.key))
+            if earlier is not None and keyed[earlier].request_sha256 == request.request_sha256:
+                self.same_as[i] = earlier  # the same request twice: the second gets the first's
+                continue
+            claim = idempotency.claim_in(
+                store,
+                request.scope,
+                request.key,
+                request.request_sha256,
+                now_ns=now_ns,
+                lease_ns=self.lease_ns,
+            )
+            self.claims[i] = claim
+            if claim.outcome is Outcome.CLAIMED:
+                first[(request.scope, request.key)] = i
+                self.admitted.append(i)
+        self.admitted.sort()
+        return list(self.admitted)
+
+    def on_commit(self, store: Store, results: list[Answer]) -> int:
+        """Render each run command's response; record an accepted one's under its claim and
+        give a refused one's claim up (it executed nothing: the guard records its answer,
+        and a batch of refusals alone then rolls back as it always did)."""
+        now_ns = self.exchange.ledger.clock.now_ns()
+        written = 0
+        for i, result in zip(self.admitted, results, strict=True):
+            recording = self.recordings[i]
+            if recording is None:
+                continue
+            response = recording.render(result, self.exchange)
+            self.responses[i] = response
+            request, token = recording.request, self.claims[i].token
+            assert token is not None
+            if isinstance(result, Accepted):
+                # Claimed in this transaction, so no one else can hold it: this completes it.
+                idempotency.complete_in(
+                    store, request.scope, request.key, token, response, now_ns=now_ns
+                )
+                written += 1
+            else:
+                idempotency.release_in(store, request.scope, request.key, token)
+        return written
+
+    def answers(self, results: list[Answer]) -> list[Answer | Recorded]:
+        """After the commit: each command's answer, in the batch's order."""
+        ran = dict(zip(self.admitted, results, strict=True))
+        out: list[Answer | Recorded] = []
+        for i, recording in enumerate(self.recordings):
+            if recording is None:
+                out.append(ran[i])
+            elif i in self.same_as:
+                out.append(Recorded(Outcome.REPLAY, self.responses[self.same_as[i]]))
+            elif i in ran:
+                accepted = isinstance(ran[i], Accepted)
+                out.append(Recorded(Outcome.CLAIMED, self.responses[i], recorded=accepted))
+            else:
+                claim = self.claims[i]
+                out.append(Recorded(claim.outcome, claim.response))
+        return out

@@ -10,9 +10,11 @@ the writer takes all the operations waiting (up to :data:`MAX_BATCH`), applies t
 in one records transaction and answers each only after the commit, so a request is
 acknowledged only once its record is durable. Under load one fsync serves many requests.
 
-The exchange's commands skip the completing step here: their responses are written inside
-the exchange's own group-commit transaction (:mod:`hashmarket.api.market_service`), so an
-order and its record are durable together.
+The exchange's commands claim nothing here: their keys are claimed, and their responses
+recorded, inside the exchange's own group-commit transaction
+(:mod:`hashmarket.api.market_service`), so an order costs one commit and an order and its
+record are durable together. Only a response the exchange did not record (a refusal, which
+executed nothing) comes here, claimed and completed in one operation (:meth:`record`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,16 @@ class ClaimSlot:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A request under an ``Idempotency-Key`` that is claimed where it runs (the exchange's
+    commands): the key's scope (the API key id), the key and the request's hash."""
+
+    scope: str
+    key: str
+    request_sha256: str
+
+
 class RecordWriter:
     """Claims, completions and releases of idempotency records, committed in batches by one
     thread on its own connection to ``ledger_url`` (opened at first use, closed by
@@ -98,6 +110,24 @@ class RecordWriter:
             idempotency.release_in(store, slot.scope, slot.key, slot.token)
 
         return self._put((slot.scope, slot.key), op)
+
+    def record(self, request: RequestKey, response: StoredResponse) -> Future[idempotency.Claim]:
+        """Claim ``request``'s key and complete it with ``response`` in one operation. The
+        claim's outcome says what was stored: ``CLAIMED``, this response; ``REPLAY``, the
+        same request's earlier one; ``MISMATCH`` or ``IN_FLIGHT``, nothing."""
+        lease_ns = self.lease_ns
+        scope, key = request.scope, request.key
+
+        def op(store: Store, now_ns: int) -> idempotency.Claim:
+            claim = idempotency.claim_in(
+                store, scope, key, request.request_sha256, now_ns=now_ns, lease_ns=lease_ns
+            )
+            if claim.outcome is idempotency.Outcome.CLAIMED:
+                assert claim.token is not None
+                idempotency.complete_in(store, scope, key, claim.token, response, now_ns=now_ns)
+            return claim
+
+        return self._put((scope, key), op)
 
     def stop(self) -> None:
         with self._start_lock:

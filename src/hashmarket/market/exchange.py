@@ -61,6 +61,8 @@ from hashmarket.money import derived_id
 _OK = CreateTransferResult.OK
 # Inside a batch's transaction: the store and every command's answer; returns rows written.
 OnCommit = Callable[[Store, list[Accepted | MarketError]], int]
+# Inside a batch's transaction, before any command runs: the indices of the commands to run.
+Admit = Callable[[Store], list[int]]
 _NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 
 
@@ -237,7 +239,11 @@ class Exchange:
         return result
 
     def submit_many(
-        self, commands: Iterable[Command], *, on_commit: OnCommit | None = None
+        self,
+        commands: Iterable[Command],
+        *,
+        on_commit: OnCommit | None = None,
+        admit: Admit | None = None,
     ) -> list[Accepted | MarketError]:
         """Group commit: every command's answer, in order; the accepted ones and their ledger
         effects are durable together when this returns.
@@ -245,7 +251,9 @@ class Exchange:
         ``on_commit(store, results)``, if given, runs inside the batch's transaction after
         its last write and returns how many rows it wrote there: the HTTP service records
         each command's response with it, so a command and its response commit together. If
-        it raises, nothing of the batch is written.
+        it raises, nothing of the batch is written. ``admit(store)``, if given, runs in the
+        transaction before any command and names (by index) the commands to run, whose
+        answers alone are returned: the HTTP service claims their idempotency keys there.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
@@ -266,6 +274,8 @@ class Exchange:
                 stored_head = mlog.log_head(writer.store, self.genesis)
                 if stored_head != head:
                     raise LogMovedError(stored_head[0], head[0])
+                if admit is not None:
+                    commands = [commands[i] for i in admit(writer.store)]
                 effects: list[Transfer] = []
                 funds = _Funds(writer.store, self.clearing.available_delta)
                 funds.load(

@@ -25,7 +25,7 @@ from hashmarket.errors import HashmarketError, MarketError
 from hashmarket.ledger import Ledger
 from hashmarket.market import log as mlog
 from hashmarket.market.book import ACCOUNT, ID, IS_BUY, PRICE, REMAINING
-from hashmarket.market.exchange import Exchange, OnCommit, exchange_accounts
+from hashmarket.market.exchange import Admit, Exchange, OnCommit, exchange_accounts
 from hashmarket.market.orders import Accepted, Command, Side
 from hashmarket.market.products import MarketConfig, monthly_futures
 
@@ -64,6 +64,7 @@ def submit_sequenced(
     commands: list[Command],
     *,
     on_commit: OnCommit | None = None,
+    admit: Admit | None = None,
     clock_stamped: bool = False,
 ) -> list[Accepted | MarketError]:
     """:meth:`Exchange.submit_many` after catching up with the log, again if another process
@@ -78,7 +79,7 @@ def submit_sequenced(
         if clock_stamped and any(c.ts_ns < last_ns for c in commands):
             commands = [dataclasses.replace(c, ts_ns=max(c.ts_ns, last_ns)) for c in commands]
         try:
-            return exchange.submit_many(commands, on_commit=on_commit)
+            return exchange.submit_many(commands, on_commit=on_commit, admit=admit)
         except HashmarketError:
             raise
         except Exception as error:  # the store's integrity error, whichever driver raised it

@@ -24,15 +24,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt
 from starlette.websockets import WebSocketDisconnect
 
+from hashmarket.api.guard import in_progress, replayed, reused
 from hashmarket.api.keys import ApiKey, Permission
 from hashmarket.api.market_feed import FRAME_INTERVAL_S, Subscriber
 from hashmarket.api.market_service import MarketService, Recording
 from hashmarket.api.problems import problem_for
-from hashmarket.api.record_writer import ClaimSlot
+from hashmarket.api.record_writer import RequestKey
 from hashmarket.api.security import check_account, require
 from hashmarket.api.state import ServiceState, service
 from hashmarket.errors import MarketError
-from hashmarket.ledger import StoredResponse
+from hashmarket.ledger import Outcome, StoredResponse
 from hashmarket.market import (
     Accepted,
     CancelOrder,
@@ -131,9 +132,10 @@ async def _run(
     shape: Shape = _answer,
 ) -> Response:
     """Run ``command`` through the sequencer and answer with ``shape`` of what it did (a
-    refusal as a problem). Under an idempotency claim (every request the guard claims) an
-    accepted command's response is rendered and recorded in the exchange's own transaction,
-    so the command and its record are durable together and the guard writes nothing more."""
+    refusal as a problem). Under an Idempotency-Key (every request the guard hands a
+    :class:`RequestKey`) the key is claimed, and an accepted command's response recorded,
+    in the exchange's own transaction: the command runs at most once per key, and the
+    guard records only a refusal's answer (it executed nothing)."""
 
     def render(result: Accepted | MarketError, exchange: Exchange) -> StoredResponse:
         if isinstance(result, MarketError):
@@ -142,15 +144,22 @@ async def _run(
             response = JSONResponse(shape(result, exchange), status_code=status)
         return StoredResponse(response.status_code, str(response.media_type), bytes(response.body))
 
-    claim: ClaimSlot | None = getattr(request.state, "claim", None)
-    if claim is None:  # a path exempt from idempotency records: nothing to record
+    keyed: RequestKey | None = getattr(request.state, "claim", None)
+    if keyed is None:  # a path exempt from idempotency records: nothing to record
         result = await market.submit(command)
         with market.reading() as exchange:
             stored = render(result, exchange)
-    else:
-        stored, request.state.recorded = await market.submit_recorded(
-            command, Recording(claim, render)
-        )
+        return Response(stored.body, status_code=stored.status, media_type=stored.content_type)
+    answer = await market.submit_recorded(command, Recording(keyed, render))
+    request.state.recorded = answer.recorded
+    if answer.outcome is Outcome.MISMATCH:
+        return reused(keyed.key)
+    if answer.outcome is Outcome.IN_FLIGHT:
+        return in_progress(keyed.key)
+    assert answer.response is not None
+    if answer.outcome is Outcome.REPLAY:
+        return replayed(answer.response)
+    stored = answer.response
     return Response(stored.body, status_code=stored.status, media_type=stored.content_type)
 
 
