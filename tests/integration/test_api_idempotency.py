@@ -86,14 +86,16 @@ def serve(data_dir: Path, ledger_url: str, *, workers: int = 2) -> Iterator[str]
     env = {**os.environ, "HASHMARKET_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
     command = [sys.executable, "-m", "hashmarket", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--db", ledger_url]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    # The server's log goes to a file (a pipe nobody reads would block it once full); a
+    # failing test shows its end.
+    log_path = data_dir / "serve.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, log_path.read_text()[-4000:]
             try:
                 if httpx.get(f"{base}/static/favicon.svg", timeout=2).status_code == 200:
                     break
