@@ -36,7 +36,7 @@ def _sell(ts: int, price: int) -> PlaceOrder:
     return PlaceOrder(ts, SELLER, "HASHPOWER", Side.SELL, 100, price)
 
 
-def test_a_stale_worker_catches_up_and_retries(
+def test_a_stale_worker_catches_up_inside_its_write_transaction(
     ledger_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = _ledger(ledger_url)
@@ -44,25 +44,27 @@ def test_a_stale_worker_catches_up_and_retries(
         first, second = open_venue(first_ledger), open_venue(second_ledger)
         assert _order_id(submit_sequenced(first, [RegisterHashrate(1, SELLER, 1_000)])) == 0
         assert _order_id(submit_sequenced(first, [_sell(2, 50_000)])) == 1
-        # The second worker has not seen either command: its plain submit would race for
-        # seq 1 and fail as a whole (and rebuild from the log); the sequenced one catches up
-        # first and writes seq 3.
+        # The second worker has not seen either command: it catches up first and writes
+        # seq 3.
         assert _order_id(submit_sequenced(second, [_sell(3, 50_010)])) == 2
         assert second.head[0] == 3
         # A race: the first worker appends seq 4 between the second's catching up and its
-        # write (here: its first catch-up sees nothing). The second's transaction fails on
-        # the taken seq, leaves nothing, and is retried after catching up.
+        # write (here: its catch-up sees nothing). The second replays seq 4 inside its own
+        # write transaction, which no one else can enter, and writes seq 5: no retry.
         submit_sequenced(first, [_sell(4, 50_020)])  # seq 4 (order 3)
         calls = []
 
         def late_catch_up(exchange: Exchange) -> int:
             calls.append(exchange.head[0])
-            return 0 if len(calls) == 1 else catch_up(exchange)
+            return 0
 
         monkeypatch.setattr(venue, "catch_up", late_catch_up)
-        raced = _order_id(submit_sequenced(second, [_sell(5, 50_030)]))
-        assert calls[0] == 3 and len(calls) == 2  # the retry caught up from the log
-        assert raced == 4  # applied after order 3, as the log orders them
+        # Stamped earlier than the command it did not see: moved up to that command's time.
+        early = PlaceOrder(3, SELLER, "HASHPOWER", Side.SELL, 100, 50_030)
+        raced = submit_sequenced(second, [early], clock_stamped=True)
+        assert calls == [3]
+        assert _order_id(raced) == 4  # applied after order 3, as the log orders them
+        assert second.head[0] == 5 and second.engine.last_ts_ns == 4
         assert catch_up(first) == 1
         books = [
             [(o.order_id, o.price) for o in open_orders(x, market="HASHPOWER")]

@@ -7,9 +7,9 @@ under load a batch holds many orders and the ledger commits once for all of them
 batch it publishes the changed books and the new trades to the feed (:mod:`.market_feed`).
 
 Several worker processes (``hashmarket serve --workers N``) each run a sequencer on the same
-database. The ``market_log`` table orders them: every batch first replays what other workers
-logged, and a batch that raced another for the next seq fails as a whole and is retried
-after replaying (see :mod:`hashmarket.market.venue`). Between batches the thread follows the
+database. The ``market_log`` table orders them: every batch first replays, inside its write
+transaction, what other workers logged (see :mod:`hashmarket.market.venue`), so it never
+races another for the log's next seq. Between batches the thread follows the
 log every :data:`FOLLOW_S` seconds, so each worker's book and feed reach what the others
 accepted within that time.
 
@@ -267,8 +267,7 @@ class MarketService:
 class _BatchClaims:
     """The idempotency keys of one batch's recorded commands, claimed in the batch's own
     transaction before any command runs (:meth:`admit`) and completed with the accepted
-    commands' responses before it commits (:meth:`on_commit`). A batch retried after another
-    worker extended the log claims again in its new transaction."""
+    commands' responses before it commits (:meth:`on_commit`)."""
 
     def __init__(
         self, exchange: Exchange, recordings: list[Recording | None], lease_ns: int
@@ -286,7 +285,6 @@ class _BatchClaims:
 
     def admit(self, store: Store) -> list[int]:
         """Claim every recorded command's key; the indices of the commands to run."""
-        self.admitted, self.claims, self.same_as, self.responses = [], {}, {}, {}
         now_ns = self.exchange.ledger.clock.now_ns()
         keyed: dict[int, RequestKey] = {}
         for i, recording in enumerate(self.recordings):

@@ -21,6 +21,7 @@ the ledger twice would change nothing either.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -64,15 +65,6 @@ OnCommit = Callable[[Store, list[Accepted | MarketError]], int]
 # Inside a batch's transaction, before any command runs: the indices of the commands to run.
 Admit = Callable[[Store], list[int]]
 _NO_OVERDRAFT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-
-
-class LogMovedError(Exception):
-    """Another process logged commands after this exchange's head: catch up, then submit.
-    (Its text names ``market_log``, which :func:`hashmarket.market.venue.submit_sequenced`
-    retries on.)"""
-
-    def __init__(self, stored_seq: int, own_seq: int) -> None:
-        super().__init__(f"market_log is at seq {stored_seq}, this exchange at {own_seq}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,18 +188,23 @@ class Exchange:
         self.engine = MatchingEngine(self.config)
         self.clearing = Clearing(self.accounts)
         self.head = (0, self.genesis)
-        replayed = 0
         with self.ledger.snapshot() as store:
             newest = log_store.newest_snapshot(store)
             if newest is not None:
                 self._restore(newest, mlog.log_hash_at(store, newest[0], self.genesis))
-            seq, prev = self.head
-            for entry in mlog.verified(
-                mlog.read_log(store, after_seq=seq), prev=prev, after_seq=seq
-            ):
-                self._replay(entry.decode())
-                self.head = (entry.seq, entry.hash)
-                replayed += 1
+            return self.follow(store)
+
+    def follow(self, store: Store) -> int:
+        """Apply the commands logged in ``store`` after this exchange's head (by other
+        processes, or before a restart); returns how many. Each is checked against the hash
+        chain from the head it continues, and its ledger effects are not written again: the
+        ledger holds them already."""
+        seq, prev = self.head
+        replayed = 0
+        for entry in mlog.verified(mlog.read_log(store, after_seq=seq), prev=prev, after_seq=seq):
+            self._replay(entry.decode())
+            self.head = (entry.seq, entry.hash)
+            replayed += 1
         return replayed
 
     def _restore(self, row: Sequence[Any], log_hash: bytes | None) -> None:
@@ -244,6 +241,7 @@ class Exchange:
         *,
         on_commit: OnCommit | None = None,
         admit: Admit | None = None,
+        clock_stamped: bool = False,
     ) -> list[Accepted | MarketError]:
         """Group commit: every command's answer, in order; the accepted ones and their ledger
         effects are durable together when this returns.
@@ -254,6 +252,13 @@ class Exchange:
         it raises, nothing of the batch is written. ``admit(store)``, if given, runs in the
         transaction before any command and names (by index) the commands to run, whose
         answers alone are returned: the HTTP service claims their idempotency keys there.
+
+        The batch first replays what other processes logged since this exchange last read
+        the log (:meth:`follow`), inside its write transaction, which no other writer can
+        enter until it commits: however busy the others, a batch never loses a race for the
+        log's next seq. ``clock_stamped`` commands carry the time they were taken at, not a
+        time their sender chose: those that the replayed commands make too early take the
+        log's last time (the log's time never goes back) instead of being refused.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
@@ -268,12 +273,13 @@ class Exchange:
         self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
-                # The write transaction excludes every other writer, so this check holds to
-                # the commit: a log another process extended since this exchange last read
-                # it would have this batch reuse its order and transfer ids.
-                stored_head = mlog.log_head(writer.store, self.genesis)
-                if stored_head != head:
-                    raise LogMovedError(stored_head[0], head[0])
+                # The write transaction excludes every other writer until it commits, so
+                # what another process logged since this exchange last read the log is
+                # replayed here, and this batch's order and transfer ids follow it.
+                self.follow(writer.store)
+                head = self.head
+                if clock_stamped:
+                    commands = _not_before(commands, self.engine.last_ts_ns)
                 if admit is not None:
                     commands = [commands[i] for i in admit(writer.store)]
                 effects: list[Transfer] = []
@@ -304,8 +310,6 @@ class Exchange:
                     writer.applied += len(entries)  # log rows are writes: commit them
                 if on_commit is not None:
                     writer.applied += on_commit(writer.store, results)
-        except LogMovedError:
-            raise  # nothing was applied: the caller catches up and submits again
         except BaseException:
             self.recover()  # the engine ran ahead of what was committed: rebuild it
             raise
@@ -501,3 +505,10 @@ class Exchange:
                 writer.applied += 1
         self._since_snapshot = 0
         return seq
+
+
+def _not_before(commands: list[Command], ts_ns: int) -> list[Command]:
+    """``commands`` with any time earlier than ``ts_ns`` moved up to it."""
+    if all(c.ts_ns >= ts_ns for c in commands):
+        return commands
+    return [dataclasses.replace(c, ts_ns=max(c.ts_ns, ts_ns)) for c in commands]

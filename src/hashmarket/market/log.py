@@ -100,10 +100,6 @@ def read_log(store: Store, *, after_seq: int = 0) -> Iterator[LogEntry]:
         yield LogEntry(seq, ts_ns, command.encode(), bytes(digest))
 
 
-def log_head(store: Store, genesis_hash: bytes) -> tuple[int, bytes]:
-    return log_store.last_row(store) or (0, genesis_hash)
-
-
 def log_hash_at(store: Store, seq: int, genesis_hash: bytes) -> bytes | None:
     if seq == 0:
         return genesis_hash

@@ -29,12 +29,6 @@ def stream_rows(store: Store, *, after_seq: int) -> Iterator[tuple[Any, ...]]:
     )
 
 
-def last_row(store: Store) -> tuple[int, bytes] | None:
-    """(seq, hash) of the last entry, None for an empty log."""
-    rows = store.query("SELECT seq, hash FROM market_log ORDER BY seq DESC LIMIT 1")
-    return (rows[0][0], bytes(rows[0][1])) if rows else None
-
-
 def hash_at(store: Store, seq: int) -> bytes | None:
     """The chain hash of entry ``seq``, None if there is no such entry."""
     rows = store.query("SELECT hash FROM market_log WHERE seq = ?", (seq,))

@@ -7,30 +7,28 @@ hashpower spot, the GPU catalogue and monthly hashprice futures from January 202
 2027, with the default terms.
 
 Several processes may hold an :class:`~hashmarket.market.exchange.Exchange` on one ledger.
-The ``market_log`` table is the sequencer: its ``seq`` is a primary key, and each batch writes
-its log rows in the same transaction as its ledger effects. A process whose book is behind
-the log would write a seq that is taken; its whole transaction fails, nothing of it stays,
-and :func:`submit_sequenced` replays what it missed (:func:`catch_up`) and tries again, so
-every command is applied to the book as the log orders it.
+The ``market_log`` table is the sequencer: each batch writes its log rows in the same write
+transaction as its ledger effects, and first replays, inside that transaction, whatever other
+processes logged since it last read the log (:meth:`Exchange.follow
+<hashmarket.market.exchange.Exchange.follow>`), so every command is applied to every book as
+the log orders it. :func:`submit_sequenced` catches up before it enters the transaction, so
+that little is left to replay while it holds the ledger's write lock.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from hashmarket.errors import HashmarketError, MarketError
+from hashmarket.errors import MarketError
 from hashmarket.ledger import Ledger
-from hashmarket.market import log as mlog
 from hashmarket.market.book import ACCOUNT, ID, IS_BUY, PRICE, REMAINING
 from hashmarket.market.exchange import Admit, Exchange, OnCommit, exchange_accounts
 from hashmarket.market.orders import Accepted, Command, Side
 from hashmarket.market.products import MarketConfig, monthly_futures
 
 VENUE_CONFIG = MarketConfig(futures=monthly_futures(dt.date(2026, 1, 1), 24))
-SEQUENCE_RETRIES = 5
 
 
 def open_venue(ledger: Ledger, *, config: MarketConfig = VENUE_CONFIG) -> Exchange:
@@ -40,23 +38,9 @@ def open_venue(ledger: Ledger, *, config: MarketConfig = VENUE_CONFIG) -> Exchan
 
 
 def catch_up(exchange: Exchange) -> int:
-    """Apply the commands other processes logged after this exchange's head; returns how many.
-    Each is checked against the hash chain from the head it continues."""
-    seq, prev = exchange.head
-    replayed = 0
+    """Apply the commands other processes logged after this exchange's head; returns how many."""
     with exchange.ledger.snapshot() as store:
-        for entry in mlog.verified(mlog.read_log(store, after_seq=seq), prev=prev, after_seq=seq):
-            # The exchange's own replay step: reservations recorded, command applied, events
-            # turned into the clearing state (the ledger already holds their effects).
-            exchange._replay(entry.decode())
-            exchange.head = (entry.seq, entry.hash)
-            replayed += 1
-    return replayed
-
-
-def _head_taken(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "market_log" in text or "unique" in text or "duplicate" in text or "primary" in text
+        return exchange.follow(store)
 
 
 def submit_sequenced(
@@ -67,25 +51,12 @@ def submit_sequenced(
     admit: Admit | None = None,
     clock_stamped: bool = False,
 ) -> list[Accepted | MarketError]:
-    """:meth:`Exchange.submit_many` after catching up with the log, again if another process
-    took the next seq between the two (the failed transaction left nothing behind).
-
-    ``clock_stamped`` commands carry the time they were taken at, not a time their sender
-    chose: those that what another process logged meanwhile makes too early take the log's
-    last time (the log's time never goes back) instead of being refused."""
-    for attempt in range(SEQUENCE_RETRIES):
-        catch_up(exchange)
-        last_ns = exchange.engine.last_ts_ns
-        if clock_stamped and any(c.ts_ns < last_ns for c in commands):
-            commands = [dataclasses.replace(c, ts_ns=max(c.ts_ns, last_ns)) for c in commands]
-        try:
-            return exchange.submit_many(commands, on_commit=on_commit, admit=admit)
-        except HashmarketError:
-            raise
-        except Exception as error:  # the store's integrity error, whichever driver raised it
-            if attempt == SEQUENCE_RETRIES - 1 or not _head_taken(error):
-                raise
-    raise AssertionError("unreachable")
+    """:meth:`Exchange.submit_many` after catching up with the log outside its transaction
+    (what is logged meanwhile is replayed inside it)."""
+    catch_up(exchange)
+    return exchange.submit_many(
+        commands, on_commit=on_commit, admit=admit, clock_stamped=clock_stamped
+    )
 
 
 @dataclass(frozen=True, slots=True)
