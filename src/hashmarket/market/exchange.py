@@ -253,12 +253,8 @@ class Exchange:
         transaction before any command and names (by index) the commands to run, whose
         answers alone are returned: the HTTP service claims their idempotency keys there.
 
-        The batch first replays what other processes logged since this exchange last read
-        the log (:meth:`follow`), inside its write transaction, which no other writer can
-        enter until it commits: however busy the others, a batch never loses a race for the
-        log's next seq. ``clock_stamped`` commands carry the time they were taken at, not a
-        time their sender chose: those that the replayed commands make too early take the
-        log's last time (the log's time never goes back) instead of being refused.
+        The batch first catches up with the log inside its transaction (:meth:`_start`);
+        ``clock_stamped`` commands then take the log's last time if theirs is earlier.
 
         Reservations are checked against each account's stored balance plus what the batch
         has done to it so far (:attr:`Clearing.available_delta`), and every transfer of the
@@ -273,15 +269,8 @@ class Exchange:
         self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
-                # The write transaction excludes every other writer until it commits, so
-                # what another process logged since this exchange last read the log is
-                # replayed here, and this batch's order and transfer ids follow it.
-                self.follow(writer.store)
+                commands = self._start(writer.store, commands, admit, clock_stamped)
                 head = self.head
-                if clock_stamped:
-                    commands = _not_before(commands, self.engine.last_ts_ns)
-                if admit is not None:
-                    commands = [commands[i] for i in admit(writer.store)]
                 effects: list[Transfer] = []
                 funds = _Funds(writer.store, self.clearing.available_delta)
                 funds.load(
@@ -321,6 +310,24 @@ class Exchange:
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
             self.snapshot()
         return results
+
+    def _start(
+        self, store: Store, commands: list[Command], admit: Admit | None, clock_stamped: bool
+    ) -> list[Command]:
+        """A batch's first step, in its write transaction: replay what other processes
+        logged since this exchange last read the log, so that the batch's order and transfer
+        ids follow theirs. No other writer can enter the transaction until it commits, so
+        however busy the others, a batch never loses a race for the log's next seq.
+        ``clock_stamped`` commands carry the time they were taken at, not one their sender
+        chose: those that the replayed commands make too early take the log's last time
+        (the log's time never goes back) instead of being refused. Then ``admit`` names the
+        commands to run."""
+        self.follow(store)
+        if clock_stamped:
+            commands = _not_before(commands, self.engine.last_ts_ns)
+        if admit is not None:
+            commands = [commands[i] for i in admit(store)]
+        return commands
 
     def _one(
         self, funds: _Funds, command: Command, effects: list[Transfer]
