@@ -3,12 +3,12 @@
 A template ledger (SQLite, and PostgreSQL when a server is given) holds funded participants.
 A reference run submits a seeded flow of every product (hashpower, deliveries, GPU blocks,
 futures and marks, cancels, replaces, time) in batches, uninterrupted. Then child processes
-run the same flow on fresh copies and are killed with SIGKILL after a random delay (fixed
-seed) spread over the whole run. After each kill the exchange is reopened (it replays its
-log), the flow resumes after the last batch the log holds, and the result must equal the
-reference: the same log head, the same book, trades, contracts and reservations (no fill lost
-or doubled), and the same ledger byte for byte (its state hash), which also passes
-``verify()``.
+run the same flow on fresh copies and are killed with SIGKILL once the log reaches a random
+length (fixed seed; from none of the flow to all of it) and a random moment more. After each
+kill the exchange is reopened (it replays its log), the flow resumes after the last batch
+the log holds, and the result must equal the reference: the same log head, the same book,
+trades, contracts and reservations (no fill lost or doubled), and the same ledger byte for
+byte (its state hash), which also passes ``verify()``.
 """
 
 from __future__ import annotations
@@ -135,12 +135,31 @@ def _database_url(base: str, name: str) -> str:
     return urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
 
 
+def kill_when_logged(
+    child: subprocess.Popen[str], url: str, logged_seq: int, then_s: float
+) -> None:
+    """SIGKILL ``child`` ``then_s`` after its command log holds ``logged_seq`` entries (or
+    when it ends first)."""
+    assert child.stdout is not None and child.stdout.readline().split() == ["started"]
+    with Ledger.open(url, clock=ManualClock(CLOCK_NS)) as watcher:
+        deadline = time.monotonic() + 600
+        while child.poll() is None and _logged(watcher) < logged_seq:
+            assert time.monotonic() < deadline, "the flow stalled"
+            time.sleep(0.001)
+    time.sleep(then_s)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+
+
+def _logged(ledger: Ledger) -> int:
+    with ledger.snapshot() as store:
+        return int(store.query("SELECT COALESCE(MAX(seq), 0) FROM market_log")[0][0])
+
+
 def kill_and_check(fresh: Callable[[], str], kills: int, *, seed: int) -> list[int]:
     reference_url = fresh()
-    began = time.perf_counter()
     child = run_child(reference_url)
     out, err = child.communicate(timeout=600)
-    duration_s = time.perf_counter() - began
     assert child.returncode == 0 and out.split() == ["started", "done"], err
     reference = outcome(reference_url)
     assert reference[0][0] > COMMANDS // 2  # most of the flow was accepted and logged
@@ -151,9 +170,10 @@ def kill_and_check(fresh: Callable[[], str], kills: int, *, seed: int) -> list[i
     for _ in range(kills):
         url = fresh()
         child = run_child(url)
-        time.sleep(rng.uniform(0.2, 1.0) * duration_s)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
+        # Killed once its log reaches a random length (from none of the flow to all of it),
+        # then a random moment into the next batch: the points depend on the seed, not on
+        # how fast the machine happens to be.
+        kill_when_logged(child, url, rng.randint(0, reference[0][0]), rng.uniform(0, 0.005))
         with Ledger.open(url, clock=ManualClock(CLOCK_NS)) as ledger:
             assert ledger.verify().ok
             start = resume_point(ledger, flow)
