@@ -136,16 +136,14 @@ def _database_url(base: str, name: str) -> str:
 
 
 def kill_when_logged(
-    child: subprocess.Popen[str], url: str, logged_seq: int, then_s: float
+    child: subprocess.Popen[str], watcher: Ledger, logged_seq: int, then_s: float
 ) -> None:
-    """SIGKILL ``child`` ``then_s`` after its command log holds ``logged_seq`` entries (or
-    when it ends first)."""
-    assert child.stdout is not None and child.stdout.readline().split() == ["started"]
-    with Ledger.open(url, clock=ManualClock(CLOCK_NS)) as watcher:
-        deadline = time.monotonic() + 600
-        while child.poll() is None and _logged(watcher) < logged_seq:
-            assert time.monotonic() < deadline, "the flow stalled"
-            time.sleep(0.001)
+    """SIGKILL ``child`` ``then_s`` after ``watcher`` sees its command log hold
+    ``logged_seq`` entries (or when it ends first)."""
+    deadline = time.monotonic() + 600
+    while child.poll() is None and _logged(watcher) < logged_seq:
+        assert time.monotonic() < deadline, "the flow stalled"
+        time.sleep(0.0005)
     time.sleep(then_s)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=60)
@@ -169,11 +167,13 @@ def kill_and_check(fresh: Callable[[], str], kills: int, *, seed: int) -> list[i
     resumed_at = []
     for _ in range(kills):
         url = fresh()
-        child = run_child(url)
         # Killed once its log reaches a random length (from none of the flow to all of it),
         # then a random moment into the next batch: the points depend on the seed, not on
         # how fast the machine happens to be.
-        kill_when_logged(child, url, rng.randint(0, reference[0][0]), rng.uniform(0, 0.005))
+        with Ledger.open(url, clock=ManualClock(CLOCK_NS)) as watcher:
+            child = run_child(url)
+            logged_seq, then_s = rng.randint(0, reference[0][0]), rng.uniform(0, 0.005)
+            kill_when_logged(child, watcher, logged_seq, then_s)
         with Ledger.open(url, clock=ManualClock(CLOCK_NS)) as ledger:
             assert ledger.verify().ok
             start = resume_point(ledger, flow)
