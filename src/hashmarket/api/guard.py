@@ -20,6 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +34,7 @@ from hashmarket.api.record_writer import ClaimSlot, RequestKey
 from hashmarket.api.state import ServiceState
 from hashmarket.api.text import unstorable, unstorable_json
 from hashmarket.errors import HashmarketError
-from hashmarket.ledger import Outcome, StoredResponse
+from hashmarket.ledger import Outcome, StoredResponse, idempotency
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IN_FLIGHT_POLL_S = 0.05  # how often a duplicate asks whether the first request has finished
@@ -216,24 +217,12 @@ class GuardMiddleware:
         if request.url.path.startswith(self.claimed_by_route):
             keyed = RequestKey(scope, idempotency_key, digest)
             return await self._run_keyed(request, call_next, keyed, body)
-        deadline = time.monotonic() + self.idempotency_wait_s
-        while True:
-            try:
-                claim = await asyncio.wrap_future(
-                    self.state.record_writer.claim(scope, idempotency_key, digest)
-                )
-            except HashmarketError as error:  # the ledger's database cannot be reached
-                return problem_for(error)
-            if claim.outcome is Outcome.CLAIMED:
-                break
-            if claim.outcome is Outcome.MISMATCH:
-                return reused(idempotency_key)
-            if claim.outcome is Outcome.REPLAY:
-                assert claim.response is not None
-                return replayed(claim.response)
-            if time.monotonic() >= deadline:
-                return in_progress(idempotency_key)
-            await asyncio.sleep(IN_FLIGHT_POLL_S)
+        records = self.state.record_writer
+        claim = await self._claim(
+            idempotency_key, lambda: records.claim(scope, idempotency_key, digest)
+        )
+        if isinstance(claim, Response):
+            return claim
         assert claim.token is not None
         slot = ClaimSlot(scope, idempotency_key, claim.token)
         return await self._run_claimed(request, call_next, slot, body)
@@ -279,26 +268,36 @@ class GuardMiddleware:
         content_type = headers.get("content-type", "application/json")
         if not request.state.recorded and captured.status < 500:
             record = StoredResponse(captured.status, content_type, content)
-            deadline = time.monotonic() + self.idempotency_wait_s
-            while True:
-                try:
-                    future = self.state.record_writer.record(keyed, record)
-                    claim = await asyncio.wrap_future(future)
-                except HashmarketError as error:
-                    return problem_for(error)
-                if claim.outcome is Outcome.MISMATCH:
-                    return reused(keyed.key)
-                if claim.outcome is Outcome.REPLAY:
-                    assert claim.response is not None
-                    return replayed(claim.response)
-                if claim.outcome is Outcome.CLAIMED:
-                    break
-                if time.monotonic() >= deadline:
-                    return in_progress(keyed.key)
-                await asyncio.sleep(IN_FLIGHT_POLL_S)
+            records = self.state.record_writer
+            claim = await self._claim(keyed.key, lambda: records.record(keyed, record))
+            if isinstance(claim, Response):
+                return claim  # the key was taken meanwhile: its answer
         return Response(
             content, status_code=captured.status, headers=headers, media_type=content_type
         )
+
+    async def _claim(
+        self, idempotency_key: str, attempt: Callable[[], Future[idempotency.Claim]]
+    ) -> idempotency.Claim | Response:
+        """Run ``attempt`` (a claim through the record writer) until the key is this
+        request's, every :data:`IN_FLIGHT_POLL_S` while a live request holds it; else the
+        answer the key gives: its stored response, a 409, or why the database failed."""
+        deadline = time.monotonic() + self.idempotency_wait_s
+        while True:
+            try:
+                claim = await asyncio.wrap_future(attempt())
+            except HashmarketError as error:  # the ledger's database cannot be reached
+                return problem_for(error)
+            if claim.outcome is Outcome.CLAIMED:
+                return claim
+            if claim.outcome is Outcome.MISMATCH:
+                return reused(idempotency_key)
+            if claim.outcome is Outcome.REPLAY:
+                assert claim.response is not None
+                return replayed(claim.response)
+            if time.monotonic() >= deadline:
+                return in_progress(idempotency_key)
+            await asyncio.sleep(IN_FLIGHT_POLL_S)
 
     def _too_large(self) -> Response:
         return problem(413, "Request body too large", f"the limit is {self.max_body_bytes:,} bytes")
