@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
 
 from fastapi import FastAPI
 
@@ -34,7 +35,7 @@ from hashmarket.api.routers import (
     risk,
 )
 from hashmarket.api.state import ServiceState
-from hashmarket.errors import UsageError
+from hashmarket.errors import HashmarketError, UsageError
 from hashmarket.paths import default_data_dir
 
 # POST routes that compute without changing state need no Idempotency-Key.
@@ -52,6 +53,8 @@ IDEMPOTENCY_EXEMPT |= mining_finance.COMPUTATIONS
 CLAIMED_BY_ROUTE = ("/api/v1/market/",)
 # Routes that simulate or optimise for seconds: they take turns (hashmarket.api.compute).
 COMPUTATIONS: frozenset[str] = IDEMPOTENCY_EXEMPT | {"/api/v1/curve/hashprice"}
+
+LOG = logging.getLogger(__name__)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -72,6 +75,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.service = ServiceState(config=config, store=store)
     app.state.market = MarketService(app.state.service)  # the exchange opens at first use
     app.router.on_startup.append(_freeze_startup_heap)
+    # Started with the service, not at the first write, so that it forgets expired records
+    # even while only the exchange (which records in its own transactions) is written to.
+    app.router.on_startup.append(lambda: _start_record_writer(app.state.service))
     app.router.on_shutdown.append(app.state.market.stop)
     app.router.on_shutdown.append(app.state.service.record_writer.stop)
     install_handlers(app)
@@ -120,6 +126,15 @@ def _freeze_startup_heap() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _start_record_writer(state: ServiceState) -> None:
+    """Start the records' writer; if the ledger's database cannot be reached now, serve
+    anyway (writes answer 503 until it can) and start the writer at the first write."""
+    try:
+        state.record_writer.start()
+    except HashmarketError as error:
+        LOG.warning("idempotency records: not started: %s", error)
+
+
 def app_from_environment() -> FastAPI:
     """The app ``hashmarket serve`` runs, configured from ``HASHMARKET_*`` variables."""
     import os
@@ -138,6 +153,9 @@ def app_from_environment() -> FastAPI:
             ),
             key_cache_ttl_s=_number_from_environment(
                 "HASHMARKET_KEY_CACHE_TTL_S", defaults.key_cache_ttl_s
+            ),
+            idempotency_retention_s=_number_from_environment(
+                "HASHMARKET_IDEMPOTENCY_RETENTION_S", defaults.idempotency_retention_s
             ),
         )
     )

@@ -15,6 +15,11 @@ recorded, inside the exchange's own group-commit transaction
 (:mod:`hashmarket.api.market_service`), so an order costs one commit and an order and its
 record are durable together. Only a response the exchange did not record (a refusal, which
 executed nothing) comes here, claimed and completed in one operation (:meth:`record`).
+
+The writer also forgets records older than the service's retention: every
+:data:`PRUNE_EVERY_S`, between batches, it deletes up to :data:`PRUNE_ROWS` of the oldest in
+a transaction of their own (again at once while there are more), so the table holds about a
+retention's worth of requests and no pass holds the write lock for long.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,6 +37,8 @@ from hashmarket.ledger import Ledger, Store, StoredResponse, idempotency
 
 LOG = logging.getLogger(__name__)
 MAX_BATCH = 512
+PRUNE_EVERY_S = 60.0
+PRUNE_ROWS = 5_000
 
 # One record operation: what it does inside the batch's transaction, given the batch's
 # ledger-clock time; ordered within a batch by the (scope, key) it touches.
@@ -79,10 +87,21 @@ class RecordWriter:
     thread on its own connection to ``ledger_url`` (opened at first use, closed by
     :meth:`stop`)."""
 
-    def __init__(self, ledger_url: str, *, lease_ns: int) -> None:
+    def __init__(
+        self,
+        ledger_url: str,
+        *,
+        lease_ns: int,
+        retention_ns: int | None = None,
+        prune_every_s: float = PRUNE_EVERY_S,
+    ) -> None:
         self.ledger_url = ledger_url
         self.lease_ns = lease_ns
+        self.retention_ns = retention_ns  # None: records are kept
+        self.prune_every_s = prune_every_s
         self.batches = 0  # transactions committed (operations / batches = the batching)
+        self.pruned = 0  # records forgotten after their retention
+        self._next_prune_s = 0.0  # monotonic time of the next pass
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -137,12 +156,13 @@ class RecordWriter:
                 self._thread = None
 
     def _put(self, slot: tuple[str, str], op: Operation) -> Future[Any]:
-        self._start()
+        self.start()
         future: Future[Any] = Future()
         self._queue.put((slot, op, future))
         return future
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the writer thread and open its connection (idempotent)."""
         with self._start_lock:
             if self._thread is None:
                 ready: Future[None] = Future()
@@ -161,8 +181,36 @@ class RecordWriter:
             return
         ready.set_result(None)
         with ledger:
-            while (first := self._queue.get()) is not None:
+            while True:
+                try:
+                    first = self._queue.get(timeout=self._until_prune_s())
+                except queue.Empty:
+                    self._prune(ledger)
+                    continue
+                if first is None:
+                    return
                 self._commit(ledger, take_batch(self._queue, first, MAX_BATCH))
+                if self._until_prune_s() == 0:
+                    self._prune(ledger)
+
+    def _until_prune_s(self) -> float | None:
+        if self.retention_ns is None:
+            return None
+        return max(0.0, self._next_prune_s - time.monotonic())
+
+    def _prune(self, ledger: Ledger) -> None:
+        """One pass: forget up to :data:`PRUNE_ROWS` records claimed before the retention."""
+        assert self.retention_ns is not None
+        deleted = 0
+        try:
+            before_ns = ledger.clock.now_ns() - self.retention_ns
+            with ledger.records() as store:
+                deleted = idempotency.prune_in(store, before_ns=before_ns, limit=PRUNE_ROWS)
+        except Exception as error:  # the records stay; the next pass tries again
+            LOG.warning("idempotency records: pruning failed: %s", error)
+        self.pruned += deleted
+        more = deleted == PRUNE_ROWS
+        self._next_prune_s = time.monotonic() + (0.0 if more else self.prune_every_s)
 
     def _commit(self, ledger: Ledger, batch: list[Queued]) -> None:
         # One lock order for every process's batches, so two PostgreSQL transactions cannot

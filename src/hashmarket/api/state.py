@@ -95,6 +95,7 @@ class ServiceState:
                 self._record_writer = RecordWriter(
                     self.config.resolved_ledger_url,
                     lease_ns=round(self.config.idempotency_lease_s * 1e9),
+                    retention_ns=round(self.config.idempotency_retention_s * 1e9),
                 )
             return self._record_writer
 

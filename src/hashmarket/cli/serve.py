@@ -43,6 +43,12 @@ def serve_command(
         min=0.001,
         help="Seconds a worker caches an API key: how late it sees a revocation made elsewhere.",
     ),
+    idempotency_retention: float = typer.Option(
+        86_400.0,
+        "--idempotency-retention",
+        min=301,
+        help="Seconds an Idempotency-Key's record is kept (then the key is new again).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -61,6 +67,7 @@ def serve_command(
     os.environ["HASHMARKET_AUTH_FAILURE_BURST"] = repr(auth_failure_burst)
     os.environ["HASHMARKET_AUTH_FAILURES_PER_MINUTE"] = repr(auth_failures_per_minute)
     os.environ["HASHMARKET_KEY_CACHE_TTL_S"] = repr(key_cache_ttl)
+    os.environ["HASHMARKET_IDEMPOTENCY_RETENTION_S"] = repr(idempotency_retention)
     typer.echo(f"Hashmarket dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "hashmarket.api.app:app_from_environment",

@@ -16,6 +16,9 @@ A claim whose process died keeps its row in flight; after ``lease_ns`` a claim o
 request takes it over (compare-and-set on the old token). Ledger writes carry client ids, so a
 takeover after a write that did commit replays that write's outcome rather than repeating it.
 
+Records are not kept for ever: :func:`prune_in` forgets those claimed before a cut-off
+(the service's retention, a day by default), after which a key is new again.
+
 Each step also exists inside a transaction the caller holds (:func:`claim_in`,
 :func:`complete_in`, :func:`release_in`): the HTTP service commits many requests' steps in one
 transaction, and the exchange completes its commands' records in the transaction that
@@ -119,3 +122,11 @@ def complete_in(
 def release_in(store: Store, scope: str, key: str, token: str) -> None:
     """:func:`release` inside the caller's transaction."""
     idempotency_store.delete_claim(store, scope, key, token)
+
+
+def prune_in(store: Store, *, before_ns: int, limit: int) -> int:
+    """Forget up to ``limit`` records claimed before ``before_ns`` (oldest first), inside the
+    caller's records transaction; returns how many. A key whose record is gone is new again:
+    a request that reuses it runs. The service keeps records for its retention (a day by
+    default), far beyond any client's retries and any claim's lease."""
+    return idempotency_store.delete_claimed_before(store, before_ns, limit)

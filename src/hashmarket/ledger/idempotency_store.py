@@ -73,3 +73,13 @@ def delete_claim(store: Store, scope: str, key: str, token: str) -> None:
         " AND claim_token = ? AND status IS NULL",
         (scope, key, token),
     )
+
+
+def delete_claimed_before(store: Store, before_ns: int, limit: int) -> int:
+    """Delete up to ``limit`` rows claimed before ``before_ns``, oldest first; how many."""
+    return store.execute(
+        "DELETE FROM idempotency_records WHERE (scope, idempotency_key) IN ("
+        " SELECT scope, idempotency_key FROM idempotency_records WHERE claimed_at_ns < ?"
+        " ORDER BY claimed_at_ns LIMIT ?)",
+        (before_ns, limit),
+    )

@@ -322,8 +322,8 @@ def _idempotency_tables(integer: str, blob: str) -> tuple[str, ...]:
 
     Not ledger state: no journal row, no hash, not in ``state_hash``. A row is inserted when a
     request claims its key (the primary key makes the first claim win), updated once with the
-    response, and deleted only when the request failed with a server error (so it may be
-    retried); hence no append-only triggers here.
+    response, and deleted when the request failed with a server error (so it may be retried)
+    or when its retention has passed; hence no append-only triggers here.
     """
     return (
         f"""CREATE TABLE idempotency_records (
@@ -339,6 +339,9 @@ def _idempotency_tables(integer: str, blob: str) -> tuple[str, ...]:
             PRIMARY KEY (scope, idempotency_key)
         )""",
     )
+
+
+_IDEMPOTENCY_AGE = "CREATE INDEX idempotency_records_by_age ON idempotency_records (claimed_at_ns)"
 
 
 def _registry_table(integer: str, blob: str) -> tuple[str, ...]:
@@ -435,7 +438,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_market_tables("BIGINT", "BYTEA"),
             *(s for t in APPEND_ONLY_TABLES_MARKET for s in _pg_append_only(t)),
         ),
-    ),
+    ),  # The service forgets a key's record after its retention (``ledger.idempotency``); this
+    # index lets it find the oldest rows without reading the table.
+    Migration(7, "idempotency records by age", (_IDEMPOTENCY_AGE,), (_IDEMPOTENCY_AGE,)),
 )
 LATEST = MIGRATIONS[-1].version
 # Versions increase; a gap is allowed (a step numbered ahead of one still being written
