@@ -4,6 +4,10 @@
 PostgreSQL server and exports its URL in ``HASHMARKET_TEST_PG_URL``. Each PostgreSQL test gets
 its own schema in that server (``?schema=…``), so tests never see each other's rows. Without the
 URL the PostgreSQL cases skip, except under ``CI=true``, where a missing server is a failure.
+
+Property tests (Hypothesis) draw their examples from a fixed seed, so a run's outcome depends
+on the code, not on the draw; ``HYPOTHESIS_PROFILE=explore`` draws new ones on every run to
+look for counterexamples (pin what it finds with ``@example``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from hashmarket.ledger import Account, Asset, CreateAssetResult, Ledger, ManualClock, Transfer
 from hashmarket.ledger.clock import day_start_ns
+
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 PG_ENV = "HASHMARKET_TEST_PG_URL"
 STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
