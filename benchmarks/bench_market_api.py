@@ -43,6 +43,9 @@ RATE = int(os.environ.get("BENCH_MARKET_RATE", "1000"))
 LOW_RATE = int(os.environ.get("BENCH_MARKET_LOW_RATE", "100"))
 SECONDS = float(os.environ.get("BENCH_MARKET_SECONDS", "20"))
 SUBSCRIBERS = int(os.environ.get("BENCH_FEED_SUBSCRIBERS", "200"))
+# As `hashmarket serve` runs (no per-message deflate unless --ws-compression); "true" to
+# measure the server with it.
+DEFLATE = os.environ.get("BENCH_WS_DEFLATE", "false")
 CLIENT_PROCESSES = 4
 CONNECTIONS = 32
 TRADERS = 8  # buyer and seller accounts, one key each
@@ -269,7 +272,8 @@ def main() -> None:
                 env["BENCH_MARKET_DIAGNOSTIC"] = "1"
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "benchmarks.bench_market_api:app_factory",
-                 "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                 "--factory", "--port", str(port), "--log-level", "warning", "--no-access-log",
+                 "--ws-per-message-deflate", DEFLATE],
                 env=env, cwd=Path(__file__).parents[1],
             )  # fmt: skip
             try:
@@ -397,7 +401,7 @@ def _run(port: int, keys: dict[str, list[str]]) -> None:
     ]
     print(
         f"offered {RATE:,}/s for {SECONDS:g} s, {CONNECTIONS} connections, open loop; "
-        "one uvicorn process, SQLite"
+        f"one uvicorn process, SQLite; WebSocket per-message deflate {DEFLATE}"
     )
     _summary("baseline GET book?levels=1", *asyncio.run(_load(port, book, RATE)))
     half = orders[: n_orders // 2]

@@ -80,12 +80,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, ledger_url: str, *, workers: int = 2) -> Iterator[str]:
-    """``hashmarket serve --workers N`` as a user runs it, until the block ends."""
+def serve(
+    data_dir: Path, ledger_url: str, *, workers: int = 2, options: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """``hashmarket serve --workers N [options]`` as a user runs it, until the block ends."""
     port = free_port()
     env = {**os.environ, "HASHMARKET_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
     command = [sys.executable, "-m", "hashmarket", "serve", "--port", str(port)]
-    command += ["--workers", str(workers), "--db", ledger_url]
+    command += ["--workers", str(workers), "--db", ledger_url, *options]
     # The server's log goes to a file (a pipe nobody reads would block it once full); a
     # failing test shows its end.
     log_path = data_dir / "serve.log"

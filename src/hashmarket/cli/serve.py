@@ -49,6 +49,11 @@ def serve_command(
         min=301,
         help="Seconds an Idempotency-Key's record is kept (then the key is new again).",
     ),
+    ws_compression: bool = typer.Option(
+        False,
+        "--ws-compression/--no-ws-compression",
+        help="Offer per-message deflate on WebSockets (less bandwidth, much more CPU).",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
     commercial_only: bool = COMMERCIAL_ONLY_OPTION,
 ) -> None:
@@ -77,6 +82,10 @@ def serve_command(
         workers=workers,
         log_level="warning",
         access_log=False,  # a log line per request costs the event loop more than it tells
+        # The market feed sends the same frame to every subscriber; deflated, each copy is
+        # compressed again in its connection's own context, and orders waited 4-6 times
+        # longer while 200 subscribers were fed (BENCHMARKS.md, the exchange over HTTP).
+        ws_per_message_deflate=ws_compression,
     )
 
 
