@@ -94,6 +94,15 @@ def test_orders_roles_and_money(setup) -> None:
     assert [t["trade_id"] for t in tape] == [trade["trade_id"]]
     (bar,) = call(client, "GET", "/HASHPOWER/bars?interval=1d", keys["other"]).json()
     assert (bar["open"], bar["close"], bar["volume"], bar["trades"]) == (50_000, 50_000, 100, 1)
+    minute = call(client, "GET", "/HASHPOWER/bars?interval=1m&last=5", keys["other"]).json()
+    assert [(b["open"], b["volume"]) for b in minute] == [(50_000, 100)]
+    assert call(client, "GET", "/HASHPOWER/bars?last=0", keys["other"]).status_code == 422
+    # A service started afresh on the ledger has the same bars (from the log it replays).
+    config = ServiceConfig(data_dir=data_dir, rate_limit_per_s=10_000, rate_limit_burst=10_000)
+    with TestClient(create_app(config)) as restarted:
+        assert call(restarted, "GET", "/HASHPOWER/bars?interval=1m", keys["other"]).json() == (
+            minute
+        )
     assert call(client, "GET", "/NOPE/book", keys["viewer"]).status_code == 422
     # Trades stamped by today's clock lie past the bundled history: no fixing, no premium day.
     assert call(client, "GET", "/HASHPOWER/premium", keys["viewer"]).json() == []

@@ -11,7 +11,7 @@ import pytest
 from hashmarket.errors import MarketError
 from hashmarket.index.compute import gpu_fixings
 from hashmarket.index.gpu_quotes import QuoteTable
-from hashmarket.market.data import Bar
+from hashmarket.market.data import Bar, BarSeries, bars
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.marketdata import (
@@ -90,6 +90,22 @@ def test_minute_hour_and_day_bars() -> None:
     assert bar_record(day)["start_utc"] == "2026-01-05T00:00:00+00:00"
     with pytest.raises(MarketError, match="'5m'"):
         interval_bars(TRADES, interval="5m")
+
+
+def test_a_bar_series_fed_in_pieces_gives_the_bars_of_all_its_trades() -> None:
+    """What a service keeps per market and interval: bars updated trade by trade equal the
+    bars computed from every trade at once, whatever the pieces; ``last`` keeps the newest."""
+    for interval_s in (60, 3_600, 86_400):
+        series = BarSeries(interval_s)
+        for piece in (TRADES[:1], [], TRADES[1:4], TRADES[4:]):
+            series.extend(piece)
+        assert series.bars() == bars(TRADES, interval_s=interval_s)
+    minutes = BarSeries(60)
+    minutes.extend(TRADES)
+    assert minutes.bars(last=2) == interval_bars(TRADES, interval="1m")[-2:]
+    assert BarSeries(60).bars() == []
+    with pytest.raises(ValueError, match="interval_s"):
+        BarSeries(0)
 
 
 def test_tape_is_newest_first_per_market() -> None:

@@ -47,7 +47,10 @@ from hashmarket.api.state import ServiceState
 from hashmarket.errors import MarketError
 from hashmarket.ledger import Outcome, Store, StoredResponse, idempotency
 from hashmarket.market import (
+    BAR_INTERVALS_S,
     Accepted,
+    Bar,
+    BarSeries,
     CancelOrder,
     Command,
     Exchange,
@@ -104,6 +107,9 @@ class MarketService:
         self.lock = threading.Lock()
         self._trades_seen = 0
         self.batches = 0
+        # Every market's bars on every interval, kept up to date with its trades on the
+        # sequencer's thread (read under ``lock``): a bars request reads bars, not trades.
+        self._bars: dict[tuple[str, int], BarSeries] = {}
 
     # -- from the routes --------------------------------------------------------------------
 
@@ -157,6 +163,14 @@ class MarketService:
         with self.lock:
             yield self._exchange
 
+    def bars(self, market: str, *, interval_s: int, last: int | None = None) -> list[Bar]:
+        """``market``'s OHLCV bars on ``interval_s`` (one of :data:`BAR_INTERVALS_S`), oldest
+        first, the ``last`` ones if given, as of the last batch."""
+        self.start()
+        with self.lock:
+            series = self._bars.get((market, interval_s))
+            return [] if series is None else series.bars(last=last)
+
     def markets(self) -> frozenset[str]:
         self.start()
         assert self._exchange is not None
@@ -175,6 +189,7 @@ class MarketService:
             with self.state.ledger() as ledger:
                 self._exchange = open_venue(ledger)
             self._trades_seen = len(self._exchange.engine.trades)
+            self._add_bars(_by_market(self._exchange.engine.trades))
             for book in self._exchange.engine.books.values():
                 self.feed.publish(book, ())
         except BaseException as error:
@@ -248,20 +263,34 @@ class MarketService:
             future.set_result(answer)  # committed: answered even if publishing fails
         self._publish(markets)
 
+    def _add_bars(self, by_market: dict[str, list[Any]]) -> None:
+        for market, fills in by_market.items():
+            for interval_s in BAR_INTERVALS_S.values():
+                series = self._bars.get((market, interval_s))
+                if series is None:
+                    series = self._bars[(market, interval_s)] = BarSeries(interval_s)
+                series.extend(fills)
+
     def _publish(self, markets: set[str]) -> None:
         exchange = self._exchange
         assert exchange is not None
         trades = exchange.engine.trades
         fresh = trades[self._trades_seen :]
         self._trades_seen = len(trades)
-        by_market: dict[str, list[Any]] = {}
-        for trade in fresh:
-            by_market.setdefault(trade.market, []).append(trade)
+        by_market = _by_market(fresh)
         with self.lock:
+            self._add_bars(by_market)
             for market in markets | set(by_market):
                 book = exchange.engine.books.get(market)
                 if book is not None:
                     self.feed.publish(book, by_market.get(market, ()))
+
+
+def _by_market(trades: list[Any]) -> dict[str, list[Any]]:
+    by_market: dict[str, list[Any]] = {}
+    for trade in trades:
+        by_market.setdefault(trade.market, []).append(trade)
+    return by_market
 
 
 class _BatchClaims:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hashmarket.market.data import (
         BAR_INTERVALS_S,
         Bar,
+        BarSeries,
         Depth,
         Premium,
         bars,
@@ -112,6 +113,7 @@ __all__ = [
     "Accepted",
     "AdvanceTime",
     "Bar",
+    "BarSeries",
     "BuyContract",
     "CancelListing",
     "CancelOrder",

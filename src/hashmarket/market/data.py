@@ -3,7 +3,7 @@
 * :func:`depth` — L2: the total size at each of the best price levels, per side;
 * :func:`trades` — a market's trades in order, optionally after a trade id;
 * :func:`bars` — OHLCV bars (1 minute, 1 hour, 1 day, or any whole number of seconds) with
-  volume-weighted price, from trades;
+  volume-weighted price, from trades; :class:`BarSeries` keeps them up to date as trades come;
 * :func:`premium` — the hashpower market's price against the hashprice index, in basis points
   (positive: buyers pay more than mining earns, a premium; negative: a discount);
 * :func:`gpu_quote_table` — GPU block trades as quotes of the GPU-hour index (``provider``
@@ -72,26 +72,47 @@ def trades(engine: MatchingEngine, *, market: str, after_trade_id: int = 0) -> l
 def bars(fills: Iterable[Trade], *, interval_s: int) -> list[Bar]:
     """OHLCV bars of ``fills`` (in trade order) on UTC-aligned intervals; empty intervals
     are left out."""
-    if type(interval_s) is not int or interval_s <= 0:
-        raise ValueError(f"interval_s must be a positive whole number of seconds: {interval_s!r}")
-    width = interval_s * NS_PER_S
-    out: list[Bar] = []
-    current: list[int] | None = None  # [start, open, high, low, close, volume, notional, n]
-    for t in fills:
-        start = t.ts_ns - t.ts_ns % width
-        if current is None or current[0] != start:
-            if current is not None:
-                out.append(_bar(current))
-            current = [start, t.price, t.price, t.price, t.price, 0, 0, 0]
-        current[2] = max(current[2], t.price)
-        current[3] = min(current[3], t.price)
-        current[4] = t.price
-        current[5] += t.size
-        current[6] += t.price * t.size
-        current[7] += 1
-    if current is not None:
-        out.append(_bar(current))
-    return out
+    series = BarSeries(interval_s)
+    series.extend(fills)
+    return series.bars()
+
+
+class BarSeries:
+    """One market's bars on one interval, kept up to date trade by trade: :meth:`bars` gives
+    what :func:`bars` would for every trade added so far, without reading them again, so a
+    service can answer a bars request in time proportional to the bars, not the trades."""
+
+    def __init__(self, interval_s: int) -> None:
+        if type(interval_s) is not int or interval_s <= 0:
+            raise ValueError(
+                f"interval_s must be a positive whole number of seconds: {interval_s!r}"
+            )
+        self.width_ns = interval_s * NS_PER_S
+        # One row per interval with trades: [start, open, high, low, close, volume,
+        # notional, trades]; trades come in time order (the log's time never goes back).
+        self._rows: list[list[int]] = []
+
+    def extend(self, fills: Iterable[Trade]) -> None:
+        rows, width = self._rows, self.width_ns
+        current = rows[-1] if rows else None
+        for t in fills:
+            start = t.ts_ns - t.ts_ns % width
+            if current is None or current[0] != start:
+                current = [start, t.price, t.price, t.price, t.price, 0, 0, 0]
+                rows.append(current)
+            if t.price > current[2]:
+                current[2] = t.price
+            if t.price < current[3]:
+                current[3] = t.price
+            current[4] = t.price
+            current[5] += t.size
+            current[6] += t.price * t.size
+            current[7] += 1
+
+    def bars(self, *, last: int | None = None) -> list[Bar]:
+        """The bars, oldest first; only the ``last`` ones if given."""
+        rows = self._rows if last is None else self._rows[-last:]
+        return [_bar(row) for row in rows]
 
 
 def _bar(row: list[int]) -> Bar:

@@ -321,17 +321,17 @@ def get_trades(
     return [t.to_dict() for t in trades]
 
 
-@router.get("/{name}/bars", summary="OHLCV bars from the trades")
+@router.get("/{name}/bars", summary="OHLCV bars from the trades, oldest first")
 def get_bars(
     name: str,
     interval: md.Interval = md.Interval.HOUR,
+    last: int | None = Query(None, ge=1, le=100_000, description="only the newest bars"),
     _: ApiKey = READ,
     market: MarketService = MARKET,
 ) -> list[dict[str, Any]]:
     _known(market, name)
-    with market.reading() as exchange:
-        trades = [t for t in exchange.engine.trades if t.market == name]
-    return [md.bar_record(b) for b in md.interval_bars(trades, interval=interval)]
+    bars = market.bars(name, interval_s=interval.seconds, last=last)
+    return [md.bar_record(b) for b in bars]
 
 
 @router.get("/HASHPOWER/premium", summary="Hashpower price against the hashprice index, per day")
