@@ -3,6 +3,7 @@ market data, money moved, and a feed whose deltas rebuild the REST book without 
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from hashmarket.api import ServiceConfig, create_app
 from hashmarket.api.keys import Role, ServiceStore
 from hashmarket.ledger import Account, Asset, Ledger, Transfer
+from hashmarket.market import future_symbol
 
 BUYER, SELLER, OTHER = 1001, 1002, 1003
 _idem = itertools.count(1)
@@ -184,3 +186,53 @@ def test_feed_needs_a_key(setup) -> None:
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url) as ws:
         ws.receive_json()
     assert refused.value.code == 4401
+
+
+def test_futures_positions_marks_and_added_margin(setup) -> None:
+    client, keys, data_dir = setup
+    long_, short = 2001, 2002
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        for account in (long_, short):
+            ledger.create_account(Account(account, "USD"))
+            ledger.transfer(Transfer(account, 2, account, 1_000_000))
+    store = ServiceStore.in_data_dir(data_dir)
+    long_key = store.create_key(Role.TRADER, account=str(long_))[1]
+    short_key = store.create_key(Role.TRADER, account=str(short))[1]
+    # Next month's contract: the service stamps commands with today's time.
+    today = dt.datetime.now(dt.UTC).date()
+    market = future_symbol((today.replace(day=1) + dt.timedelta(days=32)).replace(day=1))
+    order = {"market": market, "size": 2, "price": 5_000}
+    sold = call(client, "POST", "/orders", short_key,
+                json={**order, "account_id": short, "side": "sell"})  # fmt: skip
+    bought = call(client, "POST", "/orders", long_key,
+                  json={**order, "account_id": long_, "side": "buy"})  # fmt: skip
+    assert (sold.status_code, bought.status_code) == (201, 201), bought.text
+    (mine,) = call(client, "GET", "/positions", long_key).json()  # its own only
+    assert (mine["account_id"], mine["contracts"], mine["collateral_cents"]) == (long_, 2, 100_000)
+    assert not mine["margin_call"]
+
+    # A trader cannot mark; the operator (settle permission) can. Down 600: the long has
+    # 64,000 left against a maintenance margin of 80,000.
+    assert (
+        call(client, "POST", f"/{market}/marks", long_key, json={"price": 4_400}).status_code == 403
+    )
+    marked = call(client, "POST", f"/{market}/marks", keys["admin"], json={"price": 4_400})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["margin_calls"] == [long_] and marked.json()["positions"] == 2
+
+    # Only for its own account; then the call is answered.
+    theirs = {"account_id": short, "amount_cents": 16_000}
+    assert call(client, "POST", f"/{market}/margin", long_key, json=theirs).status_code == 403
+    added = call(client, "POST", f"/{market}/margin", long_key,
+                 json={"account_id": long_, "amount_cents": 16_000})  # fmt: skip
+    assert added.status_code == 200, added.text
+    assert (added.json()["collateral_cents"], added.json()["margin_call"]) == (80_000, False)
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        assert ledger.account(long_).balance == 1_000_000 - 100_200 - 16_000
+
+    final = {"price": 4_400, "final": True}
+    assert call(client, "POST", f"/{market}/marks", keys["admin"], json=final).status_code == 200
+    assert call(client, "GET", "/positions", keys["admin"]).json() == []
+    with Ledger.open(f"sqlite:///{data_dir / 'ledger.sqlite'}") as ledger:
+        assert ledger.account(long_).balance == 1_000_000 - 200 - 36_000
+        assert ledger.account(short).balance == 1_000_000 - 100 + 36_000

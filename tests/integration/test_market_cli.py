@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from hashmarket.ledger import Ledger
+from hashmarket.market import exchange_accounts
 from tests.integration.test_ledger_cli import Cli, cli  # noqa: F401  (the fixture)
 
 AT = "2026-12-01T00:00:00Z"
@@ -91,3 +92,68 @@ def test_market_flow_and_refusals(cli: Cli, tmp_path: Path) -> None:  # noqa: F8
     assert json.loads(run("market", "orders", "--format", "json")) == []
     done = cli("market", "book", "NOPE", data_dir=tmp_path)
     assert done.returncode != 0 and "'NOPE'" in done.stderr
+
+
+def test_a_futures_margin_call_answered_then_the_final_settlement(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two traders take opposite sides of a listed future, the day's mark calls the long for
+    margin, the long adds collateral from its USD account, and the final mark pays each
+    account its collateral; the margin account holds exactly the sum of the collateral."""
+
+    def run(*args: str) -> str:
+        done = cli(*args, data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def positions() -> dict[int, dict[str, object]]:
+        found = json.loads(run("market", "positions", "--format", "json"))
+        return {p["account_id"]: p for p in found}
+
+    def usd(account: int) -> int:
+        with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+            return ledger.account(account).balance
+
+    market = "HPF-2026-12"
+    run("ledger", "init")
+    for account, name in ((30, "long"), (40, "short")):
+        run("ledger", "account", str(account), "--asset", "USD", "--name", name)
+        run("ledger", "transfer", "--from", "2", "--to", str(account), "--amount", "1000000")
+    run("market", "place", market, "sell", "2", "--price", "5000", "--account", "40", "--at", AT)
+    run("market", "place", market, "buy", "2", "--price", "5000", "--account", "30", "--at", AT)
+    # Each posts 2 × 50,000 of initial margin; the long pays the taker fee (2 × 100 cents),
+    # the short the maker fee (2 × 50).
+    assert (usd(30), usd(40)) == (1_000_000 - 100_200, 1_000_000 - 100_100)
+    # Down 600 cents a PH/s a day: the long loses 600 × 2 × 30 = 36,000; 64,000 is under the
+    # maintenance margin of 80,000.
+    run("market", "mark", market, "--price", "4400", "--at", "2026-12-02T00:00:00Z")
+    held = positions()
+    assert (held[30]["collateral_cents"], held[30]["margin_call"]) == (64_000, True)
+    assert (held[40]["collateral_cents"], held[40]["margin_call"]) == (136_000, False)
+
+    before = usd(30)
+    done = cli("market", "add-margin", market, "--account", "40", "--amount-cents", "0",
+               "--at", "2026-12-02T01:00:00Z", data_dir=tmp_path)  # fmt: skip
+    assert done.returncode != 0
+    (line,) = done.stderr.strip().splitlines()
+    assert "'amount_cents'" in line, line
+    done = cli("market", "add-margin", market, "--account", "30", "--amount-cents", "9000000",
+               "--at", "2026-12-02T01:00:00Z", data_dir=tmp_path)  # fmt: skip
+    assert done.returncode != 0 and "cannot reserve 9000000" in done.stderr
+    assert usd(30) == before and positions()[30]["collateral_cents"] == 64_000
+
+    add = ["market", "add-margin", market, "--account", "30", "--amount-cents", "16000"]
+    added = json.loads(run(*add, "--at", "2026-12-02T01:00:00Z", "--format", "json"))
+    assert (added[0]["collateral_cents"], added[0]["margin_call"]) == (80_000, False)
+    assert usd(30) == before - 16_000
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        margin = ledger.account(exchange_accounts().margin_usd).balance
+        assert margin == 80_000 + 136_000  # exactly the collateral held
+
+    run("market", "mark", market, "--price", "4400", "--final", "--at", "2026-12-31T00:00:00Z")
+    assert positions() == {}
+    assert (usd(30), usd(40)) == (1_000_000 - 200 - 36_000, 1_000_000 - 100 + 36_000)
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        assert ledger.account(exchange_accounts().margin_usd).balance == 0
+        assert ledger.verify().ok

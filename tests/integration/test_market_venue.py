@@ -14,7 +14,14 @@ from hashmarket.ledger import Account, Asset, Ledger, Transfer
 from hashmarket.market import log as mlog
 from hashmarket.market import venue
 from hashmarket.market.exchange import Exchange
-from hashmarket.market.orders import Accepted, Command, PlaceOrder, RegisterHashrate, Side
+from hashmarket.market.orders import (
+    Accepted,
+    AddMargin,
+    Command,
+    PlaceOrder,
+    RegisterHashrate,
+    Side,
+)
 from hashmarket.market.venue import catch_up, open_orders, open_venue, submit_sequenced
 
 BUYER, SELLER = 10, 20
@@ -132,4 +139,34 @@ def test_a_refused_first_command_leaves_a_new_ledger_as_it_was(ledger_url: str) 
         assert _order_id(submit_sequenced(exchange, [RegisterHashrate(2, SELLER, 1_000)])) == 0
         assert ledger.state_hash() != before
         assert ledger.account(fees).balance == 0  # opened with the accepted command
+        assert ledger.verify().ok
+
+
+def test_margin_added_twice_in_one_batch_moves_each_amount_once(ledger_url: str) -> None:
+    """Two additions in one batch, stamped alike, are two transfers (each its own id); one
+    the account cannot pay is refused and moves nothing; a reopened exchange agrees."""
+    long_, short = 30, 40
+    url = _ledger(ledger_url)
+    with Ledger.open(url) as ledger:
+        for account in (long_, short):
+            ledger.create_account(Account(account, "USD"))
+            ledger.transfer(Transfer(account, 2, account, 300_000))
+        exchange = open_venue(ledger)
+        market, at = "HPF-2026-12", 1_796_083_200 * 10**9  # 2026-12-01 00:00 UTC
+        submit_sequenced(exchange, [
+            PlaceOrder(at, short, market, Side.SELL, 2, 5_000),
+            PlaceOrder(at, long_, market, Side.BUY, 2, 5_000),
+        ])  # fmt: skip
+        before = ledger.account(long_).balance  # 300,000 − 100,000 margin − 200 fee
+        results = submit_sequenced(exchange, [
+            AddMargin(at, long_, market, 30_000),
+            AddMargin(at, long_, market, 500_000),  # more than is left
+            AddMargin(at, long_, market, 20_000),
+        ])  # fmt: skip
+        assert [type(r).__name__ for r in results] == ["Accepted", "MarketError", "Accepted"]
+        assert ledger.account(long_).balance == before - 50_000
+        margin = ledger.account(exchange.accounts.margin_usd).balance
+        assert margin == 2 * 100_000 + 50_000 == sum(exchange.engine.futures.collateral.values())
+        again = open_venue(ledger)
+        assert again.engine.futures.collateral == exchange.engine.futures.collateral
         assert ledger.verify().ok

@@ -376,6 +376,66 @@ def test_futures_margin_variation_and_final_settlement() -> None:
         e.apply(PlaceOrder(T0 + 3 * 86_400 * S, BUYER, JAN, Side.BUY, 1, 5_000))
 
 
+def test_added_margin_answers_a_margin_call() -> None:
+    from hashmarket.market import AddMargin, MarginAdded
+
+    e = MatchingEngine(CONFIG)
+    spec = FUT[0]
+    e.apply(PlaceOrder(T0, SELLER, JAN, Side.SELL, 2, 5_000))
+    e.apply(PlaceOrder(T0, BUYER, JAN, Side.BUY, 2, 5_000))
+    # Down 250 cents: the buyer loses 250 × 2 × 30 = 15,000 of its 100,000; 85,000 is above
+    # the maintenance margin (80,000). Down 600: it loses 36,000 in all, 64,000 left: a call.
+    e.apply(MarkFutures(T0 + 86_400 * S, JAN, 4_750))
+    assert not [ev for ev in e.take_events() if isinstance(ev, MarginCall)]
+    e.apply(MarkFutures(T0 + 2 * 86_400 * S, JAN, 4_400))
+    (call,) = [ev for ev in e.take_events() if isinstance(ev, MarginCall)]
+    assert (call.account_id, call.collateral_cents, call.maintenance_cents) == (
+        BUYER,
+        64_000,
+        2 * spec.maintenance_margin_cents,
+    )
+    at = T0 + 2 * 86_400 * S + 60 * S
+    # Refused, changing nothing: no position, a market that is not a future, not whole.
+    for bad, field in (
+        (AddMargin(at, OTHER, JAN, 20_000), "account_id"),
+        (AddMargin(at, BUYER, HP, 20_000), "market"),
+        (AddMargin(at, BUYER, "HP-1999-01", 20_000), "market"),
+        (AddMargin(at, BUYER, JAN, 0), "amount_cents"),
+        (AddMargin(at, BUYER, JAN, 1.5), "amount_cents"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(MarketError, match=field):
+            e.validate(bad)
+        with pytest.raises(MarketError, match=field):
+            e.apply(bad)
+    assert e.futures.collateral[(JAN, BUYER)] == 64_000 and e.futures.additions == 0
+    e.apply(AddMargin(at, BUYER, JAN, 20_000))
+    e.apply(AddMargin(at, BUYER, JAN, 1_000))  # the same instant: its own reference
+    added = [ev for ev in e.take_events() if isinstance(ev, MarginAdded)]
+    assert [(ev.account_id, ev.amount_cents, ev.ref) for ev in added] == [
+        (BUYER, 20_000, 1),
+        (BUYER, 1_000, 2),
+    ]
+    assert e.futures.collateral[(JAN, BUYER)] == 85_000
+    # A snapshot keeps the count, so an addition after a restart gets a reference of its own.
+    from hashmarket.market.snapshot import engine_from_state, engine_state
+
+    restored = engine_from_state(CONFIG, engine_state(e))
+    assert restored.futures.additions == 2
+    assert engine_state(restored) == engine_state(e)
+    # The next mark, unchanged, calls no one; the final one releases what was added too.
+    e.apply(MarkFutures(T0 + 3 * 86_400 * S, JAN, 4_400))
+    assert not [ev for ev in e.take_events() if isinstance(ev, MarginCall)]
+    e.apply(MarkFutures(T0 + 4 * 86_400 * S, JAN, 4_400, final=True))
+    released = {
+        ev.account_id: ev.amount_cents
+        for ev in e.take_events()
+        if isinstance(ev, CollateralReleased)
+    }
+    assert released == {BUYER: 85_000, SELLER: 136_000}  # 100,000 + 36,000
+    with pytest.raises(MarketError, match="has stopped trading"):
+        e.apply(AddMargin(T0 + 4 * 86_400 * S, BUYER, JAN, 1_000))
+
+
 def test_the_clearing_ids_are_the_money_modules_derived_ids() -> None:
     from hashmarket.market.clearing import id_maker, reserve_id
     from hashmarket.money import derived_id
@@ -388,7 +448,13 @@ def test_the_clearing_ids_are_the_money_modules_derived_ids() -> None:
 
 
 def test_the_logs_json_is_the_canonical_json_of_the_command() -> None:
-    from hashmarket.market import Command, command_from_dict, command_json, command_to_dict
+    from hashmarket.market import (
+        AddMargin,
+        Command,
+        command_from_dict,
+        command_json,
+        command_to_dict,
+    )
     from hashmarket.market.orders import canonical_json
 
     commands: list[Command] = [
@@ -396,6 +462,7 @@ def test_the_logs_json_is_the_canonical_json_of_the_command() -> None:
         buy_hp(T0, 100, None, 10**6),
         PlaceOrder(T0, 1, 'odd "name" \\ é', Side.SELL, 1, 5_000),
         MarkFutures(T0, JAN, 5_000, final=True),
+        AddMargin(T0, 1, JAN, 20_000),
         CancelOrder(T0, 1, 2),
         PlaceGpuOrder(T0, 2, Side.BUY, "nvidia h100", 3, HOUR0, HOUR0 + 3_600, 250),
     ]

@@ -37,9 +37,11 @@ from hashmarket.market import (
     NS_PER_S,
     S_PER_HOUR,
     Accepted,
+    AddMargin,
     CancelOrder,
     Command,
     Exchange,
+    MarkFutures,
     OrderType,
     PlaceGpuOrder,
     PlaceOrder,
@@ -49,6 +51,7 @@ from hashmarket.market import (
     ReportDelivery,
     Side,
     TimeInForce,
+    futures_positions,
     open_orders,
     open_venue,
     submit_sequenced,
@@ -308,6 +311,63 @@ def orders_command(
                             market=market)  # fmt: skip
     columns = ["order_id", "account_id", "market", "side", "price", "remaining"]
     _emit([o.to_dict() for o in found], fmt, "Open orders", columns)
+
+
+POSITION_COLUMNS = ["market", "account_id", "contracts", "collateral_cents",
+                    "maintenance_margin_cents", "last_mark", "margin_call"]  # fmt: skip
+
+
+@app.command("positions")
+def positions_command(
+    account: int | None = typer.Option(None, "--account", help="Only this account's positions."),
+    market: str | None = typer.Option(None, "--market", help="Only this future's."),
+    db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Open futures positions: contracts, collateral, margins, and which are under a call."""
+    with venue(db, data_dir) as exchange:
+        found = futures_positions(exchange, account_ids=None if account is None else {account},
+                                  market=market)  # fmt: skip
+    _emit([p.to_dict() for p in found], fmt, "Futures positions", POSITION_COLUMNS)
+
+
+@app.command("add-margin")
+def add_margin_command(
+    market: str = typer.Argument(..., help="The listed future, e.g. HPF-2026-03."),
+    account: int = ACCOUNT_OPTION,
+    amount_cents: int = typer.Option(..., "--amount-cents", help="USD cents to add."),
+    at: str | None = AT_OPTION,
+    db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Add collateral to the account's position (to answer a margin call), from its USD
+    account."""
+    with venue(db, data_dir) as exchange:
+        _submit(exchange, AddMargin(_stamp(exchange, at), account, market, amount_cents))
+        found = futures_positions(exchange, account_ids={account}, market=market)
+    _emit([p.to_dict() for p in found], fmt, "Position", POSITION_COLUMNS)
+
+
+@app.command("mark")
+def mark_command(
+    market: str = typer.Argument(..., help="The listed future, e.g. HPF-2026-03."),
+    price: int = typer.Option(..., "--price", help="USD cents per PH/s per day."),
+    final: bool = typer.Option(
+        False, "--final", help="The final settlement (the month's average fixing): closes it."
+    ),
+    at: str | None = AT_OPTION,
+    db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Mark a future: variation margin moves by the change from the last mark; the positions
+    left are listed, with those under a margin call."""
+    with venue(db, data_dir) as exchange:
+        _submit(exchange, MarkFutures(_stamp(exchange, at), market, price, final))
+        found = futures_positions(exchange, market=market)
+    _emit([p.to_dict() for p in found], fmt, f"{market} after the mark", POSITION_COLUMNS)
 
 
 def _check_market(exchange: Exchange, market: str) -> None:

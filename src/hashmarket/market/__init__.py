@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from hashmarket.market.exchange import Exchange, exchange_accounts, open_exchange_accounts
     from hashmarket.market.futures import (
         CollateralReleased,
+        MarginAdded,
         MarginCall,
         MarginMove,
         Variation,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from hashmarket.market.log import LogEntry, MemoryLog
     from hashmarket.market.orders import (
         Accepted,
+        AddMargin,
         AdvanceTime,
         BuyContract,
         CancelListing,
@@ -102,7 +104,14 @@ if TYPE_CHECKING:
         ListingQuote,
         contract_listings,
     )
-    from hashmarket.market.venue import catch_up, open_orders, open_venue, submit_sequenced
+    from hashmarket.market.venue import (
+        FuturesPosition,
+        catch_up,
+        futures_positions,
+        open_orders,
+        open_venue,
+        submit_sequenced,
+    )
 
 __all__ = [
     "BAR_INTERVALS_S",
@@ -111,6 +120,7 @@ __all__ = [
     "NS_PER_S",
     "S_PER_HOUR",
     "Accepted",
+    "AddMargin",
     "AdvanceTime",
     "Bar",
     "BarSeries",
@@ -129,6 +139,7 @@ __all__ = [
     "Exchange",
     "ExchangeAccounts",
     "FutureSpec",
+    "FuturesPosition",
     "GpuSpec",
     "GpuTrade",
     "HashpowerContract",
@@ -138,6 +149,7 @@ __all__ = [
     "ListingDone",
     "ListingQuote",
     "LogEntry",
+    "MarginAdded",
     "MarginCall",
     "MarginMove",
     "MarkFutures",
@@ -169,6 +181,7 @@ __all__ = [
     "exchange_accounts",
     "final_settlement_cents",
     "future_symbol",
+    "futures_positions",
     "gpu_quote_table",
     "monthly_futures",
     "open_exchange_accounts",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashmarket.ledger import Account, Transfer, TransferFlags
-from hashmarket.market.futures import CollateralReleased, MarginMove
+from hashmarket.market.futures import CollateralReleased, MarginAdded, MarginMove
 from hashmarket.market.gpu import GpuTrade
 from hashmarket.market.hashpower import (
     ContractEnded,
@@ -302,6 +302,12 @@ class Clearing:
                 )
             )
 
+    def _margin_added(self, e: MarginAdded, out: list[Transfer]) -> None:
+        # Counted in the funds check before the command was applied: not counted again here.
+        key = ("margin-added", e.ref, e.account_id)
+        margin = self.accounts.margin_usd
+        out.append(_plain(key, e.account_id, margin, e.amount_cents, CODE_MARGIN, {}))
+
     def _released(self, e: CollateralReleased, out: list[Transfer]) -> None:
         key = ("collateral", e.market, e.ts_ns, e.account_id)
         out.append(
@@ -372,5 +378,6 @@ _HANDLERS: dict[type, Any] = {
     ContractTransferred: Clearing._contract_transferred,
     GpuTrade: Clearing._gpu_trade,
     MarginMove: Clearing._margin_move,
+    MarginAdded: Clearing._margin_added,
     CollateralReleased: Clearing._released,
 }

@@ -32,6 +32,7 @@ from hashmarket.market.hashpower import (
 )
 from hashmarket.market.orders import (
     Accepted,
+    AddMargin,
     AdvanceTime,
     BuyContract,
     CancelListing,
@@ -113,6 +114,7 @@ class MatchingEngine:
             BuyContract: self._buy_contract,
             AdvanceTime: self._advance,
             MarkFutures: self._mark,
+            AddMargin: lambda c: self.futures.add(c, self.events),
         }
 
     # -- the one entry point ----------------------------------------------------------------
@@ -133,6 +135,8 @@ class MatchingEngine:
             self.check_transfer(command)
         elif isinstance(command, ListContract | CancelListing | BuyContract):
             self.resale.check(command, self.contracts)
+        elif isinstance(command, AddMargin):
+            self.futures.check_add(command)
 
     def _check_time(self, command: Command) -> None:
         ts = command.ts_ns

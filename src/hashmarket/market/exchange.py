@@ -44,6 +44,7 @@ from hashmarket.market.clearing import Chain, Clearing, ExchangeAccounts, reserv
 from hashmarket.market.engine import MatchingEngine
 from hashmarket.market.orders import (
     Accepted,
+    AddMargin,
     BuyContract,
     Command,
     PlaceGpuOrder,
@@ -412,6 +413,12 @@ class Exchange:
             needed = contract.budget_sats - contract.spent_sats + listing.ask_sats + buyer_fee
             return Reservation(
                 [], "the contract", command.account_id, needed, needed, "BTC", lambda: None
+            )
+        if isinstance(command, AddMargin):
+            # Paid when the addition is applied (clearing); here the funds are checked.
+            amount = command.amount_cents
+            return Reservation(
+                [], "the margin", command.account_id, amount, amount, "USD", lambda: None
             )
         if isinstance(command, ReplaceOrder):
             market = engine.order_market.get(command.order_id)

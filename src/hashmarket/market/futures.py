@@ -13,8 +13,9 @@ what the book does not: every account's position and collateral per contract.
   larger than the collateral takes the collateral to zero and the rest is recorded as
   uncovered, and winners then share what was covered, so the margin account always holds
   exactly the sum of all collateral. A position whose collateral falls below maintenance
-  margin gets a :class:`MarginCall` event; closing out defaulters is not done by the engine.
-  Money leaves the margin account only when collateral is released.
+  margin gets a :class:`MarginCall` event; the account answers it with :class:`AddMargin`
+  (more collateral from its USD account, :class:`MarginAdded`). Closing out defaulters is
+  not done by the engine. Money leaves the margin account only when collateral is released.
 * **Final settlement.** ``MarkFutures(final=True)`` at the month's average index fixing
   books the last variation, releases all collateral and closes the contract.
 """
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hashmarket.errors import MarketError
 from hashmarket.market import checks
-from hashmarket.market.orders import MarkFutures, PlaceOrder, Trade
+from hashmarket.market.orders import Accepted, AddMargin, MarkFutures, PlaceOrder, Trade
 from hashmarket.market.products import NS_PER_S, FutureSpec
 from hashmarket.money import DECIMAL, Rounding, round_minor
 
@@ -76,6 +77,18 @@ class MarginCall:
 
 
 @dataclass(frozen=True, slots=True)
+class MarginAdded:
+    """An account added ``amount_cents`` to its position's collateral (:class:`AddMargin`);
+    ``ref`` tells one addition from another in the same instant."""
+
+    market: str
+    ts_ns: int
+    account_id: int
+    amount_cents: int
+    ref: int
+
+
+@dataclass(frozen=True, slots=True)
 class CollateralReleased:
     """Final settlement hands back what is left of an account's collateral."""
 
@@ -101,6 +114,7 @@ class FuturesState:
         self.collateral: dict[tuple[str, int], int] = {}
         self.last_mark: dict[str, int] = {}
         self.closed: set[str] = set()
+        self.additions = 0  # margin additions so far: each one's reference
 
     def spec(self, market: str) -> FutureSpec:
         return self.specs[market]
@@ -165,6 +179,26 @@ class FuturesState:
                     (market, trade.trade_id, order_id, account, posted, released, fee_cents),
                 )
             )
+
+    def check_add(self, c: AddMargin) -> None:
+        """Refuse an addition to a market that is not a listed future, has stopped trading,
+        or in which the account holds no position; or one that is not a whole number of
+        cents."""
+        checks.one_of(c.KIND, "market", c.market, self.specs)
+        self.check_open(c.market, c.ts_ns, c.KIND)
+        checks.whole(c.KIND, "amount_cents", c.amount_cents)
+        if not self.position.get((c.market, c.account_id)):
+            raise checks.refuse(
+                c.KIND, "account_id", c.account_id, f"holds no position in {c.market}"
+            )
+
+    def add(self, c: AddMargin, events: list[Any]) -> Accepted:
+        self.check_add(c)
+        key = (c.market, c.account_id)
+        self.collateral[key] = self.collateral.get(key, 0) + c.amount_cents
+        self.additions += 1
+        events.append(MarginAdded(c.market, c.ts_ns, c.account_id, c.amount_cents, self.additions))
+        return Accepted(0)
 
     def mark(self, c: MarkFutures, events: list[Any]) -> None:
         spec = self.specs.get(c.market)

@@ -237,6 +237,19 @@ class MarkFutures:
     final: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AddMargin:
+    """``account_id`` adds ``amount_cents`` of collateral to its open position in the listed
+    future ``market`` (to answer a margin call, or ahead of one): moved from its USD account
+    to the margin account, and released with the rest of its collateral."""
+
+    KIND: ClassVar[str] = "add_margin"
+    ts_ns: int
+    account_id: int
+    market: str
+    amount_cents: int
+
+
 Command = (
     PlaceOrder
     | CancelOrder
@@ -251,6 +264,7 @@ Command = (
     | BuyContract
     | AdvanceTime
     | MarkFutures
+    | AddMargin
 )
 COMMAND_TYPES: dict[str, type[Any]] = {
     c.KIND: c
@@ -268,6 +282,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         BuyContract,
         AdvanceTime,
         MarkFutures,
+        AddMargin,
     )
 }
 _ENUMS: dict[str, type[enum.StrEnum]] = {

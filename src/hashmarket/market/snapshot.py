@@ -54,6 +54,8 @@ def engine_state(engine: MatchingEngine) -> dict[str, Any]:
             "collateral": _rows(futures.collateral),
             "last_mark": _rows(futures.last_mark),
             "closed": sorted(futures.closed),
+            # Only once there is one: snapshots from before keep their bytes.
+            **({"additions": futures.additions} if futures.additions else {}),
         },
         "gpu": {
             "sells": gpu.sells,
@@ -96,6 +98,7 @@ def engine_from_state(config: MarketConfig, state: dict[str, Any]) -> MatchingEn
     engine.futures.collateral = {(m, a): v for m, a, v in futures["collateral"]}
     engine.futures.last_mark = dict(map(tuple, futures["last_mark"]))
     engine.futures.closed = set(futures["closed"])
+    engine.futures.additions = futures.get("additions", 0)
     gpu = state["gpu"]
     engine.gpu.sells = gpu["sells"]
     engine.gpu.buys = gpu["buys"]

@@ -97,3 +97,60 @@ def open_orders(
                 OpenOrder(order[ID], order[ACCOUNT], name, side, order[PRICE], order[REMAINING])
             )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class FuturesPosition:
+    """An account's open position in a listed future: contracts (long > 0, short < 0), the
+    collateral held for it and what the margins ask of it, in USD cents; under a margin call
+    when its collateral is below maintenance (:class:`~hashmarket.market.futures.MarginCall`)."""
+
+    market: str
+    account_id: int
+    contracts: int
+    collateral_cents: int
+    initial_margin_cents: int
+    maintenance_margin_cents: int
+    last_mark: int | None
+
+    @property
+    def margin_call(self) -> bool:
+        return self.collateral_cents < self.maintenance_margin_cents
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "market": self.market,
+            "account_id": self.account_id,
+            "contracts": self.contracts,
+            "collateral_cents": self.collateral_cents,
+            "initial_margin_cents": self.initial_margin_cents,
+            "maintenance_margin_cents": self.maintenance_margin_cents,
+            "last_mark": self.last_mark,
+            "margin_call": self.margin_call,
+        }
+
+
+def futures_positions(
+    exchange: Exchange, *, account_ids: set[int] | None = None, market: str | None = None
+) -> list[FuturesPosition]:
+    """Open futures positions (of these accounts, in this market), by market and account."""
+    futures = exchange.engine.futures
+    out = []
+    for (name, account), contracts in sorted(futures.position.items()):
+        if not contracts or (market is not None and name != market):
+            continue
+        if account_ids is not None and account not in account_ids:
+            continue
+        spec, size = futures.spec(name), abs(contracts)
+        out.append(
+            FuturesPosition(
+                name,
+                account,
+                contracts,
+                futures.collateral.get((name, account), 0),
+                size * spec.initial_margin_cents,
+                size * spec.maintenance_margin_cents,
+                futures.last_mark.get(name),
+            )
+        )
+    return out

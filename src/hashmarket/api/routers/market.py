@@ -36,9 +36,11 @@ from hashmarket.errors import MarketError
 from hashmarket.ledger import Outcome, StoredResponse
 from hashmarket.market import (
     Accepted,
+    AddMargin,
     CancelOrder,
     Command,
     Exchange,
+    MarkFutures,
     OrderType,
     PlaceGpuOrder,
     PlaceOrder,
@@ -48,6 +50,7 @@ from hashmarket.market import (
     ReportDelivery,
     Side,
     TimeInForce,
+    futures_positions,
     open_orders,
 )
 from hashmarket.market import marketdata as md
@@ -104,6 +107,16 @@ class CapacityRequest(BaseModel):
     gpus: StrictInt | None = None
     start_s: StrictInt | None = None
     end_s: StrictInt | None = None
+
+
+class MarginRequest(BaseModel):
+    account_id: StrictInt = ID
+    amount_cents: StrictInt = Field(..., description="USD cents added to the collateral")
+
+
+class MarkRequest(BaseModel):
+    price: StrictInt = Field(..., description="USD cents per PH/s per day")
+    final: bool = Field(False, description="the final settlement: the contract closes")
 
 
 class DeliveryRequest(BaseModel):
@@ -244,6 +257,60 @@ async def report_delivery(
 
     command = ReportDelivery(0, body.contract_id, body.delivered_ths_s)
     return await _run(request, market, command, shape=delivered)
+
+
+@router.post("/{name}/margin", summary="Add collateral to the account's position in a future")
+async def add_margin(
+    request: Request,
+    name: str,
+    body: MarginRequest,
+    key: ApiKey = TRADE,
+    market: MarketService = MARKET,
+) -> Response:
+    """Moves ``amount_cents`` from the account's USD account to the margin account, onto its
+    position's collateral (to answer a margin call); answers the position as it now is."""
+    check_account(key, str(body.account_id))
+
+    def position(_: Accepted, exchange: Exchange) -> dict[str, Any]:
+        (found,) = futures_positions(exchange, account_ids={body.account_id}, market=name)
+        return found.to_dict()
+
+    command = AddMargin(0, body.account_id, name, body.amount_cents)
+    return await _run(request, market, command, shape=position)
+
+
+@router.post("/{name}/marks", summary="Mark a future: the day's price, or the final settlement")
+async def mark_future(
+    request: Request,
+    name: str,
+    body: MarkRequest,
+    _: ApiKey = SETTLE,
+    market: MarketService = MARKET,
+) -> Response:
+    """Variation margin moves between longs and shorts by the change from the last mark; the
+    final mark (the month's average index fixing) closes the contract and releases every
+    account's collateral. Answers the positions left and those under a margin call."""
+
+    def marked(_: Accepted, exchange: Exchange) -> dict[str, Any]:
+        left = futures_positions(exchange, market=name)
+        calls = [p.account_id for p in left if p.margin_call]
+        return {"market": name, "price": body.price, "final": body.final,
+                "positions": len(left), "margin_calls": calls}  # fmt: skip
+
+    return await _run(request, market, MarkFutures(0, name, body.price, body.final), shape=marked)
+
+
+@router.get("/positions", summary="Open futures positions of the key's accounts")
+def list_positions(
+    account_id: int | None = Query(None, gt=0),
+    market_name: str | None = Query(None, alias="market"),
+    key: ApiKey = READ,
+    market: MarketService = MARKET,
+) -> list[dict[str, Any]]:
+    own = _own(key, account_id)
+    with market.reading() as exchange:
+        found = futures_positions(exchange, account_ids=own, market=market_name)
+    return [p.to_dict() for p in found]
 
 
 @router.get("/markets", summary="The markets the exchange lists")
