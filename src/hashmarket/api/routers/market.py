@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
@@ -307,10 +307,7 @@ def list_positions(
     key: ApiKey = READ,
     market: MarketService = MARKET,
 ) -> list[dict[str, Any]]:
-    own = _own(key, account_id)
-    with market.reading() as exchange:
-        found = futures_positions(exchange, account_ids=own, market=market_name)
-    return [p.to_dict() for p in found]
+    return _listed(futures_positions, key, account_id, market_name, market)
 
 
 @router.get("/markets", summary="The markets the exchange lists")
@@ -335,10 +332,20 @@ def list_orders(
     key: ApiKey = READ,
     market: MarketService = MARKET,
 ) -> list[dict[str, Any]]:
+    return _listed(open_orders, key, account_id, market_name, market)
+
+
+def _listed(
+    find: Callable[..., Sequence[Any]],
+    key: ApiKey,
+    account_id: int | None,
+    market_name: str | None,
+    market: MarketService,
+) -> list[dict[str, Any]]:
+    """What ``find`` lists of the accounts the key may see (:func:`_own`), on one market."""
     own = _own(key, account_id)
     with market.reading() as exchange:
-        found = open_orders(exchange, account_ids=own, market=market_name)
-    return [o.to_dict() for o in found]
+        return [x.to_dict() for x in find(exchange, account_ids=own, market=market_name)]
 
 
 @router.get("/contracts", summary="Running hashpower contracts of the key's accounts")
