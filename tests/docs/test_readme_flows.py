@@ -297,9 +297,24 @@ CHECKS = [
         lambda b, a, _: paid(b, a, "USD") > 0,
     ),
     Check(
-        r"hashmarket market place \S+ buy ",
+        r"hashmarket market place HASHPOWER buy ",
         "the order filled and its budget was reserved on the ledger",
         lambda b, a, out: "filled 500 in 1 trade(s)" in out and moved(b, a),
+    ),
+    Check(
+        r"hashmarket market mark HPF-2026-12 --price 4400 --at ",
+        "the long's collateral (640 USD) is under its maintenance margin: a call",
+        lambda b, a, out: "64,000" in out and "yes" in out,
+    ),
+    Check(
+        r"hashmarket market add-margin HPF-2026-12 --account 22 --amount-cents 16000 ",
+        "160 USD went from the long (account 22) to the margin account",
+        lambda b, a, _: b[22][1] - a[22][1] == 16_000,
+    ),
+    Check(
+        r"hashmarket market mark HPF-2026-12 --price 4400 --final ",
+        "the collateral came back: 800 USD to the long (22), 1,360 to the short (23)",
+        lambda b, a, _: (a[22][1] - b[22][1], a[23][1] - b[23][1]) == (80_000, 136_000),
     ),
     Check(
         r"hashmarket market report-delivery 1 1800000 ",

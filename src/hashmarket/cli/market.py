@@ -103,8 +103,14 @@ def _emit(records: list[dict[str, Any]], fmt: OutputFormat, title: str, columns:
     for column in columns:
         table.add_column(column, justify="left" if column in ("market", "side") else "right")
     for r in records:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in map(r.get, columns)))
+        table.add_row(*map(_cell, map(r.get, columns)))
     console().print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _accepted(result: Accepted, fmt: OutputFormat) -> None:
