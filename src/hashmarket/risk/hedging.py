@@ -60,7 +60,6 @@ from hashmarket.units import electricity_kwh_per_day, phs_to_ths
 
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
-FAMILIES = ("hashprice_forward", "btc_swap", "btc_put", "collar")
 RATIOS = tuple(round(0.05 * i, 2) for i in range(21))
 PUT_MONEYNESS = (0.7, 0.8, 0.9, 1.0)
 CALL_GRID = tuple(round(1.0 + 0.05 * i, 2) for i in range(41))  # × spot, 1.0 … 3.0
