@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from hashmarket.api.guard import IN_FLIGHT_POLL_S
 from hashmarket.api.market_feed import MarketFeed
 from hashmarket.api.record_writer import RequestKey, take_batch
 from hashmarket.api.state import ServiceState
@@ -64,7 +65,6 @@ from hashmarket.market import (
 LOG = logging.getLogger(__name__)
 MAX_BATCH = 512
 FOLLOW_S = 0.25
-IN_FLIGHT_POLL_S = 0.05  # how often a command whose key is held elsewhere is submitted again
 
 Answer = Accepted | MarketError
 

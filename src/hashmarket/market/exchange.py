@@ -266,7 +266,6 @@ class Exchange:
         results: list[Accepted | MarketError] = []
         entries: list[mlog.LogEntry] = []
         published: list[Any] = []
-        head = self.head
         self.clearing.available_delta = {}
         try:
             with self.ledger.transaction() as writer:
