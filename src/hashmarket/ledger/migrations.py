@@ -438,7 +438,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_market_tables("BIGINT", "BYTEA"),
             *(s for t in APPEND_ONLY_TABLES_MARKET for s in _pg_append_only(t)),
         ),
-    ),  # The service forgets a key's record after its retention (``ledger.idempotency``); this
+    ),
+    # The service forgets a key's record after its retention (``ledger.idempotency``); this
     # index lets it find the oldest rows without reading the table.
     Migration(7, "idempotency records by age", (_IDEMPOTENCY_AGE,), (_IDEMPOTENCY_AGE,)),
 )
